@@ -1,0 +1,78 @@
+"""One error tree for synsec. Load errors carry `path:line:field` and are collected, not raised one by one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["SynsecError", "Where", "LoadError", "ExprError", "LoadErrors", "ErrorCollector"]
+
+
+class SynsecError(Exception):
+    """Root of every error synsec raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a content file: path, 1-based line (0 when unknown) and the field's dotted name."""
+
+    path: str = "<string>"
+    line: int = 0
+    field: str = ""
+
+    def __str__(self) -> str:
+        out = self.path
+        if self.line:
+            out += f":{self.line}"
+        if self.field:
+            out += f": {self.field}"
+        return out
+
+    def child(self, field: str, line: int | None = None) -> "Where":
+        name = f"{self.field}.{field}" if self.field else field
+        return Where(self.path, self.line if line is None else line, name)
+
+
+class LoadError(SynsecError):
+    """Content that cannot be loaded: names the file, line and field."""
+
+    def __init__(self, where: Where, message: str):
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}")
+
+
+class ExprError(LoadError):
+    """An `expr` expression that does not compile (syntax error, unknown helper, bad arity)."""
+
+
+class LoadErrors(SynsecError):
+    """Every load error found in one pass over the content."""
+
+    def __init__(self, errors: list[LoadError]):
+        self.errors = list(errors)
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        super().__init__(f"{len(self.errors)} content error(s):\n{lines}")
+
+
+@dataclass
+class ErrorCollector:
+    """Collects load errors so that one lint run reports all of them (pySigma's collect_errors)."""
+
+    errors: list[LoadError] = field(default_factory=list)
+
+    def add(self, err: LoadError) -> None:
+        self.errors.append(err)
+
+    def guard(self, fn, *args, **kwargs):
+        """Call fn; on LoadError record it and return None."""
+        try:
+            return fn(*args, **kwargs)
+        except LoadErrors as many:
+            self.errors.extend(many.errors)
+        except LoadError as err:
+            self.errors.append(err)
+        return None
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise LoadErrors(self.errors)
