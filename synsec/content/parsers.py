@@ -1,0 +1,222 @@
+"""Parser and postoverflow YAML (CrowdSec grammar) → compiled `synsec.engine.parser.Node` trees.
+
+Two phases, so data files can be loaded before any expression that reads them compiles:
+`read_parser_docs` decodes YAML (collecting errors), `compile_parser_docs` builds the nodes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_map, get_str
+from synsec.content.yamlload import line_of, load_documents
+from synsec.engine.errors import ErrorCollector, LoadError, Where
+from synsec.engine.durations import DurationError, parse_duration
+from synsec.engine.parser import GrokStep, Node, Static, Stash, Whitelist
+
+__all__ = ["ParserDoc", "read_parser_docs", "compile_parser_docs", "data_entries", "NODE_KEYS"]
+
+NODE_KEYS = frozenset({"format", "onsuccess", "debug", "profiling", "name", "author", "description",
+                       "references", "stage", "filter", "whitelist", "grok", "statics", "stash", "nodes",
+                       "pattern_syntax", "data"})
+GROK_KEYS = frozenset({"pattern", "name", "apply_on", "expression", "statics"})
+STATIC_KEYS = frozenset({"meta", "parsed", "enriched", "target", "method", "value", "expression"})
+WHITELIST_KEYS = frozenset({"reason", "ip", "cidr", "expression"})
+STASH_KEYS = frozenset({"name", "key", "value", "ttl", "size", "strategy"})
+DATA_KEYS = frozenset({"source_url", "dest_file", "type", "strategy", "ttl"})
+
+
+@dataclass
+class ParserDoc:
+    """One YAML document of a parser file, with the stage it belongs to."""
+
+    path: str
+    stage: str
+    line: int
+    data: dict
+    text_order: int
+
+
+def read_parser_docs(files: list[tuple[str, str, str]], errors: ErrorCollector) -> list[ParserDoc]:
+    """files: (stage, path, text), already in load order. YAML errors are collected."""
+    docs: list[ParserDoc] = []
+    for order, (stage, path, text) in enumerate(files):
+        try:
+            for line, data in load_documents(text, path):
+                docs.append(ParserDoc(path, stage, line, data, order))
+        except LoadError as err:
+            errors.add(err)
+    return docs
+
+
+def data_entries(data: dict, path: str, errors: ErrorCollector) -> list[tuple[str, str]]:
+    """(dest_file, type) of a document's `data:` section."""
+    doc = Doc(data, path, "", errors)
+    out = []
+    for i, item in enumerate(get_list(doc, "data")):
+        d = Doc(item, path, f"data[{i}]", errors, line_of(doc.data.get("data"), i))
+        check_keys(d, DATA_KEYS)
+        dest = get_str(d, "dest_file", required=True)
+        kind = get_str(d, "type", "string") or "string"
+        if kind not in ("string", "regexp", "map"):
+            d.error("type", f"unknown data type {kind!r} (string, regexp or map)")
+        if dest:
+            out.append((dest, kind))
+    return out
+
+
+class _Compiler:
+    def __init__(self, lib, expr_ctx, errors: ErrorCollector):
+        from synsec.engine import expr as expr_mod
+
+        self.lib = lib
+        self.expr_ctx = expr_ctx
+        self.errors = errors
+        self.expr = expr_mod
+
+    def compile_expr(self, doc: Doc, key: str, text, predicate: bool = False):
+        if text is None or text == "":
+            return None
+        fn = self.expr.compile_predicate if predicate else self.expr.compile_expr
+        try:
+            return fn(str(text), where=doc.where(key), params=("evt",), ctx=self.expr_ctx)
+        except LoadError as err:
+            self.errors.add(err)
+            return None
+
+    def statics(self, doc: Doc, key: str) -> tuple[Static, ...]:
+        out = []
+        for i, item in enumerate(get_list(doc, key)):
+            d = Doc(item, doc.path, f"{doc.field + '.' if doc.field else ''}{key}[{i}]", self.errors,
+                    line_of(doc.data.get(key), i))
+            check_keys(d, STATIC_KEYS)
+            targets = [k for k in ("meta", "parsed", "enriched", "target", "method") if k in d.data]
+            if len(targets) != 1:
+                d.error(None, "a static needs exactly one of meta, parsed, enriched, target, method")
+                continue
+            kind = targets[0]
+            name = get_str(d, kind) or ""
+            if kind == "method":
+                from synsec.engine.enrichers import ENRICHERS
+
+                if name not in ENRICHERS:
+                    d.error(kind, f"unknown method {name!r} (known: {', '.join(sorted(ENRICHERS))})")
+            has_value = "value" in d.data
+            if has_value == ("expression" in d.data):
+                d.error(None, "a static needs exactly one of value, expression")
+                continue
+            if has_value:
+                raw = d.data["value"]
+                value = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
+                out.append(Static(kind, name, value=value, where=d.where(kind)))
+            else:
+                fn = self.compile_expr(d, "expression", d.data.get("expression"))
+                if fn is not None:
+                    out.append(Static(kind, name, expr=fn, where=d.where("expression")))
+        return tuple(out)
+
+    def grok(self, doc: Doc) -> GrokStep | None:
+        if "grok" not in doc.data:
+            return None
+        g = doc.child("grok", doc.data["grok"])
+        check_keys(g, GROK_KEYS)
+        pattern, name = get_str(g, "pattern", None), get_str(g, "name", None)
+        apply_on, expression = get_str(g, "apply_on", ""), g.data.get("expression")
+        if bool(pattern) == bool(name):
+            g.error(None, "grok needs exactly one of pattern, name")
+            return None
+        if not apply_on and not expression:
+            g.error(None, "grok needs apply_on or expression")
+        try:
+            if pattern:
+                compiled = self.lib.compile(pattern, where=g.where("pattern"))
+            else:
+                compiled = self.lib.compile_named(name, where=g.where("name"))
+        except LoadError as err:
+            self.errors.add(err)
+            return None
+        expr_fn = self.compile_expr(g, "expression", expression) if expression and not apply_on else None
+        return GrokStep(compiled, apply_on=apply_on.removeprefix("evt.") if apply_on.startswith("evt.Line")
+                        else apply_on, expr=expr_fn, statics=self.statics(g, "statics"),
+                        label=name or (pattern or "")[:20])
+
+    def whitelist(self, doc: Doc) -> Whitelist | None:
+        if "whitelist" not in doc.data:
+            return None
+        w = doc.child("whitelist", doc.data["whitelist"])
+        check_keys(w, WHITELIST_KEYS)
+        ips, cidrs = set(), []
+        for i, ip in enumerate(get_list(w, "ip")):
+            try:
+                ips.add(ipaddress.ip_address(str(ip)))
+            except ValueError:
+                self.errors.add(LoadError(Where(w.path, line_of(w.data.get("ip"), i), f"{w.field}.ip[{i}]"),
+                                          f"invalid IP address {ip!r}"))
+        for i, net in enumerate(get_list(w, "cidr")):
+            try:
+                cidrs.append(ipaddress.ip_network(str(net), strict=False))
+            except ValueError:
+                self.errors.add(LoadError(Where(w.path, line_of(w.data.get("cidr"), i),
+                                                f"{w.field}.cidr[{i}]"), f"invalid CIDR {net!r}"))
+        exprs = []
+        for i, text in enumerate(get_list(w, "expression")):
+            d = Doc(w.data, w.path, w.field, self.errors)
+            fn = self.compile_expr(d, "expression", text)
+            if fn is not None:
+                exprs.append(fn)
+        return Whitelist(get_str(w, "reason", ""), frozenset(ips), tuple(cidrs), tuple(exprs))
+
+    def stash(self, doc: Doc) -> tuple[Stash, ...]:
+        out = []
+        for i, item in enumerate(get_list(doc, "stash")):
+            d = Doc(item, doc.path, f"stash[{i}]", self.errors, line_of(doc.data.get("stash"), i))
+            check_keys(d, STASH_KEYS)
+            key = self.compile_expr(d, "key", get_str(d, "key", required=True))
+            value = self.compile_expr(d, "value", get_str(d, "value", required=True))
+            try:
+                ttl = parse_duration(get_str(d, "ttl", "0") or "0")
+            except DurationError as err:
+                d.error("ttl", str(err))
+                ttl = 0.0
+            size = d.data.get("size", 0) or 0
+            if key is not None and value is not None:
+                out.append(Stash(get_str(d, "name", required=True) or "", key, value, ttl, int(size)))
+        return tuple(out)
+
+    def node(self, doc: Doc, stage: str) -> Node:
+        check_keys(doc, NODE_KEYS)
+        onsuccess = get_str(doc, "onsuccess", "") or ""
+        if onsuccess not in ("", "next_stage"):
+            doc.error("onsuccess", f"unknown onsuccess {onsuccess!r} (only next_stage)")
+        get_bool(doc, "debug")
+        for name, regex in get_map(doc, "pattern_syntax").items():
+            try:
+                self.lib.add(str(name), str(regex), where=doc.where("pattern_syntax"))
+            except LoadError as err:
+                self.errors.add(err)
+        children = []
+        for i, child in enumerate(get_list(doc, "nodes")):
+            cdoc = Doc(child, doc.path, f"{doc.field + '.' if doc.field else ''}nodes[{i}]", self.errors,
+                       line_of(doc.data.get("nodes"), i))
+            children.append(self.node(cdoc, stage))
+        return Node(
+            name=get_str(doc, "name", "") or "", stage=stage,
+            filter=self.compile_expr(doc, "filter", doc.data.get("filter"), predicate=True),
+            grok=self.grok(doc), statics=self.statics(doc, "statics"), stash=self.stash(doc),
+            whitelist=self.whitelist(doc), children=tuple(children), next_stage=onsuccess == "next_stage",
+            where=doc.where(),
+        )
+
+
+def compile_parser_docs(docs: list[ParserDoc], lib, expr_ctx, errors: ErrorCollector) -> list[Node]:
+    """Compile documents in order; a document with errors still yields a node so lint sees everything."""
+    comp = _Compiler(lib, expr_ctx, errors)
+    nodes = []
+    for d in docs:
+        doc = Doc(d.data, d.path, "", errors, d.line)
+        before = len(errors.errors)
+        node = comp.node(doc, d.stage)
+        if len(errors.errors) == before:
+            nodes.append(node)
+    return nodes

@@ -1,0 +1,126 @@
+"""profiles.yaml, simulation.yaml and allowlists.yaml → the engine's ProfileEngine pieces."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+
+from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_str
+from synsec.content.yamlload import line_of, load_documents
+from synsec.engine.durations import DurationError, parse_duration
+from synsec.engine.errors import ErrorCollector, LoadError
+from synsec.engine.profiles import AllowEntry, Allowlist, DecisionTemplate, Profile, Simulation
+
+__all__ = ["load_profiles", "load_simulation", "load_allowlists"]
+
+PROFILE_KEYS = frozenset({"name", "debug", "filters", "decisions", "duration_expr", "notifications",
+                          "on_success", "on_failure"})
+DECISION_KEYS = frozenset({"type", "scope", "duration", "value", "origin"})
+
+
+def _decision(d: Doc) -> DecisionTemplate | None:
+    check_keys(d, DECISION_KEYS)
+    text = get_str(d, "duration", "4h") or "4h"
+    try:
+        duration = parse_duration(text)
+    except DurationError as err:
+        d.error("duration", str(err))
+        return None
+    return DecisionTemplate(get_str(d, "type", "ban") or "ban", get_str(d, "scope", "") or "", duration)
+
+
+def _profile(doc: Doc, expr_ctx, errors: ErrorCollector) -> Profile | None:
+    from synsec.engine.expr import compile_expr, compile_predicate
+
+    check_keys(doc, PROFILE_KEYS)
+    name = get_str(doc, "name", required=True) or ""
+    get_bool(doc, "debug")
+    filters = []
+    for i, text in enumerate(get_list(doc, "filters")):
+        where = doc.where("filters").child(f"[{i}]", line_of(doc.data.get("filters"), i))
+        try:
+            filters.append(compile_predicate(str(text), where=where, params=("Alert",), ctx=expr_ctx))
+        except LoadError as err:
+            errors.add(err)
+    decisions = []
+    for i, item in enumerate(get_list(doc, "decisions")):
+        t = _decision(Doc(item, doc.path, f"decisions[{i}]", errors, line_of(doc.data.get("decisions"), i)))
+        if t is not None:
+            decisions.append(t)
+    duration_expr = None
+    if doc.data.get("duration_expr"):
+        try:
+            duration_expr = compile_expr(str(doc.data["duration_expr"]), where=doc.where("duration_expr"),
+                                         params=("Alert",), ctx=expr_ctx)
+        except LoadError as err:
+            errors.add(err)
+    flow = {}
+    for key in ("on_success", "on_failure"):
+        flow[key] = get_str(doc, key, "") or ""
+        if flow[key] not in ("", "break", "continue"):
+            doc.error(key, f"expected break or continue, got {flow[key]!r}")
+    return Profile(name, tuple(filters), tuple(decisions), duration_expr, flow["on_success"], flow["on_failure"])
+
+
+def load_profiles(path: str, text: str, expr_ctx, errors: ErrorCollector) -> list[Profile]:
+    out = []
+    try:
+        for line, data in load_documents(text, path):
+            p = _profile(Doc(data, path, "", errors, line), expr_ctx, errors)
+            if p is not None:
+                out.append(p)
+    except LoadError as err:
+        errors.add(err)
+    return out
+
+
+def load_simulation(path: str, text: str, errors: ErrorCollector) -> Simulation:
+    try:
+        docs = list(load_documents(text, path))
+    except LoadError as err:
+        errors.add(err)
+        return Simulation()
+    if not docs:
+        return Simulation()
+    doc = Doc(docs[0][1], path, "", errors, docs[0][0])
+    check_keys(doc, {"simulation", "exclusions"})
+    return Simulation(get_bool(doc, "simulation"), frozenset(str(x) for x in get_list(doc, "exclusions")))
+
+
+def _expiry(d: Doc) -> float | None:
+    raw = d.data.get("expiration")
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, datetime):
+        return raw.timestamp()
+    try:
+        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        d.error("expiration", f"invalid date {raw!r} (RFC 3339, e.g. 2026-12-31T00:00:00Z)")
+        return None
+
+
+def load_allowlists(path: str, text: str, errors: ErrorCollector) -> Allowlist:
+    """`- name: x\\n  items: [{value: 192.0.2.0/24, expiration: 2026-12-31T00:00:00Z, description: ...}]`"""
+    entries = []
+    try:
+        docs = list(load_documents(text, path))
+    except LoadError as err:
+        errors.add(err)
+        return Allowlist()
+    for _, data in docs:
+        lists = data if isinstance(data, list) else [data]
+        for li, lst in enumerate(lists):
+            ld = Doc(lst, path, f"[{li}]", errors)
+            check_keys(ld, {"name", "description", "items"})
+            for i, item in enumerate(get_list(ld, "items")):
+                d = Doc(item, path, f"[{li}].items[{i}]", errors, line_of(ld.data.get("items"), i))
+                check_keys(d, {"value", "expiration", "description"})
+                value = get_str(d, "value", required=True) or ""
+                try:
+                    net = ipaddress.ip_network(value, strict=False)
+                except ValueError:
+                    d.error("value", f"invalid IP or CIDR {value!r}")
+                    continue
+                entries.append(AllowEntry(net, _expiry(d), get_str(d, "description", "") or ""))
+    return Allowlist(tuple(entries))

@@ -1,0 +1,53 @@
+"""Parser `method:` enrichers, by CrowdSec name. Each returns a dict merged into `evt.Enriched`.
+
+An enricher is `fn(value: str, evt: Event, ctx: EnrichContext) -> dict[str, str]`. Databases (GeoIP/ASN mmdb
+readers) are opened by the shell and handed in through `EnrichContext`; the engine itself opens nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from synsec.engine.enrichers.dateparse import parse_date
+from synsec.engine.enrichers.geoip import geoip_asn, geoip_city, ip_to_range
+
+__all__ = ["EnrichContext", "ENRICHERS", "enricher_names"]
+
+
+@dataclass
+class EnrichContext:
+    """What enrichers may read: the replay's reference year, optional mmdb readers, counters."""
+
+    reference_year: int = 1970
+    city_db: Any = None        # maxminddb.Reader-like: .get_with_prefix_len(ip) -> (record, prefixlen)
+    asn_db: Any = None
+    counters: dict = field(default_factory=dict)
+
+
+def _parse_date(value: str, evt, ctx: EnrichContext) -> dict:
+    parsed = parse_date(value, ctx.reference_year, evt.StrTimeFormat)
+    if parsed is None:
+        ctx.counters["dateparse_failed"] = ctx.counters.get("dateparse_failed", 0) + 1
+        return {}
+    marshaled, ts = parsed
+    evt.ts = ts
+    return {"MarshaledTime": marshaled}
+
+
+def _reverse_dns(value: str, evt, ctx: EnrichContext) -> dict:
+    """Registered so hub content loads; synsec never does network lookups from the engine."""
+    return {}
+
+
+ENRICHERS: dict[str, Callable[[str, Any, EnrichContext], dict]] = {
+    "ParseDate": _parse_date,
+    "GeoIpCity": geoip_city,
+    "GeoIpASN": geoip_asn,
+    "IpToRange": ip_to_range,
+    "reverse_dns": _reverse_dns,
+}
+
+
+def enricher_names() -> list[str]:
+    return sorted(ENRICHERS)

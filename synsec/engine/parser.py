@@ -1,0 +1,316 @@
+"""Parser stages and nodes: CrowdSec's pkg/parser/node.go and runtime.go semantics, on compiled nodes.
+
+A node runs: filter → whitelist checks → grok (on `apply_on` or an expression) → grok statics → stash →
+child nodes → node statics → `onsuccess: next_stage`. A stage passes when one of its nodes succeeds; an
+event that no node of a stage accepts stops there and counts as unparsed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from synsec.engine.errors import Where
+from synsec.engine.model import Event
+
+__all__ = ["Static", "GrokStep", "Whitelist", "Stash", "Node", "Stage", "ParseContext", "ParserPipeline",
+           "set_target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Static:
+    """One `statics` entry: where it writes (`meta|parsed|enriched|target|method`) and its value source."""
+
+    kind: str
+    name: str
+    value: str | None = None
+    expr: Callable | None = None
+    where: Where = Where()
+
+
+@dataclass(frozen=True, slots=True)
+class GrokStep:
+    grok: Any                       # synsec.engine.grok.Grok
+    apply_on: str = ""              # "Line.Raw" or a Parsed key
+    expr: Callable | None = None    # grok.expression alternative to apply_on
+    statics: tuple[Static, ...] = ()
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Whitelist:
+    reason: str = ""
+    ips: frozenset = frozenset()
+    cidrs: tuple = ()
+    exprs: tuple = ()
+
+    @property
+    def has_ip_checks(self) -> bool:
+        return bool(self.ips or self.cidrs)
+
+
+@dataclass(frozen=True, slots=True)
+class Stash:
+    name: str
+    key: Callable
+    value: Callable
+    ttl: float
+    size: int
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """A compiled parser node (CrowdSec `parser.Node`)."""
+
+    name: str = ""
+    stage: str = ""
+    filter: Callable | None = None
+    grok: GrokStep | None = None
+    statics: tuple[Static, ...] = ()
+    stash: tuple[Stash, ...] = ()
+    whitelist: Whitelist | None = None
+    children: tuple["Node", ...] = ()
+    next_stage: bool = False
+    where: Where = Where()
+
+
+@dataclass(slots=True)
+class Stage:
+    name: str
+    nodes: tuple[Node, ...]
+
+
+@dataclass
+class ParseContext:
+    """Run-time collaborators of the parser: enrichers, their context, the expr context, counters, tracer."""
+
+    enrichers: dict
+    enrich_ctx: Any
+    expr_ctx: Any = None
+    counters: dict = field(default_factory=dict)
+    tracer: Callable | None = None        # tracer(node, event, ok) — used by `ccscli explain`
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+
+def set_target(evt: Any, path: str, value: Any) -> bool:
+    """CrowdSec SetTargetByName: `evt.StrTime`, `evt.Meta.x`, `evt.Overflow.Alert.Source.Value`..."""
+    parts = path.split(".")
+    if parts and parts[0] == "evt":
+        parts = parts[1:]
+    if not parts:
+        return False
+    obj = evt
+    for name in parts[:-1]:
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+        if obj is None:
+            return False
+    last = parts[-1]
+    if isinstance(obj, dict):
+        obj[last] = value
+        return True
+    if not hasattr(obj, last):
+        return False
+    try:
+        setattr(obj, last, value)
+    except (AttributeError, TypeError):
+        return False
+    return True
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else str(int(value))
+    return None
+
+
+def _run_expr(fn: Callable, evt: Event, ctx: ParseContext, counter: str) -> Any:
+    try:
+        return fn(evt)
+    except Exception:  # ExprRuntimeError and anything an expression raised: counted, treated as failure
+        ctx.count(counter)
+        return None
+
+
+def apply_statics(statics: tuple[Static, ...], evt: Event, ctx: ParseContext) -> bool:
+    """Apply statics in order. Empty values are skipped (except for ParseDate), as in CrowdSec."""
+    for st in statics:
+        if st.value is not None:
+            value = st.value
+        elif st.expr is not None:
+            value = _as_text(_run_expr(st.expr, evt, ctx, "static_errors"))
+            if value is None:
+                ctx.count("static_errors")
+                return False
+        else:
+            value = ""
+        if value == "" and not (st.kind == "method" and st.name == "ParseDate"):
+            continue
+        kind = st.kind
+        if kind == "meta":
+            evt.Meta[st.name] = value
+        elif kind == "parsed":
+            evt.Parsed[st.name] = value
+        elif kind == "enriched":
+            evt.Enriched[st.name] = value
+        elif kind == "target":
+            set_target(evt, st.name, value)
+        elif kind == "method":
+            enricher = ctx.enrichers.get(st.name)
+            if enricher is not None:
+                evt.Enriched.update(enricher(value, evt, ctx.enrich_ctx))
+    return True
+
+
+def _source_ips(evt: Event) -> list:
+    out = []
+    if evt.Overflow is not None:
+        for value in evt.Overflow.Sources:
+            try:
+                out.append(ipaddress.ip_address(value))
+            except ValueError:
+                pass
+    else:
+        src = evt.Meta.get("source_ip")
+        if src:
+            try:
+                out.append(ipaddress.ip_address(src))
+            except ValueError:
+                pass
+    return out
+
+
+def _check_whitelist(wl: Whitelist, evt: Event, ctx: ParseContext) -> tuple[bool, bool]:
+    """(is_whitelisted, has_whitelist) exactly as CrowdSec computes them."""
+    listed = has = False
+    for ip in _source_ips(evt):
+        if listed:
+            break
+        if wl.ips:
+            has = True
+            if ip in wl.ips:
+                listed = True
+        for net in wl.cidrs:
+            has = True
+            if ip.version == net.version and ip in net:
+                listed = True
+    for fn in wl.exprs:
+        out = _run_expr(fn, evt, ctx, "whitelist_errors")
+        if isinstance(out, bool):
+            has = True
+            listed = listed or out
+    return listed, has
+
+
+def _run_grok(step: GrokStep, evt: Event, ctx: ParseContext) -> bool:
+    if step.apply_on:
+        if step.apply_on == "Line.Raw":
+            text = evt.Line.Raw
+        else:
+            text = evt.Parsed.get(step.apply_on)
+            if text is None:
+                return False
+    elif step.expr is not None:
+        text = _run_expr(step.expr, evt, ctx, "grok_expr_errors")
+        if not isinstance(text, str):
+            return False
+    else:
+        text = ""
+    fields = step.grok.match(text)
+    if not fields:
+        return False
+    evt.Parsed.update(fields)
+    return apply_statics(step.statics, evt, ctx)
+
+
+def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, ...]) -> bool:
+    """One node on one event; True when the node succeeded (CrowdSec Node.process)."""
+    if node.filter is not None:
+        out = _run_expr(node.filter, evt, ctx, "filter_errors")
+        if out is not True:
+            if ctx.tracer:
+                ctx.tracer(node, evt, False)
+            return False
+    state = True
+    listed = has_wl = False
+    if node.whitelist is not None:
+        listed, has_wl = _check_whitelist(node.whitelist, evt, ctx)
+        if listed:
+            evt.Whitelisted = True
+            evt.WhitelistReason = node.whitelist.reason
+            if evt.Overflow is not None:
+                evt.Overflow.Whitelisted = True
+                evt.Overflow.Reason = node.whitelist.reason
+    grok_ok = False
+    if node.grok is not None:
+        grok_ok = _run_grok(node.grok, evt, ctx)
+        state = grok_ok
+    if (grok_ok or node.grok is None) and node.stash and ctx.expr_ctx is not None:
+        _apply_stash(node.stash, evt, ctx)
+    for child in node.children:
+        if process_node(child, evt, ctx, stages):
+            state = True
+            if node.next_stage:
+                break
+        elif not grok_ok:
+            state = False
+    if state and node.statics and (listed or not has_wl):
+        state = apply_statics(node.statics, evt, ctx)
+    if ctx.tracer:
+        ctx.tracer(node, evt, state)
+    if state and node.next_stage:
+        idx = stages.index(evt.Stage) if evt.Stage in stages else -1
+        if 0 <= idx < len(stages) - 1:
+            evt.Stage = stages[idx + 1]
+    return state
+
+
+def _apply_stash(stashes: tuple[Stash, ...], evt: Event, ctx: ParseContext) -> None:
+    for st in stashes:
+        key = _as_text(_run_expr(st.key, evt, ctx, "stash_errors"))
+        value = _as_text(_run_expr(st.value, evt, ctx, "stash_errors"))
+        if key and value is not None:
+            ctx.expr_ctx.set_in_stash(st.name, key, value, now=evt.ts, ttl=st.ttl, size=st.size)
+
+
+class ParserPipeline:
+    """Stages in order (s00-raw, s01-parse, s02-enrich, or s00-enrich/s01-whitelist for postoverflows)."""
+
+    def __init__(self, stages: list[Stage]):
+        self.stages = tuple(stages)
+        self.stage_names = tuple(s.name for s in stages)
+
+    def parse(self, evt: Event, ctx: ParseContext) -> bool:
+        """Run every stage; True when the event went through all of them (CrowdSec parser.Parse)."""
+        names = self.stage_names
+        if not names:
+            return True
+        if not evt.Stage:
+            evt.Stage = names[0]
+        for i, stage in enumerate(self.stages):
+            if evt.Stage in names and names.index(evt.Stage) > i:
+                continue
+            if evt.Stage != stage.name:
+                return False
+            ok = False
+            for node in stage.nodes:
+                ret = process_node(node, evt, ctx, names)
+                if ret:
+                    ok = True
+                    if node.next_stage:
+                        break
+                if evt.Stage != stage.name:
+                    break
+            if not ok:
+                return False
+        return True

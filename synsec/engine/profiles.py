@@ -1,0 +1,136 @@
+"""Profiles: CrowdSec's `profiles.yaml` turning alerts into decisions, plus simulation and allowlists.
+
+Semantics of CrowdSec pkg/csprofiles: every filter of a profile that matches adds the profile's decisions;
+`on_success: break` stops after a matching profile, `on_failure: break` after a non-matching one. Decisions
+take the alert's scope and value unless the profile names a scope. Time is the alert's event time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Callable
+
+from synsec.engine.durations import DurationError, parse_duration
+from synsec.engine.model import Alert, Decision
+
+__all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "ProfileEngine",
+           "alert_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionTemplate:
+    type: str = "ban"
+    scope: str = ""             # "" = the alert's scope
+    duration: float = 4 * 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    filters: tuple[Callable, ...]
+    decisions: tuple[DecisionTemplate, ...]
+    duration_expr: Callable | None = None
+    on_success: str = ""
+    on_failure: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Simulation:
+    """CrowdSec simulation.yaml: global switch plus per-scenario exclusions (which invert it)."""
+
+    enabled: bool = False
+    exclusions: frozenset = frozenset()
+
+    def is_simulated(self, scenario: str) -> bool:
+        return (scenario in self.exclusions) != self.enabled
+
+
+@dataclass(frozen=True, slots=True)
+class AllowEntry:
+    network: object                 # ipaddress network
+    expires: float | None = None    # epoch seconds; None = never
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Allowlist:
+    entries: tuple[AllowEntry, ...] = ()
+
+    def match(self, value: str, now: float) -> AllowEntry | None:
+        """The live entry covering `value` (an IP or a range) at event time `now`, if any."""
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return None
+        for entry in self.entries:
+            if entry.expires is not None and entry.expires <= now:
+                continue
+            if entry.network.version == net.version and net.subnet_of(entry.network):
+                return entry
+        return None
+
+
+def alert_id(alert: Alert) -> str:
+    """A deterministic id: same alert (scenario, source, start, stop) → same id in every runner."""
+    text = f"{alert.Scenario}|{alert.Source.Scope}|{alert.Source.Value}|{alert.StartAt!r}|{alert.StopAt!r}"
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+@dataclass
+class ProfileEngine:
+    profiles: tuple[Profile, ...]
+    simulation: Simulation = Simulation()
+    allowlist: Allowlist = Allowlist()
+    origin: str = "synsec"
+    counters: dict = field(default_factory=dict)
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    def decide(self, alert: Alert) -> list[Decision]:
+        """Decisions for one alert; also fills alert.Simulated, alert.UUID and alert.Decisions."""
+        if not alert.UUID:
+            alert.UUID = alert_id(alert)
+        alert.Simulated = self.simulation.is_simulated(alert.Scenario)
+        if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
+            self._count("allowlisted")
+            return []
+        out: list[Decision] = []
+        for profile in self.profiles:
+            matched = False
+            for flt in profile.filters:
+                try:
+                    ok = flt(alert)
+                except Exception:  # expression runtime error: counted, treated as no match
+                    self._count("profile_errors")
+                    continue
+                if ok is True:
+                    matched = True
+                    out.extend(self._generate(profile, alert, len(out)))
+            if matched and profile.on_success == "break":
+                break
+            if not matched and profile.on_failure == "break":
+                break
+        alert.Decisions = out
+        return out
+
+    def _duration(self, profile: Profile, template: DecisionTemplate, alert: Alert) -> float:
+        if profile.duration_expr is None:
+            return template.duration
+        try:
+            return parse_duration(str(profile.duration_expr(alert)))
+        except (DurationError, Exception):  # bad expression result: keep the static duration
+            self._count("duration_expr_errors")
+            return template.duration
+
+    def _generate(self, profile: Profile, alert: Alert, start: int) -> list[Decision]:
+        out = []
+        for i, tpl in enumerate(profile.decisions):
+            duration = self._duration(profile, tpl, alert)
+            out.append(Decision(
+                origin=self.origin, scenario=alert.Scenario, scope=tpl.scope or alert.Source.Scope,
+                value=alert.Source.Value, type=tpl.type, duration=duration, until=alert.StopAt + duration,
+                simulated=alert.Simulated, id=f"{alert.UUID}-{start + i}", alert_id=alert.UUID))
+        return out
