@@ -1,0 +1,73 @@
+"""A compiled grok: one RE2 program (linear time in the line length), its fields and its prefilter."""
+
+from __future__ import annotations
+
+import re2
+from re2 import _re2
+
+from ..errors import LoadError, Where
+
+__all__ = ["Grok", "compile_regex"]
+
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+# Expanded hub patterns (IPV6 inside IPORHOST, several times) outgrow RE2's default 8 MiB program budget.
+_MAX_MEM = 64 << 20
+
+
+def compile_regex(regex: str, where: Where) -> "_re2.RE2":
+    """Compile Go-syntax regex text with RE2 (Perl classes, UTF-8, `.` stops at newline, as Go's regexp)."""
+    options = re2.Options()
+    options.max_mem = _MAX_MEM
+    program = _re2.RE2(regex.encode("utf-8", "surrogatepass"), options)
+    if not program.ok():
+        message = program.error().decode("utf-8", "replace")
+        raise LoadError(where, f"grok regex does not compile under RE2: {message}")
+    return program
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # a span cut through a lone surrogate RE2 saw as stray bytes
+        return data.decode("utf-8", "replace")
+
+
+class Grok:
+    """Match one expanded grok pattern against a line; `match` returns {field: text} or None."""
+
+    __slots__ = ("regex", "fields", "prefilter", "_program", "_slots")
+
+    def __init__(self, regex: str, groups: dict[str, str], prefilter: str | None, where: Where):
+        self.regex = regex
+        self.fields: tuple[str, ...] = tuple(groups)
+        self.prefilter = prefilter
+        self._program = compile_regex(regex, where)
+        index = {name.decode(): i for name, i in self._program.NamedCapturingGroups()}
+        self._slots: tuple[tuple[str, int], ...] = tuple((f, index[g]) for f, g in groups.items())
+
+    def match(self, text: str) -> dict[str, str] | None:
+        """Fields of the leftmost match in `text` ("" for groups that did not take part), or None.
+
+        A pattern without fields that matches gives {}; CrowdSec counts an empty result as a failed grok,
+        which is the caller's rule to apply, not this matcher's.
+        """
+        if self.prefilter is not None and self.prefilter not in text:
+            return None
+        if text.isascii():  # byte offsets are character offsets: slice the str, decode nothing
+            data = text.encode("ascii")
+            spans = self._program.Match(_UNANCHORED, data, 0, len(data))
+            if spans[0][0] < 0:
+                return None
+            return {f: text[spans[i][0] : spans[i][1]] if spans[i][0] >= 0 else "" for f, i in self._slots}
+        data = text.encode("utf-8", "surrogatepass")
+        spans = self._program.Match(_UNANCHORED, data, 0, len(data))
+        if spans[0][0] < 0:
+            return None
+        out = {}
+        for f, i in self._slots:
+            start, end = spans[i]
+            out[f] = _decode(data[start:end]) if start >= 0 else ""
+        return out
+
+    def __repr__(self) -> str:
+        return f"Grok(fields={self.fields!r}, prefilter={self.prefilter!r})"
