@@ -1,0 +1,36 @@
+"""Shared `-o human|json|raw` rendering for both CLIs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+__all__ = ["output_option", "emit_json", "table"]
+
+output_option = click.option("-o", "--output", "output", type=click.Choice(["human", "json", "raw"]),
+                             default="human", show_default=True, help="Output format.")
+
+
+def emit_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+def table(title: str, columns: list[str], rows: list[list]) -> None:
+    """A table on a terminal (rich), tab-separated text otherwise."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=title)
+        for c in columns:
+            t.add_column(c)
+        for r in rows:
+            t.add_row(*[str(x) for x in r])
+        Console().print(t)
+        return
+    click.echo(f"# {title}")
+    click.echo("\t".join(columns))
+    for r in rows:
+        click.echo("\t".join(str(x) for x in r))

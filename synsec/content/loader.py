@@ -1,0 +1,144 @@
+"""Load a CrowdSec-layout content directory into a ready engine configuration, collecting every error.
+
+Layout (as `/etc/crowdsec` or the hub after `cscli install`): `parsers/<stage>/**.yaml`,
+`postoverflows/<stage>/**.yaml`, `scenarios/**.yaml`, `patterns/`, `profiles.yaml`, optional
+`simulation.yaml`, `allowlists.yaml`, and data files in `data/` or any `--data-dir`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synsec.content.parsers import compile_parser_docs, data_entries, read_parser_docs
+from synsec.content.patterns import load_pattern_dir
+from synsec.content.profiles import load_allowlists, load_profiles, load_simulation
+from synsec.engine.errors import ErrorCollector, LoadError, Where
+from synsec.engine.parser import ParserPipeline, Stage
+from synsec.engine.profiles import Allowlist, Simulation
+
+__all__ = ["Content", "load_content", "default_content_dir", "find_yaml"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_content_dir() -> Path:
+    """synsec's own content: the repo's `scenarios/` (or the copy installed beside the package)."""
+    return REPO_ROOT / "scenarios"
+
+
+@dataclass
+class Content:
+    parsers: ParserPipeline
+    postoverflows: ParserPipeline
+    scenarios: list
+    profiles: list
+    simulation: Simulation
+    allowlist: Allowlist
+    expr_ctx: object
+    config_dir: Path
+    files: dict = field(default_factory=dict)     # kind -> [paths]
+    parser_nodes: list = field(default_factory=list)
+    postoverflow_nodes: list = field(default_factory=list)
+
+
+def find_yaml(root: Path) -> list[Path]:
+    """YAML files below root, sorted by file name then path (CrowdSec reads a stage dir in name order)."""
+    if not root.is_dir():
+        return []
+    found = [Path(dp) / f for dp, _, fs in os.walk(root, followlinks=True) for f in fs
+             if f.endswith((".yaml", ".yml"))]
+    return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+def _stage_files(root: Path) -> list[tuple[str, str, str]]:
+    out = []
+    if not root.is_dir():
+        return out
+    for stage_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for path in find_yaml(stage_dir):
+            out.append((stage_dir.name, str(path), path.read_text(encoding="utf-8", errors="replace")))
+    return out
+
+
+def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx, errors) -> None:
+    if name in ctx.files or name in ctx.regexps:
+        return
+    for d in data_dirs:
+        path = d / name
+        if path.is_file():
+            lines = [ln.rstrip("\r") for ln in path.read_text(encoding="utf-8", errors="replace").split("\n")]
+            lines = [ln for ln in lines if ln != ""]
+            if kind == "regexp":
+                ctx.regexps[name] = lines
+            else:
+                ctx.files[name] = lines
+            return
+    errors.add(LoadError(Where(wanted_by, 0, "data"),
+                         f"data file {name!r} not found in {', '.join(str(d) for d in data_dirs) or 'no data dir'}"))
+
+
+def _stages(nodes: list) -> ParserPipeline:
+    order: list[str] = []
+    for n in nodes:
+        if n.stage not in order:
+            order.append(n.stage)
+    order.sort()
+    return ParserPipeline([Stage(s, tuple(n for n in nodes if n.stage == s)) for s in order])
+
+
+def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), pattern_dirs: list | tuple = (),
+                 errors: ErrorCollector | None = None) -> Content:
+    """Load everything; raises LoadErrors listing every problem unless an ErrorCollector is given."""
+    from synsec.content.scenarios import compile_scenarios, parse_scenario_files
+    from synsec.engine.expr import ExprContext
+
+    own = errors is None
+    errors = errors or ErrorCollector()
+    root = Path(config_dir)
+    if not root.is_dir():
+        raise LoadError(Where(str(root)), "content directory not found")
+    dirs = [Path(d) for d in data_dirs] + [root / "data"]
+    pdirs = [Path(p) for p in pattern_dirs] or ([root / "patterns"] if (root / "patterns").is_dir()
+                                                 else [default_content_dir() / "patterns"])
+    lib = errors.guard(load_pattern_dir, pdirs[0])
+    for extra in pdirs[1:]:
+        more = errors.guard(load_pattern_dir, extra)
+        if more is not None and lib is not None:
+            for name in more.names():
+                lib.add(name, more.regex_of(name) if hasattr(more, "regex_of") else more.get(name))
+    ctx = ExprContext()
+    parser_docs = read_parser_docs(_stage_files(root / "parsers"), errors)
+    post_docs = read_parser_docs(_stage_files(root / "postoverflows"), errors)
+    scen_files = [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in find_yaml(root / "scenarios")]
+    scen_specs = parse_scenario_files(scen_files, errors)
+    for d in parser_docs + post_docs:
+        for name, kind in data_entries(d.data, d.path, errors):
+            _read_data(name, kind, dirs, d.path, ctx, errors)
+    for spec in scen_specs:
+        for name, kind in spec.data:
+            _read_data(name, kind, dirs, spec.path, ctx, errors)
+    parser_nodes = compile_parser_docs(parser_docs, lib, ctx, errors) if lib is not None else []
+    post_nodes = compile_parser_docs(post_docs, lib, ctx, errors) if lib is not None else []
+    scenarios = compile_scenarios(scen_specs, ctx, errors)
+    profiles, simulation, allowlist = [], Simulation(), Allowlist()
+    for name, loader in (("profiles.yaml", None), ("simulation.yaml", None), ("allowlists.yaml", None)):
+        path = root / name
+        if not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if name == "profiles.yaml":
+            profiles = load_profiles(str(path), text, ctx, errors)
+        elif name == "simulation.yaml":
+            simulation = load_simulation(str(path), text, errors)
+        else:
+            allowlist = load_allowlists(str(path), text, errors)
+    if own:
+        errors.raise_if_any()
+    return Content(
+        parsers=_stages(parser_nodes), postoverflows=_stages(post_nodes), scenarios=scenarios,
+        profiles=profiles, simulation=simulation, allowlist=allowlist, expr_ctx=ctx, config_dir=root,
+        files={"parsers": [d.path for d in parser_docs], "postoverflows": [d.path for d in post_docs],
+               "scenarios": [p for p, _ in scen_files]},
+        parser_nodes=parser_nodes, postoverflow_nodes=post_nodes)

@@ -1,0 +1,125 @@
+"""The whole detection path on one event: parse → buckets → postoverflows → profiles → decisions.
+
+Pure: the caller hands in lines (with a fallback time for lines that carry none) and gets back alerts and
+decisions. Both runners (in-process replay and the Faust topology) drive this same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAlert
+from synsec.engine.parser import ParseContext, ParserPipeline
+from synsec.engine.profiles import ProfileEngine
+
+__all__ = ["Engine", "Output", "Stats"]
+
+
+@dataclass
+class Output:
+    alerts: list[Alert] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+    def extend(self, other: "Output") -> None:
+        self.alerts.extend(other.alerts)
+        self.decisions.extend(other.decisions)
+
+
+@dataclass
+class Stats:
+    lines: int = 0
+    parsed: int = 0
+    unparsed: int = 0
+    whitelisted: int = 0
+    no_timestamp: int = 0
+    alerts: int = 0
+    decisions: int = 0
+    overflows_whitelisted: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Engine:
+    """Drives the pure pieces in CrowdSec's order. One instance per stream of lines (one watermark)."""
+
+    def __init__(self, parsers: ParserPipeline, buckets, postoverflows: ParserPipeline,
+                 profiles: ProfileEngine, parse_ctx: ParseContext):
+        self.parsers = parsers
+        self.buckets = buckets
+        self.postoverflows = postoverflows
+        self.profiles = profiles
+        self.ctx = parse_ctx
+        self.stats = Stats()
+        self.last_ts = 0.0
+
+    def parse_line(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
+        """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted."""
+        self.stats.lines += 1
+        evt = Event(line)
+        if not self.parsers.parse(evt, self.ctx):
+            self.stats.unparsed += 1
+            return None
+        self.stats.parsed += 1
+        if evt.ts == 0.0:
+            self.stats.no_timestamp += 1
+            evt.ts = line.Time or fallback_ts or self.last_ts
+        if evt.Whitelisted:
+            self.stats.whitelisted += 1
+            return None
+        return evt
+
+    def process_line(self, line: Line, fallback_ts: float = 0.0) -> Output:
+        evt = self.parse_line(line, fallback_ts)
+        if evt is None:
+            return Output()
+        return self.pour(evt)
+
+    def pour(self, evt: Event) -> Output:
+        """Pour a parsed event into the buckets and turn overflows into alerts and decisions."""
+        if evt.ts > self.last_ts:
+            self.last_ts = evt.ts
+        return self._overflows(self.buckets.process(evt))
+
+    def advance(self, watermark: float) -> Output:
+        """Fire timers up to the event-time watermark (used when input is idle or by the topology)."""
+        return self._overflows(self.buckets.advance(watermark))
+
+    def finish(self) -> Output:
+        """End of input: fire every pending timer (counters, underflows)."""
+        return self._overflows(self.buckets.flush())
+
+    def _overflows(self, alerts) -> Output:
+        out = Output()
+        for item in alerts:
+            alert, reprocess = (item if isinstance(item, tuple) else (item, False))
+            alert = self.postoverflow(alert)
+            if alert is None:
+                continue
+            self.stats.alerts += 1
+            out.alerts.append(alert)
+            decisions = self.profiles.decide(alert)
+            self.stats.decisions += len(decisions)
+            out.decisions.extend(decisions)
+            if reprocess:
+                out.extend(self._overflows(self.buckets.process(self.overflow_event(alert, True))))
+        return out
+
+    @staticmethod
+    def overflow_event(alert: Alert, reprocess: bool = False) -> Event:
+        evt = Event(Line(""), type_=OVFLW)
+        src = alert.Source
+        evt.Overflow = RuntimeAlert(Alert=alert, Sources={src.Value or src.IP: src}, Reprocess=reprocess)
+        evt.ts = alert.StopAt
+        return evt
+
+    def postoverflow(self, alert: Alert) -> Alert | None:
+        """Run postoverflow stages (whitelists, ipv6→range); None when the overflow is whitelisted."""
+        if not self.postoverflows.stages:
+            return alert
+        evt = self.overflow_event(alert)
+        self.postoverflows.parse(evt, self.ctx)
+        if evt.Overflow.Whitelisted:
+            self.stats.overflows_whitelisted += 1
+            return None
+        return evt.Overflow.Alert
