@@ -1,0 +1,9 @@
+.PHONY: demo test bench lint
+demo:
+	bash scripts/demo.sh
+test:
+	bash scripts/test.sh
+bench:
+	bash scripts/venv.sh test && .venv/bin/python bench/replay.py
+lint:
+	bash scripts/venv.sh && .venv/bin/ccscli lint
