@@ -1,0 +1,182 @@
+"""All the buckets of all the scenarios, driven by event time.
+
+`BucketManager` holds `{(scenario, key): BucketState}` (any mutable mapping: a dict here, a changelogged table in
+the Faust worker) and a heap of timers. `process(event)` advances the watermark to the event's time — firing
+every due timer first, in deadline order — then evaluates every scenario's filter and groupby and pours.
+`route` and `pour_one` are the two halves of `process` for a topology that routes in one agent and pours in
+another. Overflows of `reprocess: true` scenarios are queued as OVFLW events for `take_reprocess()`.
+
+Runtime errors of filter/groupby are counted in `stats[scenario]` and the event is skipped for that scenario.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from typing import Iterable, MutableMapping
+
+from synsec.engine.buckets.alert import Overflow, overflow_event
+from synsec.engine.buckets.core import deadline, pour, tick
+from synsec.engine.buckets.spec import BucketSpec
+from synsec.engine.buckets.state import BucketState
+
+__all__ = ["BucketManager", "STAT_NAMES"]
+
+STAT_NAMES = ("poured", "overflows", "alert_errors", "filter_errors", "groupby_errors")
+
+
+class BucketManager:
+    """Pure (no I/O, no clock) but stateful: feed it events in roughly time order."""
+
+    def __init__(self, specs: Iterable[BucketSpec], store: MutableMapping | None = None):
+        self.specs: dict[str, BucketSpec] = {}
+        for spec in specs:
+            if spec.name in self.specs:
+                raise ValueError(f"duplicate scenario name {spec.name!r}")
+            self.specs[spec.name] = spec
+        self._routes = tuple((s.name, s.filter, s.groupby) for s in self.specs.values())
+        self.buckets: MutableMapping = {} if store is None else store
+        self.stats: dict[str, dict[str, int]] = {name: dict.fromkeys(STAT_NAMES, 0) for name in self.specs}
+        self.watermark = -math.inf
+        self._heap: list = []
+        self._scheduled: dict = {}
+        self._seq = itertools.count()
+        self._reprocess: list = []
+        for bkey, state in list(self.buckets.items()):
+            if bkey[0] in self.specs:
+                self._schedule(bkey, self.specs[bkey[0]], state)
+
+    # --- routing ---
+    def route(self, evt) -> list[tuple[str, str]]:
+        """The (scenario, key) buckets this event goes to: filter true, groupby evaluated ("" without one)."""
+        out = []
+        for name, filt, groupby in self._routes:
+            key = self._key(name, filt, groupby, evt)
+            if key is not None:
+                out.append((name, key))
+        return out
+
+    def _key(self, name, filt, groupby, evt):
+        if filt is not None:
+            try:
+                if filt(evt) is not True:
+                    return None
+            except Exception:
+                self.stats[name]["filter_errors"] += 1
+                return None
+        if groupby is None:
+            return ""
+        try:
+            key = groupby(evt)
+        except Exception:
+            self.stats[name]["groupby_errors"] += 1
+            return None
+        if not isinstance(key, str):
+            self.stats[name]["groupby_errors"] += 1
+            return None
+        return key
+
+    # --- driving ---
+    def process(self, evt) -> list:
+        """Advance the watermark to `evt.ts` (firing due timers), then pour `evt` into every matching bucket."""
+        ts = evt.ts
+        alerts = []
+        if ts > self.watermark:
+            self.watermark = ts
+            if self._heap and self._heap[0][0] < ts:
+                alerts = self._fire(ts)
+        for name, filt, groupby in self._routes:
+            if filt is not None:
+                try:
+                    if filt(evt) is not True:
+                        continue
+                except Exception:
+                    self.stats[name]["filter_errors"] += 1
+                    continue
+            key = self._key(name, None, groupby, evt)
+            if key is not None:
+                alerts.extend(self.pour_one(name, key, evt))
+        return alerts
+
+    def pour_one(self, scenario: str, key: str, evt) -> list:
+        """Pour `evt` into bucket (scenario, key) at the event's time; the alerts it produces."""
+        spec = self.specs[scenario]
+        bkey = (scenario, key)
+        old = self.buckets.get(bkey)
+        new, ovfs = pour(spec, old, evt, evt.ts, key)
+        self.stats[scenario]["poured"] += 1
+        self._store(bkey, spec, old, new)
+        return self._emit(ovfs) if ovfs else []
+
+    def advance(self, watermark: float) -> list:
+        """Event time has reached `watermark`: fire every timer strictly before it."""
+        if watermark > self.watermark:
+            self.watermark = watermark
+        return self._fire(watermark) if self._heap and self._heap[0][0] < watermark else []
+
+    def flush(self) -> list:
+        """End of input: fire every pending timer (counters overflow, buckets underflow); the store empties."""
+        return self._fire(math.inf)
+
+    def take_reprocess(self) -> list:
+        """OVFLW events of `reprocess: true` overflows since the last call, to feed back into `process`."""
+        out, self._reprocess = self._reprocess, []
+        return out
+
+    def live_buckets(self) -> list[tuple[str, str]]:
+        """(scenario, key) of the active buckets (dormant blackhole records excluded)."""
+        return [bkey for bkey, state in self.buckets.items() if state.count]
+
+    # --- internals ---
+    def _store(self, bkey, spec, old, new) -> None:
+        if new is None:
+            if old is not None:
+                del self.buckets[bkey]
+            return
+        if new is not old:
+            self.buckets[bkey] = new
+            self._schedule(bkey, spec, new)
+
+    def _schedule(self, bkey, spec, state: BucketState) -> None:
+        due = deadline(spec, state)
+        if due is None:
+            return
+        current = self._scheduled.get(bkey)
+        if current is None or due < current:
+            self._scheduled[bkey] = due
+            heapq.heappush(self._heap, (due, next(self._seq), bkey))
+
+    def _fire(self, now: float) -> list:
+        alerts: list = []
+        heap = self._heap
+        while heap and heap[0][0] < now:
+            due, _, bkey = heapq.heappop(heap)
+            if self._scheduled.get(bkey) != due:
+                continue                                   # superseded by an earlier entry
+            del self._scheduled[bkey]
+            state = self.buckets.get(bkey)
+            if state is None:
+                continue
+            spec = self.specs[bkey[0]]
+            if deadline(spec, state) >= now:               # moved later by a pour: look again then
+                self._schedule(bkey, spec, state)
+                continue
+            new, ovfs = tick(spec, state, now, bkey[1])
+            self._store(bkey, spec, state, new)
+            if ovfs:
+                alerts.extend(self._emit(ovfs))
+        return alerts
+
+    def _emit(self, ovfs: list[Overflow]) -> list:
+        alerts = []
+        for ovf in ovfs:
+            stats = self.stats[ovf.scenario]
+            if ovf.error:
+                stats["alert_errors"] += 1
+                continue
+            stats["overflows"] += 1
+            alerts.extend(ovf.alerts)
+            if ovf.reprocess and ovf.alerts:
+                self._reprocess.append(overflow_event(ovf))
+        return alerts
