@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synsec.content.parsers import compile_parser_docs, data_entries, read_parser_docs
-from synsec.content.patterns import load_pattern_dir
+from synsec.content.patterns import pattern_files
+from synsec.engine.grok import PatternLibrary
 from synsec.content.profiles import load_allowlists, load_profiles, load_simulation
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.parser import ParserPipeline, Stage
@@ -79,6 +80,15 @@ def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx,
                          f"data file {name!r} not found in {', '.join(str(d) for d in data_dirs) or 'no data dir'}"))
 
 
+def _patterns(dirs: list[Path]) -> PatternLibrary:
+    texts = []
+    for d in dirs:
+        if not d.is_dir():
+            raise LoadError(Where(str(d)), "patterns directory not found")
+        texts += [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in pattern_files(d)]
+    return PatternLibrary.from_texts(texts)
+
+
 def _stages(nodes: list) -> ParserPipeline:
     order: list[str] = []
     for n in nodes:
@@ -102,12 +112,7 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     dirs = [Path(d) for d in data_dirs] + [root / "data"]
     pdirs = [Path(p) for p in pattern_dirs] or ([root / "patterns"] if (root / "patterns").is_dir()
                                                  else [default_content_dir() / "patterns"])
-    lib = errors.guard(load_pattern_dir, pdirs[0])
-    for extra in pdirs[1:]:
-        more = errors.guard(load_pattern_dir, extra)
-        if more is not None and lib is not None:
-            for name in more.names():
-                lib.add(name, more.regex_of(name) if hasattr(more, "regex_of") else more.get(name))
+    lib = errors.guard(_patterns, pdirs)
     ctx = ExprContext()
     parser_docs = read_parser_docs(_stage_files(root / "parsers"), errors)
     post_docs = read_parser_docs(_stage_files(root / "postoverflows"), errors)

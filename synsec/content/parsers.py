@@ -191,6 +191,8 @@ class _Compiler:
             doc.error("onsuccess", f"unknown onsuccess {onsuccess!r} (only next_stage)")
         get_bool(doc, "debug")
         for name, regex in get_map(doc, "pattern_syntax").items():
+            if str(name) in self.lib:
+                continue  # CrowdSec warns "already registred" and keeps the first definition
             try:
                 self.lib.add(str(name), str(regex), where=doc.where("pattern_syntax"))
             except LoadError as err:

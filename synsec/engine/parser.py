@@ -280,7 +280,9 @@ def _apply_stash(stashes: tuple[Stash, ...], evt: Event, ctx: ParseContext) -> N
         key = _as_text(_run_expr(st.key, evt, ctx, "stash_errors"))
         value = _as_text(_run_expr(st.value, evt, ctx, "stash_errors"))
         if key and value is not None:
-            ctx.expr_ctx.set_in_stash(st.name, key, value, now=evt.ts, ttl=st.ttl, size=st.size)
+            stash = ctx.expr_ctx.stash
+            stash.configure(st.name, st.ttl or None, st.size or 1000)
+            stash.set(st.name, key, value)
 
 
 class ParserPipeline:

@@ -57,6 +57,8 @@ class Engine:
         """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted."""
         self.stats.lines += 1
         evt = Event(line)
+        if self.ctx.expr_ctx is not None and self.last_ts:
+            self.ctx.expr_ctx.advance(self.last_ts)
         if not self.parsers.parse(evt, self.ctx):
             self.stats.unparsed += 1
             return None
@@ -92,8 +94,7 @@ class Engine:
     def _overflows(self, alerts) -> Output:
         out = Output()
         for item in alerts:
-            alert, reprocess = (item if isinstance(item, tuple) else (item, False))
-            alert = self.postoverflow(alert)
+            alert = self.postoverflow(item)
             if alert is None:
                 continue
             self.stats.alerts += 1
@@ -101,8 +102,10 @@ class Engine:
             decisions = self.profiles.decide(alert)
             self.stats.decisions += len(decisions)
             out.decisions.extend(decisions)
-            if reprocess:
-                out.extend(self._overflows(self.buckets.process(self.overflow_event(alert, True))))
+        take = getattr(self.buckets, "take_reprocess", None)
+        if take is not None:
+            for evt in take():
+                out.extend(self._overflows(self.buckets.process(evt)))
         return out
 
     @staticmethod
