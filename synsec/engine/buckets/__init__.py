@@ -4,7 +4,7 @@ YAML → `synsec.content.scenarios.ScenarioSpec` → `BucketSpec` (compiled, fro
 serialisable). Transitions `pour`/`tick`/`deadline` are pure; `BucketManager` drives them for every scenario.
 """
 
-from synsec.engine.buckets.alert import Overflow, build_overflow, go_time, overflow_event, runtime_alert
+from synsec.engine.buckets.alert import Overflow, build_overflow, go_time, runtime_alert
 from synsec.engine.buckets.core import deadline, pour, tick
 from synsec.engine.buckets.kinds import KINDS, Kind
 from synsec.engine.buckets.manager import STAT_NAMES, BucketManager
@@ -14,5 +14,5 @@ from synsec.engine.buckets.state import EMPTY, BucketState
 __all__ = [
     "BucketSpec", "BayesianCondition", "build_spec", "go_duration", "BucketState", "EMPTY",
     "pour", "tick", "deadline", "BucketManager", "STAT_NAMES", "Overflow", "build_overflow",
-    "runtime_alert", "overflow_event", "go_time", "KINDS", "Kind",
+    "runtime_alert", "go_time", "KINDS", "Kind",
 ]

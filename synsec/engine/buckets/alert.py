@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from synsec.engine.model import OVFLW, Alert, Event, RuntimeAlert, Source, ts_to_datetime
+from synsec.engine.model import Alert, RuntimeAlert, Source, ts_to_datetime
 from synsec.engine.buckets.spec import go_duration
 
-__all__ = ["Overflow", "build_overflow", "runtime_alert", "overflow_event", "go_time"]
+__all__ = ["Overflow", "build_overflow", "runtime_alert", "go_time"]
 
 
 class Overflow(NamedTuple):
     """What a transition emits when a bucket overflows: its alerts, or why it could not build them."""
 
-    scenario: str
+    scenario: str             # the spec's id (its name unless documents share a name)
     key: str
     alerts: tuple             # tuple[Alert, ...]; empty when `error` is set
     sources: dict             # value -> Source (CrowdSec RuntimeAlert.Sources)
@@ -41,13 +41,13 @@ def build_overflow(spec, state, key: str, ovflw_ts: float) -> Overflow:
     events = []
     for ts, meta, srcs, _extra in state.queue:
         if isinstance(srcs, str):
-            return Overflow(spec.name, key, (), {}, spec.reprocess,
+            return Overflow(spec.id, key, (), {}, spec.reprocess,
                             f"while extracting scope from bucket {spec.name}: {srcs}")
         for src in srcs:
             if not scope:
                 scope = src[0]
             elif src[0] != scope:
-                return Overflow(spec.name, key, (), {}, spec.reprocess,
+                return Overflow(spec.id, key, (), {}, spec.reprocess,
                                 f"event has multiple source types : {src[0]} != {scope}")
             sources[src[1]] = src
         if meta is not None:
@@ -67,17 +67,9 @@ def build_overflow(spec, state, key: str, ovflw_ts: float) -> Overflow:
               Capacity=spec.capacity, Leakspeed=spec.leakspeed_text, ScenarioVersion=spec.scenario_version,
               ScenarioHash=spec.scenario_hash, Message=message)
         for src in models.values())
-    return Overflow(spec.name, key, alerts, models, spec.reprocess)
+    return Overflow(spec.id, key, alerts, models, spec.reprocess)
 
 
 def runtime_alert(ovf: Overflow) -> RuntimeAlert:
     """CrowdSec's RuntimeAlert for an overflow that has alerts (what `evt.Overflow` holds)."""
     return RuntimeAlert(Alert=ovf.alerts[0], Sources=dict(ovf.sources), Reprocess=ovf.reprocess, Mapkey=ovf.key)
-
-
-def overflow_event(ovf: Overflow) -> Event:
-    """The OVFLW event CrowdSec feeds back into the buckets for `reprocess: true` scenarios."""
-    evt = Event(type_=OVFLW)
-    evt.Overflow = runtime_alert(ovf)
-    evt.ts = ovf.alerts[0].StopAt
-    return evt

@@ -4,7 +4,9 @@
 the Faust worker) and a heap of timers. `process(event)` advances the watermark to the event's time — firing
 every due timer first, in deadline order — then evaluates every scenario's filter and groupby and pours.
 `route` and `pour_one` are the two halves of `process` for a topology that routes in one agent and pours in
-another. Overflows of `reprocess: true` scenarios are queued as OVFLW events for `take_reprocess()`.
+another. The alerts they return are `Alert`s, except that the first alert of an overflow of a
+`reprocess: true` scenario comes as `(alert, True)`: the caller feeds it back as an OVFLW event (CrowdSec's
+`reprocess`), once per overflow.
 
 Runtime errors of filter/groupby are counted in `stats[scenario]` and the event is skipped for that scenario.
 """
@@ -16,7 +18,7 @@ import itertools
 import math
 from typing import Iterable, MutableMapping
 
-from synsec.engine.buckets.alert import Overflow, overflow_event
+from synsec.engine.buckets.alert import Overflow
 from synsec.engine.buckets.core import deadline, pour, tick
 from synsec.engine.buckets.spec import BucketSpec
 from synsec.engine.buckets.state import BucketState
@@ -32,24 +34,23 @@ class BucketManager:
     def __init__(self, specs: Iterable[BucketSpec], store: MutableMapping | None = None):
         self.specs: dict[str, BucketSpec] = {}
         for spec in specs:
-            if spec.name in self.specs:
-                raise ValueError(f"duplicate scenario name {spec.name!r}")
-            self.specs[spec.name] = spec
-        self._routes = tuple((s.name, s.filter, s.groupby) for s in self.specs.values())
+            if spec.id in self.specs:
+                raise ValueError(f"duplicate scenario id {spec.id!r}")
+            self.specs[spec.id] = spec
+        self._routes = tuple((s.id, s.filter, s.groupby) for s in self.specs.values())
         self.buckets: MutableMapping = {} if store is None else store
         self.stats: dict[str, dict[str, int]] = {name: dict.fromkeys(STAT_NAMES, 0) for name in self.specs}
         self.watermark = -math.inf
         self._heap: list = []
         self._scheduled: dict = {}
         self._seq = itertools.count()
-        self._reprocess: list = []
         for bkey, state in list(self.buckets.items()):
             if bkey[0] in self.specs:
                 self._schedule(bkey, self.specs[bkey[0]], state)
 
     # --- routing ---
     def route(self, evt) -> list[tuple[str, str]]:
-        """The (scenario, key) buckets this event goes to: filter true, groupby evaluated ("" without one)."""
+        """The (scenario id, key) buckets this event goes to: filter true, groupby evaluated ("" without one)."""
         out = []
         for name, filt, groupby in self._routes:
             key = self._key(name, filt, groupby, evt)
@@ -119,11 +120,6 @@ class BucketManager:
         """End of input: fire every pending timer (counters overflow, buckets underflow); the store empties."""
         return self._fire(math.inf)
 
-    def take_reprocess(self) -> list:
-        """OVFLW events of `reprocess: true` overflows since the last call, to feed back into `process`."""
-        out, self._reprocess = self._reprocess, []
-        return out
-
     def live_buckets(self) -> list[tuple[str, str]]:
         """(scenario, key) of the active buckets (dormant blackhole records excluded)."""
         return [bkey for bkey, state in self.buckets.items() if state.count]
@@ -176,7 +172,9 @@ class BucketManager:
                 stats["alert_errors"] += 1
                 continue
             stats["overflows"] += 1
-            alerts.extend(ovf.alerts)
             if ovf.reprocess and ovf.alerts:
-                self._reprocess.append(overflow_event(ovf))
+                alerts.append((ovf.alerts[0], True))
+                alerts.extend(ovf.alerts[1:])
+            else:
+                alerts.extend(ovf.alerts)
         return alerts

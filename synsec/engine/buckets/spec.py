@@ -59,6 +59,9 @@ class BucketSpec:
     scenario_version: str = ""
     scenario_hash: str = ""
     where: Where = field(default_factory=Where)
+    id: str = ""            # unique among loaded scenarios: the name, `name#2`... when documents share a name
+
+
 
 
 def go_duration(seconds: float) -> str:
@@ -89,7 +92,7 @@ def _frac(value: int, unit: int) -> str:
     return f"{whole}.{digits}"
 
 
-def build_spec(*, name: str, type: str = "leaky", capacity: int = 0, leakspeed: float = 0.0,
+def build_spec(*, name: str, id: str = "", type: str = "leaky", capacity: int = 0, leakspeed: float = 0.0,
                duration: float = 0.0, cache_size: int = 0, labels: Mapping[str, Any] | None = None,
                **options: Any) -> BucketSpec:
     """A BucketSpec with CrowdSec's derived numbers (`NewLeaky`); `options` are the other BucketSpec fields."""
@@ -106,7 +109,7 @@ def build_spec(*, name: str, type: str = "leaky", capacity: int = 0, leakspeed: 
     keep_full = bool(options.get("condition") or options.get("bayesian_conditions")
                      or options.get("overflow_filter"))
     return BucketSpec(
-        name=name, type=type, kind=kind, capacity=capacity, leakspeed=leakspeed,
+        name=name, id=id or name, type=type, kind=kind, capacity=capacity, leakspeed=leakspeed,
         leakspeed_text=go_duration(leakspeed), duration=duration, lifetime=lifetime,
         timed_overflow=duration > 0, cache_size=cache_size,
         queue_limit=None if qsize < 0 else qsize + 1,   # CrowdSec's Queue keeps one more than its size
