@@ -405,6 +405,25 @@ def summarize(res: dict) -> dict:
             "alerts": len(res["alerts"]), "per_scenario": dict(sorted(per.items()))}
 
 
+def compare_with_truth(alerts: list[dict], truth: dict) -> dict:
+    """Compare alerts with bench/gen_log.py ground truth as sets of (ip, scenario)."""
+    want = _collections.Counter()
+    for a in truth["attackers"]:
+        for sc, n in a["expected_alerts"].items():
+            want[(a["ip"], sc)] += n
+    got = _collections.Counter((a["source_ip"], a["scenario"]) for a in alerts)
+    attackers = set(truth.get("attacker_ips") or [a["ip"] for a in truth["attackers"]])
+    return {
+        "expected_pairs": len(want), "got_pairs": len(got),
+        "missing": sorted(f"{ip} {sc}" for ip, sc in set(want) - set(got)),
+        "unexpected": sorted(f"{ip} {sc}" for ip, sc in set(got) - set(want)),
+        "count_mismatch": sorted(f"{ip} {sc} want={want[(ip, sc)]} got={got[(ip, sc)]}"
+                                 for ip, sc in set(want) & set(got)
+                                 if want[(ip, sc)] != got[(ip, sc)]),
+        "benign_ips_alerted": sorted({ip for ip, _ in got if ip not in attackers}),
+    }
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("log")
@@ -416,6 +435,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dump", action="store_true", help="use -dump-data and parse bucket-dump")
     ap.add_argument("--timeout", type=float, default=3600.0)
     ap.add_argument("--log-level", default="info")
+    ap.add_argument("--truth", help="bench/gen_log.py ground truth JSON to compare with")
     args = ap.parse_args(argv)
     cols = [c for c in args.collections.split(",") if c.strip()]
     if args.workdir:
@@ -433,7 +453,10 @@ def main(argv=None) -> int:
           f"cpu={s['cpu_s']}s max_rss={s['max_rss_mb']}MB alerts={s['alerts']}")
     for k, v in s["per_scenario"].items():
         print(f"  {v:6d}  {k}")
-    if not args.json:
+    if args.truth:
+        cmp = compare_with_truth(res["alerts"], json.loads(Path(args.truth).read_text()))
+        print("vs truth: " + json.dumps(cmp, indent=1))
+    elif not args.json:
         print(json.dumps(res["alerts"], indent=1))
     return 0
 
