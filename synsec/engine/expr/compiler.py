@@ -1,0 +1,101 @@
+"""compile_expr / compile_predicate: parse once, generate Python source from the AST, compile() it once."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import ExprError, SynsecError, Where
+from .codegen import CodeGen, CompileError
+from .context import ExprContext
+from .parser import ParseError, parse
+
+__all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate"]
+
+
+class ExprRuntimeError(SynsecError):
+    """An expression failed while evaluating; callers count it and treat the filter as false."""
+
+    def __init__(self, text: str, where: Where, cause: BaseException | str):
+        self.text = text
+        self.where = where
+        self.cause = cause
+        detail = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        super().__init__(f"{where}: expr runtime error: {detail} (in {text!r})")
+
+
+class Compiled:
+    """A compiled expression: call it with the arguments named by `params`, in that order.
+
+    `fn` is the raw generated function (same behaviour, one call level less) for hot loops.
+    """
+
+    __slots__ = ("text", "where", "params", "fn", "source")
+
+    def __init__(self, text: str, where: Where, params: tuple[str, ...], fn: Callable[..., Any], source: str):
+        self.text = text
+        self.where = where
+        self.params = params
+        self.fn = fn
+        self.source = source
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+    def __repr__(self) -> str:
+        return f"Compiled({self.text!r}, where={str(self.where)!r})"
+
+
+def _column_of(text: str, pos: int) -> tuple[int, int]:
+    """1-based (line, column) of offset pos in text."""
+    before = text[:pos]
+    return before.count("\n") + 1, pos - (before.rfind("\n") + 1) + 1
+
+
+def _load_error(where: Where, text: str, message: str, pos: int) -> ExprError:
+    line, col = _column_of(text, pos)
+    at = f"line {line} column {col}" if "\n" in text.strip() else f"column {col}"
+    return ExprError(where, f"{message} ({at}) in expression: {text.strip()!r}")
+
+
+def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | None,
+           predicate: bool) -> Compiled:
+    ctx = ctx if ctx is not None else ExprContext()
+    for p in params:
+        if not p.isidentifier():
+            raise ExprError(where, f"parameter name {p!r} is not an identifier")
+    try:
+        tree = parse(text)
+        cg = CodeGen(params, ctx)
+        body, typ = cg.gen(tree)
+    except (ParseError, CompileError) as err:
+        raise _load_error(where, text, err.message, err.pos) from None
+    except RecursionError:
+        raise ExprError(where, f"expression too deeply nested: {text.strip()!r}") from None
+    args = ", ".join(cg.params[p][0] for p in params)
+    if predicate and typ != "bool":
+        code = (f"def _compiled({args}):\n    try:\n        _r = {body}\n"
+                f"    except Exception as _e:\n        raise _fail(_e) from _e\n"
+                f"    if _r.__class__ is bool:\n        return _r\n    raise _notbool(_r)\n")
+    else:
+        code = (f"def _compiled({args}):\n    try:\n        return {body}\n"
+                f"    except Exception as _e:\n        raise _fail(_e) from _e\n")
+    ns = cg.namespace
+    ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
+    ns["_notbool"] = lambda r: ExprRuntimeError(
+        text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
+    ns["__builtins__"] = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate,
+                          "reversed": reversed, "list": list, "len": len, "Exception": Exception}
+    exec(compile(code, f"<expr {where}>", "exec"), ns)
+    return Compiled(text, where, params, ns["_compiled"], code)
+
+
+def compile_expr(text: str, *, where: Where, params: tuple[str, ...] = ("evt",),
+                 ctx: ExprContext | None = None) -> Compiled:
+    """Compile an expr expression once; raise ExprError (file, line, column, text) when it cannot."""
+    return _build(text, where, tuple(params), ctx, predicate=False)
+
+
+def compile_predicate(text: str, *, where: Where, params: tuple[str, ...] = ("evt",),
+                      ctx: ExprContext | None = None) -> Compiled:
+    """Like compile_expr, but the call returns a Python bool; a non-bool result is an ExprRuntimeError."""
+    return _build(text, where, tuple(params), ctx, predicate=True)

@@ -1,0 +1,79 @@
+"""What compiled expressions may read besides their parameters: data files, the stash, decision counts.
+
+The content loader fills `files` (data files of type string: name -> lines) and `regexps` (type regexp)
+before compiling. Nothing here reads a clock: the stash measures TTLs in event time, which the engine
+advances with `ExprContext.advance(ts)` before evaluating an event's expressions.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = ["ExprContext", "Stash"]
+
+
+def _no_decisions(value: str) -> int:
+    return 0
+
+
+def _no_decisions_since(value: str, since_seconds: float) -> int:
+    return 0
+
+
+class Stash:
+    """CrowdSec's stash: named LRU caches of string values with a TTL counted in event time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._caches: dict[str, OrderedDict[str, tuple[str, float | None]]] = {}
+        self._limits: dict[str, tuple[float | None, int]] = {}
+
+    def configure(self, name: str, ttl: float | None = None, size: int = 1000) -> None:
+        """Declare a cache (a parser node's `stash:` entry): default TTL in seconds and maximum size."""
+        self._limits[name] = (ttl, max(1, size))
+        self._caches.setdefault(name, OrderedDict())
+
+    def advance(self, now: float) -> None:
+        """Move the stash's clock to event time `now` (never backwards)."""
+        if now > self.now:
+            self.now = now
+
+    def set(self, name: str, key: str, value: str, ttl: float | None = None) -> None:
+        default_ttl, size = self._limits.get(name, (None, 1000))
+        ttl = default_ttl if ttl is None else ttl
+        cache = self._caches.setdefault(name, OrderedDict())
+        cache[key] = (value, None if not ttl else self.now + ttl)
+        cache.move_to_end(key)
+        while len(cache) > size:
+            cache.popitem(last=False)
+
+    def get(self, name: str, key: str) -> str:
+        """The value, or "" when absent or expired (CrowdSec returns an empty string)."""
+        cache = self._caches.get(name)
+        if cache is None:
+            return ""
+        entry = cache.get(key)
+        if entry is None:
+            return ""
+        value, expires = entry
+        if expires is not None and expires <= self.now:
+            del cache[key]
+            return ""
+        return value
+
+
+@dataclass
+class ExprContext:
+    """Load-time data (files, regexps) and run-time services (stash, decision counts) for expressions."""
+
+    files: dict[str, list[str]] = field(default_factory=dict)
+    regexps: dict[str, list[str]] = field(default_factory=dict)
+    stash: Stash = field(default_factory=Stash)
+    decisions_count: Callable[[str], int] = _no_decisions
+    decisions_since_count: Callable[[str, float], int] = _no_decisions_since
+
+    def advance(self, ts: float) -> None:
+        """Set event time for TTL bookkeeping (call with the event's `ts`)."""
+        self.stash.advance(ts)

@@ -1,0 +1,268 @@
+"""Data helpers: data files, JSON (buger/jsonparser paths), key=value, URLs, base64 — CrowdSec semantics."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from .fastpaths import alternation, data_file, regexp_file
+from .regex import Regex, RegexError, compile_regex
+from .registry import helper
+
+__all__ = ["json_extract", "json_path"]
+
+
+def _file_special(call, cg):
+    lines = data_file(cg, call)
+    return None if lines is None else (cg.bind(lines, "file"), "list")
+
+
+@helper("File", 1, returns="list", needs_ctx=True, specialise=_file_special)
+def file_(ctx, name):
+    """The lines of a string data file ([] when unknown, as CrowdSec logs and returns empty)."""
+    return ctx.files.get(name, [])
+
+
+def _regexp_in_file_special(call, cg):
+    from .codegen import CompileError
+    patterns = regexp_file(cg, call.args[1])
+    if patterns is None:
+        return None
+    for p in patterns:
+        try:
+            Regex(p)
+        except RegexError as err:
+            raise CompileError(f"invalid regexp {p!r} in data file {cg.fold(call.args[1])!r}: {err}",
+                               call.args[1].pos) from None
+    subject, stype = cg.gen(call.args[0])
+    text = subject if stype == "str" else f"_rt_as_str({subject})"
+    if not patterns:
+        return "False", "bool"
+    rx = alternation(patterns)
+    if rx is None:
+        return f"_rt_any_regex({cg.bind(tuple(Regex(p) for p in patterns), 'rxs')}, {text})", "bool"
+    return f"{cg.bind(rx, 're')}.search({text})", "bool"
+
+
+@helper("RegexpInFile", 2, returns="bool", needs_ctx=True, specialise=_regexp_in_file_special)
+def regexp_in_file(ctx, data, name):
+    return any(compile_regex(p).search(data) for p in ctx.regexps.get(name, ()))
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+class _RawNum(str):
+    """A JSON number kept as its source text (jsonparser returns raw bytes)."""
+
+
+def _loads_raw(blob: str):
+    return json.loads(blob, parse_int=_RawNum, parse_float=_RawNum)
+
+
+_last_blob: list = [None, None]
+
+
+def _parsed(blob: str):
+    """json.loads with a one-entry memo: hub parsers call JsonExtract many times on the same line."""
+    if _last_blob[0] is blob:
+        return _last_blob[1]
+    value = _loads_raw(blob)
+    _last_blob[0], _last_blob[1] = blob, value
+    return value
+
+
+def json_path(target: str) -> list[str]:
+    """CrowdSec's path split: `a.b[1].c` -> ['a', 'b', '[1]', 'c']."""
+    if not target.startswith("["):
+        target = target.replace("[", ".[")
+    return target.split(".")
+
+
+def _walk(doc, keys: list[str]):
+    cur = doc
+    for key in keys:
+        if key.startswith("[") and key.endswith("]") and isinstance(cur, list):
+            try:
+                cur = cur[int(key[1:-1])]
+            except (ValueError, IndexError):
+                raise KeyError(key) from None
+        elif isinstance(cur, dict) and key in cur:
+            cur = cur[key]
+        else:
+            raise KeyError(key)
+    return cur
+
+
+def _raw(value) -> str:
+    if isinstance(value, _RawNum):
+        return str.__str__(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value, number=lambda raw: json.loads(str.__str__(raw))):
+    if isinstance(value, _RawNum):
+        return number(value)
+    if isinstance(value, list):
+        return [_plain(v, number) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v, number) for k, v in value.items()}
+    return value
+
+
+def _go_number(raw) -> float:
+    return float(str.__str__(raw))
+
+
+def _extract(blob, keys: list[str]):
+    try:
+        return _walk(_parsed(blob), keys)
+    except (ValueError, KeyError, TypeError):
+        raise KeyError from None
+
+
+@helper("JsonExtract", 2, returns="str")
+def json_extract(blob, target):
+    """The raw text at `target` ("" when absent or invalid JSON)."""
+    try:
+        return _raw(_extract(blob, json_path(target)))
+    except KeyError:
+        return ""
+
+
+@helper("JsonExtractLib", 1, None, returns="str")
+def json_extract_lib(blob, *keys):
+    try:
+        return _raw(_extract(blob, list(keys)))
+    except KeyError:
+        return ""
+
+
+@helper("JsonExtractUnescape", 1, None, returns="str")
+def json_extract_unescape(blob, *keys):
+    """The unescaped string at the path given as separate keys ("" when absent or not a string)."""
+    try:
+        value = _extract(blob, list(keys))
+    except KeyError:
+        return ""
+    if isinstance(value, _RawNum) or not isinstance(value, str):
+        return "" if not isinstance(value, _RawNum) else str.__str__(value)
+    return value
+
+
+@helper("JsonExtractSlice", 2, returns="list")
+def json_extract_slice(blob, target):
+    try:
+        value = _extract(blob, json_path(target))
+    except KeyError:
+        return None
+    return _plain(value, _go_number) if isinstance(value, list) else None
+
+
+@helper("JsonExtractObject", 2, returns="dict")
+def json_extract_object(blob, target):
+    try:
+        value = _extract(blob, json_path(target))
+    except KeyError:
+        return None
+    return _plain(value, _go_number) if isinstance(value, dict) else None
+
+
+@helper("UnmarshalJSON", 3)
+def unmarshal_json(blob, target, key):
+    """Decode blob into target[key] (numbers become floats, as Go's interface{} decoding does)."""
+    target[key] = _plain(_loads_raw(blob), _go_number)
+    return None
+
+
+@helper("ToJsonString", 1, returns="str")
+def to_json_string(value):
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        return ""
+
+
+# --- key=value, URLs, base64 ------------------------------------------------------------------------
+_KV_PATTERN = re.compile(r'([^=\s]+)=(?:"([^"\\]*(?:\\.[^"\\]*)*)"|([^=\s]+)|\s*)')
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+@helper("ParseKV", 3)
+def parse_kv(blob, target, prefix):
+    """`k=v k2="quoted v"` pairs into target[prefix] (a map of strings); error when there is none."""
+    pairs = _KV_PATTERN.findall(blob)
+    if not pairs:
+        raise ValueError("invalid input format")
+    out = target.setdefault(prefix, {})
+    if not isinstance(out, dict):
+        raise TypeError("target is not a map[string]string")
+    for key, quoted, plain in pairs:
+        out[key] = quoted or plain
+    return None
+
+
+@helper("ParseUri", 1, returns="dict")
+def parse_uri(uri):
+    try:
+        query = urlsplit(uri).query
+    except ValueError:
+        return {}
+    return parse_qs(query, keep_blank_values=True)
+
+
+@helper("QueryUnescape", 1, returns="str")
+def query_unescape(s):
+    try:
+        return _go_unescape(s.replace("+", " "))
+    except ValueError:
+        return s
+
+
+@helper("PathUnescape", 1, returns="str")
+def path_unescape(s):
+    try:
+        return _go_unescape(s)
+    except ValueError:
+        return s
+
+
+def _go_unescape(s: str) -> str:
+    """Go's url unescape: every `%` must start two hex digits, otherwise it is an error."""
+    i = s.find("%")
+    while i >= 0:
+        digits = s[i + 1:i + 3]
+        if len(digits) < 2 or not _HEX.issuperset(digits):
+            raise ValueError("invalid URL escape")
+        i = s.find("%", i + 3)
+    return unquote(s, errors="surrogateescape")
+
+
+@helper("QueryEscape", 1, returns="str", pure=True)
+def query_escape(s):
+    return quote(s, safe="-_.~").replace("%20", "+")
+
+
+@helper("PathEscape", 1, returns="str", pure=True)
+def path_escape(s):
+    return quote(s, safe="-_.~$&+:=@")
+
+
+@helper("B64Decode", 1, returns="str")
+def b64decode(s):
+    try:
+        return base64.b64decode(s, validate=True).decode("utf-8", "surrogateescape")
+    except (binascii.Error, ValueError) as err:
+        raise ValueError(f"illegal base64 data: {err}") from None
+
+
+@helper("KeyExists", 2, returns="bool")
+def key_exists(key, mapping):
+    return mapping is not None and key in mapping

@@ -1,0 +1,175 @@
+"""Other CrowdSec helpers: numbers, time, Sprintf, stash, decision counts, and the I/O helpers that the pure
+engine registers as safe constants (LookupHost, TimeNow, Hostname, CrowdsecCTI, GeoIP*, LibInjection*)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+from .builtins import parse_go_duration
+from .gofmt import sprintf
+from .registry import helper
+
+__all__ = ["distance"]
+
+
+helper("Sprintf", 1, None, returns="str", pure=True)(sprintf)
+
+
+@helper("Atof", 1, returns="float", pure=True)
+def atof(s) -> float:
+    """strconv.ParseFloat; 0 when it does not parse (CrowdSec logs and returns 0)."""
+    try:
+        return float(s.replace("_", "x")) if s.strip() == s else 0.0
+    except ValueError:
+        return 0.0
+
+
+@helper("Distance", 4, returns="float", pure=True)
+def distance(lat1, long1, lat2, long2) -> float:
+    """Haversine distance in km between two lat/long pairs given as strings; 0 if either is 0,0."""
+    a1, o1, a2, o2 = (float(x) for x in (lat1, long1, lat2, long2))
+    if (a1 == 0 and o1 == 0) or (a2 == 0 and o2 == 0):
+        return 0.0
+    p1, p2 = math.radians(a1), math.radians(a2)
+    dp, dl = p2 - p1, math.radians(o2 - o1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))      # umahmood/haversine: earth radius 6371 km
+
+
+@helper("MedianInterval", 1, returns="float")
+def median_interval(times) -> float:
+    """Median gap in seconds between consecutive times (epoch seconds or datetimes); 0 for < 2 items."""
+    ts = sorted(t.timestamp() if isinstance(t, datetime) else float(t) for t in (times or ()))
+    gaps = sorted(b - a for a, b in zip(ts, ts[1:]))
+    if not gaps:
+        return 0.0
+    mid = len(gaps) // 2
+    return gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
+
+
+@helper("ToString", 1, returns="str", pure=True)
+def to_string(v) -> str:
+    return v if v.__class__ is str else ""
+
+
+@helper("ParseUnix", 1, returns="str", pure=True)
+def parse_unix(value) -> str:
+    """Unix seconds (fraction ignored) to RFC 3339 UTC; "" when not a positive integer."""
+    try:
+        i = int(value.split(".")[0], 10)
+    except ValueError:
+        return ""
+    if i <= 0:
+        return ""
+    return datetime.fromtimestamp(i, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@helper("Get", 2, returns="str", pure=True)
+def get_index(arr, index) -> str:
+    return arr[index] if index < len(arr) else ""
+
+
+@helper("FloatApproxEqual", 2, returns="bool", pure=True)
+def float_approx_equal(a, b) -> bool:
+    return abs(a - b) < 1e-6
+
+
+@helper("Distinct", 1, returns="list")
+def distinct(items):
+    if not isinstance(items, (list, tuple)):
+        return None
+    out, seen = [], []
+    for x in items:
+        if x not in seen:
+            seen.append(x)
+            out.append(x)
+    return out
+
+
+@helper("GetFromStash", 2, returns="str", needs_ctx=True)
+def get_from_stash(ctx, cache, key) -> str:
+    return ctx.stash.get(cache, key)
+
+
+@helper("SetInStash", 3, 4, needs_ctx=True)
+def set_in_stash(ctx, cache, key, value, expiration=None):
+    """Store value; expiration is a Go duration string or timedelta, measured in event time."""
+    ttl = None
+    if isinstance(expiration, str):
+        ttl = parse_go_duration(expiration).total_seconds()
+    elif expiration is not None:
+        ttl = expiration.total_seconds()
+    ctx.stash.set(cache, key, value, ttl)
+    return None
+
+
+@helper("GetDecisionsCount", 1, returns="int", needs_ctx=True)
+def get_decisions_count(ctx, value) -> int:
+    return int(ctx.decisions_count(value))
+
+
+@helper("GetDecisionsSinceCount", 2, returns="int", needs_ctx=True)
+def get_decisions_since_count(ctx, value, since) -> int:
+    try:
+        seconds = parse_go_duration(since).total_seconds()
+    except ValueError:
+        return 0
+    return int(ctx.decisions_since_count(value, seconds))
+
+
+@helper("GetActiveDecisionsCount", 1, returns="int", needs_ctx=True)
+def get_active_decisions_count(ctx, value) -> int:
+    return int(ctx.decisions_count(value))
+
+
+# --- helpers that would need the network, a clock or a database: registered, deterministic, no I/O ---
+@helper("TimeNow", 0, returns="str")
+def time_now() -> str:
+    """No clock in the pure engine: always ""."""
+    return ""
+
+
+@helper("Hostname", 0, returns="str")
+def hostname() -> str:
+    """No host lookup in the pure engine: always ""."""
+    return ""
+
+
+@helper("CrowdsecCTI", 1)
+def crowdsec_cti(ip):
+    """No CTI API calls from the engine: always nil."""
+    return None
+
+
+@helper("GetActiveDecisionsTimeLeft", 1)
+def get_active_decisions_time_left(value):
+    """Needs the decision store's clock: always nil here."""
+    return None
+
+
+@helper("GeoIPEnrich", 1)
+def geoip_enrich(ip):
+    """GeoIP is an enricher stage in synsec, not an expr call: always nil."""
+    return None
+
+
+@helper("GeoIPASNEnrich", 1)
+def geoip_asn_enrich(ip):
+    return None
+
+
+@helper("GeoIPRangeEnrich", 1)
+def geoip_range_enrich(ip):
+    return None
+
+
+@helper("LibInjectionIsSQLI", 1, returns="bool")
+def libinjection_is_sqli(s) -> bool:
+    """libinjection is not available: always false."""
+    return False
+
+
+@helper("LibInjectionIsXSS", 1, returns="bool")
+def libinjection_is_xss(s) -> bool:
+    return False

@@ -1,0 +1,228 @@
+"""Operations the generated code calls when the compiler cannot prove the operand types (Go semantics)."""
+
+from __future__ import annotations
+
+import math
+
+from .regex import cached_regex
+
+__all__ = [
+    "member", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
+    "div", "mod", "pow_", "neg", "iter_", "slice_", "range_", "as_str", "not_", "RUNTIME_NAMES",
+]
+
+
+def member(obj, key):
+    """`obj.key` / `obj[key]`: maps read a missing key as nil ("" for a StrMap), lists take an int index."""
+    if isinstance(obj, dict):
+        try:
+            return obj[key]
+        except KeyError:
+            return None
+        except TypeError:
+            return None
+    if isinstance(obj, (list, tuple, str)):
+        if type(key) is not int:
+            raise TypeError(f"cannot index {type(obj).__name__} with {type(key).__name__}")
+        return obj[key]
+    if obj is None:
+        raise TypeError(f"cannot fetch {key} from nil")
+    if type(key) is not str or key.startswith("_"):
+        raise TypeError(f"cannot fetch {key!r} from {type(obj).__name__}")
+    return getattr(obj, key)
+
+
+def eq(a, b) -> bool:
+    """Go/expr equality: ints and floats compare by value, a bool never equals a number."""
+    if (a.__class__ is bool) is not (b.__class__ is bool):
+        return False
+    return a == b
+
+
+def ne(a, b) -> bool:
+    return not eq(a, b)
+
+
+def in_(x, coll) -> bool:
+    """expr `in`: membership in a list, key of a map; nil holds nothing."""
+    if isinstance(coll, dict):
+        try:
+            return x in coll
+        except TypeError:
+            return False
+    if isinstance(coll, (list, tuple)):
+        for item in coll:
+            if eq(x, item):
+                return True
+        return False
+    if isinstance(coll, (frozenset, set)):
+        try:
+            return x in coll
+        except TypeError:
+            return False
+    if coll is None:
+        return False
+    raise TypeError(f"operator in not defined on {type(coll).__name__}")
+
+
+def as_str(value) -> str:
+    if value.__class__ is str:
+        return value
+    raise TypeError(f"expected string, got {type(value).__name__}")
+
+
+def contains(a, b) -> bool:
+    return as_str(b) in as_str(a)
+
+
+def starts_with(a, b) -> bool:
+    return as_str(a).startswith(as_str(b))
+
+
+def ends_with(a, b) -> bool:
+    return as_str(a).endswith(as_str(b))
+
+
+def matches(a, pattern) -> bool:
+    return cached_regex(as_str(pattern)).search(as_str(a))
+
+
+def _num(x):
+    if x.__class__ is bool or not isinstance(x, (int, float)):
+        raise TypeError(f"expected a number, got {type(x).__name__}")
+    return x
+
+
+def add(a, b):
+    if a.__class__ is str and b.__class__ is str:
+        return a + b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) + list(b)
+    if a.__class__ in (int, float) and b.__class__ in (int, float):
+        return a + b
+    return a + b if not (a.__class__ is bool or b.__class__ is bool) else _num(a) + _num(b)
+
+
+def sub(a, b):
+    if a.__class__ in (int, float) and b.__class__ in (int, float):
+        return a - b
+    return a - b if not (a.__class__ is bool or b.__class__ is bool) else _num(a) - _num(b)
+
+
+def mul(a, b):
+    return _num(a) * _num(b)
+
+
+def div(a, b) -> float:
+    """expr `/` is float division; Go gives ±Inf or NaN when dividing by zero."""
+    a, b = float(_num(a)), float(_num(b))
+    if b == 0.0:
+        if a == 0.0 or math.isnan(a):
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+    return a / b
+
+
+def mod(a, b) -> int:
+    """Go `%` on ints: the result takes the sign of the dividend."""
+    if a.__class__ is not int or b.__class__ is not int:
+        raise TypeError("operator % not defined on non-integers")
+    if b == 0:
+        raise ZeroDivisionError("integer divide by zero")
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def pow_(a, b) -> float:
+    return math.pow(float(_num(a)), float(_num(b)))
+
+
+def neg(a):
+    return -_num(a)
+
+
+def not_(a) -> bool:
+    if a.__class__ is not bool:
+        raise TypeError(f"operator not defined on {type(a).__name__}")
+    return not a
+
+
+def iter_(coll):
+    """What a predicate walks: a list as is, nil as empty, a map by its values."""
+    if coll is None:
+        return ()
+    if isinstance(coll, dict):
+        return list(coll.values())
+    if isinstance(coll, (list, tuple, str)):
+        return coll
+    raise TypeError(f"cannot iterate over {type(coll).__name__}")
+
+
+def slice_(obj, start, stop):
+    """`a[i:j]` with Go's bounds: negative indexes count from the end, out-of-range is clamped."""
+    n = len(obj)
+    i = 0 if start is None else _bound(start, n)
+    j = n if stop is None else _bound(stop, n)
+    return obj[i:j] if i <= j else obj[0:0]
+
+
+def _bound(i, n: int) -> int:
+    if i.__class__ is not int:
+        raise TypeError("slice index must be an integer")
+    if i < 0:
+        i += n
+    return min(max(i, 0), n)
+
+
+def range_(a, b) -> list[int]:
+    if a.__class__ is not int or b.__class__ is not int:
+        raise TypeError("range bounds must be integers")
+    return list(range(a, b + 1))
+
+
+RUNTIME_NAMES = {name: globals()[name] for name in __all__ if name != "RUNTIME_NAMES"}
+
+
+class _NoInit:
+    __slots__ = ()
+
+
+NO_INIT = _NoInit()
+
+
+def group_by(coll, key) -> dict:
+    out: dict = {}
+    for i, item in enumerate(coll):
+        out.setdefault(key(item, i), []).append(item)
+    return out
+
+
+def sort_by(coll, key, order="asc") -> list:
+    if order not in ("asc", "desc"):
+        raise ValueError(f"unknown order {order!r}, use asc or desc")
+    keyed = [(key(item, i), item) for i, item in enumerate(coll)]
+    keyed.sort(key=lambda kv: kv[0], reverse=order == "desc")
+    return [item for _, item in keyed]
+
+
+def reduce(coll, fn, init=NO_INIT):
+    items = list(coll)
+    if init is NO_INIT:
+        if not items:
+            raise ValueError("reduce of empty array with no initial value")
+        acc, start = items[0], 1
+    else:
+        acc, start = init, 0
+    for i in range(start, len(items)):
+        acc = fn(acc, items[i], i)
+    return acc
+
+
+RUNTIME_NAMES.update(group_by=group_by, sort_by=sort_by, reduce=reduce, NO_INIT=NO_INIT)
+
+
+def any_regex(regexes, text) -> bool:
+    return any(rx.search(text) for rx in regexes)
+
+
+RUNTIME_NAMES.update(any_regex=any_regex)
