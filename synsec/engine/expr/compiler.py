@@ -38,7 +38,7 @@ class Compiled:
         self.fn = fn
         self.source = source
 
-    def __call__(self, *args):
+    def __call__(self, *args):       # replaced per instance by a subclass whose __call__ is `fn` itself
         return self.fn(*args)
 
     def __repr__(self) -> str:
@@ -84,9 +84,17 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
     ns["_notbool"] = lambda r: ExprRuntimeError(
         text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
     ns["__builtins__"] = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate,
-                          "reversed": reversed, "list": list, "len": len, "Exception": Exception}
+                          "reversed": reversed, "list": list, "len": len, "Exception": Exception, "bool": bool}
     exec(compile(code, f"<expr {where}>", "exec"), ns)
-    return Compiled(text, where, params, ns["_compiled"], code)
+    fn = ns["_compiled"]
+    # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
+    # the function costs, instead of one more Python frame.
+    cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})
+    return cls(text, where, params, fn, code)
+
+
+def _static(fn: Callable[..., Any]) -> staticmethod:
+    return staticmethod(fn)
 
 
 def compile_expr(text: str, *, where: Where, params: tuple[str, ...] = ("evt",),
