@@ -106,7 +106,7 @@ SENSITIVE_PATHS = ["/.env", "/.git/config", "/.git/HEAD", "/backup.sql", "/db.sq
 TRAVERSAL_REQS = ["/static/../../../../etc/passwd", "/download?file=../../../../etc/passwd",
                   "/index.php?page=..%2f..%2f..%2fetc%2fpasswd", "/%2e%2e%2f%2e%2e%2fetc%2fhosts",
                   "/view?file=/etc/shadow", "/index.php?page=php://filter/resource=index.php",
-                  "/cgi/..%252f..%252fetc%252fpasswd", "/load?f=/proc/self/environ",
+                  "/cgi/%252e%252e%252f%252e%252e%252fetc%252fpasswd", "/load?f=/proc/self/environ",
                   "/file?name=..\\..\\windows/win.ini", "/img?src=file:///etc/passwd",
                   "/api/export?path=/var/log/auth.log", "/show?tpl=C:/boot.ini"]
 SQLI_ARGS = ["id=1%20union%20select%20null,null--", "id=1%20union%20all%20select%201,2,3--",
