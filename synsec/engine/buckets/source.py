@@ -8,6 +8,7 @@ no valid source (CrowdSec's NewAlert fails on such a queue, and so does ours).
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 from synsec.engine.model import OVFLW
@@ -15,8 +16,19 @@ from synsec.engine.model import OVFLW
 __all__ = ["event_sources", "source_tuple"]
 
 
-@lru_cache(maxsize=65536)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch
+
+
 def _valid_ip(text: str) -> bool:
+    """Go's net.ParseIP: dotted quads without leading zeros, or IPv6 (no zone)."""
+    return _IPV4(text) is not None or _valid_ipv6(text)
+
+
+@lru_cache(maxsize=65536)
+def _valid_ipv6(text: str) -> bool:
+    if ":" not in text:
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:
