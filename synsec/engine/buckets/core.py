@@ -16,9 +16,6 @@ from synsec.engine.buckets.state import EMPTY, BucketState
 
 __all__ = ["pour", "tick", "deadline"]
 
-_NONE: tuple = ()
-
-
 def deadline(spec, state) -> float | None:
     """When this state's next timer is due: underflow or timed overflow if active, blackhole expiry if dormant."""
     if state.count:
@@ -68,16 +65,7 @@ def pour(spec, state, evt, now: float, key: str = "") -> tuple[BucketState | Non
     if spec.cancel_on is not None and cancel.cancels(spec, evt):
         return _dormant(state, now), emits
     tat, allowed = kind.allow(spec, state, now)
-    if state.count:
-        first, last = state.first_ts, (now if now > state.last_ts else state.last_ts)
-        queue = state.queue + (_entry(spec, evt, now),)
-        limit = spec.queue_limit
-        if limit is not None and len(queue) > limit:
-            queue = queue[len(queue) - limit:]
-    else:
-        first = last = now
-        queue = (_entry(spec, evt, now),)
-    new = BucketState(first, last, tat, state.count + 1, queue, distinct, state.bh_until, state.flags)
+    new = _poured(spec, state, evt, now, tat, distinct)
     if not allowed:
         return _overflow(spec, new, key, now, emits), emits
     if kind.after_pour is not None:
@@ -87,6 +75,20 @@ def pour(spec, state, evt, now: float, key: str = "") -> tuple[BucketState | Non
         if over:
             return _overflow(spec, new, key, new.last_ts, emits), emits
     return new, emits
+
+
+def _poured(spec, state, evt, now: float, tat: float, distinct: frozenset) -> BucketState:
+    """The state with `evt` added: count, first/last time, limiter and the bounded queue of kept events."""
+    if state.count:
+        first, last = state.first_ts, (now if now > state.last_ts else state.last_ts)
+        queue = state.queue + (_entry(spec, evt, now),)
+        limit = spec.queue_limit
+        if limit is not None and len(queue) > limit:
+            queue = queue[len(queue) - limit:]
+    else:
+        first = last = now
+        queue = (_entry(spec, evt, now),)
+    return BucketState(first, last, tat, state.count + 1, queue, distinct, state.bh_until, state.flags)
 
 
 def _entry(spec, evt, ts: float) -> tuple:
