@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import CodeType, FunctionType
 from typing import Any, Callable
 
 from ..errors import ExprError, SynsecError, Where
@@ -85,8 +86,9 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
         text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
     ns["__builtins__"] = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate,
                           "reversed": reversed, "list": list, "len": len, "Exception": Exception, "bool": bool}
-    exec(compile(code, f"<expr {where}>", "exec"), ns)
-    fn = ns["_compiled"]
+    module = compile(code, f"<expr {where}>", "exec")
+    fn_code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "_compiled")
+    fn = FunctionType(fn_code, ns, "_compiled")      # the def's code object bound to our namespace
     # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
     # the function costs, instead of one more Python frame.
     cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})

@@ -61,15 +61,16 @@ def _loads_raw(blob: str):
     return json.loads(blob, parse_int=_RawNum, parse_float=_RawNum)
 
 
-_last_blob: list = [None, None]
+_last_blob: list = [(None, None)]
 
 
 def _parsed(blob: str):
     """json.loads with a one-entry memo: hub parsers call JsonExtract many times on the same line."""
-    if _last_blob[0] is blob:
-        return _last_blob[1]
+    last = _last_blob[0]            # one tuple, swapped atomically: safe across threads
+    if last[0] is blob:
+        return last[1]
     value = _loads_raw(blob)
-    _last_blob[0], _last_blob[1] = blob, value
+    _last_blob[0] = (blob, value)
     return value
 
 

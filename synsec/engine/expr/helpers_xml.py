@@ -9,7 +9,7 @@ from .registry import helper
 
 __all__ = ["etree_path"]
 
-_last_doc: list = [None, None]
+_last_doc: list = [(None, None)]
 _paths: dict[str, str] = {}
 
 
@@ -42,15 +42,16 @@ def etree_path(path: str) -> str:
 
 
 def _document(xml_text: str):
-    if _last_doc[0] is xml_text:
-        return _last_doc[1]
+    last = _last_doc[0]             # one tuple, swapped atomically: safe across threads
+    if last[0] is xml_text:
+        return last[1]
     try:
         root = ET.fromstring(xml_text)
         doc = ET.Element("document")
         doc.append(root)
     except (ET.ParseError, ValueError):
         doc = None
-    _last_doc[0], _last_doc[1] = xml_text, doc
+    _last_doc[0] = (xml_text, doc)
     return doc
 
 
