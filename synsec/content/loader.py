@@ -70,7 +70,7 @@ def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx,
         path = d / name
         if path.is_file():
             lines = [ln.rstrip("\r") for ln in path.read_text(encoding="utf-8", errors="replace").split("\n")]
-            lines = [ln for ln in lines if ln != ""]
+            lines = [ln for ln in lines if ln != "" and not ln.startswith("#")]  # CrowdSec FileInit rules
             if kind == "regexp":
                 ctx.regexps[name] = lines
             else:
@@ -80,12 +80,17 @@ def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx,
                          f"data file {name!r} not found in {', '.join(str(d) for d in data_dirs) or 'no data dir'}"))
 
 
+BASE_PATTERNS = "grokky_base"   # grokky's built-in patterns (USERNAME, IP, ...), always present in CrowdSec
+
+
 def _patterns(dirs: list[Path]) -> PatternLibrary:
-    texts = []
+    base = default_content_dir() / "patterns" / BASE_PATTERNS
+    texts = [(str(base), base.read_text(encoding="utf-8"))]
     for d in dirs:
         if not d.is_dir():
             raise LoadError(Where(str(d)), "patterns directory not found")
-        texts += [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in pattern_files(d)]
+        texts += [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in pattern_files(d)
+                  if p.name != BASE_PATTERNS]
     return PatternLibrary.from_texts(texts)
 
 

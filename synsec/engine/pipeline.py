@@ -94,7 +94,8 @@ class Engine:
     def _overflows(self, alerts) -> Output:
         out = Output()
         for item in alerts:
-            alert = self.postoverflow(item)
+            alert, reprocess = item if isinstance(item, tuple) else (item, False)
+            alert = self.postoverflow(alert)
             if alert is None:
                 continue
             self.stats.alerts += 1
@@ -102,10 +103,8 @@ class Engine:
             decisions = self.profiles.decide(alert)
             self.stats.decisions += len(decisions)
             out.decisions.extend(decisions)
-        take = getattr(self.buckets, "take_reprocess", None)
-        if take is not None:
-            for evt in take():
-                out.extend(self._overflows(self.buckets.process(evt)))
+            if reprocess:
+                out.extend(self._overflows(self.buckets.process(self.overflow_event(alert, True))))
         return out
 
     @staticmethod

@@ -53,8 +53,8 @@ def nginx_log() -> list[str]:
         lines.append(_nginx(t0 + timedelta(milliseconds=500 * i), "203.0.113.30", f"/probe{i}.php", 404))
     for i, path in enumerate(["/.env", "/.git/config", "/backup.sql", "/db.sql", "/config.php.bak", "/.htpasswd"]):
         lines.append(_nginx(t0 + timedelta(seconds=i * 0.5), "203.0.113.40", path, 404))
-    lines.append(_nginx(t0 + timedelta(seconds=1), "203.0.113.50", "/", 200, ua="sqlmap/1.7.2#stable (https://sqlmap.org)"))
-    lines.append(_nginx(t0 + timedelta(seconds=2), "203.0.113.50", "/index.php", 200, ua="sqlmap/1.7.2#stable (https://sqlmap.org)"))
+    lines.append(_nginx(t0 + timedelta(seconds=1), "203.0.113.50", "/", 200, ua="Sqlmap/1.7.2 (https://sqlmap.org)"))
+    lines.append(_nginx(t0 + timedelta(seconds=2), "203.0.113.50", "/index.php", 200, ua="Sqlmap/1.7.2 (https://sqlmap.org)"))
     lines.sort(key=lambda ln: datetime.strptime(ln.split("[")[1].split("]")[0], "%d/%b/%Y:%H:%M:%S %z"))
     return lines
 
