@@ -61,16 +61,19 @@ class ErrorCollector:
     errors: list[LoadError] = field(default_factory=list)
 
     def add(self, err: LoadError) -> None:
-        self.errors.append(err)
+        """Record an error once: two phases finding the same problem report it once."""
+        if not any(e.where == err.where and e.message == err.message for e in self.errors):
+            self.errors.append(err)
 
     def guard(self, fn, *args, **kwargs):
         """Call fn; on LoadError record it and return None."""
         try:
             return fn(*args, **kwargs)
         except LoadErrors as many:
-            self.errors.extend(many.errors)
+            for err in many.errors:
+                self.add(err)
         except LoadError as err:
-            self.errors.append(err)
+            self.add(err)
         return None
 
     def raise_if_any(self) -> None:
