@@ -5,7 +5,10 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +71,22 @@ def test_same_seed_same_bytes(tmp_path):
         t2["files"] = t1["files"]
         assert json.dumps(t1, sort_keys=True) == json.dumps(t2, sort_keys=True)
         assert t1["attackers"] != t3["attackers"]
+
+
+def test_same_bytes_across_processes(tmp_path):
+    """Two interpreter runs with different PYTHONHASHSEED write byte-identical logs and truth."""
+    outs = []
+    for hs in ("1", "2"):
+        out = tmp_path / f"h{hs}.log"
+        env = dict(os.environ, PYTHONHASHSEED=hs)
+        subprocess.run([sys.executable, str(REPO / "bench" / "gen_log.py"), "--lines", "20000",
+                        "--kind", "mixed", "--seed", "5", "-o", str(out), "--truth",
+                        str(tmp_path / f"h{hs}.json")], check=True, env=env, capture_output=True)
+        truth = json.loads((tmp_path / f"h{hs}.json").read_text())
+        truth.pop("files")
+        outs.append((out.read_bytes(), out.with_suffix(".auth.log").read_bytes(),
+                     json.dumps(truth, sort_keys=True)))
+    assert outs[0] == outs[1]
 
 
 def test_cli_writes_log_and_truth(tmp_path):
