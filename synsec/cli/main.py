@@ -68,9 +68,11 @@ def _print_human(result) -> None:
 @click.option("--reference-time", help="RFC 3339; its year dates yearless syslog lines (default: now).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Embedded store ($SYNSEC_STATE_DIR).")
 @click.option("--no-store", is_flag=True, help="Do not write alerts/decisions to the embedded store.")
+@click.option("-j", "--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes that parse and route lines (the pouring stays in one process).")
 @output_option
 def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
-           reference_time, state_dir, no_store, output) -> None:
+           reference_time, state_dir, no_store, workers, output) -> None:
     """Replay log FILES (`-` for stdin, .gz accepted) and print alerts and decisions."""
     from synsec.runner.build import EngineOptions, build_engine
     from synsec.runner.replay import replay as run_replay
@@ -86,7 +88,8 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         built = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
-    result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output)
+    result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output,
+                                workers)
     if not no_store:
         from synsec.store import Store
 
@@ -99,9 +102,10 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         _print_human(result)
 
 
-def _run_with_progress(run_replay, files, labels, opts, ref, built, output):
+def _run_with_progress(run_replay, files, labels, opts, ref, built, output, workers):
     if not sys.stderr.isatty() or output == "json":
-        return run_replay(list(files), labels, opts, reference_ts=ref, engine_and_content=built)
+        return run_replay(list(files), labels, opts, reference_ts=ref, engine_and_content=built,
+                          workers=workers)
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -112,7 +116,7 @@ def _run_with_progress(run_replay, files, labels, opts, ref, built, output):
             bar.update(task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB")
 
         return run_replay(list(files), labels, opts, reference_ts=ref, progress=progress,
-                          engine_and_content=built)
+                          engine_and_content=built, workers=workers)
 
 
 def main() -> None:

@@ -83,6 +83,16 @@ class Engine:
             self.last_ts = evt.ts
         return self._overflows(self.buckets.process(evt))
 
+    def pour_routed(self, evt: Event, routes: list[tuple[str, str]]) -> Output:
+        """Pour an event whose routes (scenario, key) were computed elsewhere (another process, or the
+        topology's route agent): the same as `pour`, split in two halves."""
+        if evt.ts > self.last_ts:
+            self.last_ts = evt.ts
+        out = self._overflows(self.buckets.advance(evt.ts))
+        for scenario, key in routes:
+            out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
+        return out
+
     def advance(self, watermark: float) -> Output:
         """Fire timers up to the event-time watermark (used when input is idle or by the topology)."""
         return self._overflows(self.buckets.advance(watermark))

@@ -27,9 +27,39 @@ class ReplayResult:
                 "decisions": [d.to_dict() for d in self.decisions], "stats": self.stats}
 
 
+def _single(engine, lines, labels, ref_ts, result, progress, inputs) -> None:
+    for n, (src, text) in enumerate(lines, 1):
+        out = engine.process_line(Line(text, src, labels), ref_ts if engine.last_ts == 0.0 else 0.0)
+        if out.alerts:
+            result.extend(out)
+        if progress is not None and n % 4096 == 0:
+            progress(n, inputs.bytes)
+
+
+def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, workers) -> None:
+    from synsec.runner.parallel import parallel_events
+
+    n = 0
+    for events, chunk in parallel_events(lines, labels, opts, workers, ref_ts):
+        for key, value in chunk["stats"].items():
+            setattr(engine.stats, key, getattr(engine.stats, key) + value)
+        for key, value in chunk["counters"].items():
+            engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
+        for evt, routes in events:
+            out = engine.pour_routed(evt, routes)
+            if out.alerts:
+                result.extend(out)
+        n += chunk["stats"]["lines"]
+        if progress is not None:
+            progress(n, inputs.bytes)
+
+
 def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts: float | None = None,
-           progress: Callable[[int, int], None] | None = None, engine_and_content=None) -> ReplayResult:
-    """Replay files; Ctrl-C stops reading and still returns everything found so far."""
+           progress: Callable[[int, int], None] | None = None, engine_and_content=None,
+           workers: int = 1) -> ReplayResult:
+    """Replay files; Ctrl-C stops reading and still returns everything found so far.
+
+    With workers > 1, parsing and routing run in that many processes and pouring in this one."""
     engine, _content = engine_and_content or build_engine(opts)
     ref_ts = time.time() if reference_ts is None else reference_ts
     inputs = InputStats()
@@ -37,12 +67,11 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
     interrupted = False
     started, cpu0 = time.perf_counter(), time.process_time()
     try:
-        for n, (src, text) in enumerate(iter_lines(paths, inputs), 1):
-            out = engine.process_line(Line(text, src, labels), ref_ts if engine.last_ts == 0.0 else 0.0)
-            if out.alerts:
-                result.extend(out)
-            if progress is not None and n % 4096 == 0:
-                progress(n, inputs.bytes)
+        lines = iter_lines(paths, inputs)
+        if workers > 1:
+            _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, workers)
+        else:
+            _single(engine, lines, labels, ref_ts, result, progress, inputs)
     except KeyboardInterrupt:
         interrupted = True
     result.extend(engine.finish())
@@ -53,8 +82,10 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
         "bytes": inputs.bytes, "wall_s": round(wall, 3), "cpu_s": round(time.process_time() - cpu0, 3),
         "lines_per_s": round(stats["lines"] / wall, 1) if wall > 0 else 0.0,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "children_cpu_s": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+                                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime, 3),
         "live_buckets": engine.buckets.live_buckets() if hasattr(engine.buckets, "live_buckets") else None,
-        "interrupted": interrupted,
+        "interrupted": interrupted, "workers": workers,
     })
     stats.update({f"parser_{k}": v for k, v in engine.ctx.counters.items()})
     return ReplayResult(result.alerts, result.decisions, stats, interrupted)

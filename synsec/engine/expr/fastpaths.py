@@ -92,6 +92,11 @@ def _shape(body: Node) -> tuple[str, Node, str | None] | None:
         left, right = right, left
     if body.op in ("==", "endsWith", "startsWith") and _is_item(right):
         return body.op, left, None
+    if body.op == "==":
+        for fold_name in ("Upper", "Lower"):
+            a, b = _folded(left, fold_name), _folded(right, fold_name)
+            if a is not None and b is not None and _is_item(a) != _is_item(b):
+                return "==", (b if _is_item(a) else a), fold_name
     if body.op in ("contains", "matches"):
         for fold_name in (None, "Upper", "Lower"):
             item, subject = _folded(right, fold_name), _folded(left, fold_name)
@@ -127,6 +132,10 @@ def _emit(cg, kind: str, subject_node: Node, fold_name: str | None, lines: list[
     text = subject if stype == "str" else f"_rt_as_str({subject})"
     if kind == "ip":
         return f"{cg.bind(IpRangeSet(lines), 'ips')}.contains({text})", "bool"
+    if kind == "==" and fold_name is not None:
+        fold = go_upper if fold_name == "Upper" else go_lower
+        fs = cg.bind(frozenset(fold(line) for line in lines), "set")
+        return f"({cg.helper_ref(fold_name)}({subject}) in {fs})", "bool"
     if kind == "==":
         fs = cg.bind(frozenset(lines), "set")
         return (f"({subject} in {fs})", "bool") if stype == "str" else (f"_rt_in_({subject}, {fs})", "bool")

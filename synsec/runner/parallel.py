@@ -1,0 +1,70 @@
+"""`synsec replay --workers N`: parse and route in N processes, pour in this one (all cores busy).
+
+Parsing and scenario filters are stateless per line, so worker processes run them on chunks of lines and
+send back compact parsed events with their bucket routes; this process pours them in input order, so
+the alerts are exactly those of a single-process replay (the same split as the Kafka topology's
+parse/route and bucket agents).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from typing import Iterator
+
+from synsec.engine.model import Event, Line, StrMap
+from synsec.runner.build import EngineOptions, build_engine
+
+__all__ = ["parallel_events", "CHUNK"]
+
+CHUNK = 2048
+_engine = None
+
+
+def _init(opts: EngineOptions) -> None:
+    global _engine
+    _engine, _ = build_engine(opts)
+
+
+def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
+    lines, labels, fallback = job
+    engine = _engine
+    out = []
+    for src, text in lines:
+        evt = engine.parse_line(Line(text, src, labels), fallback)
+        if evt is None:
+            continue
+        routes = engine.buckets.route(evt)
+        if routes:
+            out.append((evt.ts, dict(evt.Meta), dict(evt.Parsed), dict(evt.Enriched), src, routes))
+    stats = engine.stats.as_dict()
+    engine.stats.__init__()
+    counters = dict(engine.ctx.counters)
+    engine.ctx.counters.clear()
+    return out, {"stats": stats, "counters": counters}
+
+
+def _rebuild(item, labels: dict) -> tuple[Event, list]:
+    ts, meta, parsed, enriched, src, routes = item
+    evt = Event(Line("", src, labels))
+    evt.ts, evt.Meta, evt.Parsed, evt.Enriched = ts, StrMap(meta), StrMap(parsed), StrMap(enriched)
+    return evt, routes
+
+
+def _chunks(lines: Iterator[tuple[str, str]], labels: dict, fallback: float):
+    chunk = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk, labels, fallback
+            chunk = []
+    if chunk:
+        yield chunk, labels, fallback
+
+
+def parallel_events(lines: Iterator[tuple[str, str]], labels: dict, opts: EngineOptions, workers: int,
+                    fallback: float) -> Iterator[tuple[list, dict]]:
+    """Yield, in input order, ([(event, routes)], chunk stats) computed by `workers` processes."""
+    ctx = mp.get_context("fork")
+    with ctx.Pool(workers, initializer=_init, initargs=(opts,)) as pool:
+        for out, stats in pool.imap(_work, _chunks(lines, labels, fallback), chunksize=1):
+            yield [_rebuild(item, labels) for item in out], stats
