@@ -86,12 +86,19 @@ class Engine:
     def pour_routed(self, evt: Event, routes: list[tuple[str, str]]) -> Output:
         """Pour an event whose routes (scenario, key) were computed elsewhere (another process, or the
         topology's route agent): the same as `pour`, split in two halves."""
-        if evt.ts > self.last_ts:
-            self.last_ts = evt.ts
-        out = self._overflows(self.buckets.advance(evt.ts))
+        out = self.watermark(evt.ts)
         for scenario, key in routes:
             out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
         return out
+
+    def watermark(self, ts: float) -> Output:
+        """Event time moved to `ts` (an event that entered no bucket): fire due timers, exactly as pouring
+        an event at `ts` would; an out-of-order `ts` fires nothing."""
+        if ts > self.last_ts:
+            self.last_ts = ts
+        if ts > self.buckets.watermark:
+            return self._overflows(self.buckets.advance(ts))
+        return Output()
 
     def advance(self, watermark: float) -> Output:
         """Fire timers up to the event-time watermark (used when input is idle or by the topology)."""

@@ -36,6 +36,8 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
         routes = engine.buckets.route(evt)
         if routes:
             out.append((evt.ts, dict(evt.Meta), dict(evt.Parsed), dict(evt.Enriched), src, routes))
+        else:
+            out.append(evt.ts)      # still moves the watermark (timers fire as in one process)
     stats = engine.stats.as_dict()
     engine.stats.__init__()
     counters = dict(engine.ctx.counters)
@@ -43,7 +45,9 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
     return out, {"stats": stats, "counters": counters}
 
 
-def _rebuild(item, labels: dict) -> tuple[Event, list]:
+def _rebuild(item, labels: dict) -> tuple[Event | float, list]:
+    if isinstance(item, float):
+        return item, []
     ts, meta, parsed, enriched, src, routes = item
     evt = Event(Line("", src, labels))
     evt.ts, evt.Meta, evt.Parsed, evt.Enriched = ts, StrMap(meta), StrMap(parsed), StrMap(enriched)

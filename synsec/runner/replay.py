@@ -46,7 +46,7 @@ def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, wor
         for key, value in chunk["counters"].items():
             engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
         for evt, routes in events:
-            out = engine.pour_routed(evt, routes)
+            out = engine.pour_routed(evt, routes) if routes else engine.watermark(evt)
             if out.alerts:
                 result.extend(out)
         n += chunk["stats"]["lines"]

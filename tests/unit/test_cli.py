@@ -129,3 +129,13 @@ def test_lint_shipped_content_is_clean():
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["errors"] == [] and out["scenarios"] >= 13 and out["parsers"] >= 8
+
+
+def test_replay_workers_same_alerts(tmp_path):
+    """`--workers 2` (parse/route in two processes, pour here) gives exactly the single-process alerts."""
+    big = tmp_path / "big.log"
+    big.write_bytes(NGINX_SAMPLE.read_bytes() * 3 + AUTH_SAMPLE.read_bytes())
+    one = _replay(tmp_path, str(big), "--type", "nginx", "--no-store")
+    two = _replay(tmp_path, str(big), "--type", "nginx", "--no-store", "--workers", "2")
+    assert one["alerts"] and one["alerts"] == two["alerts"] and one["decisions"] == two["decisions"]
+    assert one["stats"]["lines"] == two["stats"]["lines"] and two["stats"]["workers"] == 2
