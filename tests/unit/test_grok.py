@@ -140,11 +140,12 @@ def test_unmatched_optional_field_is_empty_string():
     assert grok.match("abc 7") == {"w": "abc", "n": "7"}
 
 
-def test_raw_named_groups_are_not_fields():
-    """`(?P<n>..)` and `(?<n>..)` in pattern text match but add no field: fields come from %{X:f} only."""
-    grok = lib_of(BASIC).compile("(?P<a>x)(?<b>y)%{NUM:n}")
+def test_raw_groups_are_not_fields_and_do_not_capture():
+    """Raw `(..)`, `(?P<n>..)`, `(?<n>..)` match but add no field and no RE2 capture (fields: %{X:f} only)."""
+    grok = lib_of(BASIC).compile("(?P<a>x)(?<b>y)(z|w)%{NUM:n}")
     assert grok.fields == ("n",)
-    assert grok.match("xy5") == {"n": "5"}
+    assert grok.match("xyw5") == {"n": "5"}
+    assert grok._program.NumberOfCapturingGroups() == 1
 
 
 def test_pattern_syntax_layers_over_library_for_one_compile():

@@ -9,7 +9,7 @@ from re2 import _re2
 
 from synsec.engine.grok import PatternLibrary
 from synsec.engine.grok.prefilter import required_literal
-from synsec.engine.grok.syntax import strip_group_names, tokenize
+from synsec.engine.grok.syntax import uncapture, tokenize
 
 # --- generating (Go regex text, a string it matches) pairs ------------------------------------------------------
 
@@ -88,7 +88,7 @@ regex_and_example = st.lists(_tree, min_size=1, max_size=4).map(
 
 
 def _re2_matches(regex: str, text: str) -> bool:
-    program = _re2.RE2(strip_group_names(regex).encode(), _re2.RE2.Options())
+    program = _re2.RE2(uncapture(regex).encode(), _re2.RE2.Options())
     assert program.ok(), program.error()
     data = text.encode("utf-8")
     return program.Match(_re2.RE2.Anchor.UNANCHORED, data, 0, len(data))[0][0] >= 0

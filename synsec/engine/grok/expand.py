@@ -6,7 +6,7 @@ Field rules (crowdsecurity/grokky `compileExternalRe2`, which CrowdSec runs):
   (the names written in a pattern beat the names defined inside the patterns it references);
 - a name bound several times keeps its last binding, even when that group did not take part in the match
   (then its value is ""), exactly as grokky's `msi[sem] = order` overwrite;
-- raw `(?P<n>..)` groups in pattern text are plain groups: grokky reads fields only from `%{X:field}`.
+- raw groups in pattern text, named or not, capture nothing: grokky reads fields only from `%{X:field}`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LoadError, Where
-from .syntax import strip_group_names
+from .syntax import uncapture
 
 __all__ = ["Definition", "Expansion", "expand", "REFERENCE", "NAME"]
 
@@ -74,7 +74,7 @@ class _State:
         """Return (regex text with group markers, field -> group number) for one pattern text."""
         if "\x00" in text:
             raise LoadError(self.where, f"NUL character in grok pattern{self._chain(stack)}")
-        text = strip_group_names(text)
+        text = uncapture(text)
         refs = list(REFERENCE.finditer(text))
         self._check_malformed(text, refs, stack)
         own = {m.group(2) for m in refs if m.group(2)}
