@@ -172,22 +172,26 @@ def apply_statics(statics: tuple[Static, ...], evt: Event, ctx: ParseContext) ->
     return True
 
 
+_ip_cache: dict = {}
+
+
+def _parse_ip(value: str):
+    """ipaddress.ip_address with a bounded memo: the same sources come back on line after line."""
+    ip = _ip_cache.get(value)
+    if ip is None:
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            ip = False
+        if len(_ip_cache) > 65536:
+            _ip_cache.clear()
+        _ip_cache[value] = ip
+    return ip
+
+
 def _source_ips(evt: Event) -> list:
-    out = []
-    if evt.Overflow is not None:
-        for value in evt.Overflow.Sources:
-            try:
-                out.append(ipaddress.ip_address(value))
-            except ValueError:
-                pass
-    else:
-        src = evt.Meta.get("source_ip")
-        if src:
-            try:
-                out.append(ipaddress.ip_address(src))
-            except ValueError:
-                pass
-    return out
+    values = list(evt.Overflow.Sources) if evt.Overflow is not None else [evt.Meta.get("source_ip", "")]
+    return [ip for ip in map(_parse_ip, (v for v in values if v)) if ip]
 
 
 def _check_whitelist(wl: Whitelist, evt: Event, ctx: ParseContext) -> tuple[bool, bool]:

@@ -16,11 +16,23 @@ def _s(x) -> str:
     return x
 
 
+_last_upper: list = [None, ""]
+
+
 def go_upper(s: str) -> str:
-    """strings.ToUpper: one rune at a time (Python's full mapping would turn 'ß' into 'SS')."""
+    """strings.ToUpper: one rune at a time (Python's full mapping would turn 'ß' into 'SS').
+
+    Hub scenarios upper-case the same field of the same event dozens of times (one per CVE filter):
+    the last result is kept and reused when the very same string object comes again."""
+    last = _last_upper
+    if s is last[0]:
+        return last[1]
     if _s(s).isascii():
-        return s.upper()
-    return "".join(u if len(u := c.upper()) == 1 else c for c in s)
+        out = s.upper()
+    else:
+        out = "".join(u if len(u := c.upper()) == 1 else c for c in s)
+    last[0], last[1] = s, out
+    return out
 
 
 def go_lower(s: str) -> str:
