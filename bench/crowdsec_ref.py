@@ -51,8 +51,8 @@ What we learned by experiment (crowdsec v1.4.6-6~deb12u1+b1-linux-debian, Go 1.1
   ["scenario_names"] lists the loaded scenario names.
 * Figures (2 vCPU, other jobs running; gen_log --seed 1; all alerts == gen_log ground truth,
   no alert on a benign IP): nginx 20k lines 85 CPU-s, ~220 lines/s wall, 80 MB RSS, 12 alerts;
-  sshd 20k lines 3.6 CPU-s, ~3000 lines/s, 56 MB, 28 alerts; nginx 100k lines ~400 CPU-s,
-  ~180 lines/s wall, 80 MB.
+  sshd 20k lines 3.6 CPU-s, ~3000 lines/s, 56 MB, 28 alerts; nginx 100k lines 460 CPU-s,
+  503 s wall (~200 lines/s), 84 MB, 87 alerts.
 * Bad user agents: bad_user_agents.regex.txt is matched case-sensitively (`\\bSqlmap\\b`), so
   sqlmap's default UA "sqlmap/1.7.2#stable (...)" does NOT trip http-bad-user-agent in 1.4.6;
   "Nikto", "Nmap", "masscan", "zgrab", "WPScan", "gobuster" do (checked against the binary).
