@@ -103,20 +103,19 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
 
 
 def _run_with_progress(run_replay, files, labels, opts, ref, built, output, workers):
+    def run(progress=None):
+        return run_replay(list(files), labels, opts, reference_ts=ref, progress=progress,
+                          engine_and_content=built, workers=workers)
+
     if not sys.stderr.isatty() or output == "json":
-        return run_replay(list(files), labels, opts, reference_ts=ref, engine_and_content=built,
-                          workers=workers)
+        return run()
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   transient=True) as bar:
         task = bar.add_task("replaying", total=None)
-
-        def progress(lines: int, nbytes: int) -> None:
-            bar.update(task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB")
-
-        return run_replay(list(files), labels, opts, reference_ts=ref, progress=progress,
-                          engine_and_content=built, workers=workers)
+        return run(lambda lines, nbytes: bar.update(
+            task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB"))
 
 
 def main() -> None:

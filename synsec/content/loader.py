@@ -39,7 +39,6 @@ class Content:
     allowlist: Allowlist
     expr_ctx: object
     config_dir: Path
-    files: dict = field(default_factory=dict)     # kind -> [paths]
     parser_nodes: list = field(default_factory=list)
     postoverflow_nodes: list = field(default_factory=list)
 
@@ -132,23 +131,18 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     parser_nodes = compile_parser_docs(parser_docs, lib, ctx, errors) if lib is not None else []
     post_nodes = compile_parser_docs(post_docs, lib, ctx, errors) if lib is not None else []
     scenarios = compile_scenarios(scen_specs, ctx, errors)
-    profiles, simulation, allowlist = [], Simulation(), Allowlist()
-    for name, loader in (("profiles.yaml", None), ("simulation.yaml", None), ("allowlists.yaml", None)):
+    def optional(name: str) -> tuple[str, str] | None:
         path = root / name
-        if not path.is_file():
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if name == "profiles.yaml":
-            profiles = load_profiles(str(path), text, ctx, errors)
-        elif name == "simulation.yaml":
-            simulation = load_simulation(str(path), text, errors)
-        else:
-            allowlist = load_allowlists(str(path), text, errors)
+        return (str(path), path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
+
+    profiles_file, simulation_file, allowlists_file = (optional(n) for n in
+                                                       ("profiles.yaml", "simulation.yaml", "allowlists.yaml"))
+    profiles = load_profiles(*profiles_file, ctx, errors) if profiles_file else []
+    simulation = load_simulation(*simulation_file, errors) if simulation_file else Simulation()
+    allowlist = load_allowlists(*allowlists_file, errors) if allowlists_file else Allowlist()
     if own:
         errors.raise_if_any()
     return Content(
         parsers=_stages(parser_nodes), postoverflows=_stages(post_nodes), scenarios=scenarios,
         profiles=profiles, simulation=simulation, allowlist=allowlist, expr_ctx=ctx, config_dir=root,
-        files={"parsers": [d.path for d in parser_docs], "postoverflows": [d.path for d in post_docs],
-               "scenarios": [p for p, _ in scen_files]},
         parser_nodes=parser_nodes, postoverflow_nodes=post_nodes)

@@ -12,6 +12,7 @@ import multiprocessing as mp
 from typing import Iterator
 
 from synsec.engine.model import Event, Line, StrMap
+from synsec.engine.pipeline import Stats
 from synsec.runner.build import EngineOptions, build_engine
 
 __all__ = ["parallel_events", "CHUNK"]
@@ -39,7 +40,7 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
         else:
             out.append(evt.ts)      # still moves the watermark (timers fire as in one process)
     stats = engine.stats.as_dict()
-    engine.stats.__init__()
+    engine.stats = Stats()          # each chunk reports only its own counts
     counters = dict(engine.ctx.counters)
     engine.ctx.counters.clear()
     return out, {"stats": stats, "counters": counters}

@@ -52,13 +52,14 @@ class Store:
         """Store alerts and decisions. A decision's `until` is rebased on wall-clock now + duration, as
         CrowdSec's LAPI does when an agent (live or forensic) pushes an alert."""
         now = time.time() if now is None else now
+        bodies = [(a, a.to_dict()) for a in alerts]
         with self.db:
             self.db.executemany(
                 "INSERT OR IGNORE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(a.UUID, a.Scenario, a.Source.Scope, a.Source.Value, a.Source.IP, a.Source.Range,
-                  a.Source.AsNumber, a.Source.Cn, a.EventsCount, a.to_dict()["start_at"],
-                  a.to_dict()["stop_at"], json.dumps(a.Labels), int(a.Remediation), int(a.Simulated),
-                  json.dumps(a.to_dict()), now) for a in alerts])
+                  a.Source.AsNumber, a.Source.Cn, a.EventsCount, body["start_at"], body["stop_at"],
+                  json.dumps(a.Labels), int(a.Remediation), int(a.Simulated), json.dumps(body), now)
+                 for a, body in bodies])
             self.db.executemany(
                 "INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
                 [(d.id, d.alert_id, d.origin, d.scenario, d.scope, d.value, d.type, d.duration,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,12 +12,10 @@ import pytest
 import yaml
 
 from synsec.content.loader import default_content_dir, find_yaml, load_content
-from synsec.engine.buckets import BucketManager
-from synsec.engine.enrichers import ENRICHERS, EnrichContext
 from synsec.engine.model import Event, Line
-from synsec.engine.parser import ParseContext, ParserPipeline
+from synsec.engine.parser import ParserPipeline
 from synsec.engine.pipeline import Engine
-from synsec.engine.profiles import ProfileEngine
+from synsec.runner.build import EngineOptions, build_engine
 
 GOLDEN = Path(__file__).resolve().parent
 CONTENT = default_content_dir()
@@ -33,12 +32,11 @@ def content():
 
 
 def _engine(content, scenarios: list[str] | None, postoverflows: bool) -> Engine:
-    specs = [s for s in content.scenarios if scenarios is None or s.name in scenarios]
-    ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=EnrichContext(reference_year=YEAR),
-                       expr_ctx=content.expr_ctx)
-    post = content.postoverflows if postoverflows else ParserPipeline([])
-    return Engine(content.parsers, BucketManager(specs), post,
-                  ProfileEngine(tuple(content.profiles)), ctx)
+    """The runner's engine on a subset of the shipped content."""
+    subset = dataclasses.replace(
+        content, scenarios=[s for s in content.scenarios if scenarios is None or s.name in scenarios],
+        postoverflows=content.postoverflows if postoverflows else ParserPipeline([]))
+    return build_engine(EngineOptions(reference_year=YEAR), subset)[0]
 
 
 def _lines(d: Path) -> list[str]:

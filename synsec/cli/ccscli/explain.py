@@ -22,7 +22,7 @@ def explain_lines(engine, lines: list[str], labels: dict) -> list[dict]:
         steps: list[dict] = []
 
         def tracer(node, evt, ok, steps=steps):
-            steps.append({"stage": evt.Stage if not ok else node.stage, "node": node.name or str(node.where),
+            steps.append({"stage": node.stage, "node": node.name or str(node.where),
                           "success": bool(ok), "parsed": dict(evt.Parsed), "meta": dict(evt.Meta),
                           "enriched": dict(evt.Enriched)})
 
