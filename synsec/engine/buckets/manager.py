@@ -20,6 +20,7 @@ from typing import Iterable, MutableMapping
 
 from synsec.engine.buckets.alert import Overflow
 from synsec.engine.buckets.core import deadline, pour, tick
+from synsec.engine.buckets.index import FilterIndex
 from synsec.engine.buckets.spec import BucketSpec
 from synsec.engine.buckets.state import BucketState
 
@@ -38,6 +39,7 @@ class BucketManager:
                 raise ValueError(f"duplicate scenario id {spec.id!r}")
             self.specs[spec.id] = spec
         self._routes = tuple((s.id, s.filter, s.groupby) for s in self.specs.values())
+        self.index = FilterIndex([s.filter for s in self.specs.values()])
         self.buckets: MutableMapping = {} if store is None else store
         self.stats: dict[str, dict[str, int]] = {name: dict.fromkeys(STAT_NAMES, 0) for name in self.specs}
         self.watermark = -math.inf
@@ -52,11 +54,20 @@ class BucketManager:
     def route(self, evt) -> list[tuple[str, str]]:
         """The (scenario id, key) buckets this event goes to: filter true, groupby evaluated ("" without one)."""
         out = []
-        for name, filt, groupby in self._routes:
+        for name, filt, groupby in self._candidates(evt):
             key = self._key(name, filt, groupby, evt)
             if key is not None:
                 out.append((name, key))
         return out
+
+    def _candidates(self, evt):
+        """The routes whose filter may be true for evt (the filter index), in scenario order."""
+        m = self.index.candidates(evt)
+        routes = self._routes
+        while m:
+            low = m & -m
+            yield routes[low.bit_length() - 1]
+            m ^= low
 
     def _key(self, name, filt, groupby, evt):
         if filt is not None:
@@ -87,7 +98,7 @@ class BucketManager:
             self.watermark = ts
             if self._heap and self._heap[0][0] < ts:
                 alerts = self._fire(ts)
-        for name, filt, groupby in self._routes:
+        for name, filt, groupby in self._candidates(evt):
             if filt is not None:
                 try:
                     if filt(evt) is not True:

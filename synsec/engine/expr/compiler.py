@@ -10,7 +10,7 @@ from .codegen import CodeGen, CompileError
 from .context import ExprContext
 from .parser import ParseError, parse
 
-__all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate"]
+__all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_node"]
 
 
 class ExprRuntimeError(SynsecError):
@@ -27,17 +27,22 @@ class ExprRuntimeError(SynsecError):
 class Compiled:
     """A compiled expression: call it with the arguments named by `params`, in that order.
 
-    `fn` is the raw generated function (same behaviour, one call level less) for hot loops.
+    `fn` is the raw generated function (same behaviour, one call level less) for hot loops; `tree` the
+    syntax tree it was generated from and `ctx` its context (load-time analyses such as the scenario filter index
+    read them).
     """
 
-    __slots__ = ("text", "where", "params", "fn", "source")
+    __slots__ = ("text", "where", "params", "fn", "source", "tree", "ctx")
 
-    def __init__(self, text: str, where: Where, params: tuple[str, ...], fn: Callable[..., Any], source: str):
+    def __init__(self, text: str, where: Where, params: tuple[str, ...], fn: Callable[..., Any], source: str,
+                 tree: Any = None, ctx: ExprContext | None = None):
         self.text = text
         self.where = where
         self.params = params
         self.fn = fn
         self.source = source
+        self.tree = tree
+        self.ctx = ctx
 
     def __call__(self, *args):       # replaced per instance by a subclass whose __call__ is `fn` itself
         return self.fn(*args)
@@ -59,13 +64,13 @@ def _load_error(where: Where, text: str, message: str, pos: int) -> ExprError:
 
 
 def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | None,
-           predicate: bool) -> Compiled:
+           predicate: bool, tree: Any = None) -> Compiled:
     ctx = ctx if ctx is not None else ExprContext()
     for p in params:
         if not p.isidentifier():
             raise ExprError(where, f"parameter name {p!r} is not an identifier")
     try:
-        tree = parse(text)
+        tree = parse(text) if tree is None else tree
         cg = CodeGen(params, ctx)
         body, typ = cg.gen(tree)
     except (ParseError, CompileError) as err:
@@ -92,7 +97,7 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
     # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
     # the function costs, instead of one more Python frame.
     cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})
-    return cls(text, where, params, fn, code)
+    return cls(text, where, params, fn, code, tree, ctx)
 
 
 def _static(fn: Callable[..., Any]) -> staticmethod:
@@ -109,3 +114,9 @@ def compile_predicate(text: str, *, where: Where, params: tuple[str, ...] = ("ev
                       ctx: ExprContext | None = None) -> Compiled:
     """Like compile_expr, but the call returns a Python bool; a non-bool result is an ExprRuntimeError."""
     return _build(text, where, tuple(params), ctx, predicate=True)
+
+
+def compile_node(tree: Any, *, text: str, where: Where, params: tuple[str, ...] = ("evt",),
+                 ctx: ExprContext | None = None) -> Compiled:
+    """Compile an already parsed (sub-)tree, e.g. one field of a filter; `text` is the filter it came from."""
+    return _build(text, where, tuple(params), ctx, predicate=False, tree=tree)

@@ -219,7 +219,7 @@ def parse_uri(uri):
     return parse_qs(query, keep_blank_values=True)
 
 
-@helper("QueryUnescape", 1, returns="str")
+@helper("QueryUnescape", 1, returns="str", pure=True)
 def query_unescape(s):
     try:
         return _go_unescape(s.replace("+", " "))
@@ -227,7 +227,7 @@ def query_unescape(s):
         return s
 
 
-@helper("PathUnescape", 1, returns="str")
+@helper("PathUnescape", 1, returns="str", pure=True)
 def path_unescape(s):
     try:
         return _go_unescape(s)
@@ -256,7 +256,7 @@ def path_escape(s):
     return quote(s, safe="-_.~$&+:=@")
 
 
-@helper("B64Decode", 1, returns="str")
+@helper("B64Decode", 1, returns="str", pure=True)
 def b64decode(s):
     try:
         return base64.b64decode(s, validate=True).decode("utf-8", "surrogateescape")
