@@ -1,4 +1,10 @@
-"""SQLite store for alerts and decisions. Inserts are idempotent by id (replaying twice adds nothing)."""
+"""SQLite store for alerts and decisions. Inserts are idempotent by id (replaying twice adds nothing).
+
+Every decision gets a change-log row when it appears (`new`), is deleted (`deleted`) or is found expired by
+`expire()` (`expired`); triggers write the log, so every writer of the table is covered. The log's sequence
+is what each bouncer's `/v1/decisions/stream` delta is computed from, and a decision's `num` (the sequence of
+its `new` row) is the integer id the LAPI shows.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import time
 from pathlib import Path
 
 from synsec.engine.model import Alert, Decision
+from synsec.store.bouncers import BOUNCERS_SCHEMA, BouncerTable
 
 __all__ = ["Store", "default_state_dir"]
 
@@ -25,7 +32,33 @@ CREATE TABLE IF NOT EXISTS decisions (
   duration REAL, until REAL, simulated INTEGER, created_at REAL, deleted_at REAL
 );
 CREATE INDEX IF NOT EXISTS decisions_value ON decisions(scope, value);
+CREATE TABLE IF NOT EXISTS decision_changes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, decision_id TEXT NOT NULL, kind TEXT NOT NULL, at REAL NOT NULL
+);
 """
+
+# Added after the first release: applied to old databases by _migrate (ALTER TABLE ADD COLUMN).
+_NEW_COLUMNS = {"num": "INTEGER", "expired_at": "REAL"}
+
+TRIGGERS = """
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_num ON decisions(num);
+CREATE INDEX IF NOT EXISTS decisions_open ON decisions(until) WHERE deleted_at IS NULL AND expired_at IS NULL;
+CREATE TRIGGER IF NOT EXISTS decisions_log_new AFTER INSERT ON decisions BEGIN
+  INSERT INTO decision_changes(decision_id, kind, at) VALUES (new.id, 'new', new.created_at);
+  UPDATE decisions SET num = last_insert_rowid() WHERE id = new.id;
+END;
+CREATE TRIGGER IF NOT EXISTS decisions_log_deleted AFTER UPDATE OF deleted_at ON decisions
+WHEN old.deleted_at IS NULL AND new.deleted_at IS NOT NULL AND old.expired_at IS NULL BEGIN
+  INSERT INTO decision_changes(decision_id, kind, at) VALUES (new.id, 'deleted', new.deleted_at);
+END;
+CREATE TRIGGER IF NOT EXISTS decisions_log_expired AFTER UPDATE OF expired_at ON decisions
+WHEN old.expired_at IS NULL AND new.expired_at IS NOT NULL AND old.deleted_at IS NULL BEGIN
+  INSERT INTO decision_changes(decision_id, kind, at) VALUES (new.id, 'expired', new.expired_at);
+END;
+"""
+
+_DECISION_COLS = ("id", "alert_id", "origin", "scenario", "scope", "value", "type", "duration", "until",
+                  "simulated", "created_at")
 
 
 def default_state_dir() -> Path:
@@ -37,13 +70,30 @@ def default_state_dir() -> Path:
     return Path(base) / "synsec"
 
 
-class Store:
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database written by an older synsec up to the current schema (idempotent)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(decisions)")}
+    with db:
+        for col, typ in _NEW_COLUMNS.items():
+            if col not in have:
+                db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
+        db.executescript(TRIGGERS + BOUNCERS_SCHEMA)
+        for (did, created) in db.execute("SELECT id, created_at FROM decisions WHERE num IS NULL "
+                                         "ORDER BY created_at, id").fetchall():
+            cur = db.execute("INSERT INTO decision_changes(decision_id, kind, at) VALUES (?, 'new', ?)",
+                             (did, created or 0.0))
+            db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
+
+
+class Store(BouncerTable):
     def __init__(self, state_dir: str | Path):
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / "synsec.db"
-        self.db = sqlite3.connect(self.path)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")  # the API reads while replay/ccscli write
         self.db.executescript(SCHEMA)
+        _migrate(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -61,7 +111,8 @@ class Store:
                   json.dumps(a.Labels), int(a.Remediation), int(a.Simulated), json.dumps(body), now)
                  for a, body in bodies])
             self.db.executemany(
-                "INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?,?,?,?,NULL)",
+                f"INSERT OR IGNORE INTO decisions ({','.join(_DECISION_COLS)}) VALUES "
+                f"({','.join('?' * len(_DECISION_COLS))})",
                 [(d.id, d.alert_id, d.origin, d.scenario, d.scope, d.value, d.type, d.duration,
                   now + d.duration, int(d.simulated), now) for d in decisions])
 
@@ -77,9 +128,7 @@ class Store:
                 sql += f" AND {col} = ?"
                 args.append(val)
         sql += " ORDER BY created_at DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
-        cur = self.db.execute(sql, args)
-        cols = [c[0] for c in cur.description]
-        return [dict(zip(cols, row)) for row in cur.fetchall()]
+        return self._rows(sql, args)
 
     def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
         sql, args = "SELECT body FROM alerts WHERE 1=1", []
@@ -95,14 +144,51 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def delete_decisions(self, *, value: str | None = None, decision_id: str | None = None,
-                         now: float | None = None) -> int:
+                         now: float | None = None, num: int | None = None, scope: str | None = None,
+                         scenario: str | None = None, origin: str | None = None, type: str | None = None,
+                         everything: bool = False) -> int:
+        """Mark matching decisions deleted; at least one filter (or `everything`) is required."""
         now = time.time() if now is None else now
         sql, args = "UPDATE decisions SET deleted_at = ? WHERE deleted_at IS NULL", [now]
-        if value:
-            sql += " AND value = ?"
-            args.append(value)
-        if decision_id:
-            sql += " AND id = ?"
-            args.append(decision_id)
+        filters = (("value", value), ("id", decision_id), ("num", num), ("scope", scope),
+                   ("scenario", scenario), ("origin", origin), ("type", type))
+        if not everything and not any(v is not None and v != "" for _, v in filters):
+            raise ValueError("delete_decisions needs a filter (or everything=True)")
+        for col, val in filters:
+            if val is not None and val != "":
+                sql += f" AND {col} = ? COLLATE NOCASE" if col == "scope" else f" AND {col} = ?"
+                args.append(val)
         with self.db:
             return self.db.execute(sql, args).rowcount
+
+    # -- change log (the sequence behind /v1/decisions/stream) ------------------------------------------
+
+    def expire(self, now: float | None = None) -> int:
+        """Log an `expired` change for each decision whose `until` has passed (once per decision)."""
+        now = time.time() if now is None else now
+        with self.db:
+            return self.db.execute("UPDATE decisions SET expired_at = until WHERE deleted_at IS NULL AND "
+                                   "expired_at IS NULL AND until <= ?", (now,)).rowcount
+
+    def head_seq(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM decision_changes").fetchone()[0]
+
+    def changes_after(self, seq: int, limit: int = 10000) -> list[dict]:
+        """Change-log rows with seq > `seq`, oldest first, each joined to its decision's columns."""
+        return self._rows("SELECT c.seq AS seq, c.kind AS kind, c.at AS at, d.* FROM decision_changes c "
+                          "JOIN decisions d ON d.id = c.decision_id WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+                          [seq, limit])
+
+    def open_decisions(self) -> list[dict]:
+        """Decisions neither deleted nor logged as expired (they may be past `until`: expire() logs that)."""
+        return self._rows("SELECT * FROM decisions WHERE deleted_at IS NULL AND expired_at IS NULL "
+                          "ORDER BY num", [])
+
+    def decision_by_num(self, num: int) -> dict | None:
+        rows = self._rows("SELECT * FROM decisions WHERE num = ?", [num])
+        return rows[0] if rows else None
+
+    def _rows(self, sql: str, args: list) -> list[dict]:
+        cur = self.db.execute(sql, args)
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
