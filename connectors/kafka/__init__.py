@@ -1,0 +1,1 @@
+"""Kafka at the edges: the bundled local broker, connection settings and topic administration."""
