@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 from synsec.engine.errors import Where
 from synsec.engine.model import Event
+from synsec.engine.statics import as_text as _as_text
+from synsec.engine.statics import compile_statics, set_target
 
 __all__ = ["Static", "GrokStep", "Whitelist", "Stash", "Node", "Stage", "ParseContext", "ParserPipeline",
            "set_target"]
@@ -36,6 +38,11 @@ class GrokStep:
     expr: Callable | None = None    # grok.expression alternative to apply_on
     statics: tuple[Static, ...] = ()
     label: str = ""
+    apply: Callable | None = None   # the statics compiled (set at construction)
+
+    def __post_init__(self) -> None:
+        if self.statics and self.apply is None:
+            object.__setattr__(self, "apply", compile_statics(self.statics))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +80,11 @@ class Node:
     children: tuple["Node", ...] = ()
     next_stage: bool = False
     where: Where = Where()
+    apply: Callable | None = None   # the statics compiled (set at construction)
+
+    def __post_init__(self) -> None:
+        if self.statics and self.apply is None:
+            self.apply = compile_statics(self.statics)
 
 
 @dataclass(slots=True)
@@ -95,45 +107,6 @@ class ParseContext:
         self.counters[name] = self.counters.get(name, 0) + n
 
 
-def set_target(evt: Any, path: str, value: Any) -> bool:
-    """CrowdSec SetTargetByName: `evt.StrTime`, `evt.Meta.x`, `evt.Overflow.Alert.Source.Value`..."""
-    parts = path.split(".")
-    if parts and parts[0] == "evt":
-        parts = parts[1:]
-    if not parts:
-        return False
-    obj = evt
-    for name in parts[:-1]:
-        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if obj is None:
-            return False
-    last = parts[-1]
-    if isinstance(obj, dict):
-        obj[last] = value
-        return True
-    if not hasattr(obj, last):
-        return False
-    try:
-        setattr(obj, last, value)
-    except (AttributeError, TypeError):
-        return False
-    return True
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if value != int(value) else str(int(value))
-    return None
-
-
 def _run_expr(fn: Callable, evt: Event, ctx: ParseContext, counter: str) -> Any:
     try:
         return fn(evt)
@@ -143,33 +116,8 @@ def _run_expr(fn: Callable, evt: Event, ctx: ParseContext, counter: str) -> Any:
 
 
 def apply_statics(statics: tuple[Static, ...], evt: Event, ctx: ParseContext) -> bool:
-    """Apply statics in order. Empty values are skipped (except for ParseDate), as in CrowdSec."""
-    for st in statics:
-        if st.value is not None:
-            value = st.value
-        elif st.expr is not None:
-            value = _as_text(_run_expr(st.expr, evt, ctx, "static_errors"))
-            if value is None:
-                ctx.count("static_errors")
-                return False
-        else:
-            value = ""
-        if value == "" and not (st.kind == "method" and st.name == "ParseDate"):
-            continue
-        kind = st.kind
-        if kind == "meta":
-            evt.Meta[st.name] = value
-        elif kind == "parsed":
-            evt.Parsed[st.name] = value
-        elif kind == "enriched":
-            evt.Enriched[st.name] = value
-        elif kind == "target":
-            set_target(evt, st.name, value)
-        elif kind == "method":
-            enricher = ctx.enrichers.get(st.name)
-            if enricher is not None:
-                evt.Enriched.update(enricher(value, evt, ctx.enrich_ctx))
-    return True
+    """Apply statics in order (see synsec.engine.statics); nodes hold them compiled, this is for one-offs."""
+    return compile_statics(statics)(evt, ctx)
 
 
 _ip_cache: dict = {}
@@ -234,7 +182,7 @@ def _run_grok(step: GrokStep, evt: Event, ctx: ParseContext) -> bool:
     if not fields:
         return False
     evt.Parsed.update(fields)
-    return apply_statics(step.statics, evt, ctx)
+    return step.apply(evt, ctx) if step.apply is not None else True
 
 
 def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, ...]) -> bool:
@@ -269,7 +217,7 @@ def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, .
         elif not grok_ok:
             state = False
     if state and node.statics and (listed or not has_wl):
-        state = apply_statics(node.statics, evt, ctx)
+        state = node.apply(evt, ctx)
     if ctx.tracer:
         ctx.tracer(node, evt, state)
     if state and node.next_stage:

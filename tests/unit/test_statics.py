@@ -1,0 +1,57 @@
+"""Compiled statics keep CrowdSec's ProcessStatics rules: skip empty, count errors, fail on non-text values."""
+
+from __future__ import annotations
+
+from synsec.engine.errors import Where
+from synsec.engine.expr import compile_expr
+from synsec.engine.model import Event, Line
+from synsec.engine.parser import ParseContext, Static
+from synsec.engine.statics import compile_statics
+
+W = Where("parsers/s01-parse/x.yaml", 3, "statics")
+
+
+def _x(text: str):
+    return compile_expr(text, where=W)
+
+
+def _ctx(enrichers=None) -> ParseContext:
+    return ParseContext(enrichers=enrichers or {}, enrich_ctx=None)
+
+
+def test_writes_each_kind_in_order():
+    """meta/parsed/enriched keys, evt.X targets and map targets are written; later entries see earlier ones."""
+    apply = compile_statics((
+        Static("parsed", "a", value="1"),
+        Static("meta", "b", expr=_x("evt.Parsed.a + '2'")),
+        Static("target", "evt.StrTime", expr=_x("evt.Meta.b")),
+        Static("target", "evt.Parsed.c", value="3"),
+        Static("enriched", "d", expr=_x("len(evt.Parsed.a) == 1")),
+        Static("target", "evt.Line.Src", value="src"),
+    ))
+    evt, ctx = Event(Line("x")), _ctx()
+    assert apply(evt, ctx) is True
+    assert (evt.Parsed["a"], evt.Meta["b"], evt.StrTime, evt.Parsed["c"], evt.Enriched["d"], evt.Line.Src) == \
+        ("1", "12", "12", "3", "true", "src")
+
+
+def test_empty_values_are_skipped_but_parsedate_runs():
+    """An empty value leaves the key unset, except that the ParseDate method is called with it."""
+    seen = []
+    apply = compile_statics((Static("meta", "a", expr=_x("evt.Parsed.missing")),
+                             Static("method", "ParseDate", expr=_x("evt.StrTime"))))
+    evt = Event(Line("x"))
+    assert apply(evt, _ctx({"ParseDate": lambda v, e, c: seen.append(v) or {"MarshaledTime": "t"}})) is True
+    assert "a" not in evt.Meta and seen == [""] and evt.Enriched["MarshaledTime"] == "t"
+
+
+def test_errors_are_counted_and_a_map_value_fails_the_node():
+    """A raising expression counts static_errors and is skipped; a map value counts and fails the statics."""
+    evt, ctx = Event(Line("x")), _ctx()
+    apply = compile_statics((Static("meta", "a", expr=_x("int(evt.Parsed.word)")),
+                             Static("meta", "b", value="kept"),
+                             Static("meta", "inf", expr=_x("1 / int(evt.Parsed.zero)"))))
+    evt.Parsed.update(word="abc", zero="0")
+    assert apply(evt, ctx) is True and evt.Meta == {"b": "kept", "inf": "+Inf"} and ctx.counters["static_errors"] == 1
+    fail = compile_statics((Static("meta", "m", expr=_x("{'k': 1}")), Static("meta", "after", value="x")))
+    assert fail(evt, ctx) is False and "after" not in evt.Meta and ctx.counters["static_errors"] == 2
