@@ -1,0 +1,20 @@
+-- Alerts per time bucket (`step` seconds, e.g. 3600 or 86400) for the `limit` busiest values of
+-- source_ip in [start, end): one row per (bucket, value), for a stacked chart.
+-- params: start end step limit
+SELECT
+    toDateTime(intDiv(toUInt32(start_at), %(step)s) * %(step)s) AS bucket,
+    source_ip AS value,
+    count() AS alerts
+FROM alerts FINAL
+WHERE start_at >= toDateTime(%(start)s) AND start_at < toDateTime(%(end)s)
+  AND source_ip IN
+  (
+      SELECT source_ip
+      FROM alerts FINAL
+      WHERE start_at >= toDateTime(%(start)s) AND start_at < toDateTime(%(end)s) AND source_ip != ''
+      GROUP BY source_ip
+      ORDER BY count() DESC, source_ip
+      LIMIT %(limit)s
+  )
+GROUP BY bucket, value
+ORDER BY bucket, alerts DESC, value
