@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from synsec.cli.clickhouse import clickhouse
 from synsec.cli.output import emit_json, output_option, table
 from synsec.cli.settings import settings_from_env
 from synsec.engine.errors import LoadError, LoadErrors
@@ -116,6 +117,9 @@ def _run_with_progress(run_replay, files, labels, opts, ref, built, output, work
         task = bar.add_task("replaying", total=None)
         return run(lambda lines, nbytes: bar.update(
             task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB"))
+
+
+cli.add_command(clickhouse)
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
--- Alerts per time bucket (`step` seconds, e.g. 3600 or 86400) for the `limit` busiest values of
--- source_country in [start, end): one row per (bucket, value), for a stacked chart.
+-- Alerts per `step`-second bucket for the `limit` busiest source countries in [start, end).
+-- One row per (bucket, value), for a stacked chart; step is e.g. 3600 (hourly) or 86400 (daily).
 -- params: start end step limit
 SELECT
     toDateTime(intDiv(toUInt32(start_at), %(step)s) * %(step)s) AS bucket,
