@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
 from synsec.cli.output import emit_json, output_option, table
 from synsec.cli.settings import settings_from_env
@@ -120,6 +121,7 @@ def _run_with_progress(run_replay, files, labels, opts, ref, built, output, work
 
 
 cli.add_command(clickhouse)
+cli.add_command(api)
 
 
 def main() -> None:

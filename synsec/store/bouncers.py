@@ -99,6 +99,10 @@ class BouncerTable:
         name = match_key(key, self.key_hashes())
         return self.bouncer(name[0]) if name else None
 
+    def last_seq(self, name: str) -> int:
+        row = self.db.execute("SELECT last_seq FROM bouncers WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else 0
+
     def record_pull(self, name: str, *, seq: int, now: float | None = None, ip_address: str | None = None,
                     user_agent: str | None = None) -> None:
         now = time.time() if now is None else now

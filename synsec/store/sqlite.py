@@ -184,6 +184,15 @@ class Store(BouncerTable):
         return self._rows("SELECT * FROM decisions WHERE deleted_at IS NULL AND expired_at IS NULL "
                           "ORDER BY num", [])
 
+    def decision_nums(self, ids: list[str]) -> dict[str, int]:
+        """{decision id: num} for the given decision ids."""
+        out: dict[str, int] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self.db.execute(f"SELECT id, num FROM decisions WHERE id IN ({','.join('?' * len(chunk))})",
+                                       chunk).fetchall())
+        return out
+
     def decision_by_num(self, num: int) -> dict | None:
         rows = self._rows("SELECT * FROM decisions WHERE num = ?", [num])
         return rows[0] if rows else None

@@ -1,0 +1,1 @@
+"""synsec's CrowdSec-LAPI-compatible API: bouncer routes over a DecisionView, plus ccscli routes."""

@@ -1,0 +1,157 @@
+"""LAPI query parameters: parsed and validated (QueryError → 400), then applied to a DecisionView.
+
+`GET /v1/decisions`: ip, range, scope, value, type, origins, scopes, scenarios_containing,
+scenarios_not_containing, contains (CrowdSec's names and meanings). `GET /v1/decisions/stream`: startup,
+scopes, origins, scenarios_containing, scenarios_not_containing. Unknown parameters are rejected, as
+CrowdSec's LAPI does for /v1/decisions.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from connectors.api.model import DecisionRecord, Target
+from connectors.api.view import DecisionView
+
+__all__ = ["QueryError", "DecisionFilter", "DecisionsQuery", "parse_decisions_query", "parse_stream_query",
+           "select", "stream_body", "parse_bool"]
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+_FILTER_KEYS = {"type", "origins", "scopes", "scenarios_containing", "scenarios_not_containing"}
+DECISIONS_KEYS = _FILTER_KEYS | {"ip", "range", "scope", "value", "contains"}
+# community_pull/additional_pull: sent by newer bouncer libraries; synsec has no central API to pull from
+STREAM_KEYS = (_FILTER_KEYS - {"type"}) | {"startup", "community_pull", "additional_pull"}
+
+
+class QueryError(ValueError):
+    """A malformed query parameter; the message is returned with a 400."""
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """Go's strconv.ParseBool, which CrowdSec uses."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise QueryError(f"{name}: {text!r} is not a boolean (true or false)")
+
+
+def _list(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in text.split(",") if x.strip()) if text else ()
+
+
+@dataclass(frozen=True)
+class DecisionFilter:
+    """The attribute filters shared by both routes. Empty means no restriction."""
+
+    types: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()         # lower case
+    origins: tuple[str, ...] = ()
+    scenarios_containing: tuple[str, ...] = ()
+    scenarios_not_containing: tuple[str, ...] = ()
+
+    def accepts(self, rec: DecisionRecord) -> bool:
+        if self.types and rec.type not in self.types:
+            return False
+        if self.scopes and rec.scope.lower() not in self.scopes:
+            return False
+        if self.origins and rec.origin not in self.origins:
+            return False
+        if self.scenarios_containing and not any(s in rec.scenario for s in self.scenarios_containing):
+            return False
+        return not any(s in rec.scenario for s in self.scenarios_not_containing)
+
+
+def _filter(params: Mapping[str, str], default_scopes: str = "") -> DecisionFilter:
+    return DecisionFilter(types=_list(params.get("type")),
+                          scopes=tuple(s.lower() for s in _list(params.get("scopes", default_scopes))),
+                          origins=_list(params.get("origins")),
+                          scenarios_containing=_list(params.get("scenarios_containing")),
+                          scenarios_not_containing=_list(params.get("scenarios_not_containing")))
+
+
+def _check_keys(params: Mapping[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise QueryError(f"unknown parameter(s): {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+
+
+@dataclass(frozen=True)
+class DecisionsQuery:
+    filter: DecisionFilter
+    target: Target | None = None
+    contains: bool = True
+    scope: str | None = None
+    value: str | None = None
+
+
+def parse_decisions_query(params: Mapping[str, str]) -> DecisionsQuery:
+    _check_keys(params, DECISIONS_KEYS)
+    if "ip" in params and "range" in params:
+        raise QueryError("give ip or range, not both")
+    target = None
+    if "ip" in params:
+        try:
+            ip = ipaddress.ip_address(params["ip"].strip())
+        except ValueError:
+            raise QueryError(f"ip: {params['ip']!r} is not an IPv4 or IPv6 address") from None
+        target = (ip.version, int(ip), int(ip))
+    elif "range" in params:
+        try:
+            net = ipaddress.ip_network(params["range"].strip(), strict=False)
+        except ValueError:
+            raise QueryError(f"range: {params['range']!r} is not a CIDR range (e.g. 192.0.2.0/24)") from None
+        target = (net.version, int(net.network_address), int(net.broadcast_address))
+    contains = parse_bool("contains", params["contains"]) if "contains" in params else True
+    scope = params.get("scope") or None
+    return DecisionsQuery(filter=_filter(params), target=target, contains=contains, scope=scope,
+                          value=params.get("value") or None)
+
+
+def parse_stream_query(params: Mapping[str, str]) -> tuple[bool, DecisionFilter]:
+    """(startup, filter). Scopes default to `ip,range`, as in CrowdSec."""
+    _check_keys(params, STREAM_KEYS)
+    startup = parse_bool("startup", params["startup"]) if "startup" in params else False
+    for name in ("community_pull", "additional_pull"):
+        if name in params:
+            parse_bool(name, params[name])
+    return startup, _filter(params, default_scopes="ip,range")
+
+
+def select(view: DecisionView, q: DecisionsQuery, now: float) -> list[DecisionRecord]:
+    """Decisions for `GET /v1/decisions`: an index lookup by target or value, then the attribute filters."""
+    if q.target is not None:
+        recs = view.containing(q.target, now) if q.contains else view.contained(q.target, now)
+        if q.value is not None:
+            recs = [r for r in recs if r.value == q.value]
+        if q.scope is not None:
+            recs = [r for r in recs if r.scope.lower() == q.scope.lower()]
+    elif q.value is not None:
+        recs = view.by_value(q.scope or "ip", q.value, now) if q.scope else \
+            [r for s in ("ip", "range") for r in view.by_value(s, q.value, now)]
+    else:
+        recs = view.active(now)
+        if q.scope is not None:
+            recs = [r for r in recs if r.scope.lower() == q.scope.lower()]
+    return [r for r in recs if q.filter.accepts(r)]
+
+
+def stream_body(view: DecisionView, startup: bool, flt: DecisionFilter, last_seq: int,
+                now: float) -> tuple[dict, int]:
+    """The `{"new": …, "deleted": …}` body for one bouncer pull, and the sequence it brings the bouncer to.
+    An ended decision is not sent as deleted while another decision on the same value still applies."""
+    delta = None if startup else view.changes_since(last_seq, now)
+    if delta is None or not delta.complete:
+        head = view.head()
+        new, deleted = view.active(now), view.recently_ended(now)
+    else:
+        head, new, deleted = delta.head, delta.new, delta.deleted
+    new = [r for r in new if flt.accepts(r)]
+    deleted = [r for r in deleted if flt.accepts(r)
+               and not any(flt.accepts(o) for o in view.by_value(r.scope, r.value, now))]
+    body = {"new": [r.to_lapi(now) for r in new] or None,
+            "deleted": [r.to_lapi(now) for r in deleted] or None}
+    return body, head

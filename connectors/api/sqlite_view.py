@@ -1,0 +1,116 @@
+"""The single-machine implementation of the API's interfaces, over the embedded SQLite store."""
+
+from __future__ import annotations
+
+import time
+
+from connectors.api.index import DecisionIndex
+from connectors.api.inputs import DecisionInput
+from connectors.api.model import DecisionRecord, Delta, Target, target_of
+from synsec.store import Store
+
+__all__ = ["SqliteDecisionView", "StoreWriter", "record_from_row"]
+
+_KIND = {"new": "new", "deleted": "deleted", "expired": "expired"}
+
+
+def record_from_row(row: dict) -> DecisionRecord:
+    return DecisionRecord(id=row["num"], origin=row["origin"] or "", type=row["type"] or "",
+                          scope=row["scope"] or "", value=row["value"] or "", scenario=row["scenario"] or "",
+                          until=row["until"], simulated=bool(row["simulated"]), uuid=row["id"],
+                          target=target_of(row["scope"] or "", row["value"] or ""))
+
+
+class SqliteDecisionView:
+    """DecisionView over the store's decisions and change log. `refresh` logs expiries (a write) and
+    reads the changes after the last one seen; it does nothing more often than every `min_interval` s.
+    Simulated decisions are never served to bouncers, as in CrowdSec."""
+
+    def __init__(self, store: Store, *, min_interval: float = 0.2, ended_window: float = 3600.0):
+        self.store = store
+        self.min_interval = min_interval
+        self.ended_window = ended_window
+        self.index = DecisionIndex()
+        self._last_refresh = float("-inf")
+        head = store.head_seq()
+        for row in store.open_decisions():
+            if not row["simulated"] and row["num"] <= head:
+                self.index.add(record_from_row(row), row["num"])
+        self.index.floor = self.index.head = head  # deltas from before this process started are unknown
+        self._seen = head
+
+    def refresh(self, now: float) -> None:
+        if now - self._last_refresh < self.min_interval:
+            return
+        self._last_refresh = now
+        self.store.expire(now)
+        while True:
+            rows = self.store.changes_after(self._seen)
+            for row in rows:
+                self._seen = row["seq"]
+                rec = record_from_row(row)
+                if row["kind"] == "new":
+                    if rec.simulated:
+                        self.index.head = max(self.index.head, row["seq"])
+                    else:
+                        self.index.add(rec, row["seq"])
+                elif not rec.simulated:
+                    self.index.remove(rec.id, row["seq"], _KIND[row["kind"]], known=rec)
+                else:
+                    self.index.head = max(self.index.head, row["seq"])
+            if len(rows) < 10000:
+                break
+
+    def head(self) -> int:
+        return self.index.head
+
+    def active(self, now: float) -> list[DecisionRecord]:
+        return self.index.active(now)
+
+    def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
+        return self.index.by_value(scope, value, now)
+
+    def containing(self, target: Target, now: float) -> list[DecisionRecord]:
+        return self.index.containing(target, now)
+
+    def contained(self, target: Target, now: float) -> list[DecisionRecord]:
+        return self.index.contained(target, now)
+
+    def changes_since(self, seq: int, now: float) -> Delta:
+        return self.index.changes_since(seq, now)
+
+    def recently_ended(self, now: float) -> list[DecisionRecord]:
+        return self.index.recently_ended(now - self.ended_window)
+
+
+class StoreWriter:
+    """DecisionWriter, KeyStore and AlertReader over the store (ccscli's writes land in the same table the
+    view reads, so bouncers see them at the next refresh)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def add_decisions(self, decisions: list[DecisionInput], now: float | None = None) -> list[int]:
+        built = [d.to_decision() for d in decisions]
+        self.store.add([], built, now=time.time() if now is None else now)
+        rows = self.store.decision_nums([d.id for d in built])
+        return [rows.get(d.id, 0) for d in built]
+
+    def delete_decisions(self, filters: dict, now: float | None = None) -> int:
+        return self.store.delete_decisions(now=now, **filters)
+
+    def key_hashes(self) -> list[tuple[str, str, str]]:
+        return self.store.key_hashes()
+
+    def last_seq(self, name: str) -> int:
+        return self.store.last_seq(name)
+
+    def record_pull(self, name: str, *, seq: int, now: float, ip_address: str | None,
+                    user_agent: str | None) -> None:
+        self.store.record_pull(name, seq=seq, now=now, ip_address=ip_address, user_agent=user_agent)
+
+    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
+        return self.store.alerts(scenario=scenario, value=value, limit=limit)
+
+    def alert(self, alert_id: str) -> dict | None:
+        return self.store.alert(alert_id)

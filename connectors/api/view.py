@@ -1,0 +1,73 @@
+"""The interfaces the HTTP layer is written against, so the decisions source can change without touching it.
+
+- `DecisionView`: active decisions with ip/range lookups and a monotonically increasing change sequence.
+  `SqliteDecisionView` (single machine, the embedded store) implements it today; a view that materialises
+  the compacted decisions topic implements the same methods (feeding a `DecisionIndex` from the topic,
+  with `pop_expired` for expiry).
+- `DecisionWriter`: where ccscli's decisions go (the store today, the decisions topic later).
+- `KeyStore`: bouncer keys (hashed) and each bouncer's last pulled sequence.
+- `AlertReader`: alerts for ccscli.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from connectors.api.model import DecisionRecord, Delta, Target
+
+__all__ = ["DecisionView", "DecisionWriter", "KeyStore", "AlertReader"]
+
+
+@runtime_checkable
+class DecisionView(Protocol):
+    def refresh(self, now: float) -> None:
+        """Catch up with the source (and log expiries up to `now`). Called before reads; cheap when idle."""
+
+    def head(self) -> int:
+        """The sequence of the latest change seen; a bouncer that has pulled up to it is up to date."""
+
+    def active(self, now: float) -> list[DecisionRecord]:
+        """Every decision active at `now` (not simulated)."""
+
+    def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
+        """Active decisions with this scope (case-insensitive) and exact value."""
+
+    def containing(self, target: Target, now: float) -> list[DecisionRecord]:
+        """Active Ip/Range decisions whose address interval contains `target` (an `ip=` lookup)."""
+
+    def contained(self, target: Target, now: float) -> list[DecisionRecord]:
+        """Active Ip/Range decisions inside `target` (`range=…&contains=false`)."""
+
+    def changes_since(self, seq: int, now: float) -> Delta:
+        """Decisions new and ended after `seq`, up to `Delta.head`; `complete=False` when unknown."""
+
+    def recently_ended(self, now: float) -> list[DecisionRecord]:
+        """Decisions ended lately, sent as `deleted` with `startup=true` (CrowdSec sends expired ones)."""
+
+
+class DecisionWriter(Protocol):
+    def add_decisions(self, decisions: list, now: float) -> list[int]:
+        """Store/publish validated `DecisionInput`s; return their LAPI ids (0 when not known yet)."""
+
+    def delete_decisions(self, filters: dict, now: float) -> int:
+        """End matching active decisions (keys: value, scope, type, scenario, origin, num, everything)."""
+
+
+class KeyStore(Protocol):
+    def key_hashes(self) -> list[tuple[str, str, str]]:
+        """(sha256 hex of key, bouncer name, role) for every registered bouncer."""
+
+    def last_seq(self, name: str) -> int:
+        """The change sequence this bouncer last pulled up to (0: never)."""
+
+    def record_pull(self, name: str, *, seq: int, now: float, ip_address: str | None,
+                    user_agent: str | None) -> None:
+        """Remember a successful stream pull."""
+
+
+class AlertReader(Protocol):
+    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
+        ...
+
+    def alert(self, alert_id: str) -> dict | None:
+        ...
