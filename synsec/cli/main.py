@@ -124,6 +124,10 @@ cli.add_command(clickhouse)
 cli.add_command(api)
 
 
+from synsec.cli.topics import topics as _topics  # noqa: E402 - command groups register after `cli`
+cli.add_command(_topics)
+
+
 def main() -> None:
     cli(prog_name="synsec")
 
