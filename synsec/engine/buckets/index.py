@@ -14,12 +14,14 @@ candidate (its own filter then counts the error, as without the index).
 
 from __future__ import annotations
 
+from types import CodeType, FunctionType
 from typing import Any, Callable, Sequence
 
 import re2
 
 from synsec.engine.expr.codegen import CodeGen
-from synsec.engine.expr.compiler import compile_node
+from synsec.engine.errors import Where
+from synsec.engine.expr.compiler import compile_fields
 from synsec.engine.expr.regex import literal_pattern
 from synsec.engine.expr.requirements import requirement
 
@@ -30,48 +32,48 @@ _OPTIONS = re2.Options()
 _OPTIONS.never_capture = True
 _OPTIONS.log_errors = False
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
+_WHERE = Where("<filter index>")
 
 
 class _Field:
-    """One field sub-expression: its compiled reader and the atoms on it, as scenario bit masks."""
+    """One field sub-expression and the atoms on it, as scenario bit masks."""
 
-    __slots__ = ("read", "eq", "has", "has_set", "has_masks", "all_mask")
+    __slots__ = ("node", "eq", "has", "all_mask")
 
-    def __init__(self, read: Callable[[Any], Any]):
-        self.read = read
+    def __init__(self, node):
+        self.node = node
         self.eq: dict[str, int] = {}
-        self.has: dict[str, int] | tuple = {}
-        self.has_set = None
-        self.has_masks: tuple[int, ...] = ()
+        self.has: dict[str, int] = {}
         self.all_mask = 0
 
-    def seal(self) -> None:
+    def code(self, i: int, ns: dict) -> list[str]:
+        """Statements OR-ing into `m` the masks of this field's true atoms; value in `_v{i}`."""
+        v = f"_v{i}"
+        out = [f"    {v} = _vals[{i}]", f"    if {v}.__class__ is not str:", f"        m |= {self.all_mask}",
+               "    else:"]
+        if self.eq:
+            ns[f"_eq{i}"] = self.eq
+            out.append(f"        m |= _eq{i}.get({v}, 0)")
         literals = list(self.has)
-        if len(literals) > _SET_THRESHOLD:
-            rset = re2._re2.Set(_UNANCHORED, _OPTIONS)
-            for lit in literals:
-                rset.Add(literal_pattern(lit).encode("utf-8", "surrogateescape"))
-            if rset.Compile():
-                self.has_set, self.has_masks = rset.Match, tuple(self.has[lit] for lit in literals)
-        self.has = tuple(self.has.items())
-
-    def mask(self, evt) -> int:
-        try:
-            value = self.read(evt)
-        except Exception:
-            return self.all_mask
-        if value.__class__ is not str:
-            return self.all_mask
-        m = self.eq.get(value, 0) if self.eq else 0
-        if self.has_set is not None:
-            masks = self.has_masks
-            for i in self.has_set(value.encode("utf-8", "surrogateescape")):
-                m |= masks[i]
+        rset = _literal_set(literals) if len(literals) > _SET_THRESHOLD else None
+        if rset is not None:
+            ns[f"_set{i}"], ns[f"_masks{i}"] = rset.Match, tuple(self.has[lit] for lit in literals)
+            out += [f"        for _j in _set{i}({v}.encode('utf-8', 'surrogateescape')):",
+                    f"            m |= _masks{i}[_j]"]
         else:
-            for lit, bits in self.has:
-                if lit in value:
-                    m |= bits
-        return m
+            for lit in literals:
+                out += [f"        if {lit!r} in {v}:", f"            m |= {self.has[lit]}"]
+        if len(out) == 4:
+            out.append("        pass")
+        return out
+
+
+def _literal_set(literals: list[str]):
+    """An RE2 set matching any of the literals (None if RE2 cannot build it: plain `in` tests then)."""
+    rset = re2._re2.Set(_UNANCHORED, _OPTIONS)
+    for lit in literals:
+        rset.Add(literal_pattern(lit).encode("utf-8", "surrogateescape"))
+    return rset if rset.Compile() else None
 
 
 class FilterIndex:
@@ -82,6 +84,7 @@ class FilterIndex:
         self.always = 0
         self.indexed = 0
         fields: dict[Any, _Field] = {}
+        ctx = None
         for i, filt in enumerate(filters):
             bit = 1 << i
             clause = self._clause(filt)
@@ -89,17 +92,29 @@ class FilterIndex:
                 self.always |= bit
                 continue
             self.indexed += 1
+            ctx = filt.ctx
             for atom in clause:
                 f = fields.get(atom.field)
                 if f is None:
-                    read = compile_node(atom.node, text=filt.text, where=filt.where, ctx=filt.ctx).fn
-                    f = fields[atom.field] = _Field(read)
+                    f = fields[atom.field] = _Field(atom.node)
                 table = f.eq if atom.kind == "eq" else f.has
                 table[atom.literal] = table.get(atom.literal, 0) | bit
                 f.all_mask |= bit
-        for f in fields.values():
-            f.seal()
-        self._fields = tuple(f.mask for f in fields.values())
+        self.fields = len(fields)
+        self.candidates = self._generate(list(fields.values()), ctx)
+
+    def _generate(self, fields: list[_Field], ctx) -> Callable[[Any], int]:
+        if not fields:
+            always = self.always
+            return lambda evt: always
+        ns: dict[str, Any] = {"_read": compile_fields([f.node for f in fields], where=_WHERE, ctx=ctx)}
+        lines = ["def _candidates(evt):", "    _vals = _read(evt)", f"    m = {self.always}"]
+        for i, f in enumerate(fields):
+            lines += f.code(i, ns)
+        lines.append("    return m")
+        module = compile("\n".join(lines) + "\n", "<filter index>", "exec")
+        code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "_candidates")
+        return FunctionType(code, ns, "_candidates")
 
     @staticmethod
     def _clause(filt: Any):
@@ -108,10 +123,3 @@ class FilterIndex:
         if tree is None or getattr(filt, "params", ("evt",)) != ("evt",):
             return None
         return requirement(tree, CodeGen(("evt",), filt.ctx))
-
-    def candidates(self, evt) -> int:
-        """Bit i set: scenario i's filter may be true for evt (it must still be evaluated)."""
-        m = self.always
-        for mask in self._fields:
-            m |= mask(evt)
-        return m

@@ -10,7 +10,8 @@ from .codegen import CodeGen, CompileError
 from .context import ExprContext
 from .parser import ParseError, parse
 
-__all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_node"]
+__all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_fields",
+           "FIELD_ERROR"]
 
 
 class ExprRuntimeError(SynsecError):
@@ -64,13 +65,13 @@ def _load_error(where: Where, text: str, message: str, pos: int) -> ExprError:
 
 
 def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | None,
-           predicate: bool, tree: Any = None) -> Compiled:
+           predicate: bool) -> Compiled:
     ctx = ctx if ctx is not None else ExprContext()
     for p in params:
         if not p.isidentifier():
             raise ExprError(where, f"parameter name {p!r} is not an identifier")
     try:
-        tree = parse(text) if tree is None else tree
+        tree = parse(text)
         cg = CodeGen(params, ctx)
         body, typ = cg.gen(tree)
     except (ParseError, CompileError) as err:
@@ -89,15 +90,23 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
     ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
     ns["_notbool"] = lambda r: ExprRuntimeError(
         text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
-    ns["__builtins__"] = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate,
-                          "reversed": reversed, "list": list, "len": len, "Exception": Exception, "bool": bool}
-    module = compile(code, f"<expr {where}>", "exec")
-    fn_code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "_compiled")
-    fn = FunctionType(fn_code, ns, "_compiled")      # the def's code object bound to our namespace
+    fn = _function(code, ns, "_compiled", f"<expr {where}>")
     # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
     # the function costs, instead of one more Python frame.
     cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})
     return cls(text, where, params, fn, code, tree, ctx)
+
+
+_BUILTINS = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate, "reversed": reversed,
+             "list": list, "len": len, "Exception": Exception, "bool": bool}
+
+
+def _function(code: str, ns: dict, name: str, filename: str) -> FunctionType:
+    """The function `name` defined by generated `code`, bound to the namespace `ns` (no exec of text)."""
+    ns["__builtins__"] = _BUILTINS
+    module = compile(code, filename, "exec")
+    fn_code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == name)
+    return FunctionType(fn_code, ns, name)
 
 
 def _static(fn: Callable[..., Any]) -> staticmethod:
@@ -116,7 +125,31 @@ def compile_predicate(text: str, *, where: Where, params: tuple[str, ...] = ("ev
     return _build(text, where, tuple(params), ctx, predicate=True)
 
 
-def compile_node(tree: Any, *, text: str, where: Where, params: tuple[str, ...] = ("evt",),
-                 ctx: ExprContext | None = None) -> Compiled:
-    """Compile an already parsed (sub-)tree, e.g. one field of a filter; `text` is the filter it came from."""
-    return _build(text, where, tuple(params), ctx, predicate=False, tree=tree)
+class _FieldError:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FIELD_ERROR"
+
+
+FIELD_ERROR = _FieldError()   # what compile_fields gives for a field whose evaluation raised
+
+
+def compile_fields(nodes: list[Any], *, where: Where, params: tuple[str, ...] = ("evt",),
+                   ctx: ExprContext | None = None) -> Callable[..., tuple]:
+    """One function computing several (sub-)trees at once: `fn(evt) -> (value, ...)`, FIELD_ERROR for a raise.
+
+    The bodies are generated inline into one function, so reading N fields costs one call, not N.
+    """
+    cg = CodeGen(tuple(params), ctx if ctx is not None else ExprContext())
+    args = ", ".join(cg.params[p][0] for p in params)
+    lines = [f"def _fields({args}):"]
+    for i, node in enumerate(nodes):
+        try:
+            body, _typ = cg.gen(node)
+        except CompileError as err:
+            raise ExprError(where, f"field {i} does not compile: {err.message}") from None
+        lines += ["    try:", f"        _f{i} = {body}", "    except Exception:", f"        _f{i} = _ERR"]
+    lines.append(f"    return ({''.join(f'_f{i}, ' for i in range(len(nodes)))})")
+    cg.namespace["_ERR"] = FIELD_ERROR
+    return _function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
