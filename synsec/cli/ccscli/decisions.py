@@ -1,9 +1,13 @@
-"""`ccscli decisions list|delete` on the embedded store (the API-backed variant comes with `synsec api`)."""
+"""`ccscli decisions list|add|delete|import`: on the embedded store, or over synsec's API when an API URL and
+key are given (`--api-url`/`--api-key` or $SYNSEC_API_URL/$SYNSEC_API_KEY; the key needs the machine role
+to write). Decisions typed here have origin `ccscli` (`ccscli-import` for import), as cscli's do."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import time
-from datetime import datetime, timezone
+from pathlib import Path
 
 import click
 
@@ -11,19 +15,47 @@ from synsec.cli.output import emit_json, output_option, table
 
 __all__ = ["COMMANDS"]
 
+_ORIGIN = "ccscli"
+_IMPORT_ORIGIN = "ccscli-import"
 
-def _fmt(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+def _client(settings):
+    """An ApiClient when an API URL is configured, else None (work on the embedded store)."""
+    if not settings.api_url:
+        return None
+    from connectors.api.client import ApiClient, ApiError
+
+    if not settings.api_key:
+        raise click.UsageError("an API URL is set but no key: give --api-key or $SYNSEC_API_KEY")
+    try:
+        return ApiClient(settings.api_url, settings.api_key)
+    except ApiError as err:
+        raise click.UsageError(str(err)) from None
+
+
+def _call(fn, *args, **kwargs):
+    from connectors.api.client import ApiError
+
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @click.group()
-def decisions() -> None:
+@click.option("--api-url", help="synsec API base URL ($SYNSEC_API_URL); default: the embedded store.")
+@click.option("--api-key", help="API key for --api-url ($SYNSEC_API_KEY).")
+@click.pass_context
+def decisions(ctx: click.Context, api_url: str | None, api_key: str | None) -> None:
     """Manage decisions."""
+    changes = {k: v for k, v in (("api_url", api_url), ("api_key", api_key)) if v}
+    if changes:
+        ctx.obj = dataclasses.replace(ctx.obj, **changes)
 
 
 @decisions.command("list")
-@click.option("--all", "show_all", is_flag=True, help="Include expired and deleted decisions.")
-@click.option("--ip", "value", help="Only decisions for this value.")
+@click.option("--all", "show_all", is_flag=True, help="Include expired and deleted decisions (store only).")
+@click.option("--ip", "value", help="Only decisions for this value (over the API: and ranges containing it).")
 @click.option("--scenario")
 @click.option("--origin")
 @click.option("--limit", type=int, default=0)
@@ -31,6 +63,19 @@ def decisions() -> None:
 @click.pass_obj
 def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
     """List active decisions."""
+    client = _client(settings)
+    now = time.time()
+    if client is not None:
+        if show_all:
+            raise click.UsageError("--all reads the embedded store; the API serves active decisions only")
+        params = {"ip": value, "scenarios_containing": scenario, "origins": origin}
+        rows = _call(client.request, "GET", "/v1/decisions", params) or []
+        rows = rows[:limit] if limit else rows
+        if output == "json":
+            emit_json(rows)
+            return
+        _table(rows, lambda r: (r["id"], r["duration"], ""))
+        return
     from synsec.store import Store
 
     store = Store(settings.state_dir)
@@ -39,27 +84,126 @@ def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
     if output == "json":
         emit_json(rows)
         return
-    now = time.time()
+    _table(rows, lambda r: (r["id"], f"{max(0, int(r['until'] - now))}s" if r["deleted_at"] is None
+                            else "deleted", r["alert_id"]))
+
+
+def _table(rows, extra) -> None:
     table(f"{len(rows)} decision(s)", ["id", "source", "scope:value", "reason", "action", "expiration",
                                        "alert id"],
-          [[r["id"], r["origin"], f"{r['scope']}:{r['value']}", r["scenario"], r["type"],
-            f"{max(0, int(r['until'] - now))}s" if r["deleted_at"] is None else "deleted", r["alert_id"]]
-           for r in rows])
+          [[extra(r)[0], r["origin"], f"{r['scope']}:{r['value']}", r["scenario"], r["type"], extra(r)[1],
+            extra(r)[2]] for r in rows])
+
+
+def _store_add(settings, inputs) -> list[int]:
+    from connectors.api.sqlite_view import StoreWriter
+    from synsec.store import Store
+
+    store = Store(settings.state_dir)
+    try:
+        return StoreWriter(store).add_decisions(inputs)
+    finally:
+        store.close()
+
+
+def _add(settings, inputs, output) -> None:
+    client = _client(settings)
+    if client is not None:
+        ids = _call(client.request, "POST", "/v1/decisions", body=[d.to_dict() for d in inputs])["ids"]
+    else:
+        ids = _store_add(settings, inputs)
+    if output == "json":
+        emit_json({"ids": ids, "decisions": [d.to_dict() for d in inputs]})
+    elif len(inputs) == 1:
+        d = inputs[0]
+        click.echo(f"Decision successfully added: {d.type} on {d.scope}:{d.value} for {d.duration:g}s (id {ids[0]})")
+    else:
+        click.echo(f"{len(inputs)} decisions successfully added")
+
+
+@decisions.command("add")
+@click.option("-i", "--ip", help="Source IP (IPv4 or IPv6).")
+@click.option("-r", "--range", "range_", help="Source range (CIDR, e.g. 192.0.2.0/24).")
+@click.option("-d", "--duration", default="4h", show_default=True, help="Go duration (4h, 30m, 1h30m).")
+@click.option("-t", "--type", "dtype", default="ban", show_default=True, help="Decision type (ban, captcha…).")
+@click.option("-R", "--reason", help="Reason, shown as the decision's scenario.")
+@output_option
+@click.pass_obj
+def add(settings, ip, range_, duration, dtype, reason, output) -> None:
+    """Add a decision on an IP or a range (origin `ccscli`)."""
+    from connectors.api.inputs import InputError, validate
+
+    if bool(ip) == bool(range_):
+        raise click.UsageError("give exactly one of --ip or --range")
+    item = {"value": ip or range_, "scope": "Ip" if ip else "Range", "duration": duration, "type": dtype,
+            "reason": reason or f"manual '{dtype}' from ccscli"}
+    try:
+        inputs = [validate(item, origin=_ORIGIN)]
+    except InputError as err:
+        raise click.ClickException(str(err)) from None
+    _add(settings, inputs, output)
+
+
+@decisions.command("import")
+@click.option("-i", "--input", "path", required=True, help="File to import (`-` for stdin).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "values"]),
+              help="json (list of objects), csv (header: value,scope,duration,type,reason) or values (one IP "
+                   "or range per line). Default: from the file extension, else values.")
+@click.option("-d", "--duration", default="4h", show_default=True, help="Default duration.")
+@click.option("-t", "--type", "dtype", default="ban", show_default=True, help="Default decision type.")
+@click.option("--scope", default="Ip", show_default=True, help="Default scope (Ip or Range).")
+@click.option("-R", "--reason", default="manual import from ccscli", show_default=True, help="Default reason.")
+@output_option
+@click.pass_obj
+def import_(settings, path, fmt, duration, dtype, scope, reason, output) -> None:
+    """Import decisions from a file; nothing is added unless every entry is valid (origin `ccscli-import`)."""
+    from connectors.api.inputs import InputError, parse_import
+
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    fmt = fmt or {".json": "json", ".csv": "csv"}.get(Path(path).suffix.lower(), "values")
+    defaults = {"duration": duration, "type": dtype, "scope": scope, "reason": reason, "origin": _IMPORT_ORIGIN}
+    try:
+        inputs = parse_import(text, fmt, defaults)
+    except InputError as err:
+        raise click.ClickException(f"{path}: {err}") from None
+    _add(settings, inputs, output)
 
 
 @decisions.command("delete")
 @click.option("--ip", "value", help="Delete every decision on this value.")
-@click.option("--id", "decision_id", help="Delete one decision by id.")
+@click.option("-r", "--range", "range_", help="Delete every decision on this range (exact CIDR).")
+@click.option("--id", "decision_id", help="Delete one decision by id (the integer id, or the store's uuid).")
+@click.option("-s", "--scenario", help="Delete decisions from this scenario (with another filter or alone).")
+@click.option("--origin", help="Only decisions with this origin.")
+@click.option("--all", "everything", is_flag=True, help="Delete every active decision.")
 @click.pass_obj
-def delete(settings, value, decision_id) -> None:
-    """Delete decisions (they stay in the store, marked deleted)."""
+def delete(settings, value, range_, decision_id, scenario, origin, everything) -> None:
+    """Delete decisions (they stay in the store, marked deleted; bouncers receive the deletion)."""
+    value = value or range_
+    if not (value or decision_id or scenario or origin or everything):
+        raise click.UsageError("give --ip, --range, --id, --scenario, --origin or --all")
+    num = int(decision_id) if decision_id and decision_id.isdigit() else None
+    client = _client(settings)
+    if client is not None:
+        if decision_id and num is None:
+            raise click.UsageError("over the API, --id takes the integer id shown by `decisions list`")
+        if num is not None:
+            n = _call(client.request, "DELETE", f"/v1/decisions/{num}")["nbDeleted"]
+        else:
+            if everything:
+                raise click.UsageError("--all works on the embedded store only")
+            n = _call(client.request, "DELETE", "/v1/decisions",
+                      {"value": value, "scenario": scenario, "origin": origin})["nbDeleted"]
+        click.echo(f"{n} decision(s) deleted")
+        return
     from synsec.store import Store
 
-    if not value and not decision_id:
-        raise click.UsageError("give --ip or --id")
     store = Store(settings.state_dir)
-    n = store.delete_decisions(value=value, decision_id=decision_id)
-    store.close()
+    try:
+        n = store.delete_decisions(value=value, decision_id=None if num is not None else decision_id, num=num,
+                                   scenario=scenario, origin=origin, everything=everything)
+    finally:
+        store.close()
     click.echo(f"{n} decision(s) deleted")
 
 
