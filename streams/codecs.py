@@ -7,7 +7,9 @@
 A name is a value name of `streams.registry.VALUES` (event, bucket_in, alert, decision, dead_letter,
 bucket_state) or its topic (`synsec.events`...). Decoding reads the *writer* schema named by the message's id
 and resolves it against the current (reader) schema, so data written before a schema change stays readable.
-Every schema is parsed once; the current version is read without resolution (the fast path).
+Every schema is parsed once; data written with the current version is read without resolution (the fast path).
+Decoding never registers a schema (a reader needs no write access to the registry); encoding registers the
+current schema on first use.
 
 A message that cannot be decoded raises `DecodeError` naming the value and the problem, for the agent to send
 it to the dead-letter topic. A registry that cannot be reached raises `RegistryError` instead: that is an
@@ -24,7 +26,7 @@ from pathlib import Path
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from synsec.engine.errors import SynsecError
-from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas
+from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
 __all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header"]
 
@@ -49,14 +51,16 @@ def split_header(data: bytes, what: str = "message") -> tuple[int, int]:
 
 
 class _Current:
-    __slots__ = ("value", "parsed", "schema", "header", "schema_id")
+    __slots__ = ("value", "parsed", "schema", "sha256", "header", "schema_id", "same_ids")
 
     def __init__(self, value: Value, schema: dict):
         self.value = value
         self.schema = schema
+        self.sha256 = schema_sha256(schema)
         self.parsed = parse_schema(schema)
         self.header: bytes | None = None
         self.schema_id = -1
+        self.same_ids: set[int] = set()    # ids whose writer schema is exactly the current one: no resolution
 
 
 class Codecs:
@@ -70,7 +74,7 @@ class Codecs:
             self._current[name] = cur
             if cur.value.topic:
                 self._current[cur.value.topic] = cur
-        self._writers: dict[int, tuple[str, dict]] = {}   # id -> (record full name, parsed writer schema)
+        self._writers: dict[int, tuple[str, dict, str]] = {}   # id -> (record name, parsed writer, sha256)
 
     def _get(self, name: str) -> _Current:
         try:
@@ -84,6 +88,7 @@ class Codecs:
         if cur.header is None:
             cur.schema_id = self.registry.register(cur.value.subject, cur.schema)
             cur.header = _HEADER.pack(MAGIC, cur.schema_id)
+            cur.same_ids.add(cur.schema_id)
         return cur.schema_id
 
     def encode(self, name: str, record: dict | None) -> bytes | None:
@@ -104,7 +109,7 @@ class Codecs:
                               f"{type(err).__name__}: {err}") from err
         return buf.getvalue()
 
-    def _writer(self, schema_id: int, what: str) -> tuple[str, dict]:
+    def _writer(self, schema_id: int, what: str) -> tuple[str, dict, str]:
         if schema_id not in self._writers:
             try:
                 schema = self.registry.get_schema(schema_id)
@@ -114,7 +119,8 @@ class Codecs:
                 parsed = parse_schema(schema)
             except Exception as err:
                 raise DecodeError(f"{what}: writer schema id {schema_id} does not parse: {err}") from err
-            self._writers[schema_id] = (parsed.get("name", "") if isinstance(parsed, dict) else "", parsed)
+            name = parsed.get("name", "") if isinstance(parsed, dict) else ""
+            self._writers[schema_id] = (name, parsed, schema_sha256(schema))
         return self._writers[schema_id]
 
     def decode(self, name: str, data: bytes | None) -> dict | None:
@@ -129,18 +135,20 @@ class Codecs:
             raise DecodeError(f"{what}: wrong magic byte 0x{data[0]:02x} (expected 0x00): not Confluent-framed "
                               f"Avro{' (JSON?)' if data[:1] in (b'{', b'[') else ''}")
         _magic, schema_id = split_header(data, what)
-        if cur.header is None:
-            self.schema_id(name)
-        buf = BytesIO(data)
-        buf.seek(HEADER_SIZE)
-        if schema_id == cur.schema_id:
+        if schema_id in cur.same_ids:
             writer, reader = cur.parsed, None
         else:
-            record_name, writer = self._writer(schema_id, what)
+            record_name, writer, sha = self._writer(schema_id, what)
             if record_name != cur.value.record:
                 raise DecodeError(f"{what}: message written with schema id {schema_id} ({record_name or 'no record'})"
                                   f", not {cur.value.record}")
-            reader = cur.parsed
+            if sha == cur.sha256:
+                cur.same_ids.add(schema_id)
+                writer, reader = cur.parsed, None
+            else:
+                reader = cur.parsed
+        buf = BytesIO(data)
+        buf.seek(HEADER_SIZE)
         try:
             record = schemaless_reader(buf, writer, reader)
         except Exception as err:     # EOFError, UnicodeDecodeError, IndexError, SchemaResolutionError...

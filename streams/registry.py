@@ -284,6 +284,9 @@ class HttpRegistry:
         if schema_id not in self._schemas:
             try:
                 answer = self._call("GET", f"/schemas/ids/{int(schema_id)}")
+                kind = answer.get("schemaType", "AVRO")
+                if kind != "AVRO":      # a message framed by a Protobuf/JSON-Schema producer: not ours to read
+                    raise UnknownSchemaId(schema_id, f"schema registry {self.url}: a {kind} schema, not Avro")
                 self._schemas[schema_id] = json.loads(answer["schema"])
             except urllib.error.HTTPError as err:
                 if err.code == 404:

@@ -427,3 +427,127 @@ def test_unknown_value_name(codecs):
     """An unknown value name is a KeyError listing the known ones."""
     with pytest.raises(KeyError, match="no Avro value named 'synsec.raw'; known: event"):
         codecs.encode("synsec.raw", {})
+
+
+# --- HttpRegistry against a tiny Confluent-like server on loopback -------------------------------------------
+class _FakeRegistry:
+    """The three endpoints a codec needs: register (same schema → same id), get by id, 404 otherwise."""
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.ids: dict[tuple[str, str], int] = {}
+        self.schemas: dict[int, str] = {}
+        self.requests: list[tuple[str, str, str | None, str | None]] = []   # method, path, content-type, auth
+        self.fail_register = False
+        state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, code, body):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _log(self):
+                state.requests.append((self.command, self.path, self.headers.get("Content-Type"),
+                                       self.headers.get("Authorization")))
+
+            def do_POST(self):
+                self._log()
+                parts = self.path.split("/")
+                if len(parts) != 4 or parts[1] != "subjects" or parts[3] != "versions":
+                    return self._answer(404, {"error_code": 404, "message": "HTTP 404 Not Found"})
+                if state.fail_register:
+                    return self._answer(500, {"error_code": 50001, "message": "Error in the backend data store"})
+                schema = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["schema"]
+                json.loads(schema)                      # must be a JSON text, as Confluent requires
+                key = (parts[2], schema)
+                if key not in state.ids:
+                    state.ids[key] = 100 + len(state.schemas)
+                    state.schemas[state.ids[key]] = schema
+                self._answer(200, {"id": state.ids[key]})
+
+            def do_GET(self):
+                self._log()
+                parts = self.path.split("/")
+                if len(parts) == 4 and parts[1:3] == ["schemas", "ids"] and int(parts[3]) in state.schemas:
+                    return self._answer(200, {"schema": state.schemas[int(parts[3])]})
+                self._answer(404, {"error_code": 40403, "message": "Schema not found"})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_registry():
+    server = _FakeRegistry()
+    yield server
+    server.close()
+
+
+@pytest.mark.integration
+def test_http_registry_register_and_fetch(fake_registry):
+    """POST /subjects/<topic>-value/versions registers once (cached); GET /schemas/ids/<id> fetches once."""
+    from streams.registry import HttpRegistry
+
+    schema = load_schemas()["decision"]
+    reg = HttpRegistry(fake_registry.url)
+    assert reg.register("synsec.decisions-value", schema) == 100
+    assert reg.register("synsec.decisions-value", schema) == 100
+    assert fake_registry.requests == [("POST", "/subjects/synsec.decisions-value/versions",
+                                       "application/vnd.schemaregistry.v1+json", None)]
+    other = HttpRegistry(fake_registry.url)
+    assert other.get_schema(100) == schema
+    assert other.get_schema(100) == schema
+    assert [r[:2] for r in fake_registry.requests[1:]] == [("GET", "/schemas/ids/100")]
+
+
+@pytest.mark.integration
+def test_http_registry_codecs_across_processes(fake_registry):
+    """A message encoded through one HttpRegistry decodes in a fresh one with one GET and no registration."""
+    from streams.registry import HttpRegistry
+
+    d = Decision("synsec", "x", "Ip", "192.0.2.7", "ban", 60.0, 100.0)
+    data = Codecs(HttpRegistry(fake_registry.url)).encode("decision", decision_to_record(d))
+    assert data[1:5] == (100).to_bytes(4, "big")
+    before = len(fake_registry.requests)
+    reader = Codecs(HttpRegistry(fake_registry.url))
+    assert record_to_decision(reader.decode("decision", data)) == d
+    assert record_to_decision(reader.decode("decision", data)) == d
+    assert [r[:2] for r in fake_registry.requests[before:]] == [("GET", "/schemas/ids/100")]   # reading registers nothing
+
+
+@pytest.mark.integration
+def test_http_registry_unknown_id_and_errors(fake_registry):
+    """404 on an id is UnknownSchemaId (→ DecodeError); a 500 or a dead server is a RegistryError naming the URL."""
+    from streams.registry import HttpRegistry, UnknownSchemaId
+
+    reg = HttpRegistry(fake_registry.url, auth=("key", "s3cret"))
+    with pytest.raises(UnknownSchemaId, match="unknown schema id 7"):
+        reg.get_schema(7)
+    assert fake_registry.requests[-1][3] == "Basic a2V5OnMzY3JldA=="      # base64("key:s3cret")
+    assert "s3cret" not in repr(reg)
+    codecs = Codecs(reg)
+    with pytest.raises(DecodeError, match="event: unknown schema id 7"):
+        codecs.decode("event", b"\x00\x00\x00\x00\x07\x00")
+    fake_registry.fail_register = True
+    with pytest.raises(RegistryError, match=rf"{fake_registry.url}: register subject synsec.events-value: "
+                                            "HTTP 500 Error in the backend data store"):
+        codecs.encode("event", event_to_record(Event(Line("x"))))
+    url = fake_registry.url
+    fake_registry.close()
+    with pytest.raises(RegistryError, match=f"schema registry {url}: get schema id 8"):
+        HttpRegistry(url, timeout=2).get_schema(8)
