@@ -66,6 +66,8 @@ def parse_broker_url(url: str) -> tuple[str, ...]:
                 raise KafkaSettingsError(f"{url!r}: unsupported scheme {scheme!r} (use kafka://host:port; "
                                          f"TLS and SASL are separate settings)")
         part = part.rstrip("/")
+        if not part:
+            continue
         out.append(_split_hostport(part, url))
     if not out:
         raise KafkaSettingsError(f"{url!r}: no bootstrap server (expected kafka://host:port[,host:port])")
