@@ -50,7 +50,8 @@ def alert_row(alert: Alert) -> tuple:
         int(alert.Capacity), alert.Leakspeed, int(bool(alert.Remediation)), int(bool(alert.Simulated)),
         list(labels), list(labels.values()),
         [_epoch(e.get("timestamp", 0.0)) for e in events],
-        [json.dumps({str(k): str(v) for k, v in (e.get("meta") or {}).items()}, sort_keys=True) for e in events],
+        [json.dumps({str(k): str(v) for k, v in (e.get("meta") or {}).items()}, sort_keys=True,
+                    separators=(",", ":")) for e in events],
     )
 
 
