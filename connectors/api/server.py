@@ -149,6 +149,7 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
         if bad:
             raise InputError(f"origin must be one of {', '.join(sorted(_WRITE_ORIGINS))}, got {sorted(bad)}")
         ids = backend.writer.add_decisions(decisions, clock())
+        view.refresh(clock(), force=True)  # read-your-writes for the next request
         return _json({"ids": ids}, 201)
 
     async def delete_decisions(request: web.Request) -> web.Response:
@@ -160,6 +161,7 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
         if not filters:
             raise QueryError("give at least one of " + ", ".join(sorted(_DELETE_KEYS)))
         n = backend.writer.delete_decisions(filters, clock())
+        view.refresh(clock(), force=True)
         return _json({"nbDeleted": str(n)})
 
     async def delete_decision(request: web.Request) -> web.Response:
@@ -168,6 +170,7 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
         if not text.isdigit():
             raise QueryError("decision_id must be a valid integer")
         n = backend.writer.delete_decisions({"num": int(text)}, clock())
+        view.refresh(clock(), force=True)
         return _json({"nbDeleted": str(n)})
 
     async def get_alerts(request: web.Request) -> web.Response:

@@ -39,8 +39,8 @@ class SqliteDecisionView:
         self.index.floor = self.index.head = head  # deltas from before this process started are unknown
         self._seen = head
 
-    def refresh(self, now: float) -> None:
-        if now - self._last_refresh < self.min_interval:
+    def refresh(self, now: float, force: bool = False) -> None:
+        if not force and now - self._last_refresh < self.min_interval:
             return
         self._last_refresh = now
         self.store.expire(now)

@@ -20,8 +20,9 @@ __all__ = ["DecisionView", "DecisionWriter", "KeyStore", "AlertReader"]
 
 @runtime_checkable
 class DecisionView(Protocol):
-    def refresh(self, now: float) -> None:
-        """Catch up with the source (and log expiries up to `now`). Called before reads; cheap when idle."""
+    def refresh(self, now: float, force: bool = False) -> None:
+        """Catch up with the source (and log expiries up to `now`). Called before reads; cheap when idle;
+        may skip when called again soon unless `force` (the API forces it after its own writes)."""
 
     def head(self) -> int:
         """The sequence of the latest change seen; a bouncer that has pulled up to it is up to date."""
