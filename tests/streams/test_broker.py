@@ -126,3 +126,34 @@ def test_unmarked_test_using_the_broker_fails():
     pytest_runtest_setup(Item(marked=True))
     with pytest.raises(pytest.fail.Exception, match="without @pytest.mark.integration"):
         pytest_runtest_setup(Item(marked=False))
+
+
+@pytest.mark.integration
+def test_tansu_end_offset_counts_batches_canary(broker):
+    """Canary for a tansu 0.6.0 bug: the latest offset is the last batch's base offset + 1, not the record count.
+
+    Anything that trusts end offsets (Faust changelog recovery, lag, seek_to_end) is wrong on tansu after a
+    batched produce. When this fails, tansu was fixed: drop the caveat in docs/kafka.md.
+    """
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    from kafka import KafkaAdminClient
+
+    topic = f"endoffset-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics({topic: {"num_partitions": 1, "replication_factor": 1}})
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    try:
+        producer.send(topic, value=b"single").get(timeout=10)
+        batch = [producer.send(topic, value=str(i).encode()) for i in range(50)]
+        producer.flush()
+        assert [batch[0].get().offset, batch[-1].get().offset] == [1, 50]
+    finally:
+        producer.close()
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    try:
+        tp = TopicPartition(topic, 0)
+        assert consumer.end_offsets([tp])[tp] == 2     # a Kafka broker says 51
+    finally:
+        consumer.close()
