@@ -252,7 +252,7 @@ def test_unregistered_schema_change_is_refused(tmp_path):
 
 
 def test_bump_adds_a_version_and_old_data_stays_readable(tmp_path, codecs):
-    """`bump` gives a changed schema (and those nesting it) the next ids; data written under the old id decodes with the new reader."""
+    """`bump` gives a changed schema (and those nesting it) the next ids; old-id data decodes with the new reader."""
     d = Decision("synsec", "x", "Ip", "192.0.2.7", "ban", 60.0, 100.0)
     old_data = codecs.encode("decision", decision_to_record(d))
     shutil.copytree(SCHEMA_DIR, tmp_path / "s")
@@ -527,7 +527,8 @@ def test_http_registry_codecs_across_processes(fake_registry):
     reader = Codecs(HttpRegistry(fake_registry.url))
     assert record_to_decision(reader.decode("decision", data)) == d
     assert record_to_decision(reader.decode("decision", data)) == d
-    assert [r[:2] for r in fake_registry.requests[before:]] == [("GET", "/schemas/ids/100")]   # reading registers nothing
+    # reading registers nothing: one GET for the writer schema, then the cache
+    assert [r[:2] for r in fake_registry.requests[before:]] == [("GET", "/schemas/ids/100")]
 
 
 @pytest.mark.integration
