@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from connectors.api.model import DecisionRecord, Delta, Target
 
-__all__ = ["DecisionIndex"]
+__all__ = ["DecisionIndex", "fold_changes"]
 
 _BITS = {4: 32, 6: 128}
 
@@ -25,6 +25,20 @@ _BITS = {4: 32, 6: 128}
 def _prefix_len(target: Target) -> int:
     version, start, end = target
     return _BITS[version] - ((end - start + 1).bit_length() - 1)
+
+
+def fold_changes(changes, head: int, is_active) -> Delta:
+    """A delta from (kind, record) changes in sequence order: `new` holds the records added and still
+    active; `deleted` those ended (a record both added and ended is only in `deleted`, as in CrowdSec)."""
+    new: dict[int, DecisionRecord] = {}
+    deleted: dict[int, DecisionRecord] = {}
+    for kind, rec in changes:
+        if kind == "new":
+            new[rec.id] = rec
+        else:
+            new.pop(rec.id, None)
+            deleted[rec.id] = rec
+    return Delta([r for r in new.values() if is_active(r)], list(deleted.values()), head)
 
 
 class DecisionIndex:
@@ -160,17 +174,7 @@ class DecisionIndex:
         if seq < self.floor or seq > self.head:
             return Delta([], [], self.head, complete=False)
         i = bisect.bisect_right(self._log_seqs, seq)
-        new: dict[int, DecisionRecord] = {}
-        deleted: dict[int, DecisionRecord] = {}
-        for kind, rec in self._log[i:]:
-            if kind == "new":
-                new[rec.id] = rec
-            else:
-                new.pop(rec.id, None)
-                deleted[rec.id] = rec
-        live = [r for r in new.values() if r.until > now and r.id in self.by_id]
-        # a decision past `until` whose expiry the source has not logged yet is already over for a bouncer
-        return Delta(live, list(deleted.values()), self.head)
+        return fold_changes(self._log[i:], self.head, lambda r: r.until > now and r.id in self.by_id)
 
     def recently_ended(self, since: float) -> list[DecisionRecord]:
         """Decisions ended (deleted or expired) in the retained log whose end is at or after `since`."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from connectors.api.index import DecisionIndex
+from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, Target, target_of
 from synsec.store import Store
@@ -26,8 +26,10 @@ class SqliteDecisionView:
     reads the changes after the last one seen; it does nothing more often than every `min_interval` s.
     Simulated decisions are never served to bouncers, as in CrowdSec."""
 
-    def __init__(self, store: Store, *, min_interval: float = 0.2, ended_window: float = 3600.0):
+    def __init__(self, store: Store, *, min_interval: float = 0.2, ended_window: float = 3600.0,
+                 max_log_read: int = 200_000):
         self.store = store
+        self.max_log_read = max_log_read
         self.min_interval = min_interval
         self.ended_window = ended_window
         self.index = DecisionIndex()
@@ -77,7 +79,17 @@ class SqliteDecisionView:
         return self.index.contained(target, now)
 
     def changes_since(self, seq: int, now: float) -> Delta:
-        return self.index.changes_since(seq, now)
+        """From memory when the change is recent enough, else from the store's durable log (e.g. a
+        bouncer that last pulled before this process started), up to `max_log_read` changes."""
+        delta = self.index.changes_since(seq, now)
+        if delta.complete or seq > self.index.head or seq < 0:
+            return delta
+        rows = [r for r in self.store.changes_after(seq, self.max_log_read + 1) if r["seq"] <= self._seen]
+        if len(rows) > self.max_log_read:
+            return delta
+        changes = [(r["kind"], record_from_row(r)) for r in rows if not r["simulated"]]
+        return fold_changes(changes, self.index.head,
+                            lambda r: r.until > now and r.id in self.index.by_id)
 
     def recently_ended(self, now: float) -> list[DecisionRecord]:
         return self.index.recently_ended(now - self.ended_window)

@@ -151,3 +151,20 @@ def test_import_validates_every_entry_before_any():
     got = parse_import("value,scope,duration\n192.0.2.0/24,range,1h\n2001:DB8::1,,\n", "csv", {})
     assert [(d.scope, d.value, d.duration) for d in got] == [("Range", "192.0.2.0/24", 3600.0),
                                                               ("Ip", "2001:db8::1", 14400.0)]
+
+
+def test_delta_across_an_api_restart_comes_from_the_store(env):
+    """A bouncer that pulled before the API restarted still gets the deletion made while it was down."""
+    store, writer, view = env
+    flt = parse_stream_query({})[1]
+    a = add(writer, "192.0.2.20")
+    add(writer, "192.0.2.21")
+    view.refresh(NOW)
+    _, head = stream_body(view, True, flt, 0, NOW)
+    writer.delete_decisions({"num": a}, NOW)
+    add(writer, "192.0.2.22")
+    restarted = SqliteDecisionView(store, min_interval=0)
+    restarted.refresh(NOW)
+    body, _ = stream_body(restarted, False, flt, head, NOW)
+    assert [d["value"] for d in body["deleted"]] == ["192.0.2.20"]
+    assert [d["value"] for d in body["new"]] == ["192.0.2.22"]
