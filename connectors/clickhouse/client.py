@@ -88,6 +88,9 @@ class ChdbClient:
         if database != "default":
             self._query(f"CREATE DATABASE IF NOT EXISTS {database}")
         self._query(f"USE {database}")
+        # numbers as JSON numbers (not quoted 64-bit strings), as clickhouse_driver returns them
+        self._query("SET output_format_json_quote_64bit_integers = 0", "CSV")
+        self._query("SET session_timezone = 'UTC'", "CSV")     # DateTime text in UTC, whatever the host's
 
     def _query(self, sql: str, fmt: str = "JSONCompact"):
         try:
@@ -105,10 +108,10 @@ class ChdbClient:
             self._query(query, "CSV")
             return ([], []) if with_column_types else []
         doc = json.loads(self._query(query).data())
-        rows = [tuple(r) for r in doc["data"]]
-        if with_column_types:
-            return rows, [(m["name"], m["type"]) for m in doc["meta"]]
-        return rows
+        types = [(m["name"], m["type"]) for m in doc["meta"]]
+        convert = [_datetime if t.startswith("DateTime") else None for _, t in types]
+        rows = [tuple(f(v) if f else v for f, v in zip(convert, r)) for r in doc["data"]]
+        return (rows, types) if with_column_types else rows
 
     def _insert(self, head: str, rows) -> int:
         cols = head[head.index("(") + 1:head.rindex(")")].split(",")
@@ -126,6 +129,11 @@ class ChdbClient:
 
     def close(self) -> None:
         self._session.close()
+
+
+def _datetime(text: str) -> datetime:
+    """A naive datetime in the server time zone, as clickhouse_driver returns DateTime values."""
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
 
 def _returns_rows(query: str) -> bool:

@@ -9,8 +9,8 @@
 decisions-topic tombstone); when it raises, the record goes to `dead_letter(record, error)` with its
 topic/partition/offset, and only then is its offset allowed to be committed. While the sink cannot take more
 rows (ClickHouse down), the loop pauses its partitions and keeps polling (so it stays in the group) until a
-flush succeeds; records already fetched are never skipped (the partition is rewound to the first record not
-buffered). Offsets are committed right after a successful flush, for the records that flush covered.
+flush succeeds; it never polls more records than the sink has room for, and should a record still be refused,
+the partition is rewound to it (nothing fetched is skipped). Offsets are committed right after a successful flush, for the records that flush covered.
 """
 
 from __future__ import annotations
@@ -96,8 +96,9 @@ class SinkLoop:
 
     def step(self) -> None:
         """One poll → buffer → maybe flush → commit round."""
-        self._apply_backpressure()
-        batches = self.consumer.poll(timeout_ms=int(self.poll_timeout_s * 1000), max_records=self.max_records)
+        room = self._apply_backpressure()
+        batches = self.consumer.poll(timeout_ms=int(self.poll_timeout_s * 1000),
+                                     max_records=max(min(self.max_records, room), 1))
         for tp, records in batches.items():
             for i, record in enumerate(records):
                 try:
@@ -127,8 +128,10 @@ class SinkLoop:
         self.sink.add(obj, (tp, record.offset))
         self.stats.stored += 1
 
-    def _apply_backpressure(self) -> None:
-        full = self.sink.room() < self.max_records
+    def _apply_backpressure(self) -> int:
+        """Pause every assigned partition while the sink has no room; resume once it has. Returns the room."""
+        room = self.sink.room()
+        full = room == 0
         if full and not self._paused:
             parts = list(self.consumer.assignment())
             if parts:
@@ -139,6 +142,7 @@ class SinkLoop:
         elif not full and self._paused:
             self.consumer.resume(*self.consumer.paused())
             self._paused = False
+        return room
 
     def _commit(self, positions: dict) -> None:
         if not positions:
