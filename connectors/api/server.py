@@ -23,7 +23,7 @@ from connectors.api.query import (QueryError, parse_decisions_query, parse_strea
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
 from synsec.store.bouncers import match_key
 
-__all__ = ["create_app", "Backend", "KeyCache"]
+__all__ = ["create_app", "Backend", "KeyCache", "Handlers"]
 
 _DELETE_KEYS = {"ip": "value", "range": "value", "value": "value", "scope": "scope", "type": "type",
                 "scenario": "scenario", "origin": "origin"}
@@ -75,30 +75,27 @@ def _message(status: int, text: str) -> web.Response:
     return _json({"message": text}, status)
 
 
-def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
-               metrics: Metrics | None = None) -> web.Application:
-    metrics = metrics or Metrics()
-    keys = KeyCache(backend.keys, clock)
-    view = backend.view
+class Handlers:
+    """One method per route; `create_app` wires them. Errors raised here become 400/403 in the middleware."""
 
-    def active_by_origin():
-        now = clock()
-        view.refresh(now)
-        return [((origin, dtype), n) for (origin, dtype), n in
-                Counter((r.origin, r.type) for r in view.active(now)).items()]
+    def __init__(self, backend: Backend, clock: Callable[[], float], metrics: Metrics):
+        self.backend, self.view, self.clock, self.metrics = backend, backend.view, clock, metrics
+        self.keys = KeyCache(backend.keys, clock)
 
-    metrics.gauge("synsec_api_decisions_active", "Active decisions served to bouncers, by origin and type.",
-                  ("origin", "type"), active_by_origin)
+    def active_by_origin(self) -> list[tuple[tuple, int]]:
+        now = self.clock()
+        self.view.refresh(now)
+        return list(Counter((r.origin, r.type) for r in self.view.active(now)).items())
 
-    def auth(request: web.Request, role: str = "bouncer") -> str:
-        found = keys.match(request.headers.get("X-Api-Key", ""))
+    def auth(self, request: web.Request, role: str = "bouncer") -> str:
+        found = self.keys.match(request.headers.get("X-Api-Key", ""))
         if found is None or (role == "machine" and found[1] != "machine"):
-            metrics.forbidden += 1
+            self.metrics.forbidden += 1
             raise Forbidden
         return found[0]
 
     @web.middleware
-    async def errors_and_metrics(request: web.Request, handler) -> web.StreamResponse:
+    async def errors_and_metrics(self, request: web.Request, handler) -> web.StreamResponse:
         try:
             resp = await handler(request)
         except Forbidden:
@@ -109,35 +106,35 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
             resp = _message(err.status, err.reason)
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        metrics.requests[(route, request.method, str(resp.status))] += 1
+        self.metrics.requests[(route, request.method, str(resp.status))] += 1
         return resp
 
-    async def get_decisions(request: web.Request) -> web.Response:
-        name = auth(request)
+    async def get_decisions(self, request: web.Request) -> web.Response:
+        name = self.auth(request)
         query = parse_decisions_query(request.query)
-        now = clock()
-        view.refresh(now)
-        recs = select(view, query, now)
-        metrics.pulls[(name, "/v1/decisions")] += 1
+        now = self.clock()
+        self.view.refresh(now)
+        recs = select(self.view, query, now)
+        self.metrics.pulls[(name, "/v1/decisions")] += 1
         if request.method == "HEAD":
             return web.Response(status=200)
         return _json([r.to_lapi(now) for r in recs] or None)
 
-    async def get_stream(request: web.Request) -> web.Response:
-        name = auth(request)
+    async def get_stream(self, request: web.Request) -> web.Response:
+        name = self.auth(request)
         startup, flt = parse_stream_query(request.query)
         if request.method == "HEAD":  # no body, and the bouncer's position does not move
             return web.Response(status=200)
-        now = clock()
-        view.refresh(now)
-        body, head = stream_body(view, startup, flt, backend.keys.last_seq(name), now)
-        backend.keys.record_pull(name, seq=head, now=now, ip_address=request.remote,
-                                 user_agent=request.headers.get("User-Agent"))
-        metrics.pulls[(name, "/v1/decisions/stream")] += 1
+        now = self.clock()
+        self.view.refresh(now)
+        body, head = stream_body(self.view, startup, flt, self.backend.keys.last_seq(name), now)
+        self.backend.keys.record_pull(name, seq=head, now=now, ip_address=request.remote,
+                                      user_agent=request.headers.get("User-Agent"))
+        self.metrics.pulls[(name, "/v1/decisions/stream")] += 1
         return _json(body)
 
-    async def post_decisions(request: web.Request) -> web.Response:
-        auth(request, "machine")
+    async def post_decisions(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
         try:
             items = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -148,60 +145,66 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
         bad = {d.origin for d in decisions} - _WRITE_ORIGINS
         if bad:
             raise InputError(f"origin must be one of {', '.join(sorted(_WRITE_ORIGINS))}, got {sorted(bad)}")
-        ids = backend.writer.add_decisions(decisions, clock())
-        view.refresh(clock(), force=True)  # read-your-writes for the next request
+        ids = self.backend.writer.add_decisions(decisions, self.clock())
+        self.view.refresh(self.clock(), force=True)  # read-your-writes for the next request
         return _json({"ids": ids}, 201)
 
-    async def delete_decisions(request: web.Request) -> web.Response:
-        auth(request, "machine")
+    async def delete_decisions(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
         unknown = sorted(set(request.query) - set(_DELETE_KEYS))
         if unknown:
             raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
         filters = {_DELETE_KEYS[k]: v for k, v in request.query.items() if v}
         if not filters:
             raise QueryError("give at least one of " + ", ".join(sorted(_DELETE_KEYS)))
-        n = backend.writer.delete_decisions(filters, clock())
-        view.refresh(clock(), force=True)
-        return _json({"nbDeleted": str(n)})
+        return self._deleted(self.backend.writer.delete_decisions(filters, self.clock()))
 
-    async def delete_decision(request: web.Request) -> web.Response:
-        auth(request, "machine")
+    async def delete_decision(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
         text = request.match_info["decision_id"]
         if not text.isdigit():
             raise QueryError("decision_id must be a valid integer")
-        n = backend.writer.delete_decisions({"num": int(text)}, clock())
-        view.refresh(clock(), force=True)
+        return self._deleted(self.backend.writer.delete_decisions({"num": int(text)}, self.clock()))
+
+    def _deleted(self, n: int) -> web.Response:
+        self.view.refresh(self.clock(), force=True)
         return _json({"nbDeleted": str(n)})
 
-    async def get_alerts(request: web.Request) -> web.Response:
-        auth(request, "machine")
+    async def get_alerts(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
         limit = request.query.get("limit", "50")
         if not limit.isdigit():
             raise QueryError("limit must be a non-negative integer")
-        rows = backend.alerts.alerts(scenario=request.query.get("scenario") or None,
-                                     value=request.query.get("ip") or request.query.get("value") or None,
-                                     limit=int(limit))
+        rows = self.backend.alerts.alerts(scenario=request.query.get("scenario") or None,
+                                          value=request.query.get("ip") or request.query.get("value") or None,
+                                          limit=int(limit))
         return _json(rows)
 
-    async def get_alert(request: web.Request) -> web.Response:
-        auth(request, "machine")
-        row = backend.alerts.alert(request.match_info["alert_id"])
+    async def get_alert(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
+        row = self.backend.alerts.alert(request.match_info["alert_id"])
         return _json(row) if row is not None else _message(404, "alert not found")
 
-    async def health(request: web.Request) -> web.Response:
+    async def health(self, request: web.Request) -> web.Response:
         return _json({"status": "up"})
 
-    async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
+    async def prometheus(self, request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
-    app = web.Application(middlewares=[errors_and_metrics])
-    app.router.add_get("/v1/decisions", get_decisions)               # HEAD too (allow_head)
-    app.router.add_get("/v1/decisions/stream", get_stream)
-    app.router.add_post("/v1/decisions", post_decisions)
-    app.router.add_delete("/v1/decisions", delete_decisions)
-    app.router.add_delete("/v1/decisions/{decision_id}", delete_decision)
-    app.router.add_get("/v1/alerts", get_alerts)
-    app.router.add_get("/v1/alerts/{alert_id}", get_alert)
-    app.router.add_get("/health", health)
-    app.router.add_get("/metrics", prometheus)
+
+def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
+               metrics: Metrics | None = None) -> web.Application:
+    h = Handlers(backend, clock, metrics or Metrics())
+    h.metrics.gauge("synsec_api_decisions_active", "Active decisions served to bouncers, by origin and type.",
+                    ("origin", "type"), h.active_by_origin)
+    app = web.Application(middlewares=[h.errors_and_metrics])
+    app.router.add_get("/v1/decisions", h.get_decisions)             # HEAD too (allow_head)
+    app.router.add_get("/v1/decisions/stream", h.get_stream)
+    app.router.add_post("/v1/decisions", h.post_decisions)
+    app.router.add_delete("/v1/decisions", h.delete_decisions)
+    app.router.add_delete("/v1/decisions/{decision_id}", h.delete_decision)
+    app.router.add_get("/v1/alerts", h.get_alerts)
+    app.router.add_get("/v1/alerts/{alert_id}", h.get_alert)
+    app.router.add_get("/health", h.health)
+    app.router.add_get("/metrics", h.prometheus)
     return app
