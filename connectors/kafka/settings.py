@@ -171,23 +171,24 @@ class BrokerSettings:
             context.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
         return context
 
-    def kafka_python_kwargs(self) -> dict[str, Any]:
+    def _common_kwargs(self) -> dict[str, Any]:
+        # kafka-python and aiokafka share these names
         out: dict[str, Any] = {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id,
                                "security_protocol": self.security_protocol}
         if self.sasl_mechanism:
             out.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
                        sasl_plain_password=self.sasl_password)
+        return out
+
+    def kafka_python_kwargs(self) -> dict[str, Any]:
+        out = self._common_kwargs()
         if self.uses_tls:
             out.update({k: v for k, v in (("ssl_cafile", self.ssl_cafile), ("ssl_certfile", self.ssl_certfile),
                                           ("ssl_keyfile", self.ssl_keyfile)) if v})
         return out
 
     def aiokafka_kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id,
-                               "security_protocol": self.security_protocol}
-        if self.sasl_mechanism:
-            out.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
-                       sasl_plain_password=self.sasl_password)
+        out = self._common_kwargs()
         if self.uses_tls:
             out["ssl_context"] = self.ssl_context()
         return out
