@@ -331,3 +331,26 @@ def test_no_raw_log_line_is_stored(db):
     assert count(client, "alerts") == len(result.alerts)
     lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
     assert not [ln for ln in lines if ln in stored or ln.split('"')[1] in stored]   # nor the request line
+
+
+def test_cli_migrate_and_query(server, loaded):
+    """`synsec clickhouse migrate` creates and migrates a database (then has nothing to do); `query` prints JSON."""
+    import json
+
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+
+    url = server.url("t_cli")
+    first = CliRunner().invoke(cli, ["clickhouse", "migrate", "--url", url, "-o", "json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["applied"] == ["001_alerts.sql", "002_decisions.sql", "003_alerts_hourly.sql"]
+    again = CliRunner().invoke(cli, ["clickhouse", "migrate", "--url", url])
+    assert again.exit_code == 0 and "nothing to apply" in again.output
+    db_url = server.url(loaded.connection.database)
+    out = CliRunner().invoke(cli, ["clickhouse", "query", "top_countries", "--url", db_url, "--since", str(T0),
+                                   "--until", "2026-03-03T10:00:00Z", "-o", "json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)[0] == {"country": "FR", "alerts": 4, "sources": 2}
+    down = CliRunner().invoke(cli, ["clickhouse", "migrate", "--url", f"clickhouse://127.0.0.1:{free_port()}/x"])
+    assert down.exit_code == 1 and "Connection refused" in down.output
