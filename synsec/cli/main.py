@@ -126,6 +126,8 @@ cli.add_command(api)
 
 from synsec.cli.topics import topics as _topics  # noqa: E402 - command groups register after `cli`
 cli.add_command(_topics)
+from synsec.cli.worker import worker as _worker  # noqa: E402
+cli.add_command(_worker)
 
 
 def main() -> None:

@@ -19,10 +19,12 @@ __all__ = ["Engine", "Output", "Stats"]
 class Output:
     alerts: list[Alert] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    reprocess: list[Event] = field(default_factory=list)   # split mode: OVFLW events to route again
 
     def extend(self, other: "Output") -> None:
         self.alerts.extend(other.alerts)
         self.decisions.extend(other.decisions)
+        self.reprocess.extend(other.reprocess)
 
 
 @dataclass
@@ -41,10 +43,17 @@ class Stats:
 
 
 class Engine:
-    """Drives the pure pieces in CrowdSec's order. One instance per stream of lines (one watermark)."""
+    """Drives the pure pieces in CrowdSec's order. One instance per stream of lines (one watermark).
+
+    `split=True` is the topology's mode, where the steps after an overflow run in other agents: overflows
+    still go through the postoverflows, but no decision is made here (the profiles agent calls `decide`)
+    and a `reprocess` overflow comes back in `Output.reprocess` for the route agent instead of being
+    poured into this engine's buckets (which hold only one partition's buckets).
+    """
 
     def __init__(self, parsers: ParserPipeline, buckets, postoverflows: ParserPipeline,
-                 profiles: ProfileEngine, parse_ctx: ParseContext):
+                 profiles: ProfileEngine, parse_ctx: ParseContext, split: bool = False):
+        self.split = split
         self.parsers = parsers
         self.buckets = buckets
         self.postoverflows = postoverflows
@@ -91,6 +100,11 @@ class Engine:
             out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
         return out
 
+    def pour_bucket(self, scenario: str, key: str, evt: Event) -> Output:
+        """Pour into one bucket without moving the watermark (the topology's bucket agent: the watermark
+        comes from markers; the pour still ticks its own bucket first, so a late watermark changes nothing)."""
+        return self._overflows(self.buckets.pour_one(scenario, key, evt))
+
     def watermark(self, ts: float) -> Output:
         """Event time moved to `ts` (an event that entered no bucket): fire due timers, exactly as pouring
         an event at `ts` would; an out-of-order `ts` fires nothing."""
@@ -117,12 +131,20 @@ class Engine:
                 continue
             self.stats.alerts += 1
             out.alerts.append(alert)
-            decisions = self.profiles.decide(alert)
-            self.stats.decisions += len(decisions)
-            out.decisions.extend(decisions)
+            if self.split:
+                if reprocess:
+                    out.reprocess.append(self.overflow_event(alert, True))
+                continue
+            out.decisions.extend(self.decide(alert))
             if reprocess:
                 out.extend(self._overflows(self.buckets.process(self.overflow_event(alert, True))))
         return out
+
+    def decide(self, alert: Alert) -> list[Decision]:
+        """The profiles' decisions for an alert (counted)."""
+        decisions = self.profiles.decide(alert)
+        self.stats.decisions += len(decisions)
+        return decisions
 
     @staticmethod
     def overflow_event(alert: Alert, reprocess: bool = False) -> Event:

@@ -1,0 +1,96 @@
+"""`create_app(settings)`: the Faust app of one synsec worker — topics, the bucket table and the agents.
+
+No global app: the CLI builds one `WorkerSettings` at the edge and calls `create_app`. Every topic carries raw
+bytes (`value_serializer="raw"`): the agents decode with `streams.codecs` themselves, so an undecodable message
+is theirs to send to the dead-letter topic rather than a crash inside Faust.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from connectors.kafka.settings import BrokerSettings
+from streams.bucketstore import BucketCodec
+from streams.codecs import Codecs
+from streams.registry import HttpRegistry, LocalRegistry
+from synsec.runner.build import EngineOptions, build_engine
+from topologies import Topology
+
+__all__ = ["WorkerSettings", "create_app", "Shell"]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    broker: BrokerSettings
+    topology: Topology
+    engine: EngineOptions
+    store: str = "memory://"              # "rocksdb://" in production (pip install synsec[rocksdb])
+    data_dir: Path = Path("/tmp/synsec-worker")
+    registry_url: str = ""                # Confluent schema registry; "" = ids from schemas/ids.json
+    session_timeout: float = 10.0         # tansu makes a join wait half of it: keep it short
+    heartbeat_interval: float = 1.0
+    watermark_interval: float = 1.0       # event-time seconds between watermark markers per events partition
+    idle_advance_s: float = 5.0           # wall seconds without events before an idle partition is advanced
+    agents: tuple[str, ...] = ("parse", "route", "buckets", "profiles", "expiry")
+    web_port: int = 0                     # 0: no Faust web server
+    extra: dict[str, Any] = field(default_factory=dict)   # more faust.App settings
+
+
+class Shell:
+    """What the agents share: the engine (compiled content), codecs, topics, the bucket table, counters."""
+
+    def __init__(self, app: faust.App, settings: WorkerSettings):
+        self.app = app
+        self.settings = settings
+        self.topology = settings.topology
+        self.engine, self.content = build_engine(settings.engine)
+        registry = HttpRegistry(settings.registry_url) if settings.registry_url else LocalRegistry()
+        self.codecs = Codecs(registry)
+        self.counters: dict[str, int] = {}
+        self.topics = {role: app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw",
+                                       value_serializer="raw", partitions=spec.partitions, internal=False)
+                       for role, spec in self.topology.topics.items()}
+        buckets_in = self.topology.topics["buckets-in"]
+        self.buckets_partitions = buckets_in.partitions
+        self.events_partitions = self.topology.topics["events"].partitions
+        self.table = app.Table("buckets", default=None, key_type=bytes, value_type=bytes,
+                               partitions=buckets_in.partitions)
+        self.table.value_serializer = BucketCodec(self.codecs)   # before its store/changelog exist (lazy)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+
+def create_app(settings: WorkerSettings) -> faust.App:
+    """A Faust app running the agents `settings.agents` of `settings.topology` against `settings.broker`."""
+    from streams import agents
+
+    topo = settings.topology
+    app = faust.App(
+        topo.app_id,
+        **settings.broker.faust_kwargs(),
+        store=settings.store,
+        autodiscover=False,
+        datadir=str(settings.data_dir),
+        topic_partitions=topo.topics["events"].partitions,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_every=100,
+        broker_commit_interval=1.0,
+        table_standby_replicas=0,
+        web_enabled=bool(settings.web_port),
+        web_port=settings.web_port or 6066,
+        web_bind="127.0.0.1",
+        **settings.extra,
+    )
+    shell = Shell(app, settings)
+    app.synsec = shell          # for tests and the CLI (status, counters)
+    agents.install(app, shell)
+    return app

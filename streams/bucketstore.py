@@ -1,0 +1,162 @@
+"""Bucket state in a changelogged Faust table, seen by the engine as one partition's mapping.
+
+The engine's `BucketManager` keeps `{(scenario, key): BucketState}` in any mutable mapping. In the worker that
+mapping is `PartitionStore`: a view of the `buckets` table restricted to the keys of one `synsec.buckets-in`
+partition (each bucket lives on exactly one partition, chosen by `partition_for`), so that every partition has
+its own manager and its own event-time watermark, and survives a restart through the table's changelog.
+
+Each table value also records the offset of the buckets-in message that produced it. A message redelivered
+after a crash (at-least-once: the changelog may be ahead of the committed offsets) is recognised by that offset
+and not poured twice, so a bucket half-filled before a SIGKILL overflows at the same event as without it.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import MutableMapping
+from typing import Any, Iterator
+
+from faust.serializers.codecs import Codec
+from kafka.partitioner.default import murmur2
+
+from streams.records import bucket_state_to_record, record_to_bucket_state
+from synsec.engine.buckets.state import BucketState
+
+__all__ = ["partition_for", "table_key", "split_table_key", "StoredBucket", "BucketCodec", "PartitionStore",
+           "Watermarks"]
+
+_SEP = "\x00"                # scenario names never hold NUL; a groupby value may hold anything after it
+_OFFSET = struct.Struct(">q")
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2, as the Java client and kafka-python): same key, same partition."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def table_key(scenario: str, key: str) -> bytes:
+    """The bucket's message key on synsec.buckets-in and its key in the table."""
+    return f"{scenario}{_SEP}{key}".encode("utf-8", "surrogateescape")
+
+
+def split_table_key(raw: bytes) -> tuple[str, str]:
+    scenario, _, key = raw.decode("utf-8", "surrogateescape").partition(_SEP)
+    return scenario, key
+
+
+class StoredBucket:
+    """A table value: the bucket's state and the buckets-in offset that last changed it."""
+
+    __slots__ = ("state", "offset")
+
+    def __init__(self, state: BucketState, offset: int):
+        self.state = state
+        self.offset = offset
+
+
+class BucketCodec(Codec):
+    """Faust value codec for the table: 8-byte offset + the Avro `bucket_state` value (Confluent framed)."""
+
+    def __init__(self, codecs=None, children=None, **kwargs: Any):
+        super().__init__(children=children, codecs=codecs, **kwargs)
+        self._codecs = codecs
+
+    def _dumps(self, obj: Any) -> bytes:
+        return _OFFSET.pack(obj.offset) + self._codecs.encode("bucket_state", bucket_state_to_record(obj.state))
+
+    def _loads(self, data: bytes) -> StoredBucket:
+        (offset,) = _OFFSET.unpack_from(data)
+        rec = self._codecs.decode("bucket_state", data[_OFFSET.size:])
+        return StoredBucket(record_to_bucket_state(rec), offset)
+
+
+class PartitionStore(MutableMapping):
+    """The buckets of one partition, as `BucketManager` wants them; writes go through to the Faust table.
+
+    `offset` is set by the agent before each message: writes record it, and `applied(bkey)` tells whether a
+    redelivered message was already poured into that bucket. Writes are held back (read-your-writes) until
+    `commit()`: the agent first sends the alerts a message produced and waits for the broker's ack, then
+    commits, so a crash in between repeats the alert (at-least-once) instead of losing it.
+    """
+
+    _DELETED = object()
+
+    def __init__(self, table: MutableMapping, partition: int, partitions: int):
+        self.table = table
+        self.partition = partition
+        self.partitions = partitions
+        self.offset = -1
+        self.pending: dict[bytes, Any] = {}
+
+    def _stored(self, raw: bytes):
+        stored = self.pending.get(raw)
+        if stored is None:
+            return self.table.get(raw)
+        return None if stored is self._DELETED else stored
+
+    def applied(self, bkey: tuple[str, str], offset: int) -> bool:
+        stored = self._stored(table_key(*bkey))
+        return stored is not None and stored.offset >= offset
+
+    def __getitem__(self, bkey: tuple[str, str]) -> BucketState:
+        stored = self._stored(table_key(*bkey))
+        if stored is None:
+            raise KeyError(bkey)
+        return stored.state
+
+    def get(self, bkey, default=None):
+        stored = self._stored(table_key(*bkey))
+        return default if stored is None else stored.state
+
+    def __setitem__(self, bkey: tuple[str, str], state: BucketState) -> None:
+        self.pending[table_key(*bkey)] = StoredBucket(state, self.offset)   # a new value, never mutated
+
+    def __delitem__(self, bkey: tuple[str, str]) -> None:
+        raw = table_key(*bkey)
+        if self._stored(raw) is None:
+            raise KeyError(bkey)
+        self.pending[raw] = self._DELETED
+
+    def commit(self) -> None:
+        """Write the held-back changes to the table (its changelog); call inside the agent's event."""
+        for raw, stored in self.pending.items():
+            if stored is self._DELETED:
+                self.table.pop(raw, None)
+            else:
+                self.table[raw] = stored
+        self.pending.clear()
+
+    def _mine(self) -> Iterator[bytes]:
+        keys = set(self.table.keys()) | set(self.pending)
+        for raw in keys:
+            if partition_for(raw, self.partitions) == self.partition and self._stored(raw) is not None:
+                yield raw
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        for raw in self._mine():
+            yield split_table_key(raw)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._mine())
+
+
+class Watermarks:
+    """Event-time watermark of one buckets-in partition: the minimum over the upstream events partitions.
+
+    Every route instance sends, per events partition it reads, a marker with that partition's event time to
+    every buckets-in partition. Timers may only fire when *every* upstream partition has passed them, or an
+    event still in flight from a slower partition could find its bucket gone. Until all upstream partitions
+    have reported, the watermark stays at -inf (pours still tick their own bucket lazily, so nothing is wrong,
+    only later).
+    """
+
+    def __init__(self, upstream: int):
+        self.upstream = upstream
+        self.marks: dict[int, float] = {}
+
+    def update(self, source: int, ts: float) -> float:
+        if ts > self.marks.get(source, float("-inf")):
+            self.marks[source] = ts
+        if len(self.marks) < self.upstream:
+            return float("-inf")
+        return min(self.marks.values())
