@@ -1,14 +1,21 @@
-"""`synsec api`: serve CrowdSec's LAPI (bouncer routes) and ccscli's routes over the embedded store."""
+"""`synsec api`: serve CrowdSec's LAPI (bouncer routes) and ccscli's routes, over the embedded store or, with
+`--broker`, over the compacted decisions topic (bouncer keys and positions stay in the embedded store)."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import time
 
 import click
 
 from synsec.cli.settings import settings_from_env
+from synsec.cli.topics import broker_options, broker_settings_from_options
 
 __all__ = ["api", "parse_listen"]
+
+_BROKER_KEYS = ("broker_url", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password",
+                "ssl_cafile", "ssl_certfile", "ssl_keyfile")
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -25,29 +32,91 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _optional_broker_options(fn):
+    """The shared --broker/TLS/SASL flags (`broker_options`), optional here: without --broker or
+    $SYNSEC_KAFKA_BROKER the API serves the embedded store. The command gets `broker` (settings or None)."""
+    template = broker_options(lambda **kw: None)
+    fn.__click_params__ = getattr(fn, "__click_params__", []) + list(template.__click_params__)
+    return fn
+
+
+def _broker(flags: dict):
+    if not flags.get("broker_url") and not os.environ.get("SYNSEC_KAFKA_BROKER"):
+        return None
+    return broker_settings_from_options(**flags)
+
+
 @click.command()
 @click.option("--listen", default="127.0.0.1:8080", show_default=True,
               help="Address to serve on (HOST:PORT, [::1]:PORT). Loopback by default.")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Embedded store ($SYNSEC_STATE_DIR).")
 @click.option("--refresh-interval", type=click.FloatRange(0.0, 60.0), default=0.2, show_default=True,
               help="Seconds between reads of the store's change log (decisions reach bouncers after it).")
-def api(listen: str, state_dir: str | None, refresh_interval: float) -> None:
-    """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli."""
+@click.option("--topic", default="synsec.decisions", show_default=True,
+              help="With --broker: the compacted decisions topic to serve.")
+@click.option("--catch-up-timeout", type=click.FloatRange(0.0, 3600.0), default=60.0, show_default=True,
+              help="With --broker: seconds to wait for the topic to be read before serving.")
+@_optional_broker_options
+def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str, catch_up_timeout: float,
+        **broker_flags) -> None:
+    """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli.
+
+    With --broker kafka://HOST:PORT, decisions come from the decisions topic and ccscli's adds/deletes are
+    published to it; without, from the embedded store.
+    """
     from aiohttp import web
 
+    from connectors.api.metrics import Metrics
     from connectors.api.server import Backend, create_app
     from connectors.api.sqlite_view import SqliteDecisionView, StoreWriter
     from synsec.store import Store
 
     host, port = parse_listen(listen)
+    broker = _broker({k: broker_flags.get(k) for k in _BROKER_KEYS})
     settings = settings_from_env(state_dir)
     store = Store(settings.state_dir)
-    writer = StoreWriter(store)
-    view = SqliteDecisionView(store, min_interval=refresh_interval)
-    app = create_app(Backend(view=view, writer=writer, keys=writer, alerts=writer))
+    keys = StoreWriter(store)
+    metrics = Metrics()
+    view, writer, source, closers = None, keys, str(settings.state_dir), []
+    if broker is None:
+        view = SqliteDecisionView(store, min_interval=refresh_interval)
+    else:
+        view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
+        source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
+    app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics)
     click.echo(f"synsec api: serving http://{'[' + host + ']' if ':' in host else host}:{port}/ "
-               f"from {settings.state_dir}", err=True)
+               f"from {source}", err=True)
     try:
         web.run_app(app, host=host, port=port, print=None, access_log=None, handle_signals=True)
     finally:
+        for close in closers:
+            close()
         store.close()
+
+
+def _topic_backend(broker, topic: str, store, metrics, catch_up_timeout: float):
+    """(view, writer, closers) over the decisions topic; waits until the topic has been read."""
+    from connectors.api.topic_view import (TopicDecisionView, TopicDecisionWriter, make_decisions_consumer,
+                                           make_decisions_producer)
+    from streams.codecs import Codecs
+    from streams.registry import LocalRegistry
+
+    codecs = Codecs(LocalRegistry())
+    base = max((b.last_seq for b in store.bouncers()), default=0) + 1
+    try:
+        view = TopicDecisionView(make_decisions_consumer(broker), codecs, topic=topic, base_seq=base).start()
+        writer = TopicDecisionWriter(make_decisions_producer(broker), codecs, view, topic=topic)
+    except Exception as err:  # noqa: BLE001 — kafka-python's NoBrokersAvailable and friends
+        raise click.ClickException(f"cannot reach {broker.url}: {err}") from None
+    if not view.wait_idle(catch_up_timeout):
+        click.echo(f"synsec api: {topic} not read within {catch_up_timeout:g}s"
+                   + (f" ({view.error})" if view.error else "") + "; serving what was read", err=True)
+    else:
+        view.refresh(time.time())
+        click.echo(f"synsec api: read {view.records} message(s) from {topic}: "
+                   f"{len(view.index.by_id)} active decision(s), {view.poison} skipped", err=True)
+    metrics.gauge("synsec_api_topic_messages", "Messages read from the decisions topic.", (),
+                  lambda: [((), view.records)])
+    metrics.gauge("synsec_api_topic_poison", "Undecodable decisions-topic messages skipped.", (),
+                  lambda: [((), view.poison)])
+    return view, writer, [writer.close, view.stop]
