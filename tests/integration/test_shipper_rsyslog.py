@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,47 +65,66 @@ def render_conf(bootstrap: str, auth_log: Path, nginx_log: Path) -> str:
     return text
 
 
-@pytest.fixture
-def pipeline(tmp_path):
-    """tansu + topics + `synsec worker` + rsyslogd tailing tmp_path/auth.log; yields (bootstrap, auth_log)."""
+@contextmanager
+def running_worker(tmp_path: Path):
+    """tansu + the single topology's topics + `synsec worker`; yields (bootstrap, [Popen]) and stops all by PID.
+
+    Append processes you start to the list: they are checked still alive at the end, then stopped first."""
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
     from connectors.kafka.settings import BrokerSettings
     from topologies import load_topology
 
-    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
-    if not os.path.exists(rsyslogd) or not glob.glob("/usr/lib/*/rsyslog/omkafka.so"):
-        pytest.fail("needs Debian's rsyslog and rsyslog-kafka (scripts/apt-packages.txt)")
     procs: list[subprocess.Popen] = []
     broker = LocalBroker(log_dir=tmp_path / "tansu").start()
     try:
         ensure_topics(BrokerSettings.from_url(broker.url), load_topology("single"))
-        worker = subprocess.Popen(
+        procs.append(subprocess.Popen(
             [str(Path(sys.executable).parent / "synsec"), "worker", "--broker", broker.url, "--topology", "single",
              "--session-timeout", "6", "--state-dir", str(tmp_path / "state")],
-            stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT, cwd=ROOT)
-        procs.append(worker)
-        auth_log, nginx_log = tmp_path / "auth.log", tmp_path / "access.log"
-        auth_log.touch()
-        nginx_log.touch()
-        work = tmp_path / "rsyslog"
-        work.mkdir()
-        (work / "synsec.conf").write_text(render_conf(broker.bootstrap, auth_log, nginx_log))
-        (work / "main.conf").write_text(f'global(workDirectory="{work}")\ninclude(file="{work}/synsec.conf")\n')
-        env = {**os.environ, "LD_LIBRARY_PATH": str(_wheel_librdkafka(tmp_path / "lib"))}
-        check = subprocess.run([rsyslogd, "-N1", "-f", str(work / "main.conf")], env=env,
-                               capture_output=True, text=True, timeout=30)
-        assert check.returncode == 0, check.stderr
-        rsyslog = subprocess.Popen([rsyslogd, "-n", "-f", str(work / "main.conf"), "-i", str(work / "rsyslogd.pid")],
-                                   env=env, stdout=open(tmp_path / "rsyslog.log", "wb"), stderr=subprocess.STDOUT)
-        procs.append(rsyslog)
-        yield broker.bootstrap, auth_log, tmp_path
+            stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT, cwd=ROOT))
+        yield broker.bootstrap, procs
         for proc in procs:
             assert proc.poll() is None, f"{proc.args[0]} exited early with {proc.returncode}"
     finally:
         for proc in reversed(procs):
             _stop(proc)
         broker.stop()
+
+
+@pytest.fixture
+def pipeline(tmp_path):
+    """running_worker + rsyslogd tailing tmp_path/auth.log; yields (bootstrap, auth_log, tmp_path)."""
+    rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
+    if not os.path.exists(rsyslogd) or not glob.glob("/usr/lib/*/rsyslog/omkafka.so"):
+        pytest.fail("needs Debian's rsyslog and rsyslog-kafka (scripts/apt-packages.txt)")
+    with running_worker(tmp_path) as (bootstrap, procs):
+        auth_log, nginx_log = tmp_path / "auth.log", tmp_path / "access.log"
+        auth_log.touch()
+        nginx_log.touch()
+        work = tmp_path / "rsyslog"
+        work.mkdir()
+        (work / "synsec.conf").write_text(render_conf(bootstrap, auth_log, nginx_log))
+        (work / "main.conf").write_text(f'global(workDirectory="{work}")\ninclude(file="{work}/synsec.conf")\n')
+        env = {**os.environ, "LD_LIBRARY_PATH": str(_wheel_librdkafka(tmp_path / "lib"))}
+        check = subprocess.run([rsyslogd, "-N1", "-f", str(work / "main.conf")], env=env,
+                               capture_output=True, text=True, timeout=30)
+        assert check.returncode == 0, check.stderr
+        procs.append(subprocess.Popen([rsyslogd, "-n", "-f", str(work / "main.conf"), "-i",
+                                       str(work / "rsyslogd.pid")], env=env,
+                                      stdout=open(tmp_path / "rsyslog.log", "wb"), stderr=subprocess.STDOUT))
+        yield bootstrap, auth_log, tmp_path
+
+
+def assert_ban(bootstrap: str, start: float, *logs: Path) -> float:
+    """Wait (up to WAIT s from `start`) for synsec/ssh-bf's ban of BANNED; return the seconds it took."""
+    seen = _decisions(bootstrap, start + WAIT, BANNED)
+    latency = time.monotonic() - start
+    ours = [d for d in seen if d["value"] == BANNED]
+    tails = "".join(f"\n--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
+    assert ours, f"no decision for {BANNED} within {WAIT:.0f} s (saw {seen}){tails}"
+    assert ours[0]["type"] == "ban" and ours[0]["scenario"] == "synsec/ssh-bf", ours[0]
+    return latency
 
 
 def _decisions(bootstrap: str, deadline: float, want: str) -> list[dict]:
@@ -136,21 +156,15 @@ def test_rsyslog_omkafka_lines_reach_a_decision(pipeline):
     start = time.monotonic()
     with open(auth_log, "a") as f:
         f.write(SAMPLE.read_text())
-    seen = _decisions(bootstrap, start + WAIT, BANNED)
-    latency = time.monotonic() - start
-    logs = "".join(f"\n--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in
-                   (tmp_path / "rsyslog.log", tmp_path / "worker.log"))
-    ours = [d for d in seen if d["value"] == BANNED]
-    assert ours, f"no decision for {BANNED} within {WAIT:.0f} s (saw {seen}){logs}"
-    assert ours[0]["type"] == "ban" and ours[0]["scenario"] == "synsec/ssh-bf", ours[0]
+    latency = assert_ban(bootstrap, start, tmp_path / "rsyslog.log", tmp_path / "worker.log")
     print(f"\nrsyslog line -> decision for {BANNED}: {latency:.1f} s")
-    first = _first_raw(bootstrap)
+    first = first_raw(bootstrap)
     doc = json.loads(first)
     assert doc == {"msg": SAMPLE.read_text().splitlines()[0], "hostname": socket.gethostname().split(".")[0],
                    "labels": {"type": "syslog"}}, first                   # rsyslog sends the short host name
 
 
-def _first_raw(bootstrap: str) -> bytes:
+def first_raw(bootstrap: str) -> bytes:
     from kafka import KafkaConsumer
 
     consumer = KafkaConsumer("synsec.raw", bootstrap_servers=bootstrap, auto_offset_reset="earliest",
