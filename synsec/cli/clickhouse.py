@@ -1,4 +1,5 @@
-"""`synsec clickhouse`: apply the DDL (`migrate`) and run the shipped analyst queries (`queries`, `query`)."""
+"""`synsec clickhouse`: apply the DDL (`migrate`), run the shipped analyst queries (`queries`, `query`), and
+consume alerts and decisions from Kafka into ClickHouse (`sink`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime, timezone
 import click
 
 from synsec.cli.output import emit_json, output_option, table
+from synsec.cli.topics import broker_options
 
 __all__ = ["clickhouse"]
 
@@ -18,7 +20,7 @@ url_option = click.option("--url", envvar="SYNSEC_CLICKHOUSE_URL", default="clic
 
 @click.group()
 def clickhouse() -> None:
-    """ClickHouse history store: schema migrations and analyst queries."""
+    """ClickHouse history store: schema migrations, analyst queries, and the Kafka sink."""
     # the driver logs a traceback per failed connection; the command reports the error once itself
     logging.getLogger("clickhouse_driver").setLevel(logging.CRITICAL)
 
@@ -119,3 +121,98 @@ def query(name, url, since, until, limit, step, value, output) -> None:
         emit_json(result.dicts())
     else:
         table(q.description, result.columns, [list(r) for r in result.rows])
+
+
+def _decoder(codecs):
+    """decode(topic, bytes) for SinkLoop: an Alert, a Decision, or None for a decisions-topic tombstone."""
+    from streams.records import record_to_alert, record_to_decision
+
+    def decode(topic: str, data: bytes | None):
+        if topic.endswith("alerts"):
+            return record_to_alert(codecs.decode("alert", data))
+        rec = codecs.decode("decision", data) if data is not None else None
+        return None if rec is None else record_to_decision(rec)
+
+    return decode
+
+
+def _dead_letterer(producer, codecs, topic: str, timeout_s: float = 10.0):
+    """dead_letter(record, error) for SinkLoop: an Avro dead_letter on `topic`, acknowledged before the loop
+    may commit past the record (a failed send raises, so the record is redelivered)."""
+    from streams.records import DeadLetter, dead_letter_to_record
+
+    def dead_letter(record, err: Exception) -> None:
+        dl = DeadLetter(topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
+                        value=record.value, error=f"{type(err).__name__}: {err}",
+                        timestamp=max(int(record.timestamp or 0), 0), agent="clickhouse-sink")
+        producer.send(topic, key=record.key, value=codecs.encode("dead_letter", dead_letter_to_record(dl))
+                      ).get(timeout=timeout_s)
+
+    return dead_letter
+
+
+@clickhouse.command()
+@broker_options
+@url_option
+@click.option("--group", default="synsec-clickhouse", show_default=True, help="Kafka consumer group.")
+@click.option("--alerts-topic", default="synsec.alerts", show_default=True)
+@click.option("--decisions-topic", default="synsec.decisions", show_default=True)
+@click.option("--deadletter-topic", default="synsec.deadletter", show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
+              help="Rows per insert.")
+@click.option("--max-age", type=click.FloatRange(0.01), default=1.0, show_default=True,
+              help="Seconds a row may wait before its batch is inserted anyway.")
+@click.option("--max-records", type=click.IntRange(0), default=0,
+              help="Stop after this many messages (0: run until SIGINT/SIGTERM).")
+@output_option
+def sink(broker, url, group, alerts_topic, decisions_topic, deadletter_topic, batch_size, max_age, max_records,
+         output) -> None:
+    """Consume alerts and decisions from Kafka into ClickHouse (batched, idempotent; offsets committed only
+    after each successful insert; undecodable messages to the dead-letter topic). Run `migrate` first."""
+    import signal
+    import threading
+
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from connectors.clickhouse.client import client_from_url, parse_url
+    from connectors.clickhouse.consumer import SinkLoop, make_consumer
+    from connectors.clickhouse.sink import ClickHouseSink
+    from streams.codecs import Codecs
+    from streams.registry import LocalRegistry
+
+    try:
+        target = parse_url(url)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--url") from None
+    codecs = Codecs(LocalRegistry())
+    kafka = broker.kafka_python_kwargs()
+    bootstrap = kafka.pop("bootstrap_servers")
+    try:
+        consumer = make_consumer(bootstrap, group_id=group, **kafka)
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka)
+    except KafkaError as err:
+        raise click.ClickException(f"cannot reach {broker.url}: {err}") from None
+    ch = ClickHouseSink(lambda: client_from_url(target), batch_size=batch_size, max_age_s=max_age)
+    loop = SinkLoop(consumer, ch, _decoder(codecs), dead_letter=_dead_letterer(producer, codecs, deadletter_topic),
+                    topics=(alerts_topic, decisions_topic))
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    click.echo(f"synsec clickhouse sink: {broker.url} ({alerts_topic}, {decisions_topic}) → "
+               f"{target.host}:{target.port}/{target.database}, group {group}", err=True)
+    loop.subscribe()
+    try:
+        stats = loop.run(stop=lambda: stopping.is_set() or (max_records and loop.stats.records >= max_records
+                                                            and ch.buffered == 0))
+    finally:
+        consumer.close()
+        producer.close(timeout=5)
+        ch.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    result = {"records": stats.records, "stored": stats.stored, "tombstones": stats.empty,
+              "dead_lettered": stats.dead_lettered, "commits": stats.commits, "paused": stats.paused}
+    if output == "json":
+        emit_json(result)
+    else:
+        click.echo(" ".join(f"{k}={v}" for k, v in result.items()))
