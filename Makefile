@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint
+.PHONY: demo test bench lint bench-api
 demo:
 	bash scripts/demo.sh
 test:
@@ -7,3 +7,5 @@ bench:
 	bash scripts/venv.sh test && .venv/bin/python bench/replay.py
 lint:
 	bash scripts/venv.sh && .venv/bin/ccscli lint
+bench-api:
+	bash scripts/venv.sh test && .venv/bin/python bench/api.py
