@@ -1,10 +1,9 @@
 """The interfaces the HTTP layer is written against, so the decisions source can change without touching it.
 
 - `DecisionView`: active decisions with ip/range lookups and a monotonically increasing change sequence.
-  `SqliteDecisionView` (single machine, the embedded store) implements it today; a view that materialises
-  the compacted decisions topic implements the same methods (feeding a `DecisionIndex` from the topic,
-  with `pop_expired` for expiry).
-- `DecisionWriter`: where ccscli's decisions go (the store today, the decisions topic later).
+  `SqliteDecisionView` (single machine, the embedded store) and `TopicDecisionView` (the compacted decisions
+  topic, feeding a `DecisionIndex` with `pop_expired` for expiry) implement it.
+- `DecisionWriter`: where ccscli's decisions go (`StoreWriter`: the store; `TopicDecisionWriter`: the topic).
 - `KeyStore`: bouncer keys (hashed) and each bouncer's last pulled sequence.
 - `AlertReader`: alerts for ccscli.
 """
