@@ -135,7 +135,7 @@ class _Partition:
 
     def __init__(self, shell, partition: int):
         eng = shell.engine
-        self.store = PartitionStore(shell.table, partition, shell.buckets_partitions)
+        self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer)
         manager = BucketManager(shell.content.scenarios, store=self.store)
         self.engine = Engine(eng.parsers, manager, eng.postoverflows, eng.profiles, eng.ctx, split=True)
         self.watermarks = Watermarks(shell.events_partitions)

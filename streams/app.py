@@ -57,9 +57,10 @@ class Shell:
         buckets_in = self.topology.topics["buckets-in"]
         self.buckets_partitions = buckets_in.partitions
         self.events_partitions = self.topology.topics["events"].partitions
+        codec = BucketCodec(self.codecs)
         self.table = app.Table("buckets", default=None, key_type=bytes, value_type=bytes,
                                partitions=buckets_in.partitions)
-        self.table.value_serializer = BucketCodec(self.codecs)   # before its store/changelog exist (lazy)
+        self.table.value_serializer = codec    # the store and the changelog topic are made lazily, after this
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

@@ -81,17 +81,21 @@ class PartitionStore(MutableMapping):
 
     _DELETED = object()
 
-    def __init__(self, table: MutableMapping, partition: int, partitions: int):
+    def __init__(self, table: MutableMapping, partition: int, partitions: int, codec: "BucketCodec"):
         self.table = table
         self.partition = partition
         self.partitions = partitions
+        self.codec = codec
         self.offset = -1
         self.pending: dict[bytes, Any] = {}
 
     def _stored(self, raw: bytes):
         stored = self.pending.get(raw)
         if stored is None:
-            return self.table.get(raw)
+            stored = self.table.get(raw)
+            if stored.__class__ is bytes:    # as recovered from the changelog: Faust hands back the bytes
+                stored = self.codec.loads(stored)
+            return stored
         return None if stored is self._DELETED else stored
 
     def applied(self, bkey: tuple[str, str], offset: int) -> bool:

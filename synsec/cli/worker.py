@@ -16,7 +16,8 @@ _AGENTS = ("parse", "route", "buckets", "profiles", "expiry")
 
 
 def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
-                    agents: str, session_timeout: float, watermark_interval: float, idle_advance: float):
+                    agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
+                    single_record_batches: bool = False):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
     from streams.app import WorkerSettings
     from synsec.runner.build import EngineOptions
@@ -34,7 +35,10 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
                              data_dirs=tuple(Path(d) for d in data_dirs),
                              reference_year=time.gmtime().tm_year),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
-        session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance)
+        session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
+        # tansu 0.6.0 reports a partition's end as the last batch's base offset + 1: Faust's table recovery
+        # stops there. One record per produce batch keeps that figure right (slower; tansu only).
+        extra={"producer_max_batch_size": 1, "producer_linger_ms": 0} if single_record_batches else {})
 
 
 @click.command()
@@ -54,16 +58,18 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
               help="Event-time seconds between watermark markers per events partition.")
 @click.option("--idle-advance", default=5.0, show_default=True, type=float,
               help="Wall seconds without events before an idle events partition follows the others.")
+@click.option("--single-record-batches", is_flag=True,
+              help="One record per produce request: needed with the bundled tansu broker (end offsets).")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents, session_timeout,
-           watermark_interval, idle_advance, loglevel):
+           watermark_interval, idle_advance, single_record_batches, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
 
     from streams.app import create_app
 
     settings = worker_settings(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents,
-                               session_timeout, watermark_interval, idle_advance)
+                               session_timeout, watermark_interval, idle_advance, single_record_batches)
     app = create_app(settings)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -1,0 +1,146 @@
+"""Helpers for the topology tests: a broker per test, worker processes, producing lines, reading results."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from connectors.kafka.admin import ensure_topics
+from connectors.kafka.settings import BrokerSettings
+from streams.codecs import Codecs
+from streams.registry import LocalRegistry
+from synsec.engine.model import Line
+from synsec.runner.build import EngineOptions, build_engine
+from topologies import load_topology
+
+REPO = Path(__file__).resolve().parents[2]
+SYNSEC = [sys.executable, "-m", "synsec.cli.main"]
+CODECS = Codecs(LocalRegistry())
+_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+:[0-9a-f]+)")
+
+
+def create_topics(broker, topology: str) -> None:
+    """The topology's topics and the workers' changelog topics (so a test may read them before they exist)."""
+    topo = load_topology(topology)
+    report = ensure_topics(BrokerSettings.from_url(broker.url), topo)
+    assert report.ok, report
+    from kafka.admin import KafkaAdminClient, NewTopic
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    try:
+        admin.create_topics([NewTopic(f"{topo.app_id}-buckets-changelog", topo.topics["buckets-in"].partitions, 1),
+                             NewTopic(f"{topo.app_id}-decisions-until-changelog",
+                                      topo.topics["decisions"].partitions, 1)])
+    finally:
+        admin.close()
+
+
+class Worker:
+    """`synsec worker` in a subprocess, stopped (or SIGKILLed) by its PID."""
+
+    def __init__(self, broker, topology: str, workdir: Path, name: str = "w"):
+        self.log = workdir / f"{name}.log"
+        state = workdir / f"{name}-state"
+        self.proc = subprocess.Popen(
+            [*SYNSEC, "worker", "--broker", broker.url, "--topology", topology, "--session-timeout", "6",
+             "--state-dir", str(state), "--watermark-interval", "1", "--idle-advance", "2", "--single-record-batches"],
+            cwd=REPO, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def tail(self) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])
+
+
+def produce_lines(broker, lines: list[str], log_type: str, keyed: bool = True, topic: str = "synsec.raw") -> None:
+    """Each line as our JSON envelope; keyed by the source IP (as a shipper keying by host would)."""
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
+    for line in lines:
+        m = _IP.search(line)
+        key = m.group(1).encode() if (keyed and m) else None
+        producer.send(topic, key=key, value=json.dumps({"message": line, "labels": {"type": log_type}}).encode())
+    producer.flush()
+    producer.close()
+
+
+def produce_raw(broker, topic: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    for v in values:
+        producer.send(topic, value=v)
+    producer.flush()
+    producer.close()
+
+
+def collect(broker, topics: list[str], until, timeout: float = 90.0, quiet: float = 3.0) -> dict[str, list]:
+    """Messages of `topics` from the start until `until(got)` holds (then `quiet` more seconds) or timeout."""
+    consumer = KafkaConsumer(*topics, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=500, enable_auto_commit=False, group_id=None)
+    got: dict[str, list] = {t: [] for t in topics}
+    deadline = time.monotonic() + timeout
+    done_at = None
+    try:
+        while time.monotonic() < deadline:
+            for msg in consumer:
+                got[msg.topic].append(msg)
+            if done_at is None and until(got):
+                done_at = time.monotonic()
+            if done_at is not None and time.monotonic() - done_at >= quiet:
+                break
+    finally:
+        consumer.close()
+    return got
+
+
+def alerts_of(messages) -> list[tuple[str, str, int]]:
+    out = []
+    for m in messages:
+        rec = CODECS.decode("alert", m.value)
+        out.append((rec["scenario"], rec["source"]["value"], rec["events_count"]))
+    return out
+
+
+def decisions_of(messages) -> set[tuple]:
+    out = set()
+    for m in messages:
+        if m.value is None:
+            continue
+        rec = CODECS.decode("decision", m.value)
+        out.add((rec["scope"], rec["value"], rec["type"], rec["scenario"]))
+    return out
+
+
+def replay_reference(lines: list[str], log_type: str):
+    """What the in-process runner decides on the same lines (no end-of-input flush: a stream has no end)."""
+    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    alerts, decisions, first_alert_at = [], set(), {}
+    for i, line in enumerate(lines):
+        out = engine.process_line(Line(line, "replay", {"type": log_type}))
+        for a in out.alerts:
+            alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
+            first_alert_at.setdefault((a.Scenario, a.Source.Value), i)
+        decisions |= {(d.scope, d.value, d.type, d.scenario) for d in out.decisions}
+    return Counter(alerts), decisions, first_alert_at
+
+
+def read_lines(path: Path) -> list[str]:
+    return [line.rstrip("\n") for line in path.open(encoding="utf-8") if line.strip()]
