@@ -128,6 +128,8 @@ from synsec.cli.topics import topics as _topics  # noqa: E402 - command groups r
 cli.add_command(_topics)
 from synsec.cli.worker import worker as _worker  # noqa: E402
 cli.add_command(_worker)
+from synsec.cli.up import up as _up  # noqa: E402
+cli.add_command(_up)
 from synsec.cli.bouncer import bouncer as _bouncer  # noqa: E402
 cli.add_command(_bouncer)
 

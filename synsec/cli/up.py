@@ -1,0 +1,132 @@
+"""`synsec up`: the distributed mode on one machine — local broker, topics, a worker, files tailed into it.
+
+Starts the bundled Kafka-protocol broker (tansu, memory storage) on 127.0.0.1, creates the topology's topics,
+runs `synsec worker` against it in a child process, tails the given files into `synsec.raw` (as a shipper
+would) and prints each decision as it lands on `synsec.decisions`. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+__all__ = ["up", "Tail"]
+
+
+class Tail:
+    """Follow files like `tail -F`: new lines as they are written; a truncated or replaced file restarts."""
+
+    def __init__(self, paths: list[Path], from_start: bool):
+        self.files: dict[Path, tuple[int, int]] = {}     # path -> (inode, offset)
+        for p in paths:
+            st = p.stat()
+            self.files[p] = (st.st_ino, 0 if from_start else st.st_size)
+        self.partial: dict[Path, bytes] = {}
+
+    def poll(self) -> list[tuple[Path, str]]:
+        out = []
+        for path, (inode, offset) in list(self.files.items()):
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue
+            if st.st_ino != inode or st.st_size < offset:          # rotated or truncated
+                inode, offset = st.st_ino, 0
+                self.partial.pop(path, None)
+            if st.st_size == offset:
+                self.files[path] = (inode, offset)
+                continue
+            with path.open("rb") as f:
+                f.seek(offset)
+                data = self.partial.pop(path, b"") + f.read()
+                offset = f.tell()
+            lines = data.split(b"\n")
+            if lines[-1]:
+                self.partial[path] = lines[-1]
+            for raw in lines[:-1]:
+                if raw.strip():
+                    out.append((path, raw.decode("utf-8", "replace")))
+            self.files[path] = (inode, offset)
+        return out
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--type", "log_type", required=True, help="Label `type` of the lines (nginx, syslog, ...).")
+@click.option("--topology", default="single", show_default=True)
+@click.option("--port", type=int, default=0, help="Broker port on 127.0.0.1 (default: a free one).")
+@click.option("--from-start", is_flag=True, help="Send the files' current content too, not only new lines.")
+@click.option("--exit-after-idle", type=float, default=0.0,
+              help="Stop after this many seconds without a new line or decision (0: run until Ctrl-C).")
+@click.option("--config-dir", type=click.Path(file_okay=False, exists=True))
+def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir):
+    """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES tailed into it."""
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from connectors.kafka.admin import ensure_topics
+    from connectors.kafka.broker import LocalBroker
+    from connectors.kafka.settings import BrokerSettings
+    from streams.codecs import Codecs
+    from streams.registry import LocalRegistry
+    from topologies import load_topology
+
+    topo = load_topology(topology)
+    broker = LocalBroker(port or None).start()
+    worker = None
+    try:
+        ensure_topics(BrokerSettings.from_url(broker.url), topo)
+        click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
+        cmd = [sys.executable, "-m", "synsec.cli.main", "worker", "--broker", broker.url, "--topology", topology,
+               "--session-timeout", "6", "--single-record-batches", "--idle-advance", "2"]
+        if config_dir:
+            cmd += ["--config-dir", config_dir]
+        worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                  stdout=sys.stderr)      # our stdout carries only the decisions
+        click.echo(f"worker pid {worker.pid}; tailing {len(files)} file(s) into {topo.topic('raw').name}", err=True)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+        consumer = KafkaConsumer(topo.topic("decisions").name, bootstrap_servers=broker.bootstrap,
+                                 auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
+        codecs = Codecs(LocalRegistry())
+        tail = Tail(list(files), from_start)
+        last_activity = time.monotonic()
+        decisions = 0
+        while True:
+            lines = tail.poll()
+            for path, line in lines:
+                producer.send(topo.topic("raw").name, json.dumps(
+                    {"message": line, "labels": {"type": log_type}, "log": {"file": {"path": str(path)}}}).encode())
+            producer.flush()
+            for msg in consumer:
+                if msg.value is None:
+                    click.echo(f"expired/deleted {msg.key.decode()}")
+                    continue
+                d = codecs.decode("decision", msg.value)
+                decisions += 1
+                click.echo(f"{d['type']} {d['scope']}:{d['value']} for {d['duration']:.0f}s ({d['scenario']})")
+                last_activity = time.monotonic()
+            if lines:
+                last_activity = time.monotonic()
+            if worker.poll() is not None:
+                raise click.ClickException(f"the worker exited with {worker.returncode}")
+            if exit_after_idle and time.monotonic() - last_activity > exit_after_idle:
+                click.echo(f"idle for {exit_after_idle:.0f}s: stopping ({decisions} decision(s))", err=True)
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        click.echo("stopping", err=True)
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(5)
+        broker.stop()
