@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint bench-api
+.PHONY: demo test bench lint bench-api bench-topology
 demo:
 	bash scripts/demo.sh
 test:
@@ -9,3 +9,5 @@ lint:
 	bash scripts/venv.sh && .venv/bin/ccscli lint
 bench-api:
 	bash scripts/venv.sh test && .venv/bin/python bench/api.py
+bench-topology:
+	bash scripts/venv.sh test && .venv/bin/python bench/topology.py
