@@ -11,7 +11,7 @@ from __future__ import annotations
 from .nodes import Binary, Builtin, Call, Const, Node, Pointer, Predicate
 from .regex import Regex, RegexError, literal_pattern
 
-__all__ = ["specialise_any", "data_file", "regexp_file", "alternation"]
+__all__ = ["specialise_any", "any_file_shape", "data_file", "regexp_file", "alternation"]
 
 
 def data_file(cg, node: Node) -> list[str] | None:
@@ -105,7 +105,8 @@ def _shape(body: Node) -> tuple[str, Node, str | None] | None:
     return None
 
 
-def specialise_any(node: Builtin, cg) -> tuple[str, str] | None:
+def any_file_shape(node: Builtin, cg) -> tuple[str, Node, str | None, list[str]] | None:
+    """(kind, X, case-fold helper, lines) of `any(File('f'), {X op #})` in a supported shape, else None."""
     if len(node.args) != 2 or not isinstance(node.args[1], Predicate):
         return None
     lines = data_file(cg, node.args[0])
@@ -120,6 +121,14 @@ def specialise_any(node: Builtin, cg) -> tuple[str, str] | None:
         return None
     if guarded:
         lines = [line for line in lines if len(line) > 0]
+    return kind, subject_node, fold_name, lines
+
+
+def specialise_any(node: Builtin, cg) -> tuple[str, str] | None:
+    shape = any_file_shape(node, cg)
+    if shape is None:
+        return None
+    kind, subject_node, fold_name, lines = shape
     if not lines:
         return "False", "bool"
     return _emit(cg, kind, subject_node, fold_name, lines)

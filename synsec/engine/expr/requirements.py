@@ -22,8 +22,8 @@ import dataclasses
 from typing import Any
 
 from .codegen import NOT_CONST
-from .fastpaths import _mentions_pointer, _shape, _strip_guard, data_file, regexp_file
-from .nodes import ArrayLit, Binary, Builtin, Call, Chain, Const, Ident, Member, Node, Predicate
+from .fastpaths import any_file_shape, regexp_file
+from .nodes import ArrayLit, Binary, Builtin, Call, Chain, Const, Ident, Member, Node
 from .registry import REGISTRY
 
 __all__ = ["Atom", "Clause", "requirement", "node_key", "is_field"]
@@ -160,21 +160,11 @@ def _matches(field: Node, patterns: list[str], cg) -> Clause | None:
 
 def _any_file(node: Builtin, cg) -> Clause | None:
     """`any(File('f'), {X op #})` over a data file: one atom per line of the file."""
-    if len(node.args) != 2 or not isinstance(node.args[1], Predicate):
-        return None
-    lines = data_file(cg, node.args[0])
-    if lines is None:
-        return None
-    body, guarded = _strip_guard(node.args[1].body)
-    shape = _shape(body)
+    shape = any_file_shape(node, cg)
     if shape is None:
         return None
-    kind, subject, fold_name = shape
-    if kind == "ip" or _mentions_pointer(subject) or not is_field(subject):
-        return None
-    if guarded:
-        lines = [line for line in lines if line]
-    if not lines:
+    kind, subject, fold_name, lines = shape
+    if kind == "ip" or not is_field(subject) or not lines:
         return None
     if fold_name is not None:
         from .helpers_str import go_lower, go_upper
