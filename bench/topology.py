@@ -94,7 +94,7 @@ def run(lines: list[str], workers: int, rate: float, n_alerts: int, by_event: di
                 last = now
                 if msg.topic == "synsec.alerts":
                     rec = CODECS.decode("alert", msg.value)
-                    alerts[rec["id"]] = rec
+                    alerts[rec["uuid"]] = rec
                 elif msg.value is not None:
                     d = CODECS.decode("decision", msg.value)
                     a = alerts.get(d["alert_id"])

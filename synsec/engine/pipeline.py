@@ -132,6 +132,7 @@ class Engine:
             self.stats.alerts += 1
             out.alerts.append(alert)
             if self.split:
+                self.profiles.stamp(alert)     # id and simulation travel with the alert to other agents
                 if reprocess:
                     out.reprocess.append(self.overflow_event(alert, True))
                 continue

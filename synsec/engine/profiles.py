@@ -89,11 +89,16 @@ class ProfileEngine:
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
 
-    def decide(self, alert: Alert) -> list[Decision]:
-        """Decisions for one alert; also fills alert.Simulated, alert.UUID and alert.Decisions."""
+    def stamp(self, alert: Alert) -> Alert:
+        """Fill what an alert carries before any decision: its deterministic id and its simulation flag."""
         if not alert.UUID:
             alert.UUID = alert_id(alert)
         alert.Simulated = self.simulation.is_simulated(alert.Scenario)
+        return alert
+
+    def decide(self, alert: Alert) -> list[Decision]:
+        """Decisions for one alert; also fills alert.Simulated, alert.UUID and alert.Decisions."""
+        self.stamp(alert)
         if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
             self._count("allowlisted")
             return []

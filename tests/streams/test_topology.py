@@ -11,7 +11,8 @@ import pytest
 
 from connectors.kafka.broker import LocalBroker
 from tests.streams.topology_util import (CODECS, REPO, Worker, alerts_of, collect, create_topics, decisions_of,
-                                         produce_lines, produce_raw, read_lines, replay_reference)
+                                         produce_lines, produce_raw, read_lines, replay_alert_ids,
+                                         replay_reference)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -54,6 +55,8 @@ def test_same_verdicts_as_replay(local_broker, tmp_path):
     assert decisions_of(got["synsec.decisions"]) == dec_n | dec_a
     keys = {m.key.decode() for m in got["synsec.decisions"]}
     assert keys == {f"{s}:{v}" for s, v, _t, _sc in dec_n | dec_a}
+    ids = {CODECS.decode("alert", m.value)["uuid"] for m in got["synsec.alerts"]}
+    assert ids == replay_alert_ids(nginx, "nginx") | replay_alert_ids(auth, "syslog")   # ids travel with alerts
 
 
 def _generated(tmp_path, lines: int) -> list[str]:

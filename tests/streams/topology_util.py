@@ -142,5 +142,11 @@ def replay_reference(lines: list[str], log_type: str):
     return Counter(alerts), decisions, first_alert_at
 
 
+def replay_alert_ids(lines: list[str], log_type: str) -> set[str]:
+    """The deterministic ids of replay's alerts (the same alert has the same id in every runner)."""
+    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    return {a.UUID for line in lines for a in engine.process_line(Line(line, "replay", {"type": log_type})).alerts}
+
+
 def read_lines(path: Path) -> list[str]:
     return [line.rstrip("\n") for line in path.open(encoding="utf-8") if line.strip()]
