@@ -77,37 +77,43 @@ def run(lines: list[str], workers: int, rate: float, n_alerts: int, by_event: di
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
         procs = [Worker(broker, "default", tmp, f"w{i}") for i in range(workers)]
-        time.sleep(8)                                   # group join (tansu: half the session timeout)
-        sent_at: dict = {}
-        consumer = KafkaConsumer("synsec.alerts", "synsec.decisions", bootstrap_servers=broker.bootstrap,
-                                 auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
-        t0 = time.monotonic()
-        producer = threading.Thread(target=_produce, args=(broker.bootstrap, lines, rate, sent_at))
-        producer.start()
-        alerts: dict[str, dict] = {}
-        latencies: list[float] = []
-        last = time.monotonic()
-        idle_limit = 60.0
-        while len(alerts) < n_alerts and time.monotonic() - last < idle_limit:
-            for msg in consumer:
-                now = time.monotonic()
-                last = now
-                if msg.topic == "synsec.alerts":
-                    rec = CODECS.decode("alert", msg.value)
-                    alerts[rec["uuid"]] = rec
-                elif msg.value is not None:
-                    d = CODECS.decode("decision", msg.value)
-                    a = alerts.get(d["alert_id"])
-                    if a is not None and a["events"]:
-                        line = by_event.get((a["source"]["value"], a["events"][-1]["timestamp"]))
-                        if line and (a["source"]["value"], line) in sent_at:
-                            latencies.append(now - sent_at[(a["source"]["value"], line)])
-        elapsed = last - t0
-        producer.join()
-        rss = [_rss_kb(p.proc.pid) for p in procs]
-        for p in procs:
-            p.stop()
-        consumer.close()
+        try:
+            return _measure(broker, procs, lines, workers, rate, n_alerts, by_event)
+        finally:
+            for p in procs:            # also on an error: never leave a worker behind
+                p.stop()
+
+
+def _measure(broker, procs, lines, workers, rate, n_alerts, by_event) -> dict:
+    time.sleep(8)                                   # group join (tansu: half the session timeout)
+    sent_at: dict = {}
+    consumer = KafkaConsumer("synsec.alerts", "synsec.decisions", bootstrap_servers=broker.bootstrap,
+                             auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
+    t0 = time.monotonic()
+    producer = threading.Thread(target=_produce, args=(broker.bootstrap, lines, rate, sent_at))
+    producer.start()
+    alerts: dict[str, dict] = {}
+    latencies: list[float] = []
+    last = time.monotonic()
+    idle_limit = 60.0
+    while len(alerts) < n_alerts and time.monotonic() - last < idle_limit:
+        for msg in consumer:
+            now = time.monotonic()
+            last = now
+            if msg.topic == "synsec.alerts":
+                rec = CODECS.decode("alert", msg.value)
+                alerts[rec["uuid"]] = rec
+            elif msg.value is not None:
+                d = CODECS.decode("decision", msg.value)
+                a = alerts.get(d["alert_id"])
+                if a is not None and a["events"]:
+                    line = by_event.get((a["source"]["value"], a["events"][-1]["timestamp"]))
+                    if line and (a["source"]["value"], line) in sent_at:
+                        latencies.append(now - sent_at[(a["source"]["value"], line)])
+    elapsed = last - t0
+    producer.join()
+    rss = [_rss_kb(p.proc.pid) for p in procs]
+    consumer.close()
     lat = sorted(latencies)
     return {"workers": workers, "rate": rate, "lines": len(lines), "alerts": len(alerts), "expected": n_alerts,
             "seconds": round(elapsed, 2), "lines_per_s": round(len(lines) / elapsed, 1) if elapsed else 0,
