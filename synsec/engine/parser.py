@@ -115,11 +115,6 @@ def _run_expr(fn: Callable, evt: Event, ctx: ParseContext, counter: str) -> Any:
         return None
 
 
-def apply_statics(statics: tuple[Static, ...], evt: Event, ctx: ParseContext) -> bool:
-    """Apply statics in order (see synsec.engine.statics); nodes hold them compiled, this is for one-offs."""
-    return compile_statics(statics)(evt, ctx)
-
-
 _ip_cache: dict = {}
 
 

@@ -97,7 +97,7 @@ class Engine:
         topology's route agent): the same as `pour`, split in two halves."""
         out = self.watermark(evt.ts)
         for scenario, key in routes:
-            out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
+            out.extend(self.pour_bucket(scenario, key, evt))
         return out
 
     def pour_bucket(self, scenario: str, key: str, evt: Event) -> Output:

@@ -13,8 +13,9 @@ directly — with exactly the semantics of applying the entries one by one (Crow
 
 from __future__ import annotations
 
-from types import CodeType, FunctionType
 from typing import Any, Callable
+
+from synsec.engine.expr.compiler import generated_function
 
 __all__ = ["compile_statics", "as_text", "set_target"]
 
@@ -114,6 +115,4 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
             f"        {store}",
         ]
     lines.append("    return True")
-    module = compile("\n".join(lines) + "\n", "<statics>", "exec")
-    code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "_apply")
-    return FunctionType(code, ns, "_apply")     # the def's code bound to our namespace (no exec of text)
+    return generated_function("\n".join(lines) + "\n", ns, "_apply", "<statics>")

@@ -14,14 +14,13 @@ candidate (its own filter then counts the error, as without the index).
 
 from __future__ import annotations
 
-from types import CodeType, FunctionType
 from typing import Any, Callable, Sequence
 
 import re2
 
-from synsec.engine.expr.codegen import CodeGen
 from synsec.engine.errors import Where
-from synsec.engine.expr.compiler import compile_fields
+from synsec.engine.expr.codegen import CodeGen
+from synsec.engine.expr.compiler import compile_fields, generated_function
 from synsec.engine.expr.regex import literal_pattern
 from synsec.engine.expr.requirements import requirement
 
@@ -100,7 +99,6 @@ class FilterIndex:
                 table = f.eq if atom.kind == "eq" else f.has
                 table[atom.literal] = table.get(atom.literal, 0) | bit
                 f.all_mask |= bit
-        self.fields = len(fields)
         self.candidates = self._generate(list(fields.values()), ctx)
 
     def _generate(self, fields: list[_Field], ctx) -> Callable[[Any], int]:
@@ -112,9 +110,7 @@ class FilterIndex:
         for i, f in enumerate(fields):
             lines += f.code(i, ns)
         lines.append("    return m")
-        module = compile("\n".join(lines) + "\n", "<filter index>", "exec")
-        code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == "_candidates")
-        return FunctionType(code, ns, "_candidates")
+        return generated_function("\n".join(lines) + "\n", ns, "_candidates", "<filter index>")
 
     @staticmethod
     def _clause(filt: Any):

@@ -98,17 +98,8 @@ class BucketManager:
             self.watermark = ts
             if self._heap and self._heap[0][0] < ts:
                 alerts = self._fire(ts)
-        for name, filt, groupby in self._candidates(evt):
-            if filt is not None:
-                try:
-                    if filt(evt) is not True:
-                        continue
-                except Exception:
-                    self.stats[name]["filter_errors"] += 1
-                    continue
-            key = self._key(name, None, groupby, evt)
-            if key is not None:
-                alerts.extend(self.pour_one(name, key, evt))
+        for name, key in self.route(evt):
+            alerts.extend(self.pour_one(name, key, evt))
         return alerts
 
     def pour_one(self, scenario: str, key: str, evt) -> list:

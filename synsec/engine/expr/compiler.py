@@ -11,7 +11,7 @@ from .context import ExprContext
 from .parser import ParseError, parse
 
 __all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_fields",
-           "FIELD_ERROR"]
+           "FIELD_ERROR", "generated_function"]
 
 
 class ExprRuntimeError(SynsecError):
@@ -90,7 +90,7 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
     ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
     ns["_notbool"] = lambda r: ExprRuntimeError(
         text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
-    fn = _function(code, ns, "_compiled", f"<expr {where}>")
+    fn = generated_function(code, ns, "_compiled", f"<expr {where}>")
     # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
     # the function costs, instead of one more Python frame.
     cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})
@@ -98,11 +98,14 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
 
 
 _BUILTINS = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate, "reversed": reversed,
-             "list": list, "len": len, "Exception": Exception, "bool": bool}
+             "list": list, "len": len, "Exception": Exception, "bool": bool, "str": str}
 
 
-def _function(code: str, ns: dict, name: str, filename: str) -> FunctionType:
-    """The function `name` defined by generated `code`, bound to the namespace `ns` (no exec of text)."""
+def generated_function(code: str, ns: dict, name: str, filename: str) -> FunctionType:
+    """The function `name` defined by generated `code`, bound to the namespace `ns` (no exec of text).
+
+    Every generated function of the engine (expressions, statics, the filter index) is built here, with the
+    same short list of builtins."""
     ns["__builtins__"] = _BUILTINS
     module = compile(code, filename, "exec")
     fn_code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == name)
@@ -152,4 +155,4 @@ def compile_fields(nodes: list[Any], *, where: Where, params: tuple[str, ...] = 
         lines += ["    try:", f"        _f{i} = {body}", "    except Exception:", f"        _f{i} = _ERR"]
     lines.append(f"    return ({''.join(f'_f{i}, ' for i in range(len(nodes)))})")
     cg.namespace["_ERR"] = FIELD_ERROR
-    return _function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
+    return generated_function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
