@@ -6,7 +6,8 @@ import time
 
 from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.inputs import DecisionInput
-from connectors.api.model import DecisionRecord, Delta, Target, target_of
+from connectors.api.model import DecisionRecord, Delta, target_of
+from connectors.api.view import IndexedView
 from synsec.store import Store
 
 __all__ = ["SqliteDecisionView", "StoreWriter", "record_from_row"]
@@ -21,7 +22,7 @@ def record_from_row(row: dict) -> DecisionRecord:
                           target=target_of(row["scope"] or "", row["value"] or ""))
 
 
-class SqliteDecisionView:
+class SqliteDecisionView(IndexedView):
     """DecisionView over the store's decisions and change log. `refresh` logs expiries (a write) and
     reads the changes after the last one seen; it does nothing more often than every `min_interval` s.
     Simulated decisions are never served to bouncers, as in CrowdSec."""
@@ -63,21 +64,6 @@ class SqliteDecisionView:
             if len(rows) < 10000:
                 break
 
-    def head(self) -> int:
-        return self.index.head
-
-    def active(self, now: float) -> list[DecisionRecord]:
-        return self.index.active(now)
-
-    def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
-        return self.index.by_value(scope, value, now)
-
-    def containing(self, target: Target, now: float) -> list[DecisionRecord]:
-        return self.index.containing(target, now)
-
-    def contained(self, target: Target, now: float) -> list[DecisionRecord]:
-        return self.index.contained(target, now)
-
     def changes_since(self, seq: int, now: float) -> Delta:
         """From memory when the change is recent enough, else from the store's durable log (e.g. a
         bouncer that last pulled before this process started), up to `max_log_read` changes."""
@@ -91,8 +77,6 @@ class SqliteDecisionView:
         return fold_changes(changes, self.index.head,
                             lambda r: r.until > now and r.id in self.index.by_id)
 
-    def recently_ended(self, now: float) -> list[DecisionRecord]:
-        return self.index.recently_ended(now - self.ended_window)
 
 
 class StoreWriter:

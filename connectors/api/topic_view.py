@@ -25,7 +25,8 @@ from collections.abc import Callable
 
 from connectors.api.index import DecisionIndex
 from connectors.api.inputs import DecisionInput
-from connectors.api.model import DecisionRecord, Delta, Target, target_of
+from connectors.api.model import DecisionRecord, Delta, target_of
+from connectors.api.view import IndexedView
 
 __all__ = ["TopicDecisionView", "TopicDecisionWriter", "make_decisions_consumer", "make_decisions_producer",
            "lapi_id", "DECISIONS_TOPIC"]
@@ -58,7 +59,7 @@ def make_decisions_producer(broker, **config):
     return KafkaProducer(**opts)
 
 
-class TopicDecisionView:
+class TopicDecisionView(IndexedView):
     """DecisionView over the decisions topic. Thread-safe by construction: only the consumer thread touches
     the consumer, only `refresh` (the API's thread) touches the index; they share a locked queue."""
 
@@ -217,26 +218,9 @@ class TopicDecisionView:
             self._seq += 1
             self.index.remove(old.id, self._seq, kind)
 
-    def head(self) -> int:
-        return self.index.head
-
-    def active(self, now: float) -> list[DecisionRecord]:
-        return self.index.active(now)
-
-    def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
-        return self.index.by_value(scope, value, now)
-
-    def containing(self, target: Target, now: float) -> list[DecisionRecord]:
-        return self.index.containing(target, now)
-
-    def contained(self, target: Target, now: float) -> list[DecisionRecord]:
-        return self.index.contained(target, now)
-
     def changes_since(self, seq: int, now: float) -> Delta:
         return self.index.changes_since(seq, now)
 
-    def recently_ended(self, now: float) -> list[DecisionRecord]:
-        return self.index.recently_ended(now - self.ended_window)
 
 
 _MATCH: dict[str, Callable[[DecisionRecord, object], bool]] = {

@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from connectors.api.model import DecisionRecord, Delta, Target
 
-__all__ = ["DecisionView", "DecisionWriter", "KeyStore", "AlertReader"]
+if TYPE_CHECKING:
+    from connectors.api.index import DecisionIndex
+
+__all__ = ["DecisionView", "DecisionWriter", "KeyStore", "AlertReader", "IndexedView"]
 
 
 @runtime_checkable
@@ -71,3 +74,30 @@ class AlertReader(Protocol):
 
     def alert(self, alert_id: str) -> dict | None:
         ...
+
+
+class IndexedView:
+    """The lookups every `DecisionView` serves from its in-memory `DecisionIndex` (`self.index`) with the
+    window `self.ended_window` for recently ended decisions; a view adds how the index is fed (`refresh`,
+    `changes_since`)."""
+
+    index: "DecisionIndex"
+    ended_window: float
+
+    def head(self) -> int:
+        return self.index.head
+
+    def active(self, now: float) -> list[DecisionRecord]:
+        return self.index.active(now)
+
+    def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
+        return self.index.by_value(scope, value, now)
+
+    def containing(self, target: Target, now: float) -> list[DecisionRecord]:
+        return self.index.containing(target, now)
+
+    def contained(self, target: Target, now: float) -> list[DecisionRecord]:
+        return self.index.contained(target, now)
+
+    def recently_ended(self, now: float) -> list[DecisionRecord]:
+        return self.index.recently_ended(now - self.ended_window)
