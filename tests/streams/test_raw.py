@@ -174,10 +174,17 @@ def test_any_bytes_give_a_line_or_decode_error(value):
     line.Raw.encode("utf-8")          # always Avro-encodable downstream
 
 
-@given(message=st.text(st.characters(blacklist_categories=("Cs",))).filter(lambda m: not m.endswith("\n")),
+@given(message=st.text(st.characters(blacklist_categories=("Cs",))).filter(lambda m: not m.endswith(("\n", "\r"))),
        labels=st.dictionaries(st.text(st.characters(blacklist_categories=("Cs",))), st.text(st.characters(
            blacklist_categories=("Cs",))), max_size=4))
 def test_synsec_envelope_keeps_message_and_labels_exactly(message, labels):
     """Any message and string labels in our envelope come back exactly (unicode included)."""
     line = raw_to_line(json.dumps({"message": message, "labels": labels}).encode(), {})
     assert (line.Raw, dict(line.Labels)) == (message, labels)
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_one_trailing_line_terminator_is_removed(ending):
+    """A shipper's trailing LF, CRLF or CR is not part of the line (the envelope's and plain text's alike)."""
+    assert raw_to_line(json.dumps({"message": "a b" + ending}).encode(), {}).Raw == "a b"
+    assert raw_to_line(("a b" + ending).encode(), {}).Raw == "a b"
