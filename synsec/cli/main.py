@@ -1,4 +1,4 @@
-"""`synsec`: run the workers — replay cold logs (embedded default); topology commands come with streams/."""
+"""`synsec`: run the workers — replay cold logs and run on tailed files (embedded default); topology commands."""
 
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
 
         store = Store(settings.state_dir)
         store.add(result.alerts, result.decisions)
+        store.add_metrics(result.metrics)      # counters, added to those of earlier runs (ccscli metrics)
         store.close()
     if output == "json":
         emit_json(result.to_dict())
@@ -118,6 +119,144 @@ def _run_with_progress(run_replay, files, labels, opts, ref, built, output, work
         task = bar.add_task("replaying", total=None)
         return run(lambda lines, nbytes: bar.update(
             task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB"))
+
+
+def _run_sources(files, log_types, labels, acquis):
+    """FileSources of `-f`/`--type`/`--label` (one --type for all files, or one per -f in order) and `--acquis`."""
+    from synsec.runner.acquis import FileSource, load_acquis
+
+    if not files and not acquis:
+        raise click.UsageError("nothing to read: give -f FILE --type TYPE and/or --acquis acquis.yaml")
+    if files and not log_types:
+        raise click.BadParameter("-f FILE needs --type (e.g. syslog, nginx)", param_hint="--type")
+    if len(log_types) > 1 and len(log_types) != len(files):
+        raise click.BadParameter(f"{len(log_types)} --type for {len(files)} -f: give one for all files, or "
+                                 "one per -f in the same order", param_hint="--type")
+    types = log_types * len(files) if len(log_types) == 1 else log_types
+    sources = [FileSource((f,), parse_labels(t, labels)) for f, t in zip(files, types)]
+    for path in acquis:
+        try:
+            sources.extend(load_acquis(path))
+        except (LoadErrors, LoadError) as err:
+            raise click.ClickException(str(err)) from None
+    return sources
+
+
+def _lock_state_dir(state_dir: Path):
+    """Hold `run.lock` in the state dir: two `synsec run` on one state would overwrite each other's state."""
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(state_dir / "run.lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        raise click.ClickException(f"another synsec run uses {state_dir} (it holds {state_dir / 'run.lock'})")
+    return fh
+
+
+def _live_printer(output: str, store):
+    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each."""
+    import json
+
+    def emit(out) -> None:
+        if store is not None:
+            store.add(out.alerts, out.decisions)
+        for a in out.alerts:
+            click.echo(json.dumps({"alert": a.to_dict()}) if output == "json" else
+                       f"alert {a.Scenario} {a.Source.Scope}:{a.Source.Value} {a.EventsCount} events "
+                       f"{a.to_dict()['start_at']} .. {a.to_dict()['stop_at']}")
+        for d in out.decisions:
+            click.echo(json.dumps({"decision": d.to_dict()}) if output == "json" else
+                       f"decision {d.type} {d.scope}:{d.value} {d.to_dict()['duration']} {d.scenario}"
+                       + (" (simulated)" if d.simulated else ""))
+    return emit
+
+
+@cli.command()
+@click.option("-f", "--file", "files", multiple=True, help="Log file or quoted glob to tail (repeatable).")
+@click.option("--type", "log_types", multiple=True,
+              help="Label `type` of the -f files: once for all of them, or once per -f in the same order.")
+@click.option("--label", "labels", multiple=True, help="Extra label k=v for the -f files (repeatable).")
+@click.option("--acquis", multiple=True, type=click.Path(exists=True),
+              help="CrowdSec acquisition file, or directory of them (acquis.yaml, acquis.d/); repeatable.")
+@click.option("--config-dir", type=click.Path(file_okay=False), help="CrowdSec-layout content directory.")
+@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False))
+@click.option("--patterns-dir", "pattern_dirs", multiple=True, type=click.Path(file_okay=False))
+@click.option("--geoip-city", type=click.Path(dir_okay=False), help="Country/City mmdb for GeoIpCity.")
+@click.option("--geoip-asn", type=click.Path(dir_okay=False), help="ASN mmdb for GeoIpASN/IpToRange.")
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="Embedded store and run state ($SYNSEC_STATE_DIR).")
+@click.option("--no-store", is_flag=True, help="Do not write alerts/decisions to the embedded store.")
+@click.option("--lateness", type=click.FloatRange(0), default=2.0, show_default=True,
+              help="Seconds of event time left to late lines before idle buckets follow the wall clock.")
+@click.option("--poll-interval", type=click.FloatRange(0.01), default=0.25, show_default=True,
+              help="Seconds between polls of the files when they are idle.")
+@click.option("-o", "--output", type=click.Choice(["human", "json"]), default="human", show_default=True,
+              help="One line per alert/decision; json: one object per line.")
+def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, state_dir,
+        no_store, lateness, poll_interval, output) -> None:
+    """Tail log files and detect live (CrowdSec's daemon mode); Ctrl-C or SIGTERM stops with a summary."""
+    import signal
+
+    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.runner.inputs import InputStats
+    from synsec.runner.live import LiveOptions, LiveRunner, load_state
+    from synsec.runner.tail import Tailer
+
+    sources = _run_sources(files, log_types, labels, acquis)
+    settings = settings_from_env(state_dir, config_dir)
+    opts = EngineOptions(config_dir=Path(settings.config_dir) if settings.config_dir else None,
+                         data_dirs=tuple(Path(d) for d in data_dirs), pattern_dirs=tuple(pattern_dirs),
+                         reference_year=datetime.now(timezone.utc).year,
+                         geoip_city=Path(geoip_city) if geoip_city else None,
+                         geoip_asn=Path(geoip_asn) if geoip_asn else None)
+    try:
+        engine, content = build_engine(opts)
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
+    lock = _lock_state_dir(settings.state_dir)
+    try:
+        state = load_state(settings.state_dir)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    from synsec.store import Store
+
+    store = None if no_store else Store(settings.state_dir)
+    tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {})
+    runner = LiveRunner(engine, content, tailer, _live_printer(output, store), state_dir=settings.state_dir,
+                        opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)
+
+    def stop(_signum, _frame):
+        runner.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for pattern in runner.start():
+        click.echo(f"warning: {pattern}: no file yet (watched)", err=True)
+    click.echo(f"tailing {len(tailer.following())} file(s) from {len(sources)} source(s); "
+               f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
+    try:
+        runner.run()
+    finally:
+        if store is not None:
+            store.close()
+        lock.close()
+    _print_live_summary(runner.summary(), output)
+
+
+def _print_live_summary(s: dict, output: str) -> None:
+    if output == "json":
+        import json
+
+        click.echo(json.dumps({"stats": s}))
+        return
+    click.echo(f"lines read: {s['lines']}  parsed: {s['parsed']}  unparsed: {s['unparsed']}  "
+               f"whitelisted: {s['whitelisted']}  alerts: {s['alerts']}  decisions: {s['decisions']}  "
+               f"too long: {s['too_long']}  invalid utf-8: {s['invalid_utf8']}  files: {s['files']}  "
+               f"rotations: {s['rotations']}  truncations: {s['truncations']}  live buckets: {s['live_buckets']}",
+               err=True)
 
 
 cli.add_command(clickhouse)

@@ -1,0 +1,187 @@
+"""`synsec run`: tailed files through the engine in one process, in live mode (CrowdSec's `crowdsec` daemon).
+
+The engine is event-time: each line is poured at its own parsed timestamp. When the inputs are idle, event time
+must still move on — CrowdSec's live buckets underflow, counters end and blackholes expire on wall time — so the
+runner keeps an `EventClock`: the newest event time seen, moving on at wall-clock speed since that event was
+read. Every step advances the engine's watermark to that clock minus `lateness_s` (the slack left to lines that
+arrive a little after their timestamp). A log whose clock is skewed or in another zone therefore ages its buckets
+at the right speed instead of underflowing them at once. The clock is read here, in the shell, and passed in:
+the engine stays pure.
+
+State (`run-state.json` in the state dir, written atomically every `save_s` and on exit): the read position of
+every file (`Tailer.positions()`), the event clock, the watermark and every bucket (the records the Faust
+topology's changelog holds, `streams.records`), so a restart neither re-reads lines nor forgets half-full buckets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from synsec.engine.model import Line
+from synsec.engine.pipeline import Output
+from synsec.runner.tail import Tailer
+
+__all__ = ["EventClock", "LiveOptions", "LiveRunner", "load_state", "STATE_FILE", "STATE_VERSION"]
+
+STATE_FILE = "run-state.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class EventClock:
+    """Event time while inputs are idle: the newest event time, moving on at wall speed since it was read."""
+
+    ts: float = 0.0          # newest event time seen
+    wall: float = 0.0        # wall time when it was seen
+
+    def saw(self, ts: float, wall: float) -> None:
+        if ts > self.ts:
+            self.ts, self.wall = ts, wall
+
+    def now(self, wall: float) -> float:
+        return self.ts + max(0.0, wall - self.wall) if self.ts else wall
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    poll_s: float = 0.25        # sleep between polls when nothing is pending
+    lateness_s: float = 2.0     # idle watermark = event clock - lateness
+    save_s: float = 5.0         # state written at most this often (and on exit)
+
+
+def load_state(state_dir: Path) -> dict:
+    """The previous run's state ({} when none); a corrupt file is an error naming it."""
+    path = Path(state_dir) / STATE_FILE
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: unreadable run state ({err}); move it away to start afresh") from None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: not a version {STATE_VERSION} run state; move it away to start afresh")
+    return state
+
+
+class LiveRunner:
+    """One poll-pour-advance loop. `emit` receives each non-empty Output as it happens."""
+
+    def __init__(self, engine, content, tailer: Tailer, emit: Callable[[Output], None], *,
+                 state_dir: Path | None = None, clock: Callable[[], float] = time.time,
+                 opts: LiveOptions = LiveOptions(), restore: dict | None = None):
+        self.engine = engine
+        self.tailer = tailer
+        self.emit = emit
+        self.clock = clock
+        self.opts = opts
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.evclock = EventClock()
+        self.stopping = False
+        self._started = (time.perf_counter(), time.process_time())
+        self._last_save = None
+        self._dirty = False
+        if restore:
+            self._restore(content, restore)
+
+    # --- the loop ---
+    def start(self) -> list[str]:
+        """Open the inputs; the patterns that match no file yet (they are watched)."""
+        self._started = (time.perf_counter(), time.process_time())
+        return self.tailer.start(self.clock())
+
+    def summary(self) -> dict:
+        """Counts so far, shaped like replay's stats (plus the tailer's opened/rotations/truncations)."""
+        wall = time.perf_counter() - self._started[0]
+        stats = self.engine.stats.as_dict()
+        inputs = self.tailer.stats
+        stats.update({
+            "too_long": inputs.too_long, "invalid_utf8": inputs.invalid_utf8, "binary": inputs.binary,
+            "bytes": inputs.bytes, "wall_s": round(wall, 3),
+            "cpu_s": round(time.process_time() - self._started[1], 3),
+            "lines_per_s": round(stats["lines"] / wall, 1) if wall > 0 else 0.0,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "live_buckets": len(self.engine.buckets.live_buckets()), "files": len(self.tailer.following()),
+            **self.tailer.counters.as_dict(),
+        })
+        stats.update({f"parser_{k}": v for k, v in self.engine.ctx.counters.items()})
+        return stats
+
+    def step(self) -> bool:
+        """Read what is new, pour it, advance idle time, emit, maybe save. True when input is still pending."""
+        now = self.clock()
+        lines, more = self.tailer.poll(now)
+        out = Output()
+        engine = self.engine
+        for labels, src, text in lines:
+            res = engine.process_line(Line(text, src, labels), self.evclock.now(now))
+            if engine.last_ts:
+                self.evclock.saw(engine.last_ts, now)
+            if res.alerts or res.decisions:
+                out.extend(res)
+        target = self.evclock.now(now) - self.opts.lateness_s
+        if target > engine.buckets.watermark:
+            self._dirty |= bool(engine.buckets.buckets)
+            out.extend(engine.advance(target))
+        if out.alerts or out.decisions:
+            self.emit(out)
+        self._dirty |= bool(lines)
+        if self._last_save is None or now - self._last_save >= self.opts.save_s:
+            self.save(now)
+        return more
+
+    def run(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Step until `stopping` is set (by a signal handler), then save the state."""
+        try:
+            while not self.stopping:
+                if not self.step() and not self.stopping:
+                    sleep(self.opts.poll_s)
+        finally:
+            self.save(self.clock(), force=True)
+            self.tailer.close()
+
+    # --- state ---
+    def save(self, now: float, force: bool = False) -> None:
+        """Write positions, clock and buckets atomically (when something changed since the last write)."""
+        self._last_save = now
+        if self.state_dir is None or not (self._dirty or force):
+            return
+        from streams.records import bucket_state_to_record
+
+        manager = self.engine.buckets
+        state = {
+            "version": STATE_VERSION, "saved_at": now, "positions": self.tailer.positions(),
+            "clock": {"ts": self.evclock.ts, "wall": self.evclock.wall},
+            "watermark": manager.watermark if manager.watermark > float("-inf") else None,
+            "last_ts": self.engine.last_ts,
+            "buckets": [[scenario, key, bucket_state_to_record(st)]
+                        for (scenario, key), st in manager.buckets.items()],
+        }
+        path = self.state_dir / STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(state, fh, separators=(",", ":"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        self._dirty = False
+
+    def _restore(self, content, state: dict) -> None:
+        """Buckets, watermark and event clock of the previous run (buckets of removed scenarios dropped)."""
+        from streams.records import record_to_bucket_state
+
+        known = {spec.id for spec in content.scenarios}
+        buckets = {(scenario, key): record_to_bucket_state(rec)
+                   for scenario, key, rec in state.get("buckets", ()) if scenario in known}
+        manager = type(self.engine.buckets)(content.scenarios, store=buckets)
+        if state.get("watermark") is not None:
+            manager.watermark = state["watermark"]
+        self.engine.buckets = manager
+        self.engine.last_ts = state.get("last_ts", 0.0)
+        clock = state.get("clock") or {}
+        self.evclock = EventClock(clock.get("ts", 0.0), clock.get("wall", 0.0))

@@ -1,0 +1,255 @@
+"""Follow log files like `tail -F` for `synsec run`: appends, rotation, truncation, globs, resumable offsets.
+
+A file is known by its identity `(st_dev, st_ino)`, not by its name:
+- **rotation** (rename + new file): the renamed file keeps being read while it grows (the writer may hold it a
+  moment longer) and is closed after `grace_s` without growth, its last unterminated line emitted; the new file
+  at the name is read from its start. If a glob also matches the rotated name (`auth.log*`), the file is the
+  same one under a new name and is not read twice;
+- **truncation** (copytruncate): a file smaller than what was read restarts at 0;
+- **globs** are expanded again every `rescan_s`: files that appear later are read from their start;
+- a **partial last line** waits for its newline; a line longer than the source's limit is skipped and counted,
+  as are invalid UTF-8 and binary lines (`synsec.runner.inputs.decode_line`, as replay does).
+
+At start a file is read from its end (`mode: tail`, CrowdSec's behaviour) or its start (`mode: cat`, read once),
+unless `saved` positions (from `positions()` of a previous run) name it: then reading resumes at the saved offset
+when the file's identity and first bytes match — or at 0 if the name now holds a different file (it rotated
+while synsec was stopped). `.gz` files are never tailed (read them with `synsec replay`). The caller passes the
+time in (`now`): nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import stat as stat_mod
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from synsec.runner.acquis import FileSource
+from synsec.runner.inputs import InputStats, decode_line
+
+__all__ = ["Tailer", "TailCounters", "HEAD_BYTES"]
+
+HEAD_BYTES = 128          # the first bytes of a file, hashed to recognise it again after a restart
+
+
+@dataclass
+class TailCounters:
+    opened: int = 0
+    rotations: int = 0
+    truncations: int = 0
+    resumed: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _File:
+    path: str
+    source: FileSource
+    key: tuple[int, int]
+    fh: BinaryIO | None
+    pos: int                              # bytes read so far
+    last_growth: float
+    partial: bytes = b""                  # the last line, until its newline comes
+    skipping: bool = False                # inside an over-long line: drop bytes until its newline
+    rotated_at: float | None = None       # when its name stopped naming it
+    done: bool = False                    # mode cat: read to the end once
+    head: tuple[int, str] = (-1, "")      # (n, sha1 of the file's first n bytes), n = min(offset, HEAD_BYTES)
+
+    @property
+    def offset(self) -> int:
+        """Where a restart resumes: after the last complete line."""
+        return self.pos - len(self.partial)
+
+
+@dataclass
+class Tailer:
+    sources: list[FileSource]
+    stats: InputStats
+    saved: dict = field(default_factory=dict)     # path -> {"dev", "ino", "offset", "head", "head_len"}
+    rescan_s: float = 1.0
+    grace_s: float = 5.0
+    chunk: int = 1 << 20                          # bytes read per file per poll (fairness, bounded memory)
+
+    def __post_init__(self):
+        self.files: dict[tuple[int, int], _File] = {}
+        self.counters = TailCounters()
+        self._last_scan = None
+        self._saved_by_key = {(e.get("dev"), e.get("ino")): e for e in self.saved.values() if isinstance(e, dict)}
+
+    # --- public ---
+    def start(self, now: float) -> list[str]:
+        """Open the files the sources match now; returns the patterns that match nothing (to warn about)."""
+        matched = self._scan(now, initial=True)
+        return [g for s in self.sources for g in s.globs if g not in matched]
+
+    def poll(self, now: float) -> tuple[list[tuple[dict, str, str]], bool]:
+        """New complete lines as (labels, path, text), and whether some file has more to read right away."""
+        if self._last_scan is None or now - self._last_scan >= self.rescan_s:
+            self._scan(now, initial=False)
+        out: list[tuple[dict, str, str]] = []
+        more = False
+        for key, f in list(self.files.items()):
+            if f.fh is None:
+                continue
+            more |= self._read(f, now, out)
+            if f.rotated_at is not None and now - max(f.rotated_at, f.last_growth) >= self.grace_s:
+                self._close_rotated(key, f, out)
+        return out, more
+
+    def positions(self) -> dict:
+        """{path: {dev, ino, offset, head, head_len}} to resume from (previous runs' other paths kept)."""
+        out = dict(self.saved)
+        for f in self.files.values():
+            if f.rotated_at is not None:
+                continue
+            head_len, head = self._head(f)
+            out[f.path] = {"dev": f.key[0], "ino": f.key[1], "offset": f.offset, "head": head,
+                           "head_len": head_len}
+        return out
+
+    def following(self) -> list[str]:
+        """Paths of the files being followed (not those rotated away or read to the end in mode cat)."""
+        return sorted(f.path for f in self.files.values() if f.rotated_at is None and not f.done)
+
+    def close(self) -> None:
+        for f in self.files.values():
+            if f.fh is not None:
+                f.fh.close()
+                f.fh = None
+
+    # --- discovery ---
+    def _expand(self, initial: bool) -> tuple[dict, set]:
+        """{path: (source, stat)} of the regular files the sources match, and the patterns that matched."""
+        found: dict = {}
+        matched: set = set()
+        for source in self.sources:
+            if source.mode == "cat" and not initial:
+                continue                                  # cat reads what is there at start, once
+            for pattern in source.globs:
+                paths = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+                for path in paths:
+                    if path in found or path.endswith(".gz") or source.excluded(path):
+                        continue
+                    try:
+                        st = os.stat(path)
+                    except OSError:
+                        continue
+                    if stat_mod.S_ISREG(st.st_mode):
+                        found[path] = (source, st)
+                        matched.add(pattern)
+        return found, matched
+
+    def _scan(self, now: float, initial: bool) -> set:
+        self._last_scan = now
+        found, matched = self._expand(initial)
+        names = {}
+        for path, (source, st) in found.items():
+            key = (st.st_dev, st.st_ino)
+            names[path] = key
+            f = self.files.get(key)
+            if f is None:
+                self._open(path, source, st, key, initial, now)
+            elif f.path != path or f.rotated_at is not None:
+                f.path, f.rotated_at = path, None          # renamed to a name the globs match: same file
+        for f in self.files.values():
+            if f.source.mode == "tail" and f.rotated_at is None and names.get(f.path) != f.key:
+                f.rotated_at = now                         # its name is gone or names another file
+                self.counters.rotations += 1
+        return matched
+
+    def _open(self, path: str, source: FileSource, st, key, initial: bool, now: float) -> None:
+        try:
+            fh = open(path, "rb", buffering=0)
+        except OSError:
+            return
+        pos = self._resume_at(path, key, st, fh)
+        if pos is None:
+            rotated_while_stopped = path in self.saved
+            pos = st.st_size if initial and source.mode == "tail" and not rotated_while_stopped else 0
+        else:
+            self.counters.resumed += 1
+        fh.seek(pos)
+        self.files[key] = _File(path, source, key, fh, pos, now)
+        self.counters.opened += 1
+
+    def _resume_at(self, path: str, key, st, fh) -> int | None:
+        """The saved offset of this very file (same identity and first bytes), under any saved name."""
+        e = self._saved_by_key.get(key)
+        if e is None:
+            return None
+        offset, head_len = int(e.get("offset", 0)), int(e.get("head_len", 0))
+        if offset > st.st_size or hashlib.sha1(os.pread(fh.fileno(), head_len, 0)).hexdigest() != e.get("head"):
+            return None                                    # inode reused by another file, or truncated
+        return offset
+
+    @staticmethod
+    def _head(f: _File) -> tuple[int, str]:
+        """(n, sha1 of the first n bytes) for n = min(offset, HEAD_BYTES); cached once the file is closed."""
+        n = min(f.offset, HEAD_BYTES)
+        if f.head[0] != n and f.fh is not None:
+            f.head = (n, hashlib.sha1(os.pread(f.fh.fileno(), n, 0)).hexdigest())
+        return f.head
+
+    # --- reading ---
+    def _read(self, f: _File, now: float, out: list) -> bool:
+        size = os.fstat(f.fh.fileno()).st_size
+        if size < f.pos:                                   # truncated in place (copytruncate)
+            self.counters.truncations += 1
+            f.pos, f.partial, f.skipping = 0, b"", False
+            f.fh.seek(0)
+        if size > f.pos:
+            data = f.fh.read(min(size - f.pos, self.chunk)) or b""
+            f.pos += len(data)
+            f.last_growth = now
+            self._split(f, data, out)
+        if f.pos < size:
+            return True
+        if f.source.mode == "cat":
+            self._finish_cat(f, out)                       # read what was there, once
+        return False
+
+    def _split(self, f: _File, data: bytes, out: list) -> None:
+        stats, limit = self.stats, f.source.max_line_bytes
+        if f.skipping:
+            nl = data.find(b"\n")
+            stats.bytes += len(data) if nl < 0 else nl + 1
+            if nl < 0:
+                return
+            data, f.skipping = data[nl + 1:], False
+        parts = (f.partial + data).split(b"\n") if f.partial else data.split(b"\n")
+        rest = parts.pop()
+        stats.bytes += len(parts)                          # the newlines decode_line does not see
+        labels, path = f.source.labels, f.path
+        for raw in parts:
+            # limit - 1: replay counts the newline in a line's length
+            text = decode_line(raw, stats, path, limit - 1)
+            if text is not None:
+                out.append((labels, path, text))
+        if len(rest) >= limit:                             # an over-long line still being written
+            stats.too_long += 1
+            stats.bytes += len(rest)
+            rest, f.skipping = b"", True
+        f.partial = rest
+
+    def _flush_partial(self, f: _File, out: list) -> None:
+        if f.partial and not f.skipping:
+            text = decode_line(f.partial, self.stats, f.path, f.source.max_line_bytes)
+            if text is not None:
+                out.append((f.source.labels, f.path, text))
+        f.partial = b""
+
+    def _finish_cat(self, f: _File, out: list) -> None:
+        self._flush_partial(f, out)
+        self._head(f)
+        f.done = True
+        f.fh.close()
+        f.fh = None
+
+    def _close_rotated(self, key, f: _File, out: list) -> None:
+        self._flush_partial(f, out)
+        f.fh.close()
+        del self.files[key]

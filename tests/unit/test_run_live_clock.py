@@ -1,0 +1,151 @@
+"""synsec.runner.live.LiveRunner with an injected wall clock: idle time moves buckets, state survives a restart."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from synsec.content.loader import default_content_dir, load_content
+from synsec.runner.acquis import FileSource
+from synsec.runner.build import EngineOptions, build_engine
+from synsec.runner.inputs import InputStats
+from synsec.runner.live import LiveOptions, LiveRunner, load_state
+from synsec.runner.tail import Tailer
+
+T0 = 1_700_000_000.0          # the fake wall clock's start (2023-11-14T22:13:20Z)
+
+COUNTER = """\
+type: counter
+name: test/ssh-count
+description: "failed logins per IP over 10s (a counter overflows when its duration ends)"
+filter: "evt.Meta.log_type == 'ssh_failed-auth'"
+groupby: evt.Meta.source_ip
+capacity: -1
+duration: 10s
+labels:
+  remediation: true
+"""
+
+
+class FakeClock:
+    def __init__(self, now: float = T0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def content():
+    return load_content(default_content_dir())
+
+
+@pytest.fixture(scope="module")
+def counter_content(tmp_path_factory):
+    root = tmp_path_factory.mktemp("content") / "cfg"
+    shutil.copytree(default_content_dir(), root)
+    (root / "scenarios" / "test-counter.yaml").write_text(COUNTER)
+    return load_content(root)
+
+
+def _failure(ts: float, ip: str = "192.0.2.10", port: int = 40000) -> str:
+    stamp = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return f"{stamp} bastion sshd[2000]: Failed password for root from {ip} port {port} ssh2\n"
+
+
+def _runner(content, log: Path, clock: FakeClock, state_dir: Path | None = None, restore=None):
+    engine, _ = build_engine(EngineOptions(reference_year=2023), content)
+    saved = (restore or {}).get("positions", {})
+    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], InputStats(), saved=saved)
+    emitted = []
+    runner = LiveRunner(engine, content, tailer, emitted.append, state_dir=state_dir, clock=clock,
+                        opts=LiveOptions(lateness_s=2.0, save_s=0.0), restore=restore)
+    runner.start()
+    return runner, emitted
+
+
+def _write(log: Path, lines: list[str]) -> None:
+    with log.open("a") as fh:
+        fh.writelines(lines)
+
+
+def test_idle_wall_time_underflows_buckets_and_expires_blackholes(tmp_path, content):
+    """Without new lines, advancing the wall clock underflows half-full buckets and ends blackholes."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    clock = FakeClock()
+    runner, emitted = _runner(content, log, clock)
+    _write(log, [_failure(T0 + i, port=40000 + i) for i in range(6)] + [_failure(T0, "198.51.100.7")])
+    clock.now = T0 + 6
+    runner.step()
+    assert [a.Source.Value for out in emitted for a in out.alerts] == ["192.0.2.10"]
+    buckets = runner.engine.buckets
+    assert ("synsec/ssh-bf", "198.51.100.7") in buckets.live_buckets()
+    clock.now = T0 + 30
+    runner.step()
+    assert ("synsec/ssh-bf", "198.51.100.7") in buckets.live_buckets()      # (5+1)*10s not over yet
+    clock.now = T0 + 3600
+    runner.step()
+    assert buckets.live_buckets() == [] and dict(buckets.buckets) == {}      # underflowed, blackholes over
+
+
+def test_idle_time_follows_the_log_clock_not_the_host_clock(tmp_path, content):
+    """Lines stamped an hour behind the wall clock (skew, zone) do not underflow at once: idle time runs on."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    clock = FakeClock(T0 + 3600)
+    runner, _ = _runner(content, log, clock)
+    _write(log, [_failure(T0)])
+    runner.step()
+    clock.now += 30
+    runner.step()
+    assert ("synsec/ssh-bf", "192.0.2.10") in runner.engine.buckets.live_buckets()
+    clock.now += 60
+    runner.step()
+    assert ("synsec/ssh-bf", "192.0.2.10") not in runner.engine.buckets.live_buckets()
+
+
+def test_counter_overflows_on_idle_wall_time(tmp_path, counter_content):
+    """A counter's duration ends by the wall clock alone: its alert and decision are emitted with no new line."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    clock = FakeClock()
+    runner, emitted = _runner(counter_content, log, clock)
+    _write(log, [_failure(T0, port=1), _failure(T0 + 1, port=2)])
+    runner.step()
+    clock.now = T0 + 11
+    runner.step()
+    assert not [a for out in emitted for a in out.alerts if a.Scenario == "test/ssh-count"]
+    clock.now = T0 + 13                                    # 10s duration + 2s lateness passed
+    runner.step()
+    [alert] = [a for out in emitted for a in out.alerts if a.Scenario == "test/ssh-count"]
+    assert alert.EventsCount == 2
+    assert any(d.scenario == "test/ssh-count" for out in emitted for d in out.decisions)
+
+
+def test_restart_resumes_positions_and_buckets(tmp_path, content):
+    """A runner restored from run-state.json reads only new lines and keeps the half-full bucket."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    clock = FakeClock()
+    first, emitted = _runner(content, log, clock, state_dir)
+    _write(log, [_failure(T0 + i, port=i) for i in range(3)])
+    clock.now = T0 + 3
+    first.step()
+    first.stopping = True
+    first.run(sleep=lambda s: None)                        # one save on the way out
+    assert first.engine.stats.lines == 3 and not emitted
+    state = load_state(state_dir)
+    assert len(state["buckets"]) >= 1 and state["positions"][str(log)]["offset"] == log.stat().st_size
+    _write(log, [_failure(T0 + 3 + i, port=10 + i) for i in range(3)])
+    clock.now = T0 + 6
+    second, emitted = _runner(content, log, clock, state_dir, restore=state)
+    second.step()
+    assert second.engine.stats.lines == 3                  # nothing read twice
+    [alert] = [a for out in emitted for a in out.alerts if a.Scenario == "synsec/ssh-bf"]
+    assert alert.EventsCount == 6 and alert.StartAt == T0  # the bucket begun before the restart
