@@ -82,7 +82,7 @@ def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx,
 BASE_PATTERNS = "grokky_base"   # grokky's built-in patterns (USERNAME, IP, ...), always present in CrowdSec
 
 
-def _patterns(dirs: list[Path]) -> PatternLibrary:
+def _patterns(dirs: list[Path], engine: str = "auto") -> PatternLibrary:
     base = default_content_dir() / "patterns" / BASE_PATTERNS
     texts = [(str(base), base.read_text(encoding="utf-8"))]
     for d in dirs:
@@ -90,7 +90,9 @@ def _patterns(dirs: list[Path]) -> PatternLibrary:
             raise LoadError(Where(str(d)), "patterns directory not found")
         texts += [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in pattern_files(d)
                   if p.name != BASE_PATTERNS]
-    return PatternLibrary.from_texts(texts)
+    lib = PatternLibrary.from_texts(texts)
+    lib.engine = engine
+    return lib
 
 
 def _stages(nodes: list) -> ParserPipeline:
@@ -103,8 +105,10 @@ def _stages(nodes: list) -> ParserPipeline:
 
 
 def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), pattern_dirs: list | tuple = (),
-                 errors: ErrorCollector | None = None) -> Content:
-    """Load everything; raises LoadErrors listing every problem unless an ErrorCollector is given."""
+                 errors: ErrorCollector | None = None, grok_engine: str = "auto") -> Content:
+    """Load everything; raises LoadErrors listing every problem unless an ErrorCollector is given.
+
+    `grok_engine` is "auto" (Rust regex where a grok translates, RE2 otherwise) or "re2" (RE2 only)."""
     from synsec.content.scenarios import compile_scenarios, parse_scenario_files
     from synsec.engine.expr import ExprContext
 
@@ -116,7 +120,7 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     dirs = [Path(d) for d in data_dirs] + [root / "data"]
     pdirs = [Path(p) for p in pattern_dirs] or ([root / "patterns"] if (root / "patterns").is_dir()
                                                  else [default_content_dir() / "patterns"])
-    lib = errors.guard(_patterns, pdirs)
+    lib = errors.guard(_patterns, pdirs, grok_engine)
     ctx = ExprContext()
     parser_docs = read_parser_docs(_stage_files(root / "parsers"), errors)
     post_docs = read_parser_docs(_stage_files(root / "postoverflows"), errors)

@@ -23,6 +23,7 @@ class EngineOptions:
     geoip_city: Path | None = None
     geoip_asn: Path | None = None
     origin: str = "synsec"
+    grok_engine: str = "auto"       # "re2": every grok on RE2 (the reference engine), e.g. to rule ours out
 
 
 def open_mmdb(path: Path | None):
@@ -38,7 +39,7 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
 
     if content is None:
         content = load_content(opts.config_dir or default_content_dir(), data_dirs=list(opts.data_dirs),
-                               pattern_dirs=list(opts.pattern_dirs))
+                               pattern_dirs=list(opts.pattern_dirs), grok_engine=opts.grok_engine)
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
                            asn_db=open_mmdb(opts.geoip_asn))
     ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx)

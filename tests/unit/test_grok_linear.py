@@ -1,8 +1,9 @@
 """Grok matching is linear in the line length, measured in CPU instructions (a step count, not seconds).
 
 Method: the matching runs under valgrind's callgrind, which counts executed instructions deterministically.
-`--toggle-collect` restricts counting to the regex engine's search function (re2::RE2::Match, or
-_sre's Pattern.search for the control), and `--dump-after` writes one count per call, so one process measures
+`--toggle-collect` restricts counting to the regex engine's search function (re2::RE2::Match; for the Rust
+engine, whose binding is stripped, functools.reduce around the match call; _sre's Pattern.search for the
+control), and `--dump-after` writes one count per call, so one process measures
 every (pattern, line) case. Each grok is fed a pathological line of length n and 4n: a linear engine grows
 about 4x; a backtracking engine grows polynomially or exponentially. The control runs Python's backtracking
 `re` on the same expanded regex and must blow up, which shows the measurement can tell the two apart.
@@ -42,11 +43,25 @@ import json, sys
 from synsec.engine.grok import PatternLibrary
 patterns, cases = json.loads(sys.argv[1])
 lib = PatternLibrary.from_texts([("linear-test", patterns)])
+lib.engine = "re2"
 for pattern, lines in cases:
     grok = lib.compile(pattern)
     assert grok.prefilter is None, "a prefilter would skip the engine and void the measurement"
     for line in lines:
         grok.match(line)
+"""
+# The Rust engine's binding is stripped: count inside functools.reduce, which calls only the match (plus a
+# constant-size lambda frame) — any superlinear work in the engine shows up the same.
+_RUST_CHILD = """
+import functools, json, sys
+from synsec.engine.grok import PatternLibrary
+patterns, cases = json.loads(sys.argv[1])
+lib = PatternLibrary.from_texts([("linear-test", patterns)])
+for pattern, lines in cases:
+    grok = lib.compile(pattern)
+    assert grok.prefilter is None and grok.engine == "rust", (grok.prefilter, grok.engine)
+    for line in lines:
+        functools.reduce(lambda _, text: grok._fast.captures(text), [line], None)
 """
 _RE_CHILD = """
 import json, re, sys
@@ -91,16 +106,17 @@ def _counts(out: Path) -> list[int]:
 
 
 def test_grok_matching_is_linear_in_line_length(tmp_path: Path):
-    """RE2 grok steps grow ~4x for a 4x longer pathological line; Python's re on the same regex blows up."""
+    """RE2 and Rust-regex grok steps grow ~4x for a 4x longer pathological line; Python's re blows up."""
     from synsec.engine.grok import PatternLibrary
 
-    # Each RE2 case is matched three times: warm-up on n (RE2 builds its DFA lazily), n, then 4n.
+    # Each case is matched three times: warm-up on n (both engines build their DFA lazily), n, then 4n.
     cases = [(p, [mk(N), mk(N), mk(4 * N)]) for p, mk in CASES.values()]
     name, n = CONTROL
     pattern, mk = CASES[name]
     regex = PatternLibrary.from_texts([("t", PATTERNS)]).compile(pattern).regex
     runs = [
         _callgrind(tmp_path, "re2", _re2_match_symbol(), _RE2_CHILD, json.dumps([PATTERNS, cases])),
+        _callgrind(tmp_path, "rust", "functools_reduce", _RUST_CHILD, json.dumps([PATTERNS, cases])),
         _callgrind(tmp_path, "re", "_sre_SRE_Pattern_search", _RE_CHILD, json.dumps([regex, [mk(n), mk(4 * n)]])),
     ]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for cmd, env, _ in runs]
@@ -108,14 +124,15 @@ def test_grok_matching_is_linear_in_line_length(tmp_path: Path):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-2000:]
 
-    re2_counts = _counts(runs[0][2])
-    assert len(re2_counts) == 3 * len(CASES), re2_counts
     report = []
-    for i, case in enumerate(CASES):
-        small, large = re2_counts[3 * i + 1], re2_counts[3 * i + 2]
-        report.append(f"{case}: {small} -> {large} instructions (x{large / small:.2f})")
-        assert large / small < 6, report[-1]
-    control = _counts(runs[1][2])
+    for engine, (_, _, out) in zip(("re2", "rust"), runs):
+        counts = _counts(out)
+        assert len(counts) == 3 * len(CASES), (engine, counts)
+        for i, case in enumerate(CASES):
+            small, large = counts[3 * i + 1], counts[3 * i + 2]
+            report.append(f"{engine} {case}: {small} -> {large} instructions (x{large / small:.2f})")
+            assert large / small < 6, report[-1]
+    control = _counts(runs[2][2])
     assert len(control) == 2, control
     report.append(f"control re {name} n={n}: {control[0]} -> {control[1]} (x{control[1] / control[0]:.1f})")
     print("\n" + "\n".join(report))

@@ -19,9 +19,10 @@ _LINE = re.compile(r"(\w+)\s+(.+)", re.ASCII)
 class PatternLibrary:
     """Named grok patterns. Reads no file: the content loader hands it (path, text) pairs."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: str = "auto") -> None:
         self._defs: dict[str, Definition] = {}
         self._cache: dict[tuple, Grok] = {}
+        self.engine = engine              # matcher.ENGINES: "auto" (Rust regex where it translates) or "re2"
 
     @classmethod
     def from_texts(cls, files: Iterable[tuple[str, str]]) -> "PatternLibrary":
@@ -57,7 +58,7 @@ class PatternLibrary:
 
     def copy(self) -> "PatternLibrary":
         """An independent library with the same definitions (and an empty compile cache)."""
-        other = PatternLibrary()
+        other = PatternLibrary(self.engine)
         other._defs = dict(self._defs)
         return other
 
@@ -120,4 +121,4 @@ class PatternLibrary:
             return local.get(name) or self._defs.get(name)
 
         expansion = expand(pattern, resolve, where)
-        return Grok(expansion.regex, expansion.groups, required_literal(expansion.regex), where)
+        return Grok(expansion.regex, expansion.groups, required_literal(expansion.regex), where, self.engine)

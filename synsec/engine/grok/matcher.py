@@ -1,4 +1,10 @@
-"""A compiled grok: one RE2 program (linear time in the line length), its fields and its prefilter."""
+"""A compiled grok: a linear-time program (Rust regex, else RE2), its fields and its prefilter.
+
+Both engines are automata with leftmost-first semantics and the same group numbering. RE2 always compiles the
+regex (it is the reference, gives the load errors, and takes the lines the Rust binding cannot: text with lone
+surrogates); Rust's `regex` crate matches when the regex translates (`rust.to_rust`) and compiles, because it
+finds submatches about 3x faster on the long hub patterns. `engine="re2"` keeps a grok on RE2 only.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,16 @@ import re2
 from re2 import _re2
 
 from ..errors import LoadError, Where
+from .rust import capture_names, to_rust
 
-__all__ = ["Grok", "compile_regex"]
+try:
+    import paula
+except ImportError:  # the binding is a dependency; without it every grok runs on RE2
+    paula = None
+
+__all__ = ["Grok", "compile_regex", "ENGINES"]
+
+ENGINES = ("auto", "re2")
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
 # Expanded hub patterns (IPV6 inside IPORHOST, several times) outgrow RE2's default 8 MiB program budget.
@@ -35,15 +49,20 @@ def _decode(data: bytes) -> str:
 class Grok:
     """Match one expanded grok pattern against a line; `match` returns {field: text} or None."""
 
-    __slots__ = ("regex", "fields", "prefilter", "_program", "_slots")
+    __slots__ = ("regex", "fields", "prefilter", "engine", "_program", "_slots", "_fast")
 
-    def __init__(self, regex: str, groups: dict[str, str], prefilter: str | None, where: Where):
+    def __init__(self, regex: str, groups: dict[str, str], prefilter: str | None, where: Where,
+                 engine: str = "auto"):
+        if engine not in ENGINES:
+            raise LoadError(where, f"unknown grok engine {engine!r} (one of {', '.join(ENGINES)})")
         self.regex = regex
         self.fields: tuple[str, ...] = tuple(groups)
         self.prefilter = prefilter
         self._program = compile_regex(regex, where)
         index = {name.decode(): i for name, i in self._program.NamedCapturingGroups()}
         self._slots: tuple[tuple[str, int], ...] = tuple((f, index[g]) for f, g in groups.items())
+        self._fast = _rust_program(regex, index) if engine == "auto" else None
+        self.engine = "rust" if self._fast is not None else "re2"
 
     def match(self, text: str) -> dict[str, str] | None:
         """Fields of the leftmost match in `text` ("" for groups that did not take part), or None.
@@ -53,6 +72,18 @@ class Grok:
         """
         if self.prefilter is not None and self.prefilter not in text:
             return None
+        if self._fast is not None:
+            try:
+                caps = self._fast.captures(text)
+            except UnicodeEncodeError:   # lone surrogates: only RE2 (on surrogatepass bytes) takes them
+                return self.match_re2(text)
+            if caps is None:
+                return None
+            return {f: caps[i] or "" for f, i in self._slots}
+        return self.match_re2(text)
+
+    def match_re2(self, text: str) -> dict[str, str] | None:
+        """`match` on the RE2 program, whichever engine the grok uses (the prefilter is the caller's)."""
         if text.isascii():  # byte offsets are character offsets: slice the str, decode nothing
             data = text.encode("ascii")
             spans = self._program.Match(_UNANCHORED, data, 0, len(data))
@@ -70,4 +101,20 @@ class Grok:
         return out
 
     def __repr__(self) -> str:
-        return f"Grok(fields={self.fields!r}, prefilter={self.prefilter!r})"
+        return f"Grok(fields={self.fields!r}, prefilter={self.prefilter!r}, engine={self.engine!r})"
+
+
+def _rust_program(regex: str, re2_index: dict[str, int]):
+    """The regex compiled by Rust's regex crate, or None (no binding, not translated, or not compiled)."""
+    if paula is None:
+        return None
+    text = to_rust(regex)
+    if text is None:
+        return None
+    names = capture_names(text)
+    if any(names[i - 1] != name for name, i in re2_index.items()):
+        return None                      # group numbers differ: never the case for an expanded grok
+    try:
+        return paula.Regex(text)
+    except ValueError:                   # a construct Rust rejects (e.g. a repeated empty assertion)
+        return None
