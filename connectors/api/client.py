@@ -7,11 +7,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["ApiClient", "ApiError"]
+__all__ = ["ApiClient", "ApiError", "scrape"]
 
 
 class ApiError(RuntimeError):
-    """The API refused a request or could not be reached; the message says which and why."""
+    """The API refused a request or could not be reached; the message says which and why. `status` is the
+    HTTP status when the API answered (0 when it could not be reached)."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.status = status
 
 
 class ApiClient:
@@ -37,7 +42,28 @@ class ApiClient:
                 message = json.loads(err.read().decode()).get("message", "")
             except (ValueError, AttributeError):
                 message = ""
-            raise ApiError(f"{method} {path}: HTTP {err.code}" + (f": {message}" if message else "")) from None
+            raise ApiError(f"{method} {path}: HTTP {err.code}" + (f": {message}" if message else ""),
+                           err.code) from None
         except urllib.error.URLError as err:
             raise ApiError(f"cannot reach the API at {self.url}: {err.reason}") from None
         return json.loads(text) if text else None
+
+
+def scrape(url: str, timeout: float = 10.0, max_bytes: int = 16 << 20) -> str:
+    """The text a Prometheus endpoint (`GET URL`, no key) serves; ApiError saying why when it cannot."""
+    if not url.startswith(("http://", "https://")):
+        raise ApiError(f"metrics URL must start with http:// or https://, got {url!r}")
+    req = urllib.request.Request(url, headers={"User-Agent": "ccscli", "Accept": "text/plain"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = resp.read(max_bytes + 1)
+    except urllib.error.HTTPError as err:
+        raise ApiError(f"GET {url}: HTTP {err.code}", err.code) from None
+    except (urllib.error.URLError, OSError) as err:
+        raise ApiError(f"cannot reach {url}: {getattr(err, 'reason', err)}") from None
+    if len(body) > max_bytes:
+        raise ApiError(f"GET {url}: more than {max_bytes} bytes of metrics")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(f"GET {url}: the answer is not UTF-8 text") from None

@@ -1,54 +1,45 @@
-"""Prometheus text exposition (format 0.0.4) for the API, without a client library: a few labelled counters
-and gauges computed at scrape time."""
+"""The API's Prometheus families (rendered by `synsec.metrics.Counters`, text format 0.0.4): requests,
+bouncer pulls, refused keys, and — computed at each scrape from what the API serves — active decisions by
+origin, scenario and type and stored alerts by scenario."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
-__all__ = ["Metrics", "CONTENT_TYPE"]
+from synsec.metrics import CONTENT_TYPE, Counters
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+__all__ = ["Metrics", "CONTENT_TYPE", "REQUESTS", "PULLS", "FORBIDDEN", "DECISIONS_ACTIVE", "ALERTS"]
 
-
-def _esc(v: str) -> str:
-    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _labels(names: tuple[str, ...], values: tuple) -> str:
-    if not names:
-        return ""
-    return "{" + ",".join(f'{n}="{_esc(v)}"' for n, v in zip(names, values)) + "}"
+REQUESTS = "synsec_api_requests_total"
+PULLS = "synsec_api_bouncer_pulls_total"
+FORBIDDEN = "synsec_api_forbidden_total"
+DECISIONS_ACTIVE = "synsec_api_decisions_active"
+ALERTS = "synsec_api_alerts"
 
 
-class Metrics:
+class Metrics(Counters):
     def __init__(self) -> None:
-        self.requests: Counter[tuple[str, str, str]] = Counter()   # (route, method, code)
-        self.pulls: Counter[tuple[str, str]] = Counter()           # (bouncer, route)
-        self.forbidden = 0
-        self.gauges: list[tuple[str, str, tuple[str, ...], Callable[[], Iterable[tuple[tuple, float]]]]] = []
+        super().__init__()
+        self.declare(REQUESTS, "HTTP requests by route, method and status code.", ("route", "method", "code"))
+        self.declare(PULLS, "Decision pulls by bouncer and route.", ("bouncer", "route"))
+        self.declare(FORBIDDEN, "Requests refused for a missing or wrong key.")
+        self.inc(FORBIDDEN, 0)                      # a family without labels is always shown
 
-    def gauge(self, name: str, help_text: str, labels: tuple[str, ...],
-              collect: Callable[[], Iterable[tuple[tuple, float]]]) -> None:
-        """Register a gauge whose (label values, value) pairs are computed at each scrape."""
-        self.gauges.append((name, help_text, labels, collect))
+    def request(self, route: str, method: str, code: int) -> None:
+        self.inc(REQUESTS, route=route, method=method, code=str(code))
 
-    def render(self) -> str:
-        out: list[str] = []
+    def pull(self, bouncer: str, route: str) -> None:
+        self.inc(PULLS, bouncer=bouncer, route=route)
 
-        def family(name, kind, help_text, names, samples):
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} {kind}")
-            for values, v in samples:
-                out.append(f"{name}{_labels(names, values)} {v:g}" if isinstance(v, float) else
-                           f"{name}{_labels(names, values)} {v}")
+    def forbidden(self) -> None:
+        self.inc(FORBIDDEN)
 
-        family("synsec_api_requests_total", "counter", "HTTP requests by route, method and status code.",
-               ("route", "method", "code"), sorted(self.requests.items()))
-        family("synsec_api_bouncer_pulls_total", "counter", "Decision pulls by bouncer and route.",
-               ("bouncer", "route"), sorted(self.pulls.items()))
-        family("synsec_api_forbidden_total", "counter", "Requests refused for a missing or wrong key.",
-               (), [((), self.forbidden)])
-        for name, help_text, names, collect in self.gauges:
-            family(name, "gauge", help_text, names, sorted(collect()))
-        return "\n".join(out) + "\n"
+    def views(self, active: Callable[[], list], alert_counts: Callable[[], dict[str, int]]) -> None:
+        """Gauges read at each scrape: `active()` gives the active decision records (with `origin`,
+        `scenario`, `type`), `alert_counts()` {scenario: stored alerts}."""
+        self.gauge(DECISIONS_ACTIVE, "Active decisions served to bouncers, by origin, scenario and type.",
+                   ("origin", "scenario", "type"),
+                   lambda: Counter((r.origin, r.scenario, r.type) for r in active()).items())
+        self.gauge(ALERTS, "Alerts in the store, by scenario.", ("scenario",),
+                   lambda: [((scenario,), n) for scenario, n in alert_counts().items()])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,15 +81,15 @@ class Handlers:
         self.backend, self.view, self.clock, self.metrics = backend, backend.view, clock, metrics
         self.keys = KeyCache(backend.keys, clock)
 
-    def active_by_origin(self) -> list[tuple[tuple, int]]:
+    def active(self) -> list:
         now = self.clock()
         self.view.refresh(now)
-        return list(Counter((r.origin, r.type) for r in self.view.active(now)).items())
+        return self.view.active(now)
 
     def auth(self, request: web.Request, role: str = "bouncer") -> str:
         found = self.keys.match(request.headers.get("X-Api-Key", ""))
         if found is None or (role == "machine" and found[1] != "machine"):
-            self.metrics.forbidden += 1
+            self.metrics.forbidden()
             raise Forbidden
         return found[0]
 
@@ -106,7 +105,7 @@ class Handlers:
             resp = _message(err.status, err.reason)
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        self.metrics.requests[(route, request.method, str(resp.status))] += 1
+        self.metrics.request(route, request.method, resp.status)
         return resp
 
     async def get_decisions(self, request: web.Request) -> web.Response:
@@ -115,7 +114,7 @@ class Handlers:
         now = self.clock()
         self.view.refresh(now)
         recs = select(self.view, query, now)
-        self.metrics.pulls[(name, "/v1/decisions")] += 1
+        self.metrics.pull(name, "/v1/decisions")
         if request.method == "HEAD":
             return web.Response(status=200)
         return _json([r.to_lapi(now) for r in recs] or None)
@@ -130,7 +129,7 @@ class Handlers:
         body, head = stream_body(self.view, startup, flt, self.backend.keys.last_seq(name), now)
         self.backend.keys.record_pull(name, seq=head, now=now, ip_address=request.remote,
                                       user_agent=request.headers.get("User-Agent"))
-        self.metrics.pulls[(name, "/v1/decisions/stream")] += 1
+        self.metrics.pull(name, "/v1/decisions/stream")
         return _json(body)
 
     async def post_decisions(self, request: web.Request) -> web.Response:
@@ -185,6 +184,22 @@ class Handlers:
         row = self.backend.alerts.alert(request.match_info["alert_id"])
         return _json(row) if row is not None else _message(404, "alert not found")
 
+    async def delete_alerts(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
+        unknown = sorted(set(request.query) - {"scenario", "ip", "value"})
+        if unknown:
+            raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
+        filters = {"scenario": request.query.get("scenario") or None,
+                   "value": request.query.get("ip") or request.query.get("value") or None}
+        if not any(filters.values()):
+            raise QueryError("give at least one of scenario, ip")
+        return _json({"nbDeleted": str(self.backend.alerts.delete_alerts(**filters))})
+
+    async def delete_alert(self, request: web.Request) -> web.Response:
+        self.auth(request, "machine")
+        n = self.backend.alerts.delete_alerts(alert_id=request.match_info["alert_id"])
+        return _json({"nbDeleted": str(n)}) if n else _message(404, "alert not found")
+
     async def health(self, request: web.Request) -> web.Response:
         return _json({"status": "up"})
 
@@ -195,8 +210,7 @@ class Handlers:
 def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
                metrics: Metrics | None = None) -> web.Application:
     h = Handlers(backend, clock, metrics or Metrics())
-    h.metrics.gauge("synsec_api_decisions_active", "Active decisions served to bouncers, by origin and type.",
-                    ("origin", "type"), h.active_by_origin)
+    h.metrics.views(h.active, backend.alerts.alert_counts)
     app = web.Application(middlewares=[h.errors_and_metrics])
     app.router.add_get("/v1/decisions", h.get_decisions)             # HEAD too (allow_head)
     app.router.add_get("/v1/decisions/stream", h.get_stream)
@@ -205,6 +219,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
     app.router.add_delete("/v1/decisions/{decision_id}", h.delete_decision)
     app.router.add_get("/v1/alerts", h.get_alerts)
     app.router.add_get("/v1/alerts/{alert_id}", h.get_alert)
+    app.router.add_delete("/v1/alerts", h.delete_alerts)
+    app.router.add_delete("/v1/alerts/{alert_id}", h.delete_alert)
     app.router.add_get("/health", h.health)
     app.router.add_get("/metrics", h.prometheus)
     return app

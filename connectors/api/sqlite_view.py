@@ -110,3 +110,9 @@ class StoreWriter:
 
     def alert(self, alert_id: str) -> dict | None:
         return self.store.alert(alert_id)
+
+    def alert_counts(self) -> dict[str, int]:
+        return self.store.alert_counts()
+
+    def delete_alerts(self, **filters) -> int:
+        return self.store.delete_alerts(**filters)

@@ -5,7 +5,7 @@
   topic, feeding a `DecisionIndex` with `pop_expired` for expiry) implement it.
 - `DecisionWriter`: where ccscli's decisions go (`StoreWriter`: the store; `TopicDecisionWriter`: the topic).
 - `KeyStore`: bouncer keys (hashed) and each bouncer's last pulled sequence.
-- `AlertReader`: alerts for ccscli.
+- `AlertReader`: alerts for ccscli (list, inspect, delete, counts by scenario).
 """
 
 from __future__ import annotations
@@ -74,6 +74,13 @@ class AlertReader(Protocol):
 
     def alert(self, alert_id: str) -> dict | None:
         ...
+
+    def alert_counts(self) -> dict[str, int]:
+        """{scenario: stored alerts} (the API's /metrics)."""
+
+    def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
+                      value: str | None = None) -> int:
+        """Remove matching alerts (not their decisions); the number removed."""
 
 
 class IndexedView:

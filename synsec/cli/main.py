@@ -97,6 +97,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
 
         store = Store(settings.state_dir)
         store.add(result.alerts, result.decisions)
+        store.add_metrics(result.metrics)      # counters, added to those of earlier runs (ccscli metrics)
         store.close()
     if output == "json":
         emit_json(result.to_dict())

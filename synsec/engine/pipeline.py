@@ -12,7 +12,7 @@ from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAler
 from synsec.engine.parser import ParseContext, ParserPipeline
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["Engine", "Output", "Stats"]
+__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS"]
 
 
 @dataclass
@@ -27,8 +27,17 @@ class Output:
         self.reprocess.extend(other.reprocess)
 
 
+SOURCE_COUNTS = ("lines", "parsed", "unparsed", "whitelisted")
+
+
 @dataclass
 class Stats:
+    """Totals, and `sources`: the same counts per acquisition source (`Line.Src`) as plain int dicts.
+
+    Lines come in long runs from one source, so the hot path only compares the line's source with the
+    current one; the totals counted since the last change of source are charged to it at the change
+    (`switch`) and whenever they are read (`settle`, done by `as_dict`)."""
+
     lines: int = 0
     parsed: int = 0
     unparsed: int = 0
@@ -37,9 +46,44 @@ class Stats:
     alerts: int = 0
     decisions: int = 0
     overflows_whitelisted: int = 0
+    sources: dict = field(default_factory=dict)     # {src: {"lines", "parsed", "unparsed", "whitelisted"}}
+    source: str | None = field(default=None, repr=False)
+    _mark: tuple = field(default=(0, 0, 0, 0), repr=False)
+
+    def switch(self, src: str) -> None:
+        """Lines from `src` follow: charge what was counted since the last change to the previous source."""
+        self.settle()
+        self.source = src
+
+    def settle(self) -> None:
+        """Bring `sources` up to date with the totals."""
+        now = (self.lines, self.parsed, self.unparsed, self.whitelisted)
+        if self.source is not None and now != self._mark:
+            acc = self.sources.get(self.source)
+            if acc is None:
+                acc = self.sources[self.source] = dict.fromkeys(SOURCE_COUNTS, 0)
+            for name, total, mark in zip(SOURCE_COUNTS, now, self._mark):
+                acc[name] += total - mark
+        self._mark = now
+
+    def add(self, other: dict) -> None:
+        """Add another Stats' `as_dict()` (a worker process's counts) to these."""
+        self.settle()
+        for key, value in other.items():
+            if key != "sources":
+                setattr(self, key, getattr(self, key) + value)
+                continue
+            for src, counts in value.items():
+                acc = self.sources.setdefault(src, dict.fromkeys(SOURCE_COUNTS, 0))
+                for name, n in counts.items():
+                    acc[name] = acc.get(name, 0) + n
+        self._mark = (self.lines, self.parsed, self.unparsed, self.whitelisted)   # already charged above
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        self.settle()
+        out = {k: v for k, v in self.__dict__.items() if k not in ("source", "_mark")}
+        out["sources"] = {src: dict(counts) for src, counts in self.sources.items()}
+        return out
 
 
 class Engine:
@@ -64,6 +108,8 @@ class Engine:
 
     def parse_line(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
         """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted."""
+        if line.Src != self.stats.source:
+            self.stats.switch(line.Src)
         self.stats.lines += 1
         evt = Event(line)
         if self.ctx.expr_ctx is not None and self.last_ts:

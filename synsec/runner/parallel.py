@@ -15,7 +15,7 @@ from synsec.engine.model import Event, Line, StrMap
 from synsec.engine.pipeline import Stats
 from synsec.runner.build import EngineOptions, build_engine
 
-__all__ = ["parallel_events", "CHUNK"]
+__all__ = ["parallel_events", "merge_counts", "CHUNK"]
 
 CHUNK = 2048
 _engine = None
@@ -39,11 +39,33 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
             out.append((evt.ts, dict(evt.Meta), dict(evt.Parsed), dict(evt.Enriched), src, routes))
         else:
             out.append(evt.ts)      # still moves the watermark (timers fire as in one process)
+    return out, _take_counts(engine)
+
+
+def _take_counts(engine) -> dict:
+    """This chunk's counts (engine stats with their per-source counts, parser errors, the bucket stats
+    routing produced: filter/groupby errors), reset so that each chunk reports only its own."""
     stats = engine.stats.as_dict()
-    engine.stats = Stats()          # each chunk reports only its own counts
+    engine.stats = Stats()
     counters = dict(engine.ctx.counters)
     engine.ctx.counters.clear()
-    return out, {"stats": stats, "counters": counters}
+    buckets = {}
+    for scenario, counts in engine.buckets.stats.items():
+        if any(counts.values()):
+            buckets[scenario] = dict(counts)
+            counts.update(dict.fromkeys(counts, 0))
+    return {"stats": stats, "counters": counters, "buckets": buckets}
+
+
+def merge_counts(engine, counts: dict) -> None:
+    """Add a chunk's counts (from a worker process) to `engine`, the one that pours."""
+    engine.stats.add(counts["stats"])
+    for key, value in counts["counters"].items():
+        engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
+    for scenario, values in counts["buckets"].items():
+        mine = engine.buckets.stats[scenario]
+        for key, value in values.items():
+            mine[key] = mine.get(key, 0) + value
 
 
 def _rebuild(item, labels: dict) -> tuple[Event | float, list]:
@@ -68,7 +90,8 @@ def _chunks(lines: Iterator[tuple[str, str]], labels: dict, fallback: float):
 
 def parallel_events(lines: Iterator[tuple[str, str]], labels: dict, opts: EngineOptions, workers: int,
                     fallback: float) -> Iterator[tuple[list, dict]]:
-    """Yield, in input order, ([(event, routes)], chunk stats) computed by `workers` processes."""
+    """Yield, in input order, ([(event, routes)], chunk counts) computed by `workers` processes; add the
+    counts to the pouring engine with `merge_counts`."""
     ctx = mp.get_context("fork")
     with ctx.Pool(workers, initializer=_init, initargs=(opts,)) as pool:
         for out, stats in pool.imap(_work, _chunks(lines, labels, fallback), chunksize=1):

@@ -11,6 +11,7 @@ from synsec.engine.model import Alert, Decision, Line
 from synsec.engine.pipeline import Output
 from synsec.runner.build import EngineOptions, build_engine
 from synsec.runner.inputs import InputStats, iter_lines
+from synsec.runner.metrics import replay_samples
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -21,6 +22,7 @@ class ReplayResult:
     decisions: list[Decision] = field(default_factory=list)
     stats: dict = field(default_factory=dict)
     interrupted: bool = False
+    metrics: list = field(default_factory=list)    # synsec.metrics.Sample counters, for the store
 
     def to_dict(self) -> dict:
         return {"alerts": [a.to_dict() for a in self.alerts],
@@ -37,14 +39,11 @@ def _single(engine, lines, labels, ref_ts, result, progress, inputs) -> None:
 
 
 def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, workers) -> None:
-    from synsec.runner.parallel import parallel_events
+    from synsec.runner.parallel import merge_counts, parallel_events
 
     n = 0
     for events, chunk in parallel_events(lines, labels, opts, workers, ref_ts):
-        for key, value in chunk["stats"].items():
-            setattr(engine.stats, key, getattr(engine.stats, key) + value)
-        for key, value in chunk["counters"].items():
-            engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
+        merge_counts(engine, chunk)
         for evt, routes in events:
             out = engine.pour_routed(evt, routes) if routes else engine.watermark(evt)
             if out.alerts:
@@ -88,4 +87,6 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
         "interrupted": interrupted, "workers": workers,
     })
     stats.update({f"parser_{k}": v for k, v in engine.ctx.counters.items()})
-    return ReplayResult(result.alerts, result.decisions, stats, interrupted)
+    stats["buckets"] = {name: dict(c) for name, c in engine.buckets.stats.items() if any(c.values())}
+    return ReplayResult(result.alerts, result.decisions, stats, interrupted,
+                        replay_samples(engine, result.alerts, result.decisions))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from synsec.engine.model import Alert, Decision
 from synsec.store.bouncers import BOUNCERS_SCHEMA, BouncerTable
+from synsec.store.metrics import METRICS_SCHEMA, MetricsTable
 
 __all__ = ["Store", "default_state_dir"]
 
@@ -77,7 +78,7 @@ def _migrate(db: sqlite3.Connection) -> None:
         for col, typ in _NEW_COLUMNS.items():
             if col not in have:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
-        db.executescript(TRIGGERS + BOUNCERS_SCHEMA)
+        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA)
         for (did, created) in db.execute("SELECT id, created_at FROM decisions WHERE num IS NULL "
                                          "ORDER BY created_at, id").fetchall():
             cur = db.execute("INSERT INTO decision_changes(decision_id, kind, at) VALUES (?, 'new', ?)",
@@ -85,7 +86,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
 
 
-class Store(BouncerTable):
+class Store(BouncerTable, MetricsTable):
     def __init__(self, state_dir: str | Path):
         self.dir = Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +143,21 @@ class Store(BouncerTable):
     def alert(self, alert_id: str) -> dict | None:
         row = self.db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
+                      value: str | None = None, everything: bool = False) -> int:
+        """Remove matching alerts (their decisions stay); at least one filter (or `everything`) is required."""
+        filters = [(col, val) for col, val in (("id", alert_id), ("scenario", scenario), ("source_value", value))
+                   if val]
+        if not filters and not everything:
+            raise ValueError("delete_alerts needs a filter (or everything=True)")
+        sql = "DELETE FROM alerts WHERE 1=1" + "".join(f" AND {col} = ?" for col, _ in filters)
+        with self.db:
+            return self.db.execute(sql, [val for _, val in filters]).rowcount
+
+    def alert_counts(self) -> dict[str, int]:
+        """{scenario: stored alerts}."""
+        return dict(self.db.execute("SELECT scenario, COUNT(*) FROM alerts GROUP BY scenario").fetchall())
 
     def delete_decisions(self, *, value: str | None = None, decision_id: str | None = None,
                          now: float | None = None, num: int | None = None, scope: str | None = None,

@@ -216,5 +216,5 @@ def test_health_and_metrics(server):
     assert 'synsec_api_requests_total{route="/v1/decisions/stream",method="GET",code="200"} 1' in text
     assert 'synsec_api_requests_total{route="/v1/decisions",method="GET",code="403"} 1' in text
     assert 'synsec_api_bouncer_pulls_total{bouncer="fw",route="/v1/decisions/stream"} 1' in text
-    assert 'synsec_api_decisions_active{origin="ccscli",type="ban"} 1' in text
+    assert 'synsec_api_decisions_active{origin="ccscli",scenario="manual \'ban\' from ccscli",type="ban"} 1' in text
     assert "synsec_api_forbidden_total 1" in text

@@ -8,7 +8,8 @@ another. The alerts they return are `Alert`s, except that the first alert of an 
 `reprocess: true` scenario comes as `(alert, True)`: the caller feeds it back as an OVFLW event (CrowdSec's
 `reprocess`), once per overflow.
 
-Runtime errors of filter/groupby are counted in `stats[scenario]` and the event is skipped for that scenario.
+`stats[scenario]` counts pours, overflows and underflows (a bucket that leaked out, found when its timer fires)
+as plain ints; runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from synsec.engine.buckets.state import BucketState
 
 __all__ = ["BucketManager", "STAT_NAMES"]
 
-STAT_NAMES = ("poured", "overflows", "alert_errors", "filter_errors", "groupby_errors")
+STAT_NAMES = ("poured", "overflows", "underflows", "alert_errors", "filter_errors", "groupby_errors")
 
 
 class BucketManager:
@@ -126,6 +127,13 @@ class BucketManager:
         """(scenario, key) of the active buckets (dormant blackhole records excluded)."""
         return [bkey for bkey, state in self.buckets.items() if state.count]
 
+    def live_by_scenario(self) -> dict[str, int]:
+        """{scenario: active buckets} (CrowdSec's `cs_buckets` gauge)."""
+        out: dict[str, int] = {}
+        for scenario, _key in self.live_buckets():
+            out[scenario] = out.get(scenario, 0) + 1
+        return out
+
     # --- internals ---
     def _store(self, bkey, spec, old, new) -> None:
         if new is None:
@@ -164,6 +172,8 @@ class BucketManager:
             self._store(bkey, spec, state, new)
             if ovfs:
                 alerts.extend(self._emit(ovfs))
+            elif state.count and not spec.timed_overflow and (new is None or not new.count):
+                self.stats[bkey[0]]["underflows"] += 1        # died of old age (leaked out)
         return alerts
 
     def _emit(self, ovfs: list[Overflow]) -> list:

@@ -1,0 +1,104 @@
+"""The engine's counters as labelled Prometheus families (CrowdSec's `cscli metrics` vocabulary).
+
+The engine keeps plain int dicts (`Engine.stats` with its per-source counts, `BucketManager.stats` per
+scenario, the parser context's error counters); `register_engine` exposes them as families read at each
+render, so a long-running process (the worker) registers once and renders on every scrape. Alerts and
+decisions are counted by whoever makes them (`count_outputs`). `replay_samples` is what `synsec replay`
+adds to the embedded store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from synsec.metrics import Counters, Sample
+
+__all__ = ["register_engine", "declare_outputs", "count_outputs", "replay_samples", "FAMILIES",
+           "LINES", "PARSED", "UNPARSED", "WHITELISTED", "PARSER_ERRORS", "POURED", "OVERFLOWED",
+           "UNDERFLOWED", "BUCKET_ERRORS", "BUCKETS", "ALERTS", "DECISIONS"]
+
+LINES = "synsec_acquisition_lines_read_total"
+PARSED = "synsec_parser_hits_ok_total"
+UNPARSED = "synsec_parser_hits_ko_total"
+WHITELISTED = "synsec_parser_whitelisted_total"
+PARSER_ERRORS = "synsec_parser_errors_total"
+POURED = "synsec_bucket_poured_total"
+OVERFLOWED = "synsec_bucket_overflowed_total"
+UNDERFLOWED = "synsec_bucket_underflowed_total"
+BUCKET_ERRORS = "synsec_bucket_errors_total"
+BUCKETS = "synsec_buckets"
+ALERTS = "synsec_alerts_total"
+DECISIONS = "synsec_decisions_total"
+
+# name: (kind, help, labels)
+FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    LINES: ("counter", "Lines read and offered to the parsers, by acquisition source.", ("source",)),
+    PARSED: ("counter", "Lines a parser accepted, by acquisition source.", ("source",)),
+    UNPARSED: ("counter", "Lines no parser accepted, by acquisition source.", ("source",)),
+    WHITELISTED: ("counter", "Parsed lines dropped by a parser whitelist, by acquisition source.", ("source",)),
+    PARSER_ERRORS: ("counter", "Parser run-time errors (expressions, dates), by kind.", ("kind",)),
+    POURED: ("counter", "Events poured into buckets, by scenario.", ("scenario",)),
+    OVERFLOWED: ("counter", "Bucket overflows, by scenario.", ("scenario",)),
+    UNDERFLOWED: ("counter", "Buckets that leaked out without overflowing, by scenario.", ("scenario",)),
+    BUCKET_ERRORS: ("counter", "Bucket filter/groupby/alert errors, by scenario and kind.", ("scenario", "kind")),
+    BUCKETS: ("gauge", "Live buckets, by scenario.", ("scenario",)),
+    ALERTS: ("counter", "Alerts raised, by scenario.", ("scenario",)),
+    DECISIONS: ("counter", "Decisions made, by origin, scenario and type.", ("origin", "scenario", "type")),
+}
+
+_SOURCE_FAMILIES = ((LINES, "lines"), (PARSED, "parsed"), (UNPARSED, "unparsed"), (WHITELISTED, "whitelisted"))
+_BUCKET_FAMILIES = ((POURED, "poured"), (OVERFLOWED, "overflows"), (UNDERFLOWED, "underflows"))
+_BUCKET_ERRORS = ("filter_errors", "groupby_errors", "alert_errors")
+
+
+def _collect(counters: Counters, name: str, fn) -> None:
+    kind, help_text, labels = FAMILIES[name]
+    counters.collect(name, help_text, labels, fn, kind)
+
+
+def register_engine(counters: Counters, engine, *, live_buckets: bool = True) -> Counters:
+    """Families computed from `engine`'s counts at each render (`live_buckets`: also the live-bucket gauge,
+    which walks the bucket store)."""
+    stats, buckets = engine.stats, engine.buckets
+
+    def per_source(field: str):
+        def fn():
+            stats.settle()
+            return [((src,), counts[field]) for src, counts in stats.sources.items()]
+        return fn
+
+    def per_scenario(field: str):
+        return lambda: [((name,), c[field]) for name, c in buckets.stats.items() if c[field]]
+
+    for name, field in _SOURCE_FAMILIES:
+        _collect(counters, name, per_source(field))
+    _collect(counters, PARSER_ERRORS, lambda: [((k,), v) for k, v in engine.ctx.counters.items()])
+    for name, field in _BUCKET_FAMILIES:
+        _collect(counters, name, per_scenario(field))
+    _collect(counters, BUCKET_ERRORS, lambda: [((name, kind), c[kind]) for name, c in buckets.stats.items()
+                                               for kind in _BUCKET_ERRORS if c[kind]])
+    if live_buckets and hasattr(buckets, "live_by_scenario"):
+        _collect(counters, BUCKETS, lambda: [((k,), v) for k, v in buckets.live_by_scenario().items()])
+    return counters
+
+
+def declare_outputs(counters: Counters) -> Counters:
+    for name in (ALERTS, DECISIONS):
+        kind, help_text, labels = FAMILIES[name]
+        counters.declare(name, help_text, labels, kind)
+    return counters
+
+
+def count_outputs(counters: Counters, alerts: Iterable = (), decisions: Iterable = ()) -> None:
+    """Count engine `Alert`s by scenario and `Decision`s by origin, scenario and type."""
+    for alert in alerts:
+        counters.inc(ALERTS, scenario=alert.Scenario)
+    for d in decisions:
+        counters.inc(DECISIONS, origin=d.origin, scenario=d.scenario, type=d.type)
+
+
+def replay_samples(engine, alerts: Iterable, decisions: Iterable) -> list[Sample]:
+    """The counter samples of one replay (what the store adds up run after run); gauges are left out."""
+    counters = declare_outputs(register_engine(Counters(), engine, live_buckets=False))
+    count_outputs(counters, alerts, decisions)
+    return [s for s in counters.samples() if FAMILIES[s.name][0] == "counter" and s.value]

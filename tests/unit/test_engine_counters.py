@@ -1,0 +1,103 @@
+"""The engine's plain-int counters behind `ccscli metrics`: per-source parse counts, bucket underflows and
+live buckets, their labelled families, and the merge of worker processes' counts in `replay -j`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synsec.engine.buckets import BucketManager, build_spec
+from synsec.engine.model import Event, Line
+from synsec.engine.pipeline import Stats
+from synsec.metrics import Counters, parse
+from synsec.runner.build import EngineOptions, build_engine
+from synsec.runner.metrics import LINES, OVERFLOWED, PARSED, POURED, UNDERFLOWED, UNPARSED, register_engine
+from synsec.runner.replay import replay
+
+SAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "samples"
+T0 = 1_700_000_000.0
+
+
+def _ev(ts: float, ip: str) -> Event:
+    evt = Event()
+    evt.ts = T0 + ts
+    evt.Meta["log_type"], evt.Meta["source_ip"] = "ssh_failed-auth", ip
+    return evt
+
+
+def _leaky(**kw):
+    opts = dict(name="test/leaky", type="leaky", capacity=2, leakspeed=10.0, filter=lambda e: True,
+                groupby=lambda e: e.Meta["source_ip"])
+    return build_spec(**{**opts, **kw})
+
+
+@pytest.fixture(scope="module")
+def engine_and_content():
+    return build_engine(EngineOptions(reference_year=2026))
+
+
+def test_per_source_counts_follow_interleaved_sources(engine_and_content):
+    """Lines alternating between sources are charged to the right source; the totals are their sums."""
+    engine, _ = engine_and_content
+    engine.stats = Stats()
+    ssh = "Mar  1 10:00:01 host sshd[1]: Invalid user admin from 203.0.113.5 port 22"
+    for src, text in [("a.log", ssh), ("a.log", "garbage"), ("b.log", ssh), ("a.log", ssh), ("b.log", "x")]:
+        engine.parse_line(Line(text, src, {"type": "syslog"}), T0)
+    stats = engine.stats.as_dict()
+    assert stats["sources"] == {"a.log": {"lines": 3, "parsed": 2, "unparsed": 1, "whitelisted": 0},
+                                "b.log": {"lines": 2, "parsed": 1, "unparsed": 1, "whitelisted": 0}}
+    assert (stats["lines"], stats["parsed"], stats["unparsed"]) == (5, 3, 2)
+
+
+def test_stats_add_merges_totals_and_sources():
+    """Stats.add (a worker's as_dict) adds totals and per-source counts without charging them twice."""
+    mine, theirs = Stats(), Stats()
+    mine.switch("a")
+    mine.lines, mine.parsed = 2, 2
+    theirs.switch("b")
+    theirs.lines, theirs.unparsed = 3, 3
+    mine.add(theirs.as_dict())
+    mine.lines += 1                                   # one more line of the current source, "a"
+    got = mine.as_dict()
+    assert got["lines"] == 6 and got["sources"]["a"]["lines"] == 3 and got["sources"]["b"]["unparsed"] == 3
+
+
+def test_underflows_and_live_buckets_are_counted_per_scenario():
+    """A bucket that leaks out counts one underflow; an overflowing one counts an overflow, not both."""
+    m = BucketManager([_leaky()])
+    for i in range(3):
+        m.process(_ev(0.1 * i, "192.0.2.1"))          # capacity 2: the third pour overflows
+    m.process(_ev(1.0, "192.0.2.2"))
+    assert m.live_by_scenario() == {"test/leaky": 1}
+    m.advance(T0 + 1000)                              # 192.0.2.2's bucket leaks out
+    assert m.stats["test/leaky"] | {} == {"poured": 4, "overflows": 1, "underflows": 1, "alert_errors": 0,
+                                          "filter_errors": 0, "groupby_errors": 0}
+    assert m.live_by_scenario() == {}
+
+
+def test_register_engine_renders_live_counts(engine_and_content):
+    """A Counters with the engine registered renders its current counts at each render (worker /metrics)."""
+    engine, _ = engine_and_content
+    engine.stats = Stats()
+    counters = register_engine(Counters(), engine)
+    engine.parse_line(Line("garbage", "c.log", {"type": "syslog"}), T0)
+    first = {(s.name, s.labels): s.value for s in parse(counters.render())}
+    engine.parse_line(Line("garbage", "c.log", {"type": "syslog"}), T0)
+    second = {(s.name, s.labels): s.value for s in parse(counters.render())}
+    assert first[(UNPARSED, (("source", "c.log"),))] == 1 and second[(UNPARSED, (("source", "c.log"),))] == 2
+    assert second[(LINES, (("source", "c.log"),))] == 2
+
+
+def test_parallel_replay_counts_equal_single_process():
+    """`replay -j 2` merges its workers' counts: the same samples and per-source stats as one process."""
+    paths = [str(SAMPLES / "nginx-demo.log"), str(SAMPLES / "auth-demo.log")]
+    opts = EngineOptions(reference_year=2026)
+    one = replay(paths, {"type": "nginx"}, opts, reference_ts=T0)
+    two = replay(paths, {"type": "nginx"}, opts, reference_ts=T0, workers=2)
+    assert sorted(one.metrics) == sorted(two.metrics)
+    assert one.stats["sources"] == two.stats["sources"] and one.stats["buckets"] == two.stats["buckets"]
+    names = {s.name for s in one.metrics}
+    assert {LINES, PARSED, UNPARSED, POURED, OVERFLOWED, UNDERFLOWED} <= names
+    by = {(s.name, s.labels): s.value for s in one.metrics}
+    assert by[(LINES, (("source", paths[1]),))] == one.stats["sources"][paths[1]]["lines"] == 75
