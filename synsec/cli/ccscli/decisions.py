@@ -4,13 +4,15 @@ to write). Decisions typed here have origin `ccscli` (`ccscli-import` for import
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from synsec.cli.ccscli.remote import api_call as _call
+from synsec.cli.ccscli.remote import api_client as _client
+from synsec.cli.ccscli.remote import api_options
 from synsec.cli.output import emit_json, output_option, table
 
 __all__ = ["COMMANDS"]
@@ -19,38 +21,10 @@ _ORIGIN = "ccscli"
 _IMPORT_ORIGIN = "ccscli-import"
 
 
-def _client(settings):
-    """An ApiClient when an API URL is configured, else None (work on the embedded store)."""
-    if not settings.api_url:
-        return None
-    from connectors.api.client import ApiClient, ApiError
-
-    if not settings.api_key:
-        raise click.UsageError("an API URL is set but no key: give --api-key or $SYNSEC_API_KEY")
-    try:
-        return ApiClient(settings.api_url, settings.api_key)
-    except ApiError as err:
-        raise click.UsageError(str(err)) from None
-
-
-def _call(fn, *args, **kwargs):
-    from connectors.api.client import ApiError
-
-    try:
-        return fn(*args, **kwargs)
-    except ApiError as err:
-        raise click.ClickException(str(err)) from None
-
-
 @click.group()
-@click.option("--api-url", help="synsec API base URL ($SYNSEC_API_URL); default: the embedded store.")
-@click.option("--api-key", help="API key for --api-url ($SYNSEC_API_KEY).")
-@click.pass_context
-def decisions(ctx: click.Context, api_url: str | None, api_key: str | None) -> None:
+@api_options
+def decisions() -> None:
     """Manage decisions."""
-    changes = {k: v for k, v in (("api_url", api_url), ("api_key", api_key)) if v}
-    if changes:
-        ctx.obj = dataclasses.replace(ctx.obj, **changes)
 
 
 @decisions.command("list")
