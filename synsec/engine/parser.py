@@ -51,10 +51,26 @@ class Whitelist:
     ips: frozenset = frozenset()
     cidrs: tuple = ()
     exprs: tuple = ()
+    memo: dict = field(default_factory=dict, compare=False, repr=False)   # source text -> listed (None: no IP)
 
     @property
     def has_ip_checks(self) -> bool:
         return bool(self.ips or self.cidrs)
+
+    def ip_listed(self, value: str) -> bool | None:
+        """Whether the address `value` is listed (None when it is not an IP); memoised, as sources repeat."""
+        listed = self.memo.get(value, 0)
+        if listed != 0:
+            return listed
+        ip = _parse_ip(value)
+        if not ip:
+            listed = None
+        else:
+            listed = ip in self.ips or any(ip.version == net.version and ip in net for net in self.cidrs)
+        if len(self.memo) > 65536:
+            self.memo.clear()
+        self.memo[value] = listed
+        return listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,25 +148,18 @@ def _parse_ip(value: str):
     return ip
 
 
-def _source_ips(evt: Event) -> list:
-    values = list(evt.Overflow.Sources) if evt.Overflow is not None else [evt.Meta.get("source_ip", "")]
-    return [ip for ip in map(_parse_ip, (v for v in values if v)) if ip]
-
-
 def _check_whitelist(wl: Whitelist, evt: Event, ctx: ParseContext) -> tuple[bool, bool]:
-    """(is_whitelisted, has_whitelist) exactly as CrowdSec computes them."""
+    """(is_whitelisted, has_whitelist) exactly as CrowdSec computes them: `has` once a source is an IP and
+    the node lists IPs or ranges; `listed` when one of them holds a source."""
     listed = has = False
-    for ip in _source_ips(evt):
-        if listed:
-            break
-        if wl.ips:
-            has = True
-            if ip in wl.ips:
-                listed = True
-        for net in wl.cidrs:
-            has = True
-            if ip.version == net.version and ip in net:
-                listed = True
+    if wl.ips or wl.cidrs:
+        values = evt.Overflow.Sources if evt.Overflow is not None else (evt.Meta.get("source_ip", ""),)
+        for value in values:
+            if value and (hit := wl.ip_listed(value)) is not None:
+                has = True
+                if hit:
+                    listed = True
+                    break
     for fn in wl.exprs:
         out = _run_expr(fn, evt, ctx, "whitelist_errors")
         if isinstance(out, bool):

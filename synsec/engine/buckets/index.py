@@ -4,7 +4,7 @@ Hub content has dozens of scenarios, most of them CVE probes of the form `Upper(
 '...'`; evaluating every filter on every event was the largest cost of a replay. At load, each filter yields one
 necessary clause (`synsec.engine.expr.requirements`): "one of these atoms is true". Per event the index
 evaluates each distinct field once, looks its value up (equality atoms: one dict lookup per field; substring
-atoms: one RE2 set match per field, or plain `in` tests when a field has few literals) and returns the bit mask
+atoms: one regex-set match per field (Rust's RegexSet, else RE2's), or plain `in` tests when a field has few literals) and returns the bit mask
 of the scenarios whose clause holds, plus those without a clause. Their full filters then decide, so the
 index changes which filters run, never what they decide.
 
@@ -23,6 +23,12 @@ from synsec.engine.expr.codegen import CodeGen
 from synsec.engine.expr.compiler import compile_fields, generated_function
 from synsec.engine.expr.regex import literal_pattern
 from synsec.engine.expr.requirements import requirement
+from synsec.engine.grok.rust import literal as rust_literal
+
+try:
+    import paula
+except ImportError:
+    paula = None
 
 __all__ = ["FilterIndex"]
 
@@ -56,9 +62,15 @@ class _Field:
         literals = list(self.has)
         rset = _literal_set(literals) if len(literals) > _SET_THRESHOLD else None
         if rset is not None:
-            ns[f"_set{i}"], ns[f"_masks{i}"] = rset.Match, tuple(self.has[lit] for lit in literals)
-            out += [f"        for _j in _set{i}({v}.encode('utf-8', 'surrogateescape')):",
-                    f"            m |= _masks{i}[_j]"]
+            ns[f"_set{i}"], ns[f"_masks{i}"] = rset, tuple(self.has[lit] for lit in literals)
+            has_mask = 0
+            for mask in self.has.values():
+                has_mask |= mask
+            out += ["        try:",
+                    f"            for _j in _set{i}({v}):",
+                    f"                m |= _masks{i}[_j]",
+                    "        except UnicodeEncodeError:",    # lone surrogates: every substring atom may hold
+                    f"            m |= {has_mask}"]
         else:
             for lit in literals:
                 out += [f"        if {lit!r} in {v}:", f"            m |= {self.has[lit]}"]
@@ -67,12 +79,24 @@ class _Field:
         return out
 
 
-def _literal_set(literals: list[str]):
-    """An RE2 set matching any of the literals (None if RE2 cannot build it: plain `in` tests then)."""
+def _literal_set(literals: list[str]) -> Callable[[str], Any] | None:
+    """A function giving the indices of the literals found in a str (None if no set can be built: plain `in`
+    tests then). Rust's RegexSet where the binding is present (~0.2 µs a field, no encoding), else RE2's."""
+    if paula is not None and not any(_has_surrogate(lit) for lit in literals):
+        try:
+            return paula.RegexSet([rust_literal(lit) for lit in literals]).matches
+        except ValueError:
+            pass
     rset = re2._re2.Set(_UNANCHORED, _OPTIONS)
     for lit in literals:
         rset.Add(literal_pattern(lit).encode("utf-8", "surrogateescape"))
-    return rset if rset.Compile() else None
+    if not rset.Compile():
+        return None
+    return lambda text: rset.Match(text.encode("utf-8", "surrogateescape"))
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= c <= "\udfff" for c in text)
 
 
 class FilterIndex:

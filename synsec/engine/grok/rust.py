@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .syntax import tokenize
 
-__all__ = ["to_rust", "capture_names"]
+__all__ = ["to_rust", "capture_names", "literal"]
 
 _PERL = {
     "d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r ",
@@ -29,6 +29,11 @@ _PASS_ESCAPES = frozenset("AzpPxtnrfva")     # same meaning in both dialects
 
 def _literal(c: str) -> str:
     return "\\" + c if c in _ESCAPED else c
+
+
+def literal(text: str) -> str:
+    """A Rust regex matching `text` literally."""
+    return "".join(map(_literal, text))
 
 
 def _perl(c: str, in_class: bool) -> str:

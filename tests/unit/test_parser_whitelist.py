@@ -1,0 +1,56 @@
+"""A parser node's whitelist: CrowdSec's (listed, has) on IPs and ranges, memoised per source text."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from synsec.engine.model import Event, Line, RuntimeAlert
+from synsec.engine.parser import ParseContext, Whitelist, _check_whitelist
+
+CTX = ParseContext(enrichers={}, enrich_ctx=None)
+
+
+def _wl() -> Whitelist:
+    return Whitelist("private", frozenset({ipaddress.ip_address("192.0.2.7")}),
+                     (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("2001:db8::/32")))
+
+
+def _evt(source_ip: str) -> Event:
+    evt = Event(Line("x"))
+    evt.Meta["source_ip"] = source_ip
+    return evt
+
+
+def test_listed_ip_range_and_v6_range_are_whitelisted():
+    """An exact IP, an IPv4 range and an IPv6 range each whitelist; another address does not but `has` holds."""
+    wl = _wl()
+    assert _check_whitelist(wl, _evt("192.0.2.7"), CTX) == (True, True)
+    assert _check_whitelist(wl, _evt("10.1.2.3"), CTX) == (True, True)
+    assert _check_whitelist(wl, _evt("2001:db8::1"), CTX) == (True, True)
+    assert _check_whitelist(wl, _evt("198.51.100.1"), CTX) == (False, True)
+
+
+def test_a_source_that_is_not_an_ip_leaves_has_false():
+    """No IP to check: the node has no whitelist verdict (its statics still apply, as in CrowdSec)."""
+    assert _check_whitelist(_wl(), _evt("not-an-ip"), CTX) == (False, False)
+    assert _check_whitelist(_wl(), _evt(""), CTX) == (False, False)
+
+
+def test_memo_gives_the_same_verdict_on_repeats_and_is_bounded():
+    """The second lookup of a source comes from the memo with the same answer; the memo never grows unbounded."""
+    wl = _wl()
+    for _ in range(2):
+        assert wl.ip_listed("10.9.9.9") is True
+        assert wl.ip_listed("11.0.0.1") is False
+        assert wl.ip_listed("nope") is None
+    assert set(wl.memo) == {"10.9.9.9", "11.0.0.1", "nope"}
+    for i in range(70000):
+        wl.ip_listed(f"172.16.{i // 256 % 256}.{i % 256}-{i}")
+    assert len(wl.memo) <= 65537
+
+
+def test_overflow_sources_any_listed_whitelists():
+    """On an overflow, any listed source among several whitelists the alert (postoverflow whitelists)."""
+    evt = Event(Line("x"))
+    evt.Overflow = RuntimeAlert(Alert=None, Sources={"198.51.100.1": None, "10.0.0.5": None})
+    assert _check_whitelist(_wl(), evt, CTX) == (True, True)
