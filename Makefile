@@ -8,6 +8,7 @@ bench:
 lint:
 	bash scripts/venv.sh && .venv/bin/ccscli lint
 bench-api:
+	@command -v wrk >/dev/null || echo "bench-api: wrk is not installed (apt-get install -y wrk); using the aiohttp load generator, whose own overhead inflates the latencies" >&2
 	bash scripts/venv.sh test && .venv/bin/python bench/api.py
 bench-topology:
 	bash scripts/venv.sh test && .venv/bin/python bench/topology.py
