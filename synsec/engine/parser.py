@@ -45,6 +45,9 @@ class GrokStep:
             object.__setattr__(self, "apply", compile_statics(self.statics))
 
 
+_UNSEEN = object()
+
+
 @dataclass(frozen=True, slots=True)
 class Whitelist:
     reason: str = ""
@@ -59,8 +62,8 @@ class Whitelist:
 
     def ip_listed(self, value: str) -> bool | None:
         """Whether the address `value` is listed (None when it is not an IP); memoised, as sources repeat."""
-        listed = self.memo.get(value, 0)
-        if listed != 0:
+        listed = self.memo.get(value, _UNSEEN)
+        if listed is not _UNSEEN:
             return listed
         ip = _parse_ip(value)
         if not ip:
