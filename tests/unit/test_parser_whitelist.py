@@ -36,13 +36,20 @@ def test_a_source_that_is_not_an_ip_leaves_has_false():
     assert _check_whitelist(_wl(), _evt(""), CTX) == (False, False)
 
 
-def test_memo_gives_the_same_verdict_on_repeats_and_is_bounded():
-    """The second lookup of a source comes from the memo with the same answer; the memo never grows unbounded."""
+def test_memo_gives_the_same_verdict_on_repeats_and_is_bounded(monkeypatch):
+    """The second lookup of a source (listed, not listed or not an IP) parses nothing and gives the same
+    answer; the memo never grows unbounded."""
+    from synsec.engine import parser
+
     wl = _wl()
+    parsed = []
+    real = parser._parse_ip
+    monkeypatch.setattr(parser, "_parse_ip", lambda v: parsed.append(v) or real(v))
     for _ in range(2):
         assert wl.ip_listed("10.9.9.9") is True
         assert wl.ip_listed("11.0.0.1") is False
         assert wl.ip_listed("nope") is None
+    assert parsed == ["10.9.9.9", "11.0.0.1", "nope"]
     assert set(wl.memo) == {"10.9.9.9", "11.0.0.1", "nope"}
     for i in range(70000):
         wl.ip_listed(f"172.16.{i // 256 % 256}.{i % 256}-{i}")
