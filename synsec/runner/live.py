@@ -141,8 +141,8 @@ class LiveRunner:
             while not self.stopping:
                 if not self.step() and not self.stopping:
                     sleep(self.opts.poll_s)
+            self.save(self.clock(), force=True)      # not after an error: positions may be ahead of pours
         finally:
-            self.save(self.clock(), force=True)
             self.tailer.close()
 
     # --- state ---

@@ -149,3 +149,26 @@ def test_restart_resumes_positions_and_buckets(tmp_path, content):
     assert second.engine.stats.lines == 3                  # nothing read twice
     [alert] = [a for out in emitted for a in out.alerts if a.Scenario == "synsec/ssh-bf"]
     assert alert.EventsCount == 6 and alert.StartAt == T0  # the bucket begun before the restart
+
+
+def test_after_a_crash_lines_since_the_last_save_give_the_same_alert_ids(tmp_path, content):
+    """Killed after an alert but before a save, the restarted runner re-reads those lines and emits the same
+    alert and decision ids (the store ignores them), so nothing is stored twice."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    clock = FakeClock()
+    first, emitted = _runner(content, log, clock, state_dir)
+    _write(log, [_failure(T0 + i, port=i) for i in range(2)])
+    first.step()                                           # saved here (save_s=0)
+    first.opts = LiveOptions(save_s=1e9)                   # no further save: the crash loses what follows
+    _write(log, [_failure(T0 + 2 + i, port=10 + i) for i in range(4)])
+    clock.now = T0 + 6
+    first.step()
+    ids = [(a.UUID, [d.id for d in out.decisions]) for out in emitted for a in out.alerts]
+    assert len(ids) == 1
+    second, again = _runner(content, log, clock, state_dir, restore=load_state(state_dir))
+    second.step()
+    assert second.engine.stats.lines == 4
+    assert [(a.UUID, [d.id for d in out.decisions]) for out in again for a in out.alerts] == ids
