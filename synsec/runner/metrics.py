@@ -59,26 +59,25 @@ def _collect(counters: Counters, name: str, fn) -> None:
 def register_engine(counters: Counters, engine, *, live_buckets: bool = True) -> Counters:
     """Families computed from `engine`'s counts at each render (`live_buckets`: also the live-bucket gauge,
     which walks the bucket store)."""
-    stats, buckets = engine.stats, engine.buckets
-
     def per_source(field: str):
         def fn():
+            stats = engine.stats                      # read at render: a runner may swap in a fresh Stats
             stats.settle()
             return [((src,), counts[field]) for src, counts in stats.sources.items()]
         return fn
 
     def per_scenario(field: str):
-        return lambda: [((name,), c[field]) for name, c in buckets.stats.items() if c[field]]
+        return lambda: [((name,), c[field]) for name, c in engine.buckets.stats.items() if c[field]]
 
     for name, field in _SOURCE_FAMILIES:
         _collect(counters, name, per_source(field))
     _collect(counters, PARSER_ERRORS, lambda: [((k,), v) for k, v in engine.ctx.counters.items()])
     for name, field in _BUCKET_FAMILIES:
         _collect(counters, name, per_scenario(field))
-    _collect(counters, BUCKET_ERRORS, lambda: [((name, kind), c[kind]) for name, c in buckets.stats.items()
+    _collect(counters, BUCKET_ERRORS, lambda: [((name, kind), c[kind]) for name, c in engine.buckets.stats.items()
                                                for kind in _BUCKET_ERRORS if c[kind]])
-    if live_buckets and hasattr(buckets, "live_by_scenario"):
-        _collect(counters, BUCKETS, lambda: [((k,), v) for k, v in buckets.live_by_scenario().items()])
+    if live_buckets and hasattr(engine.buckets, "live_by_scenario"):
+        _collect(counters, BUCKETS, lambda: [((k,), v) for k, v in engine.buckets.live_by_scenario().items()])
     return counters
 
 

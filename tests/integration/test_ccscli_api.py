@@ -104,7 +104,8 @@ def test_metrics_default_url_raw_and_several_endpoints(api):
     res = CliRunner().invoke(ccscli, ["--state-dir", str(elsewhere), "metrics", "-o", "raw"],
                              env={"SYNSEC_API_URL": url})
     assert res.exit_code == 0, res.output
-    assert "# TYPE synsec_api_alerts gauge" in res.stdout and 'synsec_api_alerts{scenario="synsec/ssh-bf"} 2' in res.stdout
+    assert "# TYPE synsec_api_alerts gauge" in res.stdout
+    assert 'synsec_api_alerts{scenario="synsec/ssh-bf"} 2' in res.stdout
     res = CliRunner().invoke(ccscli, ["--state-dir", str(elsewhere), "metrics", "-o", "json",
                                       "--url", url + "/metrics", "--url", url + "/metrics"])
     assert res.exit_code == 0, res.output
