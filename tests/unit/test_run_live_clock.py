@@ -67,6 +67,14 @@ def _runner(content, log: Path, clock: FakeClock, state_dir: Path | None = None,
     return runner, emitted
 
 
+def _files(tmp_path: Path) -> tuple[Path, Path, FakeClock]:
+    """An empty log, a state dir and a fake clock at T0."""
+    log, state_dir = tmp_path / "auth.log", tmp_path / "state"
+    log.write_text("")
+    state_dir.mkdir()
+    return log, state_dir, FakeClock()
+
+
 def _write(log: Path, lines: list[str]) -> None:
     with log.open("a") as fh:
         fh.writelines(lines)
@@ -128,11 +136,7 @@ def test_counter_overflows_on_idle_wall_time(tmp_path, counter_content):
 
 def test_restart_resumes_positions_and_buckets(tmp_path, content):
     """A runner restored from run-state.json reads only new lines and keeps the half-full bucket."""
-    log = tmp_path / "auth.log"
-    log.write_text("")
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
-    clock = FakeClock()
+    log, state_dir, clock = _files(tmp_path)
     first, emitted = _runner(content, log, clock, state_dir)
     _write(log, [_failure(T0 + i, port=i) for i in range(3)])
     clock.now = T0 + 3
@@ -154,11 +158,7 @@ def test_restart_resumes_positions_and_buckets(tmp_path, content):
 def test_after_a_crash_lines_since_the_last_save_give_the_same_alert_ids(tmp_path, content):
     """Killed after an alert but before a save, the restarted runner re-reads those lines and emits the same
     alert and decision ids (the store ignores them), so nothing is stored twice."""
-    log = tmp_path / "auth.log"
-    log.write_text("")
-    state_dir = tmp_path / "state"
-    state_dir.mkdir()
-    clock = FakeClock()
+    log, state_dir, clock = _files(tmp_path)
     first, emitted = _runner(content, log, clock, state_dir)
     _write(log, [_failure(T0 + i, port=i) for i in range(2)])
     first.step()                                           # saved here (save_s=0)
