@@ -126,3 +126,50 @@ def test_opaque_callables_are_always_candidates():
     """A filter given as a plain callable (no syntax tree) is never skipped."""
     idx = FilterIndex([lambda evt: True, None, _compile(FILTERS[0])])
     assert idx.candidates(_event({"meta": {}, "parsed": {}})) == 0b011
+
+
+# Fields with more than four substring literals are matched with a regex set: Rust's (alternation + RegexSet)
+# when the binding is present, RE2's otherwise. Both must keep every true filter a candidate.
+MANY = ["/etc/passwd", "wp-config", ".env", "Ab", "é漢", "x.y", "a|b", "(", "\\", "[x]", "${JNDI"]
+SET_CTX = ExprContext(files={"many.txt": MANY})
+SET_FILTERS = ["any(File('many.txt'), {evt.Meta.http_path contains #})",
+               "any(File('many.txt'), {Upper(evt.Meta.x) contains Upper(#)})",
+               "evt.Meta.ua contains 'x.y' || evt.Meta.ua contains '(' || evt.Meta.ua contains 'a' || "
+               "evt.Meta.ua contains '[x]' || evt.Meta.ua contains 'q'"]
+SET_COMPILED = [compile_predicate(t, where=W, ctx=SET_CTX) for t in SET_FILTERS]
+
+
+def _set_indexes():
+    import synsec.engine.buckets.index as index_module
+
+    rust = FilterIndex(SET_COMPILED)
+    binding, index_module.paula = index_module.paula, None
+    try:
+        re2_only = FilterIndex(SET_COMPILED)
+    finally:
+        index_module.paula = binding
+    return {"rust": rust, "re2": re2_only}
+
+
+SET_INDEXES = _set_indexes()
+set_values = st.lists(st.sampled_from(MANY + ["", "A", "/ETC/PASSWD", "É漢", "x", "y", "q", "\udcff", "-"]),
+                      max_size=4).map("".join)
+
+
+def test_set_fields_are_built_on_both_engines():
+    """Both indexes match these fields with a set (the property below would otherwise test plain `in` only)."""
+    for idx in SET_INDEXES.values():
+        assert {"_set0", "_set1", "_set2"} <= set(idx.candidates.__globals__)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries({"meta": st.fixed_dictionaries({"http_path": set_values, "x": set_values,
+                                                             "ua": set_values}), "parsed": st.just({})}))
+def test_set_candidates_cover_every_true_filter_on_both_engines(d):
+    """With Rust's or RE2's sets, lone surrogates included, every true filter is a candidate."""
+    evt = _event(d)
+    for engine, idx in SET_INDEXES.items():
+        mask = idx.candidates(evt)
+        for i, f in enumerate(SET_COMPILED):
+            if f(evt) is True:
+                assert mask >> i & 1, f"{engine}: {SET_FILTERS[i]!r} true but not a candidate for {d}"

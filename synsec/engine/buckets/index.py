@@ -62,13 +62,14 @@ class _Field:
         literals = list(self.has)
         rset = _literal_set(literals) if len(literals) > _SET_THRESHOLD else None
         if rset is not None:
-            ns[f"_set{i}"], ns[f"_masks{i}"] = rset, tuple(self.has[lit] for lit in literals)
+            (ns[f"_any{i}"], ns[f"_set{i}"]), ns[f"_masks{i}"] = rset, tuple(self.has[lit] for lit in literals)
             has_mask = 0
             for mask in self.has.values():
                 has_mask |= mask
             out += ["        try:",
-                    f"            for _j in _set{i}({v}):",
-                    f"                m |= _masks{i}[_j]",
+                    f"            if _any{i}({v}):",
+                    f"                for _j in _set{i}({v}):",
+                    f"                    m |= _masks{i}[_j]",
                     "        except UnicodeEncodeError:",    # lone surrogates: every substring atom may hold
                     f"            m |= {has_mask}"]
         else:
@@ -79,12 +80,15 @@ class _Field:
         return out
 
 
-def _literal_set(literals: list[str]) -> Callable[[str], Any] | None:
-    """A function giving the indices of the literals found in a str (None if no set can be built: plain `in`
-    tests then). Rust's RegexSet where the binding is present (~0.2 µs a field, no encoding), else RE2's."""
+def _literal_set(literals: list[str]) -> tuple[Callable[[str], bool], Callable[[str], Any]] | None:
+    """(any, which) for a str: whether one of the literals occurs, and the indices of those that do (None if no
+    set can be built: plain `in` tests then). Rust's regex where the binding is present — one alternation
+    answers `any` with its literal prefilter (0.1-0.25 µs, even for the 589 bad user agents), a RegexSet
+    `which` —, else RE2's set for both (1.2 µs a field, and an encoding)."""
     if paula is not None and not any(_has_surrogate(lit) for lit in literals):
         try:
-            return paula.RegexSet([rust_literal(lit) for lit in literals]).matches
+            patterns = [rust_literal(lit) for lit in literals]
+            return paula.Regex("|".join(patterns)).is_match, paula.RegexSet(patterns).matches
         except ValueError:
             pass
     rset = re2._re2.Set(_UNANCHORED, _OPTIONS)
@@ -92,7 +96,7 @@ def _literal_set(literals: list[str]) -> Callable[[str], Any] | None:
         rset.Add(literal_pattern(lit).encode("utf-8", "surrogateescape"))
     if not rset.Compile():
         return None
-    return lambda text: rset.Match(text.encode("utf-8", "surrogateescape"))
+    return (lambda text: True), (lambda text: rset.Match(text.encode("utf-8", "surrogateescape")))
 
 
 def _has_surrogate(text: str) -> bool:
@@ -129,7 +133,8 @@ class FilterIndex:
         if not fields:
             always = self.always
             return lambda evt: always
-        ns: dict[str, Any] = {"_read": compile_fields([f.node for f in fields], where=_WHERE, ctx=ctx)}
+        ns: dict[str, Any] = {"_read": compile_fields([f.node for f in fields], where=_WHERE, ctx=ctx),
+                              "UnicodeEncodeError": UnicodeEncodeError}   # not among generated builtins
         lines = ["def _candidates(evt):", "    _vals = _read(evt)", f"    m = {self.always}"]
         for i, f in enumerate(fields):
             lines += f.code(i, ns)
