@@ -156,22 +156,38 @@ def _lock_state_dir(state_dir: Path):
     return fh
 
 
-def _live_printer(output: str, store):
-    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each."""
-    import json
+class _LiveSink:
+    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; remembers
+    what `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit."""
 
-    def emit(out) -> None:
-        if store is not None:
-            store.add(out.alerts, out.decisions)
+    def __init__(self, output: str, store):
+        self.output, self.store = output, store
+        self.alerts: list = []
+        self.decisions: list = []
+
+    def __call__(self, out) -> None:
+        import json
+        from types import SimpleNamespace
+
+        if self.store is not None:
+            self.store.add(out.alerts, out.decisions)
+        self.alerts.extend(SimpleNamespace(Scenario=a.Scenario) for a in out.alerts)
+        self.decisions.extend(out.decisions)
         for a in out.alerts:
-            click.echo(json.dumps({"alert": a.to_dict()}) if output == "json" else
+            click.echo(json.dumps({"alert": a.to_dict()}) if self.output == "json" else
                        f"alert {a.Scenario} {a.Source.Scope}:{a.Source.Value} {a.EventsCount} events "
                        f"{a.to_dict()['start_at']} .. {a.to_dict()['stop_at']}")
         for d in out.decisions:
-            click.echo(json.dumps({"decision": d.to_dict()}) if output == "json" else
+            click.echo(json.dumps({"decision": d.to_dict()}) if self.output == "json" else
                        f"decision {d.type} {d.scope}:{d.value} {d.to_dict()['duration']} {d.scenario}"
                        + (" (simulated)" if d.simulated else ""))
-    return emit
+
+    def add_metrics(self, engine) -> None:
+        """Add this run's counters to the store's (as each replay does)."""
+        from synsec.runner.metrics import replay_samples
+
+        if self.store is not None:
+            self.store.add_metrics(replay_samples(engine, self.alerts, self.decisions))
 
 
 @cli.command()
@@ -225,7 +241,8 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
 
     store = None if no_store else Store(settings.state_dir)
     tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {})
-    runner = LiveRunner(engine, content, tailer, _live_printer(output, store), state_dir=settings.state_dir,
+    sink = _LiveSink(output, store)
+    runner = LiveRunner(engine, content, tailer, sink, state_dir=settings.state_dir,
                         opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)
 
     def stop(_signum, _frame):
@@ -239,6 +256,7 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
                f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
     try:
         runner.run()
+        sink.add_metrics(runner.engine)
     finally:
         if store is not None:
             store.close()

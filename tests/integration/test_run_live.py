@@ -103,7 +103,8 @@ def proc_guard():
 
 
 def test_acquis_glob_file_appearing_later_leads_to_a_stored_decision(tmp_path, proc_guard):
-    """A file created after start that matches an acquis glob is read; 6 fast failures → a ban in the store."""
+    """A file created after start that matches an acquis glob is read; 6 fast failures → a ban in the store;
+    at exit the run's counters are added to the store's metrics (ccscli metrics)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     acquis = tmp_path / "acquis.yaml"
@@ -118,6 +119,10 @@ def test_acquis_glob_file_appearing_later_leads_to_a_stored_decision(tmp_path, p
     assert stats["lines"] == 6 and stats["alerts"] >= 1 and stats["decisions"] >= 1
     kinds = [next(iter(o)) for o in run.objects()]
     assert kinds[0] == "alert" and "decision" in kinds and kinds[-1] == "stats"
+    res = subprocess.run([*CCSCLI, "--state-dir", str(tmp_path / "state"), "metrics", "-o", "json"],
+                         capture_output=True, text=True, timeout=30)
+    acquisition = json.loads(res.stdout)["acquisition"]
+    assert [(a["source"], a["lines_read"]) for a in acquisition] == [(str(logs / "auth.log"), 6)]
 
 
 def test_rotation_keeps_following(tmp_path, proc_guard):
