@@ -84,8 +84,14 @@ class MigrateResult:
 
 
 def load_migrations(schema_dir: Path | str = SCHEMA_DIR) -> list[Migration]:
+    """The NNN_name.sql files of `schema_dir` in order; MigrationError when there are none (a broken install
+    would otherwise "apply" nothing)."""
+    paths = sorted(Path(schema_dir).glob("*.sql"))
+    if not paths:
+        raise MigrationError(f"{schema_dir}: no NNN_name.sql migrations here (an install without synsec's "
+                             f"package data?)")
     out, seen = [], {}
-    for path in sorted(Path(schema_dir).glob("*.sql")):
+    for path in paths:
         m = _NAME.match(path.name)
         if not m:
             raise MigrationError(f"{path}: expected NNN_name.sql")

@@ -53,8 +53,13 @@ class Query:
 
 
 def load_queries(query_dir: Path | str = QUERY_DIR) -> dict[str, Query]:
+    """name -> Query for each `*.sql` of `query_dir`; QueryError when there are none."""
+    paths = sorted(Path(query_dir).glob("*.sql"))
+    if not paths:
+        raise QueryError(f"{query_dir}: no *.sql analyst queries here (an install without synsec's "
+                         f"package data?)")
     out = {}
-    for path in sorted(Path(query_dir).glob("*.sql")):
+    for path in paths:
         text = path.read_text()
         declared = tuple(p for line in _PARAMS.findall(text) for p in line.split())
         used = set(_USED.findall(text))
