@@ -9,7 +9,7 @@ adds to the embedded store.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from synsec.metrics import Counters, Sample
 
@@ -56,9 +56,13 @@ def _collect(counters: Counters, name: str, fn) -> None:
     counters.collect(name, help_text, labels, fn, kind)
 
 
-def register_engine(counters: Counters, engine, *, live_buckets: bool = True) -> Counters:
-    """Families computed from `engine`'s counts at each render (`live_buckets`: also the live-bucket gauge,
-    which walks the bucket store)."""
+def register_engine(counters: Counters, engine, *, managers: Callable[[], Iterable] | None = None,
+                    live_buckets: bool = True) -> Counters:
+    """Families computed from `engine`'s counts at each render. Bucket counts come from `engine.buckets`,
+    or, when buckets live in several managers (the worker: one per buckets-in partition), summed over what
+    `managers()` returns. `live_buckets`: also the live-bucket gauge (it walks the bucket stores)."""
+    managers = managers or (lambda: [engine.buckets])
+
     def per_source(field: str):
         def fn():
             stats = engine.stats                      # read at render: a runner may swap in a fresh Stats
@@ -66,18 +70,33 @@ def register_engine(counters: Counters, engine, *, live_buckets: bool = True) ->
             return [((src,), counts[field]) for src, counts in stats.sources.items()]
         return fn
 
-    def per_scenario(field: str):
-        return lambda: [((name,), c[field]) for name, c in engine.buckets.stats.items() if c[field]]
+    def per_scenario(fields: tuple[str, ...], with_kind: bool = False):
+        def fn():
+            total: dict[tuple, int] = {}
+            for manager in managers():
+                for name, counts in manager.stats.items():
+                    for field in fields:
+                        if counts.get(field):
+                            key = (name, field) if with_kind else (name,)
+                            total[key] = total.get(key, 0) + counts[field]
+            return total.items()
+        return fn
+
+    def live():
+        total: dict[tuple, int] = {}
+        for manager in managers():
+            for name, n in manager.live_by_scenario().items():
+                total[(name,)] = total.get((name,), 0) + n
+        return total.items()
 
     for name, field in _SOURCE_FAMILIES:
         _collect(counters, name, per_source(field))
     _collect(counters, PARSER_ERRORS, lambda: [((k,), v) for k, v in engine.ctx.counters.items()])
     for name, field in _BUCKET_FAMILIES:
-        _collect(counters, name, per_scenario(field))
-    _collect(counters, BUCKET_ERRORS, lambda: [((name, kind), c[kind]) for name, c in engine.buckets.stats.items()
-                                               for kind in _BUCKET_ERRORS if c[kind]])
-    if live_buckets and hasattr(engine.buckets, "live_by_scenario"):
-        _collect(counters, BUCKETS, lambda: [((k,), v) for k, v in engine.buckets.live_by_scenario().items()])
+        _collect(counters, name, per_scenario((field,)))
+    _collect(counters, BUCKET_ERRORS, per_scenario(_BUCKET_ERRORS, with_kind=True))
+    if live_buckets:
+        _collect(counters, BUCKETS, live)
     return counters
 
 

@@ -101,3 +101,17 @@ def test_parallel_replay_counts_equal_single_process():
     assert {LINES, PARSED, UNPARSED, POURED, OVERFLOWED, UNDERFLOWED} <= names
     by = {(s.name, s.labels): s.value for s in one.metrics}
     assert by[(LINES, (("source", paths[1]),))] == one.stats["sources"][paths[1]]["lines"] == 75
+
+
+def test_register_engine_sums_several_bucket_managers(engine_and_content):
+    """With buckets in several managers (a worker's partitions), pours, overflows and live buckets add up."""
+    engine, _ = engine_and_content
+    one, two = BucketManager([_leaky()]), BucketManager([_leaky()])
+    for i in range(3):
+        one.process(_ev(0.1 * i, "192.0.2.1"))        # overflows
+    two.process(_ev(0.0, "192.0.2.9"))                # stays live
+    counters = register_engine(Counters(), engine, managers=lambda: [one, two])
+    got = {(s.name, s.labels): s.value for s in parse(counters.render())}
+    assert got[(POURED, (("scenario", "test/leaky"),))] == 4
+    assert got[(OVERFLOWED, (("scenario", "test/leaky"),))] == 1
+    assert got[("synsec_buckets", (("scenario", "test/leaky"),))] == 1
