@@ -58,6 +58,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: under load nginx's per-request connections overflowed it, the
+    # kernel dropped SYNs, retries came a second later (p99 1 s) and past proxy_connect_timeout nginx gave 500s
+    # (bench/api.py found it). 1024 absorbs bursts; the kernel caps it at net.core.somaxconn.
+    request_queue_size = 1024
     bouncer: "NginxBouncer"
 
     def handle_error(self, request, client_address) -> None:
