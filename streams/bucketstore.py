@@ -29,9 +29,18 @@ _SEP = "\x00"                # scenario names never hold NUL; a groupby value ma
 _OFFSET = struct.Struct(">q")
 
 
+_HASHES: dict[bytes, int] = {}   # murmur2 in Python costs ~10 µs a key; keys (IPs, buckets) repeat
+_HASHES_MAX = 200_000
+
+
 def partition_for(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2, as the Java client and kafka-python): same key, same partition."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    h = _HASHES.get(key)
+    if h is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        h = _HASHES[key] = murmur2(key) & 0x7FFFFFFF
+    return h % partitions
 
 
 def table_key(scenario: str, key: str) -> bytes:
@@ -75,8 +84,10 @@ class PartitionStore(MutableMapping):
 
     `offset` is set by the agent before each message: writes record it, and `applied(bkey)` tells whether a
     redelivered message was already poured into that bucket. Writes are held back (read-your-writes) until
-    `commit()`: the agent first sends the alerts a message produced and waits for the broker's ack, then
-    commits, so a crash in between repeats the alert (at-least-once) instead of losing it.
+    `commit()`, once per batch, so a bucket poured many times in a batch is written once: the agent first sends
+    the alerts the batch produced and waits for the broker's ack, then commits, so a crash in between repeats
+    the alert (at-least-once) instead of losing it. Faust flushes the producer before it commits the batch's
+    offsets, so the changelog is never behind a committed offset.
     """
 
     _DELETED = object()
@@ -92,7 +103,7 @@ class PartitionStore(MutableMapping):
     def _stored(self, raw: bytes):
         stored = self.pending.get(raw)
         if stored is None:
-            stored = self.table.get(raw)
+            stored = self.table.data.get(raw)
             if stored.__class__ is bytes:    # as recovered from the changelog: Faust hands back the bytes
                 stored = self.codec.loads(stored)
             return stored
@@ -121,17 +132,27 @@ class PartitionStore(MutableMapping):
             raise KeyError(bkey)
         self.pending[raw] = self._DELETED
 
-    def commit(self) -> None:
-        """Write the held-back changes to the table (its changelog); call inside the agent's event."""
+    def commit(self, out) -> None:
+        """Write the held-back changes to the table's store, and their changelog records to `out` (an Outbox:
+        one producer batch per changelog partition rather than one Faust send per key). Call it with Faust's
+        current event on this partition (a RocksDB store files a key under the current event's partition)."""
+        if not self.pending:
+            return
+        store, topic, dumps = self.table.data, self.changelog_topic(), self.codec.dumps
         for raw, stored in self.pending.items():
             if stored is self._DELETED:
-                self.table.pop(raw, None)
+                store.pop(raw, None)
+                out.add(topic, self.partition, raw, None)
             else:
-                self.table[raw] = stored
+                store[raw] = stored
+                out.add(topic, self.partition, raw, dumps(stored))
         self.pending.clear()
 
+    def changelog_topic(self) -> str:
+        return self.table.changelog_topic.get_topic_name()
+
     def _mine(self) -> Iterator[bytes]:
-        keys = set(self.table.keys()) | set(self.pending)
+        keys = set(self.table.data.keys()) | set(self.pending)
         for raw in keys:
             if partition_for(raw, self.partitions) == self.partition and self._stored(raw) is not None:
                 yield raw

@@ -28,7 +28,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from synsec.engine.errors import SynsecError
 from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
-__all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header"]
+__all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string"]
 
 MAGIC = 0
 HEADER_SIZE = 5
@@ -48,6 +48,18 @@ def split_header(data: bytes, what: str = "message") -> tuple[int, int]:
     if len(data) < HEADER_SIZE:
         raise DecodeError(f"{what}: {len(data)} byte(s), shorter than the 5-byte Confluent header")
     return _HEADER.unpack_from(data)
+
+
+def avro_string(text: str) -> bytes:
+    """Avro binary of a string: zig-zag varint of the UTF-8 length, then the bytes."""
+    data = text.encode("utf-8")
+    n = len(data) << 1                     # zig-zag of a non-negative length
+    head = bytearray()
+    while n > 0x7F:
+        head.append((n & 0x7F) | 0x80)
+        n >>= 7
+    head.append(n)
+    return bytes(head) + data
 
 
 class _Current:
@@ -108,6 +120,19 @@ class Codecs:
             raise EncodeError(f"{cur.value.name}: record does not fit {cur.value.record}: "
                               f"{type(err).__name__}: {err}") from err
         return buf.getvalue()
+
+    def bucket_in(self, scenario: str, key: str, event_data: bytes) -> bytes:
+        """The `bucket_in` value for an event already encoded as an `event` value (`event_data`), without
+        encoding the event again: an Avro record is its fields' encodings in order (scenario, key, event), so
+        the event's body is reused as is. Data written with another event schema version is re-encoded."""
+        event_id = self.schema_id("event")
+        if split_header(event_data, "event")[1] != event_id:
+            return self.encode("bucket_in", {"scenario": scenario, "key": key,
+                                             "event": self.decode("event", event_data)})
+        if self._current["bucket_in"].header is None:
+            self.schema_id("bucket_in")
+        return b"".join((self._current["bucket_in"].header, avro_string(scenario), avro_string(key),
+                         memoryview(event_data)[HEADER_SIZE:]))
 
     def _writer(self, schema_id: int, what: str) -> tuple[str, dict, str]:
         if schema_id not in self._writers:

@@ -59,6 +59,7 @@ class TopicSpec:
 class AgentSpec:
     name: str
     concurrency: int = 1
+    inline: bool = False      # route only: routing runs inside the parse agent, not as an agent of its own
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,18 @@ class Topology:
 
     def topic(self, role: str) -> TopicSpec:
         return self.topics[role]
+
+    @property
+    def parse_routes(self) -> bool:
+        """The parse agent routes the events it parses (`route: {inline: true}`); no route agent runs."""
+        route = self.agents.get("route")
+        return route is not None and route.inline
+
+    def runs(self, agent: str) -> bool:
+        """Whether a worker of this topology runs `agent` as an agent of its own (all when none is declared)."""
+        if agent == "route" and self.parse_routes:
+            return False
+        return not self.agents or agent in self.agents
 
     def prefixed(self, prefix: str) -> "Topology":
         """The same wiring with `prefix` before every topic name and the app id (tests, tenants)."""
@@ -203,11 +216,17 @@ def _agents(doc: Doc) -> dict[str, AgentSpec]:
         if name not in AGENT_NAMES:
             section.error(name, f"unknown agent {name!r} (known: {', '.join(sorted(AGENT_NAMES))})")
             continue
-        check_keys(adoc, {"concurrency"})
+        check_keys(adoc, {"concurrency", "inline"} if name == "route" else {"concurrency"})
         concurrency = _int(adoc, "concurrency", 1, 1, 64)
         if name in SERIAL_AGENTS and concurrency != 1:
             adoc.error("concurrency", f"must be 1 for {name!r}: pours of a bucket stay in offset order")
-        out[name] = AgentSpec(name=name, concurrency=concurrency)
+        inline = adoc.data.get("inline", False) if name == "route" else False
+        if not isinstance(inline, bool):
+            adoc.error("inline", f"expected true or false, got {inline!r}")
+            inline = False
+        if inline and "parse" not in section.data:
+            adoc.error("inline", "routing inline needs the parse agent (it routes what it parses)")
+        out[name] = AgentSpec(name=name, concurrency=concurrency, inline=inline)
     return out
 
 

@@ -84,7 +84,7 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir)
         ensure_topics(BrokerSettings.from_url(broker.url), topo)
         click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
         cmd = [sys.executable, "-m", "synsec.cli.main", "worker", "--broker", broker.url, "--topology", topology,
-               "--session-timeout", "6", "--single-record-batches", "--idle-advance", "2"]
+               "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2"]
         if config_dir:
             cmd += ["--config-dir", config_dir]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -17,28 +17,30 @@ _AGENTS = ("parse", "route", "buckets", "profiles", "expiry")
 
 def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
                     agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
-                    single_record_batches: bool = False):
+                    verify_end_offsets: bool = False, batch_max: int = 500):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
     from streams.app import WorkerSettings
     from synsec.runner.build import EngineOptions
     from topologies import load_topology
 
-    names = tuple(a.strip() for a in agents.split(",") if a.strip())
+    topo = load_topology(topology)
+    names = tuple(a.strip() for a in agents.split(",") if a.strip()) if agents else _AGENTS
     unknown = [a for a in names if a not in _AGENTS]
     if unknown:
         raise click.BadParameter(f"unknown agent(s) {', '.join(unknown)}; known: {', '.join(_AGENTS)}",
                                  param_hint="--agents")
+    if agents and "route" in names and topo.parse_routes:
+        raise click.BadParameter(f"topology {topo.name!r} routes inline (route: {{inline: true}}): routing runs "
+                                 "in the parse agent", param_hint="--agents")
     import time
     return WorkerSettings(
-        broker=broker, topology=load_topology(topology),
+        broker=broker, topology=topo,
         engine=EngineOptions(config_dir=Path(config_dir) if config_dir else None,
                              data_dirs=tuple(Path(d) for d in data_dirs),
                              reference_year=time.gmtime().tm_year),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
-        # tansu 0.6.0 reports a partition's end as the last batch's base offset + 1: Faust's table recovery
-        # stops there. One record per produce batch keeps that figure right (slower; tansu only).
-        extra={"producer_max_batch_size": 1, "producer_linger_ms": 0} if single_record_batches else {})
+        verify_end_offsets=verify_end_offsets, batch_max=batch_max)
 
 
 @click.command()
@@ -51,25 +53,29 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
 @click.option("--state-dir", default=lambda: os.environ.get("SYNSEC_WORKER_DIR", "/tmp/synsec-worker"),
               help="Faust data directory (RocksDB tables, ...).")
 @click.option("--registry-url", default="", help="Confluent schema registry URL (default: local schema ids).")
-@click.option("--agents", default=",".join(_AGENTS), show_default=True, help="Comma-separated agents to run.")
+@click.option("--agents", default="", help="Comma-separated agents to run (default: the topology's, and expiry).")
 @click.option("--session-timeout", default=10.0, show_default=True, type=float,
               help="Kafka group session timeout (s); tansu makes a join wait half of it.")
 @click.option("--watermark-interval", default=1.0, show_default=True, type=float,
               help="Event-time seconds between watermark markers per events partition.")
 @click.option("--idle-advance", default=5.0, show_default=True, type=float,
               help="Wall seconds without events before an idle events partition follows the others.")
-@click.option("--single-record-batches", is_flag=True,
-              help="One record per produce request: needed with the bundled tansu broker (end offsets).")
+@click.option("--verify-end-offsets", "--single-record-batches", "verify_end_offsets", is_flag=True,
+              help="Read each changelog partition's end from a fetch before recovering a table: needed with the "
+                   "bundled tansu broker, whose end offsets are wrong after batched writes (docs/kafka.md). "
+                   "--single-record-batches is its old name.")
+@click.option("--batch", "batch_max", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Most messages an agent handles between two sends.")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents, session_timeout,
-           watermark_interval, idle_advance, single_record_batches, loglevel):
+           watermark_interval, idle_advance, verify_end_offsets, batch_max, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
 
     from streams.app import create_app
 
     settings = worker_settings(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents,
-                               session_timeout, watermark_interval, idle_advance, single_record_batches)
+                               session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max)
     app = create_app(settings)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -157,3 +157,30 @@ def test_tansu_end_offset_counts_batches_canary(broker):
         assert consumer.end_offsets([tp])[tp] == 2     # a Kafka broker says 51
     finally:
         consumer.close()
+
+
+@pytest.mark.integration
+def test_true_end_offsets_read_past_batched_writes(broker):
+    """true_end_offsets (the worker's --verify-end-offsets) finds 51 records where tansu's ListOffsets says 2."""
+    import asyncio
+
+    from faust.types import TP
+    from kafka import KafkaAdminClient, KafkaProducer
+
+    from streams.transport import true_end_offsets
+
+    topic = f"trueend-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics({topic: {"num_partitions": 2, "replication_factor": 1}})
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    try:
+        producer.send(topic, value=b"single", partition=0).get(timeout=10)
+        for i in range(50):
+            producer.send(topic, value=str(i).encode(), partition=0)
+        producer.flush()
+    finally:
+        producer.close()
+    told = {TP(topic, 0): 2, TP(topic, 1): 0}                      # what ListOffsets answers on tansu 0.6.0
+    got = asyncio.run(true_end_offsets({"bootstrap_servers": broker.bootstrap}, told, timeout=10))
+    assert got == {TP(topic, 0): 51, TP(topic, 1): 0}

@@ -104,6 +104,20 @@ def test_semantic_errors_rejected():
     assert "topo.yaml:11: agents.sink: unknown agent 'sink'" in out
 
 
+def test_inline_routing_declared_in_the_topology():
+    """route: {inline: true} makes parse route (no route agent runs); it needs parse and belongs to route only."""
+    default = load_topology("default")
+    assert default.parse_routes and not default.runs("route") and default.runs("parse")
+    split = parse_topology(_BASE + "agents:\n  parse: {}\n  route: {concurrency: 2}\n  buckets: {}\n")
+    assert not split.parse_routes and split.runs("route") and not split.runs("profiles")
+    assert parse_topology(_BASE).runs("route") and not parse_topology(_BASE).parse_routes   # none declared: all
+    out = _errors(_BASE + "agents:\n  route: {inline: yes please}\n  buckets: {inline: true}\n")
+    assert "topo.yaml:11: agents.route.inline: expected true or false" in out
+    assert "topo.yaml:12: agents.buckets.inline: unknown field" in out and "needs the parse" not in out
+    assert "agents.route.inline: routing inline needs the parse agent" in _errors(
+        _BASE + "agents:\n  route: {inline: true}\n")
+
+
 def test_unknown_topology_name():
     """An unknown topology name is an error listing the shipped ones."""
     with pytest.raises(LoadError, match="no topology named 'nope'.*default, single"):

@@ -29,6 +29,15 @@ def local_broker(tmp_path):
         b.stop()
 
 
+def _split_topology(tmp_path) -> str:
+    """`single` with routing as an agent of its own (reading synsec.events) instead of inside parse."""
+    path = tmp_path / "split.yaml"
+    text = (REPO / "topologies" / "single.yaml").read_text()
+    assert "route: {inline: true}" in text
+    path.write_text(text.replace("route: {inline: true}", "route: {concurrency: 1}"))
+    return str(path)
+
+
 def _run(broker, tmp_path, topology: str, batches: list[tuple[list[str], str]], expected: Counter, workers=1):
     create_topics(broker, topology)
     procs = [Worker(broker, topology, tmp_path, f"w{i}") for i in range(workers)]
@@ -44,13 +53,16 @@ def _run(broker, tmp_path, topology: str, batches: list[tuple[list[str], str]], 
     return got, procs
 
 
-def test_same_verdicts_as_replay(local_broker, tmp_path):
-    """nginx + sshd samples through the topology give replay's alerts (scenario, source, count) and decisions."""
+@pytest.mark.parametrize("routing", ["inline", "agent"])
+def test_same_verdicts_as_replay(local_broker, tmp_path, routing):
+    """nginx + sshd samples through the topology give replay's alerts (scenario, source, count) and decisions,
+    whether parse routes its events itself or a route agent reads them from synsec.events."""
     nginx, auth = read_lines(SAMPLES / "nginx-demo.log"), read_lines(SAMPLES / "auth-demo.log")
     ref_n, dec_n, _ = replay_reference(nginx, "nginx")
     ref_a, dec_a, _ = replay_reference(auth, "syslog")
     expected = ref_n + ref_a
-    got, procs = _run(local_broker, tmp_path, "single", [(nginx, "nginx"), (auth, "syslog")], expected)
+    topology = "single" if routing == "inline" else _split_topology(tmp_path)
+    got, procs = _run(local_broker, tmp_path, topology, [(nginx, "nginx"), (auth, "syslog")], expected)
     assert Counter(alerts_of(got["synsec.alerts"])) == expected, procs[0].tail()
     assert decisions_of(got["synsec.decisions"]) == dec_n | dec_a
     keys = {m.key.decode() for m in got["synsec.decisions"]}
@@ -113,9 +125,11 @@ def test_sigkill_mid_stream_loses_nothing(local_broker, tmp_path):
 
 
 def test_poison_messages_go_to_the_dead_letter_topic(local_broker, tmp_path):
-    """Garbage and wrong-schema values on every input topic are dead-lettered; the agents keep going."""
-    create_topics(local_broker, "single")
-    worker = Worker(local_broker, "single", tmp_path)
+    """Garbage and wrong-schema values on every input topic are dead-lettered; the agents keep going.
+    (Routing runs as an agent here, so that synsec.events is an input topic too.)"""
+    topology = _split_topology(tmp_path)
+    create_topics(local_broker, topology)
+    worker = Worker(local_broker, topology, tmp_path)
     try:
         wrong_schema = CODECS.encode("decision", {"id": "x", "alert_id": "", "origin": "o", "scenario": "s",
                                                   "scope": "Ip", "value": "1.2.3.4", "type": "ban",

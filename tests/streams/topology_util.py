@@ -25,8 +25,8 @@ from topologies import load_topology
 REPO = Path(__file__).resolve().parents[2]
 SYNSEC = [sys.executable, "-m", "synsec.cli.main"]
 CODECS = Codecs(LocalRegistry())
-# tansu needs it for table recovery (see synsec worker --help); bench/topology.py may turn it off to compare
-SINGLE_RECORD_BATCHES = os.environ.get("SYNSEC_SINGLE_RECORD_BATCHES", "1") == "1"
+# tansu needs it for table recovery (see synsec worker --help)
+VERIFY_END_OFFSETS = os.environ.get("SYNSEC_VERIFY_END_OFFSETS", "1") == "1"
 _IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+:[0-9a-f]+)")
 
 
@@ -54,7 +54,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [*SYNSEC, "worker", "--broker", broker.url, "--topology", topology, "--session-timeout", "6",
              "--state-dir", str(state), "--watermark-interval", "1", "--idle-advance", "2",
-             *(["--single-record-batches"] if SINGLE_RECORD_BATCHES else [])],
+             *(["--verify-end-offsets"] if VERIFY_END_OFFSETS else [])],
             cwd=REPO, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 

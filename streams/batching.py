@@ -1,0 +1,63 @@
+"""Batches for the agents: read what is buffered, send per partition, ack only after sending.
+
+An agent iterates `batches(stream.noack(), limit)`: each batch is every event already waiting in the stream's
+buffer (up to `limit`), so a busy agent works on hundreds of messages at a time and an idle one on each as it
+comes — no timer, no added latency. The agent calls the engine per message, collects its output in an
+`Outbox` (records grouped per topic partition, in order), sends it with `Outbox.send` (one producer batch per
+partition), and only then acks the batch's events (`ack_all`). Faust commits an offset only once its message
+is acked, and flushes the producer before committing: a crash before the send repeats the batch
+(at-least-once) and never loses its output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any, AsyncIterator
+
+from faust.types import EventT
+
+__all__ = ["batches", "Outbox", "ack_all", "as_current"]
+
+
+async def batches(stream: Any, limit: int) -> AsyncIterator[list[EventT]]:
+    """The events of `stream` in lists: whatever is buffered now, at most `limit`; never waits to fill one."""
+    queue = stream.channel.queue
+    batch: list[EventT] = []
+    async for event in stream.events():
+        batch.append(event)
+        if len(batch) >= limit or queue.empty():
+            yield batch
+            batch = []
+
+
+async def ack_all(stream: Any, batch: list[EventT]) -> None:
+    """Ack every event of `batch` on `stream` (a `noack()` stream): their offsets may now be committed."""
+    for event in batch:
+        await stream.ack(event)
+
+
+def as_current(stream: Any, event: EventT) -> None:
+    """Make `event` Faust's current event: a table write goes to the changelog partition of its message."""
+    stream._set_current_event(event)
+
+
+class Outbox:
+    """Records to send, per (topic, partition), in the order they were added."""
+
+    def __init__(self) -> None:
+        self.records: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+
+    def add(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
+        self.records[(topic, partition)].append((key, value))
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.records.values())
+
+    async def send(self, producer: Any) -> list[asyncio.Future]:
+        """Hand every record to `producer` (streams.transport.Producer); the futures resolve on the broker's ack."""
+        futures: list[asyncio.Future] = []
+        for (topic, partition), records in self.records.items():
+            futures += await producer.send_records(topic, partition, records)
+        self.records.clear()
+        return futures

@@ -1,0 +1,174 @@
+"""Faust's aiokafka transport with three changes a synsec worker needs (measured in docs/kafka.md#speed).
+
+- **Delivery without a task per message.** Faust 0.15's fetch loop hands every message to the streams through
+  `Service.wait_first(deliver, suspend_flow)`, which creates four asyncio tasks per message: ~60 µs of a worker's
+  ~100 µs per consumed message. `Consumer._drain_messages` below is that loop with one change: while the flow is
+  open (no rebalance in progress, Faust's producer buffer not full) it awaits the delivery directly; otherwise it
+  falls back to `wait_first` exactly as Faust does. Delivery then cannot block on a full stream buffer as long as
+  `stream_buffer_maxsize` exceeds 5 × `broker_max_poll_records` (Faust pauses a partition's fetching at 80 %
+  of the buffer), which `streams.app` guarantees.
+- **True end offsets** (`verify_end_offsets`). tansu 0.6.0 answers ListOffsets(latest) with the last *batch's*
+  base offset + 1, not the record count (canary: tests/streams/test_broker.py). Faust recovers a table by reading
+  its changelog up to that figure, so after batched produces it stops early and loses bucket state. The fetch
+  response's high watermark is right, so `true_end_offsets` fetches the last batch of each changelog partition
+  and reads it. On Kafka this costs one fetch per partition at each rebalance and changes nothing.
+- **Batched sends.** `Producer.send_records` appends records to aiokafka batch builders and hands each batch to
+  the accumulator in one call, instead of one `send` (and one Faust `FutureMessage`) per record. Faust's commit
+  flushes this same producer before committing offsets, so records sent before a message is acked are durable
+  before its offset is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+from faust.transport.consumer import CONSUMER_FETCHING
+from faust.transport.drivers import aiokafka as driver
+from faust.types import TP
+
+__all__ = ["Consumer", "Producer", "Transport", "transport_class", "true_end_offsets"]
+
+Record = tuple[bytes | None, bytes | None]          # (key, value)
+
+
+async def true_end_offsets(client_kwargs: Mapping[str, Any], ends: Mapping[TP, int],
+                           timeout: float = 10.0) -> dict[TP, int]:
+    """The real end offset of each partition whose ListOffsets answer was `ends[tp]` (> 0).
+
+    Reads the high watermark of a fetch at `ends[tp] - 1`, which is inside the partition's last batch.
+    """
+    out = dict(ends)
+    wanted = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end > 0}
+    if not wanted:
+        return out
+    consumer = AIOKafkaConsumer(**client_kwargs, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(list(wanted))
+        for atp, tp in wanted.items():
+            consumer.seek(atp, ends[tp] - 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        pending = set(wanted)
+        while pending and loop.time() < deadline:
+            await consumer.getmany(*pending, timeout_ms=200)
+            for atp in list(pending):
+                high = consumer.highwater(atp)
+                if high is not None:
+                    out[wanted[atp]] = max(out[wanted[atp]], high)
+                    pending.discard(atp)
+    finally:
+        await consumer.stop()
+    return out
+
+
+class Consumer(driver.Consumer):
+    """Faust's aiokafka consumer: direct delivery while the flow is open; optionally true end offsets."""
+
+    #: aiokafka client kwargs (bootstrap servers, TLS, SASL) when end offsets must be verified; None: trust them
+    end_offsets_client: Mapping[str, Any] | None = None
+    yield_every = 100                  # messages handed to the streams between two returns to the event loop
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        ends = await super().highwaters(*partitions)
+        if self.end_offsets_client is None:
+            return ends
+        return await true_end_offsets(self.end_offsets_client, ends)
+
+    def _may_deliver_directly(self):
+        """A function telling whether a delivery now cannot block (see the module docstring)."""
+        app = self.app
+        flow_suspended = app.flow_control._suspend.is_set     # FlowControlEvent.is_active() without the call
+        suspend_flow = self.suspend_flow.is_set
+        buffer = app.producer.buffer
+        if app.conf.producer_threaded:
+            return lambda: False
+        pending, most = buffer.pending.qsize, buffer.max_messages   # ProducerBuffer.size, unthreaded
+
+        def may() -> bool:
+            return not flow_suspended() and not suspend_flow() and pending() <= most
+        return may
+
+    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by every worker test
+        # Faust 0.15.3 Consumer._drain_messages; only the delivery line differs (see the module docstring).
+        callback = self.callback
+        getmany = self.getmany
+        consumer_should_stop = self._stopped.is_set
+        fetcher_should_stop = fetcher._stopped.is_set
+        get_read_offset = self._read_offset.__getitem__
+        set_read_offset = self._read_offset.__setitem__
+        set_flag, unset_flag = self.diag.set_flag, self.diag.unset_flag
+        commit_every = self._commit_every
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        direct = self._may_deliver_directly()
+        yield_every, since_yield = self.yield_every, 0
+        try:
+            while not (consumer_should_stop() or fetcher_should_stop()):
+                set_flag(CONSUMER_FETCHING)
+                ait = getmany(timeout=1.0)
+                await self.sleep(0)
+                if self.should_stop:
+                    continue
+                async for tp, message in ait:
+                    since_yield += 1
+                    if since_yield > yield_every:
+                        await asyncio.sleep(0)
+                        since_yield = 0
+                    offset = message.offset
+                    r_offset = get_read_offset(tp)
+                    if r_offset is not None and offset < r_offset:
+                        continue                                # already delivered (Faust drops it too)
+                    if r_offset and offset - r_offset > 1 and acks_enabled_for(message.topic):
+                        await self._add_gap(tp, r_offset + 1, offset)
+                    if commit_every is not None and self._n_acked >= commit_every:
+                        self._n_acked = 0
+                        await self.commit()
+                    if direct():
+                        await callback(message)
+                    else:
+                        await self.wait_first(callback(message), self.suspend_flow.wait())
+                    set_read_offset(tp, offset)
+                unset_flag(CONSUMER_FETCHING)
+        except self.consumer_stopped_errors:
+            if self.transport.app.should_stop:
+                return
+            raise
+        except asyncio.CancelledError:
+            if self.transport.app.should_stop:
+                return
+            raise
+        finally:
+            unset_flag(CONSUMER_FETCHING)
+
+
+class Producer(driver.Producer):
+    """Faust's aiokafka producer, plus `send_records`: whole batches per partition."""
+
+    async def send_records(self, topic: str, partition: int,
+                           records: Sequence[Record]) -> list[asyncio.Future]:
+        """Queue `records` for `topic`/`partition` in as few batches as fit; futures resolve on the broker's ack."""
+        producer = self._ensure_producer()
+        futures = []
+        batch = producer.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                batch.close()
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"{topic}[{partition}]: a record of {len(value or b'')} bytes is larger than "
+                                     f"producer_max_batch_size")
+        if batch.record_count():
+            batch.close()
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+
+def transport_class(end_offsets_client: Mapping[str, Any] | None) -> type[driver.Transport]:
+    """A Faust transport class using our Consumer and Producer (`end_offsets_client`: see Consumer)."""
+    consumer = type("Consumer", (Consumer,), {"end_offsets_client": end_offsets_client})
+    return type("Transport", (driver.Transport,), {"Consumer": consumer, "Producer": Producer})
