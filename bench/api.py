@@ -220,12 +220,9 @@ def bench_api(args, decisions, hits, rng: random.Random, work: Path) -> None:
         assert body != b"null", "a sampled hit address returned no decision"
         report(f"GET /v1/decisions?ip= with {len(decisions)} active decisions", load(url, requests, args, work), args)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        from bench.api_nginx import stop
+
+        stop(proc)
 
 
 def bench_nginx(args, decisions, hits, rng: random.Random, work: Path) -> None:

@@ -52,7 +52,8 @@ def _wait(predicate, what: str, proc: subprocess.Popen | None = None, timeout: f
         time.sleep(0.005)
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
+def stop(proc: subprocess.Popen | None) -> None:
+    """Terminate a process this bench started (by its Popen), kill it after 10 s."""
     if proc is not None and proc.poll() is None:
         proc.terminate()
         try:
@@ -91,8 +92,8 @@ class NginxStack:
         return self
 
     def __exit__(self, *exc) -> None:
-        _stop(self.nginx)
-        _stop(self.bouncer)
+        stop(self.nginx)
+        stop(self.bouncer)
         if self.producer is not None:
             self.producer.close(timeout=5)
         if self.broker is not None:
