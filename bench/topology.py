@@ -1,163 +1,225 @@
-"""Topology benchmark (`make bench-topology`): the benchmark log through a real broker with 1 then 2 workers.
+"""Topology benchmark (`make bench-topology`): the 1M-line benchmark log through a real broker, 1 then 2 workers.
 
-    .venv/bin/python bench/topology.py [--lines 100000] [--rate 5000] [--workers 1,2]
+    .venv/bin/python bench/topology.py [--lines 1000000] [--rate 5000] [--workers 1,2] [--latency-lines N]
 
-For each worker count, on a fresh local broker (tansu) and the default 4-partition topology:
-  * throughput: every line produced as fast as possible; end to end = first line produced -> last alert of
-    the run on synsec.alerts (the number of alerts is known from an in-process replay of the same lines);
-  * decision latency: the same lines again, on a fresh broker, produced at a steady `--rate` lines/s; for each
-    decision, the time from producing the line that made its bucket overflow (the alert's last event) to the
-    decision arriving on synsec.decisions; p50/p99;
-  * peak RSS (VmHWM) of each worker process.
-Prints the figures; `--json OUT` writes them. Figures, not a test.
+The log is the nginx benchmark log of bench/replay.py (gen_log.py, seed 1; generated into bench/out/ when
+missing); `--lines N` takes its first N lines. For each worker count, on a fresh local broker (tansu) with the
+default 4-partition topology (`synsec topics create` logic, changelog topics included):
+
+  * throughput: every line produced as fast as the producer goes (confluent-kafka); end to end = first line
+    produced -> last alert of the run on synsec.alerts (the alerts to wait for are those of an in-process
+    replay of the same lines, matched by their deterministic ids);
+  * decision latency: the lines again, on a fresh broker, produced at a steady `--rate` lines/s; for each
+    decision, the time from producing the line whose processing raised its alert in the replay (the line
+    that overflowed the bucket) to the decision arriving on synsec.decisions; p50/p99;
+  * per worker: peak RSS (VmHWM) and CPU seconds (user + system), and CPU µs per line over all workers.
+
+Prints one JSON line per run and a table; `--json OUT` writes them. Figures, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections import Counter
+from array import array
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 
 from connectors.kafka.broker import LocalBroker  # noqa: E402
-from tests.streams.topology_util import (_IP, CODECS, Worker, create_topics, read_lines,  # noqa: E402
-                                         replay_reference)
+from tests.streams.topology_util import _IP, CODECS, Worker, create_topics  # noqa: E402
 
 OUT = REPO / "bench" / "out"
+PARTITIONS = 4                 # of every topic in the default topology
+JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
 
 
-def _log(lines: int) -> Path:
-    import subprocess
+def benchmark_log(lines: int) -> Path:
+    """bench/replay.py's 1M nginx log (seed 1), or its first `lines` lines."""
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"topology_nginx_{lines}.log"
-    if not path.exists():
-        subprocess.run([sys.executable, str(REPO / "bench" / "gen_log.py"), "--kind", "nginx", "--lines", str(lines),
-                        "--seed", "3", "-o", str(path)], check=True)
-    return path
+    full = OUT / "nginx_1M_s1.log"
+    if not full.exists():
+        subprocess.run([sys.executable, str(REPO / "bench" / "gen_log.py"), "--lines", "1000000", "--kind", "nginx",
+                        "--seed", "1", "-o", str(full), "--truth", str(OUT / "nginx_1M_s1.truth.json")],
+                       check=True, cwd=REPO)
+    if lines >= 1_000_000:
+        return full
+    head = OUT / f"nginx_1M_s1.head{lines}.log"
+    if not head.exists():
+        with open(full, "rb") as src, open(head, "wb") as dst:
+            for i, line in enumerate(src):
+                if i >= lines:
+                    break
+                dst.write(line)
+    return head
 
 
-def _produce(bootstrap: str, lines: list[str], rate: float, sent_at: dict) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    start = time.monotonic()
+def reference(log: Path, lines: list[str]) -> dict[str, int]:
+    """{alert id: index of the line whose processing raised it} from an in-process replay (cached)."""
+    cache = OUT / f"{log.stem}.topology-ref.json"
+    if cache.exists() and cache.stat().st_mtime > log.stat().st_mtime:
+        return json.loads(cache.read_text())
+    from synsec.engine.model import Line
+    from synsec.runner.build import EngineOptions, build_engine
+
+    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    ids = {}
     for i, line in enumerate(lines):
+        for alert in engine.process_line(Line(line, "replay", {"type": "nginx"})).alerts:
+            ids.setdefault(alert.UUID, i)
+    cache.write_text(json.dumps(ids))
+    return ids
+
+
+def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done: dict) -> None:
+    """Every line to synsec.raw as our JSON envelope, keyed by its IP; `rate` lines/s (0: as fast as possible)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10000,
+                         "queue.buffering.max.messages": 1_000_000, "enable.idempotence": False})
+    start = time.time()
+    step = max(1, int(rate / 200)) if rate else 1000          # pace in 5 ms steps
+    for i0 in range(0, len(lines), step):
         if rate:
-            due = start + i / rate
-            delay = due - time.monotonic()
+            delay = start + i0 / rate - time.time()
             if delay > 0:
                 time.sleep(delay)
-        m = _IP.search(line)
-        key = m.group(1) if m else ""
-        sent_at[(key, line)] = time.monotonic()
-        producer.send("synsec.raw", key=key.encode() or None,
-                      value=json.dumps({"message": line, "labels": {"type": "nginx"}}).encode())
-    producer.flush()
-    producer.close()
+        now = time.time()
+        for i in range(i0, min(i0 + step, len(lines))):
+            line = lines[i]
+            m = _IP.search(line)
+            while True:
+                try:
+                    producer.produce("synsec.raw", json.dumps({"message": line, "labels": {"type": "nginx"}}),
+                                     m.group(1) if m else None)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            sent_at[i] = now
+        producer.poll(0)
+    producer.flush(60)
+    done["produced_s"] = time.time() - start
 
 
-def _rss_kb(pid: int) -> int:
+def cpu_rss(pid: int) -> tuple[float, float]:
+    """(CPU seconds user+system, peak RSS MB) of a live process."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        hwm = next(int(x.split()[1]) for x in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if x.startswith("VmHWM:"))
+        return cpu, hwm / 1024
+    except (OSError, StopIteration, IndexError, ValueError):
+        return 0.0, 0.0
 
 
-def run(lines: list[str], workers: int, rate: float, n_alerts: int, by_event: dict, tmp: Path) -> dict:
+def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path) -> dict:
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
         procs = [Worker(broker, "default", tmp, f"w{i}") for i in range(workers)]
         try:
-            return _measure(broker, procs, lines, workers, rate, n_alerts, by_event)
+            time.sleep(JOIN_S)
+            base = [cpu_rss(p.proc.pid)[0] for p in procs]
+            result = measure(broker, lines, rate, ref)
+            usage = [cpu_rss(p.proc.pid) for p in procs]
         finally:
             for p in procs:            # also on an error: never leave a worker behind
                 p.stop()
+    cpu = [round(c - b, 1) for (c, _), b in zip(usage, base)]
+    result.update(workers=workers, rate=rate, worker_cpu_s=cpu, rss_mb=[round(r, 1) for _, r in usage],
+                  cpu_us_per_line=round(sum(cpu) / len(lines) * 1e6, 1))
+    return result
 
 
-def _measure(broker, procs, lines, workers, rate, n_alerts, by_event) -> dict:
-    time.sleep(8)                                   # group join (tansu: half the session timeout)
-    sent_at: dict = {}
-    consumer = KafkaConsumer("synsec.alerts", "synsec.decisions", bootstrap_servers=broker.bootstrap,
-                             auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
-    t0 = time.monotonic()
-    producer = threading.Thread(target=_produce, args=(broker.bootstrap, lines, rate, sent_at))
-    producer.start()
-    alerts: dict[str, dict] = {}
-    latencies: list[float] = []
-    last = time.monotonic()
-    idle_limit = 60.0
-    while len(alerts) < n_alerts and time.monotonic() - last < idle_limit:
-        for msg in consumer:
-            now = time.monotonic()
-            last = now
-            if msg.topic == "synsec.alerts":
-                rec = CODECS.decode("alert", msg.value)
-                alerts[rec["uuid"]] = rec
-            elif msg.value is not None:
-                d = CODECS.decode("decision", msg.value)
-                a = alerts.get(d["alert_id"])
-                if a is not None and a["events"]:
-                    line = by_event.get((a["source"]["value"], a["events"][-1]["timestamp"]))
-                    if line and (a["source"]["value"], line) in sent_at:
-                        latencies.append(now - sent_at[(a["source"]["value"], line)])
-    elapsed = last - t0
-    producer.join()
-    rss = [_rss_kb(p.proc.pid) for p in procs]
+def measure(broker, lines: list[str], rate: float, ref: dict[str, int], idle_limit: float = 60.0) -> dict:
+    sent_at = array("d", bytes(8 * len(lines)))
+    done: dict = {}
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"bench-{time.time_ns()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "fetch.wait.max.ms": 10})       # tansu holds a fetch for all of it (see the worker's)
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in ("synsec.alerts", "synsec.decisions")
+                     for p in range(PARTITIONS)])        # no group join (tansu makes it wait)
+    t0 = time.time()                # wall clock, like the Kafka timestamps of the hops
+    thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done), daemon=True)
+    thread.start()
+    alerts, latencies, last_alert, last = {}, [], t0, time.time()
+    hops: dict[str, list[float]] = {"line->alert": [], "alert->decision": [], "decision->read": []}
+    while len(alerts.keys() & ref.keys()) < len(ref) and time.time() - last < idle_limit:
+        for msg in consumer.consume(1000, 0.01):
+            if msg.error():
+                continue
+            now = last = time.time()
+            stamp = msg.timestamp()[1] / 1000
+            if msg.topic() == "synsec.alerts":
+                alerts.setdefault(CODECS.decode("alert", msg.value())["uuid"], stamp)
+                last_alert = now
+            elif msg.value() is not None:
+                alert_id = CODECS.decode("decision", msg.value())["alert_id"]
+                at = ref.get(alert_id)
+                if at is not None and sent_at[at]:
+                    latencies.append(now - sent_at[at])
+                    if alert_id in alerts:
+                        hops["line->alert"].append(alerts[alert_id] - sent_at[at])
+                        hops["alert->decision"].append(stamp - alerts[alert_id])
+                        hops["decision->read"].append(now - stamp)
     consumer.close()
+    thread.join()
+    elapsed = last_alert - t0
     lat = sorted(latencies)
-    return {"workers": workers, "rate": rate, "lines": len(lines), "alerts": len(alerts), "expected": n_alerts,
-            "seconds": round(elapsed, 2), "lines_per_s": round(len(lines) / elapsed, 1) if elapsed else 0,
+    return {"lines": len(lines), "alerts": len(alerts.keys() & ref.keys()), "expected": len(ref),
+            "produced_s": round(done.get("produced_s", 0), 1), "seconds": round(elapsed, 1),
+            "lines_per_s": round(len(lines) / elapsed) if elapsed > 0 else 0,
             "latency_p50_s": round(statistics.median(lat), 3) if lat else None,
             "latency_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3) if lat else None,
-            "latency_n": len(lat), "rss_mb": [round(r / 1024, 1) for r in rss]}
+            "latency_max_s": round(lat[-1], 3) if lat else None, "latency_n": len(lat),
+            "hops_p50_s": {k: round(statistics.median(v), 3) for k, v in hops.items() if v}}
+
+
+def table(results: list[dict]) -> None:
+    print("\n| workers | mode | lines/s end to end | alerts | decision latency p50 / p99 (max) | CPU µs/line |"
+          " CPU s per worker | peak RSS MB per worker |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        mode = "as fast as possible" if not r["rate"] else f"steady {r['rate']:.0f}/s"
+        lat = f"{r['latency_p50_s']} / {r['latency_p99_s']} s ({r['latency_max_s']}; n={r['latency_n']})"
+        print(f"| {r['workers']} | {mode} | {r['lines_per_s']} | {r['alerts']}/{r['expected']} | {lat} | "
+              f"{r['cpu_us_per_line']} | {r['worker_cpu_s']} | {r['rss_mb']} |")
+    tput = {r["workers"]: r["lines_per_s"] for r in results if not r["rate"]}
+    if 1 in tput and 2 in tput and tput[1]:
+        print(f"\nscale-out: 2 workers = {tput[2] / tput[1]:.2f}x one worker")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=100_000)
-    ap.add_argument("--rate", type=float, default=5000.0, help="steady lines/s of the latency run")
+    ap.add_argument("--lines", type=int, default=1_000_000, help="first N lines of the 1M benchmark log")
+    ap.add_argument("--rate", type=float, default=5000.0, help="steady lines/s of the latency run (0: none)")
+    ap.add_argument("--latency-lines", type=int, default=0, help="lines of the latency run (default: --lines)")
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--json")
     args = ap.parse_args()
-    import tempfile
-
-    lines = read_lines(_log(args.lines))
-    expected, _, _ = replay_reference(lines, "nginx")
-    n_alerts = sum(expected.values())
-    by_event = {}
-    from synsec.engine.model import Line
-    from synsec.runner.build import EngineOptions, build_engine
-    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
-    for line in lines:
-        evt = engine.parse_line(Line(line, "", {"type": "nginx"}))
-        if evt is not None:
-            by_event.setdefault((evt.Meta.get("source_ip", ""), evt.ts), line)
+    log = benchmark_log(args.lines)
+    with open(log, encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for line in f if line.strip()]
+    ref = reference(log, lines)
+    print(f"{log.name}: {len(lines)} lines, {len(ref)} alerts in replay", flush=True)
     results = []
     for w in (int(x) for x in args.workers.split(",")):
-        for rate in (0.0, args.rate):
-            with tempfile.TemporaryDirectory() as tmp:
-                r = run(lines, w, rate, n_alerts, by_event, Path(tmp))
+        for rate in (0.0, args.rate) if args.rate else (0.0,):
+            part = lines[:args.latency_lines] if rate and args.latency_lines else lines
+            part_ref = {k: v for k, v in ref.items() if v < len(part)}
+            with tempfile.TemporaryDirectory(prefix="synsec-bench-topology-") as tmp:
+                r = run(part, w, rate, part_ref, Path(tmp))
             results.append(r)
             print(json.dumps(r), flush=True)
-    tput = {r["workers"]: r["lines_per_s"] for r in results if not r["rate"]}
-    print("\n| workers | mode | lines/s end to end | alerts | decision latency p50 / p99 | RSS per worker MB |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        mode = "as fast as possible" if not r["rate"] else f"steady {r['rate']:.0f}/s"
-        print(f"| {r['workers']} | {mode} | {r['lines_per_s']} | {r['alerts']}/{r['expected']} | "
-              f"{r['latency_p50_s']} / {r['latency_p99_s']} s (n={r['latency_n']}) | {r['rss_mb']} |")
-    if 1 in tput and 2 in tput and tput[1]:
-        print(f"\nscale-out: 2 workers = {tput[2] / tput[1]:.2f}x one worker")
+    table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -50,6 +50,7 @@ class WorkerSettings:
     agents: tuple[str, ...] = DEFAULT_AGENTS   # those the topology does not declare are skipped (see agents_to_run)
     batch_max: int = 500                  # messages an agent handles between two sends
     verify_end_offsets: bool = False      # tansu 0.6.0: read changelog ends from a fetch (streams.transport)
+    fetch_max_wait_ms: int = 50           # longest a broker may hold an empty fetch (tansu holds it all along)
     web_port: int = 0                     # 0: no Faust web server
     extra: dict[str, Any] = field(default_factory=dict)   # more faust.App settings
 
@@ -128,7 +129,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         **settings.extra,
     )
     app.transport_cls = transport_class(
-        settings.broker.aiokafka_kwargs() if settings.verify_end_offsets else None)
+        settings.broker.aiokafka_kwargs() if settings.verify_end_offsets else None, settings.fetch_max_wait_ms)
     shell = Shell(app, settings)
     app.synsec = shell          # for tests and the CLI (status, counters)
     agents.install(app, shell)
