@@ -30,6 +30,7 @@ from streams.records import (DeadLetter, alert_to_record, dead_letter_to_record,
 from streams.routing import MARKER, Router
 from synsec.engine.buckets import BucketManager
 from synsec.engine.pipeline import Engine, Output
+from topologies import EXPIRY_TABLE, TABLES
 
 __all__ = ["install", "MARKER"]
 
@@ -251,8 +252,8 @@ def _install_profiles(app: faust.App, shell) -> None:
 # --- expiry: tombstones on synsec.decisions when a decision's time is over ------------------------------
 def _install_expiry(app: faust.App, shell) -> None:
     decisions = shell.topics["decisions"]
-    active = app.Table("decisions-until", default=None, key_type=bytes, value_type=float,
-                       partitions=shell.topology.topics["decisions"].partitions)
+    active = app.Table(EXPIRY_TABLE, default=None, key_type=bytes, value_type=float,
+                       partitions=shell.topology.topics[TABLES[EXPIRY_TABLE]].partitions)
     due: dict[bytes, float] = {}
 
     @app.agent(decisions, name="expiry", concurrency=1)

@@ -26,7 +26,7 @@ from streams.codecs import Codecs
 from streams.registry import HttpRegistry, LocalRegistry
 from streams.transport import transport_class
 from synsec.runner.build import EngineOptions, build_engine
-from topologies import Topology
+from topologies import BUCKETS_TABLE, Topology
 
 __all__ = ["WorkerSettings", "create_app", "Shell", "DEFAULT_AGENTS"]
 
@@ -76,7 +76,7 @@ class Shell:
         # watermark markers come from the partitions of the topic that is routed: raw when parse routes
         self.marker_sources = self.topology.topics["raw" if self.parse_routes else "events"].partitions
         codec = BucketCodec(self.codecs)
-        self.table = app.Table("buckets", default=None, key_type=bytes, value_type=bytes,
+        self.table = app.Table(BUCKETS_TABLE, default=None, key_type=bytes, value_type=bytes,
                                partitions=buckets_in.partitions)
         self.table.value_serializer = codec    # the store and the changelog topic are made lazily, after this
 

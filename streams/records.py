@@ -25,6 +25,7 @@ __all__ = [
     "decision_to_record", "record_to_decision", "decision_key",
     "bucket_state_to_record", "record_to_bucket_state", "bucket_in_to_record", "record_to_bucket_in",
     "dead_letter_to_record", "record_to_dead_letter",
+    "Signal", "signal_of_alert", "signal_key", "signal_to_record", "record_to_signal",
 ]
 
 _TYPES = {LOG: "LOG", OVFLW: "OVFLW"}
@@ -205,3 +206,41 @@ def dead_letter_to_record(dl: DeadLetter) -> dict:
 def record_to_dead_letter(rec: dict) -> DeadLetter:
     return DeadLetter(rec["topic"], rec["partition"], rec["offset"], rec["key"], rec["value"], rec["error"],
                       rec["timestamp"], rec["agent"])
+
+
+# --- signals (the crowd, DESIGN §4) ------------------------------------------------------------------------
+class Signal(NamedTuple):
+    """One installation's report of one alert to the crowd (value of synsec.signals)."""
+
+    installation_id: str
+    scenario: str
+    source: Source
+    timestamp: float                 # the alert's stop_at: event time, epoch seconds UTC
+    alert_id: str = ""
+    scenario_version: str = ""
+    scenario_hash: str = ""
+    start_at: float = 0.0
+    events_count: int = 0
+    simulated: bool = False
+    labels: dict = {}
+
+
+def signal_of_alert(alert: Alert, installation_id: str, labels: dict | None = None) -> Signal:
+    """The signal an installation publishes for one of its alerts."""
+    return Signal(installation_id=installation_id, scenario=alert.Scenario, source=alert.Source,
+                  timestamp=alert.StopAt, alert_id=alert.UUID, scenario_version=alert.ScenarioVersion,
+                  scenario_hash=alert.ScenarioHash, start_at=alert.StartAt, events_count=alert.EventsCount,
+                  simulated=alert.Simulated, labels=dict(labels or {}))
+
+
+def signal_key(signal: Signal) -> bytes:
+    """The synsec.signals message key: the UTF-8 source IP (the source value when there is no IP)."""
+    return (signal.source.IP or signal.source.Value).encode("utf-8")
+
+
+def signal_to_record(signal: Signal) -> dict:
+    return signal._asdict() | {"source": _source_to_record(signal.source), "labels": dict(signal.labels)}
+
+
+def record_to_signal(rec: dict) -> Signal:
+    return Signal(**(rec | {"source": _record_to_source(rec["source"])}))

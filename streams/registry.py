@@ -63,6 +63,7 @@ VALUES: dict[str, Value] = {v.name: v for v in (
     Value("alert", "io.synsec.Alert", "alert.avsc", "synsec.alerts"),
     Value("decision", "io.synsec.Decision", "decision.avsc", "synsec.decisions", tombstones=True),
     Value("dead_letter", "io.synsec.DeadLetter", "dead_letter.avsc", "synsec.deadletter"),
+    Value("signal", "io.synsec.Signal", "signal.avsc", "synsec.signals"),
     Value("bucket_state", "io.synsec.BucketState", "bucket_state.avsc", ""),
 )}
 

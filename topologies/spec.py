@@ -12,7 +12,7 @@ from synsec.engine.errors import ErrorCollector, LoadError, Where
 
 __all__ = ["Topology", "TopicSpec", "AgentSpec", "RawSpec", "load_topology", "parse_topology",
            "available_topologies", "TOPOLOGY_DIR", "TOPIC_ROLES", "REQUIRED_ROLES", "AGENT_NAMES",
-           "TOPIC_CONFIG_KEYS"]
+           "TOPIC_CONFIG_KEYS", "TABLES", "BUCKETS_TABLE", "EXPIRY_TABLE", "changelog_name"]
 
 TOPOLOGY_DIR = Path(__file__).resolve().parent
 
@@ -21,6 +21,15 @@ REQUIRED_ROLES = ("raw", "events", "buckets-in", "alerts", "decisions", "deadlet
 TOPIC_ROLES = REQUIRED_ROLES + ("signals", "blocklist")
 AGENT_NAMES = frozenset({"parse", "route", "buckets", "profiles"})
 SERIAL_AGENTS = frozenset({"buckets"})   # concurrency must be 1: pours stay in offset order
+
+# The workers' Faust tables: name -> the topic role whose partitions it follows (its rows are written while
+# that topic's messages are processed). Faust keeps each table in a compacted changelog topic named
+# `<app_id>-<table>-changelog` (changelog_name), which `synsec topics create` makes with the topology's
+# replication (Faust itself would make it with replication 1). Table names are contracts, like topic names.
+BUCKETS_TABLE = "buckets"               # bucket state, keyed by scenario + bucket key
+EXPIRY_TABLE = "decisions-until"        # when each active decision expires, keyed by scope:value
+TABLES = {BUCKETS_TABLE: "buckets-in", EXPIRY_TABLE: "decisions"}
+CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
 
 # Kafka's topic-level configs (Kafka 3.x documentation). A typo here is silently stored by tansu and rejected
 # by Kafka at creation time: catch it at load instead.
@@ -55,6 +64,11 @@ class TopicSpec:
         return "compact" in self.config.get("cleanup.policy", "")
 
 
+def changelog_name(app_id: str, table: str) -> str:
+    """Faust's changelog topic of `table` in app `app_id`."""
+    return f"{app_id}-{table}-changelog"
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     name: str
@@ -83,6 +97,24 @@ class Topology:
 
     def topic(self, role: str) -> TopicSpec:
         return self.topics[role]
+
+    @property
+    def changelogs(self) -> dict[str, TopicSpec]:
+        """The tables' changelog topics, by role `changelog:<table>` (see TABLES)."""
+        out = {}
+        for table, role in TABLES.items():
+            source = self.topics.get(role)
+            if source is not None:
+                out[f"changelog:{table}"] = TopicSpec(
+                    name=changelog_name(self.app_id, table), partitions=source.partitions,
+                    replication=source.replication, config=dict(CHANGELOG_CONFIG),
+                    key=f"the {table} table's key", value=f"the {table} table's value (Faust changelog)")
+        return out
+
+    @property
+    def all_topics(self) -> dict[str, TopicSpec]:
+        """Every topic a deployment of this topology needs: its topics and its tables' changelogs."""
+        return {**self.topics, **self.changelogs}
 
     @property
     def parse_routes(self) -> bool:

@@ -1,5 +1,9 @@
 """Topic administration: create a topology's topics idempotently, describe what a broker has.
 
+A topology's topics include its tables' changelog topics (`Topology.all_topics`): created here with the
+topology's replication and compaction, so that workers find them (Faust would otherwise create them itself,
+with replication 1) and a consumer may read them before any worker has started.
+
 Existing topics are left alone: a partition-count or config difference is reported, never "fixed" (adding
 partitions moves keys between partitions and orphans bucket state). A broker that rejects a topic config
 gets the topic without it, then each config is applied on its own; what it refuses becomes a warning.
@@ -105,19 +109,19 @@ def ensure_topics_with(admin: Any, topology: Topology, *, timeout_ms: int = 3000
     warnings: list[str] = []
     brokers = _broker_count(admin, warnings)
     present = set(admin.list_topics())
-    replication = {role: min(spec.replication, brokers or spec.replication)
-                   for role, spec in topology.topics.items()}
-    capped = [spec.name for role, spec in topology.topics.items() if replication[role] < spec.replication]
+    specs = topology.all_topics
+    replication = {role: min(spec.replication, brokers or spec.replication) for role, spec in specs.items()}
+    capped = [spec.name for role, spec in specs.items() if replication[role] < spec.replication]
     if capped:
         warnings.append(f"replication factor capped at the {brokers} broker(s) of this cluster for: "
                         f"{', '.join(capped)}")
-    missing = {role: spec for role, spec in topology.topics.items() if spec.name not in present}
+    missing = {role: spec for role, spec in specs.items() if spec.name not in present}
     outcome = _create(admin, missing, replication, timeout_ms) if missing else {}
-    names = [spec.name for role, spec in topology.topics.items() if outcome.get(role, ("exists",))[0] != "error"]
+    names = [spec.name for role, spec in specs.items() if outcome.get(role, ("exists",))[0] != "error"]
     partitions = _partition_counts(admin, names)
     configs = _topic_configs(admin, names, warnings)
     results = []
-    for role, spec in topology.topics.items():
+    for role, spec in specs.items():
         status, messages = outcome.get(role, ("exists", []))
         actual = partitions.get(spec.name)
         if status != "error":

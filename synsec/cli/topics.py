@@ -89,7 +89,8 @@ def topics() -> None:
 @click.option("--timeout", type=click.FloatRange(1, 600), default=30, show_default=True, help="Seconds.")
 @_output
 def create(broker, topology, timeout, output) -> None:
-    """Create the topology's missing topics; existing ones are left alone and any mismatch is reported.
+    """Create the topology's missing topics (its tables' changelog topics too); existing ones are left alone and
+    any mismatch is reported.
 
     Exits 1 when a topic could not be created or differs from the topology.
     """
@@ -121,7 +122,7 @@ def list_(broker, topology, internal, timeout, output) -> None:
     """The broker's topics with partitions, replication and cleanup policy."""
     from connectors.kafka.admin import describe_topics
 
-    roles = {t.name: role for role, t in _load(topology).topics.items()}
+    roles = {t.name: role for role, t in _load(topology).all_topics.items()}
     found = _admin_call(describe_topics, broker, timeout_s=timeout, internal=internal)
     if output == "json":
         emit_json({"broker": broker.url, "topics": [

@@ -15,9 +15,10 @@ from synsec.engine.buckets.state import BucketState
 from synsec.engine.model import LOG, OVFLW, Alert, Decision, Event, Line, RuntimeAlert, Source, StrMap
 from streams.codecs import Codecs, DecodeError, EncodeError
 from streams.records import (
-    DeadLetter, alert_to_record, bucket_in_to_record, bucket_state_to_record, dead_letter_to_record,
+    DeadLetter, Signal, alert_to_record, bucket_in_to_record, bucket_state_to_record, dead_letter_to_record,
     decision_key, decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
-    record_to_bucket_state, record_to_dead_letter, record_to_decision, record_to_event)
+    record_to_bucket_state, record_to_dead_letter, record_to_decision, record_to_event, record_to_signal,
+    signal_key, signal_of_alert, signal_to_record)
 from streams.registry import SCHEMA_DIR, VALUES, LocalRegistry, RegistryError, bump, load_schemas, schema_sha256
 
 HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,6 +93,9 @@ queue_entries = st.tuples(floats, st.none() | strmap.map(StrMap), text | st.list
                           st.none() | st.tuples(strmap, strmap))
 bucket_states = st.builds(BucketState, floats, floats, floats, longs, st.lists(queue_entries, max_size=3).map(tuple),
                           st.frozensets(text, max_size=4), floats, longs)
+signals = st.builds(Signal, installation_id=text, scenario=text, source=sources, timestamp=floats, alert_id=text,
+                    scenario_version=text, scenario_hash=text, start_at=floats, events_count=longs,
+                    simulated=st.booleans(), labels=strmap)
 dead_letters = st.builds(DeadLetter, text, st.integers(-(2 ** 31), 2 ** 31 - 1), longs, st.none() | st.binary(),
                          st.none() | st.binary(), text, longs, text)
 
@@ -183,6 +187,25 @@ def test_dead_letter_round_trip(codecs, dl):
     """A dead letter keeps topic, partition, offset, raw key and value bytes, error, timestamp and agent."""
     assert record_to_dead_letter(codecs.decode("dead_letter", codecs.encode("dead_letter",
                                                                             dead_letter_to_record(dl)))) == dl
+
+
+@HYP
+@given(signal=signals)
+def test_signal_round_trip(codecs, signal):
+    """A crowd signal (installation, scenario, source, timestamp...) comes back identical from synsec.signals."""
+    data = codecs.encode("synsec.signals", signal_to_record(signal))
+    assert data[1:5] == codecs.schema_id("signal").to_bytes(4, "big")
+    assert record_to_signal(codecs.decode("signal", data)) == signal
+
+
+@HYP
+@given(alert=alerts, installation=text)
+def test_signal_of_an_alert(alert, installation):
+    """An alert's signal carries its id, scenario, source and overflow time; the key is the source IP."""
+    signal = signal_of_alert(alert, installation)
+    assert (signal.installation_id, signal.alert_id, signal.scenario, signal.source, signal.timestamp) == \
+        (installation, alert.UUID, alert.Scenario, alert.Source, alert.StopAt)
+    assert signal_key(signal) == (alert.Source.IP or alert.Source.Value).encode()
 
 
 def test_decision_tombstone(codecs):
@@ -345,6 +368,7 @@ SAMPLES = {
     "decision": st.builds(decision_to_record, decisions),
     "dead_letter": st.builds(dead_letter_to_record, dead_letters),
     "bucket_state": st.builds(bucket_state_to_record, bucket_states),
+    "signal": st.builds(signal_to_record, signals),
 }
 
 

@@ -32,6 +32,20 @@ def test_shipped_topologies_load():
     assert default.raw.labels == {"type": "syslog"} and default.raw.max_line_bytes == 65536
 
 
+def test_changelog_topics_follow_their_tables_topics():
+    """Each Faust table's changelog is <app_id>-<table>-changelog, compacted, partitioned like its source."""
+    default = load_topology("default")
+    logs = default.changelogs
+    assert {r: t.name for r, t in logs.items()} == {"changelog:buckets": "synsec-buckets-changelog",
+                                                   "changelog:decisions-until": "synsec-decisions-until-changelog"}
+    assert logs["changelog:buckets"].partitions == default.topics["buckets-in"].partitions
+    assert logs["changelog:decisions-until"].partitions == default.topics["decisions"].partitions
+    assert {t.replication for t in logs.values()} == {3} and all(t.compacted for t in logs.values())
+    assert set(default.all_topics) == set(default.topics) | set(logs)
+    assert default.prefixed("t1.").changelogs["changelog:buckets"].name == "t1.synsec-buckets-changelog"
+    assert load_topology("single").changelogs["changelog:buckets"].partitions == 1
+
+
 def test_load_by_path_and_prefix(tmp_path):
     """A topology loads from a path; prefixed() renames every topic and the app id, nothing else."""
     path = tmp_path / "mine.yaml"
@@ -195,8 +209,11 @@ def _partitions(settings, names):
 def test_ensure_topics_creates_the_default_topology(broker_settings, fresh_topology):
     """Every topic of the default topology is created with its partition count and its configs."""
     report = ensure_topics(broker_settings, fresh_topology)
-    names = [t.name for t in fresh_topology.topics.values()]
+    names = [t.name for t in fresh_topology.all_topics.values()]
     assert report.ok and sorted(report.created) == sorted(names) and report.brokers == 1
+    assert {t.role: t.name for t in report.topics if t.role.startswith("changelog:")} == {
+        "changelog:buckets": f"{fresh_topology.app_id}-buckets-changelog",
+        "changelog:decisions-until": f"{fresh_topology.app_id}-decisions-until-changelog"}
     assert _partitions(broker_settings, names) == {n: 4 for n in names}
     assert all(not t.messages for t in report.topics), report.topics   # configs read back as written
     assert any("replication factor capped at the 1 broker(s)" in w for w in report.warnings)
@@ -224,7 +241,7 @@ def test_partition_mismatch_reported_not_fixed(broker_settings, fresh_topology):
     result = next(t for t in report.topics if t.role == "events")
     assert result.status == "mismatch" and result.actual_partitions == 2 and result.partitions == 4
     assert "has 2 partition(s), the topology says 4" in result.messages[0]
-    assert not report.ok and len(report.created) == len(fresh_topology.topics) - 1
+    assert not report.ok and len(report.created) == len(fresh_topology.all_topics) - 1
     assert _partitions(broker_settings, [events]) == {events: 2}
 
 
@@ -288,7 +305,7 @@ def test_rejected_config_degrades_to_a_warning():
     topology = load_topology("single")
     admin = _PickyAdmin(refused="min.compaction.lag.ms")
     report = ensure_topics_with(admin, topology)
-    assert report.ok and len(report.created) == len(topology.topics)
+    assert report.ok and len(report.created) == len(topology.all_topics)
     decisions = next(t for t in report.topics if t.role == "decisions")
     text = " | ".join(decisions.messages)
     assert "broker rejected the topic configs" in text
@@ -327,7 +344,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     first = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 7
+    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 9
     second = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert second.exit_code == 0 and {t["status"] for t in json.loads(second.stdout)["topics"]} == {"exists"}
     listed = runner.invoke(cli, ["topics", "list", "--broker", broker.url, "--topology", topo, "-o", "json"])
@@ -335,7 +352,9 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     mine = {t["name"]: t for t in json.loads(listed.stdout)["topics"] if t["name"].startswith(prefix)}
     assert mine[f"{prefix}synsec.decisions"]["role"] == "decisions"
     assert mine[f"{prefix}synsec.decisions"]["config"]["cleanup.policy"] == "compact"
-    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 7
+    assert mine[f"{prefix}s-buckets-changelog"]["role"] == "changelog:buckets"
+    assert mine[f"{prefix}s-buckets-changelog"]["config"]["cleanup.policy"] == "compact"
+    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 9
 
 
 @pytest.mark.integration
@@ -348,7 +367,7 @@ def test_cli_topics_create_exits_1_on_mismatch(broker, tmp_path, unique_name, mo
     (tmp_path / "s").mkdir()
     res = runner.invoke(cli, ["topics", "create", "--topology", _topology_file(tmp_path / "s", prefix, "single")])
     assert res.exit_code == 1
-    assert res.stdout.count("\tmismatch\t") == 7 and "the topology says 1" in res.stdout
+    assert res.stdout.count("\tmismatch\t") == 9 and "the topology says 1" in res.stdout
 
 
 def test_cli_bad_settings_are_usage_errors():

@@ -31,18 +31,9 @@ _IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+:[0-9a-f]+)")
 
 
 def create_topics(broker, topology: str) -> None:
-    """The topology's topics and the workers' changelog topics (so a test may read them before they exist)."""
-    topo = load_topology(topology)
-    report = ensure_topics(BrokerSettings.from_url(broker.url), topo)
+    """The topology's topics, its tables' changelogs included (so a test may read them before a worker runs)."""
+    report = ensure_topics(BrokerSettings.from_url(broker.url), load_topology(topology))
     assert report.ok, report
-    from kafka.admin import KafkaAdminClient, NewTopic
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    try:
-        admin.create_topics([NewTopic(f"{topo.app_id}-buckets-changelog", topo.topics["buckets-in"].partitions, 1),
-                             NewTopic(f"{topo.app_id}-decisions-until-changelog",
-                                      topo.topics["decisions"].partitions, 1)])
-    finally:
-        admin.close()
 
 
 class Worker:
