@@ -12,7 +12,8 @@ default 4-partition topology (`synsec topics create` logic, changelog topics inc
   * decision latency: the lines again, on a fresh broker, produced at a steady `--rate` lines/s; for each
     decision, the time from producing the line whose processing raised its alert in the replay (the line
     that overflowed the bucket) to the decision arriving on synsec.decisions; p50/p99;
-  * per worker: peak RSS (VmHWM) and CPU seconds (user + system), and CPU µs per line over all workers.
+  * per worker: peak RSS (VmHWM) and CPU seconds (user + system), and CPU µs per line over all workers;
+    the CPU seconds of the broker and of this process (producer and consumer), which share the machine.
 
 Prints one JSON line per run and a table; `--json OUT` writes them. Figures, not a test.
 """
@@ -81,9 +82,9 @@ def reference(log: Path, lines: list[str]) -> dict[str, int]:
     return ids
 
 
-def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done: dict) -> None:
+def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done: dict, linger_ms: int) -> None:
     """Every line to synsec.raw as our JSON envelope, keyed by its IP; `rate` lines/s (0: as fast as possible)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10000,
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 1_000_000, "enable.idempotence": False})
     start = time.time()
     step = max(1, int(rate / 200)) if rate else 1000          # pace in 5 ms steps
@@ -121,15 +122,18 @@ def cpu_rss(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
-def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path) -> dict:
+def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path, linger_ms: int) -> dict:
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
         procs = [Worker(broker, "default", tmp, f"w{i}") for i in range(workers)]
         try:
             time.sleep(JOIN_S)
             base = [cpu_rss(p.proc.pid)[0] for p in procs]
-            result = measure(broker, lines, rate, ref)
+            broker_base, bench_base = cpu_rss(broker.pid)[0], time.process_time()
+            result = measure(broker, lines, rate, ref, linger_ms)
             usage = [cpu_rss(p.proc.pid) for p in procs]
+            result["broker_cpu_s"] = round(cpu_rss(broker.pid)[0] - broker_base, 1)
+            result["bench_cpu_s"] = round(time.process_time() - bench_base, 1)     # producer + consumer
         finally:
             for p in procs:            # also on an error: never leave a worker behind
                 p.stop()
@@ -139,7 +143,8 @@ def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: P
     return result
 
 
-def measure(broker, lines: list[str], rate: float, ref: dict[str, int], idle_limit: float = 60.0) -> dict:
+def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_ms: int,
+            idle_limit: float = 60.0) -> dict:
     sent_at = array("d", bytes(8 * len(lines)))
     done: dict = {}
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"bench-{time.time_ns()}",
@@ -148,7 +153,8 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], idle_lim
     consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in ("synsec.alerts", "synsec.decisions")
                      for p in range(PARTITIONS)])        # no group join (tansu makes it wait)
     t0 = time.time()                # wall clock, like the Kafka timestamps of the hops
-    thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done), daemon=True)
+    thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done, linger_ms),
+                              daemon=True)
     thread.start()
     alerts, latencies, last_alert, last = {}, [], t0, time.time()
     hops: dict[str, list[float]] = {"line->alert": [], "alert->decision": [], "decision->read": []}
@@ -185,13 +191,13 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], idle_lim
 
 def table(results: list[dict]) -> None:
     print("\n| workers | mode | lines/s end to end | alerts | decision latency p50 / p99 (max) | CPU µs/line |"
-          " CPU s per worker | peak RSS MB per worker |")
-    print("|---|---|---|---|---|---|---|---|")
+          " CPU s per worker | broker CPU s | peak RSS MB per worker |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         mode = "as fast as possible" if not r["rate"] else f"steady {r['rate']:.0f}/s"
         lat = f"{r['latency_p50_s']} / {r['latency_p99_s']} s ({r['latency_max_s']}; n={r['latency_n']})"
         print(f"| {r['workers']} | {mode} | {r['lines_per_s']} | {r['alerts']}/{r['expected']} | {lat} | "
-              f"{r['cpu_us_per_line']} | {r['worker_cpu_s']} | {r['rss_mb']} |")
+              f"{r['cpu_us_per_line']} | {r['worker_cpu_s']} | {r['broker_cpu_s']} | {r['rss_mb']} |")
     tput = {r["workers"]: r["lines_per_s"] for r in results if not r["rate"]}
     if 1 in tput and 2 in tput and tput[1]:
         print(f"\nscale-out: 2 workers = {tput[2] / tput[1]:.2f}x one worker")
@@ -203,6 +209,9 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=5000.0, help="steady lines/s of the latency run (0: none)")
     ap.add_argument("--latency-lines", type=int, default=0, help="lines of the latency run (default: --lines)")
     ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--linger-ms", type=int, default=50,
+                    help="the shipper's batching (librdkafka linger.ms): tansu's fetches slow down with the number "
+                         "of batches in a partition (docs/kafka.md)")
     ap.add_argument("--json")
     args = ap.parse_args()
     log = benchmark_log(args.lines)
@@ -216,7 +225,7 @@ def main() -> None:
             part = lines[:args.latency_lines] if rate and args.latency_lines else lines
             part_ref = {k: v for k, v in ref.items() if v < len(part)}
             with tempfile.TemporaryDirectory(prefix="synsec-bench-topology-") as tmp:
-                r = run(part, w, rate, part_ref, Path(tmp))
+                r = run(part, w, rate, part_ref, Path(tmp), args.linger_ms)
             results.append(r)
             print(json.dumps(r), flush=True)
     table(results)

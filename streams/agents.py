@@ -80,7 +80,7 @@ def _install_parse(app: faust.App, shell) -> None:
     @app.agent(shell.topics["raw"], name="parse", concurrency=shell.concurrency("parse"))
     async def parse(stream):
         stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max):
+        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
             out = Outbox()
             for event in batch:
                 msg = event.message
@@ -102,6 +102,7 @@ def _install_parse(app: faust.App, shell) -> None:
                 if router is not None:
                     count("route.routed", router.route(evt, data, out, msg.partition))
             count("parse.lines", len(batch))
+            count("parse.batches")
             if router is not None:
                 router.markers(out)
             await out.send(app.producer)
@@ -117,7 +118,7 @@ def _install_route(app: faust.App, shell) -> None:
     @app.agent(shell.topics["events"], name="route", concurrency=shell.concurrency("route"))
     async def route(stream):
         stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max):
+        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
             out = Outbox()
             for event in batch:
                 msg = event.message
@@ -127,6 +128,7 @@ def _install_route(app: faust.App, shell) -> None:
                     dead_letter(shell, out, "route", msg, err)
                     continue
                 shell.count("route.routed", router.route(evt, msg.value, out, msg.partition))
+            shell.count("route.batches")
             router.markers(out)
             await out.send(app.producer)
             await ack_all(stream, batch)
@@ -206,8 +208,9 @@ def _install_buckets(app: faust.App, shell) -> None:
     @app.agent(shell.topics["buckets-in"], name="buckets", concurrency=1)
     async def buckets(stream):
         stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max):
+        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
             out = Outbox()
+            shell.count("buckets.batches")
             touched: dict[int, tuple[_Partition, Any]] = {}
             for event in batch:
                 part = state.pour(event, out)
@@ -229,7 +232,7 @@ def _install_profiles(app: faust.App, shell) -> None:
     @app.agent(shell.topics["alerts"], name="profiles", concurrency=shell.concurrency("profiles"))
     async def profiles(stream):
         stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max):
+        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
             out = Outbox()
             for event in batch:
                 msg = event.message
@@ -290,3 +293,4 @@ def _install_expiry(app: faust.App, shell) -> None:
 
 _INSTALLERS = {"parse": _install_parse, "route": _install_route, "buckets": _install_buckets,
                "profiles": _install_profiles, "expiry": _install_expiry}
+

@@ -49,6 +49,7 @@ class WorkerSettings:
     idle_advance_s: float = 5.0           # wall seconds without events before an idle partition is advanced
     agents: tuple[str, ...] = DEFAULT_AGENTS   # those the topology does not declare are skipped (see agents_to_run)
     batch_max: int = 500                  # messages an agent handles between two sends
+    batch_interval: float = 0.05          # after a batch that was not full, the next starts this much later
     verify_end_offsets: bool = False      # tansu 0.6.0: read changelog ends from a fetch (streams.transport)
     fetch_max_wait_ms: int = 50           # longest a broker may hold an empty fetch (tansu holds it all along)
     web_port: int = 0                     # 0: no Faust web server

@@ -20,15 +20,22 @@ from faust.types import EventT
 __all__ = ["batches", "Outbox", "ack_all", "as_current"]
 
 
-async def batches(stream: Any, limit: int) -> AsyncIterator[list[EventT]]:
-    """The events of `stream` in lists: whatever is buffered now, at most `limit`; never waits to fill one."""
+async def batches(stream: Any, limit: int, interval: float = 0.0) -> AsyncIterator[list[EventT]]:
+    """The events of `stream` in lists: whatever is buffered now, at most `limit`; never waits to fill one.
+    After a batch that was not full, the next starts `interval` seconds after it at the earliest, so that
+    a trickle of messages makes a few batches a second rather than one per fetch."""
     queue = stream.channel.queue
     batch: list[EventT] = []
+    loop = asyncio.get_running_loop()
     async for event in stream.events():
         batch.append(event)
         if len(batch) >= limit or queue.empty():
+            started = loop.time()
+            full = len(batch) >= limit
             yield batch
             batch = []
+            if interval and not full:
+                await asyncio.sleep(started + interval - loop.time())
 
 
 async def ack_all(stream: Any, batch: list[EventT]) -> None:

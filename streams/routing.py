@@ -7,8 +7,11 @@ buckets agent uses one without markers for `reprocess` overflows.
 Watermark markers: for every partition of the topic it reads (the *source*), a router tells every buckets-in
 partition how far that source's event time has got: a `bucket_in` record with scenario `MARKER` and key the
 source partition number. A source gets a new marker when its event time has moved `interval` seconds since its
-last one, checked after each batch (so at most one marker per source and buckets-in partition per batch), and
-`idle_markers` moves sources that have been quiet for `idle_s` wall seconds up to the newest event time seen.
+last one and `wall_interval` wall seconds have passed, checked after each batch. In live traffic event time
+follows the wall clock and the first condition decides; when a backlog is replayed (event time running much
+faster than the clock) the second keeps markers to a few a second instead of one per batch, which had
+become a third of the messages on synsec.buckets-in. `idle_markers` moves sources that have been quiet for
+`idle_s` wall seconds up to the newest event time seen.
 """
 
 from __future__ import annotations
@@ -36,16 +39,18 @@ def marker_event(ts: float) -> Event:
 class Router:
     """Routes events of one worker's source partitions; keeps each source's event time for the markers."""
 
-    def __init__(self, shell, interval: float = 1.0, idle_s: float = 5.0):
+    def __init__(self, shell, interval: float = 1.0, idle_s: float = 5.0, wall_interval: float = 0.2):
         self.shell = shell
         self.manager = shell.engine.buckets
         self.codecs = shell.codecs
         spec = shell.topology.topics["buckets-in"]
         self.topic, self.partitions = spec.name, spec.partitions
         self.interval = interval
+        self.wall_interval = wall_interval
         self.idle_s = idle_s
         self.max_ts: dict[int, float] = {}        # source partition -> newest event time routed from it
         self.marked: dict[int, float] = {}        # source partition -> event time of its last marker
+        self.marked_at: dict[int, float] = {}     # source partition -> wall (monotonic) time of its last marker
         self.seen_at: dict[int, float] = {}       # source partition -> wall (monotonic) time of its last event
         self.newest = -math.inf                   # newest event time over every source
 
@@ -68,9 +73,11 @@ class Router:
 
     def markers(self, out: Outbox, sources: Iterable[int] | None = None) -> None:
         """Markers for every source (or those in `sources`) whose event time moved `interval` since its last."""
+        now = time.monotonic()
         for source in (self.max_ts if sources is None else sources):
             ts = self.max_ts.get(source)
-            if ts is not None and ts - self.marked.get(source, -math.inf) >= self.interval:
+            if ts is not None and ts - self.marked.get(source, -math.inf) >= self.interval and \
+                    now - self.marked_at.get(source, -math.inf) >= self.wall_interval:
                 self._mark(out, source, ts)
 
     def idle_markers(self, out: Outbox, assigned: Iterable[int]) -> None:
@@ -88,4 +95,5 @@ class Router:
         for p in range(self.partitions):
             out.add(self.topic, p, None, value)
         self.marked[source] = ts
+        self.marked_at[source] = time.monotonic()
         self.shell.count("route.markers", self.partitions)
