@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,31 +37,17 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 
 from connectors.kafka.broker import LocalBroker  # noqa: E402
+from replay import OUT, gen_logs, prefix  # noqa: E402  (bench/ is this script's directory)
 from tests.streams.topology_util import _IP, CODECS, Worker, create_topics  # noqa: E402
 
-OUT = REPO / "bench" / "out"
 PARTITIONS = 4                 # of every topic in the default topology
 JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
 
 
 def benchmark_log(lines: int) -> Path:
     """bench/replay.py's 1M nginx log (seed 1), or its first `lines` lines."""
-    OUT.mkdir(parents=True, exist_ok=True)
-    full = OUT / "nginx_1M_s1.log"
-    if not full.exists():
-        subprocess.run([sys.executable, str(REPO / "bench" / "gen_log.py"), "--lines", "1000000", "--kind", "nginx",
-                        "--seed", "1", "-o", str(full), "--truth", str(OUT / "nginx_1M_s1.truth.json")],
-                       check=True, cwd=REPO)
-    if lines >= 1_000_000:
-        return full
-    head = OUT / f"nginx_1M_s1.head{lines}.log"
-    if not head.exists():
-        with open(full, "rb") as src, open(head, "wb") as dst:
-            for i, line in enumerate(src):
-                if i >= lines:
-                    break
-                dst.write(line)
-    return head
+    log, _truth = gen_logs("nginx", 1_000_000)
+    return log if lines >= 1_000_000 else prefix(log, lines)
 
 
 def reference(log: Path, lines: list[str]) -> dict[str, int]:

@@ -3,11 +3,11 @@
     synsec.raw ──parse──► synsec.events ──route──► synsec.buckets-in ──buckets──► synsec.alerts ──profiles──►
     synsec.decisions ──expiry (tombstones when a decision's time is over)
 
-With `parse: {route: true}` in the topology (the shipped ones), parse also routes its events to
+With `route: {inline: true}` in the topology (the shipped ones), parse also routes its events to
 synsec.buckets-in and no route agent runs: one hop and one Avro decode less per line.
 
-Every agent works on batches (`streams.batching`): it reads what is buffered, calls the engine per message,
-sends the batch's output one producer batch per partition, and acks the batch after. Every agent reads raw
+Every agent works on batches (`streams.batching.work`): it reads what is buffered, calls the engine per
+message, sends the batch's output one producer batch per partition, and acks the batch after. Every agent reads raw
 bytes and decodes itself; a message it cannot decode goes to synsec.deadletter with its topic, partition,
 offset and the error, and the agent goes on. Business rules stay in the engine.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import faust
 
-from streams.batching import Outbox, ack_all, as_current, batches
+from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, Watermarks, partition_for
 from streams.codecs import DecodeError
 from streams.raw import raw_to_line
@@ -51,6 +51,10 @@ def _partition(key: bytes | None, source: int, partitions: int) -> int:
     return partition_for(key, partitions) if key is not None else source % partitions
 
 
+def _work(app: faust.App, shell, stream):
+    return work(stream, app.producer, shell.settings.batch_max, shell.settings.batch_interval)
+
+
 def install(app: faust.App, shell) -> None:
     """Attach the agents named in `shell.settings.agents` that the topology runs (expiry: always) to `app`."""
     for name in shell.settings.agents:
@@ -58,14 +62,24 @@ def install(app: faust.App, shell) -> None:
             _INSTALLERS[name](app, shell)
 
 
-def _source_timer(app: faust.App, shell, router: Router, topic: str) -> None:
+def _source_timer(app: faust.App, router: Router, topic: str) -> None:
     @app.timer(interval=1.0, on_leader=False)
     async def idle_markers():
-        """Partitions of the routed topic with no event for a while follow this worker's event time."""
+        """Partitions of the routed topic read to their end and quiet for a while follow this worker's event time."""
         out = Outbox()
-        assigned = [tp.partition for tp in (app.consumer.assignment() if app.consumer else ()) if tp.topic == topic]
-        router.idle_markers(out, assigned)
+        consumer = app.consumer
+        ends = {tp.partition: _end(consumer, tp) for tp in (consumer.assignment() if consumer else ())
+                if tp.topic == topic}
+        router.idle_markers(out, ends)
         await out.send(app.producer)
+
+
+def _end(consumer, tp) -> int | None:
+    """The partition's end offset as of the last fetch (None when not fetched yet)."""
+    try:
+        return consumer.highwater(tp)
+    except Exception:  # noqa: BLE001 - not assigned (any more): not idle
+        return None
 
 
 # --- parse: synsec.raw -> synsec.events (+ routing to synsec.buckets-in when the topology says so) --------
@@ -75,15 +89,15 @@ def _install_parse(app: faust.App, shell) -> None:
     router = None
     if shell.parse_routes:
         router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s)
-        _source_timer(app, shell, router, shell.topology.topics["raw"].name)
+        _source_timer(app, router, shell.topology.topics["raw"].name)
 
     @app.agent(shell.topics["raw"], name="parse", concurrency=shell.concurrency("parse"))
     async def parse(stream):
-        stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
-            out = Outbox()
+        async for _stream, batch, out in _work(app, shell, stream):
             for event in batch:
                 msg = event.message
+                if router is not None:
+                    router.handled(msg.partition, msg.offset)
                 if msg.value is not None and len(msg.value) > raw.max_line_bytes:
                     count("parse.too_long")
                     continue
@@ -105,23 +119,20 @@ def _install_parse(app: faust.App, shell) -> None:
             count("parse.batches")
             if router is not None:
                 router.markers(out)
-            await out.send(app.producer)
-            await ack_all(stream, batch)
 
 
 # --- route: synsec.events -> synsec.buckets-in (+ watermark markers) -------------------------------------
 def _install_route(app: faust.App, shell) -> None:
     router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s)
     codecs = shell.codecs
-    _source_timer(app, shell, router, shell.topology.topics["events"].name)
+    _source_timer(app, router, shell.topology.topics["events"].name)
 
     @app.agent(shell.topics["events"], name="route", concurrency=shell.concurrency("route"))
     async def route(stream):
-        stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
-            out = Outbox()
+        async for _stream, batch, out in _work(app, shell, stream):
             for event in batch:
                 msg = event.message
+                router.handled(msg.partition, msg.offset)
                 try:
                     evt = record_to_event(codecs.decode("event", msg.value))
                 except DecodeError as err:
@@ -130,8 +141,6 @@ def _install_route(app: faust.App, shell) -> None:
                 shell.count("route.routed", router.route(evt, msg.value, out, msg.partition))
             shell.count("route.batches")
             router.markers(out)
-            await out.send(app.producer)
-            await ack_all(stream, batch)
 
 
 # --- buckets: synsec.buckets-in -> synsec.alerts (+ reprocess overflows routed again) -------------------
@@ -207,9 +216,7 @@ def _install_buckets(app: faust.App, shell) -> None:
 
     @app.agent(shell.topics["buckets-in"], name="buckets", concurrency=1)
     async def buckets(stream):
-        stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
-            out = Outbox()
+        async for stream_, batch, out in _work(app, shell, stream):
             shell.count("buckets.batches")
             touched: dict[int, tuple[_Partition, Any]] = {}
             for event in batch:
@@ -219,10 +226,8 @@ def _install_buckets(app: faust.App, shell) -> None:
             if out.records:
                 await asyncio.gather(*await out.send(app.producer))  # acked before the bucket state moves on
             for part, event in touched.values():
-                as_current(stream, event)                          # its partition's store
-                part.store.commit(out)
-            await out.send(app.producer)
-            await ack_all(stream, batch)
+                as_current(stream_, event)                         # its partition's store
+                part.store.commit(out)                             # the changelog goes out with the batch
 
 
 # --- profiles: synsec.alerts -> synsec.decisions ----------------------------------------------------------
@@ -231,9 +236,7 @@ def _install_profiles(app: faust.App, shell) -> None:
 
     @app.agent(shell.topics["alerts"], name="profiles", concurrency=shell.concurrency("profiles"))
     async def profiles(stream):
-        stream = stream.noack()
-        async for batch in batches(stream, shell.settings.batch_max, shell.settings.batch_interval):
-            out = Outbox()
+        async for _stream, batch, out in _work(app, shell, stream):
             for event in batch:
                 msg = event.message
                 try:
@@ -248,8 +251,6 @@ def _install_profiles(app: faust.App, shell) -> None:
                     key = decision_key(d)
                     out.add(decisions.name, partition_for(key, decisions.partitions), key,
                             shell.codecs.encode("decision", decision_to_record(d)))
-            await out.send(app.producer)
-            await ack_all(stream, batch)
 
 
 # --- expiry: tombstones on synsec.decisions when a decision's time is over ------------------------------

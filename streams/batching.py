@@ -1,11 +1,11 @@
 """Batches for the agents: read what is buffered, send per partition, ack only after sending.
 
-An agent iterates `batches(stream.noack(), limit)`: each batch is every event already waiting in the stream's
-buffer (up to `limit`), so a busy agent works on hundreds of messages at a time and an idle one on each as it
-comes — no timer, no added latency. The agent calls the engine per message, collects its output in an
-`Outbox` (records grouped per topic partition, in order), sends it with `Outbox.send` (one producer batch per
-partition), and only then acks the batch's events (`ack_all`). Faust commits an offset only once its message
-is acked, and flushes the producer before committing: a crash before the send repeats the batch
+An agent iterates `work(stream, producer, limit, interval)`: each batch is every event already waiting in the
+stream's buffer (up to `limit`), so a busy agent works on hundreds of messages at a time and an idle one on
+each as it comes. The agent calls the engine per message and collects its output in the batch's `Outbox`
+(records grouped per topic partition, in order); when it asks for the next batch, `work` sends the outbox
+(one producer batch per partition) and only then acks the batch's events. Faust commits an offset only once
+its message is acked, and flushes the producer before committing: a crash before the send repeats the batch
 (at-least-once) and never loses its output.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator
 
 from faust.types import EventT
 
-__all__ = ["batches", "Outbox", "ack_all", "as_current"]
+__all__ = ["batches", "work", "Outbox", "ack_all", "as_current"]
 
 
 async def batches(stream: Any, limit: int, interval: float = 0.0) -> AsyncIterator[list[EventT]]:
@@ -36,6 +36,18 @@ async def batches(stream: Any, limit: int, interval: float = 0.0) -> AsyncIterat
             batch = []
             if interval and not full:
                 await asyncio.sleep(started + interval - loop.time())
+
+
+async def work(stream: Any, producer: Any, limit: int,
+               interval: float = 0.0) -> AsyncIterator[tuple[Any, list[EventT], "Outbox"]]:
+    """`(stream, batch, outbox)` for each batch of an agent's stream (made `noack`); once the agent is done
+    with a batch, its outbox is sent and then the batch is acked."""
+    stream = stream.noack()
+    async for batch in batches(stream, limit, interval):
+        out = Outbox()
+        yield stream, batch, out
+        await out.send(producer)
+        await ack_all(stream, batch)
 
 
 async def ack_all(stream: Any, batch: list[EventT]) -> None:

@@ -128,6 +128,25 @@ def test_unmarked_test_using_the_broker_fails():
         pytest_runtest_setup(Item(marked=False))
 
 
+def _one_then_a_batch(broker, prefix: str, partitions: int = 1) -> str:
+    """A new topic whose partition 0 holds one record alone in a batch, then 50 records in one batch."""
+    from kafka import KafkaAdminClient, KafkaProducer
+
+    topic = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    admin.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1}})
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
+    try:
+        producer.send(topic, value=b"single", partition=0).get(timeout=10)
+        batch = [producer.send(topic, value=str(i).encode(), partition=0) for i in range(50)]
+        producer.flush()
+        assert [batch[0].get().offset, batch[-1].get().offset] == [1, 50]
+    finally:
+        producer.close()
+    return topic
+
+
 @pytest.mark.integration
 def test_tansu_end_offset_counts_batches_canary(broker):
     """Canary for a tansu 0.6.0 bug: the latest offset is the last batch's base offset + 1, not the record count.
@@ -135,22 +154,9 @@ def test_tansu_end_offset_counts_batches_canary(broker):
     Anything that trusts end offsets (Faust changelog recovery, lag, seek_to_end) is wrong on tansu after a
     batched produce. When this fails, tansu was fixed: drop the caveat in docs/kafka.md.
     """
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition
 
-    from kafka import KafkaAdminClient
-
-    topic = f"endoffset-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    admin.create_topics({topic: {"num_partitions": 1, "replication_factor": 1}})
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
-    try:
-        producer.send(topic, value=b"single").get(timeout=10)
-        batch = [producer.send(topic, value=str(i).encode()) for i in range(50)]
-        producer.flush()
-        assert [batch[0].get().offset, batch[-1].get().offset] == [1, 50]
-    finally:
-        producer.close()
+    topic = _one_then_a_batch(broker, "endoffset")
     consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
     try:
         tp = TopicPartition(topic, 0)
@@ -165,22 +171,10 @@ def test_true_end_offsets_read_past_batched_writes(broker):
     import asyncio
 
     from faust.types import TP
-    from kafka import KafkaAdminClient, KafkaProducer
 
     from streams.transport import true_end_offsets
 
-    topic = f"trueend-{uuid.uuid4().hex[:8]}"
-    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
-    admin.create_topics({topic: {"num_partitions": 2, "replication_factor": 1}})
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
-    try:
-        producer.send(topic, value=b"single", partition=0).get(timeout=10)
-        for i in range(50):
-            producer.send(topic, value=str(i).encode(), partition=0)
-        producer.flush()
-    finally:
-        producer.close()
+    topic = _one_then_a_batch(broker, "trueend", partitions=2)
     told = {TP(topic, 0): 2, TP(topic, 1): 0}                      # what ListOffsets answers on tansu 0.6.0
     got = asyncio.run(true_end_offsets({"bootstrap_servers": broker.bootstrap}, told, timeout=10))
     assert got == {TP(topic, 0): 51, TP(topic, 1): 0}

@@ -1,0 +1,81 @@
+"""Routing and watermark markers (streams.routing.Router) without a broker: what goes to synsec.buckets-in."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from streams.batching import Outbox
+from streams.bucketstore import partition_for, table_key
+from streams.codecs import Codecs
+from streams.records import event_to_record, record_to_bucket_in
+from streams.registry import LocalRegistry
+from streams.routing import MARKER, Router
+from synsec.engine.model import Line
+from synsec.runner.build import EngineOptions, build_engine
+from topologies import load_topology
+
+LINE = '203.0.113.9 - - [01/Mar/2026:08:00:{s:02d} +0000] "GET /wp-login.php HTTP/1.1" 404 153 "-" "curl/8.0"'
+
+
+@pytest.fixture(scope="module")
+def shell():
+    """What a Router needs of the worker's Shell: the engine, the codecs, the topology, a counter."""
+    engine, _ = build_engine(EngineOptions(reference_year=2026))
+    counts: dict = {}
+    return SimpleNamespace(engine=engine, codecs=Codecs(LocalRegistry()), topology=load_topology("default"),
+                           count=lambda name, n=1: counts.__setitem__(name, counts.get(name, 0) + n))
+
+
+def _event(shell, second: int):
+    evt = shell.engine.parse_line(Line(LINE.format(s=second), "t", {"type": "nginx"}))
+    assert evt is not None
+    return evt, shell.codecs.encode("event", event_to_record(evt))
+
+
+def _decoded(shell, out: Outbox) -> list[tuple[int, str, str, float]]:
+    return [(p, *(lambda s, k, e: (s, k, e.ts))(*record_to_bucket_in(shell.codecs.decode("bucket_in", v))))
+            for (_topic, p), records in out.records.items() for _k, v in records]
+
+
+def test_route_sends_each_bucket_to_its_partition(shell):
+    """Every (scenario, key) an event enters goes to the partition of its bucket key, the event unchanged."""
+    router, out = Router(shell), Outbox()
+    evt, data = _event(shell, 1)
+    routes = shell.engine.buckets.route(evt)
+    assert routes and router.route(evt, data, out, source=0) == len(routes)
+    got = _decoded(shell, out)
+    assert sorted((p, s, k) for p, s, k, _ts in got) == sorted(
+        (partition_for(table_key(s, k), 4), s, k) for s, k in routes)
+    assert {ts for *_x, ts in got} == {evt.ts}
+
+
+def test_markers_follow_each_source_by_the_interval(shell):
+    """A source's marker goes to every buckets-in partition once its event time moved `interval` seconds."""
+    router = Router(shell, interval=5.0)
+    for second, expect in ((0, True), (3, False), (5, True)):
+        out = Outbox()
+        router.route(*_event(shell, second), Outbox(), source=2)
+        router.markers(out)
+        markers = [(p, k, ts) for p, s, k, ts in _decoded(shell, out) if s == MARKER]
+        assert bool(markers) is expect
+        if expect:
+            assert sorted(p for p, *_x in markers) == [0, 1, 2, 3] and {k for _p, k, _t in markers} == {"2"}
+
+
+def test_idle_markers_only_for_sources_read_to_their_end(shell):
+    """A quiet source is moved to the newest event time only when nothing is left to read in it: a source
+    paused with messages waiting (a backlog) keeps its own event time."""
+    router = Router(shell, idle_s=0.0)
+    evt, data = _event(shell, 30)
+    router.route(evt, data, Outbox(), source=0)
+    router.handled(0, 0)
+    router.handled(1, 0)                            # source 1 has handled offset 0 of 5, routed nothing
+    out = Outbox()
+    router.idle_markers(out, {0: 1, 1: 5, 2: None})
+    assert {k for _p, s, k, _ts in _decoded(shell, out) if s == MARKER} == {"0"}
+    router.handled(1, 4)                            # now read to its end
+    out = Outbox()
+    router.idle_markers(out, {0: 1, 1: 5, 2: None})
+    assert {(k, ts) for _p, s, k, ts in _decoded(shell, out) if s == MARKER} == {("1", evt.ts)}
