@@ -171,6 +171,7 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
             "latency_p50_s": round(statistics.median(lat), 3) if lat else None,
             "latency_p99_s": round(lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3) if lat else None,
             "latency_max_s": round(lat[-1], 3) if lat else None, "latency_n": len(lat),
+            "missing": sorted((ref[a], a) for a in ref.keys() - alerts.keys())[:5],   # (line index, alert id)
             "hops_p50_s": {k: round(statistics.median(v), 3) for k, v in hops.items() if v}}
 
 

@@ -12,7 +12,6 @@ every N messages (a commit flushes the producer and stalls the fetch loop), and 
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +25,10 @@ from streams.codecs import Codecs
 from streams.registry import HttpRegistry, LocalRegistry
 from streams.transport import transport_class
 from synsec.runner.build import EngineOptions, build_engine
-from topologies import BUCKETS_TABLE, Topology
+from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
-__all__ = ["WorkerSettings", "create_app", "Shell", "DEFAULT_AGENTS"]
+__all__ = ["WorkerSettings", "create_app", "Shell"]
 
-DEFAULT_AGENTS = ("parse", "route", "buckets", "profiles", "expiry")
 MAX_POLL_RECORDS = 1000
 QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka")   # per-record debug calls cost ~5 % of a worker
 
@@ -47,7 +45,7 @@ class WorkerSettings:
     heartbeat_interval: float = 1.0
     watermark_interval: float = 1.0       # event-time seconds between watermark markers per events partition
     idle_advance_s: float = 5.0           # wall seconds without events before an idle partition is advanced
-    agents: tuple[str, ...] = DEFAULT_AGENTS   # those the topology does not declare are skipped (see agents_to_run)
+    agents: tuple[str, ...] = WORKER_AGENTS    # those the topology does not run are skipped (Topology.runs)
     batch_max: int = 500                  # messages an agent handles between two sends
     batch_interval: float = 0.05          # after a batch that was not full, the next starts this much later
     verify_end_offsets: bool = False      # tansu 0.6.0: read changelog ends from a fetch (streams.transport)
@@ -134,5 +132,4 @@ def create_app(settings: WorkerSettings) -> faust.App:
     shell = Shell(app, settings)
     app.synsec = shell          # for tests and the CLI (status, counters)
     agents.install(app, shell)
-    gc.freeze()                 # the compiled content lives as long as the worker: keep it out of GC passes
     return app

@@ -12,7 +12,7 @@ from synsec.engine.errors import ErrorCollector, LoadError, Where
 
 __all__ = ["Topology", "TopicSpec", "AgentSpec", "RawSpec", "load_topology", "parse_topology",
            "available_topologies", "TOPOLOGY_DIR", "TOPIC_ROLES", "REQUIRED_ROLES", "AGENT_NAMES",
-           "TOPIC_CONFIG_KEYS", "TABLES", "BUCKETS_TABLE", "EXPIRY_TABLE", "changelog_name"]
+           "TOPIC_CONFIG_KEYS", "TABLES", "BUCKETS_TABLE", "EXPIRY_TABLE", "changelog_name", "WORKER_AGENTS"]
 
 TOPOLOGY_DIR = Path(__file__).resolve().parent
 
@@ -20,6 +20,7 @@ TOPOLOGY_DIR = Path(__file__).resolve().parent
 REQUIRED_ROLES = ("raw", "events", "buckets-in", "alerts", "decisions", "deadletter")
 TOPIC_ROLES = REQUIRED_ROLES + ("signals", "blocklist")
 AGENT_NAMES = frozenset({"parse", "route", "buckets", "profiles"})
+WORKER_AGENTS = ("parse", "route", "buckets", "profiles", "expiry")   # expiry: every worker, not in topologies
 SERIAL_AGENTS = frozenset({"buckets"})   # concurrency must be 1: pours stay in offset order
 
 # The workers' Faust tables: name -> the topic role whose partitions it follows (its rows are written while

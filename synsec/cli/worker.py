@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 
 from synsec.cli.topics import broker_options
+from topologies import WORKER_AGENTS as _AGENTS
 
 __all__ = ["worker", "worker_settings"]
-
-_AGENTS = ("parse", "route", "buckets", "profiles", "expiry")
 
 
 def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
