@@ -43,8 +43,8 @@ class WorkerSettings:
     registry_url: str = ""                # Confluent schema registry; "" = ids from schemas/ids.json
     session_timeout: float = 10.0         # tansu makes a join wait half of it: keep it short
     heartbeat_interval: float = 1.0
-    watermark_interval: float = 1.0       # event-time seconds between watermark markers per events partition
-    idle_advance_s: float = 5.0           # wall seconds without events before an idle partition is advanced
+    watermark_interval: float = 1.0       # event-time seconds between watermark markers per routed partition
+    idle_advance_s: float = 5.0           # wall seconds without events before a partition read to its end follows
     agents: tuple[str, ...] = WORKER_AGENTS    # those the topology does not run are skipped (Topology.runs)
     batch_max: int = 500                  # messages an agent handles between two sends
     batch_interval: float = 0.05          # after a batch that was not full, the next starts this much later

@@ -166,10 +166,11 @@ class PartitionStore(MutableMapping):
 
 
 class Watermarks:
-    """Event-time watermark of one buckets-in partition: the minimum over the upstream events partitions.
+    """Event-time watermark of one buckets-in partition: the minimum over the upstream (routed) partitions.
 
-    Every route instance sends, per events partition it reads, a marker with that partition's event time to
-    every buckets-in partition. Timers may only fire when *every* upstream partition has passed them, or an
+    Every router (streams.routing: the parse agent's with inline routing, reading synsec.raw, else the route
+    agent's, reading synsec.events) sends, per partition it reads, a marker with that partition's event time
+    to every buckets-in partition. Timers may only fire when *every* upstream partition has passed them, or an
     event still in flight from a slower partition could find its bucket gone. Until all upstream partitions
     have reported, the watermark stays at -inf (pours still tick their own bucket lazily, so nothing is wrong,
     only later).

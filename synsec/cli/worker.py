@@ -56,9 +56,9 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
 @click.option("--session-timeout", default=10.0, show_default=True, type=float,
               help="Kafka group session timeout (s); tansu makes a join wait half of it.")
 @click.option("--watermark-interval", default=1.0, show_default=True, type=float,
-              help="Event-time seconds between watermark markers per events partition.")
+              help="Event-time seconds between watermark markers per routed partition.")
 @click.option("--idle-advance", default=5.0, show_default=True, type=float,
-              help="Wall seconds without events before an idle events partition follows the others.")
+              help="Wall seconds without events before a routed partition read to its end follows the others.")
 @click.option("--verify-end-offsets", "--single-record-batches", "verify_end_offsets", is_flag=True,
               help="Read each changelog partition's end from a fetch before recovering a table: needed with the "
                    "bundled tansu broker, whose end offsets are wrong after batched writes (docs/kafka.md). "
