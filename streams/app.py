@@ -70,7 +70,6 @@ class Shell:
                        for role, spec in self.topology.topics.items()}
         buckets_in = self.topology.topics["buckets-in"]
         self.buckets_partitions = buckets_in.partitions
-        self.events_partitions = self.topology.topics["events"].partitions
         self.parse_routes = self.topology.parse_routes
         # watermark markers come from the partitions of the topic that is routed: raw when parse routes
         self.marker_sources = self.topology.topics["raw" if self.parse_routes else "events"].partitions

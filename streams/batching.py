@@ -70,9 +70,6 @@ class Outbox:
     def add(self, topic: str, partition: int, key: bytes | None, value: bytes | None) -> None:
         self.records[(topic, partition)].append((key, value))
 
-    def __len__(self) -> int:
-        return sum(len(r) for r in self.records.values())
-
     async def send(self, producer: Any) -> list[asyncio.Future]:
         """Hand every record to `producer` (streams.transport.Producer); the futures resolve on the broker's ack."""
         futures: list[asyncio.Future] = []
