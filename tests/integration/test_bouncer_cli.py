@@ -13,20 +13,12 @@ from pathlib import Path
 import pytest
 
 from connectors.kafka.broker import free_port
-from tests.integration.test_bouncer_nginx import DecisionsTopic, wait_until
+from tests.integration.test_bouncer_nginx import wait_until
+from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)
 
 pytestmark = pytest.mark.integration
 
 SYNSEC = [sys.executable, "-m", "synsec.cli.main", "bouncer"]
-
-
-@pytest.fixture(scope="module")
-def topic(tmp_path_factory):
-    t = DecisionsTopic(tmp_path_factory.mktemp("tansu"))
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 def start(args: list[str], out: Path) -> subprocess.Popen:

@@ -12,18 +12,10 @@ import pytest
 
 from connectors.bouncers.client import DecisionFollower
 from connectors.bouncers.custom import CustomBouncer
-from tests.integration.test_bouncer_nginx import TOPIC, DecisionsTopic, wait_until
+from tests.integration.test_bouncer_nginx import TOPIC, wait_until
+from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def topic(tmp_path_factory):
-    t = DecisionsTopic(tmp_path_factory.mktemp("tansu"))
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 def script(tmp: Path, body: str = "") -> tuple[Path, Path]:

@@ -14,7 +14,8 @@ import pytest
 
 from connectors.bouncers.client import DecisionFollower
 from connectors.bouncers.firewall import FirewallBouncer, IpsetBackend, NftablesBackend, subprocess_runner
-from tests.integration.test_bouncer_nginx import TOPIC, DecisionsTopic, wait_until
+from tests.integration.test_bouncer_nginx import TOPIC, wait_until
+from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +43,6 @@ def netns():
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def topic(tmp_path_factory):
-    t = DecisionsTopic(tmp_path_factory.mktemp("tansu"))
-    try:
-        yield t
-    finally:
-        t.close()
 
 
 def in_ns(ns: str, *cmd: str) -> str:
