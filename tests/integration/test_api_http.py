@@ -29,16 +29,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_api(state_dir: Path, log: Path | None = None):
-    """Start `synsec api` on a free 127.0.0.1 port; yield its base URL; stop it by its PID."""
+def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ...] = ("--refresh-interval", "0.05"),
+                start_timeout: float = 15):
+    """Start `synsec api ARGS` on a free 127.0.0.1 port; yield its base URL; stop it by its PID."""
     port = free_port()
     out = open(log or Path(state_dir).parent / f"api-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{port}",
-                             "--state-dir", str(state_dir), "--refresh-interval", "0.05"],
+                             "--state-dir", str(state_dir), *args],
                             stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 urllib.request.urlopen(url + "/health", timeout=1).read()
@@ -51,7 +52,7 @@ def running_api(state_dir: Path, log: Path | None = None):
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

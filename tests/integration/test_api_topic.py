@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
-import urllib.error
 import urllib.request
 import uuid
-from contextlib import contextmanager
 
 import pytest
 
-from tests.integration.test_api_http import ccs, free_port, http
+from tests.integration.test_api_http import ccs, free_port, http, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -94,33 +90,10 @@ def read_topic(bootstrap, codecs) -> list[tuple[str, dict | None]]:
         consumer.close()
 
 
-@contextmanager
 def topic_api(state, broker_url):
-    port = free_port()
-    log = open(state.parent / f"api-topic-{port}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{port}",
-                             "--state-dir", str(state), "--broker", broker_url],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=1).read()
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"synsec api did not start: {log.name}") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    """`synsec api --broker`: the decisions topic view (it reads the topic from the start: a longer start)."""
+    return running_api(state, state.parent / f"api-topic-{free_port()}.log", args=("--broker", broker_url),
+                       start_timeout=60)
 
 
 def _until(fn, timeout: float = 10.0):
