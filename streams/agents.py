@@ -195,6 +195,8 @@ class _Buckets:
 
     def emit(self, result: Output, out: Outbox) -> None:
         codecs = self.shell.codecs
+        if result.alerts:
+            self.shell.on_outputs(alerts=result.alerts)
         for alert in result.alerts:
             self.shell.count("buckets.alerts")
             key = f"{alert.Source.Scope}:{alert.Source.Value}".encode()
@@ -208,7 +210,7 @@ class _Buckets:
 
 
 def _install_buckets(app: faust.App, shell) -> None:
-    state = _Buckets(shell)
+    state = shell.buckets_state = _Buckets(shell)   # its partitions' engines: read by the worker's /metrics
 
     @app.on_partitions_revoked.connect
     async def _revoked(app_, revoked, **kwargs) -> None:
@@ -245,7 +247,10 @@ def _install_profiles(app: faust.App, shell) -> None:
                     dead_letter(shell, out, "profiles", msg, err)
                     continue
                 now = time.time()
-                for d in shell.engine.decide(alert):
+                made = shell.engine.decide(alert)
+                if made:
+                    shell.on_outputs(decisions=made)
+                for d in made:
                     d.until = now + d.duration     # as CrowdSec's LAPI: a decision runs from when it is taken
                     shell.count("profiles.decisions")
                     key = decision_key(d)

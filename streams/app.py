@@ -65,6 +65,7 @@ class Shell:
         registry = HttpRegistry(settings.registry_url) if settings.registry_url else LocalRegistry()
         self.codecs = Codecs(registry)
         self.counters: dict[str, int] = {}
+        self.buckets_state = None         # streams.agents._Buckets when this worker runs the buckets agent
         self.topics = {role: app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw",
                                        value_serializer="raw", partitions=spec.partitions, internal=False)
                        for role, spec in self.topology.topics.items()}
@@ -80,6 +81,9 @@ class Shell:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
+
+    def on_outputs(self, alerts=(), decisions=()) -> None:
+        """Alerts the buckets agent raised and decisions the profiles agent made (for the metrics)."""
 
     def concurrency(self, agent: str) -> int:
         spec = self.topology.agents.get(agent)
