@@ -24,9 +24,9 @@ from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, Watermarks, partition_for
 from streams.codecs import DecodeError
 from streams.raw import raw_to_line
-from streams.records import (DeadLetter, alert_to_record, dead_letter_to_record, decision_key, decision_to_record,
-                             event_to_record, record_to_alert, record_to_bucket_in, record_to_decision,
-                             record_to_event)
+from streams.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
+                             decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
+                             record_to_decision, record_to_event)
 from streams.routing import MARKER, Router
 from synsec.engine.buckets import BucketManager
 from synsec.engine.pipeline import Engine, Output
@@ -88,7 +88,8 @@ def _install_parse(app: faust.App, shell) -> None:
     events = shell.topology.topics["events"]
     router = None
     if shell.parse_routes:
-        router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s)
+        router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s,
+                        origins=shell.concurrency("parse") == 1)
         _source_timer(app, router, shell.topology.topics["raw"].name)
 
     @app.agent(shell.topics["raw"], name="parse", concurrency=shell.concurrency("parse"))
@@ -114,7 +115,7 @@ def _install_parse(app: faust.App, shell) -> None:
                 data = codecs.encode("event", event_to_record(evt))
                 out.add(events.name, _partition(msg.key, msg.partition, events.partitions), msg.key, data)
                 if router is not None:
-                    count("route.routed", router.route(evt, data, out, msg.partition))
+                    count("route.routed", router.route(evt, data, out, msg.partition, msg.offset))
             count("parse.lines", len(batch))
             count("parse.batches")
             if router is not None:
@@ -123,7 +124,8 @@ def _install_parse(app: faust.App, shell) -> None:
 
 # --- route: synsec.events -> synsec.buckets-in (+ watermark markers) -------------------------------------
 def _install_route(app: faust.App, shell) -> None:
-    router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s)
+    router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s,
+                    origins=shell.concurrency("route") == 1)
     codecs = shell.codecs
     _source_timer(app, router, shell.topology.topics["events"].name)
 
@@ -138,7 +140,7 @@ def _install_route(app: faust.App, shell) -> None:
                 except DecodeError as err:
                     dead_letter(shell, out, "route", msg, err)
                     continue
-                shell.count("route.routed", router.route(evt, msg.value, out, msg.partition))
+                shell.count("route.routed", router.route(evt, msg.value, out, msg.partition, msg.offset))
             shell.count("route.batches")
             router.markers(out)
 
@@ -170,7 +172,8 @@ class _Buckets:
         """Decode one buckets-in message and pour it (or advance the watermark); None if it was not used."""
         shell, msg = self.shell, event.message
         try:
-            scenario, key, evt = record_to_bucket_in(shell.codecs.decode("bucket_in", msg.value))
+            rec = shell.codecs.decode("bucket_in", msg.value)
+            scenario, key, evt = record_to_bucket_in(rec)
         except DecodeError as err:
             dead_letter(shell, out, "buckets", msg, err)
             return None
@@ -181,6 +184,9 @@ class _Buckets:
         if scenario == MARKER:
             mark = part.watermarks.update(int(key or 0), evt.ts)
             result = part.engine.advance(mark) if mark > part.engine.buckets.watermark else Output()
+        elif (origin := bucket_in_origin(rec)) is not None and part.store.seen(origin):
+            shell.count("buckets.rerouted")          # its source was read again after a crash: not twice
+            return part
         elif part.store.applied((scenario, key), msg.offset):
             shell.count("buckets.redelivered")       # poured before a crash: not twice
             return part
@@ -190,6 +196,8 @@ class _Buckets:
         else:
             shell.count("buckets.poured")
             result = part.engine.pour_bucket(scenario, key, evt)
+            if origin is not None:
+                part.store.mark(origin)
         self.emit(result, out)
         return part
 

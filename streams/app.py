@@ -50,6 +50,7 @@ class WorkerSettings:
     batch_interval: float = 0.05          # after a batch that was not full, the next starts this much later
     verify_end_offsets: bool = False      # tansu 0.6.0: read changelog ends from a fetch (streams.transport)
     fetch_max_wait_ms: int = 50           # longest a broker may hold an empty fetch (tansu holds it all along)
+    commit_interval: float = 1.0          # seconds between offset commits
     web_port: int = 0                     # 0: no Faust web server
     extra: dict[str, Any] = field(default_factory=dict)   # more faust.App settings
 
@@ -119,7 +120,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
         broker_session_timeout=settings.session_timeout,
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_every=100_000,        # commit on the interval: a commit flushes the producer
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval,
         broker_max_poll_records=MAX_POLL_RECORDS,
         stream_buffer_maxsize=8 * MAX_POLL_RECORDS,   # > 5 x a poll: direct delivery never blocks
         producer_max_batch_size=256 * 1024,

@@ -12,6 +12,7 @@ and not poured twice, so a bucket half-filled before a SIGKILL overflows at the 
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import MutableMapping
 from typing import Any, Iterator
@@ -22,8 +23,8 @@ from kafka.partitioner.default import murmur2
 from streams.records import bucket_state_to_record, record_to_bucket_state
 from synsec.engine.buckets.state import BucketState
 
-__all__ = ["partition_for", "table_key", "split_table_key", "StoredBucket", "BucketCodec", "PartitionStore",
-           "Watermarks"]
+__all__ = ["partition_for", "table_key", "split_table_key", "StoredBucket", "SourceMarks", "marks_key", "BucketCodec",
+           "PartitionStore", "Watermarks"]
 
 _SEP = "\x00"                # scenario names never hold NUL; a groupby value may hold anything after it
 _OFFSET = struct.Struct(">q")
@@ -63,18 +64,41 @@ class StoredBucket:
         self.offset = offset
 
 
+class SourceMarks:
+    """A table value that is not a bucket: per source partition, the origin `(offset, index)` of the newest routed
+    record poured on one buckets-in partition (streams.routing stamps each routed record with where it was read)."""
+
+    __slots__ = ("marks",)
+
+    def __init__(self, marks: dict[int, tuple[int, int]]):
+        self.marks = marks
+
+
+_MARKS = -2                  # BucketCodec: the offset field of a SourceMarks value (buckets hold offsets >= -1)
+
+
+def marks_key(partition: int) -> bytes:
+    """The table key of a buckets-in partition's SourceMarks (NUL first: never a bucket's key)."""
+    return b"\x00marks\x00%d" % partition
+
+
 class BucketCodec(Codec):
-    """Faust value codec for the table: 8-byte offset + the Avro `bucket_state` value (Confluent framed)."""
+    """Faust value codec for the table: 8-byte offset + the Avro `bucket_state` value (Confluent framed);
+    a SourceMarks value is offset -2 + JSON `{partition: [offset, index]}`."""
 
     def __init__(self, codecs=None, children=None, **kwargs: Any):
         super().__init__(children=children, codecs=codecs, **kwargs)
         self._codecs = codecs
 
     def _dumps(self, obj: Any) -> bytes:
+        if obj.__class__ is SourceMarks:
+            return _OFFSET.pack(_MARKS) + json.dumps({str(p): m for p, m in obj.marks.items()}).encode()
         return _OFFSET.pack(obj.offset) + self._codecs.encode("bucket_state", bucket_state_to_record(obj.state))
 
-    def _loads(self, data: bytes) -> StoredBucket:
+    def _loads(self, data: bytes) -> StoredBucket | SourceMarks:
         (offset,) = _OFFSET.unpack_from(data)
+        if offset == _MARKS:
+            return SourceMarks({int(p): (m[0], m[1]) for p, m in json.loads(data[_OFFSET.size:]).items()})
         rec = self._codecs.decode("bucket_state", data[_OFFSET.size:])
         return StoredBucket(record_to_bucket_state(rec), offset)
 
@@ -83,7 +107,11 @@ class PartitionStore(MutableMapping):
     """The buckets of one partition, as `BucketManager` wants them; writes go through to the Faust table.
 
     `offset` is set by the agent before each message: writes record it, and `applied(bkey)` tells whether a
-    redelivered message was already poured into that bucket. Writes are held back (read-your-writes) until
+    redelivered message was already poured into that bucket. `seen(origin)` tells whether a routed record with
+    that origin (or a later one from the same source) was poured on this partition: a source re-read after a
+    crash is routed again under new buckets-in offsets, with the same origins. The marks are kept in the table
+    too (`marks_key`) and written after the batch's buckets, so a crash between the two repeats pours that the
+    per-bucket offsets still recognise rather than skipping pours that were lost. Writes are held back (read-your-writes) until
     `commit()`, once per batch, so a bucket poured many times in a batch is written once: the agent first sends
     the alerts the batch produced and waits for the broker's ack, then commits, so a crash in between repeats
     the alert (at-least-once) instead of losing it. Faust flushes the producer before it commits the batch's
@@ -99,6 +127,8 @@ class PartitionStore(MutableMapping):
         self.codec = codec
         self.offset = -1
         self.pending: dict[bytes, Any] = {}
+        self._marks: dict[int, tuple[int, int]] | None = None    # loaded from the table on first use
+        self._marks_changed = False
 
     def _stored(self, raw: bytes):
         stored = self.pending.get(raw)
@@ -108,6 +138,25 @@ class PartitionStore(MutableMapping):
                 stored = self.codec.loads(stored)
             return stored
         return None if stored is self._DELETED else stored
+
+    def _load_marks(self) -> dict[int, tuple[int, int]]:
+        stored = self.table.data.get(marks_key(self.partition))
+        if stored.__class__ is bytes:
+            stored = self.codec.loads(stored)
+        self._marks = dict(stored.marks) if stored is not None else {}
+        return self._marks
+
+    def seen(self, origin: tuple[int, int, int]) -> bool:
+        """Whether the routed record read at `origin` (source partition, offset, index) was poured already."""
+        marks = self._marks if self._marks is not None else self._load_marks()
+        mark = marks.get(origin[0])
+        return mark is not None and (origin[1], origin[2]) <= mark
+
+    def mark(self, origin: tuple[int, int, int]) -> None:
+        """The routed record read at `origin` has been poured."""
+        marks = self._marks if self._marks is not None else self._load_marks()
+        marks[origin[0]] = (origin[1], origin[2])
+        self._marks_changed = True
 
     def applied(self, bkey: tuple[str, str], offset: int) -> bool:
         stored = self._stored(table_key(*bkey))
@@ -136,7 +185,7 @@ class PartitionStore(MutableMapping):
         """Write the held-back changes to the table's store, and their changelog records to `out` (an Outbox:
         one producer batch per changelog partition rather than one Faust send per key). Call it with Faust's
         current event on this partition (a RocksDB store files a key under the current event's partition)."""
-        if not self.pending:
+        if not self.pending and not self._marks_changed:
             return
         store, topic, dumps = self.table.data, self.changelog_topic(), self.codec.dumps
         for raw, stored in self.pending.items():
@@ -147,6 +196,11 @@ class PartitionStore(MutableMapping):
                 store[raw] = stored
                 out.add(topic, self.partition, raw, dumps(stored))
         self.pending.clear()
+        if self._marks_changed:                     # last: see the class doc
+            raw, marks = marks_key(self.partition), SourceMarks(dict(self._marks))
+            store[raw] = marks
+            out.add(topic, self.partition, raw, dumps(marks))
+            self._marks_changed = False
 
     def changelog_topic(self) -> str:
         return self.table.changelog_topic.get_topic_name()
@@ -154,7 +208,8 @@ class PartitionStore(MutableMapping):
     def _mine(self) -> Iterator[bytes]:
         keys = set(self.table.data.keys()) | set(self.pending)
         for raw in keys:
-            if partition_for(raw, self.partitions) == self.partition and self._stored(raw) is not None:
+            if raw[:1] != b"\x00" and partition_for(raw, self.partitions) == self.partition and \
+                    self._stored(raw) is not None:
                 yield raw
 
     def __iter__(self) -> Iterator[tuple[str, str]]:

@@ -28,7 +28,8 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from synsec.engine.errors import SynsecError
 from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
-__all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string"]
+__all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string",
+           "avro_long"]
 
 MAGIC = 0
 HEADER_SIZE = 5
@@ -50,16 +51,32 @@ def split_header(data: bytes, what: str = "message") -> tuple[int, int]:
     return _HEADER.unpack_from(data)
 
 
-def avro_string(text: str) -> bytes:
-    """Avro binary of a string: zig-zag varint of the UTF-8 length, then the bytes."""
-    data = text.encode("utf-8")
-    n = len(data) << 1                     # zig-zag of a non-negative length
+def avro_long(n: int) -> bytes:
+    """Avro binary of an int or long: its zig-zag varint."""
+    n = (n << 1) ^ (n >> 63)
     head = bytearray()
     while n > 0x7F:
         head.append((n & 0x7F) | 0x80)
         n >>= 7
     head.append(n)
-    return bytes(head) + data
+    return bytes(head)
+
+
+def avro_string(text: str) -> bytes:
+    """Avro binary of a string: zig-zag varint of the UTF-8 length, then the bytes."""
+    data = text.encode("utf-8")
+    return avro_long(len(data)) + data
+
+
+_NO_ORIGIN = b"\x00"                     # union branch 0: null
+
+
+def _origin(origin: tuple[int, int, int] | None) -> bytes:
+    """Avro binary of a bucket_in `origin` (union branch 1: the Origin record) or of its null."""
+    if origin is None:
+        return _NO_ORIGIN
+    partition, offset, index = origin
+    return b"\x02" + avro_long(partition) + avro_long(offset) + avro_long(index)
 
 
 class _Current:
@@ -121,18 +138,21 @@ class Codecs:
                               f"{type(err).__name__}: {err}") from err
         return buf.getvalue()
 
-    def bucket_in(self, scenario: str, key: str, event_data: bytes) -> bytes:
+    def bucket_in(self, scenario: str, key: str, event_data: bytes,
+                  origin: tuple[int, int, int] | None = None) -> bytes:
         """The `bucket_in` value for an event already encoded as an `event` value (`event_data`), without
-        encoding the event again: an Avro record is its fields' encodings in order (scenario, key, event), so
-        the event's body is reused as is. Data written with another event schema version is re-encoded."""
+        encoding the event again: an Avro record is its fields' encodings in order (scenario, key, event,
+        origin), so the event's body is reused as is. `origin`: (partition, offset, index) where the router read
+        it. Data written with another event schema version is re-encoded."""
         event_id = self.schema_id("event")
         if split_header(event_data, "event")[1] != event_id:
-            return self.encode("bucket_in", {"scenario": scenario, "key": key,
-                                             "event": self.decode("event", event_data)})
+            return self.encode("bucket_in", {
+                "scenario": scenario, "key": key, "event": self.decode("event", event_data),
+                "origin": None if origin is None else dict(zip(("partition", "offset", "index"), origin))})
         if self._current["bucket_in"].header is None:
             self.schema_id("bucket_in")
         return b"".join((self._current["bucket_in"].header, avro_string(scenario), avro_string(key),
-                         memoryview(event_data)[HEADER_SIZE:]))
+                         memoryview(event_data)[HEADER_SIZE:], _origin(origin)))
 
     def _writer(self, schema_id: int, what: str) -> tuple[str, dict, str]:
         if schema_id not in self._writers:

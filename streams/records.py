@@ -24,6 +24,7 @@ __all__ = [
     "event_to_record", "record_to_event", "alert_to_record", "record_to_alert",
     "decision_to_record", "record_to_decision", "decision_key",
     "bucket_state_to_record", "record_to_bucket_state", "bucket_in_to_record", "record_to_bucket_in",
+    "bucket_in_origin",
     "dead_letter_to_record", "record_to_dead_letter",
     "Signal", "signal_of_alert", "signal_key", "signal_to_record", "record_to_signal",
 ]
@@ -144,13 +145,20 @@ def record_to_event(rec: dict) -> Event:
     return evt
 
 
-def bucket_in_to_record(scenario: str, key: str, evt: Event) -> dict:
-    return {"scenario": scenario, "key": key, "event": event_to_record(evt)}
+def bucket_in_to_record(scenario: str, key: str, evt: Event, origin: tuple[int, int, int] | None = None) -> dict:
+    return {"scenario": scenario, "key": key, "event": event_to_record(evt),
+            "origin": None if origin is None else {"partition": origin[0], "offset": origin[1], "index": origin[2]}}
 
 
 def record_to_bucket_in(rec: dict) -> tuple[str, str, Event]:
     """(scenario, key, event) of a synsec.buckets-in record."""
     return rec["scenario"], rec["key"], record_to_event(rec["event"])
+
+
+def bucket_in_origin(rec: dict) -> tuple[int, int, int] | None:
+    """(partition, offset, index) where the router read a synsec.buckets-in record's event; None if unknown."""
+    o = rec.get("origin")
+    return None if o is None else (o["partition"], o["offset"], o["index"])
 
 
 # --- BucketState -----------------------------------------------------------------------------------------

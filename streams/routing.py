@@ -43,8 +43,9 @@ def marker_event(ts: float) -> Event:
 class Router:
     """Routes events of one worker's source partitions; keeps each source's event time for the markers."""
 
-    def __init__(self, shell, interval: float = 1.0, idle_s: float = 5.0):
+    def __init__(self, shell, interval: float = 1.0, idle_s: float = 5.0, origins: bool = False):
         self.shell = shell
+        self.origins = origins        # stamp routed records with their origin (only if the source is read in order)
         self.manager = shell.engine.buckets
         self.codecs = shell.codecs
         spec = shell.topology.topics["buckets-in"]
@@ -57,14 +58,16 @@ class Router:
         self.read: dict[int, int] = {}            # source partition -> offset after the last message handled
         self.newest = -math.inf                   # newest event time over every source
 
-    def route(self, evt: Event, event_data: bytes, out: Outbox, source: int | None = None) -> int:
+    def route(self, evt: Event, event_data: bytes, out: Outbox, source: int | None = None,
+              offset: int | None = None) -> int:
         """Add `(scenario, key, event)` for each bucket `evt` enters to `out`; `event_data` is evt encoded.
-        `source`: the partition it was read from (None: no watermark bookkeeping). Returns the routes."""
+        `source`, `offset`: where it was read (None: no watermark bookkeeping, no origin). Returns the routes."""
         n = 0
+        stamp = self.origins and offset is not None
         for scenario, key in self.manager.route(evt):
             k = table_key(scenario, key)
             out.add(self.topic, partition_for(k, self.partitions), k,
-                    self.codecs.bucket_in(scenario, key, event_data))
+                    self.codecs.bucket_in(scenario, key, event_data, (source, offset, n) if stamp else None))
             n += 1
         if source is not None:
             self.seen_at[source] = time.monotonic()

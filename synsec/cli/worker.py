@@ -16,7 +16,8 @@ __all__ = ["worker", "worker_settings"]
 
 def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
                     agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
-                    verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05):
+                    verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05,
+                    commit_interval: float = 1.0):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
     from streams.app import WorkerSettings
     from synsec.runner.build import EngineOptions
@@ -39,7 +40,8 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
                              reference_year=time.gmtime().tm_year),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
-        verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval)
+        verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,
+        commit_interval=commit_interval)
 
 
 @click.command()
@@ -67,9 +69,13 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
               help="Most messages an agent handles between two sends.")
 @click.option("--batch-interval", default=0.05, show_default=True, type=click.FloatRange(0, 10),
               help="Seconds from a batch that was not full to the next (fewer, larger batches under a trickle).")
+@click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(0.1),
+              help="Seconds between offset commits. Longer: fewer commits, more to re-read after a crash "
+                   "(never a pour twice: routed records carry their origin).")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents, session_timeout,
-           watermark_interval, idle_advance, verify_end_offsets, batch_max, batch_interval, loglevel):
+           watermark_interval, idle_advance, verify_end_offsets, batch_max, batch_interval, commit_interval,
+           loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
 
@@ -77,7 +83,7 @@ def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_u
 
     settings = worker_settings(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents,
                                session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max,
-                               batch_interval)
+                               batch_interval, commit_interval)
     app = create_app(settings)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -15,8 +15,8 @@ from synsec.engine.buckets.state import BucketState
 from synsec.engine.model import LOG, OVFLW, Alert, Decision, Event, Line, RuntimeAlert, Source, StrMap
 from streams.codecs import Codecs, DecodeError, EncodeError
 from streams.records import (
-    DeadLetter, Signal, alert_to_record, bucket_in_to_record, bucket_state_to_record, dead_letter_to_record,
-    decision_key, decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
+    DeadLetter, Signal, alert_to_record, bucket_in_origin, bucket_in_to_record, bucket_state_to_record,
+    dead_letter_to_record, decision_key, decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
     record_to_bucket_state, record_to_dead_letter, record_to_decision, record_to_event, record_to_signal,
     signal_key, signal_of_alert, signal_to_record)
 from streams.registry import SCHEMA_DIR, VALUES, LocalRegistry, RegistryError, bump, load_schemas, schema_sha256
@@ -156,13 +156,28 @@ def test_bucket_in_round_trip(codecs, scenario, key, evt):
     assert (s, k, event_state(back)) == (scenario, key, event_state(evt))
 
 
+origins = st.none() | st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**63 - 1), st.integers(0, 2**31 - 1))
+
+
 @HYP
-@given(scenario=text, key=text, evt=events())
-def test_bucket_in_from_encoded_event_is_the_same_bytes(codecs, scenario, key, evt):
-    """Codecs.bucket_in reuses an encoded event's body and gives exactly the bytes of a full bucket_in encode."""
+@given(scenario=text, key=text, evt=events(), origin=origins)
+def test_bucket_in_from_encoded_event_is_the_same_bytes(codecs, scenario, key, evt, origin):
+    """Codecs.bucket_in reuses an encoded event's body and gives exactly the bytes of a full bucket_in encode,
+    origin (where the router read the event) included."""
     event_data = codecs.encode("event", event_to_record(evt))
-    assert codecs.bucket_in(scenario, key, event_data) == \
-        codecs.encode("bucket_in", bucket_in_to_record(scenario, key, evt))
+    data = codecs.bucket_in(scenario, key, event_data, origin)
+    assert data == codecs.encode("bucket_in", bucket_in_to_record(scenario, key, evt, origin))
+    assert bucket_in_origin(codecs.decode("bucket_in", data)) == origin
+
+
+def test_bucket_in_of_the_first_version_reads_without_origin(codecs):
+    """A buckets-in record written before `origin` existed (schema id 2) is read with origin None."""
+    first = json.loads((SCHEMA_DIR / "evolution" / "2.avsc").read_text())
+    evt = record_to_event(event_to_record(Event(Line("GET /", "t", {"type": "nginx"}))))
+    body = BytesIO()
+    schemaless_writer(body, parse_schema(first), {"scenario": "s", "key": "k", "event": event_to_record(evt)})
+    rec = codecs.decode("bucket_in", b"\x00" + (2).to_bytes(4, "big") + body.getvalue())
+    assert (rec["scenario"], rec["key"], bucket_in_origin(rec)) == ("s", "k", None)
 
 
 def test_bucket_in_from_an_event_of_an_older_schema_is_reencoded():
@@ -309,9 +324,12 @@ def test_bump_adds_a_version_and_old_data_stays_readable(tmp_path, codecs):
     doc["fields"].append({"name": "reason", "type": "string", "default": "none", "doc": "why"})
     path.write_text(json.dumps(doc))
     max_id = max(e["id"] for es in json.loads((SCHEMA_DIR / "ids.json").read_text()).values() for e in es)
+    versions = {s: max(e["version"] for e in es) for s, es in json.loads((SCHEMA_DIR / "ids.json").read_text()).items()}
     added = bump(tmp_path / "s")       # Decision is nested in Alert, so in Event and BucketIn too
-    assert sorted(added) == sorted(zip(["synsec.events-value", "synsec.buckets-in-value", "synsec.alerts-value",
-                                        "synsec.decisions-value"], [2] * 4, range(max_id + 1, max_id + 5)))
+    subjects = sorted(["synsec.events-value", "synsec.buckets-in-value", "synsec.alerts-value",
+                       "synsec.decisions-value"])
+    assert sorted((s, v) for s, v, _i in added) == [(s, versions[s] + 1) for s in subjects]
+    assert sorted(i for _s, _v, i in added) == list(range(max_id + 1, max_id + 5))
     assert bump(tmp_path / "s") == []
     new_id = dict((s, i) for s, _v, i in added)["synsec.decisions-value"]
     new = Codecs(LocalRegistry(tmp_path / "s"), tmp_path / "s")

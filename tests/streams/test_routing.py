@@ -9,7 +9,7 @@ import pytest
 from streams.batching import Outbox
 from streams.bucketstore import partition_for, table_key
 from streams.codecs import Codecs
-from streams.records import event_to_record, record_to_bucket_in
+from streams.records import bucket_in_origin, event_to_record, record_to_bucket_in
 from streams.registry import LocalRegistry
 from streams.routing import MARKER, Router
 from synsec.engine.model import Line
@@ -79,3 +79,21 @@ def test_idle_markers_only_for_sources_read_to_their_end(shell):
     out = Outbox()
     router.idle_markers(out, {0: 1, 1: 5, 2: None})
     assert {(k, ts) for _p, s, k, ts in _decoded(shell, out) if s == MARKER} == {("1", evt.ts)}
+
+
+def _origins(shell, out: Outbox) -> list:
+    return [bucket_in_origin(shell.codecs.decode("bucket_in", v))
+            for (_topic, _p), records in out.records.items() for _k, v in records]
+
+
+def test_routed_records_carry_where_they_were_read(shell):
+    """With origins on, each route of the message at (partition, offset) is stamped (partition, offset, i), one
+    i per bucket the event enters; without a read position (reprocessed overflows) or with origins off, none."""
+    evt, data = _event(shell, 1)
+    out = Outbox()
+    n = Router(shell, origins=True).route(evt, data, out, source=3, offset=41)
+    assert n >= 2 and sorted(_origins(shell, out)) == [(3, 41, i) for i in range(n)]
+    for router, kwargs in ((Router(shell, origins=True), {}), (Router(shell), {"source": 3, "offset": 41})):
+        out = Outbox()
+        router.route(evt, data, out, **kwargs)
+        assert set(_origins(shell, out)) == {None}
