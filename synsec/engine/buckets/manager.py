@@ -8,8 +8,10 @@ another. The alerts they return are `Alert`s, except that the first alert of an 
 `reprocess: true` scenario comes as `(alert, True)`: the caller feeds it back as an OVFLW event (CrowdSec's
 `reprocess`), once per overflow.
 
-`stats[scenario]` counts pours, overflows and underflows (a bucket that leaked out, found when its timer fires)
-as plain ints; runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
+`stats[scenario]` counts pours, overflows and underflows (a bucket that leaked out, found when its timer fires
+or, when the watermark is behind, when the next pour into it finds it leaked) as plain ints; runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
+The active buckets per scenario are counted as they come and go (`live_by_scenario`, CrowdSec's `cs_buckets`
+gauge), so a metrics scrape never walks the store (in the worker a walk decodes every table value).
 """
 
 from __future__ import annotations
@@ -43,11 +45,14 @@ class BucketManager:
         self.index = FilterIndex([s.filter for s in self.specs.values()])
         self.buckets: MutableMapping = {} if store is None else store
         self.stats: dict[str, dict[str, int]] = {name: dict.fromkeys(STAT_NAMES, 0) for name in self.specs}
+        self._live: dict[str, int] = {}     # scenario -> active buckets, kept by _store
         self.watermark = -math.inf
         self._heap: list = []
         self._scheduled: dict = {}
         self._seq = itertools.count()
         for bkey, state in list(self.buckets.items()):
+            if state.count:
+                self._live[bkey[0]] = self._live.get(bkey[0], 0) + 1
             if bkey[0] in self.specs:
                 self._schedule(bkey, self.specs[bkey[0]], state)
 
@@ -109,7 +114,10 @@ class BucketManager:
         bkey = (scenario, key)
         old = self.buckets.get(bkey)
         new, ovfs = pour(spec, old, evt, evt.ts, key)
-        self.stats[scenario]["poured"] += 1
+        stats = self.stats[scenario]
+        stats["poured"] += 1
+        if old is not None and old.count and not spec.timed_overflow and deadline(spec, old) < evt.ts:
+            stats["underflows"] += 1      # leaked out before its timer fired (a watermark behind): pour ticked it
         self._store(bkey, spec, old, new)
         return self._emit(ovfs) if ovfs else []
 
@@ -128,14 +136,15 @@ class BucketManager:
         return [bkey for bkey, state in self.buckets.items() if state.count]
 
     def live_by_scenario(self) -> dict[str, int]:
-        """{scenario: active buckets} (CrowdSec's `cs_buckets` gauge)."""
-        out: dict[str, int] = {}
-        for scenario, _key in self.live_buckets():
-            out[scenario] = out.get(scenario, 0) + 1
-        return out
+        """{scenario: active buckets} (CrowdSec's `cs_buckets` gauge), counted as buckets come and go: it
+        agrees with `live_buckets()` as long as the store is written only by this manager."""
+        return {scenario: n for scenario, n in self._live.items() if n}
 
     # --- internals ---
     def _store(self, bkey, spec, old, new) -> None:
+        was, now = old is not None and old.count > 0, new is not None and new.count > 0
+        if was is not now:
+            self._live[bkey[0]] = self._live.get(bkey[0], 0) + (1 if now else -1)
         if new is None:
             if old is not None:
                 del self.buckets[bkey]
