@@ -9,7 +9,8 @@ another. The alerts they return are `Alert`s, except that the first alert of an 
 `reprocess`), once per overflow.
 
 `stats[scenario]` counts pours, overflows and underflows (a bucket that leaked out, found when its timer fires
-or, when the watermark is behind, when the next pour into it finds it leaked) as plain ints; runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
+or, when the watermark is behind, when the next pour into it finds it leaked) as plain ints; runtime errors of
+filter/groupby are counted there too and the event is skipped for that scenario.
 The active buckets per scenario are counted as they come and go (`live_by_scenario`, CrowdSec's `cs_buckets`
 gauge), so a metrics scrape never walks the store (in the worker a walk decodes every table value).
 """
