@@ -22,9 +22,12 @@ import faust
 from connectors.kafka.settings import BrokerSettings
 from streams.bucketstore import BucketCodec
 from streams.codecs import Codecs
+from streams.metrics import install as install_metrics
+from streams.metrics import worker_metrics
 from streams.registry import HttpRegistry, LocalRegistry
 from streams.transport import transport_class
 from synsec.runner.build import EngineOptions, build_engine
+from synsec.runner.metrics import count_outputs
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
 __all__ = ["WorkerSettings", "create_app", "Shell"]
@@ -51,12 +54,14 @@ class WorkerSettings:
     verify_end_offsets: bool = False      # tansu 0.6.0: read changelog ends from a fetch (streams.transport)
     fetch_max_wait_ms: int = 50           # longest a broker may hold an empty fetch (tansu holds it all along)
     commit_interval: float = 1.0          # seconds between offset commits
-    web_port: int = 0                     # 0: no Faust web server
+    web_port: int = 0                     # 0: no Faust web server (it serves /metrics and /health: streams.metrics)
+    web_bind: str = "127.0.0.1"
     extra: dict[str, Any] = field(default_factory=dict)   # more faust.App settings
 
 
 class Shell:
-    """What the agents share: the engine (compiled content), codecs, topics, the bucket table, counters."""
+    """What the agents share: the engine (compiled content), codecs, topics, the bucket table, counters, and
+    the Prometheus families over them (`metrics`)."""
 
     def __init__(self, app: faust.App, settings: WorkerSettings):
         self.app = app
@@ -67,6 +72,7 @@ class Shell:
         self.codecs = Codecs(registry)
         self.counters: dict[str, int] = {}
         self.buckets_state = None         # streams.agents._Buckets when this worker runs the buckets agent
+        self.metrics = worker_metrics(self)
         self.topics = {role: app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw",
                                        value_serializer="raw", partitions=spec.partitions, internal=False)
                        for role, spec in self.topology.topics.items()}
@@ -85,6 +91,7 @@ class Shell:
 
     def on_outputs(self, alerts=(), decisions=()) -> None:
         """Alerts the buckets agent raised and decisions the profiles agent made (for the metrics)."""
+        count_outputs(self.metrics, alerts, decisions)
 
     def concurrency(self, agent: str) -> int:
         spec = self.topology.agents.get(agent)
@@ -128,7 +135,11 @@ def create_app(settings: WorkerSettings) -> faust.App:
         table_standby_replicas=0,
         web_enabled=bool(settings.web_port),
         web_port=settings.web_port or 6066,
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
+        web_router_enabled=False,              # Faust's own pages: table contents, cluster layout, sensors
+        web_tables_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
         **settings.extra,
     )
     app.transport_cls = transport_class(
@@ -136,4 +147,5 @@ def create_app(settings: WorkerSettings) -> faust.App:
     shell = Shell(app, settings)
     app.synsec = shell          # for tests and the CLI (status, counters)
     agents.install(app, shell)
+    install_metrics(app, shell)
     return app

@@ -18,17 +18,17 @@ _BROKER_KEYS = ("broker_url", "security_protocol", "sasl_mechanism", "sasl_usern
                 "ssl_cafile", "ssl_certfile", "ssl_keyfile")
 
 
-def parse_listen(text: str) -> tuple[str, int]:
+def parse_listen(text: str, param_hint: str = "--listen") -> tuple[str, int]:
     """`HOST:PORT`, `[V6]:PORT` or `:PORT` (loopback)."""
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint="--listen")
+        raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint=param_hint)
     host = host.strip("[]") or "127.0.0.1"
     if host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
-            raise click.BadParameter(f"{host!r} is not an IP address", param_hint="--listen") from None
+            raise click.BadParameter(f"{host!r} is not an IP address", param_hint=param_hint) from None
     return host, int(port)
 
 

@@ -66,7 +66,9 @@ class Tail:
 @click.option("--exit-after-idle", type=float, default=0.0,
               help="Stop after this many seconds without a new line or decision (0: run until Ctrl-C).")
 @click.option("--config-dir", type=click.Path(file_okay=False, exists=True))
-def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir):
+@click.option("--metrics-listen", default="", metavar="HOST:PORT",
+              help="The worker's Prometheus metrics on http://HOST:PORT/metrics (`ccscli metrics --url`).")
+def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir, metrics_listen):
     """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES tailed into it."""
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -87,6 +89,8 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir)
                "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2"]
         if config_dir:
             cmd += ["--config-dir", config_dir]
+        if metrics_listen:
+            cmd += ["--metrics-listen", metrics_listen]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                   stdout=sys.stderr)      # our stdout carries only the decisions
         click.echo(f"worker pid {worker.pid}; tailing {len(files)} file(s) into {topo.topic('raw').name}", err=True)

@@ -17,9 +17,10 @@ __all__ = ["worker", "worker_settings"]
 def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
                     agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
                     verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05,
-                    commit_interval: float = 1.0):
+                    commit_interval: float = 1.0, metrics_listen: str = ""):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
     from streams.app import WorkerSettings
+    from synsec.cli.api import parse_listen
     from synsec.runner.build import EngineOptions
     from topologies import load_topology
 
@@ -32,6 +33,7 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
     if agents and "route" in names and topo.parse_routes:
         raise click.BadParameter(f"topology {topo.name!r} routes inline (route: {{inline: true}}): routing runs "
                                  "in the parse agent", param_hint="--agents")
+    web_bind, web_port = parse_listen(metrics_listen, "--metrics-listen") if metrics_listen else ("127.0.0.1", 0)
     import time
     return WorkerSettings(
         broker=broker, topology=topo,
@@ -41,7 +43,7 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
         verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,
-        commit_interval=commit_interval)
+        commit_interval=commit_interval, web_bind=web_bind, web_port=web_port)
 
 
 @click.command()
@@ -72,10 +74,13 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
 @click.option("--commit-interval", default=1.0, show_default=True, type=click.FloatRange(0.1),
               help="Seconds between offset commits. Longer: fewer commits, more to re-read after a crash "
                    "(never a pour twice: routed records carry their origin).")
+@click.option("--metrics-listen", default="", metavar="HOST:PORT", envvar="SYNSEC_METRICS_LISTEN", show_envvar=True,
+              help="Serve Prometheus metrics on http://HOST:PORT/metrics (and /health), as CrowdSec's "
+                   "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents, session_timeout,
            watermark_interval, idle_advance, verify_end_offsets, batch_max, batch_interval, commit_interval,
-           loglevel):
+           metrics_listen, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
 
@@ -83,7 +88,7 @@ def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_u
 
     settings = worker_settings(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents,
                                session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max,
-                               batch_interval, commit_interval)
+                               batch_interval, commit_interval, metrics_listen)
     app = create_app(settings)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
