@@ -25,7 +25,7 @@ from streams.codecs import Codecs
 from streams.metrics import install as install_metrics
 from streams.metrics import worker_metrics
 from streams.registry import HttpRegistry, LocalRegistry
-from streams.transport import transport_class
+from streams.transport import guard_flow_resume, transport_class
 from synsec.runner.build import EngineOptions, build_engine
 from synsec.runner.metrics import count_outputs
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
@@ -144,6 +144,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     )
     app.transport_cls = transport_class(
         settings.broker.aiokafka_kwargs() if settings.verify_end_offsets else None, settings.fetch_max_wait_ms)
+    guard_flow_resume(app)
     shell = Shell(app, settings)
     app.synsec = shell          # for tests and the CLI (status, counters)
     agents.install(app, shell)

@@ -10,7 +10,8 @@ from collections import Counter
 import pytest
 
 from connectors.kafka.broker import LocalBroker
-from tests.streams.topology_util import (CODECS, REPO, Worker, alerts_of, collect, create_topics, decisions_of,
+from tests.streams.topology_util import (CODECS, REPO, Worker, alerts_of, collect, committed, create_topics,
+                                         decisions_of,
                                          produce_lines, produce_raw, read_lines, replay_alert_ids,
                                          replay_reference)
 
@@ -122,6 +123,37 @@ def test_sigkill_mid_stream_loses_nothing(local_broker, tmp_path):
     target = [a for a in alerts if a[0] == scenario and a[1] == ip]
     assert target and target[0][2] == next(c for (sc, src, c) in expected if (sc, src) == (scenario, ip))
     assert decisions_of(got["synsec.decisions"]) == decisions
+
+
+def test_a_source_read_again_after_a_crash_is_poured_once(local_broker, tmp_path):
+    """A worker that never got to commit its offsets is SIGKILLed: its successor parses synsec.raw again from
+    the start and routes every line again, under new buckets-in offsets. The routed records carry their origin
+    (raw partition and offset), the bucket table remembers the newest origin poured, and nothing is poured twice:
+    every alert comes out once, with replay's event counts."""
+    lines = read_lines(SAMPLES / "auth-demo.log")
+    expected, decisions, first_at = replay_reference(lines, "syslog")
+    (scenario, ip), at = max(first_at.items(), key=lambda kv: kv[1])
+    cut = at - 1
+    create_topics(local_broker, "single")
+    first = Worker(local_broker, "single", tmp_path, "first", args=("--commit-interval", "3600"))
+    produce_lines(local_broker, lines[:cut], "syslog")
+    early = sum(n for (sc, src, _c), n in expected.items() if first_at[(sc, src)] < cut)
+    assert early >= 1
+    collect(local_broker, ["synsec.alerts", "synsec-buckets-changelog"],
+            lambda g: len(g["synsec.alerts"]) >= early and len(g["synsec-buckets-changelog"]) > 0, timeout=90,
+            quiet=2.0)
+    first.kill()
+    assert committed(local_broker, "synsec", "synsec.raw") in (None, 0), "the first worker committed: no re-read"
+    second = Worker(local_broker, "single", tmp_path, "second")
+    try:
+        produce_lines(local_broker, lines[cut:], "syslog")
+        got = collect(local_broker, ["synsec.alerts", "synsec.decisions"],
+                      lambda g: len(g["synsec.alerts"]) >= sum(expected.values()), timeout=120)
+    finally:
+        second.stop()
+    assert Counter(alerts_of(got["synsec.alerts"])) == expected, second.tail()
+    assert decisions_of(got["synsec.decisions"]) == decisions
+    assert committed(local_broker, "synsec", "synsec.raw") == len(lines)          # the successor read it all
 
 
 def test_poison_messages_go_to_the_dead_letter_topic(local_broker, tmp_path):

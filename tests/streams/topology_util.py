@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.settings import BrokerSettings
@@ -27,7 +27,15 @@ SYNSEC = [sys.executable, "-m", "synsec.cli.main"]
 CODECS = Codecs(LocalRegistry())
 # tansu needs it for table recovery (see synsec worker --help)
 VERIFY_END_OFFSETS = os.environ.get("SYNSEC_VERIFY_END_OFFSETS", "1") == "1"
-_IP = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]*:[0-9a-f:]+:[0-9a-f]+)")
+_IPV4 = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3})")
+_IPV6 = re.compile(r"(?<![\w:])([0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7})(?![\w:])")
+_SYSLOG_TIME = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d ")     # else 10:05:00 passes for an IPv6 address
+
+
+def _source_ip(line: str) -> str | None:
+    """The line's first IPv4 address, else its first IPv6 one (what a shipper keying by client would use)."""
+    m = _IPV4.search(line) or _IPV6.search(_SYSLOG_TIME.sub("", line))
+    return m.group(1) if m else None
 
 
 def create_topics(broker, topology: str) -> None:
@@ -39,13 +47,13 @@ def create_topics(broker, topology: str) -> None:
 class Worker:
     """`synsec worker` in a subprocess, stopped (or SIGKILLed) by its PID."""
 
-    def __init__(self, broker, topology: str, workdir: Path, name: str = "w"):
+    def __init__(self, broker, topology: str, workdir: Path, name: str = "w", args: tuple[str, ...] = ()):
         self.log = workdir / f"{name}.log"
         state = workdir / f"{name}-state"
         self.proc = subprocess.Popen(
             [*SYNSEC, "worker", "--broker", broker.url, "--topology", topology, "--session-timeout", "6",
              "--state-dir", str(state), "--watermark-interval", "1", "--idle-advance", "2",
-             *(["--verify-end-offsets"] if VERIFY_END_OFFSETS else [])],
+             *(["--verify-end-offsets"] if VERIFY_END_OFFSETS else []), *args],
             cwd=REPO, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
@@ -70,8 +78,8 @@ def produce_lines(broker, lines: list[str], log_type: str, keyed: bool = True, t
     """Each line as our JSON envelope; keyed by the source IP (as a shipper keying by host would)."""
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
     for line in lines:
-        m = _IP.search(line)
-        key = m.group(1).encode() if (keyed and m) else None
+        ip = _source_ip(line)
+        key = ip.encode() if (keyed and ip) else None
         producer.send(topic, key=key, value=json.dumps({"message": line, "labels": {"type": log_type}}).encode())
     producer.flush()
     producer.close()
@@ -103,6 +111,15 @@ def collect(broker, topics: list[str], until, timeout: float = 90.0, quiet: floa
     finally:
         consumer.close()
     return got
+
+
+def committed(broker, group: str, topic: str, partition: int = 0) -> int | None:
+    """The offset `group` last committed on a topic partition (None: never)."""
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        return consumer.committed(TopicPartition(topic, partition))
+    finally:
+        consumer.close()
 
 
 def alerts_of(messages) -> list[tuple[str, str, int]]:
