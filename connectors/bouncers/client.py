@@ -118,6 +118,7 @@ class DecisionFollower:
         self._lock = threading.RLock()
         self._consumer = None
         self._end_offsets: dict | None = None
+        self._verified: set = set()              # partitions whose end was checked against a fetch
 
     # -- lookups (any thread) ------------------------------------------------------------------------------
 
@@ -228,6 +229,7 @@ class DecisionFollower:
                 consumer.assign(tps)
                 consumer.seek_to_beginning(*tps)
                 self._end_offsets = consumer.end_offsets(tps)
+                self._verified = set()
                 log.info("following %s: %d partition(s) from the start", self.topic, len(tps))
                 return True
             log.info("topic %s not found yet, waiting", self.topic)
@@ -235,8 +237,18 @@ class DecisionFollower:
         return False
 
     def _check_ready(self, consumer) -> None:
+        """Ready once every partition is read up to the end it had when the follower started. That end is
+        the larger of ListOffsets' answer and the first fetch's high watermark: tansu 0.6.0 answers ListOffsets
+        with the last *batch's* base offset + 1, so after batched writes it alone would make us ready early."""
         if self.ready.is_set() or self._end_offsets is None:
             return
+        for tp, end in self._end_offsets.items():
+            if end > 0 and tp not in self._verified:
+                high = consumer.highwater(tp)
+                if high is None:
+                    return                         # not fetched yet: its real end is unknown
+                self._end_offsets[tp] = max(end, high)
+                self._verified.add(tp)
         if all(consumer.position(tp) >= end for tp, end in self._end_offsets.items()):
             self.ready.set()
             log.info("caught up with %s: %d active decision(s)", self.topic, len(self._state.active))

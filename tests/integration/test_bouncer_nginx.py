@@ -243,3 +243,43 @@ def test_decisions_before_start_are_known(topic):
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def test_ready_only_once_every_batched_decision_is_known(topic):
+    """Decisions written in producer batches before the follower starts are all known when it says it is ready
+    (tansu 0.6.0's end offsets count batches, not records: the follower checks the fetch's high watermark)."""
+    from kafka import KafkaProducer
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from streams.records import decision_key, decision_to_record
+
+    name = "synsec.decisions.batched"
+    admin = KafkaAdminClient(bootstrap_servers=topic.broker.bootstrap)
+    admin.create_topics([NewTopic(name, num_partitions=2, replication_factor=1)])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=topic.broker.bootstrap, linger_ms=200, batch_size=1 << 20)
+    n = 300
+    for i in range(n):
+        d = Decision(origin="synsec", scenario="s", scope="Ip", value=f"198.18.{i // 256}.{i % 256}", type="ban",
+                     duration=3600, until=time.time() + 3600, id=f"b{i}")
+        producer.send(name, key=decision_key(d), value=topic.codecs.encode("decision", decision_to_record(d)))
+    producer.flush()
+    producer.close(timeout=2)
+
+    follower = DecisionFollower({**topic.consumer_kwargs, "max_poll_records": 50}, name, poll_timeout_ms=50)
+    known_when_ready = []
+
+    class Ready(threading.Event):
+        def set(self):
+            known_when_ready.append(len(follower._state.active))
+            super().set()
+
+    follower.ready = Ready()
+    stop = threading.Event()
+    thread = follower.start(stop)
+    try:
+        wait_until(follower.ready.is_set, "the follower to catch up")
+        assert known_when_ready == [n]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
