@@ -38,7 +38,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from connectors.kafka.broker import LocalBroker  # noqa: E402
 from replay import OUT, gen_logs, prefix  # noqa: E402  (bench/ is this script's directory)
-from tests.streams.topology_util import _IP, CODECS, Worker, create_topics  # noqa: E402
+from tests.streams.topology_util import CODECS, Worker, create_topics, source_ip  # noqa: E402
 
 PARTITIONS = 4                 # of every topic in the default topology
 JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
@@ -81,11 +81,11 @@ def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done:
         now = time.time()
         for i in range(i0, min(i0 + step, len(lines))):
             line = lines[i]
-            m = _IP.search(line)
+            ip = source_ip(line)
             while True:
                 try:
                     producer.produce("synsec.raw", json.dumps({"message": line, "labels": {"type": "nginx"}}),
-                                     m.group(1) if m else None)
+                                     ip)
                     break
                 except BufferError:
                     producer.poll(0.05)

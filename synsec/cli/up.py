@@ -17,44 +17,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["up", "Tail"]
-
-
-class Tail:
-    """Follow files like `tail -F`: new lines as they are written; a truncated or replaced file restarts."""
-
-    def __init__(self, paths: list[Path], from_start: bool):
-        self.files: dict[Path, tuple[int, int]] = {}     # path -> (inode, offset)
-        for p in paths:
-            st = p.stat()
-            self.files[p] = (st.st_ino, 0 if from_start else st.st_size)
-        self.partial: dict[Path, bytes] = {}
-
-    def poll(self) -> list[tuple[Path, str]]:
-        out = []
-        for path, (inode, offset) in list(self.files.items()):
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            if st.st_ino != inode or st.st_size < offset:          # rotated or truncated
-                inode, offset = st.st_ino, 0
-                self.partial.pop(path, None)
-            if st.st_size == offset:
-                self.files[path] = (inode, offset)
-                continue
-            with path.open("rb") as f:
-                f.seek(offset)
-                data = self.partial.pop(path, b"") + f.read()
-                offset = f.tell()
-            lines = data.split(b"\n")
-            if lines[-1]:
-                self.partial[path] = lines[-1]
-            for raw in lines[:-1]:
-                if raw.strip():
-                    out.append((path, raw.decode("utf-8", "replace")))
-            self.files[path] = (inode, offset)
-        return out
+__all__ = ["up"]
 
 
 @click.command()
@@ -75,6 +38,9 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
     from connectors.kafka.settings import BrokerSettings
+    from synsec.runner.acquis import FileSource
+    from synsec.runner.inputs import InputStats
+    from synsec.runner.tail import Tailer
     from streams.codecs import Codecs
     from streams.registry import LocalRegistry
     from topologies import load_topology
@@ -98,14 +64,16 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
         consumer = KafkaConsumer(topo.topic("decisions").name, bootstrap_servers=broker.bootstrap,
                                  auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
         codecs = Codecs(LocalRegistry())
-        tail = Tail(list(files), from_start)
+        tail = Tailer([FileSource(globs=(str(p),), labels={"type": log_type}) for p in files], InputStats(),
+                      from_start=from_start)
+        tail.start(time.time())
         last_activity = time.monotonic()
         decisions = 0
         while True:
-            lines = tail.poll()
-            for path, line in lines:
+            lines, _more = tail.poll(time.time())
+            for labels, path, line in lines:
                 producer.send(topo.topic("raw").name, json.dumps(
-                    {"message": line, "labels": {"type": log_type}, "log": {"file": {"path": str(path)}}}).encode())
+                    {"message": line, "labels": labels, "log": {"file": {"path": path}}}).encode())
             producer.flush()
             for msg in consumer:
                 if msg.value is None:

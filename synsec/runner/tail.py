@@ -73,6 +73,7 @@ class Tailer:
     rescan_s: float = 1.0
     grace_s: float = 5.0
     chunk: int = 1 << 20                          # bytes read per file per poll (fairness, bounded memory)
+    from_start: bool = False                      # files found at start are read from their first byte
 
     def __post_init__(self):
         self.files: dict[tuple[int, int], _File] = {}
@@ -169,7 +170,8 @@ class Tailer:
         pos = self._resume_at(path, key, st, fh)
         if pos is None:
             rotated_while_stopped = path in self.saved
-            pos = st.st_size if initial and source.mode == "tail" and not rotated_while_stopped else 0
+            pos = st.st_size if initial and source.mode == "tail" and not rotated_while_stopped \
+                and not self.from_start else 0
         else:
             self.counters.resumed += 1
         fh.seek(pos)

@@ -1,4 +1,4 @@
-"""`synsec up`: broker + topics + worker + tailed files on one machine, and its file tailer."""
+"""`synsec up`: broker + topics + worker + tailed files on one machine (its tailer: synsec.runner.tail)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,7 @@ import sys
 
 import pytest
 
-from synsec.cli.up import Tail
 from tests.streams.topology_util import REPO, read_lines, replay_reference
-
-
-def test_tail_follows_appends_and_rotation(tmp_path):
-    """New lines are returned once, a partial last line waits for its newline, a replaced file restarts."""
-    log = tmp_path / "a.log"
-    log.write_text("old\n")
-    tail = Tail([log], from_start=False)
-    assert tail.poll() == []
-    with log.open("a") as f:
-        f.write("one\ntw")
-    assert [line for _p, line in tail.poll()] == ["one"]
-    with log.open("a") as f:
-        f.write("o\n")
-    assert [line for _p, line in tail.poll()] == ["two"]
-    log.rename(tmp_path / "a.log.1")
-    log.write_text("fresh\n")
-    assert [line for _p, line in tail.poll()] == ["fresh"]
 
 
 @pytest.mark.integration

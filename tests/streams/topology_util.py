@@ -32,7 +32,7 @@ _IPV6 = re.compile(r"(?<![\w:])([0-9a-f]{1,4}(?::[0-9a-f]{0,4}){2,7})(?![\w:])")
 _SYSLOG_TIME = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d ")     # else 10:05:00 passes for an IPv6 address
 
 
-def _source_ip(line: str) -> str | None:
+def source_ip(line: str) -> str | None:
     """The line's first IPv4 address, else its first IPv6 one (what a shipper keying by client would use)."""
     m = _IPV4.search(line) or _IPV6.search(_SYSLOG_TIME.sub("", line))
     return m.group(1) if m else None
@@ -78,7 +78,7 @@ def produce_lines(broker, lines: list[str], log_type: str, keyed: bool = True, t
     """Each line as our JSON envelope; keyed by the source IP (as a shipper keying by host would)."""
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
     for line in lines:
-        ip = _source_ip(line)
+        ip = source_ip(line)
         key = ip.encode() if (keyed and ip) else None
         producer.send(topic, key=key, value=json.dumps({"message": line, "labels": {"type": log_type}}).encode())
     producer.flush()

@@ -106,6 +106,20 @@ def test_out_of_order_event_leaks_nothing():
     assert len(emits) == 1
 
 
+def test_a_late_event_never_puts_stop_before_start():
+    """Pours arriving out of event-time order (a bucket fed from several raw partitions): the bucket starts at
+    its earliest event and overflows at its newest, so an alert never stops before it starts."""
+    spec = leaky(capacity=2, leakspeed=10.0)
+    s, _ = pour(spec, None, ev(100), T0 + 100)
+    s, _ = pour(spec, s, ev(40), T0 + 40)
+    assert (s.first_ts, s.last_ts) == (T0 + 40, T0 + 100)
+    _, emits = pour(spec, s, ev(50), T0 + 50)
+    (overflow,) = emits
+    (alert,) = overflow.alerts
+    assert (alert.StartAt, alert.StopAt) == (T0 + 40, T0 + 100)
+    assert alert.EventsCount == 3
+
+
 def test_groupby_keys_have_separate_buckets():
     """Events of two source IPs fill two buckets; neither overflows at 5 events each."""
     m = BucketManager([leaky()])

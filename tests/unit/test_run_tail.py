@@ -37,6 +37,17 @@ def test_tail_mode_starts_at_the_end_and_holds_partial_lines(tmp_path):
     assert _texts(t) == ["two", "three"]
 
 
+def test_from_start_reads_what_is_there_then_follows(tmp_path):
+    """`from_start` (synsec up --from-start): the files found at start are read from their first byte."""
+    log = tmp_path / "a.log"
+    log.write_text("old line\n")
+    t = _tailer(log, from_start=True)
+    t.start(0.0)
+    assert _texts(t) == ["old line"]
+    _append(log, "new\n")
+    assert _texts(t) == ["new"]
+
+
 def test_labels_and_source_path_travel_with_each_line(tmp_path):
     """Each line comes with its source's labels and the path it was read from."""
     log = tmp_path / "a.log"

@@ -66,8 +66,8 @@ def pour(spec, state, evt, now: float, key: str = "") -> tuple[BucketState | Non
         return _dormant(state, now), emits
     tat, allowed = kind.allow(spec, state, now)
     new = _poured(spec, state, evt, now, tat, distinct)
-    if not allowed:
-        return _overflow(spec, new, key, now, emits), emits
+    if not allowed:                  # at the newest event time poured: `now` itself unless `evt` came late
+        return _overflow(spec, new, key, new.last_ts, emits), emits
     if kind.after_pour is not None:
         over, flags = kind.after_pour(spec, new, evt, key)
         if flags != new.flags:
@@ -79,8 +79,9 @@ def pour(spec, state, evt, now: float, key: str = "") -> tuple[BucketState | Non
 
 def _poured(spec, state, evt, now: float, tat: float, distinct: frozenset) -> BucketState:
     """The state with `evt` added: count, first/last time, limiter and the bounded queue of kept events."""
-    if state.count:
-        first, last = state.first_ts, (now if now > state.last_ts else state.last_ts)
+    if state.count:                  # an event may come late (distributed: pours arrive from several sources)
+        first = now if now < state.first_ts else state.first_ts
+        last = now if now > state.last_ts else state.last_ts
         queue = state.queue + (_entry(spec, evt, now),)
         limit = spec.queue_limit
         if limit is not None and len(queue) > limit:
