@@ -167,6 +167,16 @@ class _Buckets:
         self.events = shell.topology.topics["events"]
         # reprocess overflows: routed here when parse routes (no route agent reads synsec.events)
         self.router = Router(shell) if shell.parse_routes else None
+        self.retired: dict[str, dict[str, int]] = {}   # what the engines dropped at rebalances counted (metrics)
+
+    def drop_partitions(self) -> None:
+        """Forget the partitions' engines (rebuilt from the table on next use); keep their bucket counts."""
+        for part in self.partitions.values():
+            for scenario, counts in part.engine.buckets.stats.items():
+                acc = self.retired.setdefault(scenario, {})
+                for name, n in counts.items():
+                    acc[name] = acc.get(name, 0) + n
+        self.partitions.clear()
 
     def pour(self, event, out: Outbox) -> _Partition | None:
         """Decode one buckets-in message and pour it (or advance the watermark); None if it was not used."""
@@ -222,7 +232,7 @@ def _install_buckets(app: faust.App, shell) -> None:
 
     @app.on_partitions_revoked.connect
     async def _revoked(app_, revoked, **kwargs) -> None:
-        state.partitions.clear()          # rebuilt from the table (recovered from its changelog) on next use
+        state.drop_partitions()           # rebuilt from the table (recovered from its changelog) on next use
 
     @app.agent(shell.topics["buckets-in"], name="buckets", concurrency=1)
     async def buckets(stream):

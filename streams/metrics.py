@@ -11,9 +11,8 @@ only: it counts filter/groupby errors, never a pour) and the manager of every bu
 worker holds. A scrape costs O(partitions × scenarios): the live-bucket gauge is counted by the managers as
 buckets come and go, never by walking the table.
 
-The buckets agent drops its partitions' engines on every rebalance and rebuilds them from the table; their
-counts would go with them and the counters would go down. `RetainedPartitions` takes the place of its
-partition map and keeps what the dropped engines counted.
+The buckets agent drops its partitions' engines on every rebalance and rebuilds them from the table; it keeps
+what the dropped engines counted (`_Buckets.retired`), so the counters never go down.
 """
 
 from __future__ import annotations
@@ -23,49 +22,20 @@ import faust
 from synsec.metrics import CONTENT_TYPE, Counters
 from synsec.runner.metrics import declare_outputs, register_engine
 
-__all__ = ["AGENT_COUNTS", "RetainedPartitions", "worker_metrics", "install"]
+__all__ = ["AGENT_COUNTS", "worker_metrics", "install"]
 
 AGENT_COUNTS = "synsec_worker_agent_total"
 
 
 class _Retired:
-    """The summed `BucketManager.stats` of dropped engines, shaped as a manager for `register_engine`."""
+    """The bucket counts of dropped engines (`_Buckets.retired`), shaped as a manager for `register_engine`."""
 
-    def __init__(self) -> None:
-        self.stats: dict[str, dict[str, int]] = {}
-
-    def add(self, stats: dict[str, dict[str, int]]) -> None:
-        for scenario, counts in stats.items():
-            acc = self.stats.setdefault(scenario, {})
-            for name, n in counts.items():
-                acc[name] = acc.get(name, 0) + n
+    def __init__(self, stats: dict[str, dict[str, int]]) -> None:
+        self.stats = stats
 
     @staticmethod
     def live_by_scenario() -> dict[str, int]:
         return {}                         # a dropped engine's buckets live on in another engine (or worker)
-
-
-class RetainedPartitions(dict):
-    """buckets-in partition -> its engine (`streams.agents._Partition`); `clear()` (a rebalance) keeps the
-    bucket counts of the engines it drops in `retired`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.retired = _Retired()
-
-    def clear(self) -> None:
-        for part in self.values():
-            self.retired.add(part.engine.buckets.stats)
-        super().clear()
-
-    def __delitem__(self, partition) -> None:
-        self.retired.add(self[partition].engine.buckets.stats)
-        super().__delitem__(partition)
-
-    def pop(self, partition, *default):
-        if partition in self:
-            self.retired.add(self[partition].engine.buckets.stats)
-        return super().pop(partition, *default)
 
 
 def worker_metrics(shell) -> Counters:
@@ -76,9 +46,7 @@ def worker_metrics(shell) -> Counters:
         state = shell.buckets_state
         if state is not None:
             out += [p.engine.buckets for p in state.partitions.values()]
-            retired = getattr(state.partitions, "retired", None)
-            if retired is not None:
-                out.append(retired)
+            out.append(_Retired(state.retired))
         return out
 
     counters = declare_outputs(register_engine(Counters(), shell.engine, managers=managers))
@@ -90,10 +58,7 @@ def worker_metrics(shell) -> Counters:
 
 
 def install(app: faust.App, shell) -> None:
-    """After the agents: keep the buckets' counts across rebalances; with a web port, `GET /metrics` and
-    `GET /health` on Faust's web server."""
-    if shell.buckets_state is not None:
-        shell.buckets_state.partitions = RetainedPartitions()
+    """With a web port, `GET /metrics` and `GET /health` on Faust's web server."""
     if not shell.settings.web_port:
         return
 
