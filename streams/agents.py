@@ -29,7 +29,7 @@ from streams.records import (DeadLetter, alert_to_record, bucket_in_origin, dead
                              record_to_decision, record_to_event)
 from streams.routing import MARKER, Router
 from synsec.engine.buckets import BucketManager
-from synsec.engine.pipeline import Engine, Output
+from synsec.engine.pipeline import Engine, Output, add_counts
 from topologies import EXPIRY_TABLE, TABLES
 
 __all__ = ["install", "MARKER"]
@@ -172,10 +172,7 @@ class _Buckets:
     def drop_partitions(self) -> None:
         """Forget the partitions' engines (rebuilt from the table on next use); keep their bucket counts."""
         for part in self.partitions.values():
-            for scenario, counts in part.engine.buckets.stats.items():
-                acc = self.retired.setdefault(scenario, {})
-                for name, n in counts.items():
-                    acc[name] = acc.get(name, 0) + n
+            add_counts(self.retired, part.engine.buckets.stats)
         self.partitions.clear()
 
     def pour(self, event, out: Outbox) -> _Partition | None:

@@ -111,11 +111,12 @@ class PartitionStore(MutableMapping):
     that origin (or a later one from the same source) was poured on this partition: a source re-read after a
     crash is routed again under new buckets-in offsets, with the same origins. The marks are kept in the table
     too (`marks_key`) and written after the batch's buckets, so a crash between the two repeats pours that the
-    per-bucket offsets still recognise rather than skipping pours that were lost. Writes are held back (read-your-writes) until
-    `commit()`, once per batch, so a bucket poured many times in a batch is written once: the agent first sends
-    the alerts the batch produced and waits for the broker's ack, then commits, so a crash in between repeats
-    the alert (at-least-once) instead of losing it. Faust flushes the producer before it commits the batch's
-    offsets, so the changelog is never behind a committed offset.
+    per-bucket offsets still recognise rather than skipping pours that were lost.
+
+    Writes are held back (read-your-writes) until `commit()`, once per batch, so a bucket poured many times in
+    a batch is written once: the agent first sends the alerts the batch produced and waits for the broker's ack,
+    then commits, so a crash in between repeats the alert (at-least-once) instead of losing it. Faust flushes
+    the producer before it commits the batch's offsets, so the changelog is never behind a committed offset.
     """
 
     _DELETED = object()
@@ -127,35 +128,30 @@ class PartitionStore(MutableMapping):
         self.codec = codec
         self.offset = -1
         self.pending: dict[bytes, Any] = {}
-        self._marks: dict[int, tuple[int, int]] | None = None    # loaded from the table on first use
+        marks = self._from_table(marks_key(partition))
+        self._marks: dict[int, tuple[int, int]] = dict(marks.marks) if marks is not None else {}
         self._marks_changed = False
+
+    def _from_table(self, raw: bytes):
+        stored = self.table.data.get(raw)
+        if stored.__class__ is bytes:        # as recovered from the changelog: Faust hands back the bytes
+            stored = self.codec.loads(stored)
+        return stored
 
     def _stored(self, raw: bytes):
         stored = self.pending.get(raw)
         if stored is None:
-            stored = self.table.data.get(raw)
-            if stored.__class__ is bytes:    # as recovered from the changelog: Faust hands back the bytes
-                stored = self.codec.loads(stored)
-            return stored
+            return self._from_table(raw)
         return None if stored is self._DELETED else stored
-
-    def _load_marks(self) -> dict[int, tuple[int, int]]:
-        stored = self.table.data.get(marks_key(self.partition))
-        if stored.__class__ is bytes:
-            stored = self.codec.loads(stored)
-        self._marks = dict(stored.marks) if stored is not None else {}
-        return self._marks
 
     def seen(self, origin: tuple[int, int, int]) -> bool:
         """Whether the routed record read at `origin` (source partition, offset, index) was poured already."""
-        marks = self._marks if self._marks is not None else self._load_marks()
-        mark = marks.get(origin[0])
+        mark = self._marks.get(origin[0])
         return mark is not None and (origin[1], origin[2]) <= mark
 
     def mark(self, origin: tuple[int, int, int]) -> None:
         """The routed record read at `origin` has been poured."""
-        marks = self._marks if self._marks is not None else self._load_marks()
-        marks[origin[0]] = (origin[1], origin[2])
+        self._marks[origin[0]] = (origin[1], origin[2])
         self._marks_changed = True
 
     def applied(self, bkey: tuple[str, str], offset: int) -> bool:

@@ -29,7 +29,7 @@ from synsec.engine.errors import SynsecError
 from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
 __all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string",
-           "avro_long"]
+           "avro_long", "origin_record"]
 
 MAGIC = 0
 HEADER_SIZE = 5
@@ -69,6 +69,11 @@ def avro_string(text: str) -> bytes:
 
 
 _NO_ORIGIN = b"\x00"                     # union branch 0: null
+
+
+def origin_record(origin: tuple[int, int, int] | None) -> dict | None:
+    """The bucket_in `origin` field's record of (partition, offset, index)."""
+    return None if origin is None else {"partition": origin[0], "offset": origin[1], "index": origin[2]}
 
 
 def _origin(origin: tuple[int, int, int] | None) -> bytes:
@@ -148,7 +153,7 @@ class Codecs:
         if split_header(event_data, "event")[1] != event_id:
             return self.encode("bucket_in", {
                 "scenario": scenario, "key": key, "event": self.decode("event", event_data),
-                "origin": None if origin is None else dict(zip(("partition", "offset", "index"), origin))})
+                "origin": origin_record(origin)})
         if self._current["bucket_in"].header is None:
             self.schema_id("bucket_in")
         return b"".join((self._current["bucket_in"].header, avro_string(scenario), avro_string(key),

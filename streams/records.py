@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from synsec.engine.buckets.state import BucketState
 from synsec.engine.model import LOG, OVFLW, Alert, Decision, Event, Line, RuntimeAlert, Source, StrMap
-from streams.codecs import EncodeError
+from streams.codecs import EncodeError, origin_record
 
 __all__ = [
     "DeadLetter",
@@ -146,8 +146,7 @@ def record_to_event(rec: dict) -> Event:
 
 
 def bucket_in_to_record(scenario: str, key: str, evt: Event, origin: tuple[int, int, int] | None = None) -> dict:
-    return {"scenario": scenario, "key": key, "event": event_to_record(evt),
-            "origin": None if origin is None else {"partition": origin[0], "offset": origin[1], "index": origin[2]}}
+    return {"scenario": scenario, "key": key, "event": event_to_record(evt), "origin": origin_record(origin)}
 
 
 def record_to_bucket_in(rec: dict) -> tuple[str, str, Event]:

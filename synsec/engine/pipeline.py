@@ -12,7 +12,7 @@ from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAler
 from synsec.engine.parser import ParseContext, ParserPipeline
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS"]
+__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS", "add_counts"]
 
 
 @dataclass
@@ -28,6 +28,16 @@ class Output:
 
 
 SOURCE_COUNTS = ("lines", "parsed", "unparsed", "whitelisted")
+
+
+def add_counts(into: dict[str, dict[str, int]], other: dict[str, dict[str, int]], new=dict) -> None:
+    """Add nested counts `{key: {name: n}}` (per source, per scenario) to `into`; a new key starts as `new()`."""
+    for key, counts in other.items():
+        acc = into.get(key)
+        if acc is None:
+            acc = into[key] = new()
+        for name, n in counts.items():
+            acc[name] = acc.get(name, 0) + n
 
 
 @dataclass
@@ -73,10 +83,7 @@ class Stats:
             if key != "sources":
                 setattr(self, key, getattr(self, key) + value)
                 continue
-            for src, counts in value.items():
-                acc = self.sources.setdefault(src, dict.fromkeys(SOURCE_COUNTS, 0))
-                for name, n in counts.items():
-                    acc[name] = acc.get(name, 0) + n
+            add_counts(self.sources, value, lambda: dict.fromkeys(SOURCE_COUNTS, 0))
         self._mark = (self.lines, self.parsed, self.unparsed, self.whitelisted)   # already charged above
 
     def as_dict(self) -> dict:

@@ -12,7 +12,7 @@ import multiprocessing as mp
 from typing import Iterator
 
 from synsec.engine.model import Event, Line, StrMap
-from synsec.engine.pipeline import Stats
+from synsec.engine.pipeline import Stats, add_counts
 from synsec.runner.build import EngineOptions, build_engine
 
 __all__ = ["parallel_events", "merge_counts", "CHUNK"]
@@ -62,10 +62,7 @@ def merge_counts(engine, counts: dict) -> None:
     engine.stats.add(counts["stats"])
     for key, value in counts["counters"].items():
         engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
-    for scenario, values in counts["buckets"].items():
-        mine = engine.buckets.stats[scenario]
-        for key, value in values.items():
-            mine[key] = mine.get(key, 0) + value
+    add_counts(engine.buckets.stats, counts["buckets"])
 
 
 def _rebuild(item, labels: dict) -> tuple[Event | float, list]:
