@@ -4,7 +4,7 @@
 topology's topics, `synsec bouncer nginx` in its own process following `synsec.decisions`, and Debian's nginx
 with the shipped `nginx-snippet.conf` (auth_request) in front of a static location, trusting X-Forwarded-For from
 127.0.0.1 so a client can pose as any address. Decisions are written as the worker's profiles agent writes them:
-key `scope:value`, value the Avro `decision` record in Confluent wire format (`streams.codecs.Codecs` over
+key `scope:value`, value the Avro `decision` record in Confluent wire format (`synsec.wire.codecs.Codecs` over
 `LocalRegistry`), `until` = now + duration.
 """
 
@@ -79,9 +79,9 @@ class NginxStack:
 
         from connectors.kafka.admin import ensure_topics
         from connectors.kafka.broker import LocalBroker
-        from connectors.kafka.settings import BrokerSettings
-        from streams.codecs import Codecs
-        from streams.registry import LocalRegistry
+        from synsec.wire.kafka import BrokerSettings
+        from synsec.wire.codecs import Codecs
+        from synsec.wire.registry import LocalRegistry
         from topologies import load_topology
 
         self.broker = LocalBroker(log_dir=self.work / "tansu").start()
@@ -101,7 +101,7 @@ class NginxStack:
 
     def send(self, decision, now: float):
         """Produce one decision as the profiles agent does (until = now + duration); returns the send future."""
-        from streams.records import decision_key, decision_to_record
+        from synsec.wire.records import decision_key, decision_to_record
 
         decision.until = now + decision.duration
         value = self.codecs.encode("decision", decision_to_record(decision))

@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from synsec.engine.model import Line
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.inputs import InputStats, iter_lines
 
     log, _truth = bench_replay.gen_logs(args.kind, args.lines)

@@ -76,7 +76,7 @@ def _rss_now_kb() -> int:
 def _worker(spec: dict) -> dict:
     """Runs inside the child process: build engine, replay, return figures (JSON-able)."""
     from synsec.engine.model import Line
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.replay import replay
 
     cfg = spec.get("config_dir")

@@ -56,7 +56,7 @@ def reference(log: Path, lines: list[str]) -> dict[str, int]:
     if cache.exists() and cache.stat().st_mtime > log.stat().st_mtime:
         return json.loads(cache.read_text())
     from synsec.engine.model import Line
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
 
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     ids = {}

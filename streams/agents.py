@@ -22,9 +22,9 @@ import faust
 
 from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, Watermarks, partition_for
-from streams.codecs import DecodeError
+from synsec.wire.codecs import DecodeError
 from streams.raw import raw_to_line
-from streams.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
+from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
                              decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
                              record_to_decision, record_to_event)
 from streams.routing import MARKER, Router

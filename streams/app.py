@@ -1,7 +1,7 @@
 """`create_app(settings)`: the Faust app of one synsec worker — topics, the bucket table and the agents.
 
 No global app: the CLI builds one `WorkerSettings` at the edge and calls `create_app`. Every topic carries raw
-bytes (`value_serializer="raw"`): the agents decode with `streams.codecs` themselves, so an undecodable message
+bytes (`value_serializer="raw"`): the agents decode with `synsec.wire.codecs` themselves, so an undecodable message
 is theirs to send to the dead-letter topic rather than a crash inside Faust.
 
 The app uses `streams.transport` (direct delivery, batched sends, optionally verified end offsets) and Faust
@@ -19,15 +19,15 @@ from typing import Any
 
 import faust
 
-from connectors.kafka.settings import BrokerSettings
+from synsec.wire.kafka import BrokerSettings
 from streams.bucketstore import BucketCodec
-from streams.codecs import Codecs
+from synsec.wire.codecs import Codecs
 from streams.metrics import install as install_metrics
 from streams.metrics import worker_metrics
-from streams.registry import HttpRegistry, LocalRegistry
+from synsec.wire.registry import HttpRegistry, LocalRegistry
 from streams.transport import guard_flow_resume, transport_class
-from synsec.runner.build import EngineOptions, build_engine
-from synsec.runner.metrics import count_outputs
+from synsec.assembly.build import EngineOptions, build_engine
+from synsec.assembly.metrics import count_outputs
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
 __all__ = ["WorkerSettings", "create_app", "Shell"]

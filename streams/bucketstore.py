@@ -20,7 +20,7 @@ from typing import Any, Iterator
 from faust.serializers.codecs import Codec
 from kafka.partitioner.default import murmur2
 
-from streams.records import bucket_state_to_record, record_to_bucket_state
+from synsec.wire.records import bucket_state_to_record, record_to_bucket_state
 from synsec.engine.buckets.state import BucketState
 
 __all__ = ["partition_for", "table_key", "split_table_key", "StoredBucket", "SourceMarks", "marks_key", "BucketCodec",

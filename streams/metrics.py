@@ -5,7 +5,7 @@
     synsec_alerts_total{scenario}, synsec_decisions_total{origin,scenario,type}               buckets, profiles
     synsec_worker_agent_total{agent,counter}     the agents' own counts (`Shell.count`: parse.lines, …)
 
-The engine families are `synsec.runner.metrics.register_engine`'s, read at each scrape: per-source counts
+The engine families are `synsec.assembly.metrics.register_engine`'s, read at each scrape: per-source counts
 from the shell's engine (the parse agent's), per-scenario counts summed over the shell's manager (routing
 only: it counts filter/groupby errors, never a pour) and the manager of every buckets-in partition this
 worker holds. A scrape costs O(partitions × scenarios): the live-bucket gauge is counted by the managers as
@@ -20,7 +20,7 @@ from __future__ import annotations
 import faust
 
 from synsec.metrics import CONTENT_TYPE, Counters
-from synsec.runner.metrics import declare_outputs, register_engine
+from synsec.assembly.metrics import declare_outputs, register_engine
 
 __all__ = ["AGENT_COUNTS", "worker_metrics", "install"]
 

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from synsec.engine.model import Line
-from streams.codecs import DecodeError
+from synsec.wire.codecs import DecodeError
 
 __all__ = ["Shape", "VECTOR", "FILEBEAT", "RSYSLOG", "SYNSEC", "DEFAULT_SHAPES", "shapes_with", "raw_to_line"]
 

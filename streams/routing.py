@@ -26,7 +26,7 @@ from typing import Iterable, Mapping
 
 from streams.batching import Outbox
 from streams.bucketstore import partition_for, table_key
-from streams.records import bucket_in_to_record
+from synsec.wire.records import bucket_in_to_record
 from synsec.engine.model import Event, Line
 
 __all__ = ["MARKER", "Router", "marker_event"]

@@ -172,7 +172,7 @@ class TopicDecisionView(IndexedView):
     def decode(self, partition: int, offset: int, key: bytes | None,
                value: bytes | None) -> tuple[str, DecisionRecord | None] | None:
         """(key, record or None for a tombstone); None (and counted) for a message that cannot be read."""
-        from streams.records import record_to_decision
+        from synsec.wire.records import record_to_decision
 
         try:
             text = key.decode("utf-8") if key is not None else ""
@@ -246,7 +246,7 @@ class TopicDecisionWriter:
         self.timeout_s = timeout_s
 
     def add_decisions(self, decisions: list[DecisionInput], now: float | None = None) -> list[int]:
-        from streams.records import decision_key, decision_to_record
+        from synsec.wire.records import decision_key, decision_to_record
 
         now = time.time() if now is None else now
         futures = []

@@ -146,11 +146,11 @@ class DecisionFollower:
     # -- folding (the follower's thread, or a test feeding records directly) ----------------------------
 
     def _decode(self, value: bytes) -> Decision:
-        from streams.records import record_to_decision
+        from synsec.wire.records import record_to_decision
 
         if self._codecs is None:
-            from streams.codecs import Codecs
-            from streams.registry import LocalRegistry
+            from synsec.wire.codecs import Codecs
+            from synsec.wire.registry import LocalRegistry
 
             self._codecs = Codecs(LocalRegistry())
         return record_to_decision(self._codecs.decode("decision", value))

@@ -15,7 +15,7 @@ import contextlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
-from connectors.kafka.settings import BrokerSettings, KafkaSettingsError
+from synsec.wire.kafka import BrokerSettings, KafkaSettingsError
 from synsec.engine.errors import SynsecError
 from topologies import TopicSpec, Topology
 

@@ -98,8 +98,8 @@ def _topic_backend(broker, topic: str, store, metrics, catch_up_timeout: float):
     """(view, writer, closers) over the decisions topic; waits until the topic has been read."""
     from connectors.api.topic_view import (TopicDecisionView, TopicDecisionWriter, make_decisions_consumer,
                                            make_decisions_producer)
-    from streams.codecs import Codecs
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
 
     codecs = Codecs(LocalRegistry())
     base = max((b.last_seq for b in store.bouncers()), default=0) + 1

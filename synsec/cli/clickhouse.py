@@ -125,7 +125,7 @@ def query(name, url, since, until, limit, step, value, output) -> None:
 
 def _decoder(codecs):
     """decode(topic, bytes) for SinkLoop: an Alert, a Decision, or None for a decisions-topic tombstone."""
-    from streams.records import record_to_alert, record_to_decision
+    from synsec.wire.records import record_to_alert, record_to_decision
 
     def decode(topic: str, data: bytes | None):
         if topic.endswith("alerts"):
@@ -139,7 +139,7 @@ def _decoder(codecs):
 def _dead_letterer(producer, codecs, topic: str, timeout_s: float = 10.0):
     """dead_letter(record, error) for SinkLoop: an Avro dead_letter on `topic`, acknowledged before the loop
     may commit past the record (a failed send raises, so the record is redelivered)."""
-    from streams.records import DeadLetter, dead_letter_to_record
+    from synsec.wire.records import DeadLetter, dead_letter_to_record
 
     def dead_letter(record, err: Exception) -> None:
         dl = DeadLetter(topic=record.topic, partition=record.partition, offset=record.offset, key=record.key,
@@ -178,8 +178,8 @@ def sink(broker, url, group, alerts_topic, decisions_topic, deadletter_topic, ba
     from connectors.clickhouse.client import client_from_url, parse_url
     from connectors.clickhouse.consumer import SinkLoop, make_consumer
     from connectors.clickhouse.sink import ClickHouseSink
-    from streams.codecs import Codecs
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
 
     try:
         target = parse_url(url)

@@ -76,7 +76,7 @@ def _print_human(result) -> None:
 def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
            reference_time, state_dir, no_store, workers, output) -> None:
     """Replay log FILES (`-` for stdin, .gz accepted) and print alerts and decisions."""
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.replay import replay as run_replay
 
     settings = settings_from_env(state_dir, config_dir)
@@ -184,7 +184,7 @@ class _LiveSink:
 
     def add_metrics(self, engine) -> None:
         """Add this run's counters to the store's (as each replay does)."""
-        from synsec.runner.metrics import replay_samples
+        from synsec.assembly.metrics import replay_samples
 
         if self.store is not None:
             self.store.add_metrics(replay_samples(engine, self.alerts, self.decisions))
@@ -216,7 +216,7 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
     """Tail log files and detect live (CrowdSec's daemon mode); Ctrl-C or SIGTERM stops with a summary."""
     import signal
 
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.inputs import InputStats
     from synsec.runner.live import LiveOptions, LiveRunner, load_state
     from synsec.runner.tail import Tailer

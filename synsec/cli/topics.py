@@ -50,7 +50,7 @@ def broker_options(fn):
 
 def broker_settings_from_options(broker_url=None, **flags):
     """BrokerSettings from click flags and os.environ (the CLI edge); a bad setting is a usage error."""
-    from connectors.kafka.settings import BrokerSettings, KafkaSettingsError
+    from synsec.wire.kafka import BrokerSettings, KafkaSettingsError
 
     try:
         return BrokerSettings.from_url_and_env(broker_url, os.environ, **flags)

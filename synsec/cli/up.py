@@ -37,12 +37,12 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
 
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
-    from connectors.kafka.settings import BrokerSettings
+    from synsec.wire.kafka import BrokerSettings
     from synsec.runner.acquis import FileSource
     from synsec.runner.inputs import InputStats
     from synsec.runner.tail import Tailer
-    from streams.codecs import Codecs
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
     from topologies import load_topology
 
     topo = load_topology(topology)

@@ -21,7 +21,7 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
     from streams.app import WorkerSettings
     from synsec.cli.api import parse_listen
-    from synsec.runner.build import EngineOptions
+    from synsec.assembly.build import EngineOptions
     from topologies import load_topology
 
     topo = load_topology(topology)

@@ -10,7 +10,7 @@ the engine stays pure.
 
 State (`run-state.json` in the state dir, written atomically every `save_s` and on exit): the read position of
 every file (`Tailer.positions()`), the event clock, the watermark and every bucket (the records the Faust
-topology's changelog holds, `streams.records`), so a restart neither re-reads lines nor forgets half-full buckets.
+topology's changelog holds, `synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ class LiveRunner:
         self._last_save = now
         if self.state_dir is None or not (self._dirty or force):
             return
-        from streams.records import bucket_state_to_record
+        from synsec.wire.records import bucket_state_to_record
 
         manager = self.engine.buckets
         state = {
@@ -173,7 +173,7 @@ class LiveRunner:
 
     def _restore(self, content, state: dict) -> None:
         """Buckets, watermark and event clock of the previous run (buckets of removed scenarios dropped)."""
-        from streams.records import record_to_bucket_state
+        from synsec.wire.records import record_to_bucket_state
 
         known = {spec.id for spec in content.scenarios}
         buckets = {(scenario, key): record_to_bucket_state(rec)

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from synsec.engine.model import Event, Line, StrMap
 from synsec.engine.pipeline import Stats, add_counts
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 
 __all__ = ["parallel_events", "merge_counts", "CHUNK"]
 

@@ -9,9 +9,9 @@ from typing import Callable
 
 from synsec.engine.model import Alert, Decision, Line
 from synsec.engine.pipeline import Output
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 from synsec.runner.inputs import InputStats, iter_lines
-from synsec.runner.metrics import replay_samples
+from synsec.assembly.metrics import replay_samples
 
 __all__ = ["ReplayResult", "replay"]
 

@@ -15,7 +15,7 @@ from synsec.content.loader import default_content_dir, find_yaml, load_content
 from synsec.engine.model import Event, Line
 from synsec.engine.parser import ParserPipeline
 from synsec.engine.pipeline import Engine
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 
 GOLDEN = Path(__file__).resolve().parent
 CONTENT = default_content_dir()

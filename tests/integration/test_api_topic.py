@@ -19,7 +19,7 @@ TOPIC = "synsec.decisions"
 def broker(tmp_path_factory):
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
-    from connectors.kafka.settings import BrokerSettings
+    from synsec.wire.kafka import BrokerSettings
     from topologies import load_topology
 
     b = LocalBroker(log_dir=tmp_path_factory.mktemp("tansu")).start()
@@ -32,8 +32,8 @@ def broker(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def codecs():
-    from streams.codecs import Codecs
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
 
     return Codecs(LocalRegistry())
 
@@ -49,7 +49,7 @@ def produce(bootstrap, codecs, items) -> None:
     """items: Decision (published under its key), (key, None) tombstones, or (key, bytes) raw values."""
     from kafka import KafkaProducer
 
-    from streams.records import decision_key, decision_to_record
+    from synsec.wire.records import decision_key, decision_to_record
 
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     try:

@@ -38,8 +38,8 @@ class DecisionsTopic:
         from kafka.admin import KafkaAdminClient, NewTopic
 
         from connectors.kafka.broker import LocalBroker
-        from streams.codecs import Codecs
-        from streams.registry import LocalRegistry
+        from synsec.wire.codecs import Codecs
+        from synsec.wire.registry import LocalRegistry
 
         self.broker = LocalBroker(log_dir=log_dir).start()
         try:
@@ -57,7 +57,7 @@ class DecisionsTopic:
         return {"bootstrap_servers": [self.broker.bootstrap]}
 
     def ban(self, value: str, scope: str = "Ip", seconds: float = 3600, **kw) -> Decision:
-        from streams.records import decision_key, decision_to_record
+        from synsec.wire.records import decision_key, decision_to_record
 
         d = Decision(origin=kw.pop("origin", "synsec"), scenario=kw.pop("scenario", "crowdsecurity/http-probing"),
                      scope=scope, value=value, type=kw.pop("type", "ban"), duration=seconds,
@@ -251,7 +251,7 @@ def test_ready_only_once_every_batched_decision_is_known(topic):
     from kafka import KafkaProducer
     from kafka.admin import KafkaAdminClient, NewTopic
 
-    from streams.records import decision_key, decision_to_record
+    from synsec.wire.records import decision_key, decision_to_record
 
     name = "synsec.decisions.batched"
     admin = KafkaAdminClient(bootstrap_servers=topic.broker.bootstrap)

@@ -316,7 +316,7 @@ def test_no_raw_log_line_is_stored(db):
     """Alerts from replaying the nginx demo log are stored without any raw log line in any column."""
     from pathlib import Path
 
-    from synsec.runner.build import EngineOptions
+    from synsec.assembly.build import EngineOptions
     from synsec.runner.replay import replay
 
     url, client = db

@@ -21,7 +21,7 @@ def test_sink_command_stores_rows_and_dead_letters_poison(servers):  # noqa: F81
     from kafka import KafkaAdminClient, KafkaConsumer
 
     from connectors.clickhouse.client import client_from_url
-    from streams.records import record_to_dead_letter
+    from synsec.wire.records import record_to_dead_letter
 
     broker, ch = servers
     tag = uuid.uuid4().hex[:8]

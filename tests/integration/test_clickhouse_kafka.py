@@ -32,9 +32,9 @@ def servers(tmp_path_factory):
 
 
 def _codec_decoder():
-    from streams.codecs import Codecs
-    from streams.records import record_to_alert, record_to_decision
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.records import record_to_alert, record_to_decision
+    from synsec.wire.registry import LocalRegistry
 
     codecs = Codecs(LocalRegistry())
 
@@ -51,7 +51,7 @@ def _codec_decoder():
 def _produce(bootstrap, topics, codecs, alerts, decisions) -> dict:
     from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
-    from streams.records import alert_to_record, decision_key, decision_to_record
+    from synsec.wire.records import alert_to_record, decision_key, decision_to_record
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics({t: {"num_partitions": 2, "replication_factor": 1} for t in topics})

@@ -69,7 +69,7 @@ def hub_cfg(tmp_path_factory) -> tuple[Path, Path, dict]:
 
 
 def _synsec(hub_cfg, lines: list[str], log_type: str, tmp_path: Path) -> list[tuple]:
-    from synsec.runner.build import EngineOptions
+    from synsec.assembly.build import EngineOptions
     from synsec.runner.replay import replay
 
     cfg, data, _ = hub_cfg

@@ -72,7 +72,7 @@ def running_worker(tmp_path: Path):
     Append processes you start to the list: they are checked still alive at the end, then stopped first."""
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
-    from connectors.kafka.settings import BrokerSettings
+    from synsec.wire.kafka import BrokerSettings
     from topologies import load_topology
 
     procs: list[subprocess.Popen] = []
@@ -130,8 +130,8 @@ def assert_ban(bootstrap: str, start: float, *logs: Path) -> float:
 def _decisions(bootstrap: str, deadline: float, want: str) -> list[dict]:
     from kafka import KafkaConsumer
 
-    from streams.codecs import Codecs
-    from streams.registry import LocalRegistry
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
 
     codecs = Codecs(LocalRegistry())
     seen: list[dict] = []

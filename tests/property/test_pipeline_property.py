@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from synsec.content.loader import default_content_dir, load_content
 from synsec.engine.model import Line
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 
 T0 = datetime(2026, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
 IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.3", "2001:db8::4"]

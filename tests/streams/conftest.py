@@ -12,7 +12,7 @@ import re
 import pytest
 
 from connectors.kafka.broker import LocalBroker
-from connectors.kafka.settings import BrokerSettings
+from synsec.wire.kafka import BrokerSettings
 from topologies import Topology, load_topology
 
 _SERVER_FIXTURES = ("broker",)   # item.fixturenames is transitive: broker_settings counts too

@@ -8,8 +8,8 @@ import pytest
 
 from streams.batching import Outbox
 from streams.bucketstore import BucketCodec, PartitionStore, SourceMarks, marks_key, partition_for, table_key
-from streams.codecs import Codecs
-from streams.registry import LocalRegistry
+from synsec.wire.codecs import Codecs
+from synsec.wire.registry import LocalRegistry
 from synsec.engine.buckets.state import BucketState
 
 TOPIC = "synsec-buckets-changelog"

@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from synsec.engine.buckets.state import BucketState
 from synsec.engine.model import LOG, OVFLW, Alert, Decision, Event, Line, RuntimeAlert, Source, StrMap
-from streams.codecs import Codecs, DecodeError, EncodeError
-from streams.records import (
+from synsec.wire.codecs import Codecs, DecodeError, EncodeError
+from synsec.wire.records import (
     DeadLetter, Signal, alert_to_record, bucket_in_origin, bucket_in_to_record, bucket_state_to_record,
     dead_letter_to_record, decision_key, decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
     record_to_bucket_state, record_to_dead_letter, record_to_decision, record_to_event, record_to_signal,
     signal_key, signal_of_alert, signal_to_record)
-from streams.registry import SCHEMA_DIR, VALUES, LocalRegistry, RegistryError, bump, load_schemas, schema_sha256
+from synsec.wire.registry import SCHEMA_DIR, VALUES, LocalRegistry, RegistryError, bump, load_schemas, schema_sha256
 
 HYP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -39,7 +39,7 @@ class DictRegistry:
         return self.ids[key]
 
     def get_schema(self, schema_id):
-        from streams.registry import UnknownSchemaId
+        from synsec.wire.registry import UnknownSchemaId
         if schema_id not in self.schemas:
             raise UnknownSchemaId(schema_id, "dict registry")
         return self.schemas[schema_id]
@@ -235,7 +235,7 @@ def test_decision_tombstone(codecs):
 
 def test_engine_same_alerts_through_avro():
     """The nginx demo gives the same alerts and decisions when every event and bucket state crosses Avro."""
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
 
     demo = Path(__file__).resolve().parents[1] / "golden" / "demo" / "nginx-demo" / "input.log"
     codecs = Codecs(LocalRegistry())
@@ -568,7 +568,7 @@ def fake_registry():
 @pytest.mark.integration
 def test_http_registry_register_and_fetch(fake_registry):
     """POST /subjects/<topic>-value/versions registers once (cached); GET /schemas/ids/<id> fetches once."""
-    from streams.registry import HttpRegistry
+    from synsec.wire.registry import HttpRegistry
 
     schema = load_schemas()["decision"]
     reg = HttpRegistry(fake_registry.url)
@@ -585,7 +585,7 @@ def test_http_registry_register_and_fetch(fake_registry):
 @pytest.mark.integration
 def test_http_registry_codecs_across_processes(fake_registry):
     """A message encoded through one HttpRegistry decodes in a fresh one with one GET and no registration."""
-    from streams.registry import HttpRegistry
+    from synsec.wire.registry import HttpRegistry
 
     d = Decision("synsec", "x", "Ip", "192.0.2.7", "ban", 60.0, 100.0)
     data = Codecs(HttpRegistry(fake_registry.url)).encode("decision", decision_to_record(d))
@@ -601,7 +601,7 @@ def test_http_registry_codecs_across_processes(fake_registry):
 @pytest.mark.integration
 def test_http_registry_unknown_id_and_errors(fake_registry):
     """404 on an id is UnknownSchemaId (→ DecodeError); a 500 or a dead server is a RegistryError naming the URL."""
-    from streams.registry import HttpRegistry, UnknownSchemaId
+    from synsec.wire.registry import HttpRegistry, UnknownSchemaId
 
     reg = HttpRegistry(fake_registry.url, auth=("key", "s3cret"))
     with pytest.raises(UnknownSchemaId, match="unknown schema id 7"):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from synsec.engine.model import Line, StrMap
-from streams.codecs import DecodeError
+from synsec.wire.codecs import DecodeError
 from streams.raw import DEFAULT_SHAPES, Shape, raw_to_line, shapes_with
 
 T0 = datetime(2024, 3, 1, 10, 0, 5, tzinfo=timezone.utc).timestamp()
@@ -116,7 +116,7 @@ def test_envelope_times(value, expected):
 
 def test_every_shipper_parses_like_the_plain_line():
     """The same sshd and nginx lines through each shipper's envelope give the engine the same Meta."""
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
 
     engine, _ = build_engine(EngineOptions(reference_year=2024))
 

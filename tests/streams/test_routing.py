@@ -8,12 +8,12 @@ import pytest
 
 from streams.batching import Outbox
 from streams.bucketstore import partition_for, table_key
-from streams.codecs import Codecs
-from streams.records import bucket_in_origin, event_to_record, record_to_bucket_in
-from streams.registry import LocalRegistry
+from synsec.wire.codecs import Codecs
+from synsec.wire.records import bucket_in_origin, event_to_record, record_to_bucket_in
+from synsec.wire.registry import LocalRegistry
 from streams.routing import MARKER, Router
 from synsec.engine.model import Line
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 from topologies import load_topology
 
 LINE = '203.0.113.9 - - [01/Mar/2026:08:00:{s:02d} +0000] "GET /wp-login.php HTTP/1.1" 404 153 "-" "curl/8.0"'

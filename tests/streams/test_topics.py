@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from connectors.kafka.admin import KafkaAdminError, ensure_topics, ensure_topics_with
 from connectors.kafka.broker import free_port
-from connectors.kafka.settings import BrokerSettings, KafkaSettingsError
+from synsec.wire.kafka import BrokerSettings, KafkaSettingsError
 from synsec.cli.main import cli
 from synsec.engine.errors import LoadError, LoadErrors
 from topologies import REQUIRED_ROLES, TOPOLOGY_DIR, load_topology, parse_topology

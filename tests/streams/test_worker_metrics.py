@@ -13,15 +13,15 @@ import pytest
 from click.testing import CliRunner
 
 from connectors.kafka.broker import LocalBroker, free_port
-from connectors.kafka.settings import BrokerSettings
+from synsec.wire.kafka import BrokerSettings
 from streams.app import WorkerSettings, create_app
 from synsec.cli.ccscli import ccscli
 from synsec.cli.ccscli.metrics import build_tables
 from synsec.engine.buckets import BucketManager
 from synsec.engine.model import Line
 from synsec.metrics import CONTENT_TYPE, Counters, parse
-from synsec.runner.build import EngineOptions, build_engine
-from synsec.runner.metrics import POURED, count_outputs, declare_outputs, register_engine
+from synsec.assembly.build import EngineOptions, build_engine
+from synsec.assembly.metrics import POURED, count_outputs, declare_outputs, register_engine
 from tests.streams.topology_util import (REPO, Worker, collect, create_topics, decisions_of, produce_lines,
                                          read_lines, replay_reference)
 from topologies import load_topology

@@ -15,11 +15,11 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from connectors.kafka.admin import ensure_topics
-from connectors.kafka.settings import BrokerSettings
-from streams.codecs import Codecs
-from streams.registry import LocalRegistry
+from synsec.wire.kafka import BrokerSettings
+from synsec.wire.codecs import Codecs
+from synsec.wire.registry import LocalRegistry
 from synsec.engine.model import Line
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 from topologies import load_topology
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from connectors.bouncers.client import DecisionFollower, parse_key
-from streams.codecs import Codecs
-from streams.records import decision_key, decision_to_record
-from streams.registry import LocalRegistry
+from synsec.wire.codecs import Codecs
+from synsec.wire.records import decision_key, decision_to_record
+from synsec.wire.registry import LocalRegistry
 from synsec.engine.model import Decision
 
 NOW = 1_700_000_000.0

@@ -11,8 +11,8 @@ from synsec.engine.buckets import BucketManager, build_spec
 from synsec.engine.model import Event, Line
 from synsec.engine.pipeline import Stats
 from synsec.metrics import Counters, parse
-from synsec.runner.build import EngineOptions, build_engine
-from synsec.runner.metrics import LINES, OVERFLOWED, PARSED, POURED, UNDERFLOWED, UNPARSED, register_engine
+from synsec.assembly.build import EngineOptions, build_engine
+from synsec.assembly.metrics import LINES, OVERFLOWED, PARSED, POURED, UNDERFLOWED, UNPARSED, register_engine
 from synsec.runner.replay import replay
 
 SAMPLES = Path(__file__).resolve().parents[2] / "scenarios" / "samples"

@@ -10,7 +10,7 @@ import pytest
 
 from synsec.content.loader import default_content_dir, load_content
 from synsec.runner.acquis import FileSource
-from synsec.runner.build import EngineOptions, build_engine
+from synsec.assembly.build import EngineOptions, build_engine
 from synsec.runner.inputs import InputStats
 from synsec.runner.live import LiveOptions, LiveRunner, load_state
 from synsec.runner.tail import Tailer

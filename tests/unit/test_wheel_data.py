@@ -88,7 +88,7 @@ def test_loaders_look_where_the_wheel_puts_the_data(wheel_files):
     from connectors.bouncers.nginx import SNIPPET
     from connectors.clickhouse.migrate import SCHEMA_DIR as DDL_DIR
     from connectors.clickhouse.queries import QUERY_DIR
-    from streams.registry import SCHEMA_DIR as AVRO_DIR
+    from synsec.wire.registry import SCHEMA_DIR as AVRO_DIR
     from synsec.content.loader import default_content_dir
     from synsec.content.patterns import DEFAULT_PATTERNS_DIR
     from topologies import TOPOLOGY_DIR

@@ -49,7 +49,7 @@ def explain_lines(engine, lines: list[str], labels: dict) -> list[dict]:
 @click.pass_obj
 def explain(settings, file_, log, log_type, data_dirs, output) -> None:
     """Explain how each line is parsed (like `cscli explain`)."""
-    from synsec.runner.build import EngineOptions, build_engine
+    from synsec.assembly.build import EngineOptions, build_engine
 
     if bool(file_) == bool(log):
         raise click.UsageError("give exactly one of --file or --log")

@@ -85,7 +85,7 @@ def _scrape(urls: list[str]) -> tuple[list[Sample], set[str], str]:
 def _from_store(settings) -> tuple[list[Sample], set[str], str]:
     """The store's samples, the families replay counts (absent ones are zero), the samples as text."""
     from synsec.metrics import render_samples
-    from synsec.runner.metrics import FAMILIES
+    from synsec.assembly.metrics import FAMILIES
     from synsec.store import Store
 
     store = Store(settings.state_dir)

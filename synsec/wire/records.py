@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from synsec.engine.buckets.state import BucketState
 from synsec.engine.model import LOG, OVFLW, Alert, Decision, Event, Line, RuntimeAlert, Source, StrMap
-from streams.codecs import EncodeError, origin_record
+from synsec.wire.codecs import EncodeError, origin_record
 
 __all__ = [
     "DeadLetter",

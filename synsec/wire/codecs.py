@@ -4,7 +4,7 @@
     data = codecs.encode("event", event_to_record(evt))
     evt = record_to_event(codecs.decode("event", data))
 
-A name is a value name of `streams.registry.VALUES` (event, bucket_in, alert, decision, dead_letter,
+A name is a value name of `synsec.wire.registry.VALUES` (event, bucket_in, alert, decision, dead_letter,
 bucket_state) or its topic (`synsec.events`...). Decoding reads the *writer* schema named by the message's id
 and resolves it against the current (reader) schema, so data written before a schema change stays readable.
 Every schema is parsed once; data written with the current version is read without resolution (the fast path).
@@ -26,7 +26,7 @@ from pathlib import Path
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from synsec.engine.errors import SynsecError
-from streams.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
+from synsec.wire.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
 __all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string",
            "avro_long", "origin_record"]

@@ -13,7 +13,7 @@ Two registries answer `register(subject, schema) -> id` and `get_schema(id) -> s
   `schemas/evolution/<id>.avsc`, so data written by any past version stays readable. A manifest rather than ids
   hashed from the text: ids stay small and sequential (importable into a real registry in IMPORT mode), a
   schema change shows up as a reviewable diff, and a test fails when a schema changed without a new version
-  (`python -m streams.registry bump` adds it).
+  (`python -m synsec.wire.registry bump` adds it).
 - `HttpRegistry(url, auth)`: a minimal client of a Confluent Schema Registry (stdlib `urllib` only).
 
 Schema files hold one record each; a type defined in another file is referred to by name and inlined at its
@@ -38,7 +38,7 @@ __all__ = [
     "HttpRegistry", "load_schemas", "schema_sha256", "bump",
 ]
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _NAMED = frozenset({"record", "enum", "fixed"})
 
@@ -190,7 +190,7 @@ class LocalRegistry:
             if entry["sha256"] == sha:
                 return entry["id"]
         raise RegistryError(f"{self.manifest_path}: subject {subject}: this schema version has no id; "
-                            "run `python -m streams.registry bump` and commit schemas/")
+                            "run `python -m synsec.wire.registry bump` and commit schemas/")
 
     def get_schema(self, schema_id: int) -> dict:
         if schema_id not in self._schemas:
@@ -298,8 +298,8 @@ class HttpRegistry:
         return self._schemas[schema_id]
 
 
-if __name__ == "__main__":   # python -m streams.registry bump [SCHEMA_DIR]
+if __name__ == "__main__":   # python -m synsec.wire.registry bump [SCHEMA_DIR]
     if len(sys.argv) < 2 or sys.argv[1] != "bump":
-        sys.exit("usage: python -m streams.registry bump [SCHEMA_DIR]")
+        sys.exit("usage: python -m synsec.wire.registry bump [SCHEMA_DIR]")
     for subject, version, new_id in bump(sys.argv[2] if len(sys.argv) > 2 else SCHEMA_DIR):
         print(f"{subject}: version {version} -> id {new_id}")
