@@ -11,15 +11,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from synsec.content.datafiles import read_data_file
 from synsec.content.parsers import compile_parser_docs, data_entries, read_parser_docs
 from synsec.content.patterns import pattern_files
 from synsec.engine.grok import PatternLibrary
 from synsec.content.profiles import load_allowlists, load_profiles, load_simulation
+from synsec.content.yamlload import read_content_file
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.parser import ParserPipeline, Stage
 from synsec.engine.profiles import Allowlist, Simulation
 
-__all__ = ["Content", "load_content", "default_content_dir", "find_yaml"]
+__all__ = ["Content", "load_content", "default_content_dir", "find_yaml", "read_files"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,52 +46,54 @@ class Content:
 
 
 def find_yaml(root: Path) -> list[Path]:
-    """YAML files below root, sorted by file name then path (CrowdSec reads a stage dir in name order)."""
+    """YAML files below root, sorted by file name then path (CrowdSec reads a stage dir in name order).
+
+    Symlinked directories are followed, each real directory once (a link to a parent is no loop)."""
     if not root.is_dir():
         return []
-    found = [Path(dp) / f for dp, _, fs in os.walk(root, followlinks=True) for f in fs
-             if f.endswith((".yaml", ".yml"))]
+    found, seen = [], set()
+    for dp, dirs, fs in os.walk(root, followlinks=True):
+        real = os.path.realpath(dp)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        found += [Path(dp) / f for f in fs if f.endswith((".yaml", ".yml"))]
     return sorted(found, key=lambda p: (p.name, str(p)))
 
 
-def _stage_files(root: Path) -> list[tuple[str, str, str]]:
+def read_files(paths: list[Path], errors: ErrorCollector) -> list[tuple[str, str]]:
+    """(path, text) of each readable content file; an unreadable or oversized file is a collected error."""
+    out = []
+    for path in paths:
+        text = errors.guard(read_content_file, path)
+        if text is not None:
+            out.append((str(path), text))
+    return out
+
+
+def _stage_files(root: Path, errors: ErrorCollector) -> list[tuple[str, str, str]]:
     out = []
     if not root.is_dir():
         return out
     for stage_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in find_yaml(stage_dir):
-            out.append((stage_dir.name, str(path), path.read_text(encoding="utf-8", errors="replace")))
+        out += [(stage_dir.name, path, text) for path, text in read_files(find_yaml(stage_dir), errors)]
     return out
-
-
-def _read_data(name: str, kind: str, data_dirs: list[Path], wanted_by: str, ctx, errors) -> None:
-    if name in ctx.files or name in ctx.regexps:
-        return
-    for d in data_dirs:
-        path = d / name
-        if path.is_file():
-            lines = [ln.rstrip("\r") for ln in path.read_text(encoding="utf-8", errors="replace").split("\n")]
-            lines = [ln for ln in lines if ln != "" and not ln.startswith("#")]  # CrowdSec FileInit rules
-            if kind == "regexp":
-                ctx.regexps[name] = lines
-            else:
-                ctx.files[name] = lines
-            return
-    errors.add(LoadError(Where(wanted_by, 0, "data"),
-                         f"data file {name!r} not found in {', '.join(str(d) for d in data_dirs) or 'no data dir'}"))
 
 
 BASE_PATTERNS = "grokky_base"   # grokky's built-in patterns (USERNAME, IP, ...), always present in CrowdSec
 
 
-def _patterns(dirs: list[Path], engine: str = "auto") -> PatternLibrary:
+def _patterns(dirs: list[Path], errors: ErrorCollector, engine: str = "auto") -> PatternLibrary:
     base = default_content_dir() / "patterns" / BASE_PATTERNS
     texts = [(str(base), base.read_text(encoding="utf-8"))]
     for d in dirs:
         if not d.is_dir():
-            raise LoadError(Where(str(d)), "patterns directory not found")
-        texts += [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in pattern_files(d)
-                  if p.name != BASE_PATTERNS]
+            raise LoadError(Where(str(d), 1), "patterns directory not found")
+        for path in pattern_files(d):
+            text = None if path.name == BASE_PATTERNS else errors.guard(read_content_file, path, strict=False)
+            if text is not None:
+                texts.append((str(path), text))
     lib = PatternLibrary.from_texts(texts)
     lib.engine = engine
     return lib
@@ -116,28 +120,29 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     errors = errors or ErrorCollector()
     root = Path(config_dir)
     if not root.is_dir():
-        raise LoadError(Where(str(root)), "content directory not found")
+        raise LoadError(Where(str(root), 1), "content directory not found")
     dirs = [Path(d) for d in data_dirs] + [root / "data"]
     pdirs = [Path(p) for p in pattern_dirs] or ([root / "patterns"] if (root / "patterns").is_dir()
                                                  else [default_content_dir() / "patterns"])
-    lib = errors.guard(_patterns, pdirs, grok_engine)
+    lib = errors.guard(_patterns, pdirs, errors, grok_engine)
     ctx = ExprContext()
-    parser_docs = read_parser_docs(_stage_files(root / "parsers"), errors)
-    post_docs = read_parser_docs(_stage_files(root / "postoverflows"), errors)
-    scen_files = [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in find_yaml(root / "scenarios")]
+    parser_docs = read_parser_docs(_stage_files(root / "parsers", errors), errors)
+    post_docs = read_parser_docs(_stage_files(root / "postoverflows", errors), errors)
+    scen_files = read_files(find_yaml(root / "scenarios"), errors)
     scen_specs = parse_scenario_files(scen_files, errors)
     for d in parser_docs + post_docs:
-        for name, kind in data_entries(d.data, d.path, errors):
-            _read_data(name, kind, dirs, d.path, ctx, errors)
+        for entry in data_entries(d.data, d.path, errors):
+            read_data_file(entry, dirs, ctx, errors)
     for spec in scen_specs:
-        for name, kind in spec.data:
-            _read_data(name, kind, dirs, spec.path, ctx, errors)
+        for entry in spec.data:
+            read_data_file(entry, dirs, ctx, errors)
     parser_nodes = compile_parser_docs(parser_docs, lib, ctx, errors) if lib is not None else []
     post_nodes = compile_parser_docs(post_docs, lib, ctx, errors) if lib is not None else []
     scenarios = compile_scenarios(scen_specs, ctx, errors)
     def optional(name: str) -> tuple[str, str] | None:
         path = root / name
-        return (str(path), path.read_text(encoding="utf-8", errors="replace")) if path.is_file() else None
+        found = read_files([path], errors) if os.path.lexists(path) else []
+        return found[0] if found else None
 
     profiles_file, simulation_file, allowlists_file = (optional(n) for n in
                                                        ("profiles.yaml", "simulation.yaml", "allowlists.yaml"))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_map, get_str
+from synsec.content.datafiles import DataEntry
+from synsec.content.spec import Doc, check_keys, get_bool, get_int, get_list, get_map, get_str
 from synsec.content.yamlload import line_of, load_documents
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.durations import DurationError, parse_duration
@@ -50,19 +51,19 @@ def read_parser_docs(files: list[tuple[str, str, str]], errors: ErrorCollector) 
     return docs
 
 
-def data_entries(data: dict, path: str, errors: ErrorCollector) -> list[tuple[str, str]]:
-    """(dest_file, type) of a document's `data:` section."""
+def data_entries(data: dict, path: str, errors: ErrorCollector) -> list[DataEntry]:
+    """The entries of a document's `data:` section."""
     doc = Doc(data, path, "", errors)
     out = []
     for i, item in enumerate(get_list(doc, "data")):
-        d = Doc(item, path, f"data[{i}]", errors, line_of(doc.data.get("data"), i))
+        d = doc.item("data", i, item)
         check_keys(d, DATA_KEYS)
         dest = get_str(d, "dest_file", required=True)
         kind = get_str(d, "type", "string") or "string"
         if kind not in ("string", "regexp", "map"):
             d.error("type", f"unknown data type {kind!r} (string, regexp or map)")
         if dest:
-            out.append((dest, kind))
+            out.append(DataEntry(dest, kind, d.where("dest_file")))
     return out
 
 
@@ -78,6 +79,9 @@ class _Compiler:
     def compile_expr(self, doc: Doc, key: str, text, predicate: bool = False):
         if text is None or text == "":
             return None
+        if isinstance(text, (list, dict)):
+            doc.error(key, f"expected an expression (a string), got {type(text).__name__}")
+            return None
         fn = self.expr.compile_predicate if predicate else self.expr.compile_expr
         try:
             return fn(str(text), where=doc.where(key), params=("evt",), ctx=self.expr_ctx)
@@ -88,8 +92,7 @@ class _Compiler:
     def statics(self, doc: Doc, key: str) -> tuple[Static, ...]:
         out = []
         for i, item in enumerate(get_list(doc, key)):
-            d = Doc(item, doc.path, f"{doc.field + '.' if doc.field else ''}{key}[{i}]", self.errors,
-                    line_of(doc.data.get(key), i))
+            d = doc.item(key, i, item)
             check_keys(d, STATIC_KEYS)
             targets = [k for k in ("meta", "parsed", "enriched", "target", "method") if k in d.data]
             if len(targets) != 1:
@@ -108,6 +111,9 @@ class _Compiler:
                 continue
             if has_value:
                 raw = d.data["value"]
+                if isinstance(raw, (list, dict)):
+                    d.error("value", f"expected a string, got {type(raw).__name__}")
+                    continue
                 value = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
                 out.append(Static(kind, name, value=value, where=d.where(kind)))
             else:
@@ -151,14 +157,12 @@ class _Compiler:
             try:
                 ips.add(ipaddress.ip_address(str(ip)))
             except ValueError:
-                self.errors.add(LoadError(Where(w.path, line_of(w.data.get("ip"), i), f"{w.field}.ip[{i}]"),
-                                          f"invalid IP address {ip!r}"))
+                self.errors.add(LoadError(w.item_where("ip", i), f"invalid IP address {str(ip)[:80]!r}"))
         for i, net in enumerate(get_list(w, "cidr")):
             try:
                 cidrs.append(ipaddress.ip_network(str(net), strict=False))
             except ValueError:
-                self.errors.add(LoadError(Where(w.path, line_of(w.data.get("cidr"), i),
-                                                f"{w.field}.cidr[{i}]"), f"invalid CIDR {net!r}"))
+                self.errors.add(LoadError(w.item_where("cidr", i), f"invalid CIDR {str(net)[:80]!r}"))
         exprs = []
         for i, text in enumerate(get_list(w, "expression")):
             d = Doc(w.data, w.path, w.field, self.errors)
@@ -170,7 +174,7 @@ class _Compiler:
     def stash(self, doc: Doc) -> tuple[Stash, ...]:
         out = []
         for i, item in enumerate(get_list(doc, "stash")):
-            d = Doc(item, doc.path, f"stash[{i}]", self.errors, line_of(doc.data.get("stash"), i))
+            d = doc.item("stash", i, item)
             check_keys(d, STASH_KEYS)
             key = self.compile_expr(d, "key", get_str(d, "key", required=True))
             value = self.compile_expr(d, "value", get_str(d, "value", required=True))
@@ -179,9 +183,11 @@ class _Compiler:
             except DurationError as err:
                 d.error("ttl", str(err))
                 ttl = 0.0
-            size = d.data.get("size", 0) or 0
+            size = get_int(d, "size", 0) or 0
+            if size < 0:
+                d.error("size", "size must be >= 0")
             if key is not None and value is not None:
-                out.append(Stash(get_str(d, "name", required=True) or "", key, value, ttl, int(size)))
+                out.append(Stash(get_str(d, "name", required=True) or "", key, value, ttl, max(size, 0)))
         return tuple(out)
 
     def node(self, doc: Doc, stage: str) -> Node:
@@ -199,9 +205,7 @@ class _Compiler:
                 self.errors.add(err)
         children = []
         for i, child in enumerate(get_list(doc, "nodes")):
-            cdoc = Doc(child, doc.path, f"{doc.field + '.' if doc.field else ''}nodes[{i}]", self.errors,
-                       line_of(doc.data.get("nodes"), i))
-            children.append(self.node(cdoc, stage))
+            children.append(self.node(doc.item("nodes", i, child), stage))
         return Node(
             name=get_str(doc, "name", "") or "", stage=stage,
             filter=self.compile_expr(doc, "filter", doc.data.get("filter"), predicate=True),

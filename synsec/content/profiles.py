@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime
+from datetime import datetime, timezone
 
 from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_str
 from synsec.content.yamlload import line_of, load_documents
@@ -37,20 +37,24 @@ def _profile(doc: Doc, expr_ctx, errors: ErrorCollector) -> Profile | None:
     get_bool(doc, "debug")
     filters = []
     for i, text in enumerate(get_list(doc, "filters")):
-        where = doc.where("filters").child(f"[{i}]", line_of(doc.data.get("filters"), i))
+        where = doc.item_where("filters", i)
+        if not isinstance(text, str):
+            errors.add(LoadError(where, f"expected an expression (a string), got {type(text).__name__}"))
+            continue
         try:
-            filters.append(compile_predicate(str(text), where=where, params=("Alert",), ctx=expr_ctx))
+            filters.append(compile_predicate(text, where=where, params=("Alert",), ctx=expr_ctx))
         except LoadError as err:
             errors.add(err)
     decisions = []
     for i, item in enumerate(get_list(doc, "decisions")):
-        t = _decision(Doc(item, doc.path, f"decisions[{i}]", errors, line_of(doc.data.get("decisions"), i)))
+        t = _decision(doc.item("decisions", i, item))
         if t is not None:
             decisions.append(t)
     duration_expr = None
-    if doc.data.get("duration_expr"):
+    text = get_str(doc, "duration_expr")
+    if text:
         try:
-            duration_expr = compile_expr(str(doc.data["duration_expr"]), where=doc.where("duration_expr"),
+            duration_expr = compile_expr(text, where=doc.where("duration_expr"),
                                          params=("Alert",), ctx=expr_ctx)
         except LoadError as err:
             errors.add(err)
@@ -88,15 +92,15 @@ def load_simulation(path: str, text: str, errors: ErrorCollector) -> Simulation:
 
 
 def _expiry(d: Doc) -> float | None:
-    raw = d.data.get("expiration")
-    if raw in (None, ""):
+    """The expiry as a Unix time; a date without a zone is UTC (the loader reads no local clock or zone)."""
+    raw = get_str(d, "expiration", "")
+    if not raw:
         return None
-    if isinstance(raw, datetime):
-        return raw.timestamp()
     try:
-        return datetime.fromisoformat(str(raw).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        d.error("expiration", f"invalid date {raw!r} (RFC 3339, e.g. 2026-12-31T00:00:00Z)")
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+    except (ValueError, OverflowError):
+        d.error("expiration", f"invalid date {raw[:40]!r} (RFC 3339, e.g. 2026-12-31T00:00:00Z)")
         return None
 
 
@@ -111,10 +115,10 @@ def load_allowlists(path: str, text: str, errors: ErrorCollector) -> Allowlist:
     for _, data in docs:
         lists = data if isinstance(data, list) else [data]
         for li, lst in enumerate(lists):
-            ld = Doc(lst, path, f"[{li}]", errors)
+            ld = Doc(lst, path, f"[{li}]", errors, line_of(lists, li) or line_of(lst))
             check_keys(ld, {"name", "description", "items"})
             for i, item in enumerate(get_list(ld, "items")):
-                d = Doc(item, path, f"[{li}].items[{i}]", errors, line_of(ld.data.get("items"), i))
+                d = ld.item("items", i, item)
                 check_keys(d, {"value", "expiration", "description"})
                 value = get_str(d, "value", required=True) or ""
                 try:

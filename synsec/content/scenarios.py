@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from synsec.content.parsers import data_entries
-from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_map, get_str
-from synsec.content.yamlload import line_of, load_documents
+from synsec.content.spec import (Doc, check_keys, get_bool, get_float, get_int, get_json_map, get_list,
+                                 get_str)
+from synsec.content.yamlload import line_of, load_documents, read_content_file
 from synsec.engine.buckets.kinds import KINDS
 from synsec.engine.buckets.spec import BayesianCondition, BucketSpec, build_spec
 from synsec.engine.durations import DurationError, parse_duration
@@ -63,7 +64,7 @@ class ScenarioSpec:
     scope_type: str = "Ip"
     scope_expression: str = ""
     labels: dict = field(default_factory=dict)
-    data: list = field(default_factory=list)              # [(dest_file, type)]
+    data: list = field(default_factory=list)              # [DataEntry]
     references: list = field(default_factory=list)
     format: str = ""
     version: str = ""
@@ -82,7 +83,7 @@ class ScenarioSpec:
 def read_scenario_dir(root: str | Path) -> list[tuple[str, str]]:
     """(path, text) of every *.yaml / *.yml under `root`, sorted by path."""
     paths = sorted(p for p in Path(root).rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
-    return [(str(p), p.read_text(encoding="utf-8", errors="replace")) for p in paths]
+    return [(str(p), read_content_file(p)) for p in paths]
 
 
 def parse_scenario_files(files: Iterable[tuple[str, str]],
@@ -175,16 +176,16 @@ def _decode(path: str, line: int, data: Any, errors: ErrorCollector) -> Scenario
     spec = ScenarioSpec(
         path=path, line=line, name=name, type=kind, description=get_str(doc, "description") or "",
         filter=get_str(doc, "filter") or "", groupby=get_str(doc, "groupby") or "",
-        distinct=get_str(doc, "distinct") or "", capacity=_int(doc, "capacity"),
+        distinct=get_str(doc, "distinct") or "", capacity=get_int(doc, "capacity"),
         leakspeed=_duration(doc, "leakspeed"), duration=_duration(doc, "duration"),
-        blackhole=_duration(doc, "blackhole"), cache_size=_int(doc, "cache_size") or 0,
+        blackhole=_duration(doc, "blackhole"), cache_size=get_int(doc, "cache_size") or 0,
         overflow_filter=get_str(doc, "overflow_filter") or "", cancel_on=get_str(doc, "cancel_on") or "",
         condition=get_str(doc, "condition") or "", reprocess=get_bool(doc, "reprocess"),
-        debug=get_bool(doc, "debug"), labels=dict(get_map(doc, "labels")),
+        debug=get_bool(doc, "debug"), labels=dict(get_json_map(doc, "labels")),
         data=data_entries(data, path, errors), references=[str(r) for r in get_list(doc, "references")],
         format=get_str(doc, "format") or "", version=get_str(doc, "version") or "",
-        author=get_str(doc, "author") or "", bayesian_prior=_float(doc, "bayesian_prior"),
-        bayesian_threshold=_float(doc, "bayesian_threshold"),
+        author=get_str(doc, "author") or "", bayesian_prior=get_float(doc, "bayesian_prior"),
+        bayesian_threshold=get_float(doc, "bayesian_threshold"),
         lines={k: line_of(data, k) for k in data})
     get_bool(doc, "profiling")
     get_bool(doc, "simulated")
@@ -197,26 +198,6 @@ def _decode(path: str, line: int, data: Any, errors: ErrorCollector) -> Scenario
         for key, message in KINDS[kind].check(spec):
             doc.error(key, message)
     return spec
-
-
-def _int(doc: Doc, key: str) -> int | None:
-    value = doc.data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        doc.error(key, f"expected an integer, got {value!r}")
-        return None
-    return value
-
-
-def _float(doc: Doc, key: str) -> float:
-    value = doc.data.get(key)
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        doc.error(key, f"expected a number, got {value!r}")
-        return 0.0
-    return float(value)
 
 
 def _duration(doc: Doc, key: str) -> float:
@@ -265,12 +246,12 @@ def _decode_bayesian(doc: Doc, spec: ScenarioSpec) -> None:
     if conds is None:
         return
     for i, item in enumerate(get_list(doc, "bayesian_conditions")):
-        d = Doc(item, doc.path, f"bayesian_conditions[{i}]", doc.errors, line_of(conds, i))
+        d = doc.item("bayesian_conditions", i, item)
         if not isinstance(item, dict):
             continue
         check_keys(d, BAYES_KEYS)
         text = get_str(d, "condition", required=True) or ""
-        evil, benign = _float(d, "prob_given_evil"), _float(d, "prob_given_benign")
+        evil, benign = get_float(d, "prob_given_evil"), get_float(d, "prob_given_benign")
         for key, value in (("prob_given_evil", evil), ("prob_given_benign", benign)):
             if not 0.0 <= value <= 1.0:
                 d.error(key, f"{key} must be a probability in [0, 1]")

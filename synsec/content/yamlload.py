@@ -1,14 +1,32 @@
-"""YAML with positions: every mapping remembers the line of each key, so errors name `path:line: field`."""
+"""YAML with positions and limits: every mapping remembers the line of each key, so errors name `path:line: field`.
+
+Content comes from strangers, so reading it is bounded (each limit is a load error, never a crash):
+a file is at most `MAX_FILE_BYTES` of UTF-8 and holds at most `MAX_NODES` nodes counting every alias at the
+size of what it expands to (a "billion laughs" is refused while it is composed, before anything is built), a
+document nests at most `MAX_DEPTH` levels, mapping keys are strings, and only the plain tags exist: str, int,
+float, bool, null, lists and mappings. Dates stay strings (as CrowdSec's yaml.v3 reads them into an
+interface{}); `!!binary`, `!!set`, `!!omap`, `!!pairs` and application tags are refused.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
 
 from synsec.engine.errors import LoadError, Where
 
-__all__ = ["PosDict", "PosList", "load_documents", "line_of", "where_of"]
+__all__ = ["PosDict", "PosList", "load_documents", "line_of", "where_of", "read_content_file",
+           "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_NODES"]
+
+MAX_FILE_BYTES = 4 * 1024 * 1024   # one content file (the largest hub file is 23 KiB)
+MAX_DEPTH = 64                     # nesting of one document (the hub nests 9 deep)
+MAX_NODES = 200_000                # nodes of one file, aliases expanded (the largest hub file has 1,078)
+
+_TAG = "tag:yaml.org,2002:"
 
 
 class PosDict(dict):
@@ -35,8 +53,103 @@ class PosList(list):
         self.path = "<string>"
 
 
+def read_content_file(path: str | Path, limit: int = MAX_FILE_BYTES, *, strict: bool = True) -> str:
+    """The text of one content file: a regular file of at most `limit` bytes of UTF-8, else a LoadError.
+
+    `strict=False` replaces bytes that are not UTF-8 (data files: CrowdSec reads them as bytes)."""
+    name = str(path)
+    try:
+        if not stat.S_ISREG(os.stat(name).st_mode):
+            raise LoadError(Where(name, 1, ""), "not a regular file")
+        with open(name, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as err:
+        raise LoadError(Where(name, 1, ""), f"cannot read: {err.strerror or err}") from None
+    if len(raw) > limit:
+        raise LoadError(Where(name, 1, ""), f"file is larger than {limit} bytes")
+    try:
+        return raw.decode("utf-8", "strict" if strict else "replace")
+    except UnicodeDecodeError as err:
+        raise LoadError(Where(name, raw.count(b"\n", 0, err.start) + 1, ""),
+                        f"not UTF-8 (byte {raw[err.start]:#04x} at offset {err.start})") from None
+
+
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader that counts depth and expanded size while composing and names the field of every node."""
+
+    def __init__(self, text: str, path: str):
+        super().__init__(text)
+        self.name = path
+        self.depth = 0
+        self.sizes: dict[int, int] = {}      # id(node) -> nodes it expands to (set once composed)
+        self.fields: dict[int, str] = {}     # id(node) -> dotted field name
+        self.names: list[str] = []
+        self.total = 0                       # nodes of the documents composed so far
+
+    def field(self) -> str:
+        """The field being composed (for a syntax error)."""
+        return self.names[-1] if self.names else ""
+
+    def error(self, mark, field: str, message: str) -> LoadError:
+        return LoadError(Where(self.name, mark.line + 1 if mark else 1, field), message)
+
+    def compose_node(self, parent, index):
+        name = _child_name(self.names[-1] if self.names else "", index)
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = super().compose_node(parent, index)
+            if id(node) not in self.sizes:
+                raise self.error(event.start_mark, name, f"alias *{event.anchor} refers to a node that contains it")
+            return node
+        event = self.peek_event()
+        if self.depth >= MAX_DEPTH:
+            raise self.error(event.start_mark, name, f"nested deeper than {MAX_DEPTH} levels")
+        self.depth += 1
+        self.names.append(name)
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            self.names.pop()
+        size = 1 + sum(self.sizes[id(c)] for c in _children(node))
+        if size > MAX_NODES:
+            raise self.error(event.start_mark, name,
+                             f"more than {MAX_NODES} YAML nodes once aliases are expanded")
+        self.sizes[id(node)] = size
+        self.fields[id(node)] = name
+        return node
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as err:   # e.g. an int of 5,000 digits
+            raise self.error(node.start_mark, self.fields.get(id(node), ""), f"invalid value: {err}") from None
+
+    def compose_document(self):
+        self.sizes.clear()
+        self.fields.clear()
+        start = self.peek_event().start_mark
+        node = super().compose_document()
+        self.total += self.sizes.get(id(node), 1)
+        if self.total > MAX_NODES:
+            raise self.error(start, "", f"more than {MAX_NODES} YAML nodes in one file once aliases are expanded")
+        return node
+
+
+def _child_name(parent: str, index) -> str:
+    if isinstance(index, int):
+        return f"{parent}[{index}]"
+    if isinstance(index, yaml.ScalarNode):
+        return f"{parent}.{index.value}" if parent else str(index.value)
+    return parent
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
@@ -44,10 +157,14 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     out = PosDict()
     out.line = node.start_mark.line + 1
     out.path = loader.name
+    field = loader.fields.get(id(node), "")
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str):
+            raise loader.error(key_node.start_mark, field or "(top level)",
+                               f"a mapping key must be a string, got {type(key).__name__}")
         if key in out:
-            raise LoadError(Where(loader.name, key_node.start_mark.line + 1, str(key)), "duplicate key")
+            raise loader.error(key_node.start_mark, f"{field}.{key}" if field else key, "duplicate key")
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
     return out
@@ -61,14 +178,28 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
     return out
 
 
+def _refuse_tag(loader: _Loader, node) -> None:
+    raise loader.error(node.start_mark, loader.fields.get(id(node), ""),
+                       f"YAML tag {node.tag.replace(_TAG, '!!')} is not allowed "
+                       "(only strings, numbers, booleans, null, lists and mappings)")
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+_Loader.add_constructor(_TAG + "timestamp", yaml.SafeLoader.construct_scalar)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _Loader.add_constructor(_TAG + _tag, _refuse_tag)
+_Loader.add_constructor(None, _refuse_tag)
 
 
 def load_documents(text: str, path: str) -> Iterator[tuple[int, Any]]:
-    """Yield (document line, document) for each non-empty document; YAML syntax errors become LoadError."""
-    loader = _Loader(text)
-    loader.name = path
+    """Yield (document line, document) for each non-empty document; YAML errors and limits become LoadError."""
+    try:
+        loader = _Loader(text, path)
+    except yaml.reader.ReaderError as err:       # a control character: the reader checks the whole text
+        line = text.count("\n", 0, err.position) + 1 if isinstance(err.position, int) else 1
+        char = chr(err.character) if isinstance(err.character, int) else err.character
+        raise LoadError(Where(path, line, ""), f"invalid YAML: control character {char!r} is not allowed") from None
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -79,10 +210,9 @@ def load_documents(text: str, path: str) -> Iterator[tuple[int, Any]]:
                 yield node.start_mark.line + 1, doc
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark else 0
-        raise LoadError(Where(path, line, ""), f"invalid YAML: {err.problem or err}") from None
+        raise loader.error(mark, loader.field(), f"invalid YAML: {err.problem or err}") from None
     except yaml.YAMLError as err:
-        raise LoadError(Where(path, 0, ""), f"invalid YAML: {err}") from None
+        raise loader.error(None, loader.field(), f"invalid YAML: {err}") from None
     finally:
         loader.dispose()
 

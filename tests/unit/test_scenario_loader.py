@@ -135,7 +135,7 @@ data:
 """
     (spec,) = parse_scenario_files([("b.yaml", text)])
     assert spec.scope_type == "Range" and spec.scope_expression == "evt.Meta.range"
-    assert spec.data == [("x.txt", "string")]
+    assert [(e.dest_file, e.type) for e in spec.data] == [("x.txt", "string")]
     assert spec.bayesian_conditions[0][1:4] == (0.9, 0.1, True)
 
 
@@ -195,7 +195,7 @@ def test_every_hub_scenario_compiles_with_its_data():
     specs = parse_scenario_files(read_scenario_dir(scen_dir), errors)
     ctx = ExprContext()
     for spec in specs:
-        for name, kind in spec.data:
+        for name, kind, _ in spec.data:
             path = data_dir / name
             lines = [x for x in path.read_text().splitlines() if x] if path.is_file() else []
             (ctx.regexps if kind == "regexp" else ctx.files)[name] = lines
