@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import csv
 import io
-import ipaddress
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
-from synsec.engine.durations import DurationError, parse_duration
+from connectors.api.model import parse_ip, parse_network
+from synsec.engine.durations import DurationError, parse_duration, seconds_text
 from synsec.engine.model import Decision
 
-__all__ = ["DecisionInput", "InputError", "validate", "parse_import", "DEFAULTS"]
+__all__ = ["DecisionInput", "InputError", "validate", "parse_import", "parse_json", "DEFAULTS"]
 
 DEFAULTS = {"duration": "4h", "type": "ban", "scope": "Ip", "reason": "manual 'ban' from ccscli",
             "origin": "ccscli"}
 _SCOPES = {"ip": "Ip", "range": "Range"}
 _TYPE_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+_MAX_TEXT = 1024                                         # per field: a reason is a sentence, not a file
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")            # would garble logs and ccscli's tables
 
 
 class InputError(ValueError):
@@ -41,46 +44,81 @@ class DecisionInput:
                         type=self.type, duration=self.duration, until=0.0, id=str(uuid.uuid4()))
 
     def to_dict(self) -> dict:
-        return {"scope": self.scope, "value": self.value, "type": self.type, "duration": f"{self.duration:g}s",
+        return {"scope": self.scope, "value": self.value, "type": self.type, "duration": seconds_text(self.duration),
                 "scenario": self.scenario, "origin": self.origin}
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes | str) -> object:
+    """A request body or import file as JSON: UTF-8, no NaN/Infinity, no number of more than 4300 digits,
+    not nested beyond the interpreter's recursion limit — each an InputError, never a crash."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise InputError("body is not UTF-8") from None
+    except RecursionError:
+        raise InputError("invalid JSON: nested too deep") from None
+    except ValueError as err:       # JSONDecodeError, NaN/Infinity, too many digits
+        raise InputError(f"invalid JSON: {str(err)[:200]}") from None
+
+
+def _text(item: dict, key: str, pre: str, default: str = "") -> str:
+    """A string field: absent or null gives `default`; any other type, a control character or more than
+    `_MAX_TEXT` characters is an InputError."""
+    value = item.get(key)
+    if value is None or value == "":
+        return default
+    if not isinstance(value, str):
+        raise InputError(f"{pre}{key} must be a string, got {type(value).__name__}")
+    if len(value) > _MAX_TEXT:
+        raise InputError(f"{pre}{key} longer than {_MAX_TEXT} characters")
+    if _CONTROL.search(value):
+        raise InputError(f"{pre}{key} contains a control character")
+    return value
+
+
+def _value(scope: str, text: str, pre: str) -> str:
+    """The canonical text of an Ip or Range value (`connectors.api.model.parse_ip`/`parse_network`)."""
+    try:
+        return str(parse_ip(text) if scope == "Ip" else parse_network(text, strict=True))
+    except ValueError as err:
+        raise InputError(f"{pre}invalid {'IP' if scope == 'Ip' else 'range'} {text!r}: {err}") from None
+
+
 def validate(item: dict, where: str = "", origin: str = "ccscli") -> DecisionInput:
-    """One decision from a mapping with keys value, scope, type, duration, reason|scenario (missing: defaults)."""
+    """One decision from a mapping with keys value, scope, type, duration, reason|scenario (missing: defaults).
+    Every field is a string; durations are bounded by `synsec.engine.durations`."""
     pre = f"{where}: " if where else ""
+    if not isinstance(item, dict):
+        raise InputError(f"{pre}a decision must be an object")
     unknown = set(item) - {"value", "scope", "type", "duration", "reason", "scenario", "origin"}
     if unknown:
-        raise InputError(f"{pre}unknown field(s) {', '.join(sorted(unknown))}")
-    value = str(item.get("value") or "").strip()
+        raise InputError(f"{pre}unknown field(s) {', '.join(sorted(map(str, unknown)))[:200]}")
+    value = _text(item, "value", pre).strip()
     if not value:
         raise InputError(f"{pre}missing value")
-    scope_text = str(item.get("scope") or DEFAULTS["scope"])
+    scope_text = _text(item, "scope", pre, DEFAULTS["scope"])
     scope = _SCOPES.get(scope_text.lower())
     if scope is None:
         raise InputError(f"{pre}unsupported scope {scope_text!r} (Ip or Range)")
-    if scope == "Ip":
-        try:
-            value = str(ipaddress.ip_address(value))
-        except ValueError:
-            raise InputError(f"{pre}invalid IP {value!r}") from None
-    else:
-        try:
-            net = ipaddress.ip_network(value, strict=True)
-        except ValueError as err:
-            raise InputError(f"{pre}invalid range {value!r}: {err}") from None
-        value = str(net)
-    dtype = str(item.get("type") or DEFAULTS["type"]).strip().lower()
+    value = _value(scope, value, pre)
+    dtype = _text(item, "type", pre, DEFAULTS["type"]).strip().lower()
     if not dtype or not set(dtype) <= _TYPE_OK:
         raise InputError(f"{pre}invalid decision type {dtype!r}")
+    text = _text(item, "duration", pre, DEFAULTS["duration"])
     try:
-        duration = parse_duration(str(item.get("duration") or DEFAULTS["duration"]))
+        duration = parse_duration(text)
     except DurationError as err:
         raise InputError(f"{pre}{err}") from None
     if duration <= 0:
-        raise InputError(f"{pre}duration must be positive, got {item.get('duration')!r}")
-    reason = str(item.get("reason") or item.get("scenario") or DEFAULTS["reason"])
+        raise InputError(f"{pre}duration must be positive, got {text!r}")
+    reason = _text(item, "reason", pre) or _text(item, "scenario", pre) or DEFAULTS["reason"]
     return DecisionInput(scope=scope, value=value, type=dtype, duration=duration, scenario=reason,
-                         origin=str(item.get("origin") or origin))
+                         origin=_text(item, "origin", pre, origin))
 
 
 def parse_import(text: str, fmt: str, defaults: dict) -> list[DecisionInput]:
@@ -88,10 +126,7 @@ def parse_import(text: str, fmt: str, defaults: dict) -> list[DecisionInput]:
     Every entry is validated; all errors are reported together."""
     items: list[tuple[str, dict]] = []
     if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"invalid JSON: {err}") from None
+        data = parse_json(text)
         if not isinstance(data, list) or not all(isinstance(x, dict) for x in data):
             raise InputError("JSON import must be a list of objects")
         items = [(f"entry {i + 1}", x) for i, x in enumerate(data)]

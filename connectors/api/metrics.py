@@ -9,11 +9,14 @@ from collections.abc import Callable
 
 from synsec.metrics import CONTENT_TYPE, Counters
 
-__all__ = ["Metrics", "CONTENT_TYPE", "REQUESTS", "PULLS", "FORBIDDEN", "DECISIONS_ACTIVE", "ALERTS"]
+__all__ = ["Metrics", "CONTENT_TYPE", "REQUESTS", "PULLS", "FORBIDDEN", "THROTTLED", "DECISIONS_ACTIVE",
+           "ALERTS", "OUT_OF_RANGE"]
 
 REQUESTS = "synsec_api_requests_total"
 PULLS = "synsec_api_bouncer_pulls_total"
 FORBIDDEN = "synsec_api_forbidden_total"
+THROTTLED = "synsec_api_auth_throttled_total"
+OUT_OF_RANGE = "synsec_api_decisions_out_of_range"
 DECISIONS_ACTIVE = "synsec_api_decisions_active"
 ALERTS = "synsec_api_alerts"
 
@@ -24,7 +27,9 @@ class Metrics(Counters):
         self.declare(REQUESTS, "HTTP requests by route, method and status code.", ("route", "method", "code"))
         self.declare(PULLS, "Decision pulls by bouncer and route.", ("bouncer", "route"))
         self.declare(FORBIDDEN, "Requests refused for a missing or wrong key.")
+        self.declare(THROTTLED, "Requests refused (429) after too many wrong keys from their address.")
         self.inc(FORBIDDEN, 0)                      # a family without labels is always shown
+        self.inc(THROTTLED, 0)
 
     def request(self, route: str, method: str, code: int) -> None:
         self.inc(REQUESTS, route=route, method=method, code=str(code))
@@ -35,9 +40,17 @@ class Metrics(Counters):
     def forbidden(self) -> None:
         self.inc(FORBIDDEN)
 
-    def views(self, active: Callable[[], list], alert_counts: Callable[[], dict[str, int]]) -> None:
+    def throttled(self) -> None:
+        self.inc(THROTTLED)
+
+    def views(self, active: Callable[[], list], alert_counts: Callable[[], dict[str, int]],
+              out_of_range: Callable[[], int] = lambda: 0) -> None:
         """Gauges read at each scrape: `active()` gives the active decision records (with `origin`,
-        `scenario`, `type`), `alert_counts()` {scenario: stored alerts}."""
+        `scenario`, `type`), `alert_counts()` {scenario: stored alerts}, `out_of_range()` decisions read
+        with an `until` skipped or clamped (`synsec.engine.durations.bounded_until`)."""
+        self.gauge(OUT_OF_RANGE, "Decisions read whose end was not a number (skipped) or more than 10 years "
+                   "away (clamped): written before durations were bounded.", (),
+                   lambda: [((), out_of_range())])
         self.gauge(DECISIONS_ACTIVE, "Active decisions served to bouncers, by origin, scenario and type.",
                    ("origin", "scenario", "type"),
                    lambda: Counter((r.origin, r.scenario, r.type) for r in active()).items())

@@ -8,15 +8,18 @@ CrowdSec's LAPI does for /v1/decisions.
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from connectors.api.model import DecisionRecord, Target
+from connectors.api.model import DecisionRecord, Target, parse_ip, parse_network
 from connectors.api.view import DecisionView
 
 __all__ = ["QueryError", "DecisionFilter", "DecisionsQuery", "parse_decisions_query", "parse_stream_query",
-           "select", "stream_body", "parse_bool"]
+           "select", "stream_body", "parse_bool", "parse_uint", "MAX_INT"]
+
+MAX_INT = 2**63 - 1          # SQLite's INTEGER; ids and limits above it are refused, not overflowed
+_UINT = re.compile(r"[0-9]{1,19}")   # ASCII digits only: str.isdigit and int() also take '²' and '١٧'
 
 _TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 _FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -37,6 +40,14 @@ def parse_bool(name: str, text: str) -> bool:
     if text in _FALSE:
         return False
     raise QueryError(f"{name}: {text!r} is not a boolean (true or false)")
+
+
+def parse_uint(name: str, text: str, maximum: int = MAX_INT) -> int:
+    """A non-negative integer in ASCII digits, at most `maximum`; QueryError otherwise."""
+    if not _UINT.fullmatch(text) or int(text) > maximum:
+        shown = text if len(text) <= 30 else text[:30] + "…"
+        raise QueryError(f"{name}: {shown!r} is not an integer between 0 and {maximum}")
+    return int(text)
 
 
 def _list(text: str | None) -> tuple[str, ...]:
@@ -95,13 +106,13 @@ def parse_decisions_query(params: Mapping[str, str]) -> DecisionsQuery:
     target = None
     if "ip" in params:
         try:
-            ip = ipaddress.ip_address(params["ip"].strip())
+            ip = parse_ip(params["ip"].strip())
         except ValueError:
             raise QueryError(f"ip: {params['ip']!r} is not an IPv4 or IPv6 address") from None
         target = (ip.version, int(ip), int(ip))
     elif "range" in params:
         try:
-            net = ipaddress.ip_network(params["range"].strip(), strict=False)
+            net = parse_network(params["range"].strip(), strict=False)
         except ValueError:
             raise QueryError(f"range: {params['range']!r} is not a CIDR range (e.g. 192.0.2.0/24)") from None
         target = (net.version, int(net.network_address), int(net.broadcast_address))

@@ -1,36 +1,52 @@
 """The HTTP layer (aiohttp): CrowdSec LAPI bouncer routes, ccscli routes, /health and /metrics.
 
 It only talks to the interfaces in `connectors.api.view`, so the decisions source can be the embedded store
-or the decisions topic. Keys: `X-Api-Key`, checked against SHA-256 hashes in constant time; a missing or
-wrong key gets 403 and no data. Bouncer keys read decisions; machine keys also write decisions and read
-alerts.
+or the decisions topic. Keys: `X-Api-Key`, checked against salted hashes (`synsec.store.bouncers.KeyIndex`);
+a missing or wrong key gets 403 and no data, and a client address with too many wrong keys gets 429
+(`connectors.api.throttle`). Bouncer keys read decisions; machine keys also write decisions and read alerts.
+
+Every error is a JSON body `{"message": …}` with a 4xx status (CrowdSec's shape); an unexpected exception
+is a 500 with the same shape, no traceback text, and one log line.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from connectors.api.inputs import InputError, validate
+from connectors.api.inputs import InputError, parse_json, validate
 from connectors.api.metrics import CONTENT_TYPE, Metrics
-from connectors.api.query import (QueryError, parse_decisions_query, parse_stream_query, select,
+from connectors.api.query import (QueryError, parse_decisions_query, parse_stream_query, parse_uint, select,
                                   stream_body)
+from connectors.api.throttle import AuthThrottle
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
-from synsec.store.bouncers import match_key
+from synsec.store.bouncers import KeyIndex
 
-__all__ = ["create_app", "Backend", "KeyCache", "Handlers"]
+__all__ = ["create_app", "Backend", "KeyCache", "Handlers", "OneLineErrors", "MAX_BODY"]
 
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024      # bytes; a larger body is a 413
 _DELETE_KEYS = {"ip": "value", "range": "value", "value": "value", "scope": "scope", "type": "type",
                 "scenario": "scenario", "origin": "origin"}
+_ALERTS_KEYS = {"limit", "scenario", "ip", "value"}
 _WRITE_ORIGINS = {"ccscli", "ccscli-import"}
+_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}   # metric labels; others: "other"
 
 
 class Forbidden(Exception):
     pass
+
+
+class Throttled(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(retry_after)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -44,26 +60,33 @@ class Backend:
 
 
 class KeyCache:
-    """Key hashes kept in memory, reloaded every `ttl` s and on a miss (at most every `miss_interval` s),
-    so a bouncer added with ccscli works at once and a deleted one stops within `ttl`."""
+    """Key rows kept in memory, reloaded every `ttl` s and on a miss (at most every `miss_interval` s),
+    so a bouncer added with ccscli works at once and a deleted one stops within `ttl`. A key verified
+    against an unsalted row from an older synsec has its row rewritten salted."""
 
     def __init__(self, keys: KeyStore, clock: Callable[[], float], ttl: float = 5.0, miss_interval: float = 0.5):
         self.keys, self.clock, self.ttl, self.miss_interval = keys, clock, ttl, miss_interval
-        self.hashes: list[tuple[str, str, str]] = []
+        self.index = KeyIndex()
         self.loaded = float("-inf")
 
     def match(self, key: str) -> tuple[str, str] | None:
         now = self.clock()
         if now - self.loaded > self.ttl:
             self._load(now)
-        found = match_key(key, self.hashes)
+        found = self.index.match(key)
         if found is None and key and now - self.loaded > self.miss_interval:
             self._load(now)
-            found = match_key(key, self.hashes)
-        return found
+            found = self.index.match(key)
+        if found is None:
+            return None
+        name, role, legacy = found
+        if legacy:
+            self.keys.upgrade_key(name, key)
+            self._load(now)
+        return name, role
 
     def _load(self, now: float) -> None:
-        self.hashes, self.loaded = list(self.keys.key_hashes()), now
+        self.index, self.loaded = KeyIndex(self.keys.key_rows()), now
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -74,12 +97,47 @@ def _message(status: int, text: str) -> web.Response:
     return _json({"message": text}, status)
 
 
-class Handlers:
-    """One method per route; `create_app` wires them. Errors raised here become 400/403 in the middleware."""
+def _check_text(request: web.Request) -> None:
+    """Path and query must be text (percent-escapes of non-UTF-8 bytes decode to lone surrogates)."""
+    try:
+        request.path.encode("utf-8")
+        for k, v in request.query.items():
+            k.encode("utf-8"), v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError("path and query must be UTF-8") from None
 
-    def __init__(self, backend: Backend, clock: Callable[[], float], metrics: Metrics):
+
+def _header(request: web.Request, name: str, limit: int = 256) -> str | None:
+    """A header kept in the store (User-Agent): None unless UTF-8 text without control characters."""
+    value = request.headers.get(name)
+    if value is None or not value.isprintable():
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value[:limit]
+
+
+class OneLineErrors(logging.Filter):
+    """Turns a log record's traceback into one line (aiohttp logs one per malformed request: a flood)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc, message = record.exc_info[1], record.getMessage()
+            record.msg, record.args = "%s: %s: %.200r", (message, type(exc).__name__, str(exc))
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+class Handlers:
+    """One method per route; `create_app` wires them. Errors raised here become JSON 4xx in the middleware."""
+
+    def __init__(self, backend: Backend, clock: Callable[[], float], metrics: Metrics,
+                 throttle: AuthThrottle | None = None):
         self.backend, self.view, self.clock, self.metrics = backend, backend.view, clock, metrics
         self.keys = KeyCache(backend.keys, clock)
+        self.throttle = throttle or AuthThrottle()
 
     def active(self) -> list:
         now = self.clock()
@@ -87,7 +145,14 @@ class Handlers:
         return self.view.active(now)
 
     def auth(self, request: web.Request, role: str = "bouncer") -> str:
+        now = self.clock()
+        wait = self.throttle.retry_after(request.remote, now)
+        if wait:
+            self.metrics.throttled()
+            raise Throttled(wait)
         found = self.keys.match(request.headers.get("X-Api-Key", ""))
+        if found is None:
+            self.throttle.failed(request.remote, now)
         if found is None or (role == "machine" and found[1] != "machine"):
             self.metrics.forbidden()
             raise Forbidden
@@ -96,16 +161,26 @@ class Handlers:
     @web.middleware
     async def errors_and_metrics(self, request: web.Request, handler) -> web.StreamResponse:
         try:
+            _check_text(request)
             resp = await handler(request)
         except Forbidden:
             resp = _message(403, "access forbidden")
+        except Throttled as err:
+            resp = _message(429, "too many failed authentications: retry later")
+            resp.headers["Retry-After"] = str(err.retry_after)
         except (QueryError, InputError) as err:
             resp = _message(400, str(err))
         except web.HTTPException as err:
             resp = _message(err.status, err.reason)
+            if "Allow" in err.headers:
+                resp.headers["Allow"] = err.headers["Allow"]
+        except Exception as err:  # noqa: BLE001 — a bug: one log line, a 500 without details
+            log.error("%s %.200r: internal error: %s: %.200r", request.method, request.path,
+                      type(err).__name__, str(err))
+            resp = _message(500, "internal server error")
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
-        self.metrics.request(route, request.method, resp.status)
+        self.metrics.request(route, request.method if request.method in _METHODS else "other", resp.status)
         return resp
 
     async def get_decisions(self, request: web.Request) -> web.Response:
@@ -128,16 +203,13 @@ class Handlers:
         self.view.refresh(now)
         body, head = stream_body(self.view, startup, flt, self.backend.keys.last_seq(name), now)
         self.backend.keys.record_pull(name, seq=head, now=now, ip_address=request.remote,
-                                      user_agent=request.headers.get("User-Agent"))
+                                      user_agent=_header(request, "User-Agent"))
         self.metrics.pull(name, "/v1/decisions/stream")
         return _json(body)
 
     async def post_decisions(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
-        try:
-            items = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InputError("body must be a JSON list of decisions") from None
+        items = parse_json(await request.read())   # any Content-Type, as CrowdSec's LAPI (curl -d sends a form's)
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
             raise InputError("body must be a non-empty JSON list of decision objects")
         decisions = [validate(x, f"decision {i + 1}") for i, x in enumerate(items)]
@@ -160,10 +232,8 @@ class Handlers:
 
     async def delete_decision(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
-        text = request.match_info["decision_id"]
-        if not text.isdigit():
-            raise QueryError("decision_id must be a valid integer")
-        return self._deleted(self.backend.writer.delete_decisions({"num": int(text)}, self.clock()))
+        num = parse_uint("decision_id", request.match_info["decision_id"])
+        return self._deleted(self.backend.writer.delete_decisions({"num": num}, self.clock()))
 
     def _deleted(self, n: int) -> web.Response:
         self.view.refresh(self.clock(), force=True)
@@ -171,12 +241,13 @@ class Handlers:
 
     async def get_alerts(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
-        limit = request.query.get("limit", "50")
-        if not limit.isdigit():
-            raise QueryError("limit must be a non-negative integer")
+        unknown = sorted(set(request.query) - _ALERTS_KEYS)
+        if unknown:
+            raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
+        limit = parse_uint("limit", request.query.get("limit", "50"))
         rows = self.backend.alerts.alerts(scenario=request.query.get("scenario") or None,
                                           value=request.query.get("ip") or request.query.get("value") or None,
-                                          limit=int(limit))
+                                          limit=limit)
         return _json(rows)
 
     async def get_alert(self, request: web.Request) -> web.Response:
@@ -207,11 +278,11 @@ class Handlers:
         return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def create_app(backend: Backend, *, clock: Callable[[], float] = time.time,
-               metrics: Metrics | None = None) -> web.Application:
-    h = Handlers(backend, clock, metrics or Metrics())
-    h.metrics.views(h.active, backend.alerts.alert_counts)
-    app = web.Application(middlewares=[h.errors_and_metrics])
+def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
+               throttle: AuthThrottle | None = None) -> web.Application:
+    h = Handlers(backend, clock, metrics or Metrics(), throttle)
+    h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0))
+    app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
     app.router.add_get("/v1/decisions", h.get_decisions)             # HEAD too (allow_head)
     app.router.add_get("/v1/decisions/stream", h.get_stream)
     app.router.add_post("/v1/decisions", h.post_decisions)

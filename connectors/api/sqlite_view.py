@@ -8,6 +8,7 @@ from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
+from synsec.engine.durations import bounded_until
 from synsec.store import Store
 
 __all__ = ["SqliteDecisionView", "StoreWriter", "record_from_row"]
@@ -15,10 +16,15 @@ __all__ = ["SqliteDecisionView", "StoreWriter", "record_from_row"]
 _KIND = {"new": "new", "deleted": "deleted", "expired": "expired"}
 
 
-def record_from_row(row: dict) -> DecisionRecord:
+def record_from_row(row: dict, now: float) -> DecisionRecord | None:
+    """The record of a store row; None when its `until` is not a number (NULL, NaN: rows written before
+    durations were bounded), and an `until` beyond 10 years from `now` (an infinite one) clamped to it."""
+    until = bounded_until(row["until"], now)
+    if until is None:
+        return None
     return DecisionRecord(id=row["num"], origin=row["origin"] or "", type=row["type"] or "",
                           scope=row["scope"] or "", value=row["value"] or "", scenario=row["scenario"] or "",
-                          until=row["until"], simulated=bool(row["simulated"]), uuid=row["id"],
+                          until=until, simulated=bool(row["simulated"]), uuid=row["id"],
                           target=target_of(row["scope"] or "", row["value"] or ""))
 
 
@@ -34,11 +40,15 @@ class SqliteDecisionView(IndexedView):
         self.min_interval = min_interval
         self.ended_window = ended_window
         self.index = DecisionIndex()
+        self.out_of_range = 0     # change rows read whose `until` was skipped or clamped (record_from_row)
         self._last_refresh = float("-inf")
         head = store.head_seq()
+        now = time.time()
         for row in store.open_decisions():
             if not row["simulated"] and row["num"] <= head:
-                self.index.add(record_from_row(row), row["num"])
+                rec = self._record(row, now)
+                if rec is not None:
+                    self.index.add(rec, row["num"])
         self.index.floor = self.index.head = head  # deltas from before this process started are unknown
         self._seen = head
 
@@ -51,16 +61,13 @@ class SqliteDecisionView(IndexedView):
             rows = self.store.changes_after(self._seen)
             for row in rows:
                 self._seen = row["seq"]
-                rec = record_from_row(row)
-                if row["kind"] == "new":
-                    if rec.simulated:
-                        self.index.head = max(self.index.head, row["seq"])
-                    else:
-                        self.index.add(rec, row["seq"])
-                elif not rec.simulated:
-                    self.index.remove(rec.id, row["seq"], _KIND[row["kind"]], known=rec)
-                else:
+                rec = self._record(row, now)
+                if row["simulated"] or (rec is None and row["kind"] == "new"):
                     self.index.head = max(self.index.head, row["seq"])
+                elif row["kind"] == "new":
+                    self.index.add(rec, row["seq"])
+                else:
+                    self.index.remove(row["num"], row["seq"], _KIND[row["kind"]], known=rec)
             if len(rows) < 10000:
                 break
 
@@ -73,10 +80,16 @@ class SqliteDecisionView(IndexedView):
         rows = [r for r in self.store.changes_after(seq, self.max_log_read + 1) if r["seq"] <= self._seen]
         if len(rows) > self.max_log_read:
             return delta
-        changes = [(r["kind"], record_from_row(r)) for r in rows if not r["simulated"]]
+        changes = [(r["kind"], rec) for r in rows if not r["simulated"]
+                   for rec in [record_from_row(r, now)] if rec is not None]
         return fold_changes(changes, self.index.head,
                             lambda r: r.until > now and r.id in self.index.by_id)
 
+    def _record(self, row: dict, now: float) -> DecisionRecord | None:
+        rec = record_from_row(row, now)
+        if rec is None or rec.until != row["until"]:
+            self.out_of_range += 1
+        return rec
 
 
 class StoreWriter:
@@ -95,8 +108,11 @@ class StoreWriter:
     def delete_decisions(self, filters: dict, now: float | None = None) -> int:
         return self.store.delete_decisions(now=now, **filters)
 
-    def key_hashes(self) -> list[tuple[str, str, str]]:
-        return self.store.key_hashes()
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        return self.store.key_rows()
+
+    def upgrade_key(self, name: str, key: str) -> None:
+        self.store.upgrade_key(name, key)
 
     def last_seq(self, name: str) -> int:
         return self.store.last_seq(name)

@@ -11,7 +11,9 @@ by `scope:value`, one decision per key as on a compacted topic: a new value repl
 tombstone ends it, a simulated or already-expired value ends it too. Expiry is derived from `until`
 (`pop_expired`). Every change gets the next number of one increasing sequence starting at `base_seq`
 (above every bouncer's stored sequence, so a bouncer that pulled from an earlier process gets the full set
-once, then deltas). Undecodable messages are counted and skipped (the topic is a state, not a queue: there
+once, then deltas). A decision whose `until` is not a number is counted and skipped, one more than 10 years
+away (infinite: written before durations were bounded) clamped (`out_of_range`). Undecodable messages are
+counted and skipped (the topic is a state, not a queue: there
 is nothing to retry). A decision's LAPI id is derived from its (partition, offset), so it is the same after
 a restart and is known to the writer as soon as the broker acknowledges the write.
 """
@@ -27,6 +29,7 @@ from connectors.api.index import DecisionIndex
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
+from synsec.engine.durations import bounded_until
 
 __all__ = ["TopicDecisionView", "TopicDecisionWriter", "make_decisions_consumer", "make_decisions_producer",
            "lapi_id", "DECISIONS_TOPIC"]
@@ -77,6 +80,7 @@ class TopicDecisionView(IndexedView):
         self.partitions = 0
         self.records = 0          # messages read
         self.poison = 0           # undecodable messages skipped
+        self.out_of_range = 0     # decisions whose `until` was not a number (skipped) or too far (clamped)
         self.error: str = ""      # last consumer error, "" while healthy
         self._pending: list[tuple[str, DecisionRecord | None]] = []
         self._positions: dict[int, int] = {}   # partition -> next offset read
@@ -185,9 +189,16 @@ class TopicDecisionView(IndexedView):
             self.poison += 1
             log.warning("decisions topic: skipped partition %d offset %d: %s", partition, offset, err)
             return None
+        until = bounded_until(d.until, time.time())
+        if until != d.until:      # written before durations were bounded: NaN skipped, ±inf clamped
+            self.out_of_range += 1
+            log.warning("decisions topic: partition %d offset %d: until %r out of range, %s", partition,
+                        offset, d.until, "skipped" if until is None else "clamped")
+            if until is None:
+                return None
         return text, DecisionRecord(id=lapi_id(partition, offset, self.partitions), origin=d.origin,
                                     type=d.type, scope=d.scope, value=d.value, scenario=d.scenario,
-                                    until=d.until, simulated=d.simulated, uuid=d.id,
+                                    until=until, simulated=d.simulated, uuid=d.id,
                                     target=target_of(d.scope, d.value))
 
     # -- DecisionView -------------------------------------------------------------------------------------

@@ -57,8 +57,12 @@ class DecisionWriter(Protocol):
 
 
 class KeyStore(Protocol):
-    def key_hashes(self) -> list[tuple[str, str, str]]:
-        """(sha256 hex of key, bouncer name, role) for every registered bouncer."""
+    def key_rows(self) -> list[tuple[str, str, str, str]]:
+        """(key id, salted key hash, bouncer name, role) for every registered bouncer
+        (`synsec.store.bouncers.KeyIndex` checks a key against them)."""
+
+    def upgrade_key(self, name: str, key: str) -> None:
+        """Store a verified key's hash salted, replacing the unsalted one an older synsec wrote."""
 
     def last_seq(self, name: str) -> int:
         """The change sequence this bouncer last pulled up to (0: never)."""
@@ -90,6 +94,7 @@ class IndexedView:
 
     index: "DecisionIndex"
     ended_window: float
+    out_of_range: int = 0     # decisions read whose `until` was skipped or clamped (durations.bounded_until)
 
     def head(self) -> int:
         return self.index.head

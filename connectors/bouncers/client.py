@@ -10,7 +10,9 @@ tells its bouncer through two callbacks, called in topic order from the follower
                                          `decision` is the one that was active, or None when none was
 
 Simulated decisions are never active. An undecodable value is counted in `stats["poison"]`, logged with its
-partition and offset, and skipped.
+partition and offset, and skipped; a decision whose `until` is not a number is skipped, one more than 10
+years away (infinite: written before durations were bounded) clamped, both counted in
+`stats["out_of_range"]`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Callable
 
 from connectors.api.index import DecisionIndex
 from connectors.api.model import DecisionRecord, target_of
+from synsec.engine.durations import bounded_until
 from synsec.engine.model import Decision
 
 __all__ = ["DecisionFollower", "FollowerState", "DECISIONS_TOPIC", "parse_key"]
@@ -112,7 +115,7 @@ class DecisionFollower:
         self.poll_timeout_ms = poll_timeout_ms
         self.ready = threading.Event()
         self.stats = {"records": 0, "added": 0, "deleted": 0, "expired": 0, "simulated": 0, "poison": 0,
-                      "callback_errors": 0}
+                      "out_of_range": 0, "callback_errors": 0}
         self._codecs = codecs
         self._state = FollowerState()
         self._lock = threading.RLock()
@@ -175,6 +178,14 @@ class DecisionFollower:
             log.warning("decisions %s key %s: undecodable value skipped (%s: %s)", where, keytext,
                         type(err).__name__, err)
             return
+        until = bounded_until(d.until, self.clock())
+        if until != d.until:   # written before durations were bounded: NaN skipped, ±inf clamped
+            self.stats["out_of_range"] += 1
+            log.warning("decisions %s key %s: until %r out of range, %s", where, keytext, d.until,
+                        "skipped" if until is None else "clamped")
+            if until is None:
+                return
+            d.until = until
         if d.simulated:
             self.stats["simulated"] += 1
             self._delete(keytext, scope, value_)       # a simulated decision replaces an active one

@@ -34,8 +34,11 @@ _UINT32_MAX = 2**32 - 1
 
 
 def _epoch(ts: float) -> int:
-    """DateTime is UInt32 epoch seconds: clamp to its range instead of letting an insert fail."""
-    return min(max(int(ts), 0), _UINT32_MAX)
+    """DateTime is UInt32 epoch seconds: clamp to its range instead of letting an insert fail (NaN, written
+    before durations were bounded, reads as 0; ±inf as the range's ends)."""
+    if ts != ts:
+        return 0
+    return int(min(max(ts, 0), _UINT32_MAX))
 
 
 def alert_row(alert: Alert) -> tuple:
@@ -63,10 +66,11 @@ def decision_id(decision: Decision) -> str:
 
 
 def decision_row(decision: Decision) -> tuple:
-    duration = max(float(decision.duration), 0.0)
+    duration = float(decision.duration)
+    duration = duration if 0.0 <= duration <= _UINT32_MAX else float(_UINT32_MAX) if duration > 0 else 0.0
     return (
         decision.id or decision_id(decision), decision.alert_id, decision.origin, decision.scenario, decision.scope, decision.value,
-        decision.type, min(int(duration), _UINT32_MAX), _epoch(decision.until - duration),
+        decision.type, int(duration), _epoch(decision.until - duration),
         _epoch(decision.until), int(bool(decision.simulated)),
     )
 

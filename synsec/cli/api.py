@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
+import re
 import time
 
 import click
@@ -21,7 +23,7 @@ _BROKER_KEYS = ("broker_url", "security_protocol", "sasl_mechanism", "sasl_usern
 def parse_listen(text: str, param_hint: str = "--listen") -> tuple[str, int]:
     """`HOST:PORT`, `[V6]:PORT` or `:PORT` (loopback)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint=param_hint)
     host = host.strip("[]") or "127.0.0.1"
     if host != "localhost":
@@ -56,18 +58,23 @@ def _broker(flags: dict):
               help="With --broker: the compacted decisions topic to serve.")
 @click.option("--catch-up-timeout", type=click.FloatRange(0.0, 3600.0), default=60.0, show_default=True,
               help="With --broker: seconds to wait for the topic to be read before serving.")
+@click.option("--auth-fail-limit", type=click.IntRange(1, 1_000_000), default=30, show_default=True,
+              help="Wrong keys from one client address (IPv6: its /64) within --auth-fail-window before its "
+                   "requests get 429.")
+@click.option("--auth-fail-window", type=click.FloatRange(1.0, 86400.0), default=60.0, show_default=True,
+              help="Seconds over which wrong keys are counted (and a throttled client waits).")
 @_optional_broker_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str, catch_up_timeout: float,
-        **broker_flags) -> None:
+        auth_fail_limit: int, auth_fail_window: float, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli.
 
     With --broker kafka://HOST:PORT, decisions come from the decisions topic and ccscli's adds/deletes are
     published to it; without, from the embedded store.
     """
-    from aiohttp import web
-
     from connectors.api.metrics import Metrics
-    from connectors.api.server import Backend, create_app
+    from connectors.api.protocol import serve
+    from connectors.api.server import Backend, OneLineErrors, create_app
+    from connectors.api.throttle import AuthThrottle
     from connectors.api.sqlite_view import SqliteDecisionView, StoreWriter
     from synsec.store import Store
 
@@ -83,11 +90,14 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str,
     else:
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
-    app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics)
+    for name in ("aiohttp.server", "aiohttp.web", "connectors.api"):   # no traceback per bad request
+        logging.getLogger(name).addFilter(OneLineErrors())
+    app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics,
+                     throttle=AuthThrottle(auth_fail_limit, auth_fail_window))
     click.echo(f"synsec api: serving http://{'[' + host + ']' if ':' in host else host}:{port}/ "
                f"from {source}", err=True)
     try:
-        web.run_app(app, host=host, port=port, print=None, access_log=None, handle_signals=True)
+        serve(app, host, port)
     finally:
         for close in closers:
             close()

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from synsec.engine.model import Alert, Decision
-from synsec.store.bouncers import BOUNCERS_SCHEMA, BouncerTable
+from synsec.store.bouncers import BOUNCERS_INDEX, BOUNCERS_SCHEMA, BouncerTable
+from synsec.store.files import private_dir, private_file
 from synsec.store.metrics import METRICS_SCHEMA, MetricsTable
 
 __all__ = ["Store", "default_state_dir"]
@@ -79,6 +80,11 @@ def _migrate(db: sqlite3.Connection) -> None:
             if col not in have:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
         db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA)
+        if "key_id" not in {row[1] for row in db.execute("PRAGMA table_info(bouncers)")}:
+            db.execute("ALTER TABLE bouncers ADD COLUMN key_id TEXT")
+        # unsalted rows (plain SHA-256 hex): their key id is the hash's first 8 characters
+        db.execute("UPDATE bouncers SET key_id = substr(key_hash, 1, 8) WHERE key_id IS NULL")
+        db.executescript(BOUNCERS_INDEX)
         for (did, created) in db.execute("SELECT id, created_at FROM decisions WHERE num IS NULL "
                                          "ORDER BY created_at, id").fetchall():
             cur = db.execute("INSERT INTO decision_changes(decision_id, kind, at) VALUES (?, 'new', ?)",
@@ -88,9 +94,11 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 class Store(BouncerTable, MetricsTable):
     def __init__(self, state_dir: str | Path):
-        self.dir = Path(state_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / "synsec.db"
+        self.dir = private_dir(state_dir)
+        self.path = private_file(self.dir / "synsec.db")
+        for suffix in ("-wal", "-shm"):           # an older synsec's, possibly 0644
+            if self.path.with_name(self.path.name + suffix).exists():
+                private_file(self.path.with_name(self.path.name + suffix))
         self.db = sqlite3.connect(self.path, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")  # the API reads while replay/ccscli write
         self.db.executescript(SCHEMA)

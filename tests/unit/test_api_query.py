@@ -134,7 +134,7 @@ def test_filters_apply_to_stream(env):
     ({"value": "1.2.3"}, "invalid IP"), ({"value": "10.0.0.1/24", "scope": "Range"}, "invalid range"),
     ({"value": "10.0.0.0/33", "scope": "range"}, "invalid range"), ({"value": "1.2.3.4", "duration": "4"},
                                                                     "invalid duration"),
-    ({"value": "1.2.3.4", "duration": "-1h"}, "positive"), ({"value": "1.2.3.4", "scope": "Country"},
+    ({"value": "1.2.3.4", "duration": "-1h"}, "negative"), ({"value": "1.2.3.4", "scope": "Country"},
                                                              "unsupported scope"),
     ({"value": ""}, "missing value"), ({"value": "1.2.3.4", "colour": "red"}, "unknown field"),
 ])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 import pytest
 
 from synsec.engine.model import Decision
-from synsec.store import Store, hash_key
+from synsec.store import Store, verify_key
 
 NOW = 2_000_000_000.0
 
@@ -64,12 +65,14 @@ def test_old_database_is_migrated(tmp_path):
 
 
 def test_bouncer_keys_are_stored_hashed(tmp_path):
-    """A bouncer key is returned once, stored only as its SHA-256, and authenticates; others do not."""
+    """A bouncer key is returned once, stored only as a salted hash, and authenticates; others do not."""
     store = Store(tmp_path)
     key = store.add_bouncer("fw", now=NOW)
     assert len(key) == 64
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("synsec.db*"))  # database and its WAL
-    assert key.encode() not in raw and hash_key(key).encode() in raw
+    stored = store.db.execute("SELECT key_hash FROM bouncers").fetchone()[0]
+    assert key.encode() not in raw and hashlib.sha256(key.encode()).hexdigest().encode() not in raw
+    assert stored.startswith("hmac-sha256$") and stored.encode() in raw and verify_key(key, stored)
     assert store.authenticate(key).name == "fw" and store.authenticate(key[:-1] + "x") is None
     assert store.authenticate("") is None
     with pytest.raises(ValueError, match="already exists"):

@@ -1,5 +1,5 @@
 """`ccscli bouncers add|list|delete`: API keys for bouncers, in the embedded store (as cscli does on the
-LAPI database). Only a SHA-256 of a key is stored: `add` shows it once."""
+LAPI database). Only a salted hash of a key is stored: `add` shows it once."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def bouncers() -> None:
 
 @bouncers.command("add")
 @click.argument("name")
-@click.option("-k", "--key", help="Use this key instead of a random one (at least 16 characters).")
+@click.option("-k", "--key", help="Use this key instead of a random one (32-256 characters of A-Z a-z 0-9 . _ ~ + / = -).")
 @click.option("--role", type=click.Choice(["bouncer", "machine"]), default="bouncer", show_default=True,
               help="`machine` keys also add/delete decisions and read alerts over the API (for ccscli).")
 @output_option

@@ -14,6 +14,7 @@ from synsec.cli.ccscli.remote import api_call as _call
 from synsec.cli.ccscli.remote import api_client as _client
 from synsec.cli.ccscli.remote import api_options
 from synsec.cli.output import emit_json, output_option, table
+from synsec.engine.durations import bounded_until, seconds_text
 
 __all__ = ["COMMANDS"]
 
@@ -55,11 +56,14 @@ def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
     store = Store(settings.state_dir)
     rows = store.decisions(active_only=not show_all, value=value, scenario=scenario, origin=origin, limit=limit)
     store.close()
+    for r in rows:     # rows written before durations were bounded: no NaN/Infinity in JSON or the table
+        r["until"] = bounded_until(r["until"], now)
+        r["duration"] = bounded_until(r["duration"], 0.0)
     if output == "json":
         emit_json(rows)
         return
-    _table(rows, lambda r: (r["id"], f"{max(0, int(r['until'] - now))}s" if r["deleted_at"] is None
-                            else "deleted", r["alert_id"]))
+    _table(rows, lambda r: (r["id"], f"{max(0, int((r['until'] or now) - now))}s"
+                            if r["deleted_at"] is None else "deleted", r["alert_id"]))
 
 
 def _table(rows, extra) -> None:
@@ -90,7 +94,7 @@ def _add(settings, inputs, output) -> None:
         emit_json({"ids": ids, "decisions": [d.to_dict() for d in inputs]})
     elif len(inputs) == 1:
         d = inputs[0]
-        click.echo(f"Decision successfully added: {d.type} on {d.scope}:{d.value} for {d.duration:g}s (id {ids[0]})")
+        click.echo(f"Decision successfully added: {d.type} on {d.scope}:{d.value} for {seconds_text(d.duration)} (id {ids[0]})")
     else:
         click.echo(f"{len(inputs)} decisions successfully added")
 
@@ -156,7 +160,7 @@ def delete(settings, value, range_, decision_id, scenario, origin, everything) -
     value = value or range_
     if not (value or decision_id or scenario or origin or everything):
         raise click.UsageError("give --ip, --range, --id, --scenario, --origin or --all")
-    num = int(decision_id) if decision_id and decision_id.isdigit() else None
+    num = _num(decision_id)
     client = _client(settings)
     if client is not None:
         if decision_id and num is None:
@@ -179,6 +183,16 @@ def delete(settings, value, range_, decision_id, scenario, origin, everything) -
     finally:
         store.close()
     click.echo(f"{n} decision(s) deleted")
+
+
+def _num(decision_id: str | None) -> int | None:
+    """The integer id (ASCII digits, within SQLite's range) given to --id; None for a uuid."""
+    from connectors.api.query import QueryError, parse_uint
+
+    try:
+        return parse_uint("--id", decision_id) if decision_id else None
+    except QueryError:
+        return None
 
 
 COMMANDS = [decisions]
