@@ -146,7 +146,9 @@ def _lock_state_dir(state_dir: Path):
     """Hold `run.lock` in the state dir: two `synsec run` on one state would overwrite each other's state."""
     import fcntl
 
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from synsec.store.files import private_dir
+
+    private_dir(state_dir)
     fh = open(state_dir / "run.lock", "w")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
