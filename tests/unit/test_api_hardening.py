@@ -17,12 +17,12 @@ from connectors.api.throttle import AuthThrottle
 from connectors.api.topic_view import TopicDecisionView
 from connectors.bouncers.client import DecisionFollower
 from connectors.clickhouse.rows import decision_row
-from streams.codecs import Codecs
-from streams.records import decision_key, decision_to_record
-from streams.registry import LocalRegistry
 from synsec.engine.durations import MAX_DURATION
 from synsec.engine.model import Decision
 from synsec.store import KeyIndex, Store
+from synsec.wire.codecs import Codecs
+from synsec.wire.records import decision_key, decision_to_record
+from synsec.wire.registry import LocalRegistry
 
 NOW = 2_000_000_000.0
 
