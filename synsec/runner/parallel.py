@@ -1,9 +1,11 @@
 """`synsec replay --workers N`: parse and route in N processes, pour in this one (all cores busy).
 
 Parsing and scenario filters are stateless per line, so worker processes run them on chunks of lines and
-send back compact parsed events with their bucket routes; this process pours them in input order, so
-the alerts are exactly those of a single-process replay (the same split as the Kafka topology's
-parse/route and bucket agents).
+send back the parsed events with their bucket routes; this process pours them in input order, so the alerts
+are exactly those of a single-process replay (the same split as the Kafka topology's parse/route and bucket
+agents). An event crosses processes as the topology's `event` value (`synsec.wire`: the Avro event record,
+every field of the event), so pour-time expressions (distinct, cancel_on, conditions...) see what they see
+in one process.
 """
 
 from __future__ import annotations
@@ -11,24 +13,29 @@ from __future__ import annotations
 import multiprocessing as mp
 from typing import Iterator
 
-from synsec.engine.model import Event, Line, StrMap
-from synsec.engine.pipeline import Stats, add_counts
 from synsec.assembly.build import EngineOptions, build_engine
+from synsec.engine.model import Event, Line
+from synsec.engine.pipeline import Stats, add_counts
+from synsec.wire.codecs import Codecs
+from synsec.wire.records import event_to_record, record_to_event
+from synsec.wire.registry import LocalRegistry
 
 __all__ = ["parallel_events", "merge_counts", "CHUNK"]
 
 CHUNK = 2048
 _engine = None
+_codecs: Codecs | None = None
 
 
 def _init(opts: EngineOptions) -> None:
-    global _engine
+    global _engine, _codecs
     _engine, _ = build_engine(opts)
+    _codecs = Codecs(LocalRegistry())
 
 
 def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
     lines, labels, fallback = job
-    engine = _engine
+    engine, codecs = _engine, _codecs
     out = []
     for src, text in lines:
         evt = engine.parse_line(Line(text, src, labels), fallback)
@@ -36,7 +43,7 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
             continue
         routes = engine.buckets.route(evt)
         if routes:
-            out.append((evt.ts, dict(evt.Meta), dict(evt.Parsed), dict(evt.Enriched), src, routes))
+            out.append((codecs.encode("event", event_to_record(evt)), routes))
         else:
             out.append(evt.ts)      # still moves the watermark (timers fire as in one process)
     return out, _take_counts(engine)
@@ -65,13 +72,11 @@ def merge_counts(engine, counts: dict) -> None:
     add_counts(engine.buckets.stats, counts["buckets"])
 
 
-def _rebuild(item, labels: dict) -> tuple[Event | float, list]:
+def _rebuild(item, codecs: Codecs) -> tuple[Event | float, list]:
     if isinstance(item, float):
         return item, []
-    ts, meta, parsed, enriched, src, routes = item
-    evt = Event(Line("", src, labels))
-    evt.ts, evt.Meta, evt.Parsed, evt.Enriched = ts, StrMap(meta), StrMap(parsed), StrMap(enriched)
-    return evt, routes
+    data, routes = item
+    return record_to_event(codecs.decode("event", data)), routes
 
 
 def _chunks(lines: Iterator[tuple[str, str]], labels: dict, fallback: float):
@@ -89,7 +94,8 @@ def parallel_events(lines: Iterator[tuple[str, str]], labels: dict, opts: Engine
                     fallback: float) -> Iterator[tuple[list, dict]]:
     """Yield, in input order, ([(event, routes)], chunk counts) computed by `workers` processes; add the
     counts to the pouring engine with `merge_counts`."""
+    codecs = Codecs(LocalRegistry())
     ctx = mp.get_context("fork")
     with ctx.Pool(workers, initializer=_init, initargs=(opts,)) as pool:
         for out, stats in pool.imap(_work, _chunks(lines, labels, fallback), chunksize=1):
-            yield [_rebuild(item, labels) for item in out], stats
+            yield [_rebuild(item, codecs) for item in out], stats
