@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["SynsecError", "Where", "LoadError", "ExprError", "LoadErrors", "ErrorCollector"]
+__all__ = ["SynsecError", "Where", "LoadError", "ExprError", "ExprTextError", "LoadErrors", "ErrorCollector"]
 
 
 class SynsecError(Exception):
@@ -43,6 +43,16 @@ class LoadError(SynsecError):
 
 class ExprError(LoadError):
     """An `expr` expression that does not compile (syntax error, unknown helper, bad arity)."""
+
+
+class ExprTextError(SynsecError):
+    """An error at a 0-based offset of an expression's text (lexing, parsing, compiling); the compiler turns it
+    into an ExprError naming the file, line and field."""
+
+    def __init__(self, message: str, pos: int):
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
 
 
 class LoadErrors(SynsecError):

@@ -7,6 +7,7 @@ as "" like a Go `map[string]string`. Time is event time: `Event.ts` is epoch sec
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -38,6 +39,12 @@ def format_ts(ts: float) -> str:
     if dt.microsecond:
         return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _text(value) -> str:
+    if value.__class__ is not str:
+        raise TypeError(f"expected string, got {type(value).__name__}")
+    return value
 
 
 class Line:
@@ -96,6 +103,29 @@ class Event:
             return ""
         return self.Meta.get(key, "")
 
+    def SetMeta(self, key: str, value: str) -> bool:
+        """The one way an expression writes Meta (CrowdSec `Event.SetMeta`): strings only."""
+        self.Meta[_text(key)] = _text(value)
+        return True
+
+    def SetParsed(self, key: str, value: str) -> bool:
+        self.Parsed[_text(key)] = _text(value)
+        return True
+
+    def ParseIPSources(self) -> list[str]:
+        """The event's source addresses: Meta.source_ip of a log line, the sources of an overflow."""
+        if self.Type == OVFLW:
+            values = list(self.Overflow.Sources) if self.Overflow is not None else []
+        else:
+            values = [self.Meta["source_ip"]] if "source_ip" in self.Meta else []
+        out = []
+        for value in values:
+            try:
+                out.append(str(ipaddress.ip_address(value)))
+            except ValueError:
+                continue
+        return out
+
     def copy(self) -> "Event":
         """A copy whose maps can be changed without touching this one."""
         new = Event.__new__(Event)
@@ -133,6 +163,17 @@ class Source:
     Cn: str = ""
     Latitude: float = 0.0
     Longitude: float = 0.0
+
+    def GetValue(self) -> str:
+        return self.Value
+
+    def GetScope(self) -> str:
+        return self.Scope
+
+    def GetAsNumberName(self) -> str:
+        """`AsNumber AsName` as CrowdSec prints it ("0" stands for no number)."""
+        out = self.AsNumber if self.AsNumber != "0" else ""
+        return out + (" " + self.AsName if self.AsName else "")
 
     def to_dict(self) -> dict:
         return {"scope": self.Scope, "value": self.Value, "ip": self.IP, "range": self.Range,
@@ -173,6 +214,13 @@ class Alert:
     def GetEventsCount(self) -> int:
         return self.EventsCount
 
+    def GetMeta(self, key: str) -> str:
+        value = self.Meta.get(key, "") if isinstance(self.Meta, dict) else ""
+        return value if isinstance(value, str) else ""
+
+    def HasRemediation(self) -> bool:
+        return True
+
     def to_dict(self) -> dict:
         return {
             "id": self.UUID, "scenario": self.Scenario, "scenario_version": self.ScenarioVersion,
@@ -196,6 +244,10 @@ class RuntimeAlert:
     BucketId: str = ""
     Whitelisted: bool = False
     Reason: str = ""
+
+    def GetSources(self) -> list[str]:
+        """The source values of the alert (CrowdSec `RuntimeAlert.GetSources`)."""
+        return list(self.Sources)
 
 
 @dataclass(slots=True)

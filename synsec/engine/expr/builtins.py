@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from .gofmt import go_value
 from .registry import helper
+from .runtime import attribute
 
 __all__ = ["parse_go_duration", "format_go_duration"]
 
@@ -106,8 +107,11 @@ def get(coll, key):
         return coll.get(key)
     if isinstance(coll, (list, tuple, str)) and key.__class__ is int:
         return coll[key] if -len(coll) <= key < len(coll) else None
-    if coll is not None and isinstance(key, str) and not key.startswith("_"):
-        return getattr(coll, key, None)
+    if coll is not None and key.__class__ is str:
+        try:
+            return attribute(coll, key)          # a data field only: no method, no private name
+        except (AttributeError, TypeError):
+            return None
     return None
 
 

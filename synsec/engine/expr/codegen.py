@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import ExprTextError
 from . import runtime
 from .context import ExprContext
 from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, Ident, Let, MapLit, Member,
@@ -17,20 +18,22 @@ from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, 
 from .ops import OpsMixin
 from .predicates import PredicateMixin
 from .registry import REGISTRY
-from .typeinfo import PARAM_TYPES, field_type, method_type
+from .typeinfo import METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, method
 
 __all__ = ["CodeGen", "CompileError", "NOT_CONST"]
 
 NOT_CONST = object()
 
 
-class CompileError(Exception):
+class CompileError(ExprTextError):
     """A semantic error (unknown function, wrong arity, bad regexp...) at an offset of the text."""
 
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message = message
-        self.pos = pos
+
+def _type_name(typ: str) -> str:
+    """A static type as an error message names it (Go's names: string, map, array)."""
+    if typ in STRUCT_FIELDS:
+        return typ
+    return {"str": "string", "strmap": "map[string]string", "dict": "map", "list": "array"}.get(typ, typ)
 
 
 def type_of_value(value: Any) -> str:
@@ -86,7 +89,9 @@ class CodeGen(OpsMixin, PredicateMixin):
         """The node's value if it is a load-time constant, else NOT_CONST."""
         key = id(node)
         if key not in self._folded:
-            self._folded[key] = self._fold(node)
+            value = self._fold(node)
+            too_big = not isinstance(node, Const) and runtime.oversized(value)
+            self._folded[key] = NOT_CONST if too_big else value     # built at run time, within its bounds
         return self._folded[key]
 
     def _fold(self, node: Node) -> Any:
@@ -212,10 +217,21 @@ class CodeGen(OpsMixin, PredicateMixin):
         return f"_rt_member({obj}, {prop})", "any"
 
     def _method(self, node: MethodCall, obj: str, otype: str) -> tuple[str, str]:
-        if not node.name.isidentifier() or node.name.startswith("_"):
-            raise CompileError(f"cannot call method {node.name}", node.pos)
-        args = ", ".join(self.gen(a)[0] for a in node.args)
-        return f"{obj}.{node.name}({args})", method_type(otype, node.name) or "any"
+        """Only an allowlisted method (typeinfo.STRUCT_METHODS); on a value of unknown type, checked at run time."""
+        name = node.name
+        if name not in METHOD_NAMES:
+            raise CompileError(f"unknown method {name}: an expression may call only "
+                               f"{', '.join(sorted(METHOD_NAMES))}", node.pos)
+        spec = method(otype, name)
+        if spec is None and otype != "any":
+            raise CompileError(f"type {_type_name(otype)} has no method {name}", node.pos)
+        if spec is not None and len(node.args) != spec[1]:
+            raise CompileError(f"{name}: wrong number of arguments: got {len(node.args)}, want {spec[1]}",
+                               node.pos)
+        args = [self.gen(a)[0] for a in node.args]
+        if spec is not None:
+            return f"{obj}.{name}({', '.join(args)})", spec[0]
+        return f"_rt_call({', '.join([obj, repr(name)] + args)})", "any"
 
     def _slice(self, node: Slice, obj: str, otype: str) -> tuple[str, str]:
         start = None if node.start is None else self.fold(node.start)

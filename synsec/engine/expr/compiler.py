@@ -5,10 +5,10 @@ from __future__ import annotations
 from types import CodeType, FunctionType
 from typing import Any, Callable
 
-from ..errors import ExprError, SynsecError, Where
-from .codegen import CodeGen, CompileError
+from ..errors import ExprError, ExprTextError, SynsecError, Where
+from .codegen import CodeGen
 from .context import ExprContext
-from .parser import ParseError, parse
+from .parser import parse
 
 __all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_fields",
            "FIELD_ERROR", "generated_function"]
@@ -61,7 +61,13 @@ def _column_of(text: str, pos: int) -> tuple[int, int]:
 def _load_error(where: Where, text: str, message: str, pos: int) -> ExprError:
     line, col = _column_of(text, pos)
     at = f"line {line} column {col}" if "\n" in text.strip() else f"column {col}"
-    return ExprError(where, f"{message} ({at}) in expression: {text.strip()!r}")
+    return ExprError(where, f"{message} ({at}) in expression: {_shown(text)!r}")
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """The expression as an error message quotes it: stripped, and cut after `limit` characters."""
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | None,
@@ -74,27 +80,33 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
         tree = parse(text)
         cg = CodeGen(params, ctx)
         body, typ = cg.gen(tree)
-    except (ParseError, CompileError) as err:
+        args = ", ".join(cg.params[p][0] for p in params)
+        if predicate and typ != "bool":
+            code = (f"def _compiled({args}):\n    try:\n        _r = {body}\n"
+                    f"    except Exception as _e:\n        raise _fail(_e) from _e\n"
+                    f"    if _r.__class__ is bool:\n        return _r\n    raise _notbool(_r)\n")
+        else:
+            code = (f"def _compiled({args}):\n    try:\n        return {body}\n"
+                    f"    except Exception as _e:\n        raise _fail(_e) from _e\n")
+        ns = cg.namespace
+        ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
+        ns["_notbool"] = lambda r: ExprRuntimeError(
+            text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
+        fn = generated_function(code, ns, "_compiled", f"<expr {where}>")
+    except ExprTextError as err:
         raise _load_error(where, text, err.message, err.pos) from None
-    except RecursionError:
-        raise ExprError(where, f"expression too deeply nested: {text.strip()!r}") from None
-    args = ", ".join(cg.params[p][0] for p in params)
-    if predicate and typ != "bool":
-        code = (f"def _compiled({args}):\n    try:\n        _r = {body}\n"
-                f"    except Exception as _e:\n        raise _fail(_e) from _e\n"
-                f"    if _r.__class__ is bool:\n        return _r\n    raise _notbool(_r)\n")
-    else:
-        code = (f"def _compiled({args}):\n    try:\n        return {body}\n"
-                f"    except Exception as _e:\n        raise _fail(_e) from _e\n")
-    ns = cg.namespace
-    ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
-    ns["_notbool"] = lambda r: ExprRuntimeError(
-        text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
-    fn = generated_function(code, ns, "_compiled", f"<expr {where}>")
+    except Exception as err:          # never a SyntaxError, RecursionError... out of content: a load error
+        raise _internal(where, text, err) from None
     # A one-off subclass whose __call__ is the generated function: calling the object costs what calling
     # the function costs, instead of one more Python frame.
     cls = type("Compiled", (Compiled,), {"__slots__": (), "__call__": _static(fn)})
     return cls(text, where, params, fn, code, tree, ctx)
+
+
+def _internal(where: Where, text: str, err: BaseException) -> ExprError:
+    """A load error for an expression the compiler could not turn into Python (a compiler bug, reported)."""
+    what = "too deeply nested or too large" if isinstance(err, (RecursionError, MemoryError)) else "cannot compile"
+    return ExprError(where, f"expression {what} ({type(err).__name__}: {err}): {_shown(text)!r}")
 
 
 _BUILTINS = {"any": any, "all": all, "sum": sum, "next": next, "enumerate": enumerate, "reversed": reversed,
@@ -150,9 +162,12 @@ def compile_fields(nodes: list[Any], *, where: Where, params: tuple[str, ...] = 
     for i, node in enumerate(nodes):
         try:
             body, _typ = cg.gen(node)
-        except CompileError as err:
+        except ExprTextError as err:
             raise ExprError(where, f"field {i} does not compile: {err.message}") from None
         lines += ["    try:", f"        _f{i} = {body}", "    except Exception:", f"        _f{i} = _ERR"]
     lines.append(f"    return ({''.join(f'_f{i}, ' for i in range(len(nodes)))})")
     cg.namespace["_ERR"] = FIELD_ERROR
-    return generated_function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
+    try:
+        return generated_function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
+    except Exception as err:
+        raise _internal(where, "<fields>", err) from None

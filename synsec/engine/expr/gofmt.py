@@ -7,6 +7,8 @@ import math
 import re
 from datetime import datetime, timedelta
 
+from .runtime import MAX_STRING
+
 __all__ = ["sprintf", "go_value"]
 
 _VERB = re.compile(r"%([-+# 0]*)(\d+|\*)?(?:\.(\d+|\*))?([a-zA-Z%])")
@@ -84,10 +86,16 @@ def _one(flags: str, width: str | None, prec: str | None, verb: str, arg) -> str
     return out
 
 
+_MAX_WIDTH = 1_000_000      # Go's fmt: a larger width or precision is "too large", not a number
+
+
 def sprintf(fmt: str, *args) -> str:
-    """fmt.Sprintf: missing operands print %!v(MISSING), extra ones %!(EXTRA type=value)."""
+    """fmt.Sprintf: missing operands print %!v(MISSING), extra ones %!(EXTRA type=value).
+
+    A width or precision past 1e6 prints %!(BADWIDTH)/%!(BADPREC) and ends the format, as in Go; a result
+    longer than MAX_STRING is a runtime error (never a MemoryError)."""
     out: list[str] = []
-    pos = argi = 0
+    size = pos = argi = 0
     for m in _VERB.finditer(fmt):
         out.append(fmt[pos:m.start()])
         pos = m.end()
@@ -95,13 +103,29 @@ def sprintf(fmt: str, *args) -> str:
         if verb == "%":
             out.append("%")
             continue
+        bad = _too_large(width, prec)
+        if bad:
+            out.append(f"%!({bad})%!(NOVERB)")
+            pos = len(fmt)
+            break
         if argi >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
         out.append(_one(flags, width, prec, verb, args[argi]))
         argi += 1
+        size += len(out[-2]) + len(out[-1])
+        if size > MAX_STRING:
+            raise ValueError(f"Sprintf: result longer than {MAX_STRING} characters")
     out.append(fmt[pos:])
     if argi < len(args):
         extra = ", ".join(f"{type(a).__name__}={go_value(a)}" for a in args[argi:])
         out.append(f"%!(EXTRA {extra})")
     return "".join(out)
+
+
+def _too_large(width: str | None, prec: str | None) -> str:
+    if width and width != "*" and (len(width) > 7 or int(width) > _MAX_WIDTH):
+        return "BADWIDTH"
+    if prec and prec != "*" and (len(prec) > 7 or int(prec) > _MAX_WIDTH):
+        return "BADPREC"
+    return ""

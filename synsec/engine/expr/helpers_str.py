@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .registry import helper
+from .runtime import MAX_STRING
 
 __all__ = ["go_upper", "go_lower", "byte_index", "GO_SPACE"]
 
@@ -157,14 +158,26 @@ def fields(s):
     return _s(s).split()
 
 
+def _bounded(length: int, what: str) -> None:
+    """Refuse to build a string longer than MAX_STRING (a runtime error, not a MemoryError)."""
+    if length > MAX_STRING:
+        raise ValueError(f"{what}: result of {length} characters is longer than {MAX_STRING}")
+
+
 @helper("Replace", 4, returns="str", pure=True)
 def replace(s, old, new, n):
-    return _s(s).replace(_s(old), _s(new), n if n >= 0 else -1)
+    _s(s), _s(old), _s(new)
+    if n.__class__ is not int:
+        raise TypeError(f"expected int, got {type(n).__name__}")
+    count = s.count(old) if old else len(s) + 1
+    count = count if n < 0 else min(n, count)
+    _bounded(len(s) + count * (len(new) - len(old)), "Replace")
+    return s.replace(old, new, n if n >= 0 else -1)
 
 
 @helper("ReplaceAll", 3, returns="str", pure=True)
 def replace_all(s, old, new):
-    return _s(s).replace(_s(old), _s(new))
+    return replace(s, old, new, -1)
 
 
 @helper("replace", 3, returns="str", pure=True)
@@ -205,9 +218,12 @@ def has_suffix(s, suffix):
 
 @helper("repeat", 2, returns="str", pure=True)
 def repeat(s, n):
+    if n.__class__ is not int:
+        raise TypeError(f"expected int, got {type(n).__name__}")
     if n < 0:
         raise ValueError("negative repeat count")
-    return _s(s) * n
+    _bounded(len(_s(s)) * n, "repeat")
+    return s * n
 
 
 @helper("Match", 2, returns="bool", pure=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ExprTextError
+
 __all__ = ["Token", "LexError", "tokenize", "WORD_OPERATORS"]
 
 # Words the expr lexer turns into operators rather than identifiers.
@@ -17,13 +19,8 @@ _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "
                    "\\": "\\", "'": "'", '"': '"', "`": "`"}
 
 
-class LexError(Exception):
+class LexError(ExprTextError):
     """A lexical error at a 0-based offset in the expression text."""
-
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message = message
-        self.pos = pos
 
 
 @dataclass(frozen=True, slots=True)

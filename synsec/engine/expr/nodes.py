@@ -7,7 +7,7 @@ from typing import Any
 
 __all__ = [
     "Node", "Const", "Ident", "Pointer", "Unary", "Binary", "Member", "Slice", "Call", "MethodCall",
-    "Builtin", "Predicate", "Chain", "Conditional", "ArrayLit", "MapLit", "Let",
+    "Builtin", "Predicate", "Chain", "Conditional", "ArrayLit", "MapLit", "Let", "tree_depth",
 ]
 
 
@@ -124,3 +124,21 @@ class Let(Node):
     name: str
     value: Node
     body: Node
+
+
+def tree_depth(root: Node, limit: int) -> int:
+    """How many nodes the longest path from root has, counted without recursion; stops once past `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(root, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend((x, depth) for x in item)
+            continue
+        if not isinstance(item, Node):
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((getattr(item, f), depth + 1) for f in item.__slots__ if f != "pos")
+    return deepest

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from ..errors import ExprTextError
 from .lexer import LexError, Token, tokenize
 from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, Ident, Let, MapLit, Member,
-                    MethodCall, Node, Pointer, Predicate, Slice, Unary)
+                    MethodCall, Node, Pointer, Predicate, Slice, Unary, tree_depth)
 
-__all__ = ["ParseError", "parse", "BINARY", "UNARY", "PREDICATES"]
+__all__ = ["ParseError", "parse", "BINARY", "UNARY", "PREDICATES", "MAX_DEPTH", "balanced"]
 
 
-class ParseError(Exception):
+class ParseError(ExprTextError):
     """A syntax error at a 0-based offset in the expression text."""
 
-    def __init__(self, message: str, pos: int):
-        super().__init__(message)
-        self.message = message
-        self.pos = pos
+
+# How deep an expression may nest (hub content: 14 at most). Deeper text is a load error, never a RecursionError
+# in the parser, the code generator or Python's own compiler (which refuses 200 nested parentheses).
+MAX_DEPTH = 50
 
 
 # expr v1.17 parser/operator: name -> (precedence, right-associative)
@@ -31,6 +32,7 @@ UNARY = {"not": 50, "!": 50, "-": 90, "+": 90}
 _NEGATABLE = frozenset({"contains", "matches", "startsWith", "endsWith", "in"})
 _COMPARISON = frozenset(op for op, (prec, _) in BINARY.items() if prec == 20)
 _NORMAL = {"||": "or", "&&": "and", "!": "not", "^": "**"}
+_LOGICAL = frozenset({"and", "or"})
 # predicate builtins: how many leading plain arguments, then the closure, then optional extras
 PREDICATES: dict[str, tuple[int, bool]] = {
     "all": (1, False), "none": (1, False), "any": (1, False), "one": (1, False), "filter": (1, False),
@@ -50,7 +52,35 @@ def parse(text: str) -> Node:
     node = p.expression(0)
     if p.cur.kind != "eof":
         p.fail(f"unexpected token {p.cur}")
+    if tree_depth(node, MAX_DEPTH) > MAX_DEPTH:        # long `a.b.c...` or `a + b + ...` chains
+        raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels)", node.pos)
     return node
+
+
+def balanced(top: Binary, run: int) -> Node:
+    """The `run` same-operator `and`/`or` nodes at the top of a left-leaning chain, rebuilt as a balanced tree.
+
+    `a or b or c or ...` (a sigma-style list) would otherwise nest once per operand; `and`/`or` are associative,
+    and the operands keep their order, so evaluation (and short-circuit) order is unchanged."""
+    items: list[Node] = []
+    places: list[int] = []
+    node: Node = top
+    for _ in range(run):
+        assert isinstance(node, Binary)
+        items.append(node.right)
+        places.append(node.pos)
+        node = node.left
+    items.append(node)
+    items.reverse()
+    places.reverse()
+    return _join(top.op, items, places)
+
+
+def _join(op: str, items: list[Node], places: list[int]) -> Node:
+    if len(items) == 1:
+        return items[0]
+    k = len(items) // 2
+    return Binary(places[k - 1], op, _join(op, items[:k], places[:k - 1]), _join(op, items[k:], places[k:]))
 
 
 class _Parser:
@@ -58,7 +88,8 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.cur = tokens[0]
-        self.depth = 0
+        self.depth = 0        # predicate closures open (`#` is allowed inside one)
+        self.nesting = 0      # expression() calls open: bounded by MAX_DEPTH
 
     def fail(self, message: str, tok: Token | None = None):
         raise ParseError(message, (tok or self.cur).pos)
@@ -76,10 +107,21 @@ class _Parser:
         self.fail(f"unexpected token {self.cur}" + (f", expected {value!r}" if value else ""))
 
     def expression(self, precedence: int) -> Node:
-        if precedence == 0 and self.cur.is_("op", "let"):
-            return self.let()
-        left = self.primary()
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            self.fail(f"expression nested too deeply (more than {MAX_DEPTH} levels)")
+        try:
+            if precedence == 0 and self.cur.is_("op", "let"):
+                return self.let()
+            left = self.operators(self.primary(), precedence)
+            return self.conditional(left) if precedence == 0 else left
+        finally:
+            self.nesting -= 1
+
+    def operators(self, left: Node, precedence: int) -> Node:
+        """The binary operators after `left` that bind at least as tightly as `precedence`."""
         prev = ""
+        run = 0              # `and`/`or` of one kind just chained onto left, balanced when the run ends
         while self.cur.kind == "op":
             tok = self.cur
             negate = tok.value == "not"
@@ -95,6 +137,9 @@ class _Parser:
             if entry is None or entry[0] < precedence:
                 break
             self.advance()
+            op = _NORMAL.get(tok.value, tok.value)
+            if run and op != left.op:
+                left, run = balanced(left, run), 0
             if tok.value == "|":
                 name = self.expect("ident")
                 left = self.call(name, [left])
@@ -107,13 +152,12 @@ class _Parser:
                 left = self.comparison(left, tok)
             else:
                 right = self.expression(entry[0] if entry[1] else entry[0] + 1)
-                left = Binary(tok.pos, _NORMAL.get(tok.value, tok.value), left, right)
+                left = Binary(tok.pos, op, left, right)
                 if negate:
                     left = Unary(tok.pos, "not", left)
+                run = run + 1 if op in _LOGICAL and not negate else 0
             prev = tok.value
-        if precedence == 0:
-            left = self.conditional(left)
-        return left
+        return balanced(left, run) if run else left
 
     def comparison(self, left: Node, tok: Token) -> Node:
         """`a < b < c` means `a < b && b < c`, as in expr."""

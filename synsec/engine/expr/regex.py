@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re2
 
+from ..errors import SynsecError
+
 __all__ = ["Regex", "RegexError", "compile_regex", "literal_pattern", "cached_regex"]
 
 _OPTIONS = re2.Options()
@@ -19,7 +21,7 @@ _RE2 = re2._re2.RE2
 _META = frozenset("\\.+*?()|[]{}^$")
 
 
-class RegexError(ValueError):
+class RegexError(SynsecError, ValueError):
     """A pattern RE2 (Go's regexp syntax) rejects."""
 
 

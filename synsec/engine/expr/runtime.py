@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 from .regex import cached_regex
+from .typeinfo import CLASS_METHODS
 
 __all__ = [
-    "member", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
+    "member", "attribute", "call", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
     "div", "mod", "pow_", "neg", "iter_", "slice_", "range_", "as_str", "not_", "RUNTIME_NAMES",
+    "MAX_ITEMS", "MAX_STRING", "INT64", "oversized",
 ]
+
+# Bounds on what one operation may build, checked before it is built (constant folding at load gives up
+# past them, leaving the operation to run time, where it raises a runtime error instead of exhausting memory).
+MAX_ITEMS = 1_000_000          # elements of a range (Go's fmt refuses widths past 1e6 the same way)
+MAX_STRING = 1 << 20           # characters of a string built by repeat, Sprintf, Replace
+INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def oversized(value) -> bool:
+    """True for a value larger than an operation may build: folding then leaves it to run time."""
+    if value.__class__ is str:
+        return len(value) > MAX_STRING
+    if value.__class__ is list:
+        return len(value) > MAX_ITEMS
+    if value.__class__ is int:
+        return not INT64[0] <= value <= INT64[1]
+    return False
+
 
 
 def member(obj, key):
@@ -27,9 +48,25 @@ def member(obj, key):
         return obj[key]
     if obj is None:
         raise TypeError(f"cannot fetch {key} from nil")
-    if type(key) is not str or key.startswith("_"):
-        raise TypeError(f"cannot fetch {key!r} from {type(obj).__name__}")
-    return getattr(obj, key)
+    return attribute(obj, key)
+
+
+def attribute(obj, name):
+    """`obj.name` for a data field only: never a private or dunder name, a method, a class or a module."""
+    if name.__class__ is not str or name.startswith("_"):
+        raise TypeError(f"cannot fetch {name!r} from {type(obj).__name__}")
+    value = getattr(obj, name)
+    if callable(value) or isinstance(value, ModuleType):
+        raise TypeError(f"cannot fetch {name!r} from {type(obj).__name__}: not a field")
+    return value
+
+
+def call(obj, name: str, *args):
+    """`obj.Name(args)` on a value of unknown static type: only a method of the allowlist, on its own class."""
+    allowed = CLASS_METHODS.get(obj.__class__)
+    if allowed is None or name not in allowed:
+        raise TypeError(f"type {type(obj).__name__} has no method {name}")
+    return getattr(obj, name)(*args)
 
 
 def eq(a, b) -> bool:
@@ -177,10 +214,13 @@ def _bound(i, n: int) -> int:
 def range_(a, b) -> list[int]:
     if a.__class__ is not int or b.__class__ is not int:
         raise TypeError("range bounds must be integers")
+    if b - a >= MAX_ITEMS:
+        raise ValueError(f"range {a}..{b} has more than {MAX_ITEMS} elements")
     return list(range(a, b + 1))
 
 
-RUNTIME_NAMES = {name: globals()[name] for name in __all__ if name != "RUNTIME_NAMES"}
+RUNTIME_NAMES = {name: globals()[name] for name in __all__
+                 if name not in ("RUNTIME_NAMES", "MAX_ITEMS", "MAX_STRING", "INT64", "oversized")}
 
 
 class _NoInit:

@@ -6,7 +6,10 @@ missing key reads ""), "any" (unknown), or the name of a model struct ("Event", 
 
 from __future__ import annotations
 
-__all__ = ["STRUCT_FIELDS", "STRUCT_METHODS", "PARAM_TYPES", "field_type", "method_type", "NUMERIC"]
+from ..model import Alert, Event, RuntimeAlert, Source
+
+__all__ = ["STRUCT_FIELDS", "STRUCT_METHODS", "PARAM_TYPES", "field_type", "method", "NUMERIC", "METHOD_NAMES",
+           "CLASS_METHODS"]
 
 NUMERIC = frozenset({"int", "float"})
 
@@ -30,10 +33,21 @@ STRUCT_FIELDS: dict[str, dict[str, str]] = {
                "Cn": "str", "Latitude": "float", "Longitude": "float"},
 }
 
-STRUCT_METHODS: dict[str, dict[str, str]] = {
-    "Event": {"GetType": "str", "GetMeta": "str"},
-    "Alert": {"GetScope": "str", "GetValue": "str", "GetScenario": "str", "GetEventsCount": "int"},
+# The only methods an expression may call: the Go methods CrowdSec's expr environment offers on its model
+# (name -> (result type, number of arguments)). Anything else -- `format`, `update`, `pop`, a dunder -- is a
+# load error: a method call is the one way expression text reaches Python code it did not come with.
+STRUCT_METHODS: dict[str, dict[str, tuple[str, int]]] = {
+    "Event": {"GetType": ("str", 0), "GetMeta": ("str", 1), "SetMeta": ("bool", 2), "SetParsed": ("bool", 2),
+              "ParseIPSources": ("list", 0)},
+    "Alert": {"GetScope": ("str", 0), "GetValue": ("str", 0), "GetScenario": ("str", 0),
+              "GetEventsCount": ("int", 0), "GetMeta": ("str", 1), "HasRemediation": ("bool", 0)},
+    "RuntimeAlert": {"GetSources": ("list", 0)},
+    "Source": {"GetValue": ("str", 0), "GetScope": ("str", 0), "GetAsNumberName": ("str", 0)},
 }
+METHOD_NAMES = frozenset(name for methods in STRUCT_METHODS.values() for name in methods)
+# What a call on a value of unknown static type may reach at run time: the class itself, not a look-alike.
+CLASS_METHODS: dict[type, frozenset[str]] = {
+    cls: frozenset(STRUCT_METHODS[cls.__name__]) for cls in (Event, Alert, RuntimeAlert, Source)}
 
 PARAM_TYPES = {"evt": "Event", "Alert": "Alert"}
 
@@ -44,6 +58,7 @@ def field_type(struct: str, name: str) -> str | None:
     return None if fields is None else fields.get(name)
 
 
-def method_type(struct: str, name: str) -> str | None:
+def method(struct: str, name: str) -> tuple[str, int] | None:
+    """(result type, argument count) of struct.name(), or None when the struct offers no such method."""
     methods = STRUCT_METHODS.get(struct)
     return None if methods is None else methods.get(name)
