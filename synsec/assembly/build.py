@@ -11,7 +11,11 @@ from synsec.engine.parser import ParseContext
 from synsec.engine.pipeline import Engine
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["EngineOptions", "build_engine", "open_mmdb"]
+__all__ = ["EngineOptions", "build_engine", "open_mmdb", "find_data_file", "CITY_MMDB", "ASN_MMDB"]
+
+# The names CrowdSec's geoip-enrich parser gives its databases in the data dir.
+CITY_MMDB = "GeoLite2-City.mmdb"
+ASN_MMDB = "GeoLite2-ASN.mmdb"
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,27 @@ class EngineOptions:
     geoip_asn: Path | None = None
     origin: str = "synsec"
     grok_engine: str = "auto"       # "re2": every grok on RE2 (the reference engine), e.g. to rule ours out
+
+    @classmethod
+    def from_flags(cls, *, config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None,
+                   reference_year: int = 1970, **rest) -> "EngineOptions":
+        """Options from the engine flags every command shares (`synsec.cli.engine_options`). A GeoIP database
+        no flag names is looked up by CrowdSec's file name in the data dirs, then in the content's `data/`."""
+        config = Path(config_dir) if config_dir else None
+        data = tuple(Path(d) for d in data_dirs)
+        search = data + ((config or default_content_dir()) / "data",)
+        return cls(config_dir=config, data_dirs=data, pattern_dirs=tuple(Path(d) for d in pattern_dirs),
+                   reference_year=reference_year,
+                   geoip_city=Path(geoip_city) if geoip_city else find_data_file(search, CITY_MMDB),
+                   geoip_asn=Path(geoip_asn) if geoip_asn else find_data_file(search, ASN_MMDB), **rest)
+
+
+def find_data_file(dirs, name: str) -> Path | None:
+    """The first `dir/name` that is a file, or None."""
+    for d in dirs:
+        if (Path(d) / name).is_file():
+            return Path(d) / name
+    return None
 
 
 def open_mmdb(path: Path | None):

@@ -11,6 +11,7 @@ import click
 
 from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
+from synsec.cli.engine_options import engine_options
 from synsec.cli.output import emit_json, output_option, table
 from synsec.cli.settings import settings_from_env
 from synsec.engine.errors import LoadError, LoadErrors
@@ -62,11 +63,7 @@ def _print_human(result) -> None:
 @click.argument("files", nargs=-1, required=True)
 @click.option("--type", "log_type", help="Acquisition label `type` (e.g. nginx, syslog).")
 @click.option("--label", "labels", multiple=True, help="Extra acquisition label k=v (repeatable).")
-@click.option("--config-dir", type=click.Path(file_okay=False), help="CrowdSec-layout content directory.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False))
-@click.option("--patterns-dir", "pattern_dirs", multiple=True, type=click.Path(file_okay=False))
-@click.option("--geoip-city", type=click.Path(dir_okay=False), help="Country/City mmdb for GeoIpCity.")
-@click.option("--geoip-asn", type=click.Path(dir_okay=False), help="ASN mmdb for GeoIpASN/IpToRange.")
+@engine_options
 @click.option("--reference-time", help="RFC 3339; its year dates yearless syslog lines (default: now).")
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Embedded store ($SYNSEC_STATE_DIR).")
 @click.option("--no-store", is_flag=True, help="Do not write alerts/decisions to the embedded store.")
@@ -81,11 +78,9 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
 
     settings = settings_from_env(state_dir, config_dir)
     ref = _reference(reference_time)
-    opts = EngineOptions(config_dir=Path(settings.config_dir) if settings.config_dir else None,
-                         data_dirs=tuple(Path(d) for d in data_dirs), pattern_dirs=tuple(pattern_dirs),
-                         reference_year=datetime.fromtimestamp(ref, timezone.utc).year,
-                         geoip_city=Path(geoip_city) if geoip_city else None,
-                         geoip_asn=Path(geoip_asn) if geoip_asn else None)
+    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn,
+                                    reference_year=datetime.fromtimestamp(ref, timezone.utc).year)
     try:
         built = build_engine(opts)
     except (LoadErrors, LoadError) as err:
@@ -199,11 +194,7 @@ class _LiveSink:
 @click.option("--label", "labels", multiple=True, help="Extra label k=v for the -f files (repeatable).")
 @click.option("--acquis", multiple=True, type=click.Path(exists=True),
               help="CrowdSec acquisition file, or directory of them (acquis.yaml, acquis.d/); repeatable.")
-@click.option("--config-dir", type=click.Path(file_okay=False), help="CrowdSec-layout content directory.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False))
-@click.option("--patterns-dir", "pattern_dirs", multiple=True, type=click.Path(file_okay=False))
-@click.option("--geoip-city", type=click.Path(dir_okay=False), help="Country/City mmdb for GeoIpCity.")
-@click.option("--geoip-asn", type=click.Path(dir_okay=False), help="ASN mmdb for GeoIpASN/IpToRange.")
+@engine_options
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="Embedded store and run state ($SYNSEC_STATE_DIR).")
 @click.option("--no-store", is_flag=True, help="Do not write alerts/decisions to the embedded store.")
@@ -225,11 +216,9 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
 
     sources = _run_sources(files, log_types, labels, acquis)
     settings = settings_from_env(state_dir, config_dir)
-    opts = EngineOptions(config_dir=Path(settings.config_dir) if settings.config_dir else None,
-                         data_dirs=tuple(Path(d) for d in data_dirs), pattern_dirs=tuple(pattern_dirs),
-                         reference_year=datetime.now(timezone.utc).year,
-                         geoip_city=Path(geoip_city) if geoip_city else None,
-                         geoip_asn=Path(geoip_asn) if geoip_asn else None)
+    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn,
+                                    reference_year=datetime.now(timezone.utc).year)
     try:
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:

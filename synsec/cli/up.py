@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from synsec.cli.engine_options import engine_argv, engine_options
+
 __all__ = ["up"]
 
 
@@ -28,10 +30,11 @@ __all__ = ["up"]
 @click.option("--from-start", is_flag=True, help="Send the files' current content too, not only new lines.")
 @click.option("--exit-after-idle", type=float, default=0.0,
               help="Stop after this many seconds without a new line or decision (0: run until Ctrl-C).")
-@click.option("--config-dir", type=click.Path(file_okay=False, exists=True))
+@engine_options
 @click.option("--metrics-listen", default="", metavar="HOST:PORT",
               help="The worker's Prometheus metrics on http://HOST:PORT/metrics (`ccscli metrics --url`).")
-def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir, metrics_listen):
+def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir, data_dirs, pattern_dirs, geoip_city,
+       geoip_asn, metrics_listen):
     """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES tailed into it."""
     from kafka import KafkaConsumer, KafkaProducer
 
@@ -53,8 +56,7 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
         click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
         cmd = [sys.executable, "-m", "synsec.cli.main", "worker", "--broker", broker.url, "--topology", topology,
                "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2"]
-        if config_dir:
-            cmd += ["--config-dir", config_dir]
+        cmd += engine_argv(config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn)
         if metrics_listen:
             cmd += ["--metrics-listen", metrics_listen]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},

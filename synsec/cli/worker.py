@@ -8,17 +8,19 @@ from pathlib import Path
 
 import click
 
+from synsec.cli.engine_options import engine_options
 from synsec.cli.topics import broker_options
 from topologies import WORKER_AGENTS as _AGENTS
 
 __all__ = ["worker", "worker_settings"]
 
 
-def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, state_dir, registry_url: str,
+def worker_settings(broker, topology: str, engine_flags: dict, store: str, state_dir, registry_url: str,
                     agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
                     verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05,
                     commit_interval: float = 1.0, metrics_listen: str = ""):
-    """WorkerSettings from the command line (the CLI edge: nothing below reads the environment)."""
+    """WorkerSettings from the command line (the CLI edge: nothing below reads the environment).
+    `engine_flags`: the `engine_options` values (config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn)."""
     from streams.app import WorkerSettings
     from synsec.cli.api import parse_listen
     from synsec.assembly.build import EngineOptions
@@ -37,9 +39,7 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
     import time
     return WorkerSettings(
         broker=broker, topology=topo,
-        engine=EngineOptions(config_dir=Path(config_dir) if config_dir else None,
-                             data_dirs=tuple(Path(d) for d in data_dirs),
-                             reference_year=time.gmtime().tm_year),
+        engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
         verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,
@@ -49,8 +49,7 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
 @click.command()
 @broker_options
 @click.option("--topology", default="default", show_default=True, help="Topology name or YAML path.")
-@click.option("--config-dir", type=click.Path(file_okay=False, exists=True), help="CrowdSec-layout content.")
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False, exists=True))
+@engine_options
 @click.option("--store", default="memory://", show_default=True,
               help="Faust table store: memory:// (tests, laptops) or rocksdb:// (production).")
 @click.option("--state-dir", default=lambda: os.environ.get("SYNSEC_WORKER_DIR", "/tmp/synsec-worker"),
@@ -78,15 +77,17 @@ def worker_settings(broker, topology: str, config_dir, data_dirs, store: str, st
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (and /health), as CrowdSec's "
                    "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
 @click.option("--loglevel", default="warning", show_default=True)
-def worker(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents, session_timeout,
-           watermark_interval, idle_advance, verify_end_offsets, batch_max, batch_interval, commit_interval,
-           metrics_listen, loglevel):
+def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, store, state_dir,
+           registry_url, agents, session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max,
+           batch_interval, commit_interval, metrics_listen, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
 
     from streams.app import create_app
 
-    settings = worker_settings(broker, topology, config_dir, data_dirs, store, state_dir, registry_url, agents,
+    engine_flags = {"config_dir": config_dir, "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
+                    "geoip_city": geoip_city, "geoip_asn": geoip_asn}
+    settings = worker_settings(broker, topology, engine_flags, store, state_dir, registry_url, agents,
                                session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max,
                                batch_interval, commit_interval, metrics_listen)
     app = create_app(settings)

@@ -1,0 +1,49 @@
+"""The engine flags, one set for every command that builds an engine (replay, run, worker, up).
+
+    @engine_options
+    def replay(..., config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, ...):
+        opts = EngineOptions.from_flags(config_dir=..., data_dirs=data_dirs, ..., reference_year=year)
+
+`engine_argv` writes the same flags back as a command line (`synsec up` starts its worker with them), so a
+worker decides as `synsec replay` does with the same flags.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["engine_options", "engine_argv", "ENGINE_FLAGS"]
+
+ENGINE_FLAGS = ("config_dir", "data_dirs", "pattern_dirs", "geoip_city", "geoip_asn")
+
+_DIR = click.Path(file_okay=False, exists=True)
+_FILE = click.Path(dir_okay=False, exists=True)
+_OPTIONS = (
+    click.option("--config-dir", type=_DIR, envvar="SYNSEC_CONFIG_DIR",
+                 help="CrowdSec-layout content directory ($SYNSEC_CONFIG_DIR; default: synsec's scenarios/)."),
+    click.option("--data-dir", "data_dirs", multiple=True, type=_DIR,
+                 help="Data files of the content, and GeoLite2-City.mmdb / GeoLite2-ASN.mmdb (repeatable)."),
+    click.option("--patterns-dir", "pattern_dirs", multiple=True, type=_DIR,
+                 help="Extra grok pattern files (repeatable)."),
+    click.option("--geoip-city", type=_FILE,
+                 help="Country/City mmdb for GeoIpCity (default: GeoLite2-City.mmdb of a data dir)."),
+    click.option("--geoip-asn", type=_FILE,
+                 help="ASN mmdb for GeoIpASN/IpToRange (default: GeoLite2-ASN.mmdb of a data dir)."),
+)
+
+
+def engine_options(fn):
+    """Add --config-dir, --data-dir, --patterns-dir, --geoip-city and --geoip-asn to a click command."""
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def engine_argv(config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None) -> list[str]:
+    """The engine flags as command-line arguments (for a child `synsec worker`)."""
+    argv = ["--config-dir", str(config_dir)] if config_dir else []
+    argv += [a for d in data_dirs for a in ("--data-dir", str(d))]
+    argv += [a for d in pattern_dirs for a in ("--patterns-dir", str(d))]
+    argv += ["--geoip-city", str(geoip_city)] if geoip_city else []
+    argv += ["--geoip-asn", str(geoip_asn)] if geoip_asn else []
+    return argv

@@ -1,0 +1,55 @@
+"""One set of engine options: the same flags on every command that builds an engine, one `from_flags`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synsec.assembly.build import ASN_MMDB, CITY_MMDB, EngineOptions
+from synsec.cli.engine_options import ENGINE_FLAGS, engine_argv
+from synsec.cli.main import cli
+
+ENGINE_COMMANDS = ("replay", "run", "worker", "up")
+
+
+def _engine_params(command) -> dict[str, tuple]:
+    return {p.name: tuple(p.opts) for p in command.params if p.name in ENGINE_FLAGS}
+
+
+@pytest.mark.parametrize("name", ENGINE_COMMANDS)
+def test_every_engine_command_takes_the_engine_flags(name):
+    """replay, run, worker and up each take --config-dir, --data-dir, --patterns-dir, --geoip-city, --geoip-asn."""
+    assert _engine_params(cli.commands[name]) == _engine_params(cli.commands["replay"])
+    assert set(_engine_params(cli.commands[name])) == set(ENGINE_FLAGS)
+
+
+def test_up_gives_its_worker_every_engine_flag(tmp_path):
+    """engine_argv (what `synsec up` adds to its worker's command line) parses back to the same values."""
+    for d in ("cfg", "d1", "d2", "p"):
+        (tmp_path / d).mkdir()
+    for f in ("city.mmdb", "asn.mmdb"):
+        (tmp_path / f).write_bytes(b"")
+    values = {"config_dir": str(tmp_path / "cfg"), "data_dirs": (str(tmp_path / "d1"), str(tmp_path / "d2")),
+              "pattern_dirs": (str(tmp_path / "p"),), "geoip_city": str(tmp_path / "city.mmdb"),
+              "geoip_asn": str(tmp_path / "asn.mmdb")}
+    ctx = cli.commands["worker"].make_context("worker", engine_argv(**values))
+    assert {k: ctx.params[k] for k in ENGINE_FLAGS} == values
+
+
+def test_geolite_databases_are_found_in_the_data_dirs(tmp_path):
+    """Without --geoip-* flags, GeoLite2-City.mmdb / GeoLite2-ASN.mmdb are taken from the first data dir holding
+    them (as CrowdSec's geoip-enrich reads its data dir), then from the content's data/; flags win."""
+    first, second, cfg = tmp_path / "first", tmp_path / "second", tmp_path / "cfg"
+    for d in (first, second, cfg / "data"):
+        d.mkdir(parents=True)
+    (second / CITY_MMDB).write_bytes(b"")
+    (first / CITY_MMDB).write_bytes(b"")
+    (cfg / "data" / ASN_MMDB).write_bytes(b"")
+    opts = EngineOptions.from_flags(config_dir=cfg, data_dirs=(str(first), str(second)))
+    assert (opts.geoip_city, opts.geoip_asn) == (first / CITY_MMDB, cfg / "data" / ASN_MMDB)
+    flagged = EngineOptions.from_flags(config_dir=cfg, data_dirs=(str(first),), geoip_city="x.mmdb",
+                                       geoip_asn="y.mmdb")
+    assert (flagged.geoip_city, flagged.geoip_asn) == (Path("x.mmdb"), Path("y.mmdb"))
+    none = EngineOptions.from_flags(config_dir=tmp_path / "empty")
+    assert (none.geoip_city, none.geoip_asn) == (None, None)
