@@ -40,7 +40,11 @@ def cli() -> None:
 def _reference(text: str | None) -> float:
     if not text:
         return time.time()
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc).timestamp()
+    except (ValueError, OverflowError, OSError):
+        raise click.BadParameter(f"{text!r}: expected an RFC 3339 time such as 2024-05-01T00:00:00Z",
+                                 param_hint="--reference-time") from None
 
 
 def _print_human(result) -> None:
@@ -154,8 +158,11 @@ def _lock_state_dir(state_dir: Path):
 
 
 class _LiveSink:
-    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; remembers
-    what `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit."""
+    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; remembers what
+    `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit.
+
+    After a crash, `synsec run` re-reads the lines after its last saved state and finds the same alerts again
+    (same deterministic ids): those the store already holds are neither stored, printed nor counted again."""
 
     def __init__(self, output: str, store):
         self.output, self.store = output, store
@@ -166,18 +173,28 @@ class _LiveSink:
         import json
         from types import SimpleNamespace
 
+        alerts, decisions = self._unstored(out.alerts, out.decisions)
         if self.store is not None:
-            self.store.add(out.alerts, out.decisions)
-        self.alerts.extend(SimpleNamespace(Scenario=a.Scenario) for a in out.alerts)
-        self.decisions.extend(out.decisions)
-        for a in out.alerts:
+            self.store.add(alerts, decisions)
+        self.alerts.extend(SimpleNamespace(Scenario=a.Scenario) for a in alerts)
+        self.decisions.extend(decisions)
+        for a in alerts:
             click.echo(json.dumps({"alert": a.to_dict()}) if self.output == "json" else
                        f"alert {a.Scenario} {a.Source.Scope}:{a.Source.Value} {a.EventsCount} events "
                        f"{a.to_dict()['start_at']} .. {a.to_dict()['stop_at']}")
-        for d in out.decisions:
+        for d in decisions:
             click.echo(json.dumps({"decision": d.to_dict()}) if self.output == "json" else
                        f"decision {d.type} {d.scope}:{d.value} {d.to_dict()['duration']} {d.scenario}"
                        + (" (simulated)" if d.simulated else ""))
+        sys.stdout.flush()
+
+    def _unstored(self, alerts: list, decisions: list) -> tuple[list, list]:
+        """The alerts and decisions the store does not hold yet (all of them without a store)."""
+        if self.store is None:
+            return alerts, decisions
+        stored = self.store.decision_nums([d.id for d in decisions])
+        return ([a for a in alerts if self.store.alert(a.UUID) is None],
+                [d for d in decisions if d.id not in stored])
 
     def add_metrics(self, engine) -> None:
         """Add this run's counters to the store's (as each replay does)."""
@@ -231,7 +248,8 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
     from synsec.store import Store
 
     store = None if no_store else Store(settings.state_dir)
-    tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {})
+    tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {},
+                    saved_globs=tuple(state.get("globs") or ()))
     sink = _LiveSink(output, store)
     runner = LiveRunner(engine, content, tailer, sink, state_dir=settings.state_dir,
                         opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)

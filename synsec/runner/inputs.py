@@ -1,4 +1,5 @@
-"""Reading log files for replay: `-` is stdin, `.gz` is gunzipped; bad bytes never stop a replay."""
+"""Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped; bad bytes never stop a replay, and
+no line, however long, is held whole in memory (`LineSplitter`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-__all__ = ["InputStats", "decode_line", "iter_lines", "MAX_LINE_BYTES"]
+__all__ = ["InputStats", "LineSplitter", "decode_line", "iter_lines", "read_lines", "MAX_LINE_BYTES"]
 
 MAX_LINE_BYTES = 64 * 1024
 
@@ -51,16 +52,78 @@ def decode_line(raw: bytes, stats: InputStats, src: str, max_bytes: int = MAX_LI
     return text
 
 
+@dataclass
+class LineSplitter:
+    """Cuts a byte stream, fed in chunks of any size, into decoded lines (`decode_line`), in bounded memory.
+
+    Only the unfinished last line is held between chunks, and never `limit` bytes of it: a line of `limit`
+    bytes or more (its newline included) is counted `too_long` as soon as that many bytes of it have come,
+    and the rest of it is dropped as it arrives, however long it is."""
+
+    stats: InputStats
+    limit: int = MAX_LINE_BYTES
+    partial: bytes = b""                  # the unfinished last line, while it is shorter than `limit`
+    skipping: bool = False                # inside an over-long line: drop bytes until its newline
+    pending: int = 0                      # bytes of the unfinished last line, held or dropped
+
+    def feed(self, data: bytes, src: str) -> list[str]:
+        """The lines that `data` completes (over-long, empty ones left out)."""
+        stats = self.stats
+        if self.skipping:
+            nl = data.find(b"\n")
+            stats.bytes += len(data) if nl < 0 else nl + 1
+            if nl < 0:
+                self.pending += len(data)
+                return []
+            data, self.skipping, self.pending = data[nl + 1:], False, 0
+        parts = (self.partial + data).split(b"\n") if self.partial else data.split(b"\n")
+        rest = parts.pop()
+        stats.bytes += len(parts)                          # the newlines decode_line does not see
+        out = []
+        for raw in parts:
+            text = decode_line(raw, stats, src, self.limit - 1)    # limit - 1: the newline counts
+            if text is not None:
+                out.append(text)
+        self.partial, self.pending = rest, len(rest)
+        if len(rest) >= self.limit:                        # an over-long line still being written
+            stats.too_long += 1
+            stats.bytes += len(rest)
+            self.partial, self.skipping = b"", True
+        return out
+
+    def flush(self, src: str) -> str | None:
+        """The unterminated last line (at the end of the stream), if any; the splitter is then empty."""
+        text = None
+        if self.partial and not self.skipping:
+            text = decode_line(self.partial, self.stats, src, self.limit)
+        self.reset()
+        return text
+
+    def reset(self) -> None:
+        self.partial, self.skipping, self.pending = b"", False, 0
+
+
+def read_lines(fh: BinaryIO, stats: InputStats, src: str, max_bytes: int = MAX_LINE_BYTES,
+               chunk: int = 1 << 20) -> Iterator[str]:
+    """Every line of a binary stream, read `chunk` bytes at a time (`read1` where the stream has it, so a pipe's
+    lines come as they are written): memory stays within `chunk` + `max_bytes` whatever the lines' length."""
+    lines = LineSplitter(stats, max_bytes)
+    read = getattr(fh, "read1", None) or fh.read
+    while data := read(chunk):
+        yield from lines.feed(data, src)
+    last = lines.flush(src)
+    if last is not None:
+        yield last
+
+
 def iter_lines(paths: list[str], stats: InputStats, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, str]]:
     """Yield (source, line) for every line; over-long lines are skipped and counted, bad UTF-8 replaced."""
     for path in paths:
         src = "stdin" if path == "-" else path
         fh = _open(path)
         try:
-            for raw in fh:
-                text = decode_line(raw, stats, src, max_bytes)
-                if text is not None:
-                    yield src, text
+            for text in read_lines(fh, stats, src, max_bytes):
+                yield src, text
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()

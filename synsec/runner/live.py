@@ -8,9 +8,13 @@ arrive a little after their timestamp). A log whose clock is skewed or in anothe
 at the right speed instead of underflowing them at once. The clock is read here, in the shell, and passed in:
 the engine stays pure.
 
-State (`run-state.json` in the state dir, written atomically every `save_s` and on exit): the read position of
-every file (`Tailer.positions()`), the event clock, the watermark and every bucket (the records the Faust
-topology's changelog holds, `synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets.
+State (`run-state.json` in the state dir): the read position of every file (`Tailer.positions()`), the event
+clock, the watermark and every bucket (the records the Faust topology's changelog holds,
+`synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets. It is written (temp
+file, fsync, rename, fsync of the directory, mode 0600) only between steps, when the positions and the buckets
+describe the same lines and those lines' alerts and decisions have been emitted (stored): at start, before a
+file first seen later is read, every `save_s` and on exit. A crash at any moment therefore re-reads the lines after the last save —
+never skips any — and re-reading them yields the same alerts, with the same deterministic ids.
 """
 
 from __future__ import annotations
@@ -69,6 +73,23 @@ def load_state(state_dir: Path) -> dict:
     return state
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace `path` by `text` so that a crash leaves the old or the new file, never a mix (mode 0600)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, 0o600)                 # an older temp file may have been created wider
+        fh.write(text)
+        fh.flush()
+        os.fsync(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)                     # the rename itself survives a power loss
+    finally:
+        os.close(dir_fd)
+
+
 class LiveRunner:
     """One poll-pour-advance loop. `emit` receives each non-empty Output as it happens."""
 
@@ -93,7 +114,10 @@ class LiveRunner:
     def start(self) -> list[str]:
         """Open the inputs; the patterns that match no file yet (they are watched)."""
         self._started = (time.perf_counter(), time.process_time())
-        return self.tailer.start(self.clock())
+        now = self.clock()
+        missing = self.tailer.start(now)
+        self.save(now, force=True)           # where each file starts, before any line of it is read
+        return missing
 
     def summary(self) -> dict:
         """Counts so far, shaped like replay's stats (plus the tailer's opened/rotations/truncations)."""
@@ -115,6 +139,8 @@ class LiveRunner:
     def step(self) -> bool:
         """Read what is new, pour it, advance idle time, emit, maybe save. True when input is still pending."""
         now = self.clock()
+        if self.tailer.rescan(now):
+            self.save(now, force=True)       # a new file's start, before any line of it is read
         lines, more = self.tailer.poll(now)
         out = Output()
         engine = self.engine
@@ -156,19 +182,14 @@ class LiveRunner:
         manager = self.engine.buckets
         state = {
             "version": STATE_VERSION, "saved_at": now, "positions": self.tailer.positions(),
+            "globs": self.tailer.patterns(),
             "clock": {"ts": self.evclock.ts, "wall": self.evclock.wall},
             "watermark": manager.watermark if manager.watermark > float("-inf") else None,
             "last_ts": self.engine.last_ts,
             "buckets": [[scenario, key, bucket_state_to_record(st)]
                         for (scenario, key), st in manager.buckets.items()],
         }
-        path = self.state_dir / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(state, fh, separators=(",", ":"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _write_atomic(self.state_dir / STATE_FILE, json.dumps(state, separators=(",", ":")))
         self._dirty = False
 
     def _restore(self, content, state: dict) -> None:

@@ -8,12 +8,14 @@ A file is known by its identity `(st_dev, st_ino)`, not by its name:
 - **truncation** (copytruncate): a file smaller than what was read restarts at 0;
 - **globs** are expanded again every `rescan_s`: files that appear later are read from their start;
 - a **partial last line** waits for its newline; a line longer than the source's limit is skipped and counted,
-  as are invalid UTF-8 and binary lines (`synsec.runner.inputs.decode_line`, as replay does).
+  as are invalid UTF-8 and binary lines (`synsec.runner.inputs.LineSplitter`, as replay does). After a restart
+  an over-long line is skipped again from its start, never read from its middle.
 
 At start a file is read from its end (`mode: tail`, CrowdSec's behaviour) or its start (`mode: cat`, read once),
 unless `saved` positions (from `positions()` of a previous run) name it: then reading resumes at the saved offset
 when the file's identity and first bytes match — or at 0 if the name now holds a different file (it rotated
-while synsec was stopped). `.gz` files are never tailed (read them with `synsec replay`). The caller passes the
+while synsec was stopped). A file with no saved position that a glob of the previous run (`saved_globs`)
+matches appeared while synsec was stopped: it is read from its start too. `.gz` files are never tailed (read them with `synsec replay`). The caller passes the
 time in (`now`): nothing here reads a clock.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from synsec.runner.acquis import FileSource
-from synsec.runner.inputs import InputStats, decode_line
+from synsec.runner.inputs import InputStats, LineSplitter
 
 __all__ = ["Tailer", "TailCounters", "HEAD_BYTES"]
 
@@ -53,8 +55,7 @@ class _File:
     fh: BinaryIO | None
     pos: int                              # bytes read so far
     last_growth: float
-    partial: bytes = b""                  # the last line, until its newline comes
-    skipping: bool = False                # inside an over-long line: drop bytes until its newline
+    lines: LineSplitter                   # holds the last line until its newline comes
     rotated_at: float | None = None       # when its name stopped naming it
     done: bool = False                    # mode cat: read to the end once
     head: tuple[int, str] = (-1, "")      # (n, sha1 of the file's first n bytes), n = min(offset, HEAD_BYTES)
@@ -62,7 +63,7 @@ class _File:
     @property
     def offset(self) -> int:
         """Where a restart resumes: after the last complete line."""
-        return self.pos - len(self.partial)
+        return self.pos - self.lines.pending           # an over-long line is skipped again
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Tailer:
     sources: list[FileSource]
     stats: InputStats
     saved: dict = field(default_factory=dict)     # path -> {"dev", "ino", "offset", "head", "head_len"}
+    saved_globs: tuple = ()                       # the patterns of the run that saved `saved` (`patterns()`)
     rescan_s: float = 1.0
     grace_s: float = 5.0
     chunk: int = 1 << 20                          # bytes read per file per poll (fairness, bounded memory)
@@ -87,10 +89,18 @@ class Tailer:
         matched = self._scan(now, initial=True)
         return [g for s in self.sources for g in s.globs if g not in matched]
 
+    def rescan(self, now: float) -> bool:
+        """Expand the globs again if `rescan_s` has passed; True when a file was opened (none of its lines is
+        read yet: a caller that saves `positions()` now resumes it from its start after a crash)."""
+        if self._last_scan is not None and now - self._last_scan < self.rescan_s:
+            return False
+        opened = self.counters.opened
+        self._scan(now, initial=False)
+        return self.counters.opened > opened
+
     def poll(self, now: float) -> tuple[list[tuple[dict, str, str]], bool]:
         """New complete lines as (labels, path, text), and whether some file has more to read right away."""
-        if self._last_scan is None or now - self._last_scan >= self.rescan_s:
-            self._scan(now, initial=False)
+        self.rescan(now)
         out: list[tuple[dict, str, str]] = []
         more = False
         for key, f in list(self.files.items()):
@@ -111,6 +121,11 @@ class Tailer:
             out[f.path] = {"dev": f.key[0], "ino": f.key[1], "offset": f.offset, "head": head,
                            "head_len": head_len}
         return out
+
+    def patterns(self) -> list[str]:
+        """The globs followed (saved with `positions()`: a file one of them matches after a restart that has no
+        saved position appeared while synsec was stopped, and is read from its start)."""
+        return sorted({g for s in self.sources if s.mode == "tail" for g in s.globs})
 
     def following(self) -> list[str]:
         """Paths of the files being followed (not those rotated away or read to the end in mode cat)."""
@@ -140,7 +155,7 @@ class Tailer:
                     except OSError:
                         continue
                     if stat_mod.S_ISREG(st.st_mode):
-                        found[path] = (source, st)
+                        found[path] = (source, st, pattern)
                         matched.add(pattern)
         return found, matched
 
@@ -148,12 +163,12 @@ class Tailer:
         self._last_scan = now
         found, matched = self._expand(initial)
         names = {}
-        for path, (source, st) in found.items():
+        for path, (source, st, pattern) in found.items():
             key = (st.st_dev, st.st_ino)
             names[path] = key
             f = self.files.get(key)
             if f is None:
-                self._open(path, source, st, key, initial, now)
+                self._open(path, source, st, key, initial and pattern not in self.saved_globs, now)
             elif f.path != path or f.rotated_at is not None:
                 f.path, f.rotated_at = path, None          # renamed to a name the globs match: same file
         for f in self.files.values():
@@ -175,7 +190,7 @@ class Tailer:
         else:
             self.counters.resumed += 1
         fh.seek(pos)
-        self.files[key] = _File(path, source, key, fh, pos, now)
+        self.files[key] = _File(path, source, key, fh, pos, now, LineSplitter(self.stats, source.max_line_bytes))
         self.counters.opened += 1
 
     def _resume_at(self, path: str, key, st, fh) -> int | None:
@@ -201,7 +216,8 @@ class Tailer:
         size = os.fstat(f.fh.fileno()).st_size
         if size < f.pos:                                   # truncated in place (copytruncate)
             self.counters.truncations += 1
-            f.pos, f.partial, f.skipping = 0, b"", False
+            f.pos = 0
+            f.lines.reset()
             f.fh.seek(0)
         if size > f.pos:
             data = f.fh.read(min(size - f.pos, self.chunk)) or b""
@@ -215,34 +231,13 @@ class Tailer:
         return False
 
     def _split(self, f: _File, data: bytes, out: list) -> None:
-        stats, limit = self.stats, f.source.max_line_bytes
-        if f.skipping:
-            nl = data.find(b"\n")
-            stats.bytes += len(data) if nl < 0 else nl + 1
-            if nl < 0:
-                return
-            data, f.skipping = data[nl + 1:], False
-        parts = (f.partial + data).split(b"\n") if f.partial else data.split(b"\n")
-        rest = parts.pop()
-        stats.bytes += len(parts)                          # the newlines decode_line does not see
         labels, path = f.source.labels, f.path
-        for raw in parts:
-            # limit - 1: replay counts the newline in a line's length
-            text = decode_line(raw, stats, path, limit - 1)
-            if text is not None:
-                out.append((labels, path, text))
-        if len(rest) >= limit:                             # an over-long line still being written
-            stats.too_long += 1
-            stats.bytes += len(rest)
-            rest, f.skipping = b"", True
-        f.partial = rest
+        out.extend((labels, path, text) for text in f.lines.feed(data, path))
 
     def _flush_partial(self, f: _File, out: list) -> None:
-        if f.partial and not f.skipping:
-            text = decode_line(f.partial, self.stats, f.path, f.source.max_line_bytes)
-            if text is not None:
-                out.append((f.source.labels, f.path, text))
-        f.partial = b""
+        text = f.lines.flush(f.path)
+        if text is not None:
+            out.append((f.source.labels, f.path, text))
 
     def _finish_cat(self, f: _File, out: list) -> None:
         self._flush_partial(f, out)

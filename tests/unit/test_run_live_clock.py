@@ -172,3 +172,15 @@ def test_after_a_crash_lines_since_the_last_save_give_the_same_alert_ids(tmp_pat
     second.step()
     assert second.engine.stats.lines == 4
     assert [(a.UUID, [d.id for d in out.decisions]) for out in again for a in out.alerts] == ids
+
+
+def test_run_crash_state_is_saved_at_start_and_private(tmp_path, content):
+    """The first state save happens at start, before any line is read, with each file's start position; the
+    file is mode 0600: a crash right after start still resumes at the position the run started from."""
+    log, state_dir, clock = _files(tmp_path)
+    log.write_text(_failure(T0 - 60))                      # there before start: tail mode skips it
+    _runner(content, log, clock, state_dir)
+    state = load_state(state_dir)
+    assert state["positions"][str(log)]["offset"] == log.stat().st_size
+    assert state["globs"] == [str(log)]
+    assert (state_dir / "run-state.json").stat().st_mode & 0o777 == 0o600

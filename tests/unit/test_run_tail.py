@@ -177,3 +177,33 @@ def test_saved_position_of_another_file_is_not_trusted(tmp_path):
     t3 = _tailer(log, saved=forged)
     t3.start(0.0)
     assert _texts(t3) == ["new file"] and t3.counters.resumed == 0
+
+
+def test_run_crash_rescan_reports_a_new_file_before_reading_it(tmp_path):
+    """rescan() is True when a file was opened and none of its lines is read yet: its position (0) can be
+    saved first, so a crash before the next save still reads it from its start."""
+    t = Tailer([FileSource((str(tmp_path / "*.log"),), {"type": "syslog"})], InputStats(), rescan_s=1.0)
+    t.start(0.0)
+    (tmp_path / "new.log").write_text("first\n")
+    assert t.rescan(0.5) is False                               # not due yet
+    assert t.rescan(1.0) is True
+    assert t.positions()[str(tmp_path / "new.log")]["offset"] == 0
+    assert _texts(t, 1.2) == ["first"] and t.rescan(2.0) is False
+
+
+def test_run_crash_file_appearing_while_stopped_is_read_from_its_start(tmp_path):
+    """A file that a glob of the previous run matches, with no saved position, appeared while synsec was
+    stopped: it is read whole; a file matched only by a new glob starts at its end (a first start)."""
+    old, new = tmp_path / "a" / "x.log", tmp_path / "b" / "y.log"
+    old.parent.mkdir()
+    new.parent.mkdir()
+    first = _tailer(tmp_path / "a" / "*.log")
+    first.start(0.0)
+    saved, globs = first.positions(), first.patterns()
+    first.close()
+    old.write_text("written while stopped\n")
+    new.write_text("old news\n")
+    sources = [FileSource((str(tmp_path / d / "*.log"),), {"type": "syslog"}) for d in ("a", "b")]
+    second = Tailer(sources, InputStats(), saved=saved, saved_globs=tuple(globs))
+    second.start(0.0)
+    assert _texts(second) == ["written while stopped"]
