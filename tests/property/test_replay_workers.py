@@ -45,7 +45,7 @@ FIELD_READERS = {
     "parsed": "distinct: evt.Parsed.sshd_port",
     "enriched": "distinct: evt.Enriched.MarshaledTime",
     "stage": "cancel_on: evt.Stage != 's02-enrich'",
-    "time": "distinct: string(evt.Time.Unix())",
+    "time": "distinct: string(evt.Time)",
 }
 
 
