@@ -89,7 +89,7 @@ def _patterns(dirs: list[Path], errors: ErrorCollector, engine: str = "auto") ->
     texts = [(str(base), base.read_text(encoding="utf-8"))]
     for d in dirs:
         if not d.is_dir():
-            raise LoadError(Where(str(d), 1), "patterns directory not found")
+            raise LoadError(Where(str(d), 1, "(directory)"), "patterns directory not found")
         for path in pattern_files(d):
             text = None if path.name == BASE_PATTERNS else errors.guard(read_content_file, path, strict=False)
             if text is not None:
@@ -120,7 +120,7 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     errors = errors or ErrorCollector()
     root = Path(config_dir)
     if not root.is_dir():
-        raise LoadError(Where(str(root), 1), "content directory not found")
+        raise LoadError(Where(str(root), 1, "(directory)"), "content directory not found")
     dirs = [Path(d) for d in data_dirs] + [root / "data"]
     pdirs = [Path(p) for p in pattern_dirs] or ([root / "patterns"] if (root / "patterns").is_dir()
                                                  else [default_content_dir() / "patterns"])

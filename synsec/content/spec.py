@@ -25,11 +25,12 @@ class Doc:
             self.error(None, f"expected a mapping, got {type(data).__name__}")
 
     def name(self, key: Any) -> str:
-        return f"{self.field}.{key}" if self.field else str(key)
+        key = str(key) or "''"       # an empty key still names a field
+        return f"{self.field}.{key}" if self.field else key
 
     def where(self, key: Any = None) -> Where:
         if key is None:
-            return Where(self.path, self.line, self.field)
+            return Where(self.path, self.line, self.field or "(document)")
         return Where(self.path, line_of(self.data, key) or self.line, self.name(key))
 
     def error(self, key: Any, message: str) -> None:

@@ -60,17 +60,17 @@ def read_content_file(path: str | Path, limit: int = MAX_FILE_BYTES, *, strict: 
     name = str(path)
     try:
         if not stat.S_ISREG(os.stat(name).st_mode):
-            raise LoadError(Where(name, 1, ""), "not a regular file")
+            raise LoadError(Where(name, 1, "(file)"), "not a regular file")
         with open(name, "rb") as fh:
             raw = fh.read(limit + 1)
     except OSError as err:
-        raise LoadError(Where(name, 1, ""), f"cannot read: {err.strerror or err}") from None
+        raise LoadError(Where(name, 1, "(file)"), f"cannot read: {err.strerror or err}") from None
     if len(raw) > limit:
-        raise LoadError(Where(name, 1, ""), f"file is larger than {limit} bytes")
+        raise LoadError(Where(name, 1, "(file)"), f"file is larger than {limit} bytes")
     try:
         return raw.decode("utf-8", "strict" if strict else "replace")
     except UnicodeDecodeError as err:
-        raise LoadError(Where(name, raw.count(b"\n", 0, err.start) + 1, ""),
+        raise LoadError(Where(name, raw.count(b"\n", 0, err.start) + 1, "(file)"),
                         f"not UTF-8 (byte {raw[err.start]:#04x} at offset {err.start})") from None
 
 
@@ -86,15 +86,22 @@ class _Loader(yaml.SafeLoader):
         self.names: list[str] = []
         self.total = 0                       # nodes of the documents composed so far
 
-    def field(self) -> str:
-        """The field being composed (for a syntax error)."""
-        return self.names[-1] if self.names else ""
-
     def error(self, mark, field: str, message: str) -> LoadError:
-        return LoadError(Where(self.name, mark.line + 1 if mark else 1, field), message)
+        return LoadError(Where(self.name, mark.line + 1 if mark else 1, field or "(document)"), message)
 
     def compose_node(self, parent, index):
         name = _child_name(self.names[-1] if self.names else "", index)
+        self.names.append(name)
+        try:
+            return self._compose(parent, index, name)
+        except yaml.YAMLError as err:     # a syntax error names the innermost field being composed
+            if not hasattr(err, "synsec_field"):
+                err.synsec_field = name
+            raise
+        finally:
+            self.names.pop()
+
+    def _compose(self, parent, index, name: str):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             node = super().compose_node(parent, index)
@@ -105,12 +112,10 @@ class _Loader(yaml.SafeLoader):
         if self.depth >= MAX_DEPTH:
             raise self.error(event.start_mark, name, f"nested deeper than {MAX_DEPTH} levels")
         self.depth += 1
-        self.names.append(name)
         try:
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
-            self.names.pop()
         size = 1 + sum(self.sizes[id(c)] for c in _children(node))
         if size > MAX_NODES:
             raise self.error(event.start_mark, name,
@@ -122,8 +127,11 @@ class _Loader(yaml.SafeLoader):
     def construct_object(self, node, deep=False):
         try:
             return super().construct_object(node, deep)
-        except (ValueError, TypeError, OverflowError) as err:   # e.g. an int of 5,000 digits
-            raise self.error(node.start_mark, self.fields.get(id(node), ""), f"invalid value: {err}") from None
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError) as err:
+            # PyYAML's scalar constructors on explicit tags: `!!int` of 5,000 digits (ValueError),
+            # `!!bool maybe` (KeyError), `!!int ''` (IndexError)
+            raise self.error(node.start_mark, self.fields.get(id(node), ""),
+                             f"invalid {node.tag.replace(_TAG, '!!')} value: {str(err)[:80]}") from None
 
     def compose_document(self):
         self.sizes.clear()
@@ -152,7 +160,14 @@ def _children(node) -> list:
     return []
 
 
+def _expect(loader: _Loader, node, kind: type, name: str) -> None:
+    """`!!seq` / `!!map` on a node of another kind (`!!seq text`) is an error, not an AttributeError."""
+    if not isinstance(node, kind):
+        raise loader.error(node.start_mark, loader.fields.get(id(node), ""), f"!!{name} on a value that is not a {name}")
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
+    _expect(loader, node, yaml.MappingNode, "map")
     loader.flatten_mapping(node)
     out = PosDict()
     out.line = node.start_mark.line + 1
@@ -161,7 +176,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
-            raise loader.error(key_node.start_mark, field or "(top level)",
+            raise loader.error(key_node.start_mark, field,
                                f"a mapping key must be a string, got {type(key).__name__}")
         if key in out:
             raise loader.error(key_node.start_mark, f"{field}.{key}" if field else key, "duplicate key")
@@ -171,6 +186,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
 
 
 def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> PosList:
+    _expect(loader, node, yaml.SequenceNode, "seq")
     out = PosList(loader.construct_object(child, deep=True) for child in node.value)
     out.line = node.start_mark.line + 1
     out.item_lines = [child.start_mark.line + 1 for child in node.value]
@@ -199,7 +215,7 @@ def load_documents(text: str, path: str) -> Iterator[tuple[int, Any]]:
     except yaml.reader.ReaderError as err:       # a control character: the reader checks the whole text
         line = text.count("\n", 0, err.position) + 1 if isinstance(err.position, int) else 1
         char = chr(err.character) if isinstance(err.character, int) else err.character
-        raise LoadError(Where(path, line, ""), f"invalid YAML: control character {char!r} is not allowed") from None
+        raise LoadError(Where(path, line, "(file)"), f"invalid YAML: control character {char!r} is not allowed") from None
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -210,9 +226,9 @@ def load_documents(text: str, path: str) -> Iterator[tuple[int, Any]]:
                 yield node.start_mark.line + 1, doc
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        raise loader.error(mark, loader.field(), f"invalid YAML: {err.problem or err}") from None
+        raise loader.error(mark, getattr(err, "synsec_field", ""), f"invalid YAML: {err.problem or err}") from None
     except yaml.YAMLError as err:
-        raise loader.error(None, loader.field(), f"invalid YAML: {err}") from None
+        raise loader.error(None, getattr(err, "synsec_field", ""), f"invalid YAML: {err}") from None
     finally:
         loader.dispose()
 

@@ -110,13 +110,13 @@ def test_missing_data_file_names_line_and_field(tmp_path):
 def test_unhashable_yaml_key_is_a_load_error(tmp_path):
     """`? [a, b]` (a list as mapping key) is a load error, not a TypeError."""
     _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "? [a, b]\n: 1\n"})
-    assert "key must be a string" in one_error(errors, "scenarios/a.yaml", 10, "(top level)")
+    assert "key must be a string" in one_error(errors, "scenarios/a.yaml", 10, "(document)")
 
 
 def test_null_yaml_key_is_a_load_error_with_its_line(tmp_path):
     """`~: 1` is refused at its own line (it used to say `unknown field None` at line 1)."""
     _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "~: 1\n"})
-    one_error(errors, "scenarios/a.yaml", 10, "(top level)")
+    one_error(errors, "scenarios/a.yaml", 10, "(document)")
 
 
 def test_deep_yaml_nesting_is_a_load_error(tmp_path):
@@ -267,3 +267,24 @@ def test_lint_reports_crashers_of_every_file_without_traceback(tmp_path):
     errors = json.loads(res.stdout)["errors"]
     assert {Path(e["path"]).name for e in errors} == {"a.yaml", "b.yaml", "c.yaml"}
     assert all(e["line"] >= 1 for e in errors)
+
+
+@pytest.mark.parametrize("value", ["!!seq x.txt", "!!map x.txt", "!!bool maybe", "!!int ''", "!!int '-'",
+                                   "!!float abc"])
+def test_explicit_tag_on_a_value_of_the_wrong_kind_is_a_load_error(tmp_path, value):
+    """Fuzz finding: `!!seq x` (AttributeError), `!!bool maybe` (KeyError), `!!int ''` (IndexError) are load
+    errors at their field."""
+    _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + f"  x: {value}\n"})
+    one_error(errors, "scenarios/a.yaml", 10, "labels.x")
+
+
+def test_empty_key_names_a_field(tmp_path):
+    """Fuzz finding: an unknown empty key `'': 1` is reported with a field name (`''`), not an empty one."""
+    _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "'': 1\n"})
+    one_error(errors, "scenarios/a.yaml", 10, "''")
+
+
+def test_yaml_syntax_error_names_the_field_being_read(tmp_path):
+    """A YAML syntax error inside a value names that field (and the document when at top level)."""
+    _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "  bad: [a, b\n"})
+    assert len(errors) == 1 and ": labels.bad: invalid YAML" in errors[0], errors
