@@ -137,7 +137,7 @@ class Handlers:
                  throttle: AuthThrottle | None = None):
         self.backend, self.view, self.clock, self.metrics = backend, backend.view, clock, metrics
         self.keys = KeyCache(backend.keys, clock)
-        self.throttle = throttle or AuthThrottle()
+        self.throttle = throttle if throttle is not None else AuthThrottle()   # an empty one is falsy (len 0)
 
     def active(self) -> list:
         now = self.clock()
