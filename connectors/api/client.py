@@ -36,7 +36,7 @@ class ApiClient:
                                               "User-Agent": "ccscli"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                text = resp.read().decode()
+                text = resp.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as err:
             try:
                 message = json.loads(err.read().decode()).get("message", "")
@@ -46,7 +46,10 @@ class ApiClient:
                            err.code) from None
         except urllib.error.URLError as err:
             raise ApiError(f"cannot reach the API at {self.url}: {err.reason}") from None
-        return json.loads(text) if text else None
+        try:
+            return json.loads(text) if text else None
+        except ValueError:
+            raise ApiError(f"{method} {path}: the answer is not JSON (is {self.url} synsec's API?)") from None
 
 
 def scrape(url: str, timeout: float = 10.0, max_bytes: int = 16 << 20) -> str:

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from connectors.api.inputs import InputError, parse_json, validate
 from connectors.api.metrics import CONTENT_TYPE, Metrics
+from connectors.api.model import parse_ip, parse_network
 from connectors.api.query import (QueryError, parse_decisions_query, parse_stream_query, parse_uint, select,
                                   stream_body)
 from connectors.api.throttle import AuthThrottle
@@ -119,14 +120,42 @@ def _header(request: web.Request, name: str, limit: int = 256) -> str | None:
     return value[:limit]
 
 
+def _canonical(param: str, value: str) -> str:
+    """An `ip`/`range` filter as the decisions store it (IPv4-mapped IPv6 as IPv4; `parse_ip`)."""
+    try:
+        if param == "ip":
+            return str(parse_ip(value.strip()))
+        if param == "range":
+            return str(parse_network(value.strip(), strict=False))
+    except ValueError:
+        raise QueryError(f"{param}: {value[:60]!r} is not an {'address' if param == 'ip' else 'CIDR range'}") from None
+    return value
+
+
 class OneLineErrors(logging.Filter):
-    """Turns a log record's traceback into one line (aiohttp logs one per malformed request: a flood)."""
+    """Turns a log record's traceback into one line (aiohttp logs one per malformed request) and lets at most
+    `per_second` records through each second; the next one let through says how many were dropped."""
+
+    def __init__(self, per_second: int = 20, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.per_second, self.clock = per_second, clock
+        self._second, self._count, self.suppressed = 0, 0, 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        second = int(self.clock())
+        if second != self._second:
+            self._second, self._count = second, 0
+        self._count += 1
+        if self._count > self.per_second:
+            self.suppressed += 1
+            return False
         if record.exc_info and record.exc_info[1] is not None:
             exc, message = record.exc_info[1], record.getMessage()
             record.msg, record.args = "%s: %s: %.200r", (message, type(exc).__name__, str(exc))
             record.exc_info, record.exc_text = None, None
+        if self.suppressed:
+            record.msg, record.args = "%s (%d similar lines dropped)", (record.getMessage(), self.suppressed)
+            self.suppressed = 0
         return True
 
 
@@ -225,7 +254,7 @@ class Handlers:
         unknown = sorted(set(request.query) - set(_DELETE_KEYS))
         if unknown:
             raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
-        filters = {_DELETE_KEYS[k]: v for k, v in request.query.items() if v}
+        filters = {_DELETE_KEYS[k]: _canonical(k, v) for k, v in request.query.items() if v}
         if not filters:
             raise QueryError("give at least one of " + ", ".join(sorted(_DELETE_KEYS)))
         return self._deleted(self.backend.writer.delete_decisions(filters, self.clock()))

@@ -90,7 +90,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str,
     else:
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
-    for name in ("aiohttp.server", "aiohttp.web", "connectors.api"):   # no traceback per bad request
+    for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
     app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics,
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window))

@@ -43,7 +43,7 @@ def _logging(verbose: bool) -> None:
 
 def _hostport(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{text!r}: expected HOST:PORT", param_hint="--listen")
     return host.strip("[]") or "127.0.0.1", int(port)
 

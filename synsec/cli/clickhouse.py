@@ -79,7 +79,7 @@ def list_queries(output) -> None:
 def _epoch(text: str | None, default: float) -> int:
     if not text:
         return int(default)
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return int(text)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return int((dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp())

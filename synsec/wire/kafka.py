@@ -48,7 +48,7 @@ def _split_hostport(item: str, url: str) -> str:
             port = rest[1:]
     elif ":" in item:
         host, port = item.rsplit(":", 1)
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise KafkaSettingsError(f"{url!r}: {item!r} is not host:port")
     return f"{host}:{int(port)}"
 

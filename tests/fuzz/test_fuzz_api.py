@@ -134,6 +134,8 @@ TABLE = [
     ("delete id percent-encoded non-utf8", M, "DELETE", "/v1/decisions/%ff%fe", [], b"", 400),
     ("delete without filter", M, "DELETE", "/v1/decisions", [], b"", 400),
     ("delete unknown filter", M, "DELETE", "/v1/decisions?everything=1", [], b"", 400),
+    ("delete by a bad ip", M, "DELETE", "/v1/decisions?ip=1.2.3", [], b"", 400),
+    ("delete by an ip with zone id", M, "DELETE", "/v1/decisions?ip=fe80::1%25eth0", [], b"", 400),
     ("delete alerts without filter", M, "DELETE", "/v1/alerts", [], b"", 400),
     ("JSON nested 5000 deep", M, "POST", "/v1/decisions", [], NESTED, 400),
     ("JSON objects nested 5000 deep", M, "POST", "/v1/decisions", [], b'{"a":' * 5000 + b"1" + b"}" * 5000, 400),
@@ -252,13 +254,17 @@ def test_arabic_indic_id_deletes_nothing(api):
 
 
 def test_ipv4_mapped_ban_is_stored_as_ipv4(api):
-    """Regression (issue 10 B): a ban on `::ffff:192.0.2.205` is stored and served as 192.0.2.205."""
+    """Regression (issue 10 B): a ban on `::ffff:192.0.2.205` is stored and served as 192.0.2.205, and a delete
+    by the mapped address removes it."""
     url, keys, _ = api
     reply = send(url, "POST", "/v1/decisions", [("X-Api-Key", keys["machine"])],
                  b'[{"value": "::ffff:192.0.2.205", "duration": "1h"}]')
     assert_clean(reply, expect=201)
     [num] = json.loads(reply.body)["ids"]
     assert lapi_values(url, keys["bouncer"])[num] == "192.0.2.205"
+    reply = send(url, "DELETE", "/v1/decisions?ip=::ffff:192.0.2.205", [("X-Api-Key", keys["machine"])])
+    assert_clean(reply, expect=200)
+    assert json.loads(reply.body) == {"nbDeleted": "1"} and num not in lapi_values(url, keys["bouncer"])
 
 
 def test_infinite_decision_in_store_never_stops_bouncers(api):

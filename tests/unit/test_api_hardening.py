@@ -208,3 +208,27 @@ def test_state_dir_and_database_are_private(tmp_path):
     os.chmod(old / "synsec.db", 0o644)
     Store(old).close()
     assert stat.S_IMODE(old.stat().st_mode) == 0o700 and stat.S_IMODE((old / "synsec.db").stat().st_mode) == 0o600
+
+
+def test_error_log_lines_are_one_line_and_rate_limited():
+    """Regression (issue 10 B): a traceback logged per bad request becomes one line, at most `per_second` lines
+    pass each second, and the next line says how many were dropped (no log flood)."""
+    import logging
+
+    from connectors.api.server import OneLineErrors
+
+    now = [100.0]
+    flt = OneLineErrors(per_second=3, clock=lambda: now[0])
+    try:
+        raise ValueError("bad\nrequest")
+    except ValueError as err:
+        exc_info = (type(err), err, err.__traceback__)
+    records = [logging.LogRecord("aiohttp.server", logging.ERROR, "f", 1, "Error handling request from %s",
+                                 ("127.0.0.1",), exc_info) for _ in range(10)]
+    passed = [r for r in records if flt.filter(r)]
+    assert len(passed) == 3 and flt.suppressed == 7
+    assert passed[0].exc_info is None and "\n" not in passed[0].getMessage()
+    assert "ValueError" in passed[0].getMessage()
+    now[0] += 1
+    nxt = logging.LogRecord("aiohttp.server", logging.ERROR, "f", 1, "later", (), None)
+    assert flt.filter(nxt) and nxt.getMessage() == "later (7 similar lines dropped)"
