@@ -23,7 +23,7 @@ import faust
 from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, Watermarks, partition_for
 from synsec.wire.codecs import DecodeError
-from streams.raw import raw_to_line
+from streams.raw import raw_to_line, shapes_with
 from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
                              decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
                              record_to_decision, record_to_event)
@@ -103,7 +103,8 @@ def _install_parse(app: faust.App, shell) -> None:
                     count("parse.too_long")
                     continue
                 try:
-                    line = raw_to_line(msg.value, raw.labels, src=msg.topic)
+                    line = raw_to_line(msg.value, raw.labels, shapes_with(raw.line_field, raw.labels_field),
+                                       src=msg.topic)
                 except DecodeError as err:
                     dead_letter(shell, out, "parse", msg, err)
                     continue

@@ -9,7 +9,7 @@ Envelopes are recognised by the first shape in `shapes` (a declarative table, `D
 `detect` keys is at the top level. What each field becomes (labels always merge over `default_labels`):
 
 - vector (detects `source_type`): `message` → Raw; `file`, else `host` → Src; `timestamp` → Time; the `labels`
-  object → Labels (another field with `shapes_with(vector_labels=...)`); `source_type` → Module.
+  object → Labels; `source_type` → Module.
 - filebeat (detects `@timestamp`): `message` → Raw; `log.file.path`, else `host.name` → Src; `@timestamp` → Time;
   the `fields` object → Labels; `input.type` → Module (else `file`).
 - rsyslog JSON template (detects `programname`, `timereported`, `syslogtag` or `msg`): Raw is the syslog line
@@ -18,6 +18,9 @@ Envelopes are recognised by the first shape in `shapes` (a declarative table, `D
   `hostname` → Src; `timereported` → Time; Labels `type: syslog`, then the `labels` object; Module `syslog`.
 - synsec, our own (detects `message`): `message` → Raw; `labels` → Labels; `src` → Src; `time` → Time;
   `module` → Module (else `kafka`).
+
+The topology's `raw.line_field` and `raw.labels_field` rename `message` and `labels` in the vector and synsec
+shapes (`shapes_with`: the envelopes a user writes or remaps); Filebeat's and rsyslog's fields are fixed.
 
 Times are epoch seconds or RFC 3339 text (UTC when no offset); an unparseable time gives `Line.Time = 0`
 ("unknown": the engine takes event time from the line itself). Label values that are not strings are stored
@@ -32,6 +35,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Mapping
 
 from synsec.engine.model import Line
@@ -72,9 +76,12 @@ SYNSEC = Shape("synsec", ("message",), ("message",), src=("src",), time=("time",
 DEFAULT_SHAPES: tuple[Shape, ...] = (VECTOR, FILEBEAT, RSYSLOG, SYNSEC)
 
 
-def shapes_with(vector_labels: str = "labels") -> tuple[Shape, ...]:
-    """The default shapes, with Vector's labels read from another field (e.g. `crowdsec_labels`)."""
-    return (replace(VECTOR, labels=vector_labels), FILEBEAT, RSYSLOG, SYNSEC)
+@lru_cache(maxsize=16)
+def shapes_with(line_field: str = "message", labels_field: str = "labels") -> tuple[Shape, ...]:
+    """The default shapes with the line and the labels of the vector and synsec envelopes read from other
+    fields (a topology's `raw.line_field`/`raw.labels_field`, e.g. `log` and `crowdsec_labels`)."""
+    return (replace(VECTOR, message=(line_field,), labels=labels_field), FILEBEAT, RSYSLOG,
+            replace(SYNSEC, detect=(line_field,), message=(line_field,), labels=labels_field))
 
 
 _MISSING = object()

@@ -79,9 +79,24 @@ def test_vector_envelope_and_label_field():
            "crowdsec": {"type": "apache2"}}
     line = raw_to_line(env(doc), {"type": "syslog"})
     assert line_tuple(line) == (NGINX, "/var/log/nginx/access.log", {"type": "nginx"}, "file", T0 + 0.123456)
-    assert raw_to_line(env(doc), {}, shapes_with(vector_labels="crowdsec")).Labels == {"type": "apache2"}
+    assert raw_to_line(env(doc), {}, shapes_with(labels_field="crowdsec")).Labels == {"type": "apache2"}
     no_file = {"message": "m", "source_type": "journald", "host": "web1"}
     assert line_tuple(raw_to_line(env(no_file), {"type": "t"})) == ("m", "web1", {"type": "t"}, "journald", 0.0)
+
+
+def test_raw_line_field_and_labels_field_are_honoured():
+    """A topology's raw.line_field/labels_field rename the line and labels of Vector's and synsec's envelopes
+    (regression: they were parsed and documented but the decoder always read `message` and `labels`)."""
+    shapes = shapes_with(line_field="log", labels_field="crowdsec")
+    ours = {"log": SSHD, "crowdsec": {"type": "syslog"}, "message": "not the line", "labels": {"type": "x"}}
+    assert line_tuple(raw_to_line(env(ours), {"type": "t"}, shapes)) == (SSHD, "", {"type": "syslog"}, "kafka", 0.0)
+    vector = {"log": NGINX, "source_type": "file", "file": "/a.log", "crowdsec": {"type": "nginx"}}
+    assert raw_to_line(env(vector), {}, shapes).Raw == NGINX
+    assert raw_to_line(env(vector), {}, shapes).Labels == {"type": "nginx"}
+    with pytest.raises(DecodeError, match="no message field"):
+        raw_to_line(env({"message": SSHD}), {}, shapes)              # the line must be where the topology says
+    filebeat = {"@timestamp": "2024-03-01T10:00:05Z", "message": "m", "fields": {"type": "nginx"}}
+    assert raw_to_line(env(filebeat), {}, shapes).Raw == "m"         # Filebeat's fields are its own
 
 
 def test_rsyslog_envelope_rebuilds_syslog_line():
