@@ -80,3 +80,25 @@ def test_absurd_duration_in_profile_is_a_load_error():
     assert profiles and not profiles[0].decisions
     [err] = errors.errors
     assert "profiles.yaml:6" in str(err) and "duration" in str(err) and "longer than" in str(err)
+
+
+def test_absurd_profile_duration_stops_synsec_at_load(tmp_path):
+    """Regression (issue 10 A): `synsec replay` with the absurd duration in profiles.yaml exits at load with the
+    file, line and field (it used to load, then crash on every decision: `synsec run` crash-looped)."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+
+    content = tmp_path / "content"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "scenarios", content)
+    profiles = content / "profiles.yaml"
+    profiles.write_text(profiles.read_text().replace("duration: 4h", f"duration: {ABSURD}", 1))
+    log = tmp_path / "auth.log"
+    log.write_text("Dec  2 10:00:00 host sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n")
+    res = CliRunner().invoke(cli, ["replay", str(log), "--type", "syslog", "--config-dir", str(content),
+                                   "--state-dir", str(tmp_path / "state")])
+    assert res.exit_code != 0 and (res.exception is None or isinstance(res.exception, SystemExit)), res.output
+    assert "profiles.yaml" in res.output and "duration" in res.output and "longer than" in res.output
