@@ -1,4 +1,4 @@
-"""The engine flags, one set for every command that builds an engine (replay, run, worker, up).
+"""The engine flags, one set for every command that builds an engine (replay, run, worker, up, ccscli explain).
 
     @engine_options
     def replay(..., config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, ...):
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["engine_options", "engine_argv", "ENGINE_FLAGS"]
+__all__ = ["engine_options", "engine_options_but_config_dir", "engine_argv", "ENGINE_FLAGS"]
 
 ENGINE_FLAGS = ("config_dir", "data_dirs", "pattern_dirs", "geoip_city", "geoip_asn")
 
@@ -35,6 +35,13 @@ _OPTIONS = (
 def engine_options(fn):
     """Add --config-dir, --data-dir, --patterns-dir, --geoip-city and --geoip-asn to a click command."""
     for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def engine_options_but_config_dir(fn):
+    """The engine flags but --config-dir, for a subcommand whose group takes it (`ccscli --config-dir … explain`)."""
+    for option in reversed(_OPTIONS[1:]):
         fn = option(fn)
     return fn
 

@@ -114,6 +114,21 @@ def test_replay_finds_geolite_in_the_data_dir(flags, tmp_path):
     assert all(cn == "FR" and asn == "64500" for s, v, _n, cn, asn in alerts if v == FR)
 
 
+def test_explain_enriches_with_the_same_flags(flags):
+    """ccscli explain with the same flags (--config-dir given to ccscli) shows the country, AS and custom-pattern
+    field that replay's scenarios read, and the line enters the three test scenarios."""
+    from synsec.cli.ccscli import ccscli
+
+    line = _lines()[0]
+    res = CliRunner().invoke(ccscli, [*flags[:2], "explain", "--log", line, "--type", "syslog", "-o", "json",
+                                      *flags[2:]])
+    assert res.exit_code == 0, res.output
+    [item] = json.loads(res.output)
+    meta = {k: v for st in item["steps"] if st["success"] for k, v in st["meta"].items()}
+    assert (meta.get("IsoCode"), meta.get("ASNNumber"), meta.get("failed_user")) == ("FR", "64500", "root"), meta
+    assert {b["scenario"] for b in item["buckets"]} >= {f"test/{name}" for name in SCENARIOS}
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 def test_worker_decides_as_replay_with_the_same_engine_flags(flags, tmp_path):

@@ -24,6 +24,15 @@ def test_every_engine_command_takes_the_engine_flags(name):
     assert set(_engine_params(cli.commands[name])) == set(ENGINE_FLAGS)
 
 
+def test_ccscli_explain_takes_the_engine_flags_but_config_dir():
+    """ccscli explain takes replay's engine flags, except --config-dir, which ccscli itself takes."""
+    from synsec.cli.ccscli import ccscli
+
+    replay = _engine_params(cli.commands["replay"])
+    assert _engine_params(ccscli.commands["explain"]) == {k: v for k, v in replay.items() if k != "config_dir"}
+    assert {p.name for p in ccscli.params} >= {"config_dir"}
+
+
 def test_up_gives_its_worker_every_engine_flag(tmp_path):
     """engine_argv (what `synsec up` adds to its worker's command line) parses back to the same values."""
     for d in ("cfg", "d1", "d2", "p"):

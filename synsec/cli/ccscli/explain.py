@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from synsec.cli.engine_options import engine_options_but_config_dir
 from synsec.cli.output import emit_json, output_option
 
 __all__ = ["COMMANDS", "explain_lines"]
@@ -44,22 +45,25 @@ def explain_lines(engine, lines: list[str], labels: dict) -> list[dict]:
 @click.option("--file", "file_", type=click.Path(dir_okay=False, exists=True))
 @click.option("--log", "log", help="One log line.")
 @click.option("--type", "log_type", required=True)
-@click.option("--data-dir", "data_dirs", multiple=True, type=click.Path(file_okay=False))
+@engine_options_but_config_dir
 @output_option
 @click.pass_obj
-def explain(settings, file_, log, log_type, data_dirs, output) -> None:
+def explain(settings, file_, log, log_type, data_dirs, pattern_dirs, geoip_city, geoip_asn, output) -> None:
     """Explain how each line is parsed (like `cscli explain`)."""
     from synsec.assembly.build import EngineOptions, build_engine
+    from synsec.engine.errors import LoadError, LoadErrors
 
     if bool(file_) == bool(log):
         raise click.UsageError("give exactly one of --file or --log")
     lines = [log] if log else [ln.rstrip("\n") for ln in Path(file_).read_text(errors="replace").splitlines()
                                if ln.strip()]
-    from synsec.cli.ccscli.content import load_for_cli
-
-    content = load_for_cli(settings, [Path(d) for d in data_dirs])
     year = datetime.fromtimestamp(time.time(), timezone.utc).year
-    engine, _ = build_engine(EngineOptions(reference_year=year), content)
+    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn, reference_year=year)
+    try:
+        engine, _ = build_engine(opts)
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
     result = explain_lines(engine, lines, {"type": log_type})
     if output == "json":
         emit_json(result)
