@@ -167,12 +167,12 @@ def test_nesting_up_to_the_limit_compiles():
 
 
 def test_long_flat_or_chain_compiles():
-    """A 3,000-term sigma-style `or` list compiles (balanced, not nested 3,000 deep) and keeps its meaning."""
-    terms = [f"evt.Meta.a == 'v{i}'" for i in range(3000)]
+    """A 1,500-term sigma-style `or` list compiles (balanced, not nested 3,000 deep) and keeps its meaning."""
+    terms = [f"evt.Meta.a == 'v{i}'" for i in range(1500)]
     c = compile_expr(" or ".join(terms), where=W)
-    assert c(ev(a="v2999")) is True and c(ev(a="v0")) is True and c(ev(a="zz")) is False
-    c = compile_expr(" && ".join(f"evt.Meta.a != 'v{i}'" for i in range(3000)), where=W)
-    assert c(ev(a="zz")) is True and c(ev(a="v1500")) is False
+    assert c(ev(a="v1499")) is True and c(ev(a="v0")) is True and c(ev(a="zz")) is False
+    c = compile_expr(" && ".join(f"evt.Meta.a != 'v{i}'" for i in range(1500)), where=W)
+    assert c(ev(a="zz")) is True and c(ev(a="v750")) is False
 
 
 @pytest.mark.parametrize("text,match", [
@@ -205,3 +205,20 @@ def test_large_int_products_are_not_folded_into_python_text():
 def test_expr_errors_are_synsec_errors(cls):
     """Every error the expr package raises on purpose is in the SynsecError tree."""
     assert issubclass(cls, SynsecError)
+
+
+@pytest.mark.parametrize("text", [
+    "any(1..10000, {any(1..10000, {false})})", "map(1..100, {1..1000000})",
+    "map(1..100, {repeat(evt.Meta.a, 1000000)})", "reduce(1..200000, {#acc + evt.Meta.a + 'aaaaaaaaaa'}, '')",
+    "[" + ", ".join(["repeat('a', 1000000)"] * 3000) + "]", "len(map(1..1000, {Sprintf('%500000d', #)}))",
+])
+def test_bounded_operations_nested_in_predicates_hit_the_budget(text):
+    """Bounded ranges and strings multiplied by predicates or literals stop at MAX_WORK: a runtime error."""
+    c = compile_expr(text, where=W)
+    with pytest.raises(ExprRuntimeError, match="more than 10000000 elements"):
+        c(ev(a="a"))
+
+
+def test_everyday_predicates_stay_within_the_budget():
+    """Walking a data-file-sized list or building a few strings per event is far below the budget."""
+    assert run("count(1..100000, {# % 2 == 0}) + len(repeat('ab', 1000) + Sprintf('%5d', 1))") == 52005

@@ -23,6 +23,12 @@ from .typeinfo import METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, meth
 __all__ = ["CodeGen", "CompileError", "NOT_CONST"]
 
 NOT_CONST = object()
+# Helpers whose result may be larger than their arguments, or copies them: charged to the evaluation's budget.
+GROWING = frozenset({
+    "repeat", "Replace", "ReplaceAll", "replace", "Sprintf", "concat", "flatten", "Split", "SplitN", "SplitAfter",
+    "SplitAfterN", "split", "splitAfter", "Fields", "toJSON", "ToJsonString", "string", "join", "Join", "keys",
+    "values", "sort", "reverse", "uniq", "Distinct", "QueryEscape", "PathEscape", "fromJSON", "JsonExtractSlice",
+    "JsonExtractObject", "ParseUri"})
 
 
 class CompileError(ExprTextError):
@@ -54,6 +60,13 @@ class CodeGen(OpsMixin, PredicateMixin):
         self.pointers: list[tuple[str, str, str]] = []     # (item var, index var, acc var)
         self._counter = 0
         self._folded: dict[int, Any] = {}
+        self.metered = False            # the code charges `_b`, the evaluation's runtime.Budget
+        self._fold_left = 8 * runtime.MAX_STRING     # elements and characters folding may build at load
+
+    def charge(self, code: str) -> str:
+        """`code` with its value counted against the evaluation's budget."""
+        self.metered = True
+        return f"_rt_charge(_b, {code})"
 
     # --- names and constants -------------------------------------------------------------------------
     def temp(self, stem: str = "t") -> str:
@@ -67,6 +80,8 @@ class CodeGen(OpsMixin, PredicateMixin):
         return name
 
     def literal(self, value: Any) -> str:
+        if type(value) is str and len(value) > 4096:
+            return self.bind(value, "s")          # keeps the generated source small
         if value is None or type(value) in (str, int, bool):
             return repr(value)
         if type(value) is float and math.isfinite(value):
@@ -89,9 +104,18 @@ class CodeGen(OpsMixin, PredicateMixin):
         """The node's value if it is a load-time constant, else NOT_CONST."""
         key = id(node)
         if key not in self._folded:
-            value = self._fold(node)
-            too_big = not isinstance(node, Const) and runtime.oversized(value)
-            self._folded[key] = NOT_CONST if too_big else value     # built at run time, within its bounds
+            if isinstance(node, Const):
+                value = node.value
+            elif self._fold_left <= 0:
+                value = NOT_CONST      # what one expression folds at load is bounded too: the rest runs metered
+            else:
+                value = self._fold(node)
+                if value is not NOT_CONST:
+                    size = runtime.weight(value, runtime.MAX_STRING)
+                    self._fold_left -= size
+                    if runtime.oversized(value) or self._fold_left < 0:
+                        value = NOT_CONST
+            self._folded[key] = value
         return self._folded[key]
 
     def _fold(self, node: Node) -> Any:
@@ -238,10 +262,10 @@ class CodeGen(OpsMixin, PredicateMixin):
         stop = None if node.stop is None else self.fold(node.stop)
         simple = all(v is None or (type(v) is int and v >= 0) for v in (start, stop))
         if simple and otype in ("str", "list"):
-            return f"{obj}[{'' if start is None else start}:{'' if stop is None else stop}]", otype
+            return self.charge(f"{obj}[{'' if start is None else start}:{'' if stop is None else stop}]"), otype
         a = "None" if node.start is None else self.gen(node.start)[0]
         b = "None" if node.stop is None else self.gen(node.stop)[0]
-        return f"_rt_slice_({obj}, {a}, {b})", otype if otype in ("str", "list") else "any"
+        return self.charge(f"_rt_slice_({obj}, {a}, {b})"), otype if otype in ("str", "list") else "any"
 
     # --- calls ---------------------------------------------------------------------------------------
     def gen_Call(self, node: Call) -> tuple[str, str]:
@@ -258,7 +282,8 @@ class CodeGen(OpsMixin, PredicateMixin):
             if special is not None:
                 return special
         args = ", ".join(self.gen(a)[0] for a in node.args)
-        return f"{self.helper_ref(node.name)}({args})", h.returns
+        code = f"{self.helper_ref(node.name)}({args})"
+        return (self.charge(code) if node.name in GROWING else code), h.returns
 
     def gen_Builtin(self, node: Builtin) -> tuple[str, str]:
         return self.gen_predicate_builtin(node)

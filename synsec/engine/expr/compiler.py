@@ -81,12 +81,13 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
         cg = CodeGen(params, ctx)
         body, typ = cg.gen(tree)
         args = ", ".join(cg.params[p][0] for p in params)
+        head = f"def _compiled({args}):\n" + ("    _b = _rt_Budget()\n" if cg.metered else "")
         if predicate and typ != "bool":
-            code = (f"def _compiled({args}):\n    try:\n        _r = {body}\n"
+            code = (f"{head}    try:\n        _r = {body}\n"
                     f"    except Exception as _e:\n        raise _fail(_e) from _e\n"
                     f"    if _r.__class__ is bool:\n        return _r\n    raise _notbool(_r)\n")
         else:
-            code = (f"def _compiled({args}):\n    try:\n        return {body}\n"
+            code = (f"{head}    try:\n        return {body}\n"
                     f"    except Exception as _e:\n        raise _fail(_e) from _e\n")
         ns = cg.namespace
         ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
@@ -167,6 +168,8 @@ def compile_fields(nodes: list[Any], *, where: Where, params: tuple[str, ...] = 
         lines += ["    try:", f"        _f{i} = {body}", "    except Exception:", f"        _f{i} = _ERR"]
     lines.append(f"    return ({''.join(f'_f{i}, ' for i in range(len(nodes)))})")
     cg.namespace["_ERR"] = FIELD_ERROR
+    if cg.metered:
+        lines.insert(1, "    _b = _rt_Budget()")
     try:
         return generated_function("\n".join(lines) + "\n", cg.namespace, "_fields", f"<fields {where}>")
     except Exception as err:

@@ -98,12 +98,13 @@ class OpsMixin:
 
     def _gen_arith(self, op: str, a: str, ta: str, b: str, tb: str) -> tuple[str, str]:
         if op == "+" and ta == tb == "str":
-            return f"({a} + {b})", "str"
+            return self.charge(f"({a} + {b})"), "str"
         if op in ("+", "-", "*") and ta in NUMERIC and tb in NUMERIC:
             return f"({a} {op} {b})", "int" if ta == tb == "int" else "float"
         name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "**": "pow_", "..": "range_"}[op]
         typ = {"/": "float", "**": "float", "%": "int", "..": "list"}.get(op, "any")
-        return f"_rt_{name}({a}, {b})", typ
+        code = f"_rt_{name}({a}, {b})"
+        return (self.charge(code) if op in ("+", "..") else code), typ
 
     def _gen_in(self, node: Binary) -> tuple[str, str]:
         from .codegen import NOT_CONST

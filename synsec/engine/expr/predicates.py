@@ -44,7 +44,7 @@ class PredicateMixin:
             if special is not None:
                 return special
         coll, ctype = self.gen(node.args[0])
-        src = coll if ctype == "list" else f"_rt_iter_({coll})"
+        src = self.charge(coll if ctype == "list" else f"_rt_iter_({coll})")     # every walk is paid for
         if len(node.args) == 1:                      # count(list) / sum(list)
             if node.name == "count":
                 return f"sum(1 for _x in {src} if _x is True)", "int"

@@ -11,7 +11,7 @@ from .typeinfo import CLASS_METHODS
 __all__ = [
     "member", "attribute", "call", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
     "div", "mod", "pow_", "neg", "iter_", "slice_", "range_", "as_str", "not_", "RUNTIME_NAMES",
-    "MAX_ITEMS", "MAX_STRING", "INT64", "oversized",
+    "Budget", "charge", "MAX_ITEMS", "MAX_STRING", "MAX_WORK", "INT64", "oversized", "weight",
 ]
 
 # Bounds on what one operation may build, checked before it is built (constant folding at load gives up
@@ -19,17 +19,48 @@ __all__ = [
 MAX_ITEMS = 1_000_000          # elements of a range (Go's fmt refuses widths past 1e6 the same way)
 MAX_STRING = 1 << 20           # characters of a string built by repeat, Sprintf, Replace
 INT64 = (-(1 << 63), (1 << 63) - 1)
+# What one evaluation may build or walk in all (elements of the lists a predicate walks, of ranges, of copies,
+# characters of grown strings): bounded operations nested in predicates (`map(1..1000000, {repeat(s, 1000000)})`)
+# otherwise multiply past any single bound.
+MAX_WORK = 10_000_000
+
+
+class Budget:
+    """The work left to one evaluation; the generated function makes one when its code charges any."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = MAX_WORK
+
+
+def charge(budget: Budget, value):
+    """Count a built or walked value against the evaluation's budget; a runtime error once it is spent."""
+    budget.left -= len(value) if value.__class__ in (str, list, tuple, dict) else 1
+    if budget.left < 0:
+        raise ValueError(f"expression builds or walks more than {MAX_WORK} elements and characters")
+    return value
 
 
 def oversized(value) -> bool:
     """True for a value larger than an operation may build: folding then leaves it to run time."""
-    if value.__class__ is str:
-        return len(value) > MAX_STRING
-    if value.__class__ is list:
-        return len(value) > MAX_ITEMS
     if value.__class__ is int:
         return not INT64[0] <= value <= INT64[1]
-    return False
+    return weight(value, MAX_STRING) > MAX_STRING
+
+
+def weight(value, limit: int) -> int:
+    """Elements plus characters of a value (a list of strings counts both); stops counting past `limit`."""
+    if value.__class__ is str:
+        return len(value)
+    if value.__class__ not in (list, tuple, dict):
+        return 1
+    total = len(value)
+    for item in (value.values() if value.__class__ is dict else value):
+        if total > limit:
+            break
+        total += weight(item, limit - total)
+    return total
 
 
 
@@ -220,7 +251,7 @@ def range_(a, b) -> list[int]:
 
 
 RUNTIME_NAMES = {name: globals()[name] for name in __all__
-                 if name not in ("RUNTIME_NAMES", "MAX_ITEMS", "MAX_STRING", "INT64", "oversized")}
+                 if name not in ("RUNTIME_NAMES", "MAX_ITEMS", "MAX_STRING", "MAX_WORK", "INT64", "oversized", "weight")}
 
 
 class _NoInit:
