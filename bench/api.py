@@ -228,14 +228,14 @@ def bench_api(args, decisions, hits, rng: random.Random, work: Path) -> None:
 def bench_nginx(args, decisions, hits, rng: random.Random, work: Path) -> None:
     """The nginx bouncer following a topic holding `decisions`: its /auth and nginx under load, then
     produce → 403 for args.enforce fresh addresses."""
-    from bench.api_nginx import NGINX, NginxStack, enforcement_latencies, fresh_ips
+    from bench.api_nginx import NGINX, TOPIC, NginxStack, enforcement_latencies, fresh_ips
 
     if not Path(NGINX).exists():
         print("nginx part skipped: nginx is not installed (apt-get install -y nginx-light)")
         return
     with NginxStack(work) as stack:
         seconds, last = stack.load(decisions, hits)
-        print(f"topic: {len(decisions)} decisions produced to synsec.decisions in {seconds:.1f}s", flush=True)
+        print(f"topic: {len(decisions)} decisions produced to {TOPIC} in {seconds:.1f}s", flush=True)
         caught_up = stack.start_bouncer(last)
         print(f"synsec bouncer nginx (pid {stack.bouncer.pid}) holds them {caught_up:.1f}s after its start",
               flush=True)

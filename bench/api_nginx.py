@@ -20,11 +20,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from topologies import load_topology
+
 __all__ = ["NginxStack", "NGINX", "enforcement_latencies", "fresh_ips", "status"]
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-TOPIC = "synsec.decisions"
+TOPIC = load_topology("default").topics["decisions"].name
 
 
 def status(url: str, headers: dict[str, str], timeout: float = 5.0) -> int:
@@ -101,9 +103,10 @@ class NginxStack:
 
     def send(self, decision, now: float):
         """Produce one decision as the profiles agent does (until = now + duration); returns the send future."""
+        from synsec.engine.decisions import taken
         from synsec.wire.records import decision_key, decision_to_record
 
-        decision.until = now + decision.duration
+        decision = taken(decision, now)
         value = self.codecs.encode("decision", decision_to_record(decision))
         return self.producer.send(TOPIC, key=decision_key(decision), value=value)
 

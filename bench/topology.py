@@ -39,7 +39,9 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from connectors.kafka.broker import LocalBroker  # noqa: E402
 from replay import OUT, gen_logs, prefix  # noqa: E402  (bench/ is this script's directory)
 from tests.streams.topology_util import CODECS, Worker, create_topics, source_ip  # noqa: E402
+from topologies import load_topology  # noqa: E402
 
+TOPICS = {role: t.name for role, t in load_topology("default").topics.items()}
 PARTITIONS = 4                 # of every topic in the default topology
 JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
 
@@ -84,7 +86,7 @@ def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done:
             ip = source_ip(line)
             while True:
                 try:
-                    producer.produce("synsec.raw", json.dumps({"message": line, "labels": {"type": "nginx"}}),
+                    producer.produce(TOPICS["raw"], json.dumps({"message": line, "labels": {"type": "nginx"}}),
                                      ip)
                     break
                 except BufferError:
@@ -135,7 +137,7 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"bench-{time.time_ns()}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "fetch.wait.max.ms": 10})       # tansu holds a fetch for all of it (see the worker's)
-    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in ("synsec.alerts", "synsec.decisions")
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in (TOPICS["alerts"], TOPICS["decisions"])
                      for p in range(PARTITIONS)])        # no group join (tansu makes it wait)
     t0 = time.time()                # wall clock, like the Kafka timestamps of the hops
     thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done, linger_ms),
@@ -149,7 +151,7 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
                 continue
             now = last = time.time()
             stamp = msg.timestamp()[1] / 1000
-            if msg.topic() == "synsec.alerts":
+            if msg.topic() == TOPICS["alerts"]:
                 alerts.setdefault(CODECS.decode("alert", msg.value())["uuid"], stamp)
                 last_alert = now
             elif msg.value() is not None:

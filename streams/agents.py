@@ -29,6 +29,7 @@ from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, 
                              record_to_decision, record_to_event)
 from streams.routing import MARKER, Router
 from synsec.engine.buckets import BucketManager
+from synsec.engine.decisions import is_over, taken
 from synsec.engine.pipeline import Engine, Output, add_counts
 from topologies import EXPIRY_TABLE, TABLES
 
@@ -267,7 +268,7 @@ def _install_profiles(app: faust.App, shell) -> None:
                 if made:
                     shell.on_outputs(decisions=made)
                 for d in made:
-                    d.until = now + d.duration     # as CrowdSec's LAPI: a decision runs from when it is taken
+                    d = taken(d, now)              # as CrowdSec's LAPI: a decision runs from when it is taken
                     shell.count("profiles.decisions")
                     key = decision_key(d)
                     out.add(decisions.name, partition_for(key, decisions.partitions), key,
@@ -307,7 +308,7 @@ def _install_expiry(app: faust.App, shell) -> None:
             due.update(active.items())                 # after a restart: the table was recovered
         now = time.time()
         for key, until in list(due.items()):
-            if until <= now:
+            if is_over(until, now):
                 del due[key]
                 shell.count("expiry.tombstones")
                 await decisions.send(key=key, value=None)

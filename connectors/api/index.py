@@ -16,6 +16,7 @@ import heapq
 from collections import defaultdict
 
 from connectors.api.model import DecisionRecord, Delta, Target
+from synsec.engine.decisions import is_active, is_over
 
 __all__ = ["DecisionIndex", "fold_changes"]
 
@@ -92,7 +93,7 @@ class DecisionIndex:
         """Active records whose `until` <= now, for a source that derives expiry itself (the topic view);
         the caller then `remove`s each with its own sequence."""
         out = []
-        while self._expiry and self._expiry[0][0] <= now:
+        while self._expiry and is_over(self._expiry[0][0], now):
             until, did = heapq.heappop(self._expiry)
             rec = self.by_id.get(did)
             if rec is not None and rec.until == until:
@@ -135,7 +136,7 @@ class DecisionIndex:
     # -- reading -----------------------------------------------------------------------------------------
 
     def active(self, now: float) -> list[DecisionRecord]:
-        return [r for r in self.by_id.values() if r.until > now]
+        return [r for r in self.by_id.values() if is_active(r, now)]
 
     def by_value(self, scope: str, value: str, now: float) -> list[DecisionRecord]:
         return self._live(self._values.get((scope.lower(), value), ()), now)
@@ -166,7 +167,7 @@ class DecisionIndex:
 
     def _live(self, ids, now: float) -> list[DecisionRecord]:
         recs = (self.by_id[i] for i in ids)
-        return sorted((r for r in recs if r.until > now), key=lambda r: r.id)
+        return sorted((r for r in recs if is_active(r, now)), key=lambda r: r.id)
 
     def changes_since(self, seq: int, now: float) -> Delta:
         """New (still active) and ended decisions after `seq`; a decision both added and ended since then is
@@ -174,7 +175,7 @@ class DecisionIndex:
         if seq < self.floor or seq > self.head:
             return Delta([], [], self.head, complete=False)
         i = bisect.bisect_right(self._log_seqs, seq)
-        return fold_changes(self._log[i:], self.head, lambda r: r.until > now and r.id in self.by_id)
+        return fold_changes(self._log[i:], self.head, lambda r: is_active(r, now) and r.id in self.by_id)
 
     def recently_ended(self, since: float) -> list[DecisionRecord]:
         """Decisions ended (deleted or expired) in the retained log whose end is at or after `since`."""

@@ -8,6 +8,7 @@ from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
+from synsec.engine.decisions import is_active
 from synsec.engine.durations import bounded_until
 from synsec.store import Store
 
@@ -83,7 +84,7 @@ class SqliteDecisionView(IndexedView):
         changes = [(r["kind"], rec) for r in rows if not r["simulated"]
                    for rec in [record_from_row(r, now)] if rec is not None]
         return fold_changes(changes, self.index.head,
-                            lambda r: r.until > now and r.id in self.index.by_id)
+                            lambda r: is_active(r, now) and r.id in self.index.by_id)
 
     def _record(self, row: dict, now: float) -> DecisionRecord | None:
         rec = record_from_row(row, now)

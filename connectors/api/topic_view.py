@@ -1,20 +1,17 @@
-"""The distributed implementation of the API's decisions source: the compacted topic `synsec.decisions`.
+"""The distributed implementation of the API's decisions source: the compacted decisions topic.
 
-    view = TopicDecisionView(make_decisions_consumer(broker), codecs, base_seq=keys_max_seq + 1).start()
-    view.wait_idle(30)                                   # caught up (polls until idle; no end offsets)
-    writer = TopicDecisionWriter(make_decisions_producer(broker), codecs, view)
+    view = TopicDecisionView(broker.kafka_python_kwargs(), codecs, topic=topic, base_seq=keys_max_seq + 1)
+    view.start().wait_ready(30)                          # every partition read to its end
+    writer = TopicDecisionWriter(make_decisions_producer(broker), codecs, view, topic=topic)
 
-A consumer thread (kafka-python, no consumer group: every partition assigned manually and read from the
-beginning) decodes each message — key UTF-8 `scope:value`, value a Confluent-framed Avro Decision or null
-(tombstone) — and queues it. `refresh` (on the API's thread) folds the queue into a `DecisionIndex` keyed
-by `scope:value`, one decision per key as on a compacted topic: a new value replaces the key's decision, a
-tombstone ends it, a simulated or already-expired value ends it too. Expiry is derived from `until`
-(`pop_expired`). Every change gets the next number of one increasing sequence starting at `base_seq`
+The view is the decisions topic's one follower (`connectors.kafka.follower.DecisionFollower`, shared with the
+bouncers) in `fold_on_read=False` mode: its thread reads and decodes, and `refresh` (on the API's thread)
+folds what was read into the `DecisionIndex` the API serves and ends the decisions over at `now`, so the
+index is touched by one thread only. The follower's rules apply: one decision per `scope:value` key, a
+tombstone, a simulated value or an expired one ends it, poison and out-of-range `until`s are counted and
+skipped or clamped. Every change gets the next number of one increasing sequence starting at `base_seq`
 (above every bouncer's stored sequence, so a bouncer that pulled from an earlier process gets the full set
-once, then deltas). A decision whose `until` is not a number is counted and skipped, one more than 10 years
-away (infinite: written before durations were bounded) clamped (`out_of_range`). Undecodable messages are
-counted and skipped (the topic is a state, not a queue: there
-is nothing to retry). A decision's LAPI id is derived from its (partition, offset), so it is the same after
+once, then deltas). A decision's LAPI id is derived from its (partition, offset), so it is the same after
 a restart and is known to the writer as soon as the broker acknowledges the write.
 """
 
@@ -25,33 +22,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from connectors.api.index import DecisionIndex
 from connectors.api.inputs import DecisionInput
-from connectors.api.model import DecisionRecord, Delta, target_of
+from connectors.api.model import DecisionRecord, Delta
 from connectors.api.view import IndexedView
-from synsec.engine.durations import bounded_until
+from connectors.kafka.decision_set import lapi_id
+from connectors.kafka.follower import DecisionFollower
+from synsec.engine.decisions import taken
 
-__all__ = ["TopicDecisionView", "TopicDecisionWriter", "make_decisions_consumer", "make_decisions_producer",
-           "lapi_id", "DECISIONS_TOPIC"]
+__all__ = ["TopicDecisionView", "TopicDecisionWriter", "make_decisions_producer"]
 
 log = logging.getLogger(__name__)
-
-DECISIONS_TOPIC = "synsec.decisions"
-
-
-def lapi_id(partition: int, offset: int, partitions: int) -> int:
-    """A stable positive integer id for the message at (partition, offset)."""
-    return offset * max(partitions, 1) + partition + 1
-
-
-def make_decisions_consumer(broker, **config):
-    """A group-less kafka-python consumer (no commits: the view re-reads the topic from the start)."""
-    from kafka import KafkaConsumer
-
-    opts = dict(broker.kafka_python_kwargs(), group_id=None, enable_auto_commit=False,
-                auto_offset_reset="earliest", max_poll_records=2000)
-    opts.update(config)
-    return KafkaConsumer(**opts)
 
 
 def make_decisions_producer(broker, **config):
@@ -63,37 +43,30 @@ def make_decisions_producer(broker, **config):
 
 
 class TopicDecisionView(IndexedView):
-    """DecisionView over the decisions topic. Thread-safe by construction: only the consumer thread touches
-    the consumer, only `refresh` (the API's thread) touches the index; they share a locked queue."""
+    """DecisionView over the decisions topic: the one follower, folded on the API's thread."""
 
-    def __init__(self, consumer, codecs, *, topic: str = DECISIONS_TOPIC, base_seq: int = 1,
-                 ended_window: float = 3600.0, poll_timeout_s: float = 0.3, idle_polls: int = 2,
-                 partitions_timeout_s: float = 30.0):
-        self.consumer, self.codecs, self.topic = consumer, codecs, topic
+    def __init__(self, consumer_kwargs: dict, codecs, *, topic: str | None = None, base_seq: int = 1,
+                 ended_window: float = 3600.0, poll_timeout_s: float = 0.3):
+        self.follower = DecisionFollower(consumer_kwargs, topic, codecs=codecs, fold_on_read=False,
+                                         base_seq=base_seq, max_changes=100_000,
+                                         poll_timeout_ms=int(poll_timeout_s * 1000))
+        self.topic = self.follower.topic
+        self.index = self.follower.index
         self.ended_window = ended_window
-        self.poll_timeout_s, self.idle_polls = poll_timeout_s, idle_polls
-        self.partitions_timeout_s = partitions_timeout_s
-        self.index = DecisionIndex()
-        self.index.floor = self.index.head = base_seq
-        self._seq = base_seq
-        self._by_key: dict[str, DecisionRecord] = {}
-        self.partitions = 0
-        self.records = 0          # messages read
-        self.poison = 0           # undecodable messages skipped
-        self.out_of_range = 0     # decisions whose `until` was not a number (skipped) or too far (clamped)
-        self.error: str = ""      # last consumer error, "" while healthy
-        self._pending: list[tuple[str, DecisionRecord | None]] = []
-        self._positions: dict[int, int] = {}   # partition -> next offset read
-        self._cond = threading.Condition()
-        self._idle = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    # -- the consumer thread ------------------------------------------------------------------------------
+    # counters and state of the follower, for the API's metrics and start-up message
+    records = property(lambda self: self.follower.stats["records"])
+    poison = property(lambda self: self.follower.stats["poison"])
+    out_of_range = property(lambda self: self.follower.stats["out_of_range"])
+    error = property(lambda self: self.follower.error)
+    partitions = property(lambda self: self.follower.partitions)
 
     def start(self) -> "TopicDecisionView":
-        self._thread = threading.Thread(target=self._run, name="decisions-topic", daemon=True)
-        self._thread.start()
+        """Connect (raises when no broker answers), then read in the follower's thread."""
+        self.follower.connect()
+        self._thread = self.follower.start(self._stop)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -101,137 +74,22 @@ class TopicDecisionView(IndexedView):
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def wait_idle(self, timeout: float) -> bool:
-        """True once the consumer has read everything there was (idle polls), False on timeout."""
-        return self._idle.wait(timeout)
+    def wait_ready(self, timeout: float) -> bool:
+        """True once every partition has been read to the end it had at start, False on timeout."""
+        return self.follower.ready.wait(timeout)
 
     def wait_for(self, positions: dict[int, int], timeout: float = 5.0) -> bool:
-        """Block until the consumer has read past each (partition: offset) — read-your-writes for the API."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not all(self._positions.get(p, 0) > off for p, off in positions.items()):
-                left = deadline - time.monotonic()
-                if left <= 0 or self._stop.is_set():
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _assign(self) -> None:
-        from kafka import TopicPartition
-
-        deadline = time.monotonic() + self.partitions_timeout_s
-        parts = self.consumer.partitions_for_topic(self.topic)
-        while not parts:
-            if self._stop.is_set() or time.monotonic() > deadline:
-                raise RuntimeError(f"topic {self.topic} not found (create it: synsec topics create)")
-            time.sleep(0.2)
-            parts = self.consumer.partitions_for_topic(self.topic)
-        tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
-        self.partitions = len(tps)
-        self.consumer.assign(tps)
-        self.consumer.seek_to_beginning(*tps)
-
-    def _run(self) -> None:
-        try:
-            self._assign()
-            empty = 0
-            while not self._stop.is_set():
-                try:
-                    batches = self.consumer.poll(timeout_ms=int(self.poll_timeout_s * 1000))
-                    self.error = ""
-                except Exception as err:  # noqa: BLE001 — a broker outage: report, keep trying
-                    self.error = str(err)
-                    log.warning("decisions topic: %s", err)
-                    time.sleep(1.0)
-                    continue
-                if not batches:
-                    empty += 1
-                    if empty >= self.idle_polls:
-                        self._idle.set()
-                    continue
-                empty = 0
-                self._take(batches)
-        except Exception as err:  # noqa: BLE001 — logged and visible in /health-less metrics; nothing to serve
-            self.error = str(err)
-            log.error("decisions topic consumer stopped: %s", err)
-        finally:
-            self.consumer.close()
-
-    def _take(self, batches) -> None:
-        items: list[tuple[str, DecisionRecord | None]] = []
-        last: dict[int, int] = {}
-        for tp, records in batches.items():
-            for msg in records:
-                self.records += 1
-                last[tp.partition] = msg.offset
-                item = self.decode(tp.partition, msg.offset, msg.key, msg.value)
-                if item is not None:
-                    items.append(item)
-        with self._cond:
-            self._pending.extend(items)
-            for p, off in last.items():
-                self._positions[p] = off + 1
-            self._cond.notify_all()
-
-    def decode(self, partition: int, offset: int, key: bytes | None,
-               value: bytes | None) -> tuple[str, DecisionRecord | None] | None:
-        """(key, record or None for a tombstone); None (and counted) for a message that cannot be read."""
-        from synsec.wire.records import record_to_decision
-
-        try:
-            text = key.decode("utf-8") if key is not None else ""
-            if not text:
-                raise ValueError("no key")
-            if value is None:
-                return text, None
-            d = record_to_decision(self.codecs.decode("decision", value))
-        except Exception as err:  # noqa: BLE001 — any undecodable message is poison: count and skip
-            self.poison += 1
-            log.warning("decisions topic: skipped partition %d offset %d: %s", partition, offset, err)
-            return None
-        until = bounded_until(d.until, time.time())
-        if until != d.until:      # written before durations were bounded: NaN skipped, ±inf clamped
-            self.out_of_range += 1
-            log.warning("decisions topic: partition %d offset %d: until %r out of range, %s", partition,
-                        offset, d.until, "skipped" if until is None else "clamped")
-            if until is None:
-                return None
-        return text, DecisionRecord(id=lapi_id(partition, offset, self.partitions), origin=d.origin,
-                                    type=d.type, scope=d.scope, value=d.value, scenario=d.scenario,
-                                    until=until, simulated=d.simulated, uuid=d.id,
-                                    target=target_of(d.scope, d.value))
+        """Block until the follower has read past each (partition: offset) — read-your-writes for the API."""
+        return self.follower.wait_for(positions, timeout)
 
     # -- DecisionView -------------------------------------------------------------------------------------
 
     def refresh(self, now: float, force: bool = False) -> None:
-        """Fold what the consumer read, then end the decisions past `until`. Cheap when idle."""
-        if self._pending:
-            with self._cond:
-                pending, self._pending = self._pending, []
-            for key, rec in pending:
-                self._fold(key, rec, now)
-        for rec in self.index.pop_expired(now):
-            self._end(f"{rec.scope}:{rec.value}", "expired")
-
-    def _fold(self, key: str, rec: DecisionRecord | None, now: float) -> None:
-        if rec is None or rec.simulated or rec.until <= now:
-            self._end(key, "expired" if rec is not None and rec.until <= now else "deleted")
-            return
-        if key in self._by_key:
-            self._end(key, "deleted")     # replaced: not sent as deleted while the new one applies
-        self._seq += 1
-        self.index.add(rec, self._seq)
-        self._by_key[key] = rec
-
-    def _end(self, key: str, kind: str) -> None:
-        old = self._by_key.pop(key, None)
-        if old is not None:
-            self._seq += 1
-            self.index.remove(old.id, self._seq, kind)
+        """Fold what the follower read, then end the decisions over at `now`. Cheap when idle."""
+        self.follower.fold(now)
 
     def changes_since(self, seq: int, now: float) -> Delta:
         return self.index.changes_since(seq, now)
-
 
 
 _MATCH: dict[str, Callable[[DecisionRecord, object], bool]] = {
@@ -251,9 +109,8 @@ class TopicDecisionWriter:
     It waits for the broker's acknowledgement, then for the view to have read the write back, so the next
     request sees it."""
 
-    def __init__(self, producer, codecs, view: TopicDecisionView, *, topic: str = DECISIONS_TOPIC,
-                 timeout_s: float = 10.0):
-        self.producer, self.codecs, self.view, self.topic = producer, codecs, view, topic
+    def __init__(self, producer, codecs, view: TopicDecisionView, *, timeout_s: float = 10.0):
+        self.producer, self.codecs, self.view, self.topic = producer, codecs, view, view.topic
         self.timeout_s = timeout_s
 
     def add_decisions(self, decisions: list[DecisionInput], now: float | None = None) -> list[int]:
@@ -262,8 +119,7 @@ class TopicDecisionWriter:
         now = time.time() if now is None else now
         futures = []
         for inp in decisions:
-            d = inp.to_decision()
-            d.until = now + d.duration
+            d = taken(inp.to_decision(), now)
             futures.append(self.producer.send(self.topic, key=decision_key(d),
                                               value=self.codecs.encode("decision", decision_to_record(d))))
         return self._acknowledged(futures)

@@ -1,1 +1,2 @@
-"""Bouncers: a decisions-topic follower (`client`) and the nginx, firewall and custom-script bouncers on it."""
+"""Bouncers: the nginx, firewall and custom-script bouncers, each on the decisions topic's one follower
+(`connectors.kafka.follower.DecisionFollower`)."""

@@ -1,7 +1,8 @@
 """The Kafka side of the ClickHouse sink: poll, decode, buffer, flush, then commit — never commit first.
 
     consumer = make_consumer("127.0.0.1:9092", group_id="synsec-clickhouse")
-    loop = SinkLoop(consumer, sink, decode, dead_letter=dlq.send_record)
+    loop = SinkLoop(consumer, sink, decode, dead_letter=dlq.send_record,
+                    topics=(topology.topics["alerts"].name, topology.topics["decisions"].name))
     loop.subscribe()
     loop.run(stop=stop_event.is_set)
 
@@ -21,12 +22,9 @@ from typing import Callable, Iterable
 
 from connectors.clickhouse.sink import ClickHouseSink, SinkBackpressure
 
-__all__ = ["TOPICS", "SinkLoop", "LoopStats", "make_consumer"]
+__all__ = ["SinkLoop", "LoopStats", "make_consumer"]
 
 log = logging.getLogger(__name__)
-
-TOPICS = ("synsec.alerts", "synsec.decisions")
-
 
 def make_consumer(bootstrap: str, *, group_id: str = "synsec-clickhouse", **config):
     """A kafka-python KafkaConsumer with auto-commit off (the loop commits after each successful flush)."""
@@ -51,7 +49,7 @@ class LoopStats:
 
 class SinkLoop:
     def __init__(self, consumer, sink: ClickHouseSink, decode: Callable[[str, bytes], object], *,
-                 dead_letter: Callable[[object, Exception], None], topics: Iterable[str] = TOPICS,
+                 dead_letter: Callable[[object, Exception], None], topics: Iterable[str] = (),
                  poll_timeout_s: float | None = None, max_records: int = 500):
         self.consumer = consumer
         self.sink = sink

@@ -1,1 +1,1 @@
-"""Kafka at the edges: the bundled local broker, connection settings and topic administration."""
+"""Kafka at the edges: the bundled local broker, topic administration, and the decisions topic's one follower."""

@@ -12,7 +12,7 @@ import time
 import click
 
 from synsec.cli.settings import settings_from_env
-from synsec.cli.topics import broker_options, broker_settings_from_options
+from synsec.cli.topics import broker_options, broker_settings_from_options, topic_name, topology_option
 
 __all__ = ["api", "parse_listen"]
 
@@ -54,8 +54,9 @@ def _broker(flags: dict):
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Embedded store ($SYNSEC_STATE_DIR).")
 @click.option("--refresh-interval", type=click.FloatRange(0.0, 60.0), default=0.2, show_default=True,
               help="Seconds between reads of the store's change log (decisions reach bouncers after it).")
-@click.option("--topic", default="synsec.decisions", show_default=True,
-              help="With --broker: the compacted decisions topic to serve.")
+@topology_option(help="With --broker: a shipped topology (default, single) or a topology YAML file; its "
+                      "decisions topic is served unless --topic names one.")
+@click.option("--topic", help="With --broker: the compacted decisions topic to serve (default: the topology's).")
 @click.option("--catch-up-timeout", type=click.FloatRange(0.0, 3600.0), default=60.0, show_default=True,
               help="With --broker: seconds to wait for the topic to be read before serving.")
 @click.option("--auth-fail-limit", type=click.IntRange(1, 1_000_000), default=30, show_default=True,
@@ -64,7 +65,8 @@ def _broker(flags: dict):
 @click.option("--auth-fail-window", type=click.FloatRange(1.0, 86400.0), default=60.0, show_default=True,
               help="Seconds over which wrong keys are counted (and a throttled client waits).")
 @_optional_broker_options
-def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str, catch_up_timeout: float,
+def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
+        catch_up_timeout: float,
         auth_fail_limit: int, auth_fail_window: float, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli.
 
@@ -88,6 +90,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str,
     if broker is None:
         view = SqliteDecisionView(store, min_interval=refresh_interval)
     else:
+        topic = topic_name(topology, "decisions", topic)
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
@@ -106,19 +109,18 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topic: str,
 
 def _topic_backend(broker, topic: str, store, metrics, catch_up_timeout: float):
     """(view, writer, closers) over the decisions topic; waits until the topic has been read."""
-    from connectors.api.topic_view import (TopicDecisionView, TopicDecisionWriter, make_decisions_consumer,
-                                           make_decisions_producer)
+    from connectors.api.topic_view import TopicDecisionView, TopicDecisionWriter, make_decisions_producer
     from synsec.wire.codecs import Codecs
     from synsec.wire.registry import LocalRegistry
 
     codecs = Codecs(LocalRegistry())
     base = max((b.last_seq for b in store.bouncers()), default=0) + 1
     try:
-        view = TopicDecisionView(make_decisions_consumer(broker), codecs, topic=topic, base_seq=base).start()
-        writer = TopicDecisionWriter(make_decisions_producer(broker), codecs, view, topic=topic)
+        view = TopicDecisionView(broker.kafka_python_kwargs(), codecs, topic=topic, base_seq=base).start()
+        writer = TopicDecisionWriter(make_decisions_producer(broker), codecs, view)
     except Exception as err:  # noqa: BLE001 — kafka-python's NoBrokersAvailable and friends
         raise click.ClickException(f"cannot reach {broker.url}: {err}") from None
-    if not view.wait_idle(catch_up_timeout):
+    if not view.wait_ready(catch_up_timeout):
         click.echo(f"synsec api: {topic} not read within {catch_up_timeout:g}s"
                    + (f" ({view.error})" if view.error else "") + "; serving what was read", err=True)
     else:

@@ -8,16 +8,21 @@ import threading
 
 import click
 
-from synsec.cli.topics import broker_options
+from synsec.cli.topics import broker_options, topic_name, topology_option
 
 __all__ = ["bouncer"]
 
-_topic = click.option("--topic", default="synsec.decisions", show_default=True, help="The decisions topic.")
 _verbose = click.option("-v", "--verbose", is_flag=True, help="Log each change.")
 
 
+def _topic(fn):
+    """--topology and --topic: the decisions topic followed is the topology's unless --topic names one."""
+    fn = click.option("--topic", help="The decisions topic (default: the topology's).")(fn)
+    return topology_option()(fn)
+
+
 def _follower(broker, topic: str):
-    from connectors.bouncers.client import DecisionFollower
+    from connectors.kafka.follower import DecisionFollower
 
     return DecisionFollower(broker.kafka_python_kwargs(), topic)
 
@@ -61,11 +66,12 @@ def bouncer() -> None:
 @click.option("--header", default="X-Real-IP", show_default=True,
               help="Header holding the client address (X-Real-IP or X-Forwarded-For).")
 @_verbose
-def nginx(broker, topic, listen, header, verbose) -> None:
+def nginx(broker, topology, topic, listen, header, verbose) -> None:
     """auth_request endpoint: GET /auth answers 204 or 403 (connectors/bouncers/nginx-snippet.conf)."""
     from connectors.bouncers.nginx import NginxBouncer
 
     _logging(verbose)
+    topic = topic_name(topology, "decisions", topic)
     host, port = _hostport(listen)
     follower = _follower(broker, topic)
     server = NginxBouncer(follower, host, port, header).start()
@@ -85,11 +91,12 @@ def nginx(broker, topic, listen, header, verbose) -> None:
 @click.option("--type", "types", multiple=True, default=("ban",), show_default=True,
               help="Decision types to enforce (repeatable).")
 @_verbose
-def firewall(broker, topic, backend, dry_run, netns, types, verbose) -> None:
+def firewall(broker, topology, topic, backend, dry_run, netns, types, verbose) -> None:
     """Keep nftables sets (or ipsets) in sync with the active Ip/Range decisions (needs CAP_NET_ADMIN)."""
     from connectors.bouncers.firewall import BACKENDS, FirewallBouncer, subprocess_runner
 
     _logging(verbose)
+    topic = topic_name(topology, "decisions", topic)
     if dry_run:
         def runner(command, script):
             click.echo(f"# {' '.join(command)}\n{script}", nl=False)
@@ -117,11 +124,12 @@ def firewall(broker, topic, backend, dry_run, netns, types, verbose) -> None:
 @click.option("--type", "types", multiple=True, help="Only these decision types (default: all).")
 @click.option("--scope", "scopes", multiple=True, help="Only these scopes (default: all).")
 @_verbose
-def custom(broker, topic, script, timeout, types, scopes, verbose) -> None:
+def custom(broker, topology, topic, script, timeout, types, scopes, verbose) -> None:
     """Run a script for each added or deleted decision, like crowdsec-custom-bouncer."""
     from connectors.bouncers.custom import CustomBouncer
 
     _logging(verbose)
+    topic = topic_name(topology, "decisions", topic)
     follower = _follower(broker, topic)
     CustomBouncer(script, timeout_s=timeout, types=types or None, scopes=scopes or None).attach(follower)
     click.echo(f"custom bouncer ({script}), following {topic} on {broker.url}", err=True)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import click
 
 from synsec.cli.output import emit_json, output_option, table
-from synsec.cli.topics import broker_options
+from synsec.cli.topics import broker_options, topic_name, topology_option
 
 __all__ = ["clickhouse"]
 
@@ -123,12 +123,13 @@ def query(name, url, since, until, limit, step, value, output) -> None:
         table(q.description, result.columns, [list(r) for r in result.rows])
 
 
-def _decoder(codecs):
-    """decode(topic, bytes) for SinkLoop: an Alert, a Decision, or None for a decisions-topic tombstone."""
+def _decoder(codecs, alerts_topic: str):
+    """decode(topic, bytes) for SinkLoop: an Alert (from `alerts_topic`), a Decision, or None for a
+    decisions-topic tombstone."""
     from synsec.wire.records import record_to_alert, record_to_decision
 
     def decode(topic: str, data: bytes | None):
-        if topic.endswith("alerts"):
+        if topic == alerts_topic:
             return record_to_alert(codecs.decode("alert", data))
         rec = codecs.decode("decision", data) if data is not None else None
         return None if rec is None else record_to_decision(rec)
@@ -155,9 +156,10 @@ def _dead_letterer(producer, codecs, topic: str, timeout_s: float = 10.0):
 @broker_options
 @url_option
 @click.option("--group", default="synsec-clickhouse", show_default=True, help="Kafka consumer group.")
-@click.option("--alerts-topic", default="synsec.alerts", show_default=True)
-@click.option("--decisions-topic", default="synsec.decisions", show_default=True)
-@click.option("--deadletter-topic", default="synsec.deadletter", show_default=True)
+@topology_option()
+@click.option("--alerts-topic", help="Default: the topology's alerts topic.")
+@click.option("--decisions-topic", help="Default: the topology's decisions topic.")
+@click.option("--deadletter-topic", help="Default: the topology's dead-letter topic.")
 @click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True,
               help="Rows per insert.")
 @click.option("--max-age", type=click.FloatRange(0.01), default=1.0, show_default=True,
@@ -165,8 +167,8 @@ def _dead_letterer(producer, codecs, topic: str, timeout_s: float = 10.0):
 @click.option("--max-records", type=click.IntRange(0), default=0,
               help="Stop after this many messages (0: run until SIGINT/SIGTERM).")
 @output_option
-def sink(broker, url, group, alerts_topic, decisions_topic, deadletter_topic, batch_size, max_age, max_records,
-         output) -> None:
+def sink(broker, url, group, topology, alerts_topic, decisions_topic, deadletter_topic, batch_size, max_age,
+         max_records, output) -> None:
     """Consume alerts and decisions from Kafka into ClickHouse (batched, idempotent; offsets committed only
     after each successful insert; undecodable messages to the dead-letter topic). Run `migrate` first."""
     import signal
@@ -185,6 +187,9 @@ def sink(broker, url, group, alerts_topic, decisions_topic, deadletter_topic, ba
         target = parse_url(url)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--url") from None
+    alerts_topic = topic_name(topology, "alerts", alerts_topic)
+    decisions_topic = topic_name(topology, "decisions", decisions_topic)
+    deadletter_topic = topic_name(topology, "deadletter", deadletter_topic)
     codecs = Codecs(LocalRegistry())
     kafka = broker.kafka_python_kwargs()
     bootstrap = kafka.pop("bootstrap_servers")
@@ -194,8 +199,8 @@ def sink(broker, url, group, alerts_topic, decisions_topic, deadletter_topic, ba
     except KafkaError as err:
         raise click.ClickException(f"cannot reach {broker.url}: {err}") from None
     ch = ClickHouseSink(lambda: client_from_url(target), batch_size=batch_size, max_age_s=max_age)
-    loop = SinkLoop(consumer, ch, _decoder(codecs), dead_letter=_dead_letterer(producer, codecs, deadletter_topic),
-                    topics=(alerts_topic, decisions_topic))
+    loop = SinkLoop(consumer, ch, _decoder(codecs, alerts_topic),
+                    dead_letter=_dead_letterer(producer, codecs, deadletter_topic), topics=(alerts_topic, decisions_topic))
     stopping = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     click.echo(f"synsec clickhouse sink: {broker.url} ({alerts_topic}, {decisions_topic}) → "

@@ -9,7 +9,7 @@ import click
 
 from synsec.cli.output import emit_json, table
 
-__all__ = ["topics", "broker_options", "broker_settings_from_options"]
+__all__ = ["topics", "broker_options", "broker_settings_from_options", "topology_option", "topic_name"]
 
 _output = click.option("-o", "--output", "output", type=click.Choice(["human", "json"]), default="human",
                        show_default=True, help="Output format.")
@@ -68,6 +68,17 @@ def _load(topology: str):
         raise click.ClickException(str(err)) from None
 
 
+def topology_option(default: str = "default", help: str = "A shipped topology (default, single) or a topology "
+                    "YAML file; the command's topics are its topics unless named.", **kw):
+    """The `--topology NAME|PATH` option every Kafka command takes."""
+    return click.option("--topology", default=default, show_default=True, metavar="NAME|PATH", help=help, **kw)
+
+
+def topic_name(topology: str, role: str, override: str | None = None) -> str:
+    """The topic of `role` (decisions, alerts, ...): `override` when given, else the topology's name for it."""
+    return override or _load(topology).topics[role].name
+
+
 def _admin_call(fn, *args, **kwargs):
     from connectors.kafka.admin import KafkaAdminError
 
@@ -84,8 +95,7 @@ def topics() -> None:
 
 @topics.command("create")
 @broker_options
-@click.option("--topology", default="default", show_default=True, metavar="NAME|PATH",
-              help="A shipped topology (default, single) or a topology YAML file.")
+@topology_option(help="A shipped topology (default, single) or a topology YAML file.")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=30, show_default=True, help="Seconds.")
 @_output
 def create(broker, topology, timeout, output) -> None:
@@ -113,8 +123,7 @@ def create(broker, topology, timeout, output) -> None:
 
 @topics.command("list")
 @broker_options
-@click.option("--topology", default="default", show_default=True, metavar="NAME|PATH",
-              help="Marks each topic's role in this topology.")
+@topology_option(help="Marks each topic's role in this topology.")
 @click.option("--all", "internal", is_flag=True, help="Include internal topics (__consumer_offsets...).")
 @click.option("--timeout", type=click.FloatRange(1, 600), default=30, show_default=True, help="Seconds.")
 @_output

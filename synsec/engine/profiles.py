@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable
 
+from synsec.engine.decisions import until_of
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.model import Alert, Decision
 
@@ -136,6 +137,6 @@ class ProfileEngine:
             duration = self._duration(profile, tpl, alert)
             out.append(Decision(
                 origin=self.origin, scenario=alert.Scenario, scope=tpl.scope or alert.Source.Scope,
-                value=alert.Source.Value, type=tpl.type, duration=duration, until=alert.StopAt + duration,
+                value=alert.Source.Value, type=tpl.type, duration=duration, until=until_of(alert.StopAt, duration),
                 simulated=alert.Simulated, id=f"{alert.UUID}-{start + i}", alert_id=alert.UUID))
         return out

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from synsec.engine.decisions import until_of
 from synsec.engine.model import Alert, Decision
 from synsec.store.bouncers import BOUNCERS_INDEX, BOUNCERS_SCHEMA, BouncerTable
 from synsec.store.files import private_dir, private_file
@@ -108,8 +109,8 @@ class Store(BouncerTable, MetricsTable):
         self.db.close()
 
     def add(self, alerts: list[Alert], decisions: list[Decision], now: float | None = None) -> None:
-        """Store alerts and decisions. A decision's `until` is rebased on wall-clock now + duration, as
-        CrowdSec's LAPI does when an agent (live or forensic) pushes an alert."""
+        """Store alerts and decisions. A decision is taken at wall-clock `now` (`engine.decisions`: it runs
+        from then for its duration), as CrowdSec's LAPI does when an agent (live or forensic) pushes an alert."""
         now = time.time() if now is None else now
         bodies = [(a, a.to_dict()) for a in alerts]
         with self.db:
@@ -123,14 +124,14 @@ class Store(BouncerTable, MetricsTable):
                 f"INSERT OR IGNORE INTO decisions ({','.join(_DECISION_COLS)}) VALUES "
                 f"({','.join('?' * len(_DECISION_COLS))})",
                 [(d.id, d.alert_id, d.origin, d.scenario, d.scope, d.value, d.type, d.duration,
-                  now + d.duration, int(d.simulated), now) for d in decisions])
+                  until_of(now, d.duration), int(d.simulated), now) for d in decisions])
 
     def decisions(self, *, active_only: bool = True, now: float | None = None, value: str | None = None,
                   scenario: str | None = None, origin: str | None = None, limit: int = 0) -> list[dict]:
         now = time.time() if now is None else now
         sql, args = "SELECT * FROM decisions WHERE 1=1", []
         if active_only:
-            sql += " AND deleted_at IS NULL AND until > ?"
+            sql += " AND deleted_at IS NULL AND until > ?"     # engine.decisions.is_over, in SQL
             args.append(now)
         for col, val in (("value", value), ("scenario", scenario), ("origin", origin)):
             if val:

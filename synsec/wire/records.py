@@ -22,7 +22,7 @@ from synsec.wire.codecs import EncodeError, origin_record
 __all__ = [
     "DeadLetter",
     "event_to_record", "record_to_event", "alert_to_record", "record_to_alert",
-    "decision_to_record", "record_to_decision", "decision_key",
+    "decision_to_record", "record_to_decision", "decision_key", "parse_decision_key",
     "bucket_state_to_record", "record_to_bucket_state", "bucket_in_to_record", "record_to_bucket_in",
     "bucket_in_origin",
     "dead_letter_to_record", "record_to_dead_letter",
@@ -63,8 +63,22 @@ def record_to_decision(rec: dict) -> Decision:
 
 
 def decision_key(d: Decision) -> bytes:
-    """The synsec.decisions message key: UTF-8 `scope:value`."""
+    """The decisions-topic message key: UTF-8 `scope:value`."""
     return d.key.encode("utf-8")
+
+
+def parse_decision_key(key: bytes | None) -> tuple[str, str] | None:
+    """`b"Ip:192.0.2.7"` → ("Ip", "192.0.2.7"); IPv6 values keep their colons. None when not `scope:value`."""
+    if not key:
+        return None
+    try:
+        text = key.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    scope, sep, value = text.partition(":")
+    if not sep or not scope or not value:
+        return None
+    return scope, value
 
 
 def alert_to_record(a: Alert) -> dict:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.bouncers.client import DecisionFollower
+from connectors.kafka.follower import DecisionFollower
 from connectors.bouncers.custom import CustomBouncer
 from tests.integration.test_bouncer_nginx import TOPIC, wait_until
 from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)

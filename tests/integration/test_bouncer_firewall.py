@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from connectors.bouncers.client import DecisionFollower
+from connectors.kafka.follower import DecisionFollower
 from connectors.bouncers.firewall import FirewallBouncer, IpsetBackend, NftablesBackend, subprocess_runner
 from tests.integration.test_bouncer_nginx import TOPIC, wait_until
 from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.bouncers.client import DecisionFollower
+from connectors.kafka.follower import DecisionFollower
 from connectors.bouncers.nginx import SNIPPET, NginxBouncer
 from connectors.kafka.broker import free_port
 from synsec.engine.model import Decision
@@ -271,7 +271,7 @@ def test_ready_only_once_every_batched_decision_is_known(topic):
 
     class Ready(threading.Event):
         def set(self):
-            known_when_ready.append(len(follower._state.active))
+            known_when_ready.append(len(follower.active()))
             super().set()
 
     follower.ready = Ready()

@@ -15,7 +15,7 @@ from connectors.api.query import DecisionFilter, QueryError, parse_decisions_que
 from connectors.api.sqlite_view import SqliteDecisionView
 from connectors.api.throttle import AuthThrottle
 from connectors.api.topic_view import TopicDecisionView
-from connectors.bouncers.client import DecisionFollower
+from connectors.kafka.follower import DecisionFollower
 from connectors.clickhouse.rows import decision_row
 from synsec.engine.durations import MAX_DURATION
 from synsec.engine.model import Decision
@@ -61,12 +61,14 @@ def test_infinite_until_on_decisions_topic_is_clamped_or_skipped():
     """Regression (issue 10 A): the API's topic view clamps an infinite `until` and skips a NaN one, counting
     both, instead of indexing a value that makes every later response a 500."""
     codecs = Codecs(LocalRegistry())
-    view = TopicDecisionView(None, codecs)
+    view = TopicDecisionView({}, codecs, topic="decisions")
     inf = dec("192.0.2.1", math.inf, until=math.inf)
-    key, rec = view.decode(0, 0, decision_key(inf), codecs.encode("decision", decision_to_record(inf)))
-    assert key == "Ip:192.0.2.1" and math.isfinite(rec.until)
     nan = dec("192.0.2.2", math.nan, until=math.nan)
-    assert view.decode(0, 1, decision_key(nan), codecs.encode("decision", decision_to_record(nan))) is None
+    for offset, d in enumerate((inf, nan)):
+        view.follower.apply(decision_key(d), codecs.encode("decision", decision_to_record(d)), offset=offset)
+    view.refresh(NOW)
+    got = view.active(NOW)
+    assert [r.value for r in got] == ["192.0.2.1"] and got[0].until == NOW + MAX_DURATION
     assert view.out_of_range == 2 and view.poison == 0
 
 

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from connectors.bouncers.client import DecisionFollower, parse_key
+from connectors.kafka.follower import DecisionFollower
 from synsec.wire.codecs import Codecs
-from synsec.wire.records import decision_key, decision_to_record
+from synsec.wire.records import decision_key, decision_to_record, parse_decision_key
 from synsec.wire.registry import LocalRegistry
 from synsec.engine.model import Decision
 
@@ -55,10 +55,11 @@ def feed(f, codecs, d: Decision | None, key: bytes | None = None):
 
 def test_parse_key_keeps_ipv6_colons():
     """A key splits at its first colon, so IPv6 values survive; keys without scope or value are rejected."""
-    assert parse_key(b"Ip:2001:db8::1") == ("Ip", "2001:db8::1")
-    assert parse_key(b"Range:10.0.0.0/8") == ("Range", "10.0.0.0/8")
-    assert parse_key(b"nocolon") is None and parse_key(b":x") is None and parse_key(None) is None
-    assert parse_key(b"\xff:x") is None
+    assert parse_decision_key(b"Ip:2001:db8::1") == ("Ip", "2001:db8::1")
+    assert parse_decision_key(b"Range:10.0.0.0/8") == ("Range", "10.0.0.0/8")
+    assert parse_decision_key(b"nocolon") is None and parse_decision_key(b":x") is None
+    assert parse_decision_key(None) is None
+    assert parse_decision_key(b"\xff:x") is None
 
 
 def test_ban_then_tombstone(follower, codecs):
@@ -188,3 +189,28 @@ def test_lookups_are_thread_safe(codecs):
     for t in threads:
         t.join()
     assert errors == [] and len(f.active()) == 250
+
+
+def test_fold_by_caller_waits_for_fold_and_logs_a_replacement(codecs):
+    """With fold_on_read=False (the API) reads wait for fold(now); a replaced value is logged ended under its
+    (partition, offset) id and the new one added, each change numbered from base_seq."""
+    f = DecisionFollower({}, "decisions", fold_on_read=False, base_seq=10)
+    first, second = decision("192.0.2.7", until=NOW + 60), decision("192.0.2.7", until=NOW + 600)
+    for offset, d in ((4, first), (9, second)):
+        f.apply(decision_key(d), codecs.encode("decision", decision_to_record(d)), partition=1, offset=offset)
+    assert f.index.head == 10 and f.index.active(NOW) == []
+    f.fold(NOW)
+    assert [(r.id, r.until) for r in f.index.active(NOW)] == [(11, NOW + 600)]      # lapi_id(1, 9, 1)
+    delta = f.index.changes_since(10, NOW)
+    assert [r.id for r in delta.new] == [11] and [r.id for r in delta.deleted] == [6] and delta.head == 13
+    assert f.wait_for({1: 9}, timeout=0) and not f.wait_for({1: 10}, timeout=0)
+
+
+def test_fold_by_caller_expires_at_the_time_it_is_given(codecs):
+    """fold(now) ends what is over at that `now` (the API's request time), not at the follower's clock."""
+    f = DecisionFollower({}, "decisions", fold_on_read=False, clock=Clock())
+    feed(f, codecs, decision("192.0.2.7", until=NOW + 60))
+    f.fold(NOW)
+    assert len(f.index.active(NOW)) == 1
+    f.fold(NOW + 60)
+    assert f.index.by_id == {} and f.stats["expired"] == 1
