@@ -84,7 +84,11 @@ def _stage_files(root: Path, errors: ErrorCollector) -> list[tuple[str, str, str
 BASE_PATTERNS = "grokky_base"   # grokky's built-in patterns (USERNAME, IP, ...), always present in CrowdSec
 
 
-def _patterns(dirs: list[Path], errors: ErrorCollector, engine: str = "auto") -> PatternLibrary:
+def _patterns(dirs: list[Path], errors: ErrorCollector | None = None, engine: str = "auto") -> PatternLibrary:
+    """The grok library of the pattern dirs; an unreadable pattern file is an error in `errors` (raised when
+    none is given)."""
+    own = errors is None
+    errors = errors or ErrorCollector()
     base = default_content_dir() / "patterns" / BASE_PATTERNS
     texts = [(str(base), base.read_text(encoding="utf-8"))]
     for d in dirs:
@@ -94,6 +98,8 @@ def _patterns(dirs: list[Path], errors: ErrorCollector, engine: str = "auto") ->
             text = None if path.name == BASE_PATTERNS else errors.guard(read_content_file, path, strict=False)
             if text is not None:
                 texts.append((str(path), text))
+    if own:
+        errors.raise_if_any()
     lib = PatternLibrary.from_texts(texts)
     lib.engine = engine
     return lib

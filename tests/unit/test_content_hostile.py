@@ -288,3 +288,12 @@ def test_yaml_syntax_error_names_the_field_being_read(tmp_path):
     """A YAML syntax error inside a value names that field (and the document when at top level)."""
     _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "  bad: [a, b\n"})
     assert len(errors) == 1 and ": labels.bad: invalid YAML" in errors[0], errors
+
+
+def test_out_of_range_durations_are_load_errors_at_their_field(tmp_path):
+    """Durations beyond 10 years (engine.durations' bound) surface as load errors at path:line: field."""
+    scen = SCENARIO.replace("leakspeed: 10s", "leakspeed: 99999999999999999999h")
+    profile = "name: p\ndecisions:\n  - type: ban\n    duration: 87601h\n"
+    _, errors = load(tmp_path, {"scenarios/a.yaml": scen, "profiles.yaml": profile})
+    places = {tuple(re.sub(r"^.*/", "", e).split(": ")[:2]) for e in errors if "87600h" in e}
+    assert places == {("a.yaml:7", "leakspeed"), ("profiles.yaml:4", "decisions[0].duration")}, errors
