@@ -1,9 +1,10 @@
 """Serving the API app so that even a request aiohttp cannot parse (raw non-UTF-8 bytes in the path, a header
-over 8 KiB, a bad chunk size, an unknown method) is answered with CrowdSec's JSON error shape.
+over 8 KiB, a bad chunk size, an unknown method) or refuses before the middlewares run (an `Expect` other
+than `100-continue`) is answered with CrowdSec's JSON error shape.
 
-aiohttp answers those before any middleware runs, from `RequestHandler.handle_error`, with a text/plain
-body (and logs a traceback, which `connectors.api.server.OneLineErrors` turns into one line). `serve` runs
-the app like `web.run_app` with a runner whose connection handler answers them as `{"message": …}`. A test
+aiohttp answers those from `RequestHandler.handle_error` or with an HTTPException's text/plain body (and logs
+a traceback, which `connectors.api.server.OneLineErrors` turns into one line). `serve` runs the app like
+`web.run_app` with a runner whose connection handler and entry point answer them as `{"message": …}`. A test
 of the fuzz suite sends each kind and fails if an aiohttp upgrade changes these hooks.
 """
 
@@ -14,7 +15,7 @@ import json
 from contextlib import suppress
 from http import HTTPStatus
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.web_protocol import RequestHandler
 
 __all__ = ["serve", "JsonErrorRunner"]
@@ -25,9 +26,30 @@ class _JsonErrorHandler(RequestHandler):
         super().handle_error(request, status, exc, message)      # logs; refuses when a response began
         first = (message or "").strip().splitlines()
         text = first[0].rstrip(":")[:200] if first and status != 500 else HTTPStatus(status).phrase
-        resp = web.Response(text=json.dumps({"message": text}), status=status, content_type="application/json")
+        resp = _json_message(status, text)
         resp.force_close()
         return resp
+
+
+def _json_message(status: int, text: str) -> web.Response:
+    return web.Response(text=json.dumps({"message": text}), status=status, content_type="application/json")
+
+
+def _outside_middlewares(handle):
+    """The app's entry point, answering in JSON what aiohttp decides before the middlewares run: an `Expect`
+    other than `100-continue` (aiohttp answers text, and a 500 for a non-UTF-8 value), and any HTTPException
+    raised there."""
+    async def handler(request):
+        expect = request.headers.get("Expect")
+        if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
+            return _json_message(417, "Expect: only 100-continue is supported")
+        try:
+            return await handle(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _json_message(exc.status, exc.reason)
+    return handler
 
 
 class _JsonErrorServer(web.Server):
@@ -43,6 +65,7 @@ class JsonErrorRunner(web.AppRunner):
         if type(server) is not web.Server:   # an aiohttp that builds servers differently: keep its own
             return server
         server.__class__ = _JsonErrorServer   # same state, one overridden factory method
+        server.request_handler = _outside_middlewares(server.request_handler)
         return server
 
 
