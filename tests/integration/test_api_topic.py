@@ -165,3 +165,37 @@ def test_restart_serves_the_same_ids_and_a_known_bouncer_gets_the_full_set(broke
         assert again["id"] == first["id"]
         body = json.loads(http(url + "/v1/decisions/stream", fw)[1])
         assert "192.0.2.150" in [x["value"] for x in body["new"]]
+
+
+def test_api_follows_the_topologys_decisions_topic_and_serves_every_batched_decision(broker, codecs, tmp_path):
+    """`synsec api --topology PATH` serves that topology's decisions topic (no name spelled anywhere), and it
+    serves only once every decision written before its start is read: 300 decisions written in large batches
+    (tansu's ListOffsets counts batches) are all in the first stream pull."""
+    from kafka import KafkaProducer
+
+    from connectors.kafka.admin import ensure_topics
+    from synsec.wire.kafka import BrokerSettings
+    from synsec.wire.records import decision_key, decision_to_record
+    from topologies import TOPOLOGY_DIR, load_topology
+
+    path = tmp_path / "renamed.yaml"
+    path.write_text((TOPOLOGY_DIR / "single.yaml").read_text().replace("name: synsec.", "name: renamed."))
+    topology = load_topology(path)
+    name = topology.topics["decisions"].name
+    assert name == "renamed.decisions"
+    assert ensure_topics(BrokerSettings.from_url(broker.url), topology).ok
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=200, batch_size=1 << 20)
+    values = [f"198.18.{i // 256}.{i % 256}" for i in range(300)]
+    for value in values:
+        d = _decision(value)
+        producer.send(name, key=decision_key(d), value=codecs.encode("decision", decision_to_record(d)))
+    producer.flush(10)
+    producer.close()
+
+    state = tmp_path / "state"
+    fw = ccs(state, "bouncers", "add", "fw", "-o", "raw").strip()
+    log = tmp_path / "api.log"
+    with running_api(state, log, args=("--broker", broker.url, "--topology", str(path)), start_timeout=60) as url:
+        body = json.loads(http(url + "/v1/decisions/stream?startup=true", fw)[1])
+        assert sorted(x["value"] for x in body["new"]) == sorted(values)
+    assert "renamed.decisions" in log.read_text()
