@@ -77,6 +77,16 @@ def test_only_allowlisted_methods_compile(text):
         compile_expr(text, where=W, params=("evt", "Alert"))
 
 
+def test_documented_writers_fill_unmarshaled():
+    """ParseKV and UnmarshalJSON still write into evt.Unmarshaled, as CrowdSec documents."""
+    e = ev()
+    run("""ParseKV('a=b c="d e"', evt.Unmarshaled, 'kv') ?? UnmarshalJSON('{"n": 1}', evt.Unmarshaled, 'js')""", e)
+    run("""UnmarshalJSON('[2]', evt.Unmarshaled.js, 'm') ?? ParseKV('x=y', get(evt, 'Unmarshaled'), 'kv2')""", e)
+    assert e.Unmarshaled == {"kv": {"a": "b", "c": "d e"}, "js": {"n": 1.0, "m": [2.0]}, "kv2": {"x": "y"}}
+    with pytest.raises(ExprError, match="evt.Unmarshaled"):
+        compile_expr("ParseKV('a=b', Alert.Labels, 'x')", where=W, params=("Alert",))
+
+
 def test_allowlisted_methods_keep_working():
     """CrowdSec's methods (GetMeta, SetMeta, SetParsed, ParseIPSources, Alert/Source/RuntimeAlert getters) run."""
     e = ev(source_ip="192.0.2.7", a="x")
@@ -123,15 +133,22 @@ def test_get_builtin_reaches_data_fields_only():
 
 
 def test_event_is_read_only_to_filters():
-    """Filters that used to mutate the event are load errors; helpers refuse to write into a string map."""
+    """Filters that used to mutate the event are load errors; ParseKV/UnmarshalJSON never write a string map."""
     e = ev(a="b")
+    e.Overflow = RuntimeAlert(Alert("s", Source(), 1, 0.0, 0.0), Sources={"k": Source()})
     before = snapshot(e)
     for text in ("evt.Meta.update({'x': 'y'})", "evt.Meta.clear()", "evt.Meta.pop('a')",
                  "evt.Parsed.setdefault('x', 'y')"):
         with pytest.raises(ExprError):
             compile_expr(text, where=W)
-    with pytest.raises(ExprRuntimeError, match="UnmarshalJSON"):
-        run("UnmarshalJSON('{}', evt.Meta, 'x')", e)
+    for text in ("UnmarshalJSON('{}', evt.Meta, 'x')", "ParseKV('a=b', evt.Parsed, 'x')",
+                 "ParseKV('a=b', evt.Overflow.Alert.Labels, 'x')", "UnmarshalJSON('{}', evt.Line.Labels, 'x')"):
+        with pytest.raises(ExprError, match="evt.Unmarshaled or a map in it"):
+            compile_expr(text, where=W)
+    for text in ("ParseKV('a=b', get(evt, 'Meta'), 'x')", "UnmarshalJSON('{}', get(evt.Line, 'Labels'), 'x')",
+                 "ParseKV('a=b', {}, 'x')", "ParseKV('a=b', get(evt.Overflow, 'Sources'), 'x')"):
+        with pytest.raises(ExprRuntimeError, match="cannot write into"):
+            run(text, e)
     for text in ("evt.Meta.a == 'b'", "sort(keys(evt.Meta))", "reverse(values(evt.Meta))", "evt.GetMeta('a')"):
         run(text, e)
     assert snapshot(e) == before

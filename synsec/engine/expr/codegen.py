@@ -23,6 +23,8 @@ from .typeinfo import METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, meth
 __all__ = ["CodeGen", "CompileError", "NOT_CONST"]
 
 NOT_CONST = object()
+# Helpers that write into their second argument (CrowdSec's documented writers besides SetMeta/SetParsed).
+WRITERS = frozenset({"ParseKV", "UnmarshalJSON"})
 # Helpers whose result may be larger than their arguments, or copies them: charged to the evaluation's budget.
 GROWING = frozenset({
     "repeat", "Replace", "ReplaceAll", "replace", "Sprintf", "concat", "flatten", "Split", "SplitN", "SplitAfter",
@@ -281,9 +283,21 @@ class CodeGen(OpsMixin, PredicateMixin):
             special = h.specialise(node, self)
             if special is not None:
                 return special
-        args = ", ".join(self.gen(a)[0] for a in node.args)
-        code = f"{self.helper_ref(node.name)}({args})"
+        args = [self.gen(a)[0] for a in node.args]
+        if node.name in WRITERS:
+            args[1] = self._writer_target(node.name, node.args[1], args[1])
+        code = f"{self.helper_ref(node.name)}({', '.join(args)})"
         return (self.charge(code) if node.name in GROWING else code), h.returns
+
+    def _writer_target(self, name: str, target: Node, code: str) -> str:
+        """CrowdSec's writers fill evt.Unmarshaled (a map[string]interface{}): never a string map or an alert."""
+        base = target.node if isinstance(target, Chain) else target
+        owner = self.gen(base.obj)[1] if isinstance(base, Member) else ""
+        typ = self.gen(target)[1]
+        if (typ not in ("dict", "any") or (owner in STRUCT_FIELDS and owner != "Event")
+                or self.params.get("evt", ("", ""))[1] != "Event"):
+            raise CompileError(f"{name}: the target must be evt.Unmarshaled or a map in it", target.pos)
+        return f"_rt_writable({code}, {self.params['evt'][0]})"
 
     def gen_Builtin(self, node: Builtin) -> tuple[str, str]:
         return self.gen_predicate_builtin(node)

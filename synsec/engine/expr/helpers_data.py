@@ -10,7 +10,6 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import re2
 
-from ..model import StrMap
 from .fastpaths import alternation, data_file, regexp_file
 from .regex import Regex, RegexError, compile_regex
 from .registry import helper
@@ -183,9 +182,7 @@ def json_extract_object(blob, target):
 def unmarshal_json(blob, target, key):
     """Decode blob into target[key] (numbers become floats, as Go's interface{} decoding does).
 
-    The target is a map[string]interface{} (evt.Unmarshaled): never a string map such as evt.Meta."""
-    if not isinstance(target, dict) or isinstance(target, StrMap) or key.__class__ is not str:
-        raise TypeError("UnmarshalJSON: the target must be a map[string]interface{} and the key a string")
+    The compiled call checks the target first (runtime.writable): evt.Unmarshaled or a map in it."""
     target[key] = _plain(_loads_raw(blob), _go_number)
     return None
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
+from ..model import Event, StrMap
 from .regex import cached_regex
 from .typeinfo import CLASS_METHODS
 
 __all__ = [
-    "member", "attribute", "call", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
+    "member", "attribute", "call", "writable", "eq", "ne", "in_", "contains", "starts_with", "ends_with", "matches", "add", "sub", "mul",
     "div", "mod", "pow_", "neg", "iter_", "slice_", "range_", "as_str", "not_", "RUNTIME_NAMES",
     "Budget", "charge", "MAX_ITEMS", "MAX_STRING", "MAX_WORK", "INT64", "oversized", "weight",
 ]
@@ -90,6 +91,30 @@ def attribute(obj, name):
     if callable(value) or isinstance(value, ModuleType):
         raise TypeError(f"cannot fetch {name!r} from {type(obj).__name__}: not a field")
     return value
+
+
+def writable(target, evt):
+    """The target of ParseKV/UnmarshalJSON: evt.Unmarshaled or a map inside it (CrowdSec's
+    map[string]interface{}), never a string map, an alert or anything else an expression can reach."""
+    root = evt.Unmarshaled if evt.__class__ is Event else None
+    if isinstance(target, dict) and target.__class__ is not StrMap and _inside(target, root):
+        return target
+    raise TypeError(f"cannot write into {type(target).__name__}: the target must be evt.Unmarshaled or a map in it")
+
+
+def _inside(target: dict, root, limit: int = 100_000) -> bool:
+    """Whether target is root or a map nested in it (a bounded walk, by identity)."""
+    stack = [root]
+    while stack and limit > 0:
+        item = stack.pop()
+        limit -= 1
+        if item is target:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def call(obj, name: str, *args):
