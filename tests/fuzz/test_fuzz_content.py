@@ -2,7 +2,8 @@
 
 Each mutant (byte flips, line deletions and duplications, YAML values swapped for other types, renamed keys,
 anchors/aliases/merge keys and "billion laughs", tags, deep nesting, control characters, document markers,
-truncation, hostile data-file names and mutated data files) is written into a fresh content directory and
+truncation, hostile data-file names, mutated data files and grok pattern files, each loaded with the shipped
+files that read it) is written into a fresh content directory and
 loaded with `load_content`, the entry point of `ccscli lint` and replay. Checked for each one: no exception but
 the project's load errors escapes, every error reads `path:line: field: …` with a line >= 1 in a file of
 that directory, and memory stays under an address-space cap (RLIMIT_AS) the loader's own limits keep it under.
@@ -10,7 +11,7 @@ that directory, and memory stays under an address-space cap (RLIMIT_AS) the load
 The corpus is synsec's `scenarios/` and, when unpacked, the CrowdSec hub's parsers, postoverflows, scenarios
 and profiles. Mutants are loaded in batches of up to 8 files per content directory (one load, and a file's
 errors must not hide another's); a batch that fails is re-run one mutant at a time to name the culprit.
-CI mode (~20 s): every corpus file mutated once (shipped files three times) and 100 Hypothesis examples of
+CI mode (~20 s): every corpus file mutated once (shipped files three times) and 80 Hypothesis examples of
 1-6 files with 1-4 stacked operators (derandomized). `SYNSEC_FUZZ_LONG=1` (`make fuzz`): every operator on
 every file and 3,000 Hypothesis examples. The number of mutants tried is printed (`pytest -s`).
 """
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from synsec.content.loader import load_content
 from synsec.engine.errors import ErrorCollector, LoadError, LoadErrors
@@ -34,8 +35,10 @@ from tests.hubutil import hub_root
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "scenarios"
+PATTERNS = SHIPPED / "patterns"
+CORE_PARSERS = tuple(str(p.relative_to(SHIPPED)) for p in sorted((SHIPPED / "parsers").glob("*/*.yaml")))
 LONG = os.environ.get("SYNSEC_FUZZ_LONG") == "1"
-HYPOTHESIS_EXAMPLES = 3000 if LONG else 100
+HYPOTHESIS_EXAMPLES = 3000 if LONG else 80
 ADDRESS_SPACE_HEADROOM = 1536 * 1024 * 1024   # the loader may grow the process by at most this much
 
 
@@ -46,7 +49,7 @@ class Target:
     rel: str            # e.g. parsers/s01-parse/sshd-logs.yaml, scenarios/ssh-bf.yaml, profiles.yaml, data/x.txt
     source: Path
     shipped: bool
-    uses: str = ""      # for a data file: the rel of a scenario that reads it
+    uses: tuple = ()    # for a data or pattern file: shipped files (rels under scenarios/) that read it
 
 
 def _content_files(root: Path, shipped: bool) -> list[Target]:
@@ -63,7 +66,10 @@ def _corpus() -> list[Target]:
     targets = _content_files(SHIPPED, True) + [Target("profiles.yaml", SHIPPED / "profiles.yaml", True)]
     for scen in sorted((SHIPPED / "scenarios").glob("*.yaml")):
         for name in re.findall(r"dest_file: *(\S+)", scen.read_text()):
-            targets.append(Target(f"data/{name}", SHIPPED / "data" / name, True, f"scenarios/{scen.name}"))
+            targets.append(Target(f"data/{name}", SHIPPED / "data" / name, True, (f"scenarios/{scen.name}",)))
+    for pattern in sorted(PATTERNS.iterdir()):
+        if pattern.name != "grokky_base":      # always read from synsec's own copy
+            targets.append(Target(f"patterns/{pattern.name}", pattern, False, CORE_PARSERS))
     hub = hub_root() / "usr/share/crowdsec/hub"
     if hub.is_dir():
         targets += _content_files(hub, False)
@@ -233,14 +239,19 @@ Mutant = tuple  # (Target, ops, seed)
 
 
 def _write(root: Path, n: int, target: Target, ops, seed: int) -> None:
-    """Mutant number n of a batch: its own file name, so a batch holds mutants of one file side by side."""
+    """Mutant number n of a batch, under its own name (a batch may hold mutants of one file side by side);
+    a data or pattern file keeps its name, and the shipped files that read it are added."""
     rel = Path(target.rel)
-    dest = root / rel.parent / f"m{n}-{rel.name}" if not target.uses else root / rel
+    dest = root / rel if target.uses else root / rel.parent / f"m{n}-{rel.name}"
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if rel.parts[0] == "patterns" and not dest.parent.joinpath("ssh").exists():
+        for p in PATTERNS.iterdir():        # the rest of the pattern set, once per batch
+            if p.name != "grokky_base":
+                shutil.copy(p, dest.parent / p.name)
     dest.write_bytes(mutate(target.source.read_text(encoding="utf-8"), ops, seed))
-    if target.uses:            # a data file: also the scenario that reads it
-        (root / target.uses).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(SHIPPED / target.uses, root / Path(target.uses).parent / f"m{n}-{Path(target.uses).name}")
+    for used in target.uses:
+        (root / used).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHIPPED / used, root / used)
 
 
 def _label(mutants: list) -> str:
@@ -255,7 +266,7 @@ def run_batch(root: Path, mutants: list) -> None:
     root.mkdir(parents=True)
     for n, (target, ops, seed) in enumerate(mutants):
         _write(root, n, target, ops, seed)
-    data_dirs = [] if any(t.uses for t, _, _ in mutants) else DATA_DIRS
+    data_dirs = [] if any(t.rel.startswith("data/") for t, _, _ in mutants) else DATA_DIRS
     errors = ErrorCollector()
     try:
         load_content(root, errors=errors, data_dirs=data_dirs)
@@ -299,11 +310,14 @@ def address_space_cap():
 
 
 def test_corpus_is_complete():
-    """The corpus holds every shipped parser, postoverflow, scenario, the profiles and the data files they use."""
+    """The corpus holds every shipped parser, postoverflow, scenario, the profiles, the data files they use and
+    the pattern files."""
     shipped = {t.rel for t in CORPUS if t.shipped}
     assert sum(r.startswith("scenarios/") for r in shipped) == len(list((SHIPPED / "scenarios").glob("*.yaml")))
     assert {"profiles.yaml", "parsers/s01-parse/sshd-logs.yaml", "postoverflows/s01-whitelist/private-ips.yaml",
             "data/synsec_bad_user_agents.regex.txt"} <= shipped
+    assert {t.rel for t in CORPUS if t.rel.startswith("patterns/")} == {
+        f"patterns/{p.name}" for p in PATTERNS.iterdir() if p.name != "grokky_base"}
 
 
 def test_every_corpus_file_mutated(tmp_path):
@@ -318,6 +332,7 @@ def test_every_corpus_file_mutated(tmp_path):
 
 
 @settings(max_examples=HYPOTHESIS_EXAMPLES, derandomize=True, deadline=None, database=None,
+          phases=[Phase.explicit, Phase.generate],    # no shrinking: the failure message names the mutant
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(CORPUS), st.lists(st.sampled_from(OPS), min_size=1, max_size=4),
                           st.integers(0, 2**32 - 1)), min_size=1, max_size=6))

@@ -48,12 +48,12 @@ def test_regex_keeps_inner_and_trailing_spaces_like_grokky():
 
 
 def test_bad_lines_are_all_reported_with_path_and_line():
-    """Every malformed or duplicate line is reported at once, each naming path:line."""
+    """Every malformed or duplicate line is reported at once, each naming path:line: field (the pattern)."""
     with pytest.raises(LoadErrors) as info:
         lib_of("A x\nnot-a-name y\nA z\n", path="p/file")
     text = str(info.value)
-    assert "p/file:2: expected 'NAME REGEX'" in text
-    assert "p/file:3: grok pattern A already defined at p/file:1" in text
+    assert "p/file:2: (line): expected 'NAME REGEX'" in text
+    assert "p/file:3: A: grok pattern A already defined at p/file:1" in text
     assert len(info.value.errors) == 2
 
 

@@ -34,12 +34,14 @@ class PatternLibrary:
                 stripped = line.strip()
                 if not stripped or stripped.startswith("#"):
                     continue
-                where = Where(path, lineno)
                 m = _LINE.fullmatch(line)
                 if m is None:
-                    errors.add(LoadError(where, f"expected 'NAME REGEX', got {line!r}"))
+                    errors.add(LoadError(Where(path, lineno, "(line)"), f"expected 'NAME REGEX', got {line[:80]!r}"))
                     continue
-                errors.guard(lib.add, m.group(1), m.group(2), where)
+                try:
+                    lib.add(m.group(1), m.group(2), Where(path, lineno))
+                except LoadError as err:     # the error's field is the pattern's name
+                    errors.add(LoadError(Where(path, lineno, m.group(1)), err.message))
         errors.raise_if_any()
         return lib
 
