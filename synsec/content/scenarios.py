@@ -9,6 +9,7 @@ No I/O here except `read_scenario_dir`, the one function that reads files.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -145,19 +146,18 @@ def load_scenarios(files: Iterable[tuple[str, str]], ctx: Any = None) -> list[Bu
 def _chunks(text: str) -> list[tuple[int, str]]:
     """(first line, text) of each `---`-separated part of a file, for the per-document hash."""
     starts = [0] + [m.start() for m in _DOC_START.finditer(text)]
-    out = []
-    for i, start in enumerate(starts):
+    out, line = [], 1
+    for i, start in enumerate(starts):      # lines counted chunk by chunk: linear in the text
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        out.append((text.count("\n", 0, start) + 1, text[start:end]))
+        out.append((line, text[start:end]))
+        line += text.count("\n", start, end)
     return out
 
 
 def _chunk_at(chunks: list[tuple[int, str]], line: int) -> str:
-    found = chunks[0][1]
-    for first, chunk in chunks:
-        if first <= line:
-            found = chunk
-    return found
+    """The last chunk starting at or before `line` (a binary search: a file may hold thousands)."""
+    i = bisect.bisect_right(chunks, line, key=lambda c: c[0])
+    return chunks[max(i - 1, 0)][1]
 
 
 def _decode(path: str, line: int, data: Any, errors: ErrorCollector) -> ScenarioSpec | None:

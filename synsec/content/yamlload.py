@@ -22,9 +22,11 @@ from synsec.engine.errors import LoadError, Where
 __all__ = ["PosDict", "PosList", "load_documents", "line_of", "where_of", "read_content_file",
            "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_NODES"]
 
-MAX_FILE_BYTES = 4 * 1024 * 1024   # one content file (the largest hub file is 23 KiB)
+# PyYAML's pure-Python reader (the one whose depth and aliases can be watched) scans ~1 MB and composes
+# ~20,000 nodes a second on a loaded core, so these bound the time one file can take to a few seconds.
+MAX_FILE_BYTES = 1024 * 1024       # one content file (the largest hub file is 23 KiB)
 MAX_DEPTH = 64                     # nesting of one document (the hub nests 9 deep)
-MAX_NODES = 200_000                # nodes of one file, aliases expanded (the largest hub file has 1,078)
+MAX_NODES = 50_000                 # nodes of one file, aliases expanded (the largest hub file has 1,078)
 
 _TAG = "tag:yaml.org,2002:"
 
@@ -107,22 +109,27 @@ class _Loader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             if id(node) not in self.sizes:
                 raise self.error(event.start_mark, name, f"alias *{event.anchor} refers to a node that contains it")
+            self._count(self.sizes[id(node)], event, name)
             return node
         event = self.peek_event()
         if self.depth >= MAX_DEPTH:
             raise self.error(event.start_mark, name, f"nested deeper than {MAX_DEPTH} levels")
+        self._count(1, event, name)
         self.depth += 1
         try:
             node = super().compose_node(parent, index)
         finally:
             self.depth -= 1
-        size = 1 + sum(self.sizes[id(c)] for c in _children(node))
-        if size > MAX_NODES:
-            raise self.error(event.start_mark, name,
-                             f"more than {MAX_NODES} YAML nodes once aliases are expanded")
-        self.sizes[id(node)] = size
+        self.sizes[id(node)] = 1 + sum(self.sizes[id(c)] for c in _children(node))
         self.fields[id(node)] = name
         return node
+
+    def _count(self, nodes: int, event, name: str) -> None:
+        """Count nodes as they are composed (an alias at its expanded size): refused at the first one too many."""
+        self.total += nodes
+        if self.total > MAX_NODES:
+            raise self.error(event.start_mark, name, f"more than {MAX_NODES} YAML nodes in one file "
+                                                     "(each alias counted at its expanded size)")
 
     def construct_object(self, node, deep=False):
         try:
@@ -136,12 +143,7 @@ class _Loader(yaml.SafeLoader):
     def compose_document(self):
         self.sizes.clear()
         self.fields.clear()
-        start = self.peek_event().start_mark
-        node = super().compose_document()
-        self.total += self.sizes.get(id(node), 1)
-        if self.total > MAX_NODES:
-            raise self.error(start, "", f"more than {MAX_NODES} YAML nodes in one file once aliases are expanded")
-        return node
+        return super().compose_document()
 
 
 def _child_name(parent: str, index) -> str:
