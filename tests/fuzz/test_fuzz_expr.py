@@ -5,7 +5,8 @@ Python keywords, dunders, `format` --, literals, every operator, nesting, helper
 strings such as `{0.__class__}`) and token soup. For each text:
 
 * compiling raises nothing but a SynsecError (an ExprError naming path:line: field);
-* evaluating a compiled text raises nothing but ExprRuntimeError, and never from a MemoryError or RecursionError;
+* evaluating a compiled text (as an expression and as a filter) raises nothing but ExprRuntimeError, and never
+  from a MemoryError or RecursionError;
 * the value of a sentinel environment variable never shows in a result, an error message or the event;
 * the event and the alert are unchanged, unless the text calls one of CrowdSec's documented writers.
 
@@ -24,12 +25,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synsec.engine.errors import SynsecError, Where
-from synsec.engine.expr import ExprContext, ExprRuntimeError, compile_expr, helper_names
+from synsec.engine.expr import ExprContext, ExprRuntimeError, compile_expr, compile_predicate, helper_names
 from synsec.engine.expr.registry import REGISTRY
 from synsec.engine.model import Alert, Event, Line, Source
 
 LONG = os.environ.get("SYNSEC_FUZZ_LONG") == "1"
-EXAMPLES = int(os.environ.get("SYNSEC_FUZZ_EXAMPLES", "100000" if LONG else "1500"))
+EXAMPLES = int(os.environ.get("SYNSEC_FUZZ_EXAMPLES", "100000" if LONG else "2000"))
 SENTINEL_VAR = "SYNSEC_FUZZ_SENTINEL"
 SENTINEL = uuid.uuid4().hex
 WRITERS = ("SetMeta", "SetParsed", "ParseKV", "UnmarshalJSON")    # CrowdSec's documented writers
@@ -158,18 +159,17 @@ def mentions_sentinel(value, budget: int = 200_000) -> bool:
     while stack and budget > 0:
         item = stack.pop()
         budget -= 1
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
         if isinstance(item, str):
             if SENTINEL in item:
                 return True
         elif isinstance(item, (list, tuple, set, frozenset)):
-            if id(item) not in seen:
-                seen.add(id(item))
-                stack.extend(item)
+            stack.extend(item)
         elif isinstance(item, dict):
-            if id(item) not in seen:
-                seen.add(id(item))
-                stack.extend(item.keys())
-                stack.extend(item.values())
+            stack.extend(item.keys())
+            stack.extend(item.values())
         elif isinstance(item, Event):
             stack.extend(state(item, sample()[1]))
         elif SENTINEL in repr(item)[:10000]:
@@ -187,10 +187,15 @@ def check(text: str) -> None:
         assert SENTINEL not in str(err)
         return
     TRIED["compiled"] += 1
+    for fn in (compiled, compile_predicate(text, where=W, params=("evt", "Alert"), ctx=ExprContext())):
+        evaluate(text, fn)
+
+
+def evaluate(text: str, fn) -> None:
     e, alert = sample()
     before = state(e, alert)
     try:
-        result = compiled(e, alert)
+        result = fn(e, alert)
     except ExprRuntimeError as err:
         TRIED["runtime_errors"] += 1
         assert not isinstance(err.cause, (MemoryError, RecursionError)), f"{text!r}: {err}"
@@ -216,7 +221,7 @@ def sentinel_and_memory_cap():
     yield
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     del os.environ[SENTINEL_VAR]
-    print(f"\nexpr fuzz: {TRIED['texts']} texts tried, {TRIED['compiled']} compiled, {TRIED['ran']} evaluated "
+    print(f"\nexpr fuzz: {TRIED['texts']} texts tried, {TRIED['compiled']} compiled, {TRIED['ran']} evaluations "
           f"({TRIED['runtime_errors']} runtime errors), long={LONG}")
 
 
@@ -236,6 +241,7 @@ def test_fuzzed_expressions_stay_in_the_sandbox(text):
     "'{0.__class__}'.format(evt)", "evt.Meta.update({'x': 'y'})", "evt.Meta.x.if()", "(1).foo()",
     "[" * 5000 + "]" * 5000, "1..100000000", "repeat('a', 1000000000)", "Sprintf('%0999999999d', 1)",
     "get(evt, 'GetMeta')", "evt['__class__']", "Sprintf('%v', get(evt.Time, 'tzinfo'))",
+    "map(1..1000000, {repeat('a', 1000000)})", "ParseKV('a=b', get(Alert, 'Labels'), 'x')",
 ])
 def test_known_escapes_stay_in_the_sandbox(text):
     """The issue's findings, run through the same checks as the fuzzed texts."""

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from synsec.cli.ccscli import ccscli
 from synsec.engine.errors import ExprError, SynsecError, Where
-from synsec.engine.expr import ExprRuntimeError, compile_expr
+from synsec.engine.expr import ExprRuntimeError, compile_expr, compile_predicate
 from synsec.engine.expr.codegen import CompileError
 from synsec.engine.expr.lexer import LexError
 from synsec.engine.expr.parser import MAX_DEPTH, ParseError
@@ -239,3 +239,11 @@ def test_bounded_operations_nested_in_predicates_hit_the_budget(text):
 def test_everyday_predicates_stay_within_the_budget():
     """Walking a data-file-sized list or building a few strings per event is far below the budget."""
     assert run("count(1..100000, {# % 2 == 0}) + len(repeat('ab', 1000) + Sprintf('%5d', 1))") == 52005
+
+
+def test_filter_with_huge_non_bool_result_fails_fast():
+    """A filter whose value is a list of a million 1 MiB strings is an error whose message stays short."""
+    c = compile_predicate("map(1..1000000, {repeat('a', 1000000)})", where=W)
+    with pytest.raises(ExprRuntimeError, match="expected bool, but got list") as err:
+        c(ev())
+    assert len(str(err.value)) < 400

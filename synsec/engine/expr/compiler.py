@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from types import CodeType, FunctionType
 from typing import Any, Callable
 
@@ -91,8 +92,8 @@ def _build(text: str, where: Where, params: tuple[str, ...], ctx: ExprContext | 
                     f"    except Exception as _e:\n        raise _fail(_e) from _e\n")
         ns = cg.namespace
         ns["_fail"] = lambda e: ExprRuntimeError(text, where, e)
-        ns["_notbool"] = lambda r: ExprRuntimeError(
-            text, where, f"expected bool, but got {type(r).__name__} ({r!r:.60})")
+        ns["_notbool"] = lambda r: ExprRuntimeError(     # reprlib: a huge result is never printed whole
+            text, where, f"expected bool, but got {type(r).__name__} ({reprlib.repr(r):.60})")
         fn = generated_function(code, ns, "_compiled", f"<expr {where}>")
     except ExprTextError as err:
         raise _load_error(where, text, err.message, err.pos) from None
