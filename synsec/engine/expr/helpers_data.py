@@ -208,15 +208,15 @@ def parse_kv(blob, target, prefix):
     CrowdSec's pattern, run by RE2 (Go's regexp) one match after the other from where the last one ended:
     linear in the length of blob (Python's backtracking findall was quadratic on a long run without `=`)."""
     data = blob.encode("utf-8", "surrogatepass")
-    pairs, pos, end = [], 0, len(data)
+    pairs, pos, end = {}, 0, len(data)
     while pos < end:
         spans = _KV_PATTERN.Match(_KV_UNANCHORED, data, pos, end)
         if spans[0][0] < 0:
             break
         (_, pos), key, quoted, plain = spans
         value = quoted if quoted[1] > quoted[0] else plain
-        pairs.append((data[key[0]:key[1]].decode("utf-8", "surrogatepass"),
-                      data[value[0]:value[1]].decode("utf-8", "surrogatepass") if value[0] >= 0 else ""))
+        pairs[data[key[0]:key[1]].decode("utf-8", "surrogatepass")] = \
+            data[value[0]:value[1]].decode("utf-8", "surrogatepass") if value[0] >= 0 else ""
     if not pairs:
         raise ValueError("invalid input format")
     out = target.setdefault(prefix, {})
