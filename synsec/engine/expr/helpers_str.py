@@ -226,28 +226,31 @@ def repeat(s, n):
     return s * n
 
 
+_MATCH_CELLS = 4_000_000      # pattern length x name length: about a second of work
+
+
 @helper("Match", 2, returns="bool", pure=True)
 def match(pattern, name):
-    """CrowdSec's glob: `*` matches any run, `?` one character; an empty name matches only "" or "*"."""
+    """CrowdSec's glob: `*` matches any run, `?` one character; an empty name matches only "" or "*".
+
+    CrowdSec's recursion, computed row by row from the end of the pattern (no Python recursion, pattern x name
+    steps at most, refused past _MATCH_CELLS)."""
     pattern, name = _s(pattern), _s(name)
-    memo: dict[tuple[int, int], bool] = {}
-
-    def m(p: int, n: int) -> bool:
-        key = (p, n)
-        if key not in memo:
-            memo[key] = _match_at(pattern, name, p, n, m)
-        return memo[key]
-    return m(0, 0)
-
-
-def _match_at(pattern: str, name: str, p: int, n: int, m) -> bool:
-    """One step of CrowdSec's recursive Match on pattern[p:] and name[n:]."""
-    if p == len(pattern):
-        return n == len(name)
-    if n == len(name):
-        return pattern[p:] == "*"
-    if pattern[p] == "*":
-        return any(m(p + 1, i) for i in range(n, len(name) + 1))
-    if pattern[p] == "?" or pattern[p] == name[n]:
-        return m(p + 1, n + 1)
-    return False
+    size, n_name = len(pattern), len(name)
+    if size * n_name > _MATCH_CELLS:
+        raise ValueError(f"Match: pattern and name too long ({size} x {n_name} characters)")
+    nxt = [False] * n_name + [True]              # past the pattern: only the end of the name matches
+    for p in range(size - 1, -1, -1):
+        c = pattern[p]
+        at_end = p == size - 1 and c == "*"      # the name is used up: the rest of the pattern must be "*"
+        if c == "*":
+            row = [False] * (n_name + 1)
+            acc = nxt[n_name]
+            for n in range(n_name - 1, -1, -1):
+                acc = acc or nxt[n]
+                row[n] = acc
+        else:
+            row = [(c == "?" or c == name[n]) and nxt[n + 1] for n in range(n_name)] + [False]
+        row[n_name] = at_end
+        nxt = row
+    return nxt[0]
