@@ -4,8 +4,8 @@ server stays up and its log never holds a traceback.
 
 Requests are written on a raw socket, so non-UTF-8 bytes, unknown methods and oversized headers reach the
 server as sent. CI mode is bounded (Hypothesis derandomized, 600 random requests: about 10 s on a loaded
-2-core machine); `SYNSEC_FUZZ_LONG=1` (make fuzz) sends 20,000 random ones, not derandomized. The number of requests sent is printed at the end
-of the module and recorded as the `fuzz_api_requests` property.
+2-core machine); `SYNSEC_FUZZ_LONG=1` (make fuzz) sends 20,000 random ones, not derandomized. The number of
+requests sent is printed at the end of the module and recorded as the `fuzz_api_requests` property.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def _add(settings, inputs, output) -> None:
         emit_json({"ids": ids, "decisions": [d.to_dict() for d in inputs]})
     elif len(inputs) == 1:
         d = inputs[0]
-        click.echo(f"Decision successfully added: {d.type} on {d.scope}:{d.value} for {seconds_text(d.duration)} (id {ids[0]})")
+        click.echo(f"Decision successfully added: {d.type} on {d.scope}:{d.value} for {seconds_text(d.duration)} "
+                   f"(id {ids[0]})")
     else:
         click.echo(f"{len(inputs)} decisions successfully added")
 
