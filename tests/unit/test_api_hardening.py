@@ -234,3 +234,23 @@ def test_error_log_lines_are_one_line_and_rate_limited():
     now[0] += 1
     nxt = logging.LogRecord("aiohttp.server", logging.ERROR, "f", 1, "later", (), None)
     assert flt.filter(nxt) and nxt.getMessage() == "later (7 similar lines dropped)"
+
+
+def test_api_key_cache_upgrades_an_unsalted_row_on_first_use(tmp_path):
+    """Regression (issue 10 C): the API's key cache accepts a key of an unsalted row and rewrites the row salted,
+    so old installations migrate as their bouncers pull."""
+    from connectors.api.server import KeyCache
+    from connectors.api.sqlite_view import StoreWriter
+
+    store = Store(tmp_path)
+    key = "0123456789abcdef" * 4
+    with store.db:
+        store.db.execute("INSERT INTO bouncers(name, key_hash, key_id, role, created_at) VALUES "
+                         "('old', ?, ?, 'bouncer', 0)", (hashlib.sha256(key.encode()).hexdigest(),
+                                                          hashlib.sha256(key.encode()).hexdigest()[:8]))
+    cache = KeyCache(StoreWriter(store), clock=lambda: NOW)
+    assert cache.match(key) == ("old", "bouncer")
+    [(_, stored, _, _)] = store.key_rows()
+    assert stored.startswith("hmac-sha256$") and cache.match(key) == ("old", "bouncer")
+    assert cache.match(key[:-1] + "0") is None
+    store.close()
