@@ -85,8 +85,8 @@ BASE_PATTERNS = "grokky_base"   # grokky's built-in patterns (USERNAME, IP, ...)
 
 
 def _patterns(dirs: list[Path], errors: ErrorCollector | None = None, engine: str = "auto") -> PatternLibrary:
-    """The grok library of the pattern dirs; an unreadable pattern file is an error in `errors` (raised when
-    none is given)."""
+    """The grok library of the pattern dirs. An unreadable pattern file or a bad line is an error in `errors`
+    (raised when none is given) and the library holds the rest, so parsers are still checked."""
     own = errors is None
     errors = errors or ErrorCollector()
     base = default_content_dir() / "patterns" / BASE_PATTERNS
@@ -98,9 +98,9 @@ def _patterns(dirs: list[Path], errors: ErrorCollector | None = None, engine: st
             text = None if path.name == BASE_PATTERNS else errors.guard(read_content_file, path, strict=False)
             if text is not None:
                 texts.append((str(path), text))
+    lib = PatternLibrary.from_texts(texts, errors)
     if own:
         errors.raise_if_any()
-    lib = PatternLibrary.from_texts(texts)
     lib.engine = engine
     return lib
 

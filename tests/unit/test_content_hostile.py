@@ -312,3 +312,15 @@ def test_node_cap_refuses_at_the_first_node_too_many(tmp_path, monkeypatch):
     assert len(errors) == 2 and all("more than 1000 YAML nodes" in e for e in errors), errors
     lines = sorted(int(re.match(r".*?:(\d+): ", e).group(1)) for e in errors)
     assert 995 <= lines[0] <= lines[1] <= 1_005, lines
+
+
+def test_bad_pattern_file_does_not_hide_parser_errors(tmp_path):
+    """A malformed line in a pattern file is reported at path:line: field and the parsers are still checked
+    (the whole library used to be dropped, so no parser error was reported)."""
+    shipped = Path(__file__).resolve().parents[2] / "scenarios" / "patterns"
+    files = {f"patterns/{p.name}": p.read_text() for p in shipped.iterdir() if p.name != "grokky_base"}
+    files["patterns/ssh"] += "-bad- line\n"
+    files["parsers/s01-parse/p.yaml"] = PARSER + "grok:\n  pattern: '%{NOPE:x}'\n  apply_on: message\n"
+    _, errors = load(tmp_path, files)
+    assert any("/patterns/ssh:" in e and ": (line): expected 'NAME REGEX'" in e for e in errors), errors
+    assert any("p.yaml:5: grok.pattern: " in e and "NOPE" in e for e in errors), errors

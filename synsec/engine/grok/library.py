@@ -25,10 +25,13 @@ class PatternLibrary:
         self.engine = engine              # matcher.ENGINES: "auto" (Rust regex where it translates) or "re2"
 
     @classmethod
-    def from_texts(cls, files: Iterable[tuple[str, str]]) -> "PatternLibrary":
-        """Build a library from (path, file text) pairs; every bad line is reported (LoadErrors), path:line."""
+    def from_texts(cls, files: Iterable[tuple[str, str]], errors: ErrorCollector | None = None) -> "PatternLibrary":
+        """Build a library from (path, file text) pairs; every bad line is reported, path:line: pattern name:
+        raised as LoadErrors, or recorded in `errors` when given (the library then holds the good lines, so
+        a bad pattern file does not hide the errors of the parsers)."""
         lib = cls()
-        errors = ErrorCollector()
+        own = errors is None
+        errors = ErrorCollector() if own else errors
         for path, text in files:
             for lineno, line in enumerate(text.splitlines(), start=1):
                 stripped = line.strip()
@@ -42,7 +45,8 @@ class PatternLibrary:
                     lib.add(m.group(1), m.group(2), Where(path, lineno))
                 except LoadError as err:     # the error's field is the pattern's name
                     errors.add(LoadError(Where(path, lineno, m.group(1)), err.message))
-        errors.raise_if_any()
+        if own:
+            errors.raise_if_any()
         return lib
 
     def add(self, name: str, regex: str, where: Where | None = None) -> None:
