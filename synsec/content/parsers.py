@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from synsec.content.datafiles import DataEntry
 from synsec.content.spec import Doc, check_keys, get_bool, get_int, get_list, get_map, get_str
-from synsec.content.yamlload import line_of, load_documents
+from synsec.content.yamlload import kind_of, line_of, load_documents
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.parser import GrokStep, Node, Static, Stash, Whitelist
@@ -80,7 +80,7 @@ class _Compiler:
         if text is None or text == "":
             return None
         if isinstance(text, (list, dict)):
-            doc.error(key, f"expected an expression (a string), got {type(text).__name__}")
+            doc.error(key, f"expected an expression (a string), got {kind_of(text)}")
             return None
         fn = self.expr.compile_predicate if predicate else self.expr.compile_expr
         try:
@@ -112,7 +112,7 @@ class _Compiler:
             if has_value:
                 raw = d.data["value"]
                 if isinstance(raw, (list, dict)):
-                    d.error("value", f"expected a string, got {type(raw).__name__}")
+                    d.error("value", f"expected a string, got {kind_of(raw)}")
                     continue
                 value = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
                 out.append(Static(kind, name, value=value, where=d.where(kind)))

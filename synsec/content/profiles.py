@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime, timezone
 
 from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_str
-from synsec.content.yamlload import line_of, load_documents
+from synsec.content.yamlload import kind_of, line_of, load_documents
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.errors import ErrorCollector, LoadError
 from synsec.engine.profiles import AllowEntry, Allowlist, DecisionTemplate, Profile, Simulation
@@ -39,7 +39,7 @@ def _profile(doc: Doc, expr_ctx, errors: ErrorCollector) -> Profile | None:
     for i, text in enumerate(get_list(doc, "filters")):
         where = doc.item_where("filters", i)
         if not isinstance(text, str):
-            errors.add(LoadError(where, f"expected an expression (a string), got {type(text).__name__}"))
+            errors.add(LoadError(where, f"expected an expression (a string), got {kind_of(text)}"))
             continue
         try:
             filters.append(compile_predicate(text, where=where, params=("Alert",), ctx=expr_ctx))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from synsec.content.yamlload import line_of
+from synsec.content.yamlload import kind_of, line_of
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 
 __all__ = ["Doc", "check_keys", "get_str", "get_list", "get_map", "get_bool", "get_int", "get_float",
@@ -22,7 +22,7 @@ class Doc:
         self.errors = errors
         self.line = line or line_of(data) or 1
         if not isinstance(data, dict):
-            self.error(None, f"expected a mapping, got {type(data).__name__}")
+            self.error(None, f"expected a mapping, got {kind_of(data)}")
 
     def name(self, key: Any) -> str:
         key = str(key) or "''"       # an empty key still names a field
@@ -64,7 +64,7 @@ def get_str(doc: Doc, key: str, default: str | None = "", *, required: bool = Fa
         return default
     value = doc.data[key]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        doc.error(key, f"expected a string, got {type(value).__name__}")
+        doc.error(key, f"expected a string, got {kind_of(value)}")
         return default
     return str(value)
 
@@ -106,7 +106,7 @@ def get_list(doc: Doc, key: str) -> list:
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return [value]
     if not isinstance(value, list):
-        doc.error(key, f"expected a list, got {type(value).__name__}")
+        doc.error(key, f"expected a list, got {kind_of(value)}")
         return []
     return value
 
@@ -116,7 +116,7 @@ def get_map(doc: Doc, key: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        doc.error(key, f"expected a mapping, got {type(value).__name__}")
+        doc.error(key, f"expected a mapping, got {kind_of(value)}")
         return {}
     return value
 
@@ -147,12 +147,12 @@ def _not_json(value: Any, name: str) -> tuple[str, str] | None:
     if isinstance(value, dict):
         for k, item in value.items():
             if not isinstance(k, str):
-                return f"{name}", f"key of type {type(k).__name__}"
+                return f"{name}", f"key of type {kind_of(k)}"
             bad = _not_json(item, f"{name}.{k}")
             if bad:
                 return bad
         return None
-    return name, type(value).__name__
+    return name, kind_of(value)
 
 
 def _short(value: Any) -> str:

@@ -19,7 +19,7 @@ import yaml
 
 from synsec.engine.errors import LoadError, Where
 
-__all__ = ["PosDict", "PosList", "load_documents", "line_of", "where_of", "read_content_file",
+__all__ = ["PosDict", "PosList", "load_documents", "line_of", "where_of", "read_content_file", "kind_of",
            "MAX_FILE_BYTES", "MAX_DEPTH", "MAX_NODES"]
 
 # PyYAML's pure-Python reader (the one whose depth and aliases can be watched) scans ~1 MB and composes
@@ -53,6 +53,17 @@ class PosList(list):
         self.line = 0
         self.item_lines: list[int] = []
         self.path = "<string>"
+
+
+def kind_of(value: Any) -> str:
+    """The YAML name of a value's type, for messages: mapping, list, string, integer, number, boolean, null."""
+    if value is None:
+        return "null"
+    for kind, name in ((dict, "mapping"), (list, "list"), (str, "string"), (bool, "boolean"), (int, "integer"),
+                       (float, "number")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def read_content_file(path: str | Path, limit: int = MAX_FILE_BYTES, *, strict: bool = True) -> str:
@@ -89,6 +100,8 @@ class _Loader(yaml.SafeLoader):
         self.total = 0                       # nodes of the documents composed so far
 
     def error(self, mark, field: str, message: str) -> LoadError:
+        if len(field) > 100:     # 64 levels of `[0]`: keep the start and the end
+            field = f"{field[:60]}…{field[-30:]}"
         return LoadError(Where(self.name, mark.line + 1 if mark else 1, field or "(document)"), message)
 
     def compose_node(self, parent, index):
@@ -179,7 +192,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
         key = loader.construct_object(key_node, deep=True)
         if not isinstance(key, str):
             raise loader.error(key_node.start_mark, field,
-                               f"a mapping key must be a string, got {type(key).__name__}")
+                               f"a mapping key must be a string, got {kind_of(key)}")
         if key in out:
             raise loader.error(key_node.start_mark, f"{field}.{key}" if field else key, "duplicate key")
         out[key] = loader.construct_object(value_node, deep=True)
