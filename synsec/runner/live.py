@@ -150,8 +150,10 @@ class LiveRunner:
                 self.evclock.saw(engine.last_ts, now)
             if res.alerts or res.decisions:
                 out.extend(res)
+        # idle time moves buckets only once every file is read up to its end: lines still waiting (a backlog,
+        # or those a crash left to read again after a long stop) carry their own time
         target = self.evclock.now(now) - self.opts.lateness_s
-        if target > engine.buckets.watermark:
+        if not more and target > engine.buckets.watermark:
             self._dirty |= bool(engine.buckets.buckets)
             out.extend(engine.advance(target))
         if out.alerts or out.decisions:

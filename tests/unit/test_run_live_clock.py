@@ -184,3 +184,30 @@ def test_run_crash_state_is_saved_at_start_and_private(tmp_path, content):
     assert state["positions"][str(log)]["offset"] == log.stat().st_size
     assert state["globs"] == [str(log)]
     assert (state_dir / "run-state.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_run_crash_backlog_is_poured_before_idle_time_moves(tmp_path, content):
+    """Restarted an hour after a crash, the lines left to re-read (stamped in the second of the last save)
+    come over several polls: the downtime does not underflow their bucket between two polls, so the alert
+    the first run gave comes again, with the same id."""
+    log, state_dir, clock = _files(tmp_path)
+    first, emitted = _runner(content, log, clock, state_dir)
+    _write(log, [_failure(T0 + i, port=i) for i in range(3)])
+    clock.now = T0 + 2
+    first.step()                                                     # saved (save_s=0): 3 lines, clock T0+2
+    first.opts = LiveOptions(save_s=1e9)
+    _write(log, [_failure(T0 + 2, port=10 + i) for i in range(3)])
+    first.step()
+    [want] = [a.UUID for out in emitted for a in out.alerts if a.Scenario == "synsec/ssh-bf"]
+    clock.now = T0 + 3600                                           # crashed; restarted an hour later
+    state = load_state(state_dir)
+    engine, _ = build_engine(EngineOptions(reference_year=2023), content)
+    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], InputStats(), saved=state["positions"], chunk=100)
+    again = []
+    second = LiveRunner(engine, content, tailer, again.append, state_dir=state_dir, clock=clock,
+                        opts=LiveOptions(lateness_s=2.0, save_s=0.0), restore=state)
+    second.start()
+    while second.step():
+        pass
+    assert engine.stats.lines == 3
+    assert [a.UUID for out in again for a in out.alerts if a.Scenario == "synsec/ssh-bf"] == [want]
