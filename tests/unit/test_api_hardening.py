@@ -15,8 +15,8 @@ from connectors.api.query import DecisionFilter, QueryError, parse_decisions_que
 from connectors.api.sqlite_view import SqliteDecisionView
 from connectors.api.throttle import AuthThrottle
 from connectors.api.topic_view import TopicDecisionView
-from connectors.kafka.follower import DecisionFollower
 from connectors.clickhouse.rows import decision_row
+from connectors.kafka.follower import DecisionFollower
 from synsec.engine.durations import MAX_DURATION
 from synsec.engine.model import Decision
 from synsec.store import KeyIndex, Store
