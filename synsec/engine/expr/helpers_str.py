@@ -226,31 +226,52 @@ def repeat(s, n):
     return s * n
 
 
-_MATCH_CELLS = 4_000_000      # pattern length x name length: about a second of work
+_MATCH_STEPS = 200_000        # (pattern, name) positions Match may visit: about a second of work
 
 
 @helper("Match", 2, returns="bool", pure=True)
 def match(pattern, name):
     """CrowdSec's glob: `*` matches any run, `?` one character; an empty name matches only "" or "*".
 
-    CrowdSec's recursion, computed row by row from the end of the pattern (no Python recursion, pattern x name
-    steps at most, refused past _MATCH_CELLS)."""
+    CrowdSec's recursion, memoized and run on an explicit stack (no Python recursion limit): only the
+    positions the recursion would visit are, at most _MATCH_STEPS of them."""
     pattern, name = _s(pattern), _s(name)
-    size, n_name = len(pattern), len(name)
-    if size * n_name > _MATCH_CELLS:
-        raise ValueError(f"Match: pattern and name too long ({size} x {n_name} characters)")
-    nxt = [False] * n_name + [True]              # past the pattern: only the end of the name matches
-    for p in range(size - 1, -1, -1):
-        c = pattern[p]
-        at_end = p == size - 1 and c == "*"      # the name is used up: the rest of the pattern must be "*"
-        if c == "*":
-            row = [False] * (n_name + 1)
-            acc = nxt[n_name]
-            for n in range(n_name - 1, -1, -1):
-                acc = acc or nxt[n]
-                row[n] = acc
-        else:
-            row = [(c == "?" or c == name[n]) and nxt[n + 1] for n in range(n_name)] + [False]
-        row[n_name] = at_end
-        nxt = row
-    return nxt[0]
+    size, end = len(pattern), len(name)
+    memo: dict[tuple[int, int], bool] = {}
+    stack = [(0, 0)]
+    while stack:
+        state = stack[-1]
+        if state in memo:
+            stack.pop()
+            continue
+        if len(memo) >= _MATCH_STEPS:
+            raise ValueError(f"Match: pattern and name too long ({size} x {end} characters)")
+        value, child = _match_step(pattern, name, state, memo)
+        if child is not None:
+            stack.append(child)
+            continue
+        memo[state] = value
+        stack.pop()
+    return memo[(0, 0)]
+
+
+def _match_step(pattern: str, name: str, state: tuple[int, int], memo: dict) -> tuple[bool, tuple | None]:
+    """(value of state, None) when its value is known, else (_, the position to compute first)."""
+    p, n = state
+    if p == len(pattern):
+        return n == len(name), None
+    if n == len(name):
+        return p == len(pattern) - 1 and pattern[p] == "*", None
+    if pattern[p] == "*":              # any(m(p+1, i) for i in n..end) == m(p+1, n) or the same from n+1
+        first = (p + 1, n)
+        rest = (p, n + 1) if n + 1 < len(name) else (p + 1, len(name))
+        for child in (first, rest):
+            if child not in memo:
+                return False, child
+            if memo[child]:
+                return True, None
+        return False, None
+    if pattern[p] == "?" or pattern[p] == name[n]:
+        child = (p + 1, n + 1)
+        return (memo[child], None) if child in memo else (False, child)
+    return False, None
