@@ -28,6 +28,11 @@ Traffic model
     http_bad_user_agent, http_path_traversal, http_sqli_probe, http_xss_probe, wordpress_bf,
     wordpress_user_enum, http_crawl, http_401_bf. sshd behaviours: ssh_bf_fast, ssh_bf_slow,
     ssh_user_enum. Behaviours are dealt round-robin (shuffled) so small files still cover all.
+  * Near misses (`--near-misses N`, default 0; nginx only): N benign clients that come close to a threshold
+    without crossing it, alternately a slow prober (a 404 on a probe path every 14-25 s: http-probing
+    leaks one every 10 s) and a well-paced crawler (bingbot from 207.46.13.0/24: robots.txt, then a page
+    every 2-6 s). They expect no alert; in the ground truth under `near_misses`. Poured out of event-time
+    order, such a bucket overflows (docs/kafka.md: event-time order).
   * Time advances monotonically with exponential gaps: ~100 lines/s for nginx (--rate), ~10 lines/s
     for sshd; default start 2026-03-01 08:00:00 UTC (syslog lines carry no year: CrowdSec assumes
     the current one). Lines with the same second keep generation order.
@@ -141,6 +146,7 @@ SSH_ENUM_USERS = ("admin", "test", "user", "oracle", "postgres", "ubuntu", "gues
                   "pi", "support", "git", "mysql", "nagios", "tomcat", "hadoop", "minecraft",
                   "steam", "teamspeak", "student", "demo", "web", "www", "ansible", "vagrant",
                   "docker", "elastic", "kafka", "redis", "zabbix", "jenkins", "odoo", "sonar")
+BINGBOT_UA = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
 CRAWL_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
             "Chrome/118.0.0.0 Safari/537.36")
 
@@ -568,6 +574,45 @@ def atk_ssh(rng: random.Random, behaviour: str, ip: str, pid0: int) -> list[dict
     return recs
 
 
+def near_miss(rng: random.Random, behaviour: str) -> list[dict]:
+    """One near-miss episode (no alert expected): request dicts with relative time t, as atk_http's."""
+    recs, t = [], 0.0
+    if behaviour == "slow_probe":
+        ua = rng.choice(BROWSER_UAS)
+        for _ in range(rng.randrange(20, 30)):
+            req = "/" + rng.choice(PROBE_WORDS) + rng.choice(PROBE_SUFFIXES)
+            recs.append({"t": t, "verb": "GET", "req": req, "status": 404, "size": rng.randrange(150, 600),
+                         "ref": "-", "ua": ua, "tags": set()})
+            t += rng.uniform(14.0, 25.0)
+    elif behaviour == "polite_crawl":
+        pages = ["/robots.txt"] + [f"/products/{rng.randrange(1, 4000)}-{rng.choice(WORDS)}"
+                                   for _ in range(rng.randrange(60, 120))]
+        for p in pages:
+            recs.append({"t": t, "verb": "GET", "req": p, "status": 200, "size": rng.randrange(300, 48000),
+                         "ref": "-", "ua": BINGBOT_UA, "tags": set()})
+            t += rng.uniform(2.0, 6.0)
+    else:
+        raise ValueError(behaviour)
+    return recs
+
+
+def make_near_misses(rng, n: int, span: float, ips: AttackerIPs, tf: TimeFmt):
+    """n near-miss episodes spread over the span: (records [(t, ip, rest)], truth entries)."""
+    out, truth = [], []
+    for i in range(n):
+        beh = ("slow_probe", "polite_crawl")[i % 2]
+        ip = ips.next() if beh == "slow_probe" else f"207.46.13.{rng.randrange(2, 254)}"
+        recs = near_miss(rng, beh)
+        t0 = rng.uniform(0.0, max(0.0, span - recs[-1]["t"]))
+        for r in recs:
+            out.append((r["t"] + t0, ip, f'"{r["verb"]} {r["req"]} HTTP/1.1" {r["status"]} {r["size"]} '
+                                         f'"{r["ref"]}" "{r["ua"]}"'))
+        truth.append({"ip": ip, "behaviour": beh, "lines": len(recs), "first_seen": tf.iso(recs[0]["t"] + t0),
+                      "last_seen": tf.iso(recs[-1]["t"] + t0), "expected_alerts": {}})
+    out.sort(key=lambda x: x[0])
+    return out, truth
+
+
 HTTP_BEHAVIOURS = ["http_404_probe", "http_sensitive_files", "http_bad_user_agent",
                    "http_path_traversal", "http_sqli_probe", "http_xss_probe", "wordpress_bf",
                    "wordpress_user_enum", "http_crawl", "http_401_bf"]
@@ -640,12 +685,16 @@ def write_log(path: Path, log: str, benign_iter, attacks, tf: TimeFmt) -> int:
 
 
 def generate_one(rng, log, n_lines, rate, span, attack_ratio, path: Path, tf: TimeFmt,
-                 ips: AttackerIPs):
+                 ips: AttackerIPs, near_misses: int = 0):
     budget = max(1, round(n_lines * attack_ratio)) if attack_ratio > 0 else 0
     if budget:
         attacks, truth = make_attacks(rng, log, budget, span, ips, tf)
     else:
         attacks, truth = [], []
+    misses: list[dict] = []
+    if near_misses and log == "nginx":
+        near, misses = make_near_misses(rng, near_misses, span, ips, tf)
+        attacks = list(heapq.merge(attacks, near, key=lambda x: x[0]))
     n_benign = max(0, n_lines - len(attacks))
     if len(attacks) > n_lines:
         raise SystemExit(f"--lines {n_lines} too small for one attack episode per kind")
@@ -656,11 +705,11 @@ def generate_one(rng, log, n_lines, rate, span, attack_ratio, path: Path, tf: Ti
         pool = [benign_ip(rng) for _ in range(max(200, n_lines // 50))]
         benign = benign_sshd(rng, n_benign, n_benign / span if span else rate, pool)
     written = write_log(path, log, benign, attacks, tf)
-    return written, truth
+    return written, truth, misses
 
 
 def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None = None,
-             attack_ratio: float = 0.02, start: str = DEFAULT_START) -> dict:
+             attack_ratio: float = 0.02, start: str = DEFAULT_START, near_misses: int = 0) -> dict:
     """Generate the log file(s); return the ground-truth dict."""
     rng = random.Random(seed)
     start_dt = _dt.datetime.fromisoformat(start)
@@ -669,7 +718,7 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
     tf = TimeFmt(start_dt)
     ips = AttackerIPs(rng)
     out = Path(out)
-    files, counts, attackers = {}, {}, []
+    files, counts, attackers, misses = {}, {}, [], []
     if kind == "nginx":
         r = rate or 100.0
         plan = [("nginx", lines, out)]
@@ -686,10 +735,11 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
     else:
         raise ValueError(kind)
     for log, n, path in plan:
-        written, truth = generate_one(rng, log, n, r, span, attack_ratio, path, tf, ips)
+        written, truth, near = generate_one(rng, log, n, r, span, attack_ratio, path, tf, ips, near_misses)
         files[log] = str(path)
         counts[log] = written
         attackers.extend(truth)
+        misses.extend(near)
     per_sc: dict[str, int] = {}
     for a in attackers:
         for sc, c in a["expected_alerts"].items():
@@ -703,6 +753,7 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
         "attacker_ips": sorted({a["ip"] for a in attackers}),
         "attackers": attackers,
         "expected_alerts_per_scenario": dict(sorted(per_sc.items())),
+        **({"near_misses": misses} if misses else {}),
     }
 
 
@@ -717,9 +768,11 @@ def main(argv=None) -> int:
                                                "(default 100 nginx/mixed, 10 sshd)")
     ap.add_argument("--attack-ratio", type=float, default=0.02)
     ap.add_argument("--start", default=DEFAULT_START, help="ISO start time (UTC if naive)")
+    ap.add_argument("--near-misses", type=int, default=0,
+                    help="benign slow probers and well-paced crawlers (nginx), alternately")
     args = ap.parse_args(argv)
     truth = generate(args.lines, args.kind, args.seed, Path(args.output), rate=args.rate,
-                     attack_ratio=args.attack_ratio, start=args.start)
+                     attack_ratio=args.attack_ratio, start=args.start, near_misses=args.near_misses)
     if args.truth:
         Path(args.truth).write_text(json.dumps(truth, indent=1) + "\n")
     n_att = sum(a["lines"] for a in truth["attackers"])

@@ -15,19 +15,21 @@ offset and the error, and the agent goes on. Business rules stay in the engine.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from typing import Any
 
 import faust
 
 from streams.batching import Outbox, as_current, work
-from streams.bucketstore import PartitionStore, Watermarks, partition_for
-from synsec.wire.codecs import DecodeError
+from streams.bucketstore import PartitionStore, partition_for
+from streams.ordering import Held, Reorder
 from streams.raw import raw_to_line, shapes_with
+from synsec.wire.codecs import DecodeError, bucket_in_content
 from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
                              decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
                              record_to_decision, record_to_event)
-from streams.routing import MARKER, Router
+from streams.routing import IDLE_LINE, MARKER, Router
 from synsec.engine.buckets import BucketManager
 from synsec.engine.decisions import is_over, taken
 from synsec.engine.pipeline import Engine, Output, add_counts
@@ -149,14 +151,25 @@ def _install_route(app: faust.App, shell) -> None:
 
 # --- buckets: synsec.buckets-in -> synsec.alerts (+ reprocess overflows routed again) -------------------
 class _Partition:
-    """One buckets-in partition's engine: its manager over the table view, and its watermark."""
+    """One buckets-in partition's engine: its manager over the table view, and its event-time order
+    (streams.ordering), both rebuilt from the table."""
 
     def __init__(self, shell, partition: int):
         eng = shell.engine
         self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer)
         manager = BucketManager(shell.content.scenarios, store=self.store)
         self.engine = Engine(eng.parsers, manager, eng.postoverflows, eng.profiles, eng.ctx, split=True)
-        self.watermarks = Watermarks(shell.marker_sources)
+        state = self.store.ledger.order
+        held = [_held(shell.codecs.decode("bucket_in", value), value, offset) for offset, value in self.store.held()]
+        self.order = Reorder(shell.marker_sources, shell.settings.hold_max, state.get("watermarks"),
+                             state.get("threshold", -math.inf), state.get("newest", -math.inf), held,
+                             state.get("idle", ()))
+
+
+def _held(rec: dict, value: bytes, offset: int) -> Held:
+    """A routed record as `Reorder` holds it: by time, then content (see streams.ordering)."""
+    scenario, key, evt = record_to_bucket_in(rec)
+    return Held(evt.ts, bucket_in_content(value, bucket_in_origin(rec)), offset, (scenario, key, evt))
 
 
 class _Buckets:
@@ -177,8 +190,13 @@ class _Buckets:
             add_counts(self.retired, part.engine.buckets.stats)
         self.partitions.clear()
 
-    def pour(self, event, out: Outbox) -> _Partition | None:
-        """Decode one buckets-in message and pour it (or advance the watermark); None if it was not used."""
+    def held(self) -> int:
+        """Records held for event-time order on this worker's partitions (a gauge)."""
+        return sum(len(part.order) for part in list(self.partitions.values()))
+
+    def take(self, event, out: Outbox) -> _Partition | None:
+        """Decode one buckets-in message; hold it for event-time order (or pour it, if late), or advance the
+        watermark; pour what that releases. None if it was not used."""
         shell, msg = self.shell, event.message
         try:
             rec = shell.codecs.decode("bucket_in", msg.value)
@@ -189,26 +207,51 @@ class _Buckets:
         part = self.partitions.get(msg.partition)
         if part is None:
             part = self.partitions[msg.partition] = _Partition(shell, msg.partition)
-        part.store.offset = msg.offset
+        store, order = part.store, part.order
+        if msg.offset <= store.ledger.offset:
+            shell.count("buckets.redelivered")       # taken before a crash: not twice
+            return part
+        store.offset = msg.offset
+        origin = bucket_in_origin(rec)
         if scenario == MARKER:
-            mark = part.watermarks.update(int(key or 0), evt.ts)
-            result = part.engine.advance(mark) if mark > part.engine.buckets.watermark else Output()
-        elif (origin := bucket_in_origin(rec)) is not None and part.store.seen(origin):
+            order.mark(int(key or 0), evt.ts, evt.Line.Raw == IDLE_LINE)
+            store.took(msg.offset)
+        elif origin is not None and store.seen(origin):
             shell.count("buckets.rerouted")          # its source was read again after a crash: not twice
-            return part
-        elif part.store.applied((scenario, key), msg.offset):
-            shell.count("buckets.redelivered")       # poured before a crash: not twice
-            return part
+            store.took(msg.offset)
         elif scenario not in part.engine.buckets.specs:
             dead_letter(shell, out, "buckets", msg, KeyError(f"unknown scenario {scenario!r}"))
-            return None
+            store.took(msg.offset)
         else:
-            shell.count("buckets.poured")
-            result = part.engine.pour_bucket(scenario, key, evt)
-            if origin is not None:
-                part.store.mark(origin)
-        self.emit(result, out)
+            store.took(msg.offset, origin)
+            held = Held(evt.ts, bucket_in_content(msg.value, origin), msg.offset, (scenario, key, evt))
+            if order.take(held):
+                store.hold(msg.offset, msg.value)
+            else:
+                shell.count("buckets.late")          # behind what was released: poured now, out of order
+                self.pour(part, held, out)
+        self.release(part, out)
         return part
+
+    def release(self, part: _Partition, out: Outbox) -> None:
+        """Pour what the partition's order releases, then fire its timers up to where it has got."""
+        released = part.order.release()
+        if part.order.forced:
+            self.shell.count("buckets.forced", part.order.forced)
+        for held in released:
+            part.store.unhold(held.offset)
+            self.pour(part, held, out)
+        clock = part.order.clock()
+        if clock > part.engine.buckets.watermark:
+            self.emit(part.engine.advance(clock), out)
+
+    def pour(self, part: _Partition, held: Held, out: Outbox) -> None:
+        scenario, key, evt = held.item
+        if part.store.applied((scenario, key), part.store.offset):
+            self.shell.count("buckets.repeated")     # poured before a crash, by the same message: not twice
+            return
+        self.shell.count("buckets.poured")
+        self.emit(part.engine.pour_bucket(scenario, key, evt), out)
 
     def emit(self, result: Output, out: Outbox) -> None:
         codecs = self.shell.codecs
@@ -239,14 +282,14 @@ def _install_buckets(app: faust.App, shell) -> None:
             shell.count("buckets.batches")
             touched: dict[int, tuple[_Partition, Any]] = {}
             for event in batch:
-                part = state.pour(event, out)
+                part = state.take(event, out)
                 if part is not None:
                     touched[event.message.partition] = (part, event)
             if out.records:
                 await asyncio.gather(*await out.send(app.producer))  # acked before the bucket state moves on
             for part, event in touched.values():
                 as_current(stream_, event)                         # its partition's store
-                part.store.commit(out)                             # the changelog goes out with the batch
+                part.store.commit(out, part.order.state())         # the changelog goes out with the batch
 
 
 # --- profiles: synsec.alerts -> synsec.decisions ----------------------------------------------------------

@@ -47,7 +47,8 @@ class WorkerSettings:
     session_timeout: float = 10.0         # tansu makes a join wait half of it: keep it short
     heartbeat_interval: float = 1.0
     watermark_interval: float = 1.0       # event-time seconds between watermark markers per routed partition
-    idle_advance_s: float = 5.0           # wall seconds without events before a partition read to its end follows
+    idle_advance_s: float = 5.0           # wall seconds without events before a partition read to its end is idle
+    hold_max: int = 20_000                # records a buckets-in partition holds for event-time order (streams.ordering)
     agents: tuple[str, ...] = WORKER_AGENTS    # those the topology does not run are skipped (Topology.runs)
     batch_max: int = 500                  # messages an agent handles between two sends
     batch_interval: float = 0.05          # after a batch that was not full, the next starts this much later

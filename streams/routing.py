@@ -8,10 +8,13 @@ Watermark markers: for every partition of the topic it reads (the *source*), a r
 partition how far that source's event time has got: a `bucket_in` record with scenario `MARKER` and key the
 source partition number. A source gets a new marker when its event time has moved `interval` seconds since its
 last one, checked after each batch (so at most one marker per source and buckets-in partition per batch), and
-`idle_markers` moves sources that have been quiet for `idle_s` wall seconds *and have nothing left to read*
-up to the newest event time seen. The second condition matters when a backlog is processed: Faust pauses a
-partition whose messages fill its buffer, and a source that is only paused must not be moved ahead of the
-events still waiting in it (measured: one of the 754 alerts of the 1M-line benchmark differed).
+`idle_markers` marks *idle* (a marker whose line is `IDLE_LINE`, at the newest event time this router has seen,
+again each time that moves: streams.ordering) the sources that have been quiet for `idle_s` wall seconds *and
+have nothing left to read*. The second condition matters when a
+backlog is processed: Faust pauses a partition whose messages fill its buffer, and a source that is only paused
+must not be let go ahead of the events still waiting in it (measured: one of the 754 alerts of the 1M-line
+benchmark differed). A source idle or not marked yet by this router gets a marker at its event's time *before*
+the first record it routes, so that the buckets agent (streams.ordering) holds that record for order.
 
 In a replayed backlog (event time running far ahead of the clock) markers come with nearly every batch:
 about one buckets-in message in four at 5k lines/s; thinning them out by wall time was tried and left out
@@ -29,13 +32,14 @@ from streams.bucketstore import partition_for, table_key
 from synsec.wire.records import bucket_in_to_record
 from synsec.engine.model import Event, Line
 
-__all__ = ["MARKER", "Router", "marker_event"]
+__all__ = ["MARKER", "IDLE_LINE", "Router", "marker_event"]
 
 MARKER = ""     # the scenario of a watermark marker on synsec.buckets-in (its key: the source partition)
+IDLE_LINE = "idle"   # the line of a marker saying its source is idle
 
 
-def marker_event(ts: float) -> Event:
-    evt = Event(Line(""))
+def marker_event(ts: float, idle: bool = False) -> Event:
+    evt = Event(Line(IDLE_LINE if idle else ""))
     evt.ts = ts
     return evt
 
@@ -57,6 +61,7 @@ class Router:
         self.seen_at: dict[int, float] = {}       # source partition -> wall (monotonic) time of its last event
         self.read: dict[int, int] = {}            # source partition -> offset after the last message handled
         self.newest = -math.inf                   # newest event time over every source
+        self.idle: set[int] = set()               # sources marked idle (`marked`: at which time)
 
     def route(self, evt: Event, event_data: bytes, out: Outbox, source: int | None = None,
               offset: int | None = None) -> int:
@@ -64,6 +69,8 @@ class Router:
         `source`, `offset`: where it was read (None: no watermark bookkeeping, no origin). Returns the routes."""
         n = 0
         stamp = self.origins and offset is not None
+        if source is not None and (source in self.idle or source not in self.marked):
+            self._mark(out, source, evt.ts)       # back from idle (or new here): its time ahead of its records
         for scenario, key in self.manager.route(evt):
             k = table_key(scenario, key)
             out.add(self.topic, partition_for(k, self.partitions), k,
@@ -90,19 +97,21 @@ class Router:
 
     def idle_markers(self, out: Outbox, ends: Mapping[int, int | None]) -> None:
         """Sources (partition -> end offset, None when unknown) read to their end and without an event for
-        `idle_s` follow the newest event time of this router."""
-        if self.newest == -math.inf:
-            return
+        `idle_s` are marked idle at the newest event time of this router (again when it has moved)."""
         now = time.monotonic()
         for source, end in ends.items():
             if end is not None and self.read.get(source, 0) >= end and \
                     now - self.seen_at.get(source, 0.0) >= self.idle_s and \
-                    self.marked.get(source, -math.inf) < self.newest:
-                self._mark(out, source, self.newest)
+                    (source not in self.idle or self.marked[source] < self.newest):
+                self._mark(out, source, self.newest, idle=True)
 
-    def _mark(self, out: Outbox, source: int, ts: float) -> None:
-        value = self.codecs.encode("bucket_in", bucket_in_to_record(MARKER, str(source), marker_event(ts)))
+    def _mark(self, out: Outbox, source: int, ts: float, idle: bool = False) -> None:
+        value = self.codecs.encode("bucket_in", bucket_in_to_record(MARKER, str(source), marker_event(ts, idle)))
         for p in range(self.partitions):
             out.add(self.topic, p, None, value)
         self.marked[source] = ts
+        if idle:
+            self.idle.add(source)
+        else:
+            self.idle.discard(source)
         self.shell.count("route.markers", self.partitions)

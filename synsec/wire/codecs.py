@@ -29,7 +29,7 @@ from synsec.engine.errors import SynsecError
 from synsec.wire.registry import SCHEMA_DIR, VALUES, Registry, UnknownSchemaId, Value, load_schemas, schema_sha256
 
 __all__ = ["MAGIC", "HEADER_SIZE", "DecodeError", "EncodeError", "Codecs", "split_header", "avro_string",
-           "avro_long", "origin_record"]
+           "avro_long", "origin_record", "bucket_in_content"]
 
 MAGIC = 0
 HEADER_SIZE = 5
@@ -82,6 +82,11 @@ def _origin(origin: tuple[int, int, int] | None) -> bytes:
         return _NO_ORIGIN
     partition, offset, index = origin
     return b"\x02" + avro_long(partition) + avro_long(offset) + avro_long(index)
+
+
+def bucket_in_content(value: bytes, origin: tuple[int, int, int] | None) -> bytes:
+    """A bucket_in value without its `origin` (the last field): what was routed, whatever routed it."""
+    return value[:len(value) - len(_origin(origin))]
 
 
 class _Current:

@@ -11,7 +11,7 @@ from streams.bucketstore import partition_for, table_key
 from synsec.wire.codecs import Codecs
 from synsec.wire.records import bucket_in_origin, event_to_record, record_to_bucket_in
 from synsec.wire.registry import LocalRegistry
-from streams.routing import MARKER, Router
+from streams.routing import IDLE_LINE, MARKER, Router
 from synsec.engine.model import Line
 from synsec.assembly.build import EngineOptions, build_engine
 from topologies import load_topology
@@ -45,28 +45,39 @@ def test_route_sends_each_bucket_to_its_partition(shell):
     evt, data = _event(shell, 1)
     routes = shell.engine.buckets.route(evt)
     assert routes and router.route(evt, data, out, source=0) == len(routes)
-    got = _decoded(shell, out)
+    got = [g for g in _decoded(shell, out) if g[1] != MARKER]
     assert sorted((p, s, k) for p, s, k, _ts in got) == sorted(
         (partition_for(table_key(s, k), 4), s, k) for s, k in routes)
     assert {ts for *_x, ts in got} == {evt.ts}
 
 
+def _markers(shell, out: Outbox) -> list[tuple[int, str, float]]:
+    return [(p, k, ts) for p, s, k, ts in _decoded(shell, out) if s == MARKER]
+
+
 def test_markers_follow_each_source_by_the_interval(shell):
-    """A source's marker goes to every buckets-in partition once its event time moved `interval` seconds."""
+    """A source's first event comes after a marker at its time; later markers go to every buckets-in partition
+    once the source's event time moved `interval` seconds."""
     router = Router(shell, interval=5.0)
     for second, expect in ((0, True), (3, False), (5, True)):
-        out = Outbox()
-        router.route(*_event(shell, second), Outbox(), source=2)
+        routed, out = Outbox(), Outbox()
+        router.route(*_event(shell, second), routed, source=2)
         router.markers(out)
-        markers = [(p, k, ts) for p, s, k, ts in _decoded(shell, out) if s == MARKER]
+        markers = _markers(shell, routed if second == 0 else out)
         assert bool(markers) is expect
         if expect:
             assert sorted(p for p, *_x in markers) == [0, 1, 2, 3] and {k for _p, k, _t in markers} == {"2"}
+    first = Outbox()
+    router = Router(shell)
+    router.route(*_event(shell, 7), first, source=1)
+    p, records = next((p, r) for (_t, p), r in first.records.items() if len(r) > 1)
+    assert shell.codecs.decode("bucket_in", records[0][1])["scenario"] == MARKER     # ahead of the record
 
 
 def test_idle_markers_only_for_sources_read_to_their_end(shell):
-    """A quiet source is moved to the newest event time only when nothing is left to read in it: a source
-    paused with messages waiting (a backlog) keeps its own event time."""
+    """A quiet source is marked idle (with the newest event time seen) only when nothing is left to read in it:
+    a source paused with messages waiting (a backlog) keeps its own event time. Back from idle, its next event
+    comes after a marker at its time, ahead of it."""
     router = Router(shell, idle_s=0.0)
     evt, data = _event(shell, 30)
     router.route(evt, data, Outbox(), source=0)
@@ -74,16 +85,30 @@ def test_idle_markers_only_for_sources_read_to_their_end(shell):
     router.handled(1, 0)                            # source 1 has handled offset 0 of 5, routed nothing
     out = Outbox()
     router.idle_markers(out, {0: 1, 1: 5, 2: None})
-    assert {k for _p, s, k, _ts in _decoded(shell, out) if s == MARKER} == {"0"}
+    assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("0", evt.ts)} and _all_idle(shell, out)
     router.handled(1, 4)                            # now read to its end
     out = Outbox()
     router.idle_markers(out, {0: 1, 1: 5, 2: None})
-    assert {(k, ts) for _p, s, k, ts in _decoded(shell, out) if s == MARKER} == {("1", evt.ts)}
+    assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("1", evt.ts)} and _all_idle(shell, out)
+    out = Outbox()
+    router.idle_markers(out, {0: 1, 1: 5})
+    assert not out.records                          # once
+    evt, data = _event(shell, 40)
+    router.route(evt, data, out, source=0)
+    assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("0", evt.ts)} and not _all_idle(shell, out)
+
+
+def _all_idle(shell, out: Outbox) -> bool:
+    """Whether every marker in `out` says its source is idle."""
+    lines = [shell.codecs.decode("bucket_in", v)["event"]["line"]["raw"] for records in out.records.values()
+             for _k, v in records]
+    return {line for line in lines if line in (IDLE_LINE, "")} == {IDLE_LINE}
 
 
 def _origins(shell, out: Outbox) -> list:
-    return [bucket_in_origin(shell.codecs.decode("bucket_in", v))
-            for (_topic, _p), records in out.records.items() for _k, v in records]
+    """The origins of the routed records in `out` (markers left out)."""
+    recs = [shell.codecs.decode("bucket_in", v) for (_topic, _p), records in out.records.items() for _k, v in records]
+    return [bucket_in_origin(rec) for rec in recs if rec["scenario"] != MARKER]
 
 
 def test_routed_records_carry_where_they_were_read(shell):

@@ -85,6 +85,22 @@ def produce_lines(broker, lines: list[str], log_type: str, keyed: bool = True, t
     producer.close()
 
 
+def produce_typed(broker, lines: list[tuple[str, str]], keys: str, seed: int = 0) -> None:
+    """(line, type) pairs as our JSON envelope, keyed by `keys`: "none" (no key: the client spreads them, as
+    Filebeat's round_robin), "ip" (the source IP) or "random" (a random key per line)."""
+    import random
+
+    rng = random.Random(seed)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
+    for line, log_type in lines:
+        ip = source_ip(line)
+        key = {"none": None, "ip": ip.encode() if ip else None, "random": b"%016x" % rng.getrandbits(64)}[keys]
+        producer.send("synsec.raw", key=key,
+                      value=json.dumps({"message": line, "labels": {"type": log_type}}).encode())
+    producer.flush()
+    producer.close()
+
+
 def produce_raw(broker, topic: str, values: list[bytes]) -> None:
     producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
     for v in values:
@@ -151,6 +167,38 @@ def replay_reference(lines: list[str], log_type: str):
             first_alert_at.setdefault((a.Scenario, a.Source.Value), i)
         decisions |= {(d.scope, d.value, d.type, d.scenario) for d in out.decisions}
     return Counter(alerts), decisions, first_alert_at
+
+
+def replay_typed(lines: list[tuple[str, str]]):
+    """What the in-process runner decides on (line, type) pairs: Counter of alerts (scenario, source, start,
+    stop, events_count, id) and the set of decisions (scope, value, type, scenario, alert id)."""
+    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    alerts, decisions = Counter(), set()
+    for line, log_type in lines:
+        out = engine.process_line(Line(line, "replay", {"type": log_type}))
+        alerts.update((a.Scenario, a.Source.Value, a.StartAt, a.StopAt, a.EventsCount, a.UUID) for a in out.alerts)
+        decisions |= {(d.scope, d.value, d.type, d.scenario, d.alert_id) for d in out.decisions}
+    return alerts, decisions
+
+
+def full_alerts_of(messages) -> list[tuple]:
+    """(scenario, source, start, stop, events_count, id) of each alert message."""
+    out = []
+    for m in messages:
+        rec = CODECS.decode("alert", m.value)
+        out.append((rec["scenario"], rec["source"]["value"], rec["start_at"], rec["stop_at"], rec["events_count"],
+                    rec["uuid"]))
+    return out
+
+
+def full_decisions_of(messages) -> set[tuple]:
+    """(scope, value, type, scenario, alert id) of each decision message (tombstones left out)."""
+    out = set()
+    for m in messages:
+        if m.value is not None:
+            rec = CODECS.decode("decision", m.value)
+            out.add((rec["scope"], rec["value"], rec["type"], rec["scenario"], rec["alert_id"]))
+    return out
 
 
 def replay_alert_ids(lines: list[str], log_type: str) -> set[str]:

@@ -1,0 +1,142 @@
+"""Event-time order at the buckets: each synsec.buckets-in partition pours its records sorted by event time.
+
+The lines of one source (an IP) may be spread over every raw partition: a shipper sending without a key
+(Filebeat's `round_robin`, Vector and rsyslog by default) does that, and so does one keyed by host. Each raw
+partition is routed on its own, so the records of one bucket reach its buckets-in partition interleaved
+by source partition, out of event-time order; a leaky bucket poured out of order overflows where replay's
+does not (the finding of issue 11: slow probers and a well-paced crawler banned).
+
+`Reorder` holds the routed records of one buckets-in partition and gives them back in `(ts, content)`
+order once the partition's watermark has passed them:
+
+* **Watermark.** Every router sends, per source partition it reads, markers with that source's newest
+  event time (streams.routing). The watermark is the minimum over the sources; a record is released once
+  the watermark is *strictly* past its time (the source that set the minimum may still send lines of that
+  same second). A source read to its end and quiet for `--idle-advance` seconds is *idle*: its router marks
+  it, every second while it stays so, at the newest event time the router has seen, *inclusive* (nothing of
+  that second is left to come from it), so a quiet source does not hold the others back; and it is left out
+  if its router has seen nothing at all (a worker whose partitions are empty). A source that has lines
+  waiting is never marked idle, so when traffic resumes after a pause the sources that have not sent yet
+  hold the watermark at the pause. When every source is idle, everything held is released and the timers
+  fire up to the newest event time known (as replay's would at the newest line).
+* **Tie-break.** Records with the same time are poured in the order of their *content*: the routed
+  record's bytes without its origin (scenario, bucket key, then the Avro event, whose first field that
+  differs is the raw line). It depends on nothing but the lines, so the order is the same whatever the
+  message keys, partition counts, worker counts or restarts; replay pours such ties in file order, which
+  gives the same buckets (same counts, start and stop times, so the same alert ids) unless a `distinct`
+  or `cancel_on` bucket sees two different lines in the same second.
+* **Lateness.** A record older than what has been released (`threshold`) is *late*: it is poured at once,
+  out of order, and counted (`buckets.late`), never dropped. A source that is in order never makes late
+  records; they come from a source marked idle that sends older lines afterwards (a shipper that was
+  behind), and from the bound below.
+* **Bound.** At most `hold_max` records are held per partition. Past it, the oldest are released before the
+  watermark (counted `buckets.forced`), and the threshold moves to them. True back-pressure (stop reading)
+  cannot work here: the markers that release the buffer come through the same partition, behind the records.
+
+Nothing here does I/O: `streams.bucketstore.PartitionStore` keeps the held records and this state in the
+changelogged table, and `streams.agents` drives it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any, Iterable, NamedTuple
+
+__all__ = ["Held", "Reorder", "IDLE"]
+
+IDLE = math.inf             # the mark of an idle source whose router has seen nothing: left out of the minimum
+
+
+class Held(NamedTuple):
+    """A held record; tuples compare by time, then content, then offset (unique on its partition)."""
+
+    ts: float
+    content: bytes            # the routed record without its origin: the tie-break
+    offset: int               # its synsec.buckets-in offset (the key it is held under)
+    item: Any                 # what the caller pours: (scenario, key, event)
+
+
+class Reorder:
+    """The held records and the watermark of one buckets-in partition (see the module doc)."""
+
+    def __init__(self, upstream: int, hold_max: int, marks: dict[int, float] | None = None,
+                 threshold: float = -math.inf, newest: float = -math.inf, held: Iterable[Held] = (),
+                 idle: Iterable[int] = ()):
+        """`newest`: the newest event time known here (records taken, idle markers)."""
+        self.upstream = upstream
+        self.hold_max = hold_max
+        self.marks: dict[int, float] = dict(marks or {})   # source partition -> released below this, for it
+        self.idle: set[int] = set(idle)                    # sources marked idle
+        self.threshold = threshold       # every record older than this has been released
+        self.newest = newest             # newest event time of a record taken or an idle marker
+        self.heap: list[Held] = list(held)
+        heapq.heapify(self.heap)
+        self.forced = 0                  # released before the watermark by the last `release`
+        self._moved = True               # a marker came since the watermark was last computed
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def mark(self, source: int, ts: float, idle: bool = False) -> None:
+        """A marker: `source` has sent everything before `ts`; `idle`: it is idle and has sent everything up to
+        `ts` (the newest event time its router has seen)."""
+        if idle:
+            if ts > self.newest:
+                self.newest = ts
+            self.idle.add(source)
+            self.marks[source] = math.nextafter(ts, math.inf) if ts > -math.inf else IDLE
+        else:
+            current = self.marks.get(source)
+            if current is None or ts > current or source in self.idle:
+                self.marks[source] = ts
+            self.idle.discard(source)
+        self._moved = True
+
+    def watermark(self) -> float:
+        """Minimum over the sources; -inf until every source has reported; just past the newest event time
+        known when every source is idle."""
+        if len(self.marks) < self.upstream:
+            return -math.inf
+        if len(self.idle) >= len(self.marks):
+            return math.nextafter(self.newest, math.inf) if self.newest > -math.inf else -math.inf
+        return min(self.marks.values())
+
+    def take(self, held: Held) -> bool:
+        """Hold a record; False when it is late (older than what was released: pour it now)."""
+        if held.ts > self.newest:
+            self.newest = held.ts
+        if held.ts < self.threshold:
+            return False
+        heapq.heappush(self.heap, held)
+        return True
+
+    def release(self) -> list[Held]:
+        """The held records the watermark has passed, then the oldest beyond `hold_max`, in order."""
+        if self._moved:
+            self._moved = False
+            mark = self.watermark()
+            if mark > self.threshold:
+                self.threshold = mark
+        heap, out = self.heap, []
+        while heap and heap[0].ts < self.threshold:
+            out.append(heapq.heappop(heap))
+        self.forced = 0
+        while len(heap) > self.hold_max:
+            oldest = heapq.heappop(heap)
+            out.append(oldest)
+            self.forced += 1
+            self.threshold = math.nextafter(oldest.ts, math.inf)
+            while heap and heap[0].ts < self.threshold:       # the rest of its second goes with it
+                out.append(heapq.heappop(heap))
+                self.forced += 1
+        return out
+
+    def clock(self) -> float:
+        """Event time the partition's timers may fire up to: what has been released, at most the newest."""
+        return min(self.threshold, self.newest)
+
+    def state(self) -> dict:
+        """What the changelogged ledger keeps of it (the held records are kept one by one)."""
+        return {"watermarks": dict(self.marks), "idle": sorted(self.idle), "threshold": self.threshold,
+                "newest": self.newest}

@@ -1,0 +1,111 @@
+"""Event-time order at the buckets (streams.ordering.Reorder) without a broker."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from streams.ordering import IDLE, Held, Reorder
+
+
+def _held(ts: float, content: bytes, offset: int) -> Held:
+    return Held(ts, content, offset, None)
+
+
+def _ts(records: list[Held]) -> list[tuple[float, bytes]]:
+    return [(h.ts, h.content) for h in records]
+
+
+def test_records_come_out_in_time_then_content_order_once_every_source_passed_them():
+    """Nothing is released before every source has reported; then each record the minimum watermark is strictly
+    past, in (time, content) order whatever the arrival order; a record at the watermark itself waits."""
+    order = Reorder(upstream=2, hold_max=100)
+    arrivals = [_held(5.0, b"b", 1), _held(3.0, b"z", 2), _held(5.0, b"a", 3), _held(4.0, b"m", 4)]
+    for h in arrivals:
+        assert order.take(h)
+    order.mark(0, 9.0)
+    assert order.release() == []                       # source 1 has not reported
+    order.mark(1, 5.0)
+    assert _ts(order.release()) == [(3.0, b"z"), (4.0, b"m")]
+    assert len(order) == 2 and order.clock() == 5.0
+    order.mark(1, 6.0)
+    assert _ts(order.release()) == [(5.0, b"a"), (5.0, b"b")]
+
+
+def test_a_record_behind_what_was_released_is_late():
+    """A record older than the release threshold is not held (the caller pours it at once, counted late)."""
+    order = Reorder(upstream=1, hold_max=100)
+    order.mark(0, 10.0)
+    order.release()
+    assert not order.take(_held(9.5, b"x", 1))
+    assert order.take(_held(10.0, b"x", 2))
+
+
+def test_idle_sources_do_not_hold_the_watermark_and_all_idle_releases_everything():
+    """An idle source counts at its router's newest event time, that second included (and not at all when its
+    router has seen nothing); with every source idle, every held record is released and the timers may fire up
+    to the newest event time known (an idle marker brings its router's), never further."""
+    order = Reorder(upstream=3, hold_max=100)
+    order.take(_held(3.0, b"a", 1))
+    order.take(_held(4.0, b"c", 3))
+    order.take(_held(8.0, b"b", 2))
+    order.mark(0, 5.0)
+    order.mark(1, 4.0, idle=True)
+    order.mark(2, -math.inf, idle=True)
+    assert _ts(order.release()) == [(3.0, b"a"), (4.0, b"c")] and order.marks[2] == IDLE
+    order.mark(0, 9.0, idle=True)
+    assert _ts(order.release()) == [(8.0, b"b")]
+    assert order.clock() == 9.0 and not order.take(_held(8.5, b"c", 3))
+    order.mark(0, 12.0)                                  # back from idle: its own time again
+    assert order.marks[0] == 12.0 and order.watermark() == order.marks[1] < 12.0     # source 1: idle at 4
+
+
+def test_the_bound_releases_the_oldest_early_and_moves_the_threshold():
+    """Past `hold_max` held records the oldest second is released before the watermark (counted as forced), and
+    a record older than it is then late."""
+    order = Reorder(upstream=1, hold_max=2)
+    for i, ts in enumerate((7.0, 5.0, 5.0, 6.0)):
+        order.take(_held(ts, b"%d" % i, i))
+    out = order.release()
+    assert _ts(out) == [(5.0, b"1"), (5.0, b"2")] and order.forced == 2 and len(order) == 2
+    assert not order.take(_held(5.0, b"0", 9))
+    assert order.take(_held(5.5, b"0", 10))
+
+
+def test_order_does_not_depend_on_how_records_and_markers_interleave():
+    """The same records and markers, shuffled per source as partitions would deliver them, give the same
+    sequence of poured records."""
+    rng = random.Random(7)
+    records = [_held(float(rng.randrange(0, 30)), b"%03d" % rng.randrange(0, 50), i) for i in range(200)]
+    expected = sorted((h.ts, h.content) for h in records)
+    for _trial in range(20):
+        order, got = Reorder(upstream=3, hold_max=10_000), []
+        streams = {s: sorted((h for h in records if h.offset % 3 == s), key=lambda h: h.ts) for s in range(3)}
+        cursors = dict.fromkeys(streams, 0)
+        while any(cursors[s] < len(streams[s]) for s in streams):
+            s = rng.choice([s for s in streams if cursors[s] < len(streams[s])])
+            for h in streams[s][cursors[s]:cursors[s] + rng.randrange(1, 5)]:
+                assert order.take(h)
+                cursors[s] += 1
+            if cursors[s] < len(streams[s]):
+                order.mark(s, streams[s][cursors[s] - 1].ts)
+            else:
+                order.mark(s, streams[s][-1].ts, idle=True)
+            got += order.release()
+        assert _ts(got) == expected and not len(order)
+
+
+def test_state_round_trips_what_a_restart_needs():
+    """`state()` is what the ledger keeps; a Reorder rebuilt from it and the held records carries on the same."""
+    order = Reorder(upstream=2, hold_max=100)
+    order.take(_held(4.0, b"a", 1))
+    order.mark(0, 3.0)
+    order.mark(1, 6.0)
+    order.release()
+    order.take(_held(3.5, b"b", 2))
+    state = order.state()
+    again = Reorder(2, 100, state["watermarks"], state["threshold"], state["newest"], list(order.heap))
+    for r in (order, again):
+        r.mark(0, 5.0)
+    assert _ts(order.release()) == _ts(again.release()) == [(3.5, b"b"), (4.0, b"a")]
+    assert again.threshold == 5.0 and math.isinf(Reorder(1, 1).threshold)
