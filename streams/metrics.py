@@ -4,6 +4,7 @@
     synsec_bucket_poured/overflowed/underflowed_total{scenario}, synsec_buckets{scenario}     buckets agent
     synsec_alerts_total{scenario}, synsec_decisions_total{origin,scenario,type}               buckets, profiles
     synsec_worker_agent_total{agent,counter}     the agents' own counts (`Shell.count`: parse.lines, …)
+    synsec_worker_buckets_held                   records the buckets agent holds for event-time order
 
 The engine families are `synsec.assembly.metrics.register_engine`'s, read at each scrape: per-source counts
 from the shell's engine (the parse agent's), per-scenario counts summed over the shell's manager (routing
@@ -22,9 +23,10 @@ import faust
 from synsec.metrics import CONTENT_TYPE, Counters
 from synsec.assembly.metrics import declare_outputs, register_engine
 
-__all__ = ["AGENT_COUNTS", "worker_metrics", "install"]
+__all__ = ["AGENT_COUNTS", "HELD", "worker_metrics", "install"]
 
 AGENT_COUNTS = "synsec_worker_agent_total"
+HELD = "synsec_worker_buckets_held"
 
 
 class _Retired:
@@ -54,6 +56,8 @@ def worker_metrics(shell) -> Counters:
                      ("agent", "counter"),
                      lambda: [(tuple(name.partition(".")[::2]), n) for name, n in list(shell.counters.items())],
                      "counter")
+    counters.gauge(HELD, "Routed records the buckets agent holds for event-time order (streams.ordering).", (),
+                   lambda: [((), shell.buckets_state.held())] if shell.buckets_state is not None else [])
     return counters
 
 

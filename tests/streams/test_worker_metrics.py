@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from connectors.kafka.broker import LocalBroker, free_port
 from synsec.wire.kafka import BrokerSettings
 from streams.app import WorkerSettings, create_app
+from streams.metrics import HELD
 from synsec.cli.ccscli import ccscli
 from synsec.cli.ccscli.metrics import build_tables
 from synsec.engine.buckets import BucketManager
@@ -67,7 +68,7 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
     """nginx lines (and 3 that no parser takes) through a 4-partition worker: `ccscli metrics --url
     <worker>/metrics -o json` shows the lines read/parsed/unparsed per source, the pours, overflows, underflows
     and live buckets per scenario (summed over the buckets-in partitions), alerts per scenario and decisions
-    per origin that the in-process engine counts on the same lines."""
+    per origin that the in-process engine counts on the same lines; nothing held or late once the input stops."""
     lines = read_lines(SAMPLES / "nginx-demo.log") + ["not a log line"] * 3
     expected = _expected_tables(lines, "nginx", "synsec.raw")        # plain envelope: the source is the topic
     _, decisions, _ = replay_reference(lines, "nginx")
@@ -98,6 +99,8 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
     assert status == 200 and content_type == CONTENT_TYPE
     agents = {(s.get("agent"), s.get("counter")): s.value for s in parse(text) if s.name == "synsec_worker_agent_total"}
     assert agents[("parse", "lines")] == len(lines) and agents[("parse", "unparsed")] == 3
+    assert ("buckets", "late") not in agents and ("buckets", "forced") not in agents   # in-order sources
+    assert [s.value for s in parse(text) if s.name == HELD] == [0]                      # all idle: all poured
     assert health[0] == 200 and json.loads(health[2]) == {"status": "up"}
     assert table_page[0] == 404                                      # Faust's table pages are off
 
@@ -116,6 +119,7 @@ def test_bucket_counts_survive_a_rebalance():
             parts[partition] = type("Part", (), {})()
             parts[partition].engine = type("Eng", (), {})()
             parts[partition].engine.buckets = BucketManager(shell.content.scenarios)
+            parts[partition].order = ()                                   # nothing held
         parts[partition].engine.buckets.stats["synsec/ssh-bf"]["poured"] += n
 
     def poured() -> float:
