@@ -324,3 +324,14 @@ def test_bad_pattern_file_does_not_hide_parser_errors(tmp_path):
     _, errors = load(tmp_path, files)
     assert any("/patterns/ssh:" in e and ": (line): expected 'NAME REGEX'" in e for e in errors), errors
     assert any("p.yaml:5: grok.pattern: " in e and "NOPE" in e for e in errors), errors
+
+
+def test_grok_expansion_bomb_is_a_load_error(tmp_path):
+    """pattern_syntax B1..B39, each `%{B<n-1>}%{B<n-1>}`, is refused once the expansion passes MAX_EXPANSION
+    characters (2^40 characters: ccscli lint ran out of time and memory)."""
+    from synsec.engine.grok.expand import MAX_EXPANSION
+
+    syntax = "".join(f"  B{i}: '%{{B{i - 1}}}%{{B{i - 1}}}'\n" for i in range(1, 40))
+    text = PARSER + "pattern_syntax:\n  B0: 'ab'\n" + syntax + "grok:\n  pattern: '%{B39:x}'\n  apply_on: message\n"
+    _, errors = load(tmp_path, {"parsers/s01-parse/p.yaml": text})
+    assert f"expands to more than {MAX_EXPANSION} characters" in one_error(errors, "p.yaml", 46, "grok.pattern")

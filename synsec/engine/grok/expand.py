@@ -18,7 +18,7 @@ from typing import Callable
 from ..errors import LoadError, Where
 from .syntax import uncapture
 
-__all__ = ["Definition", "Expansion", "expand", "REFERENCE", "NAME"]
+__all__ = ["Definition", "Expansion", "expand", "REFERENCE", "NAME", "MAX_EXPANSION"]
 
 NAME = re.compile(r"\w+", re.ASCII)
 # grokky accepts %{NAME} and %{NAME:field} with \w names; we also take dotted/dashed field names and an
@@ -26,6 +26,10 @@ NAME = re.compile(r"\w+", re.ASCII)
 REFERENCE = re.compile(r"%\{(\w+)(?::([\w.\-]+))?(?::\w+)?\}", re.ASCII)
 _BROKEN = re.compile(r"%\{\w[^}]*\}", re.ASCII)
 _MARK = re.compile("\x00(\\d+)\x00")
+# Characters one pattern may produce while expanding, every nested expansion counted (the hub's largest
+# pattern, SSHD_LOG, expands to 30,701): a chain of patterns that each reference the previous one twice
+# would otherwise double its size at each link (40 links: 2^40 characters).
+MAX_EXPANSION = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,7 @@ class _State:
         self.resolve = resolve
         self.where = where
         self.counter = 0
+        self.produced = 0          # characters produced so far, nested expansions included
 
     def expand(self, text: str, stack: tuple[str, ...]) -> tuple[str, dict[str, int]]:
         """Return (regex text with group markers, field -> group number) for one pattern text."""
@@ -96,7 +101,12 @@ class _State:
                 if k not in own:
                     fields[k] = v
         parts.append(text[last:])
-        return "".join(parts), fields
+        out = "".join(parts)
+        self.produced += len(out)
+        if self.produced > MAX_EXPANSION:
+            raise LoadError(self.where, f"grok pattern expands to more than {MAX_EXPANSION} characters"
+                                        f"{self._chain(stack)}")
+        return out, fields
 
     def _expand_name(self, name: str, stack: tuple[str, ...]) -> tuple[str, dict[str, int]]:
         if name in stack:
