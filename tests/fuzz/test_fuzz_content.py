@@ -8,7 +8,7 @@ loaded with `load_content`, the entry point of `ccscli lint` and replay. Checked
 the project's load errors escapes, every error reads `path:line: field: …` with a line >= 1 in a file of
 that directory, and memory stays under an address-space cap (RLIMIT_AS) the loader's own limits keep it under.
 
-The corpus is synsec's `scenarios/` and, when unpacked, the CrowdSec hub's parsers, postoverflows, scenarios
+The corpus is synsec's `scenarios/`, an allowlists.yaml seed (`content_seeds/`) and, when unpacked, the CrowdSec hub's parsers, postoverflows, scenarios
 and profiles. Mutants are loaded in batches of up to 8 files per content directory (one load, and a file's
 errors must not hide another's); a batch that fails is re-run one mutant at a time to name the culprit.
 CI mode (~20 s): every corpus file mutated once (shipped files three times) and 80 Hypothesis examples of
@@ -36,6 +36,7 @@ from tests.hubutil import hub_root
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "scenarios"
 PATTERNS = SHIPPED / "patterns"
+SEEDS = Path(__file__).resolve().parent / "content_seeds"     # files no shipped content has (allowlists.yaml)
 CORE_PARSERS = tuple(str(p.relative_to(SHIPPED)) for p in sorted((SHIPPED / "parsers").glob("*/*.yaml")))
 LONG = os.environ.get("SYNSEC_FUZZ_LONG") == "1"
 HYPOTHESIS_EXAMPLES = 3000 if LONG else 80
@@ -63,7 +64,8 @@ def _content_files(root: Path, shipped: bool) -> list[Target]:
 
 
 def _corpus() -> list[Target]:
-    targets = _content_files(SHIPPED, True) + [Target("profiles.yaml", SHIPPED / "profiles.yaml", True)]
+    targets = _content_files(SHIPPED, True) + [Target("profiles.yaml", SHIPPED / "profiles.yaml", True),
+                                               Target("allowlists.yaml", SEEDS / "allowlists.yaml", True)]
     for scen in sorted((SHIPPED / "scenarios").glob("*.yaml")):
         for name in re.findall(r"dest_file: *(\S+)", scen.read_text()):
             targets.append(Target(f"data/{name}", SHIPPED / "data" / name, True, (f"scenarios/{scen.name}",)))
