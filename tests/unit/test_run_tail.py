@@ -207,3 +207,21 @@ def test_run_crash_file_appearing_while_stopped_is_read_from_its_start(tmp_path)
     second = Tailer(sources, InputStats(), saved=saved, saved_globs=tuple(globs))
     second.start(0.0)
     assert _texts(second) == ["written while stopped"]
+
+
+def test_run_crash_over_long_line_is_not_resumed_from_its_middle(tmp_path):
+    """Saved while an over-long line is being skipped, the position is that line's start: after a restart it
+    is skipped again (counted), never read from its middle as a line of its own."""
+    log = tmp_path / "a.log"
+    log.write_text("")
+    t = _tailer(log, max_bytes=16)
+    t.start(0.0)
+    _append(log, b"ok\n" + b"x" * 20)
+    assert _texts(t) == ["ok"] and t.stats.too_long == 1
+    saved = t.positions()
+    assert saved[str(log)]["offset"] == 3
+    t.close()
+    _append(log, b"yy\nnext\n")
+    t2 = _tailer(log, saved=saved, max_bytes=16)
+    t2.start(0.0)
+    assert _texts(t2) == ["next"] and t2.stats.too_long == 1
