@@ -34,15 +34,18 @@ def resolve_data_file(entry: DataEntry, data_dirs: list[Path]) -> Path:
         try:
             base = d.resolve()
             path = (base / entry.dest_file).resolve()
-        except (OSError, ValueError, RuntimeError) as err:   # NUL byte, symlink loop
-            raise LoadError(entry.where, f"invalid data file name {entry.dest_file!r}: {err}") from None
-        if not path.is_relative_to(base):
-            raise LoadError(entry.where, f"data file {entry.dest_file!r} is outside the data directory {d} "
-                                         f"(it resolves to {path})")
-        if path.is_file():
+            inside = path.is_relative_to(base)
+            found = inside and path.is_file()
+        except (OSError, ValueError, RuntimeError) as err:   # NUL byte, symlink loop, name too long
+            raise LoadError(entry.where, f"invalid data file name {entry.dest_file[:80]!r}: "
+                                         f"{getattr(err, 'strerror', None) or err}") from None
+        if not inside:
+            raise LoadError(entry.where, f"data file {entry.dest_file[:80]!r} is outside the data directory {d} "
+                                         f"(it resolves to {str(path)[:80]})")
+        if found:
             return path
     dirs = ", ".join(str(d) for d in data_dirs) or "no data dir"
-    raise LoadError(entry.where, f"data file {entry.dest_file!r} not found in {dirs}")
+    raise LoadError(entry.where, f"data file {entry.dest_file[:80]!r} not found in {dirs}")
 
 
 def read_data_file(entry: DataEntry, data_dirs: list[Path], ctx, errors: ErrorCollector) -> None:

@@ -335,3 +335,9 @@ def test_grok_expansion_bomb_is_a_load_error(tmp_path):
     text = PARSER + "pattern_syntax:\n  B0: 'ab'\n" + syntax + "grok:\n  pattern: '%{B39:x}'\n  apply_on: message\n"
     _, errors = load(tmp_path, {"parsers/s01-parse/p.yaml": text})
     assert f"expands to more than {MAX_EXPANSION} characters" in one_error(errors, "p.yaml", 46, "grok.pattern")
+
+
+def test_data_file_name_too_long_is_a_load_error(tmp_path):
+    """Fuzz finding: a dest_file of 20,000 characters was an OSError (ENAMETOOLONG) out of Path.is_file."""
+    _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "data:\n  - dest_file: " + "a" * 20_000 + "\n"})
+    assert "invalid data file name" in one_error(errors, "scenarios/a.yaml", 11, "data[0].dest_file")
