@@ -2,7 +2,7 @@
 
 Each mutant (byte flips, line deletions and duplications, YAML values swapped for other types, renamed keys,
 anchors/aliases/merge keys and "billion laughs", tags, deep nesting, control characters, document markers,
-truncation, hostile data-file names, mutated data files and grok pattern files, each loaded with the shipped
+truncation, grok pattern_syntax bombs, cycles and junk regexes, hostile data-file names, mutated data files and grok pattern files, each loaded with the shipped
 files that read it) is written into a fresh content directory and
 loaded with `load_content`, the entry point of `ccscli lint` and replay. Checked for each one: no exception but
 the project's load errors escapes, every error reads `path:line: field: …` with a line >= 1 in a file of
@@ -13,7 +13,8 @@ and profiles. Mutants are loaded in batches of up to 8 files per content directo
 errors must not hide another's); a batch that fails is re-run one mutant at a time to name the culprit.
 CI mode (~20 s): every corpus file mutated once (shipped files three times) and 80 Hypothesis examples of
 1-6 files with 1-4 stacked operators (derandomized). `SYNSEC_FUZZ_LONG=1` (`make fuzz`): every operator on
-every file and 3,000 Hypothesis examples. The number of mutants tried is printed (`pytest -s`).
+every file and 3,000 Hypothesis examples, randomized so that each long run explores new mutants (a failure
+prints the blob that reproduces it). The number of mutants tried is printed (`pytest -s`).
 """
 
 from __future__ import annotations
@@ -213,8 +214,27 @@ def truncate(text, rng):
     return text[:rng.randrange(len(text) + 1)]
 
 
+REGEX_JUNK = ["(", "[z-a]", "a{1001}", "(?P<x>a)(?P<x>b)", "\\", "%{", "(?<!a)", "a**", "\\p{Foo}", "(?i",
+              "x{2}{3}{4}", "(?P<", "\\1", "[[:alpha:]]", "(?U)a+", "%{FZ0:a.b-c}", ".{0,65535}"]
+
+
+def grok_syntax(text, rng):
+    """Top-level pattern_syntax and a grok using it: a doubling chain (2^n characters), a cycle, or junk."""
+    kind = rng.randrange(3)
+    if kind == 0:
+        links = rng.choice([5, 20, 40])
+        rows = ["  FZ0: 'ab'"] + [f"  FZ{i}: '%{{FZ{i - 1}}}%{{FZ{i - 1}}}'" for i in range(1, links)]
+        top = f"FZ{links - 1}"
+    elif kind == 1:
+        rows, top = ["  FZ0: '%{FZ1}'", "  FZ1: 'a%{FZ0}'"], "FZ0"
+    else:
+        rows, top = [f"  FZ0: '{rng.choice(REGEX_JUNK).replace(chr(39), chr(39) * 2)}'"], "FZ0"
+    return (text.rstrip("\n") + "\npattern_syntax:\n" + "\n".join(rows)
+            + f"\ngrok:\n  pattern: '%{{{top}:fz}}'\n  apply_on: message\n")
+
+
 OPS = [flip_byte, delete_line, duplicate_line, shift_indent, swap_value, rename_key, anchor_alias, insert_tag,
-       deep_nest, control_char, doc_marker, truncate]
+       deep_nest, control_char, doc_marker, truncate, grok_syntax]
 
 
 def mutate(text: str, ops, seed: int) -> bytes:
@@ -333,7 +353,7 @@ def test_every_corpus_file_mutated(tmp_path):
         run_batch(tmp_path / "cfg", batch)
 
 
-@settings(max_examples=HYPOTHESIS_EXAMPLES, derandomize=True, deadline=None, database=None,
+@settings(max_examples=HYPOTHESIS_EXAMPLES, derandomize=not LONG, print_blob=True, deadline=None, database=None,
           phases=[Phase.explicit, Phase.generate],    # no shrinking: the failure message names the mutant
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(CORPUS), st.lists(st.sampled_from(OPS), min_size=1, max_size=4),
