@@ -45,14 +45,20 @@ class Content:
     postoverflow_nodes: list = field(default_factory=list)
 
 
-def find_yaml(root: Path) -> list[Path]:
+def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:
     """YAML files below root, sorted by file name then path (CrowdSec reads a stage dir in name order).
 
-    Symlinked directories are followed, each real directory once (a link to a parent is no loop)."""
+    Symlinked directories are followed, each real directory once (a link to a parent is no loop); a directory
+    that cannot be listed is an error in `errors` when given."""
     if not root.is_dir():
         return []
+
+    def unlisted(err: OSError) -> None:
+        if errors is not None:
+            errors.add(LoadError(Where(str(err.filename), 1, "(directory)"), f"cannot list: {err.strerror}"))
+
     found, seen = [], set()
-    for dp, dirs, fs in os.walk(root, followlinks=True):
+    for dp, dirs, fs in os.walk(root, onerror=unlisted, followlinks=True):
         real = os.path.realpath(dp)
         if real in seen:
             dirs[:] = []
@@ -77,7 +83,7 @@ def _stage_files(root: Path, errors: ErrorCollector) -> list[tuple[str, str, str
     if not root.is_dir():
         return out
     for stage_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        out += [(stage_dir.name, path, text) for path, text in read_files(find_yaml(stage_dir), errors)]
+        out += [(stage_dir.name, path, text) for path, text in read_files(find_yaml(stage_dir, errors), errors)]
     return out
 
 
@@ -134,7 +140,7 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     ctx = ExprContext()
     parser_docs = read_parser_docs(_stage_files(root / "parsers", errors), errors)
     post_docs = read_parser_docs(_stage_files(root / "postoverflows", errors), errors)
-    scen_files = read_files(find_yaml(root / "scenarios"), errors)
+    scen_files = read_files(find_yaml(root / "scenarios", errors), errors)
     scen_specs = parse_scenario_files(scen_files, errors)
     for d in parser_docs + post_docs:
         for entry in data_entries(d.data, d.path, errors):
