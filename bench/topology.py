@@ -1,6 +1,7 @@
 """Topology benchmark (`make bench-topology`): the 1M-line benchmark log through a real broker, 1 then 2 workers.
 
     .venv/bin/python bench/topology.py [--lines 1000000] [--rate 5000] [--workers 1,2] [--latency-lines N]
+                                       [--keys ip|none|random]
 
 The log is the nginx benchmark log of bench/replay.py (gen_log.py, seed 1; generated into bench/out/ when
 missing); `--lines N` takes its first N lines. For each worker count, on a fresh local broker (tansu) with the
@@ -8,7 +9,9 @@ default 4-partition topology (`synsec topics create` logic, changelog topics inc
 
   * throughput: every line produced as fast as the producer goes (confluent-kafka); end to end = first line
     produced -> last alert of the run on synsec.alerts (the alerts to wait for are those of an in-process
-    replay of the same lines, matched by their deterministic ids);
+    replay of the same lines, matched by their deterministic ids; alerts replay does not raise are counted
+    as extra, for 5 s after the last expected one). Lines are keyed by their source IP (`--keys ip`), or not
+    at all (`none`: the client spreads them, as Filebeat's round_robin) or at random;
   * decision latency: the lines again, on a fresh broker, produced at a steady `--rate` lines/s; for each
     decision, the time from producing the line whose processing raised its alert in the replay (the line
     that overflowed the bucket) to the decision arriving on synsec.decisions; p50/p99;
@@ -69,8 +72,11 @@ def reference(log: Path, lines: list[str]) -> dict[str, int]:
     return ids
 
 
-def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done: dict, linger_ms: int) -> None:
-    """Every line to synsec.raw as our JSON envelope, keyed by its IP; `rate` lines/s (0: as fast as possible)."""
+def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done: dict, linger_ms: int,
+            keys: str = "ip") -> None:
+    """Every line to synsec.raw as our JSON envelope, keyed by its IP (`keys` "ip"), unkeyed ("none": spread
+    over the partitions, as Filebeat's round_robin) or at random ("random"); `rate` lines/s (0: as fast as
+    possible)."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": linger_ms, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 1_000_000, "enable.idempotence": False})
     start = time.time()
@@ -83,11 +89,11 @@ def produce(bootstrap: str, lines: list[str], rate: float, sent_at: array, done:
         now = time.time()
         for i in range(i0, min(i0 + step, len(lines))):
             line = lines[i]
-            ip = source_ip(line)
+            key = source_ip(line) if keys == "ip" else None if keys == "none" else os.urandom(8)
             while True:
                 try:
                     producer.produce(TOPICS["raw"], json.dumps({"message": line, "labels": {"type": "nginx"}}),
-                                     ip)
+                                     key)
                     break
                 except BufferError:
                     producer.poll(0.05)
@@ -109,7 +115,8 @@ def cpu_rss(pid: int) -> tuple[float, float]:
         return 0.0, 0.0
 
 
-def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path, linger_ms: int) -> dict:
+def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path, linger_ms: int,
+        keys: str = "ip") -> dict:
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
         procs = [Worker(broker, "default", tmp, f"w{i}") for i in range(workers)]
@@ -117,7 +124,7 @@ def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: P
             time.sleep(JOIN_S)
             base = [cpu_rss(p.proc.pid)[0] for p in procs]
             broker_base, bench_base = cpu_rss(broker.pid)[0], time.process_time()
-            result = measure(broker, lines, rate, ref, linger_ms)
+            result = measure(broker, lines, rate, ref, linger_ms, keys)
             usage = [cpu_rss(p.proc.pid) for p in procs]
             result["broker_cpu_s"] = round(cpu_rss(broker.pid)[0] - broker_base, 1)
             result["bench_cpu_s"] = round(time.process_time() - bench_base, 1)     # producer + consumer
@@ -125,13 +132,13 @@ def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: P
             for p in procs:            # also on an error: never leave a worker behind
                 p.stop()
     cpu = [round(c - b, 1) for (c, _), b in zip(usage, base)]
-    result.update(workers=workers, rate=rate, worker_cpu_s=cpu, rss_mb=[round(r, 1) for _, r in usage],
+    result.update(workers=workers, rate=rate, keys=keys, worker_cpu_s=cpu, rss_mb=[round(r, 1) for _, r in usage],
                   cpu_us_per_line=round(sum(cpu) / len(lines) * 1e6, 1))
     return result
 
 
-def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_ms: int,
-            idle_limit: float = 60.0) -> dict:
+def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_ms: int, keys: str = "ip",
+            idle_limit: float = 60.0, settle: float = 5.0) -> dict:
     sent_at = array("d", bytes(8 * len(lines)))
     done: dict = {}
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": f"bench-{time.time_ns()}",
@@ -140,12 +147,15 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
     consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in (TOPICS["alerts"], TOPICS["decisions"])
                      for p in range(PARTITIONS)])        # no group join (tansu makes it wait)
     t0 = time.time()                # wall clock, like the Kafka timestamps of the hops
-    thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done, linger_ms),
+    thread = threading.Thread(target=produce, args=(broker.bootstrap, lines, rate, sent_at, done, linger_ms, keys),
                               daemon=True)
     thread.start()
     alerts, latencies, last_alert, last = {}, [], t0, time.time()
     hops: dict[str, list[float]] = {"line->alert": [], "alert->decision": [], "decision->read": []}
-    while len(alerts.keys() & ref.keys()) < len(ref) and time.time() - last < idle_limit:
+    complete = None                 # when every replay alert had come: `settle` seconds more, for extra ones
+    while (complete is None or time.time() - complete < settle) and time.time() - last < idle_limit:
+        if complete is None and len(alerts.keys() & ref.keys()) >= len(ref):
+            complete = time.time()
         for msg in consumer.consume(1000, 0.01):
             if msg.error():
                 continue
@@ -168,6 +178,7 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
     elapsed = last_alert - t0
     lat = sorted(latencies)
     return {"lines": len(lines), "alerts": len(alerts.keys() & ref.keys()), "expected": len(ref),
+            "extra_alerts": len(alerts.keys() - ref.keys()),                # alerts replay does not raise
             "produced_s": round(done.get("produced_s", 0), 1), "seconds": round(elapsed, 1),
             "lines_per_s": round(len(lines) / elapsed) if elapsed > 0 else 0,
             "latency_p50_s": round(statistics.median(lat), 3) if lat else None,
@@ -178,13 +189,14 @@ def measure(broker, lines: list[str], rate: float, ref: dict[str, int], linger_m
 
 
 def table(results: list[dict]) -> None:
-    print("\n| workers | mode | lines/s end to end | alerts | decision latency p50 / p99 (max) | CPU µs/line |"
+    print("\n| workers | keys | mode | lines/s end to end | alerts (extra) | decision latency p50 / p99 (max) | CPU µs/line |"
           " CPU s per worker | broker CPU s | peak RSS MB per worker |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         mode = "as fast as possible" if not r["rate"] else f"steady {r['rate']:.0f}/s"
         lat = f"{r['latency_p50_s']} / {r['latency_p99_s']} s ({r['latency_max_s']}; n={r['latency_n']})"
-        print(f"| {r['workers']} | {mode} | {r['lines_per_s']} | {r['alerts']}/{r['expected']} | {lat} | "
+        print(f"| {r['workers']} | {r['keys']} | {mode} | {r['lines_per_s']} | {r['alerts']}/{r['expected']} "
+              f"(+{r['extra_alerts']}) | {lat} | "
               f"{r['cpu_us_per_line']} | {r['worker_cpu_s']} | {r['broker_cpu_s']} | {r['rss_mb']} |")
     tput = {r["workers"]: r["lines_per_s"] for r in results if not r["rate"]}
     if 1 in tput and 2 in tput and tput[1]:
@@ -200,6 +212,8 @@ def main() -> None:
     ap.add_argument("--linger-ms", type=int, default=50,
                     help="the shipper's batching (librdkafka linger.ms): tansu's fetches slow down with the number "
                          "of batches in a partition (docs/kafka.md)")
+    ap.add_argument("--keys", choices=("ip", "none", "random"), default="ip",
+                    help="message keys of the raw lines: the source IP, none (spread by the client) or random")
     ap.add_argument("--json")
     args = ap.parse_args()
     log = benchmark_log(args.lines)
@@ -213,7 +227,7 @@ def main() -> None:
             part = lines[:args.latency_lines] if rate and args.latency_lines else lines
             part_ref = {k: v for k, v in ref.items() if v < len(part)}
             with tempfile.TemporaryDirectory(prefix="synsec-bench-topology-") as tmp:
-                r = run(part, w, rate, part_ref, Path(tmp), args.linger_ms)
+                r = run(part, w, rate, part_ref, Path(tmp), args.linger_ms, args.keys)
             results.append(r)
             print(json.dumps(r), flush=True)
     table(results)
