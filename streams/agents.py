@@ -163,7 +163,7 @@ class _Partition:
         held = [_held(shell.codecs.decode("bucket_in", value), value, offset) for offset, value in self.store.held()]
         self.order = Reorder(shell.marker_sources, shell.settings.hold_max, state.get("watermarks"),
                              state.get("threshold", -math.inf), state.get("newest", -math.inf), held,
-                             state.get("idle", ()))
+                             state.get("idle", ()), shell.settings.idle_advance_s)
 
 
 def _held(rec: dict, value: bytes, offset: int) -> Held:
@@ -214,7 +214,7 @@ class _Buckets:
         store.offset = msg.offset
         origin = bucket_in_origin(rec)
         if scenario == MARKER:
-            order.mark(int(key or 0), evt.ts, evt.Line.Raw == IDLE_LINE)
+            order.mark(int(key or 0), evt.ts, evt.Line.Raw == IDLE_LINE, time.monotonic())
             store.took(msg.offset)
         elif origin is not None and store.seen(origin):
             shell.count("buckets.rerouted")          # its source was read again after a crash: not twice
@@ -235,7 +235,7 @@ class _Buckets:
 
     def release(self, part: _Partition, out: Outbox) -> None:
         """Pour what the partition's order releases, then fire its timers up to where it has got."""
-        released = part.order.release()
+        released = part.order.release(time.monotonic())
         if part.order.forced:
             self.shell.count("buckets.forced", part.order.forced)
         for held in released:

@@ -18,7 +18,10 @@ order once the partition's watermark has passed them:
   if its router has seen nothing at all (a worker whose partitions are empty). A source that has lines
   waiting is never marked idle, so when traffic resumes after a pause the sources that have not sent yet
   hold the watermark at the pause. When every source is idle, everything held is released and the timers
-  fire up to the newest event time known (as replay's would at the newest line).
+  fire up to the newest event time known (as replay's would at the newest line). When traffic resumes
+  after every source was idle, the watermark waits up to `grace` wall seconds (`--idle-advance`) for the
+  sources still marked idle to send: with several workers, another worker may not have fetched its
+  partitions' new lines yet (a backlog started on idle workers released past them, measured).
 * **Tie-break.** Records with the same time are poured in the order of their *content*: the routed
   record's bytes without its origin (scenario, bucket key, then the Avro event, whose first field that
   differs is the raw line). It depends on nothing but the lines, so the order is the same whatever the
@@ -62,7 +65,7 @@ class Reorder:
 
     def __init__(self, upstream: int, hold_max: int, marks: dict[int, float] | None = None,
                  threshold: float = -math.inf, newest: float = -math.inf, held: Iterable[Held] = (),
-                 idle: Iterable[int] = ()):
+                 idle: Iterable[int] = (), grace: float = 0.0):
         """`newest`: the newest event time known here (records taken, idle markers)."""
         self.upstream = upstream
         self.hold_max = hold_max
@@ -74,13 +77,15 @@ class Reorder:
         heapq.heapify(self.heap)
         self.forced = 0                  # released before the watermark by the last `release`
         self._moved = True               # a marker came since the watermark was last computed
+        self.grace = grace
+        self.resumed_at: float | None = None   # wall time a source came back when every source was idle
 
     def __len__(self) -> int:
         return len(self.heap)
 
-    def mark(self, source: int, ts: float, idle: bool = False) -> None:
+    def mark(self, source: int, ts: float, idle: bool = False, now: float = 0.0) -> None:
         """A marker: `source` has sent everything before `ts`; `idle`: it is idle and has sent everything up to
-        `ts` (the newest event time its router has seen)."""
+        `ts` (the newest event time its router has seen). `now`: wall time (monotonic)."""
         if idle:
             if ts > self.newest:
                 self.newest = ts
@@ -88,18 +93,24 @@ class Reorder:
             self.marks[source] = math.nextafter(ts, math.inf) if ts > -math.inf else IDLE
         else:
             current = self.marks.get(source)
+            if source in self.idle and len(self.idle) >= max(len(self.marks), self.upstream):
+                self.resumed_at = now                     # traffic resumes after a pause
             if current is None or ts > current or source in self.idle:
                 self.marks[source] = ts
             self.idle.discard(source)
         self._moved = True
 
-    def watermark(self) -> float:
-        """Minimum over the sources; -inf until every source has reported; just past the newest event time
-        known when every source is idle."""
+    def watermark(self, now: float = 0.0) -> float:
+        """Minimum over the sources; -inf until every source has reported, or while traffic resumes (`grace`);
+        just past the newest event time known when every source is idle."""
         if len(self.marks) < self.upstream:
             return -math.inf
         if len(self.idle) >= len(self.marks):
             return math.nextafter(self.newest, math.inf) if self.newest > -math.inf else -math.inf
+        if self.resumed_at is not None:
+            if self.idle and now - self.resumed_at < self.grace:
+                return -math.inf
+            self.resumed_at = None
         return min(self.marks.values())
 
     def take(self, held: Held) -> bool:
@@ -111,11 +122,11 @@ class Reorder:
         heapq.heappush(self.heap, held)
         return True
 
-    def release(self) -> list[Held]:
+    def release(self, now: float = 0.0) -> list[Held]:
         """The held records the watermark has passed, then the oldest beyond `hold_max`, in order."""
-        if self._moved:
+        if self._moved or self.resumed_at is not None:
             self._moved = False
-            mark = self.watermark()
+            mark = self.watermark(now)
             if mark > self.threshold:
                 self.threshold = mark
         heap, out = self.heap, []

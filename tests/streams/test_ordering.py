@@ -109,3 +109,24 @@ def test_state_round_trips_what_a_restart_needs():
         r.mark(0, 5.0)
     assert _ts(order.release()) == _ts(again.release()) == [(3.5, b"b"), (4.0, b"a")]
     assert again.threshold == 5.0 and math.isinf(Reorder(1, 1).threshold)
+
+
+def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
+    """When a source comes back while every source was idle, the watermark does not move for `grace` wall
+    seconds unless the others come back too (another worker may not have fetched their new lines yet)."""
+    order = Reorder(upstream=2, hold_max=100, grace=5.0)
+    order.mark(0, 1.0, idle=True, now=0.0)
+    order.mark(1, 1.0, idle=True, now=0.0)
+    order.mark(0, 10.0, now=100.0)                   # back, source 1 still idle (at 1, inclusive)
+    order.take(_held(10.5, b"a", 1))
+    order.mark(0, 20.0, now=101.0)
+    assert order.release(101.0) == [] and order.watermark(102.0) == -math.inf
+    assert _ts(order.release(106.0)) == []           # grace over: source 1 counts at its idle time, 1
+    order.mark(1, 11.0, now=106.5)                   # and once it is back, by its own time
+    assert _ts(order.release(106.5)) == [(10.5, b"a")]
+    order.mark(0, 30.0, idle=True, now=107.0)
+    order.mark(1, 30.0, idle=True, now=107.0)
+    order.mark(0, 40.0, now=200.0)
+    order.mark(1, 40.0, now=200.5)                   # every source back: no wait
+    order.take(_held(35.0, b"b", 2))
+    assert _ts(order.release(200.5)) == [(35.0, b"b")]
