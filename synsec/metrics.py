@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from synsec.engine.errors import SynsecError
+
 __all__ = ["Counters", "Sample", "MetricsParseError", "CONTENT_TYPE", "parse", "render_samples",
            "merge_samples"]
 
@@ -29,7 +31,7 @@ _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
 
 
-class MetricsParseError(ValueError):
+class MetricsParseError(SynsecError, ValueError):
     """Prometheus text that does not follow the exposition format; the message names the line."""
 
 

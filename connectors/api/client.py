@@ -7,10 +7,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from synsec.engine.errors import SynsecError
+
 __all__ = ["ApiClient", "ApiError", "scrape"]
 
 
-class ApiError(RuntimeError):
+class ApiError(SynsecError, RuntimeError):
     """The API refused a request or could not be reached; the message says which and why. `status` is the
     HTTP status when the API answered (0 when it could not be reached)."""
 

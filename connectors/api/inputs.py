@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from connectors.api.model import parse_ip, parse_network
 from synsec.engine.durations import DurationError, parse_duration, seconds_text
 from synsec.engine.model import Decision
+from synsec.engine.errors import SynsecError
 
 __all__ = ["DecisionInput", "InputError", "validate", "parse_import", "parse_json", "DEFAULTS"]
 
@@ -26,7 +27,7 @@ _MAX_TEXT = 1024                                         # per field: a reason i
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")            # would garble logs and ccscli's tables
 
 
-class InputError(ValueError):
+class InputError(SynsecError, ValueError):
     """A decision a person gave is invalid; the message says which and why."""
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from connectors.api.model import DecisionRecord, Target, parse_ip, parse_network
 from connectors.api.view import DecisionView
+from synsec.engine.errors import SynsecError
 
 __all__ = ["QueryError", "DecisionFilter", "DecisionsQuery", "parse_decisions_query", "parse_stream_query",
            "select", "stream_body", "parse_bool", "parse_uint", "MAX_INT"]
@@ -29,7 +30,7 @@ DECISIONS_KEYS = _FILTER_KEYS | {"ip", "range", "scope", "value", "contains"}
 STREAM_KEYS = (_FILTER_KEYS - {"type"}) | {"startup", "community_pull", "additional_pull"}
 
 
-class QueryError(ValueError):
+class QueryError(SynsecError, ValueError):
     """A malformed query parameter; the message is returned with a 400."""
 
 

@@ -27,6 +27,7 @@ from connectors.api.query import (QueryError, parse_decisions_query, parse_strea
 from connectors.api.throttle import AuthThrottle
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
 from synsec.store.bouncers import KeyIndex
+from synsec.engine.errors import SynsecError
 
 __all__ = ["create_app", "Backend", "KeyCache", "Handlers", "OneLineErrors", "MAX_BODY"]
 
@@ -40,11 +41,11 @@ _WRITE_ORIGINS = {"ccscli", "ccscli-import"}
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}   # metric labels; others: "other"
 
 
-class Forbidden(Exception):
+class Forbidden(SynsecError):
     pass
 
 
-class Throttled(Exception):
+class Throttled(SynsecError):
     def __init__(self, retry_after: int):
         super().__init__(retry_after)
         self.retry_after = retry_after

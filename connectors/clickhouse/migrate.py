@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.clickhouse.client import ServerException
+from synsec.engine.errors import SynsecError
 
 __all__ = ["SCHEMA_DIR", "FEATURE_PROBES", "Migration", "MigrateResult", "MigrationError", "load_migrations",
            "detect_features", "migrate", "applied_migrations"]
@@ -50,7 +51,7 @@ ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY version"""
 
 
-class MigrationError(Exception):
+class MigrationError(SynsecError):
     """A migration could not be loaded or applied; the message names the file (and statement)."""
 
 

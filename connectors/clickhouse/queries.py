@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.clickhouse.migrate import SCHEMA_DIR
+from synsec.engine.errors import SynsecError
 
 __all__ = ["QUERY_DIR", "Query", "QueryResult", "load_queries", "QueryError"]
 
@@ -22,7 +23,7 @@ _PARAMS = re.compile(r"^--\s*params:(.*)$", re.MULTILINE)
 _USED = re.compile(r"%\((\w+)\)s")
 
 
-class QueryError(Exception):
+class QueryError(SynsecError):
     pass
 
 

@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 from connectors.clickhouse.rows import Table, insert_query, table_for
+from synsec.engine.errors import SynsecError
 
 __all__ = ["ClickHouseSink", "SinkBackpressure", "Flushed", "SinkStats"]
 
 log = logging.getLogger(__name__)
 
 
-class SinkBackpressure(Exception):
+class SinkBackpressure(SynsecError):
     """The buffer is full because ClickHouse is not taking inserts; retry after `retry_after` seconds."""
 
     def __init__(self, buffered: int, retry_after: float, last_error: str):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 import re
 
+from .errors import SynsecError
+
 __all__ = ["parse_duration", "check_seconds", "bounded_until", "seconds_text", "DurationError",
            "MAX_DURATION", "MAX_DURATION_TEXT"]
 
@@ -23,7 +25,7 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0
 _PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)")   # ASCII digits only
 
 
-class DurationError(ValueError):
+class DurationError(SynsecError, ValueError):
     """Not a Go duration, or one out of range (not finite, negative, above MAX_DURATION)."""
 
 

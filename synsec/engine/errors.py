@@ -1,4 +1,33 @@
-"""One error tree for synsec. Load errors carry `path:line:field` and are collected, not raised one by one."""
+"""One error tree for synsec. Load errors carry `path:line:field` and are collected, not raised one by one.
+
+Every exception synsec defines descends from `SynsecError` (tests/unit/test_error_tree.py); where callers also
+catch a builtin class, it stays a second base (shown in brackets).
+
+    SynsecError
+    ├── LoadError                      content that cannot be loaded: path, line, field (synsec.content)
+    │   └── ExprError                  an expression that does not compile, at its field
+    ├── LoadErrors                     every LoadError of one load, collected
+    ├── ExprTextError                  expr text errors before they get a place (synsec.engine.expr)
+    │   ├── LexError
+    │   ├── ParseError
+    │   └── CompileError
+    ├── RegexError [ValueError]        a regexp RE2 refuses (synsec.engine.expr.regex)
+    ├── ExprRuntimeError               an expression failed on one event: counted, never fatal
+    ├── DurationError [ValueError]     a duration out of bounds or unreadable (synsec.engine.durations)
+    ├── MetricsParseError [ValueError] Prometheus text that cannot be read (synsec.metrics)
+    ├── DecodeError, EncodeError       a topic value that is not what its schema says (synsec.wire.codecs)
+    ├── RegistryError                  schema ids (synsec.wire.registry)
+    │   └── UnknownSchemaId
+    ├── KafkaSettingsError             connection settings that cannot work (synsec.wire.kafka)
+    ├── KafkaAdminError, BrokerError   topic administration, the bundled broker (connectors.kafka)
+    ├── InputError [ValueError]        a decision typed by a person (connectors.api.inputs) → 400
+    ├── QueryError [ValueError]        LAPI query parameters (connectors.api.query) → 400
+    ├── Forbidden, Throttled           an API key refused → 403, too many refusals → 429 (connectors.api.server)
+    ├── ApiError [RuntimeError]        what ccscli's API client got back (connectors.api.client)
+    ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
+    ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)
+    └── SinkBackpressure               the ClickHouse sink cannot take more yet (connectors.clickhouse.sink)
+"""
 
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Lowest first. A "package" is a top-level folder, or a sub-package of synsec.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("synsec.engine", "synsec.metrics"),                                  # pure core; metrics: a leaf library
+    ("synsec.engine",),                                                   # pure core
+    ("synsec.metrics",),                                                  # a leaf library (its error is in the tree)
     ("synsec.content",),                                                  # YAML → specs → compiled rules
     ("synsec.wire", "synsec.assembly", "synsec.store", "topologies"),     # wire format, engine assembly, data
     ("synsec.runner", "streams", "connectors"),                           # runners and the edges
