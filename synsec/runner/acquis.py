@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synsec.content.yamlload import load_documents, where_of
+from synsec.content.yamlload import load_documents, read_content_file, where_of
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.runner.inputs import MAX_LINE_BYTES
 
@@ -71,12 +71,7 @@ def load_acquis(path: str | Path) -> list[FileSource]:
 
 
 def _load_file(path: Path, errors: ErrorCollector) -> list[FileSource]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise LoadError(Where(str(path)), f"cannot read: {err.strerror or err}") from None
-    except UnicodeDecodeError:
-        raise LoadError(Where(str(path)), "not UTF-8 text") from None
+    text = read_content_file(path)          # a regular UTF-8 file under the content size cap, else a LoadError
     out = []
     for line, doc in load_documents(text, str(path)):
         if not isinstance(doc, dict):

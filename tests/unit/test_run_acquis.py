@@ -90,3 +90,23 @@ def test_invalid_yaml_and_empty_file_are_errors(tmp_path):
     assert err.startswith(str(tmp_path / "acquis.yaml") + ":") and "invalid YAML" in err
     [err] = _errors(tmp_path, "# nothing\n")
     assert err.endswith("no data source defined")
+
+
+def test_hostile_acquis_files_are_load_errors(tmp_path):
+    """An acquisition file that is a FIFO, over the content size cap or not UTF-8 is a load error naming it
+    (a FIFO used to block `synsec run` at start; a huge file was read whole)."""
+    import os
+
+    from synsec.content.yamlload import MAX_FILE_BYTES
+
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * MAX_FILE_BYTES + "\n")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"filename: /var/log/caf\xe9.log\nlabels: {type: syslog}\n")
+    for path, message in ((fifo, "not a regular file"), (big, "larger than"), (latin, "not UTF-8")):
+        with pytest.raises(LoadErrors) as info:
+            load_acquis(path)
+        [err] = [str(e) for e in info.value.errors]
+        assert err.startswith(str(path)) and message in err, err

@@ -32,7 +32,7 @@ def parse_cidr(text) -> _Net | None:
     if text.__class__ is not str or "/" not in text:
         return None
     addr_text, _, bits = text.partition("/")
-    if not bits.isdigit() or "%" in addr_text:
+    if not (bits.isascii() and bits.isdigit()) or "%" in addr_text:
         return None
     try:
         addr = ipaddress.ip_address(addr_text)
@@ -91,7 +91,8 @@ def ip_to_range(ip, cidr) -> str:
     """The network of `ip` with prefix `cidr` ("24" or "/24") as `net/prefix`, "" when invalid."""
     bits = cidr.removeprefix("/") if cidr.__class__ is str else ""
     addr = parse_ip(ip)
-    if addr is None or not bits.lstrip("+-").isdigit():
+    digits = bits.lstrip("+-")
+    if addr is None or not (digits.isascii() and digits.isdigit()):
         return ""
     prefix = int(bits)
     if prefix < 0 or prefix > addr.max_prefixlen:

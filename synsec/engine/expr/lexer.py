@@ -8,6 +8,8 @@ from ..errors import ExprTextError
 
 __all__ = ["Token", "LexError", "tokenize", "WORD_OPERATORS"]
 
+_DIGITS = frozenset("0123456789")     # Go's lexer: ASCII digits only (str.isdigit takes "١٧")
+
 # Words the expr lexer turns into operators rather than identifiers.
 WORD_OPERATORS = frozenset({"not", "and", "or", "in", "matches", "contains", "startsWith", "endsWith", "let"})
 
@@ -54,7 +56,7 @@ def tokenize(text: str) -> list[Token]:
             if j < 0:
                 raise LexError("unclosed comment", i)
             i = j + 2
-        elif c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()
+        elif c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS
                              and not (out and out[-1].is_("op", ".."))):
             i = _number(text, i, out)
         elif c.isalpha() or c in "_$":
@@ -84,7 +86,7 @@ def tokenize(text: str) -> list[Token]:
 def _operator(text: str, i: int, out: list[Token]) -> int:
     for op in _OPERATORS:
         if text.startswith(op, i):
-            if op == "?." and i + 2 < len(text) and text[i + 2].isdigit():
+            if op == "?." and i + 2 < len(text) and text[i + 2] in _DIGITS:
                 continue              # `a ?.5 : b` is a ternary, not optional chaining
             out.append(Token("op", op, i))
             return i + len(op)
@@ -100,19 +102,19 @@ def _number(text: str, i: int, out: list[Token]) -> int:
             j += 1
         out.append(Token("number", text[i:j], i))
         return j
-    while j < n and (text[j].isdigit() or text[j] == "_"):
+    while j < n and (text[j] in _DIGITS or text[j] == "_"):
         j += 1
     if j < n and text[j] == "." and not text.startswith("..", j):
         j += 1
-        while j < n and (text[j].isdigit() or text[j] == "_"):
+        while j < n and (text[j] in _DIGITS or text[j] == "_"):
             j += 1
     if j < n and text[j] in "eE":
         k = j + 1
         if k < n and text[k] in "+-":
             k += 1
-        if k < n and text[k].isdigit():
+        if k < n and text[k] in _DIGITS:
             j = k
-            while j < n and text[j].isdigit():
+            while j < n and text[j] in _DIGITS:
                 j += 1
     if j < n and (text[j].isalpha() or text[j] == "_"):
         raise LexError(f"bad number syntax: {text[i:j + 1]!r}", i)
