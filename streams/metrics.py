@@ -3,6 +3,8 @@
     synsec_acquisition_lines_read_total{source}, synsec_parser_hits_ok/ko_total{source}, …   parse agent
     synsec_bucket_poured/overflowed/underflowed_total{scenario}, synsec_buckets{scenario}     buckets agent
     synsec_alerts_total{scenario}, synsec_decisions_total{origin,scenario,type}               buckets, profiles
+    synsec_parser_errors_total{kind}, synsec_profile_errors_total{kind},
+    synsec_alerts_allowlisted_total            the engine's counter set (`ctx.counters`): parse, profiles
     synsec_worker_agent_total{agent,counter}     the agents' own counts (`Shell.count`: parse.lines, …)
     synsec_worker_buckets_held                   records the buckets agent holds for event-time order
 

@@ -65,9 +65,11 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
     if content is None:
         content = load_content(opts.config_dir or default_content_dir(), data_dirs=list(opts.data_dirs),
                                pattern_dirs=list(opts.pattern_dirs), grok_engine=opts.grok_engine)
+    counts: dict[str, int] = {}     # the engine's one counter set: parser, enricher and profile counts
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
-                           asn_db=open_mmdb(opts.geoip_asn))
-    ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx)
-    profiles = ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin)
+                           asn_db=open_mmdb(opts.geoip_asn), counters=counts)
+    ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counters=counts)
+    profiles = ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
+                             counters=counts)
     engine = Engine(content.parsers, BucketManager(content.scenarios), content.postoverflows, profiles, ctx)
     return engine, content

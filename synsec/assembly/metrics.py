@@ -1,7 +1,8 @@
 """The engine's counters as labelled Prometheus families (CrowdSec's `cscli metrics` vocabulary).
 
 The engine keeps plain int dicts (`Engine.stats` with its per-source counts, `BucketManager.stats` per
-scenario, the parser context's error counters); `register_engine` exposes them as families read at each
+scenario, and `ctx.counters`: the parser's error counts, date-parse failures and the profiles' counts, one
+dict shared by the parser, the enrichers and the profiles); `register_engine` exposes them as families read at each
 render, so a long-running process (the worker) registers once and renders on every scrape. Alerts and
 decisions are counted by whoever makes them (`count_outputs`). `replay_samples` is what `synsec replay`
 adds to the embedded store.
@@ -11,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from synsec.engine.profiles import COUNT_PREFIX
 from synsec.metrics import Counters, Sample
 
 __all__ = ["register_engine", "declare_outputs", "count_outputs", "replay_samples", "FAMILIES",
            "LINES", "PARSED", "UNPARSED", "WHITELISTED", "PARSER_ERRORS", "POURED", "OVERFLOWED",
-           "UNDERFLOWED", "BUCKET_ERRORS", "BUCKETS", "ALERTS", "DECISIONS"]
+           "UNDERFLOWED", "BUCKET_ERRORS", "BUCKETS", "ALERTS", "DECISIONS", "ALLOWLISTED", "PROFILE_ERRORS"]
 
 LINES = "synsec_acquisition_lines_read_total"
 PARSED = "synsec_parser_hits_ok_total"
@@ -29,6 +31,8 @@ BUCKET_ERRORS = "synsec_bucket_errors_total"
 BUCKETS = "synsec_buckets"
 ALERTS = "synsec_alerts_total"
 DECISIONS = "synsec_decisions_total"
+ALLOWLISTED = "synsec_alerts_allowlisted_total"
+PROFILE_ERRORS = "synsec_profile_errors_total"
 
 # name: (kind, help, labels)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -36,7 +40,8 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     PARSED: ("counter", "Lines a parser accepted, by acquisition source.", ("source",)),
     UNPARSED: ("counter", "Lines no parser accepted, by acquisition source.", ("source",)),
     WHITELISTED: ("counter", "Parsed lines dropped by a parser whitelist, by acquisition source.", ("source",)),
-    PARSER_ERRORS: ("counter", "Parser run-time errors (expressions, dates), by kind.", ("kind",)),
+    PARSER_ERRORS: ("counter", "Parser run-time errors (expressions; dateparse_failed: a date no layout "
+                               "parses), by kind.", ("kind",)),
     POURED: ("counter", "Events poured into buckets, by scenario.", ("scenario",)),
     OVERFLOWED: ("counter", "Bucket overflows, by scenario.", ("scenario",)),
     UNDERFLOWED: ("counter", "Buckets that leaked out without overflowing, by scenario.", ("scenario",)),
@@ -44,7 +49,11 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     BUCKETS: ("gauge", "Live buckets, by scenario.", ("scenario",)),
     ALERTS: ("counter", "Alerts raised, by scenario.", ("scenario",)),
     DECISIONS: ("counter", "Decisions made, by origin, scenario and type.", ("origin", "scenario", "type")),
+    ALLOWLISTED: ("counter", "Alerts whose source an allowlist covers (no decision made).", ()),
+    PROFILE_ERRORS: ("counter", "Profile run-time errors (filter, duration_expr), by kind.", ("kind",)),
 }
+_PROFILE_ERRORS = ((COUNT_PREFIX + "filter_errors", "filter"),
+                   (COUNT_PREFIX + "duration_expr_errors", "duration_expr"))      # (engine key, kind label)
 
 _SOURCE_FAMILIES = ((LINES, "lines"), (PARSED, "parsed"), (UNPARSED, "unparsed"), (WHITELISTED, "whitelisted"))
 _BUCKET_FAMILIES = ((POURED, "poured"), (OVERFLOWED, "overflows"), (UNDERFLOWED, "underflows"))
@@ -91,7 +100,14 @@ def register_engine(counters: Counters, engine, *, managers: Callable[[], Iterab
 
     for name, field in _SOURCE_FAMILIES:
         _collect(counters, name, per_source(field))
-    _collect(counters, PARSER_ERRORS, lambda: [((k,), v) for k, v in engine.ctx.counters.items()])
+    def engine_counts():
+        return dict(engine.ctx.counters)              # a copy: another thread may count while we render
+
+    _collect(counters, PARSER_ERRORS, lambda: [((k,), v) for k, v in engine_counts().items()
+                                               if not k.startswith(COUNT_PREFIX)])
+    _collect(counters, ALLOWLISTED, lambda: [((), engine_counts().get(COUNT_PREFIX + "allowlisted", 0))])
+    _collect(counters, PROFILE_ERRORS, lambda: [((kind,), n) for key, kind in _PROFILE_ERRORS
+                                                if (n := engine_counts().get(key, 0))])
     for name, field in _BUCKET_FAMILIES:
         _collect(counters, name, per_scenario((field,)))
     _collect(counters, BUCKET_ERRORS, per_scenario(_BUCKET_ERRORS, with_kind=True))

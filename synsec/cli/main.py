@@ -61,6 +61,9 @@ def _print_human(result) -> None:
                f"too long: {s['too_long']}  invalid utf-8: {s['invalid_utf8']}  "
                f"{s['lines_per_s']:.0f} lines/s" + ("  (interrupted)" if result.interrupted else ""),
                err=True)
+    click.echo(f"dates unparsed: {s['parser_dateparse_failed']}  allowlisted: {s['profiles_allowlisted']}  "
+               f"profile errors: filter {s['profiles_filter_errors']}, "
+               f"duration_expr {s['profiles_duration_expr_errors']}", err=True)
 
 
 @cli.command()

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 
 from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAlert
 from synsec.engine.parser import ParseContext, ParserPipeline
-from synsec.engine.profiles import ProfileEngine
+from synsec.engine.enrichers import DATEPARSE_FAILED
+from synsec.engine.profiles import COUNT_PREFIX, PROFILE_COUNTS, ProfileEngine
 
-__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS", "add_counts"]
+__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS", "add_counts", "counter_stats"]
 
 
 @dataclass
@@ -38,6 +39,16 @@ def add_counts(into: dict[str, dict[str, int]], other: dict[str, dict[str, int]]
             acc = into[key] = new()
         for name, n in counts.items():
             acc[name] = acc.get(name, 0) + n
+
+
+def counter_stats(counters: dict[str, int]) -> dict[str, int]:
+    """The engine's counter set (`ctx.counters`, shared with the enrichers and the profiles) as summary
+    keys: `profiles_<name>` for the profiles' counts, `parser_<name>` for the rest; the profiles' counts and
+    date-parse failures are always present (0 when nothing was counted)."""
+    out = {f"parser_{DATEPARSE_FAILED}": 0, **{COUNT_PREFIX + name: 0 for name in PROFILE_COUNTS}}
+    for key, n in counters.items():
+        out[key if key.startswith(COUNT_PREFIX) else f"parser_{key}"] = n
+    return out
 
 
 @dataclass

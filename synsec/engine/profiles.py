@@ -17,7 +17,13 @@ from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.model import Alert, Decision
 
 __all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "ProfileEngine",
-           "alert_id"]
+           "alert_id", "PROFILE_COUNTS", "COUNT_PREFIX"]
+
+# What ProfileEngine counts, each under COUNT_PREFIX + name in its `counters` (the engine's one counter set,
+# shared with the parser's: `synsec.assembly.build`): alerts dropped by the allowlist, profile filters and
+# duration_expr expressions that failed at run time.
+COUNT_PREFIX = "profiles_"
+PROFILE_COUNTS = ("allowlisted", "filter_errors", "duration_expr_errors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +94,8 @@ class ProfileEngine:
     counters: dict = field(default_factory=dict)
 
     def _count(self, name: str) -> None:
-        self.counters[name] = self.counters.get(name, 0) + 1
+        key = COUNT_PREFIX + name
+        self.counters[key] = self.counters.get(key, 0) + 1
 
     def stamp(self, alert: Alert) -> Alert:
         """Fill what an alert carries before any decision: its deterministic id and its simulation flag."""
@@ -110,7 +117,7 @@ class ProfileEngine:
                 try:
                     ok = flt(alert)
                 except Exception:  # expression runtime error: counted, treated as no match
-                    self._count("profile_errors")
+                    self._count("filter_errors")
                     continue
                 if ok is True:
                     matched = True

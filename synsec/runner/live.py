@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from synsec.engine.model import Line
-from synsec.engine.pipeline import Output
+from synsec.engine.pipeline import Output, counter_stats
 from synsec.runner.tail import Tailer
 
 __all__ = ["EventClock", "LiveOptions", "LiveRunner", "load_state", "STATE_FILE", "STATE_VERSION"]
@@ -133,7 +133,7 @@ class LiveRunner:
             "live_buckets": len(self.engine.buckets.live_buckets()), "files": len(self.tailer.following()),
             **self.tailer.counters.as_dict(),
         })
-        stats.update({f"parser_{k}": v for k, v in self.engine.ctx.counters.items()})
+        stats.update(counter_stats(self.engine.ctx.counters))
         return stats
 
     def step(self) -> bool:

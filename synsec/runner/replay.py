@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from synsec.engine.model import Alert, Decision, Line
-from synsec.engine.pipeline import Output
+from synsec.engine.pipeline import Output, counter_stats
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.runner.inputs import InputStats, iter_lines
 from synsec.assembly.metrics import replay_samples
@@ -86,7 +86,7 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
         "live_buckets": engine.buckets.live_buckets() if hasattr(engine.buckets, "live_buckets") else None,
         "interrupted": interrupted, "workers": workers,
     })
-    stats.update({f"parser_{k}": v for k, v in engine.ctx.counters.items()})
+    stats.update(counter_stats(engine.ctx.counters))
     stats["buckets"] = {name: dict(c) for name, c in engine.buckets.stats.items() if any(c.values())}
     return ReplayResult(result.alerts, result.decisions, stats, interrupted,
                         replay_samples(engine, result.alerts, result.decisions))

@@ -30,6 +30,8 @@ _TABLES = (
     ("Alerts", ("scenario",), (("raised", "synsec_alerts_total"), ("stored", "synsec_api_alerts"))),
     ("Decisions", ("origin", "type", "scenario"), (("made", "synsec_decisions_total"),
                                                    ("active", "synsec_api_decisions_active"))),
+    ("Profiles", ("kind",), (("errors", "synsec_profile_errors_total"),)),
+    ("Allowlists", (), (("alerts allowlisted", "synsec_alerts_allowlisted_total"),)),
     ("API", ("route", "method", "code"), (("requests", "synsec_api_requests_total"),)),
     ("API bouncers", ("bouncer", "route"), (("pulls", "synsec_api_bouncer_pulls_total"),)),
 )

@@ -12,7 +12,9 @@ from typing import Any, Callable
 from synsec.engine.enrichers.dateparse import parse_date
 from synsec.engine.enrichers.geoip import geoip_asn, geoip_city, ip_to_range
 
-__all__ = ["EnrichContext", "ENRICHERS", "enricher_names"]
+__all__ = ["EnrichContext", "ENRICHERS", "enricher_names", "DATEPARSE_FAILED"]
+
+DATEPARSE_FAILED = "dateparse_failed"      # counter: a ParseDate whose text matched no layout
 
 
 @dataclass
@@ -28,7 +30,7 @@ class EnrichContext:
 def _parse_date(value: str, evt, ctx: EnrichContext) -> dict:
     parsed = parse_date(value, ctx.reference_year, evt.StrTimeFormat)
     if parsed is None:
-        ctx.counters["dateparse_failed"] = ctx.counters.get("dateparse_failed", 0) + 1
+        ctx.counters[DATEPARSE_FAILED] = ctx.counters.get(DATEPARSE_FAILED, 0) + 1
         return {}
     marshaled, ts = parsed
     evt.ts = ts
