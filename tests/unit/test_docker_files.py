@@ -251,8 +251,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_dockerfile():
-    """The image: the pinned slim base, COPY sources that exist and cover every package pyproject installs,
-    a non-root USER, a HEALTHCHECK, and an ENTRYPOINT that is a console script pyproject declares."""
+    """The image: the pinned slim base, COPY sources that exist, are in the build context and cover every
+    package pyproject installs, the rocksdb extra the workers' store needs, a non-root USER, a HEALTHCHECK, and an ENTRYPOINT that is a console script pyproject declares."""
     import json
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -273,6 +273,12 @@ def test_dockerfile():
     entrypoint = json.loads([arg for op, arg in instructions if op == "ENTRYPOINT"][-1])
     assert entrypoint == ["synsec"] and entrypoint[0] in project["project"]["scripts"]
     assert "ccscli" in project["project"]["scripts"]
+    ignored = [p for p in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
+               if p.strip() and not p.startswith("#")]
+    assert not copied & {p.rstrip("/") for p in ignored}, "a COPY source is left out of the build context"
+    install = " ".join(arg for op, arg in instructions if op == "RUN" and "pip install" in arg)
+    if "rocksdb://" in (DOCKER / "compose.yaml").read_text():
+        assert "[rocksdb]" in install, "a worker uses rocksdb:// but the image lacks the rocksdb extra"
     env = " ".join(arg for op, arg in instructions if op == "ENV")
     code = "\n".join(p.read_text() for d in CODE_DIRS for p in (ROOT / d).rglob("*.py"))
     for key in re.findall(r"\b(SYNSEC_[A-Z_]+)=", env):
