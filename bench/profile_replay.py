@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     def run():
         inputs = InputStats()
         for _src, text in iter_lines([str(log)], inputs):
-            engine.process_line(Line(text, _src, labels), ref if engine.last_ts == 0.0 else 0.0)
+            engine.process(Line(text, _src, labels), ref if engine.last_event_time == 0.0 else 0.0)
         engine.finish()
 
     prof = cProfile.Profile()

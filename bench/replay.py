@@ -105,8 +105,8 @@ def _worker(spec: dict) -> dict:
     ref = time.time()
     with open(spec["log"], encoding="utf-8") as f:
         for text in f:
-            engine.process_line(Line(text.rstrip("\n"), spec["log"], labels),
-                                ref if engine.last_ts == 0.0 else 0.0)
+            engine.process(Line(text.rstrip("\n"), spec["log"], labels),
+                                ref if engine.last_event_time == 0.0 else 0.0)
     gc.collect()
     rss1 = _rss_now_kb()
     live = len(engine.buckets.live_buckets())

@@ -66,7 +66,7 @@ def reference(log: Path, lines: list[str]) -> dict[str, int]:
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     ids = {}
     for i, line in enumerate(lines):
-        for alert in engine.process_line(Line(line, "replay", {"type": "nginx"})).alerts:
+        for alert in engine.process(Line(line, "replay", {"type": "nginx"})).alerts:
             ids.setdefault(alert.UUID, i)
     cache.write_text(json.dumps(ids))
     return ids

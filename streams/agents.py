@@ -31,8 +31,9 @@ from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, 
                              record_to_decision, record_to_event)
 from streams.routing import IDLE_LINE, MARKER, Router
 from synsec.engine.buckets import BucketManager
+from synsec.assembly.build import split_engine
 from synsec.engine.decisions import is_over, taken
-from synsec.engine.pipeline import Engine, Output, add_counts
+from synsec.engine.pipeline import Output, add_counts
 from topologies import EXPIRY_TABLE, TABLES
 
 __all__ = ["install", "MARKER"]
@@ -91,7 +92,7 @@ def _install_parse(app: faust.App, shell) -> None:
     events = shell.topology.topics["events"]
     router = None
     if shell.parse_routes:
-        router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s,
+        router = Router(shell, shell.settings.marker_interval, shell.settings.idle_advance_s,
                         origins=shell.concurrency("parse") == 1)
         _source_timer(app, router, shell.topology.topics["raw"].name)
 
@@ -111,7 +112,7 @@ def _install_parse(app: faust.App, shell) -> None:
                 except DecodeError as err:
                     dead_letter(shell, out, "parse", msg, err)
                     continue
-                evt = engine.parse_line(line, fallback_ts=msg.timestamp or 0.0)
+                evt = engine.parse(line, fallback_ts=msg.timestamp or 0.0)
                 if evt is None:
                     count("parse.unparsed")
                     continue
@@ -126,9 +127,9 @@ def _install_parse(app: faust.App, shell) -> None:
                 router.markers(out)
 
 
-# --- route: synsec.events -> synsec.buckets-in (+ watermark markers) -------------------------------------
+# --- route: synsec.events -> synsec.buckets-in (+ event-time markers) -------------------------------------
 def _install_route(app: faust.App, shell) -> None:
-    router = Router(shell, shell.settings.watermark_interval, shell.settings.idle_advance_s,
+    router = Router(shell, shell.settings.marker_interval, shell.settings.idle_advance_s,
                     origins=shell.concurrency("route") == 1)
     codecs = shell.codecs
     _source_timer(app, router, shell.topology.topics["events"].name)
@@ -158,7 +159,7 @@ class _Partition:
         eng = shell.engine
         self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer)
         manager = BucketManager(shell.content.scenarios, store=self.store)
-        self.engine = Engine(eng.parsers, manager, eng.postoverflows, eng.profiles, eng.ctx, split=True)
+        self.engine = split_engine(eng, manager)
         state = self.store.ledger.order
         held = [_held(shell.codecs.decode("bucket_in", value), value, offset) for offset, value in self.store.held()]
         self.order = Reorder(shell.marker_sources, shell.settings.hold_max, state.get("watermarks"),
@@ -241,9 +242,7 @@ class _Buckets:
         for held in released:
             part.store.unhold(held.offset)
             self.pour(part, held, out)
-        clock = part.order.clock()
-        if clock > part.engine.buckets.watermark:
-            self.emit(part.engine.advance(clock), out)
+        self.emit(part.engine.advance(part.order.watermark()), out)
 
     def pour(self, part: _Partition, held: Held, out: Outbox) -> None:
         scenario, key, evt = held.item
@@ -251,7 +250,7 @@ class _Buckets:
             self.shell.count("buckets.repeated")     # poured before a crash, by the same message: not twice
             return
         self.shell.count("buckets.poured")
-        self.emit(part.engine.pour_bucket(scenario, key, evt), out)
+        self.emit(part.engine.pour(evt, [(scenario, key)], moves_time=False), out)
 
     def emit(self, result: Output, out: Outbox) -> None:
         codecs = self.shell.codecs

@@ -46,7 +46,7 @@ class WorkerSettings:
     registry_url: str = ""                # Confluent schema registry; "" = ids from schemas/ids.json
     session_timeout: float = 10.0         # tansu makes a join wait half of it: keep it short
     heartbeat_interval: float = 1.0
-    watermark_interval: float = 1.0       # event-time seconds between watermark markers per routed partition
+    marker_interval: float = 1.0         # event-time seconds between event-time markers per routed partition
     idle_advance_s: float = 5.0           # wall seconds without events before a partition read to its end is idle
     hold_max: int = 20_000                # records a buckets-in partition holds for event-time order (streams.ordering)
     agents: tuple[str, ...] = WORKER_AGENTS    # those the topology does not run are skipped (Topology.runs)
@@ -80,7 +80,7 @@ class Shell:
         buckets_in = self.topology.topics["buckets-in"]
         self.buckets_partitions = buckets_in.partitions
         self.parse_routes = self.topology.parse_routes
-        # watermark markers come from the partitions of the topic that is routed: raw when parse routes
+        # event-time markers come from the partitions of the topic that is routed: raw when parse routes
         self.marker_sources = self.topology.topics["raw" if self.parse_routes else "events"].partitions
         codec = BucketCodec(self.codecs)
         self.table = app.Table(BUCKETS_TABLE, default=None, key_type=bytes, value_type=bytes,

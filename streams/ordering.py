@@ -7,19 +7,20 @@ by source partition, out of event-time order; a leaky bucket poured out of order
 does not (the finding of issue 11: slow probers and a well-paced crawler banned).
 
 `Reorder` holds the routed records of one buckets-in partition and gives them back in `(ts, content)`
-order once the partition's watermark has passed them:
+order once the partition's *marked time* has passed them; what it has released is the partition's event-time
+watermark (`watermark()`), up to which the engine's timers fire:
 
-* **Watermark.** Every router sends, per source partition it reads, markers with that source's newest
-  event time (streams.routing). The watermark is the minimum over the sources; a record is released once
-  the watermark is *strictly* past its time (the source that set the minimum may still send lines of that
+* **Markers.** Every router sends, per source partition it reads, markers with that source's newest
+  event time (streams.routing). The marked time is the minimum over the sources' markers; a record is released
+  once the marked time is *strictly* past its time (the source that set the minimum may still send lines of that
   same second). A source read to its end and quiet for `--idle-advance` seconds is *idle*: its router marks
   it, every second while it stays so, at the newest event time the router has seen, *inclusive* (nothing of
   that second is left to come from it), so a quiet source does not hold the others back; and it is left out
   if its router has seen nothing at all (a worker whose partitions are empty). A source that has lines
   waiting is never marked idle, so when traffic resumes after a pause the sources that have not sent yet
-  hold the watermark at the pause. When every source is idle, everything held is released and the timers
+  hold the marked time at the pause. When every source is idle, everything held is released and the timers
   fire up to the newest event time known (as replay's would at the newest line). When traffic resumes
-  after every source was idle, the watermark waits up to `grace` wall seconds (`--idle-advance`) for the
+  after every source was idle, the marked time waits up to `grace` wall seconds (`--idle-advance`) for the
   sources still marked idle to send: with several workers, another worker may not have fetched its
   partitions' new lines yet (a backlog started on idle workers released past them, measured).
 * **Tie-break.** Records with the same time are poured in the order of their *content*: the routed
@@ -33,7 +34,7 @@ order once the partition's watermark has passed them:
   records; they come from a source marked idle that sends older lines afterwards (a shipper that was
   behind), and from the bound below.
 * **Bound.** At most `hold_max` records are held per partition. Past it, the oldest are released before the
-  watermark (counted `buckets.forced`), and the threshold moves to them. True back-pressure (stop reading)
+  marked time passes them (counted `buckets.forced`), and the threshold moves to them. True back-pressure (stop reading)
   cannot work here: the markers that release the buffer come through the same partition, behind the records.
 
 Nothing here does I/O: `streams.bucketstore.PartitionStore` keeps the held records and this state in the
@@ -61,7 +62,7 @@ class Held(NamedTuple):
 
 
 class Reorder:
-    """The held records and the watermark of one buckets-in partition (see the module doc)."""
+    """The held records, the source markers and the watermark of one buckets-in partition (see the module doc)."""
 
     def __init__(self, upstream: int, hold_max: int, marks: dict[int, float] | None = None,
                  threshold: float = -math.inf, newest: float = -math.inf, held: Iterable[Held] = (),
@@ -69,14 +70,14 @@ class Reorder:
         """`newest`: the newest event time known here (records taken, idle markers)."""
         self.upstream = upstream
         self.hold_max = hold_max
-        self.marks: dict[int, float] = dict(marks or {})   # source partition -> released below this, for it
+        self.marks: dict[int, float] = dict(marks or {})   # source partition -> its marker: released below this, for it
         self.idle: set[int] = set(idle)                    # sources marked idle
         self.threshold = threshold       # every record older than this has been released
         self.newest = newest             # newest event time of a record taken or an idle marker
         self.heap: list[Held] = list(held)
         heapq.heapify(self.heap)
-        self.forced = 0                  # released before the watermark by the last `release`
-        self._moved = True               # a marker came since the watermark was last computed
+        self.forced = 0                  # released before the marked time by the last `release`
+        self._moved = True               # a marker came since the marked time was last computed
         self.grace = grace
         self.resumed_at: float | None = None   # wall time a source came back when every source was idle
 
@@ -100,8 +101,8 @@ class Reorder:
             self.idle.discard(source)
         self._moved = True
 
-    def watermark(self, now: float = 0.0) -> float:
-        """Minimum over the sources; -inf until every source has reported, or while traffic resumes (`grace`);
+    def marked(self, now: float = 0.0) -> float:
+        """The marked time: minimum over the sources' markers; -inf until every source has reported, or while traffic resumes (`grace`);
         just past the newest event time known when every source is idle."""
         if len(self.marks) < self.upstream:
             return -math.inf
@@ -123,10 +124,10 @@ class Reorder:
         return True
 
     def release(self, now: float = 0.0) -> list[Held]:
-        """The held records the watermark has passed, then the oldest beyond `hold_max`, in order."""
+        """The held records the marked time has passed, then the oldest beyond `hold_max`, in order."""
         if self._moved or self.resumed_at is not None:
             self._moved = False
-            mark = self.watermark(now)
+            mark = self.marked(now)
             if mark > self.threshold:
                 self.threshold = mark
         heap, out = self.heap, []
@@ -143,11 +144,13 @@ class Reorder:
                 self.forced += 1
         return out
 
-    def clock(self) -> float:
-        """Event time the partition's timers may fire up to: what has been released, at most the newest."""
+    def watermark(self) -> float:
+        """The partition's event-time watermark, which its timers fire up to (`Engine.advance`): what has been
+        released, at most the newest event time known."""
         return min(self.threshold, self.newest)
 
     def state(self) -> dict:
-        """What the changelogged ledger keeps of it (the held records are kept one by one)."""
+        """What the changelogged ledger keeps of it (the held records are kept one by one). The markers are
+        kept under "watermarks", the ledger's persisted key (read back by `PartitionStore`)."""
         return {"watermarks": dict(self.marks), "idle": sorted(self.idle), "threshold": self.threshold,
                 "newest": self.newest}

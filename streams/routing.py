@@ -1,10 +1,10 @@
-"""Routing: each parsed event to the buckets it enters on synsec.buckets-in, plus the event-time watermark markers.
+"""Routing: each parsed event to the buckets it enters on synsec.buckets-in, plus the event-time markers.
 
 Used by the `route` agent (reading synsec.events) and, when the topology says `route: {inline: true}`, by the
 `parse` agent itself (its events are then routed where they are parsed; synsec.events is still written). The
 buckets agent uses one without markers for `reprocess` overflows.
 
-Watermark markers: for every partition of the topic it reads (the *source*), a router tells every buckets-in
+Event-time markers: for every partition of the topic it reads (the *source*), a router tells every buckets-in
 partition how far that source's event time has got: a `bucket_in` record with scenario `MARKER` and key the
 source partition number. A source gets a new marker when its event time has moved `interval` seconds since its
 last one, checked after each batch (so at most one marker per source and buckets-in partition per batch), and
@@ -18,7 +18,7 @@ the first record it routes, so that the buckets agent (streams.ordering) holds t
 
 In a replayed backlog (event time running far ahead of the clock) markers come with nearly every batch:
 about one buckets-in message in four at 5k lines/s; thinning them out by wall time was tried and left out
-(a watermark further behind the newest event time seen is allowed, but it was not worth the doubt).
+(a marker further behind the newest event time seen is allowed, but it was not worth the doubt).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from synsec.engine.model import Event, Line
 
 __all__ = ["MARKER", "IDLE_LINE", "Router", "marker_event"]
 
-MARKER = ""     # the scenario of a watermark marker on synsec.buckets-in (its key: the source partition)
+MARKER = ""     # the scenario of an event-time marker on synsec.buckets-in (its key: the source partition)
 IDLE_LINE = "idle"   # the line of a marker saying its source is idle
 
 
@@ -50,7 +50,7 @@ class Router:
     def __init__(self, shell, interval: float = 1.0, idle_s: float = 5.0, origins: bool = False):
         self.shell = shell
         self.origins = origins        # stamp routed records with their origin (only if the source is read in order)
-        self.manager = shell.engine.buckets
+        self.engine = shell.engine
         self.codecs = shell.codecs
         spec = shell.topology.topics["buckets-in"]
         self.topic, self.partitions = spec.name, spec.partitions
@@ -66,12 +66,12 @@ class Router:
     def route(self, evt: Event, event_data: bytes, out: Outbox, source: int | None = None,
               offset: int | None = None) -> int:
         """Add `(scenario, key, event)` for each bucket `evt` enters to `out`; `event_data` is evt encoded.
-        `source`, `offset`: where it was read (None: no watermark bookkeeping, no origin). Returns the routes."""
+        `source`, `offset`: where it was read (None: no marker bookkeeping, no origin). Returns the routes."""
         n = 0
         stamp = self.origins and offset is not None
         if source is not None and (source in self.idle or source not in self.marked):
             self._mark(out, source, evt.ts)       # back from idle (or new here): its time ahead of its records
-        for scenario, key in self.manager.route(evt):
+        for scenario, key in self.engine.route(evt):
             k = table_key(scenario, key)
             out.add(self.topic, partition_for(k, self.partitions), k,
                     self.codecs.bucket_in(scenario, key, event_data, (source, offset, n) if stamp else None))

@@ -8,10 +8,10 @@ from pathlib import Path
 from synsec.content.loader import Content, default_content_dir, load_content
 from synsec.engine.enrichers import ENRICHERS, EnrichContext
 from synsec.engine.parser import ParseContext
-from synsec.engine.pipeline import Engine
+from synsec.engine.pipeline import INLINE, SPLIT, Engine
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["EngineOptions", "build_engine", "open_mmdb", "find_data_file", "CITY_MMDB", "ASN_MMDB"]
+__all__ = ["EngineOptions", "build_engine", "split_engine", "open_mmdb", "find_data_file", "CITY_MMDB", "ASN_MMDB"]
 
 # The names CrowdSec's geoip-enrich parser gives its databases in the data dir.
 CITY_MMDB = "GeoLite2-City.mmdb"
@@ -60,6 +60,7 @@ def open_mmdb(path: Path | None):
 
 
 def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[Engine, Content]:
+    """The engine of an in-process run: overflows handled `INLINE` (decided and reprocessed here)."""
     from synsec.engine.buckets import BucketManager
 
     if content is None:
@@ -71,5 +72,12 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
     ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counters=counts)
     profiles = ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
                              counters=counts)
-    engine = Engine(content.parsers, BucketManager(content.scenarios), content.postoverflows, profiles, ctx)
+    engine = Engine(content.parsers, BucketManager(content.scenarios), content.postoverflows, profiles, ctx,
+                    after=INLINE)
     return engine, content
+
+
+def split_engine(engine: Engine, buckets) -> Engine:
+    """The topology's buckets agent's engine for one partition: `engine`'s content over `buckets` (that
+    partition's manager), overflows handled `SPLIT` (decided by the profiles agent, reprocess routed again)."""
+    return Engine(engine.parsers, buckets, engine.postoverflows, engine.profiles, engine.ctx, after=SPLIT)

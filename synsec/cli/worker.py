@@ -16,7 +16,7 @@ __all__ = ["worker", "worker_settings"]
 
 
 def worker_settings(broker, topology: str, engine_flags: dict, store: str, state_dir, registry_url: str,
-                    agents: str, session_timeout: float, watermark_interval: float, idle_advance: float,
+                    agents: str, session_timeout: float, marker_interval: float, idle_advance: float,
                     verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05,
                     commit_interval: float = 1.0, metrics_listen: str = "", hold_max: int = 20_000):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment).
@@ -41,7 +41,7 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
         broker=broker, topology=topo,
         engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
-        session_timeout=session_timeout, watermark_interval=watermark_interval, idle_advance_s=idle_advance,
+        session_timeout=session_timeout, marker_interval=marker_interval, idle_advance_s=idle_advance,
         verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,
         commit_interval=commit_interval, web_bind=web_bind, web_port=web_port, hold_max=hold_max)
 
@@ -58,14 +58,15 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
 @click.option("--agents", default="", help="Comma-separated agents to run (default: the topology's, and expiry).")
 @click.option("--session-timeout", default=10.0, show_default=True, type=float,
               help="Kafka group session timeout (s); tansu makes a join wait half of it.")
-@click.option("--watermark-interval", default=1.0, show_default=True, type=float,
-              help="Event-time seconds between watermark markers per routed partition.")
+@click.option("--marker-interval", "--watermark-interval", "marker_interval", default=1.0, show_default=True,
+              type=float, help="Event-time seconds between event-time markers per routed partition "
+                               "(--watermark-interval: its former name).")
 @click.option("--idle-advance", default=5.0, show_default=True, type=float,
               help="Wall seconds without events before a routed partition read to its end is idle: it no longer "
-                   "holds the event-time watermark back.")
+                   "holds the other sources' markers back.")
 @click.option("--hold-max", default=20_000, show_default=True, type=click.IntRange(1),
               help="Most records a buckets-in partition holds for event-time order; past it the oldest are poured "
-                   "before the watermark passes them (counted buckets.forced, docs/kafka.md).")
+                   "before the markers pass them (counted buckets.forced, docs/kafka.md).")
 @click.option("--verify-end-offsets", "--single-record-batches", "verify_end_offsets", is_flag=True,
               help="Read each changelog partition's end from a fetch before recovering a table: needed with the "
                    "bundled tansu broker, whose end offsets are wrong after batched writes (docs/kafka.md). "
@@ -82,7 +83,7 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
                    "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, store, state_dir,
-           registry_url, agents, session_timeout, watermark_interval, idle_advance, hold_max, verify_end_offsets,
+           registry_url, agents, session_timeout, marker_interval, idle_advance, hold_max, verify_end_offsets,
            batch_max, batch_interval, commit_interval, metrics_listen, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
     import faust
@@ -92,7 +93,7 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
     engine_flags = {"config_dir": config_dir, "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
                     "geoip_city": geoip_city, "geoip_asn": geoip_asn}
     settings = worker_settings(broker, topology, engine_flags, store, state_dir, registry_url, agents,
-                               session_timeout, watermark_interval, idle_advance, verify_end_offsets, batch_max,
+                               session_timeout, marker_interval, idle_advance, verify_end_offsets, batch_max,
                                batch_interval, commit_interval, metrics_listen, hold_max)
     app = create_app(settings)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours

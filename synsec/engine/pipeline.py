@@ -1,7 +1,9 @@
 """The whole detection path on one event: parse → buckets → postoverflows → profiles → decisions.
 
 Pure: the caller hands in lines (with a fallback time for lines that carry none) and gets back alerts and
-decisions. Both runners (in-process replay and the Faust topology) drive this same code.
+decisions. Both runners (in-process replay and the Faust topology) drive this same code, through the stage
+API of `Engine` (parse, route, pour, advance/finish, decide; `process` composes them for in-process runs);
+what follows an overflow is `Inline` or `Split` (docs/architecture.md, "The engine's stage API").
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from synsec.engine.parser import ParseContext, ParserPipeline
 from synsec.engine.enrichers import DATEPARSE_FAILED
 from synsec.engine.profiles import COUNT_PREFIX, PROFILE_COUNTS, ProfileEngine
 
-__all__ = ["Engine", "Output", "Stats", "SOURCE_COUNTS", "add_counts", "counter_stats"]
+__all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output", "Stats", "SOURCE_COUNTS", "add_counts", "counter_stats"]
 
 
 @dataclass
 class Output:
     alerts: list[Alert] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
-    reprocess: list[Event] = field(default_factory=list)   # split mode: OVFLW events to route again
+    reprocess: list[Event] = field(default_factory=list)   # `Split`: OVFLW events to route again
 
     def extend(self, other: "Output") -> None:
         self.alerts.extend(other.alerts)
@@ -104,106 +106,108 @@ class Stats:
         return out
 
 
-class Engine:
-    """Drives the pure pieces in CrowdSec's order. One instance per stream of lines (one watermark).
+class Inline:
+    """After an overflow, in this process (`synsec replay`, `synsec run`): the profiles decide here, and a
+    `reprocess` overflow is poured back into this engine's buckets as an OVFLW event."""
 
-    `split=True` is the topology's mode, where the steps after an overflow run in other agents: overflows
-    still go through the postoverflows, but no decision is made here (the profiles agent calls `decide`)
-    and a `reprocess` overflow comes back in `Output.reprocess` for the route agent instead of being
-    poured into this engine's buckets (which hold only one partition's buckets).
+    def overflowed(self, engine: "Engine", alert: Alert, reprocess: bool, out: Output) -> None:
+        out.decisions.extend(engine.decide(alert))
+        if reprocess:
+            out.extend(engine._pour_overflow(_overflow_event(alert, True)))
+
+
+class Split:
+    """After an overflow, in the topology: the steps after the buckets run in other agents. The alert is
+    stamped (its id and simulation travel with it), no decision is made here (the profiles agent calls
+    `Engine.decide`), and a `reprocess` overflow comes back in `Output.reprocess` for the router instead of
+    being poured here (this engine holds only one partition's buckets)."""
+
+    def overflowed(self, engine: "Engine", alert: Alert, reprocess: bool, out: Output) -> None:
+        engine.profiles.stamp(alert)
+        if reprocess:
+            out.reprocess.append(_overflow_event(alert, True))
+
+
+INLINE, SPLIT = Inline(), Split()
+
+
+class Engine:
+    """Drives the pure pieces in CrowdSec's order; one instance per stream of lines (one event-time watermark,
+    `buckets.watermark`). The stages (docs/architecture.md, "The engine's stage API"):
+
+    `parse` a line → an event; `route` an event → its buckets; `pour` an event into its buckets; `advance`
+    event time (fire due timers) and `finish` (end of input: fire them all); `decide` on an alert. `process`
+    composes parse → pour for in-process runs. What happens after an overflow is `after`: `INLINE` (decide
+    and reprocess here) or `SPLIT` (the topology's buckets agent), chosen by `synsec.assembly.build`.
     """
 
     def __init__(self, parsers: ParserPipeline, buckets, postoverflows: ParserPipeline,
-                 profiles: ProfileEngine, parse_ctx: ParseContext, split: bool = False):
-        self.split = split
+                 profiles: ProfileEngine, parse_ctx: ParseContext, after: Inline | Split = INLINE):
+        self.after = after
         self.parsers = parsers
         self.buckets = buckets
         self.postoverflows = postoverflows
         self.profiles = profiles
         self.ctx = parse_ctx
         self.stats = Stats()
-        self.last_ts = 0.0
+        self.last_event_time = 0.0      # newest time of an event parsed or poured here (0: none yet)
 
-    def parse_line(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
-        """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted."""
+    def parse(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
+        """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted. A line
+        without a time gets `line.Time`, else `fallback_ts`, else the last event time."""
         if line.Src != self.stats.source:
             self.stats.switch(line.Src)
         self.stats.lines += 1
         evt = Event(line)
-        if self.ctx.expr_ctx is not None and self.last_ts:
-            self.ctx.expr_ctx.advance(self.last_ts)
+        if self.ctx.expr_ctx is not None and self.last_event_time:
+            self.ctx.expr_ctx.advance(self.last_event_time)
         if not self.parsers.parse(evt, self.ctx):
             self.stats.unparsed += 1
             return None
         self.stats.parsed += 1
         if evt.ts == 0.0:
             self.stats.no_timestamp += 1
-            evt.ts = line.Time or fallback_ts or self.last_ts
+            evt.ts = line.Time or fallback_ts or self.last_event_time
         if evt.Whitelisted:
             self.stats.whitelisted += 1
             return None
         return evt
 
-    def process_line(self, line: Line, fallback_ts: float = 0.0) -> Output:
-        evt = self.parse_line(line, fallback_ts)
-        if evt is None:
-            return Output()
-        return self.pour(evt)
+    def route(self, evt: Event) -> list[tuple[str, str]]:
+        """The (scenario, bucket key) pairs `evt` goes to (filters and groupbys)."""
+        return self.buckets.route(evt)
 
-    def pour(self, evt: Event) -> Output:
-        """Pour a parsed event into the buckets and turn overflows into alerts and decisions."""
-        if evt.ts > self.last_ts:
-            self.last_ts = evt.ts
-        return self._overflows(self.buckets.process(evt))
+    def pour(self, evt: Event, routes: list[tuple[str, str]] | None = None, *, moves_time: bool = True) -> Output:
+        """Pour a parsed event into its buckets and turn overflows into alerts (and decisions, inline).
 
-    def pour_routed(self, evt: Event, routes: list[tuple[str, str]]) -> Output:
-        """Pour an event whose routes (scenario, key) were computed elsewhere (another process, or the
-        topology's route agent): the same as `pour`, split in two halves."""
-        out = self.watermark(evt.ts)
+        `routes`: computed here when None, else given (by another process or the topology's router).
+        Event time first moves to `evt.ts` (due timers fire), unless `moves_time=False`: the topology's
+        buckets agent, whose event time comes from markers through `advance` (a pour still ticks its own
+        bucket first, so a late watermark changes nothing)."""
+        if not moves_time:
+            out = Output()
+            for scenario, key in self.route(evt) if routes is None else routes:
+                out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
+            return out
+        if evt.ts > self.last_event_time:
+            self.last_event_time = evt.ts
+        if routes is None:
+            return self._overflows(self.buckets.process(evt))
+        out = self.advance(evt.ts)
         for scenario, key in routes:
-            out.extend(self.pour_bucket(scenario, key, evt))
+            out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
         return out
 
-    def pour_bucket(self, scenario: str, key: str, evt: Event) -> Output:
-        """Pour into one bucket without moving the watermark (the topology's bucket agent: the watermark
-        comes from markers; the pour still ticks its own bucket first, so a late watermark changes nothing)."""
-        return self._overflows(self.buckets.pour_one(scenario, key, evt))
-
-    def watermark(self, ts: float) -> Output:
-        """Event time moved to `ts` (an event that entered no bucket): fire due timers, exactly as pouring
-        an event at `ts` would; an out-of-order `ts` fires nothing."""
-        if ts > self.last_ts:
-            self.last_ts = ts
+    def advance(self, ts: float) -> Output:
+        """Event time moves on to `ts` (an event that entered no bucket, idle input, the topology's markers):
+        the watermark moves there and the timers due strictly before it fire; a `ts` behind it fires nothing."""
         if ts > self.buckets.watermark:
             return self._overflows(self.buckets.advance(ts))
         return Output()
 
-    def advance(self, watermark: float) -> Output:
-        """Fire timers up to the event-time watermark (used when input is idle or by the topology)."""
-        return self._overflows(self.buckets.advance(watermark))
-
     def finish(self) -> Output:
         """End of input: fire every pending timer (counters, underflows)."""
         return self._overflows(self.buckets.flush())
-
-    def _overflows(self, alerts) -> Output:
-        out = Output()
-        for item in alerts:
-            alert, reprocess = item if isinstance(item, tuple) else (item, False)
-            alert = self.postoverflow(alert)
-            if alert is None:
-                continue
-            self.stats.alerts += 1
-            out.alerts.append(alert)
-            if self.split:
-                self.profiles.stamp(alert)     # id and simulation travel with the alert to other agents
-                if reprocess:
-                    out.reprocess.append(self.overflow_event(alert, True))
-                continue
-            out.decisions.extend(self.decide(alert))
-            if reprocess:
-                out.extend(self._overflows(self.buckets.process(self.overflow_event(alert, True))))
-        return out
 
     def decide(self, alert: Alert) -> list[Decision]:
         """The profiles' decisions for an alert (counted)."""
@@ -211,21 +215,45 @@ class Engine:
         self.stats.decisions += len(decisions)
         return decisions
 
-    @staticmethod
-    def overflow_event(alert: Alert, reprocess: bool = False) -> Event:
-        evt = Event(Line(""), type_=OVFLW)
-        src = alert.Source
-        evt.Overflow = RuntimeAlert(Alert=alert, Sources={src.Value or src.IP: src}, Reprocess=reprocess)
-        evt.ts = alert.StopAt
-        return evt
+    def process(self, line: Line, fallback_ts: float = 0.0) -> Output:
+        """The in-process run of one line: `parse`, then `pour` (event time moves to the event's)."""
+        evt = self.parse(line, fallback_ts)
+        if evt is None:
+            return Output()
+        return self.pour(evt)
 
-    def postoverflow(self, alert: Alert) -> Alert | None:
+    def _pour_overflow(self, evt: Event) -> Output:
+        """Pour a reprocess overflow (an OVFLW event) back into these buckets (inline)."""
+        return self._overflows(self.buckets.process(evt))
+
+    def _overflows(self, alerts) -> Output:
+        out = Output()
+        for item in alerts:
+            alert, reprocess = item if isinstance(item, tuple) else (item, False)
+            alert = self._postoverflow(alert)
+            if alert is None:
+                continue
+            self.stats.alerts += 1
+            out.alerts.append(alert)
+            self.after.overflowed(self, alert, reprocess, out)
+        return out
+
+    def _postoverflow(self, alert: Alert) -> Alert | None:
         """Run postoverflow stages (whitelists, ipv6→range); None when the overflow is whitelisted."""
         if not self.postoverflows.stages:
             return alert
-        evt = self.overflow_event(alert)
+        evt = _overflow_event(alert)
         self.postoverflows.parse(evt, self.ctx)
         if evt.Overflow.Whitelisted:
             self.stats.overflows_whitelisted += 1
             return None
         return evt.Overflow.Alert
+
+
+def _overflow_event(alert: Alert, reprocess: bool = False) -> Event:
+    """An overflow as the OVFLW event the postoverflows (and, reprocessed, the buckets) see."""
+    evt = Event(Line(""), type_=OVFLW)
+    src = alert.Source
+    evt.Overflow = RuntimeAlert(Alert=alert, Sources={src.Value or src.IP: src}, Reprocess=reprocess)
+    evt.ts = alert.StopAt
+    return evt

@@ -3,13 +3,13 @@
 The engine is event-time: each line is poured at its own parsed timestamp. When the inputs are idle, event time
 must still move on — CrowdSec's live buckets underflow, counters end and blackholes expire on wall time — so the
 runner keeps an `EventClock`: the newest event time seen, moving on at wall-clock speed since that event was
-read. Every step advances the engine's watermark to that clock minus `lateness_s` (the slack left to lines that
+read. Every step advances the engine's event-time watermark (`Engine.advance`) to that clock minus `lateness_s` (the slack left to lines that
 arrive a little after their timestamp). A log whose clock is skewed or in another zone therefore ages its buckets
 at the right speed instead of underflowing them at once. The clock is read here, in the shell, and passed in:
 the engine stays pure.
 
 State (`run-state.json` in the state dir): the read position of every file (`Tailer.positions()`), the event
-clock, the watermark and every bucket (the records the Faust topology's changelog holds,
+clock, the watermark, the engine's last event time and every bucket (the records the Faust topology's changelog holds,
 `synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets. It is written (temp
 file, fsync, rename, fsync of the directory, mode 0600) only between steps, when the positions and the buckets
 describe the same lines and those lines' alerts and decisions have been emitted (stored): at start, before a
@@ -145,9 +145,9 @@ class LiveRunner:
         out = Output()
         engine = self.engine
         for labels, src, text in lines:
-            res = engine.process_line(Line(text, src, labels), self.evclock.now(now))
-            if engine.last_ts:
-                self.evclock.saw(engine.last_ts, now)
+            res = engine.process(Line(text, src, labels), self.evclock.now(now))
+            if engine.last_event_time:
+                self.evclock.saw(engine.last_event_time, now)
             if res.alerts or res.decisions:
                 out.extend(res)
         # idle time moves buckets only once every file is read up to its end: lines still waiting (a backlog,
@@ -187,7 +187,7 @@ class LiveRunner:
             "globs": self.tailer.patterns(),
             "clock": {"ts": self.evclock.ts, "wall": self.evclock.wall},
             "watermark": manager.watermark if manager.watermark > float("-inf") else None,
-            "last_ts": self.engine.last_ts,
+            "last_ts": self.engine.last_event_time,     # key kept: state files of earlier runs
             "buckets": [[scenario, key, bucket_state_to_record(st)]
                         for (scenario, key), st in manager.buckets.items()],
         }
@@ -205,6 +205,6 @@ class LiveRunner:
         if state.get("watermark") is not None:
             manager.watermark = state["watermark"]
         self.engine.buckets = manager
-        self.engine.last_ts = state.get("last_ts", 0.0)
+        self.engine.last_event_time = state.get("last_ts", 0.0)
         clock = state.get("clock") or {}
         self.evclock = EventClock(clock.get("ts", 0.0), clock.get("wall", 0.0))

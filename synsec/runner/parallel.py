@@ -38,14 +38,14 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
     engine, codecs = _engine, _codecs
     out = []
     for src, text in lines:
-        evt = engine.parse_line(Line(text, src, labels), fallback)
+        evt = engine.parse(Line(text, src, labels), fallback)
         if evt is None:
             continue
-        routes = engine.buckets.route(evt)
+        routes = engine.route(evt)
         if routes:
             out.append((codecs.encode("event", event_to_record(evt)), routes))
         else:
-            out.append(evt.ts)      # still moves the watermark (timers fire as in one process)
+            out.append(evt.ts)      # still advances event time (timers fire as in one process)
     return out, _take_counts(engine)
 
 

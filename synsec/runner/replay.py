@@ -31,7 +31,7 @@ class ReplayResult:
 
 def _single(engine, lines, labels, ref_ts, result, progress, inputs) -> None:
     for n, (src, text) in enumerate(lines, 1):
-        out = engine.process_line(Line(text, src, labels), ref_ts if engine.last_ts == 0.0 else 0.0)
+        out = engine.process(Line(text, src, labels), ref_ts if engine.last_event_time == 0.0 else 0.0)
         if out.alerts:
             result.extend(out)
         if progress is not None and n % 4096 == 0:
@@ -44,8 +44,8 @@ def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, wor
     n = 0
     for events, chunk in parallel_events(lines, labels, opts, workers, ref_ts):
         merge_counts(engine, chunk)
-        for evt, routes in events:
-            out = engine.pour_routed(evt, routes) if routes else engine.watermark(evt)
+        for item, routes in events:     # an event that entered no bucket comes as its time only
+            out = engine.pour(item, routes) if routes else engine.advance(item)
             if out.alerts:
                 result.extend(out)
         n += chunk["stats"]["lines"]

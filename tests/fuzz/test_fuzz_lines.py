@@ -9,7 +9,7 @@ by engines built from:
 - a helpers parser: one s00-raw node whose statics call, on the raw line, the text helpers hub content calls
   on log text (ParseKV, UnmarshalJSON, JsonExtract*, Atof, ParseUri, unescapes, B64Decode, XML, Split...);
 - the hub's sshd and nginx collections, when the hub is unpacked (`.cache/crowdsec/root`, `$SYNSEC_HUB_ROOT`).
-Checked: no exception escapes `Engine.process_line` (a bad line is counted, never raised), every line read is
+Checked: no exception escapes `Engine.process` (a bad line is counted, never raised), every line read is
 counted, and work grows linearly: for crafted lines of n and 4n characters, the Python lines and calls the
 engine executes (`sys.settrace` counts, a step count rather than a time) and the peak memory it allocates
 (`tracemalloc`) grow at most ~6x, for the whole engine and for each helper alone (a pair whose count Python
@@ -159,7 +159,7 @@ def _feed(engines: dict, raw: bytes) -> int:
         for engine in engines.values():
             for log_type in ("syslog", "nginx"):
                 before = engine.stats.lines
-                engine.process_line(Line(text, "fuzz.log", {"type": log_type}), REF_TS)
+                engine.process(Line(text, "fuzz.log", {"type": log_type}), REF_TS)
                 assert engine.stats.lines == before + 1                 # counted, parsed or not
                 TRIED["engine_calls"] += 1
     TRIED["lines"] += len(texts)
@@ -257,7 +257,7 @@ def test_engine_work_is_linear_in_line_length(engines):
             for prefix in prefixes:
                 for family, body in FAMILIES.items():
                     line = lambda k, p=prefix, b=body: Line(p + b(k), "fuzz.log", {"type": log_type})  # noqa: E731
-                    steps, mem, raw = _growth(lambda ln, e=engine: e.process_line(ln, REF_TS), line,
+                    steps, mem, raw = _growth(lambda ln, e=engine: e.process(ln, REF_TS), line,
                                               N if LONG else N // 2)
                     worst.append((f"{name} {log_type} {prefix[:20]!r} {family}", steps, mem, raw))
     _check_growth("engine", worst)

@@ -78,7 +78,7 @@ def test_parser_golden(content, d):
 def _replay(engine: Engine, d: Path) -> list:
     labels, alerts = _labels(d), []
     for text in _lines(d):
-        alerts += engine.process_line(Line(text, str(d / "input.log"), labels)).alerts
+        alerts += engine.process(Line(text, str(d / "input.log"), labels)).alerts
     return alerts + engine.finish().alerts
 
 

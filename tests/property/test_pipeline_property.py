@@ -42,7 +42,7 @@ def _run(content, lines: list[tuple[str, str]]) -> list[tuple]:
     engine, _ = build_engine(EngineOptions(reference_year=T0.year), content)
     out = []
     for kind, text in lines:
-        out += engine.process_line(Line(text, "prop", {"type": "syslog" if kind == "ssh" else "nginx"})).alerts
+        out += engine.process(Line(text, "prop", {"type": "syslog" if kind == "ssh" else "nginx"})).alerts
     out += engine.finish().alerts
     return sorted((a.Scenario, a.Source.Value, a.EventsCount, a.StartAt, a.StopAt) for a in out)
 

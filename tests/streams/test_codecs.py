@@ -244,7 +244,7 @@ def test_engine_same_alerts_through_avro():
         engine, _ = build_engine(EngineOptions())
         alerts, decisions = [], []
         for raw in demo.read_text().splitlines():
-            evt = engine.parse_line(Line(raw, "access.log", {"type": "nginx"}))
+            evt = engine.parse(Line(raw, "access.log", {"type": "nginx"}))
             if evt is None:
                 continue
             if through_avro:

@@ -67,7 +67,7 @@ def messages() -> list[bytes]:
     shell = _shell({})
     lines = [(line, "nginx") for line in read_lines(REPO / "scenarios" / "samples" / "nginx-demo.log")]
     lines += [(line, "syslog") for line in read_lines(REPO / "scenarios" / "samples" / "auth-demo.log")]
-    events = [e for e in (shell.engine.parse_line(Line(text, "t", {"type": t})) for text, t in lines) if e]
+    events = [e for e in (shell.engine.parse(Line(text, "t", {"type": t})) for text, t in lines) if e]
     events.sort(key=lambda e: e.ts)
     per_source = [events[s::SOURCES] for s in range(SOURCES)]
     router, rng, out, cursor = Router(shell, origins=True), random.Random(3), Outbox(), [0] * SOURCES

@@ -44,7 +44,7 @@ def _merged(nginx: list[str], auth: list[str]) -> list[tuple[str, str]]:
     for lines, log_type in ((nginx, "nginx"), (auth, "syslog")):
         ts = 0.0
         for i, line in enumerate(lines):
-            evt = engine.parse_line(Line(line, "t", {"type": log_type}))
+            evt = engine.parse(Line(line, "t", {"type": log_type}))
             ts = evt.ts if evt is not None else ts
             timed.append((ts, log_type == "syslog", i, line, log_type))
     return [(line, log_type) for *_k, line, log_type in sorted(timed)]

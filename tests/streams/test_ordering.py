@@ -17,8 +17,8 @@ def _ts(records: list[Held]) -> list[tuple[float, bytes]]:
 
 
 def test_records_come_out_in_time_then_content_order_once_every_source_passed_them():
-    """Nothing is released before every source has reported; then each record the minimum watermark is strictly
-    past, in (time, content) order whatever the arrival order; a record at the watermark itself waits."""
+    """Nothing is released before every source has reported; then each record the marked time (minimum marker) is strictly
+    past, in (time, content) order whatever the arrival order; a record at the marked time itself waits."""
     order = Reorder(upstream=2, hold_max=100)
     arrivals = [_held(5.0, b"b", 1), _held(3.0, b"z", 2), _held(5.0, b"a", 3), _held(4.0, b"m", 4)]
     for h in arrivals:
@@ -27,7 +27,7 @@ def test_records_come_out_in_time_then_content_order_once_every_source_passed_th
     assert order.release() == []                       # source 1 has not reported
     order.mark(1, 5.0)
     assert _ts(order.release()) == [(3.0, b"z"), (4.0, b"m")]
-    assert len(order) == 2 and order.clock() == 5.0
+    assert len(order) == 2 and order.watermark() == 5.0
     order.mark(1, 6.0)
     assert _ts(order.release()) == [(5.0, b"a"), (5.0, b"b")]
 
@@ -41,7 +41,7 @@ def test_a_record_behind_what_was_released_is_late():
     assert order.take(_held(10.0, b"x", 2))
 
 
-def test_idle_sources_do_not_hold_the_watermark_and_all_idle_releases_everything():
+def test_idle_sources_do_not_hold_the_marked_time_and_all_idle_releases_everything():
     """An idle source counts at its router's newest event time, that second included (and not at all when its
     router has seen nothing); with every source idle, every held record is released and the timers may fire up
     to the newest event time known (an idle marker brings its router's), never further."""
@@ -55,13 +55,13 @@ def test_idle_sources_do_not_hold_the_watermark_and_all_idle_releases_everything
     assert _ts(order.release()) == [(3.0, b"a"), (4.0, b"c")] and order.marks[2] == IDLE
     order.mark(0, 9.0, idle=True)
     assert _ts(order.release()) == [(8.0, b"b")]
-    assert order.clock() == 9.0 and not order.take(_held(8.5, b"c", 3))
+    assert order.watermark() == 9.0 and not order.take(_held(8.5, b"c", 3))
     order.mark(0, 12.0)                                  # back from idle: its own time again
-    assert order.marks[0] == 12.0 and order.watermark() == order.marks[1] < 12.0     # source 1: idle at 4
+    assert order.marks[0] == 12.0 and order.marked() == order.marks[1] < 12.0     # source 1: idle at 4
 
 
 def test_the_bound_releases_the_oldest_early_and_moves_the_threshold():
-    """Past `hold_max` held records the oldest second is released before the watermark (counted as forced), and
+    """Past `hold_max` held records the oldest second is released before the marked time (counted as forced), and
     a record older than it is then late."""
     order = Reorder(upstream=1, hold_max=2)
     for i, ts in enumerate((7.0, 5.0, 5.0, 6.0)):
@@ -112,7 +112,7 @@ def test_state_round_trips_what_a_restart_needs():
 
 
 def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
-    """When a source comes back while every source was idle, the watermark does not move for `grace` wall
+    """When a source comes back while every source was idle, the marked time does not move for `grace` wall
     seconds unless the others come back too (another worker may not have fetched their new lines yet)."""
     order = Reorder(upstream=2, hold_max=100, grace=5.0)
     order.mark(0, 1.0, idle=True, now=0.0)
@@ -120,7 +120,7 @@ def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
     order.mark(0, 10.0, now=100.0)                   # back, source 1 still idle (at 1, inclusive)
     order.take(_held(10.5, b"a", 1))
     order.mark(0, 20.0, now=101.0)
-    assert order.release(101.0) == [] and order.watermark(102.0) == -math.inf
+    assert order.release(101.0) == [] and order.marked(102.0) == -math.inf
     assert _ts(order.release(106.0)) == []           # grace over: source 1 counts at its idle time, 1
     order.mark(1, 11.0, now=106.5)                   # and once it is back, by its own time
     assert _ts(order.release(106.5)) == [(10.5, b"a")]

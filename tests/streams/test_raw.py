@@ -136,7 +136,7 @@ def test_every_shipper_parses_like_the_plain_line():
     engine, _ = build_engine(EngineOptions(reference_year=2024))
 
     def meta(line: Line) -> dict:
-        evt = engine.parse_line(line)
+        evt = engine.parse(line)
         assert evt is not None, f"{line.Raw!r} {dict(line.Labels)} did not parse"
         assert evt.Meta.get("datasource_path", line.Src) == line.Src
         return {k: v for k, v in evt.Meta.items() if not k.startswith("datasource_")}   # Src/Module differ by design

@@ -29,7 +29,7 @@ def shell():
 
 
 def _event(shell, second: int):
-    evt = shell.engine.parse_line(Line(LINE.format(s=second), "t", {"type": "nginx"}))
+    evt = shell.engine.parse(Line(LINE.format(s=second), "t", {"type": "nginx"}))
     assert evt is not None
     return evt, shell.codecs.encode("event", event_to_record(evt))
 

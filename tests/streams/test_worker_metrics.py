@@ -35,7 +35,7 @@ def _expected_tables(lines: list[str], log_type: str, source: str) -> dict:
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     counters = declare_outputs(register_engine(Counters(), engine))
     for line in lines:
-        out = engine.process_line(Line(line, source, {"type": log_type}))
+        out = engine.process(Line(line, source, {"type": log_type}))
         count_outputs(counters, out.alerts, out.decisions)
     tables = build_tables(counters.samples(), set(counters.meta()))
     return {title.lower().replace(" ", "_"): [dict(zip([c.replace(" ", "_") for c in cols], row)) for row in rows]

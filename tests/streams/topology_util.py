@@ -52,7 +52,7 @@ class Worker:
         state = workdir / f"{name}-state"
         self.proc = subprocess.Popen(
             [*SYNSEC, "worker", "--broker", broker.url, "--topology", topology, "--session-timeout", "6",
-             "--state-dir", str(state), "--watermark-interval", "1", "--idle-advance", "2",
+             "--state-dir", str(state), "--marker-interval", "1", "--idle-advance", "2",
              *(["--verify-end-offsets"] if VERIFY_END_OFFSETS else []), *args],
             cwd=REPO, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -161,7 +161,7 @@ def replay_reference(lines: list[str], log_type: str):
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     alerts, decisions, first_alert_at = [], set(), {}
     for i, line in enumerate(lines):
-        out = engine.process_line(Line(line, "replay", {"type": log_type}))
+        out = engine.process(Line(line, "replay", {"type": log_type}))
         for a in out.alerts:
             alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
             first_alert_at.setdefault((a.Scenario, a.Source.Value), i)
@@ -175,7 +175,7 @@ def replay_typed(lines: list[tuple[str, str]]):
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     alerts, decisions = Counter(), set()
     for line, log_type in lines:
-        out = engine.process_line(Line(line, "replay", {"type": log_type}))
+        out = engine.process(Line(line, "replay", {"type": log_type}))
         alerts.update((a.Scenario, a.Source.Value, a.StartAt, a.StopAt, a.EventsCount, a.UUID) for a in out.alerts)
         decisions |= {(d.scope, d.value, d.type, d.scenario, d.alert_id) for d in out.decisions}
     return alerts, decisions
@@ -204,7 +204,7 @@ def full_decisions_of(messages) -> set[tuple]:
 def replay_alert_ids(lines: list[str], log_type: str) -> set[str]:
     """The deterministic ids of replay's alerts (the same alert has the same id in every runner)."""
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
-    return {a.UUID for line in lines for a in engine.process_line(Line(line, "replay", {"type": log_type})).alerts}
+    return {a.UUID for line in lines for a in engine.process(Line(line, "replay", {"type": log_type})).alerts}
 
 
 def read_lines(path: Path) -> list[str]:

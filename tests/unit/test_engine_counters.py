@@ -43,7 +43,7 @@ def test_per_source_counts_follow_interleaved_sources(engine_and_content):
     engine.stats = Stats()
     ssh = "Mar  1 10:00:01 host sshd[1]: Invalid user admin from 203.0.113.5 port 22"
     for src, text in [("a.log", ssh), ("a.log", "garbage"), ("b.log", ssh), ("a.log", ssh), ("b.log", "x")]:
-        engine.parse_line(Line(text, src, {"type": "syslog"}), T0)
+        engine.parse(Line(text, src, {"type": "syslog"}), T0)
     stats = engine.stats.as_dict()
     assert stats["sources"] == {"a.log": {"lines": 3, "parsed": 2, "unparsed": 1, "whitelisted": 0},
                                 "b.log": {"lines": 2, "parsed": 1, "unparsed": 1, "whitelisted": 0}}
@@ -81,9 +81,9 @@ def test_register_engine_renders_live_counts(engine_and_content):
     engine, _ = engine_and_content
     engine.stats = Stats()
     counters = register_engine(Counters(), engine)
-    engine.parse_line(Line("garbage", "c.log", {"type": "syslog"}), T0)
+    engine.parse(Line("garbage", "c.log", {"type": "syslog"}), T0)
     first = {(s.name, s.labels): s.value for s in parse(counters.render())}
-    engine.parse_line(Line("garbage", "c.log", {"type": "syslog"}), T0)
+    engine.parse(Line("garbage", "c.log", {"type": "syslog"}), T0)
     second = {(s.name, s.labels): s.value for s in parse(counters.render())}
     assert first[(UNPARSED, (("source", "c.log"),))] == 1 and second[(UNPARSED, (("source", "c.log"),))] == 2
     assert second[(LINES, (("source", "c.log"),))] == 2

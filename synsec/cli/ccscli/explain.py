@@ -34,8 +34,8 @@ def explain_lines(engine, lines: list[str], labels: dict) -> list[dict]:
         finally:
             engine.ctx.tracer = None
         buckets = []
-        if parsed and not evt.Whitelisted and hasattr(engine.buckets, "route"):
-            buckets = [{"scenario": s, "key": k} for s, k in engine.buckets.route(evt)]
+        if parsed and not evt.Whitelisted:
+            buckets = [{"scenario": s, "key": k} for s, k in engine.route(evt)]
         out.append({"line": text, "parsed": parsed, "whitelisted": evt.Whitelisted, "steps": steps,
                     "buckets": buckets, "time": evt.MarshaledTime})
     return out
