@@ -196,8 +196,8 @@ class _Buckets:
         return sum(len(part.order) for part in list(self.partitions.values()))
 
     def take(self, event, out: Outbox) -> _Partition | None:
-        """Decode one buckets-in message; hold it for event-time order (or pour it, if late), or advance the
-        watermark; pour what that releases. None if it was not used."""
+        """Decode one buckets-in message; hold it for event-time order (or pour it, if late), or take its
+        marker; pour what that releases. None if it was not used."""
         shell, msg = self.shell, event.message
         try:
             rec = shell.codecs.decode("bucket_in", msg.value)

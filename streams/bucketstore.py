@@ -5,7 +5,7 @@ mapping is `PartitionStore`: a view of the `buckets` table restricted to the key
 partition (each bucket lives on exactly one partition, chosen by `partition_for`), so that every partition has
 its own manager and its own event-time order (streams.ordering), and survives a restart through the table's
 changelog. Besides the buckets, the table holds per partition its `Ledger` (which messages were taken, the
-watermarks) and the records waiting for event-time order (`held_key`), so that a crash loses none of them.
+source markers) and the records waiting for event-time order (`held_key`), so that a crash loses none of them.
 
 Each bucket value also records the offset of the buckets-in message that poured into it last. A message
 redelivered after a crash (at-least-once: the changelog may be ahead of the committed offsets) is recognised by
@@ -73,7 +73,8 @@ class Ledger:
 
     `marks`: per source partition, the origin `(offset, index)` of the newest routed record taken (streams.routing
     stamps each routed record with where it was read); `offset`: the newest buckets-in offset taken; `order`: the
-    `Reorder` state (per-source watermarks, release threshold, newest event time)."""
+    `Reorder` state (per-source markers, under the persisted key "watermarks"; release threshold, newest event
+    time)."""
 
     __slots__ = ("marks", "offset", "order")
 

@@ -102,8 +102,8 @@ class Reorder:
         self._moved = True
 
     def marked(self, now: float = 0.0) -> float:
-        """The marked time: minimum over the sources' markers; -inf until every source has reported, or while traffic resumes (`grace`);
-        just past the newest event time known when every source is idle."""
+        """The marked time: minimum over the sources' markers; -inf until every source has reported, or while
+        traffic resumes (`grace`); just past the newest event time known when every source is idle."""
         if len(self.marks) < self.upstream:
             return -math.inf
         if len(self.idle) >= len(self.marks):

@@ -15,7 +15,8 @@ from synsec.engine.parser import ParseContext, ParserPipeline
 from synsec.engine.enrichers import DATEPARSE_FAILED
 from synsec.engine.profiles import COUNT_PREFIX, PROFILE_COUNTS, ProfileEngine
 
-__all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output", "Stats", "SOURCE_COUNTS", "add_counts", "counter_stats"]
+__all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output", "Stats", "SOURCE_COUNTS", "add_counts",
+           "counter_stats"]
 
 
 @dataclass

@@ -3,14 +3,14 @@
 The engine is event-time: each line is poured at its own parsed timestamp. When the inputs are idle, event time
 must still move on — CrowdSec's live buckets underflow, counters end and blackholes expire on wall time — so the
 runner keeps an `EventClock`: the newest event time seen, moving on at wall-clock speed since that event was
-read. Every step advances the engine's event-time watermark (`Engine.advance`) to that clock minus `lateness_s` (the slack left to lines that
-arrive a little after their timestamp). A log whose clock is skewed or in another zone therefore ages its buckets
-at the right speed instead of underflowing them at once. The clock is read here, in the shell, and passed in:
-the engine stays pure.
+read. Every step advances the engine's event-time watermark (`Engine.advance`) to that clock minus `lateness_s`
+(the slack left to lines that arrive a little after their timestamp). A log whose clock is skewed or in another
+zone therefore ages its buckets at the right speed instead of underflowing them at once. The clock is read here,
+in the shell, and passed in: the engine stays pure.
 
 State (`run-state.json` in the state dir): the read position of every file (`Tailer.positions()`), the event
-clock, the watermark, the engine's last event time and every bucket (the records the Faust topology's changelog holds,
-`synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets. It is written (temp
+clock, the watermark, the engine's last event time and every bucket (the records the Faust topology's changelog
+holds, `synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets. It is written (temp
 file, fsync, rename, fsync of the directory, mode 0600) only between steps, when the positions and the buckets
 describe the same lines and those lines' alerts and decisions have been emitted (stored): at start, before a
 file first seen later is read, every `save_s` and on exit. A crash at any moment therefore re-reads the lines after the last save —
