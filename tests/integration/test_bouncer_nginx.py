@@ -283,3 +283,39 @@ def test_ready_only_once_every_batched_decision_is_known(topic):
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def _raw_auth(port: int, header_line: bytes) -> tuple[int, bytes]:
+    """GET /auth with one raw header line (any bytes), straight to the bouncer: (status, body)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /auth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + header_line + b"\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def test_hostile_client_addresses_neither_bypass_nor_break_the_bouncer(stack, topic):
+    """A banned address spelled another way (IPv4-mapped IPv6, padded, X-Forwarded-For list) is still denied;
+    zone ids, Unicode digits, control and non-UTF-8 bytes, huge values are 400 (never 5xx, never allowed);
+    the bouncer keeps answering after all of them."""
+    url, _, bouncer = stack
+    port = bouncer.address[1]
+    topic.ban("203.0.113.77")
+    wait_until(lambda: get(url, "203.0.113.77") == 403, "nginx to deny 203.0.113.77")
+    denied = [b"X-Real-IP: ::ffff:203.0.113.77", b"X-Real-IP:   203.0.113.77  ", b"X-Real-IP: 203.0.113.77, 10.0.0.1",
+              b"X-Real-IP: 0:0:0:0:0:ffff:cb00:714d"]
+    refused = [b"X-Real-IP: 203.0.113.77%eth0", b"X-Real-IP: fe80::1%eth0", "X-Real-IP: ٢٠٣.0.113.77".encode(),
+               b"X-Real-IP: 203.0.113.77\x00", b"X-Real-IP: \xff\xfe203.0.113.77", b"X-Real-IP: " + b"9" * 60000,
+               b"X-Real-IP: 203.000.113.077", b"X-Real-IP: 203.0.113.77/32", b"X-Real-IP: ,"]
+    for line in denied:
+        status, _ = _raw_auth(port, line)
+        assert status == 403, (line, status)
+    for line in refused:
+        status, body = _raw_auth(port, line)
+        assert 400 <= status < 500, (line, status, body[:200])
+        assert b"Traceback" not in body
+    assert _raw_auth(port, b"X-Real-IP: 192.0.2.200")[0] == 204
