@@ -184,11 +184,13 @@ class _Buckets:
         # reprocess overflows: routed here when parse routes (no route agent reads synsec.events)
         self.router = Router(shell) if shell.parse_routes else None
         self.retired: dict[str, dict[str, int]] = {}   # what the engines dropped at rebalances counted (metrics)
+        self.retired_whitelisted = 0                   # and their whitelisted overflows
 
     def drop_partitions(self) -> None:
         """Forget the partitions' engines (rebuilt from the table on next use); keep their bucket counts."""
         for part in self.partitions.values():
             add_counts(self.retired, part.engine.buckets.stats)
+            self.retired_whitelisted += part.engine.stats.overflows_whitelisted
         self.partitions.clear()
 
     def held(self) -> int:

@@ -5,6 +5,8 @@
     synsec_alerts_total{scenario}, synsec_decisions_total{origin,scenario,type}               buckets, profiles
     synsec_parser_errors_total{kind}, synsec_profile_errors_total{kind},
     synsec_alerts_allowlisted_total            the engine's counter set (`ctx.counters`): parse, profiles
+    synsec_overflows_whitelisted_total         postoverflow whitelists, buckets agent
+    synsec_acquisition_line_errors_total{kind=too_long}   raw records over max_line_bytes, parse agent
     synsec_worker_agent_total{agent,counter}     the agents' own counts (`Shell.count`: parse.lines, …)
     synsec_worker_buckets_held                   records the buckets agent holds for event-time order
 
@@ -15,7 +17,7 @@ worker holds. A scrape costs O(partitions × scenarios): the live-bucket gauge i
 buckets come and go, never by walking the table.
 
 The buckets agent drops its partitions' engines on every rebalance and rebuilds them from the table; it keeps
-what the dropped engines counted (`_Buckets.retired`), so the counters never go down.
+what the dropped engines counted (`_Buckets.retired`, `retired_whitelisted`), so the counters never go down.
 """
 
 from __future__ import annotations
@@ -53,7 +55,16 @@ def worker_metrics(shell) -> Counters:
             out.append(_Retired(state.retired))
         return out
 
-    counters = declare_outputs(register_engine(Counters(), shell.engine, managers=managers))
+    def whitelisted() -> int:              # postoverflows run where the buckets overflow: the buckets agent
+        state = shell.buckets_state
+        if state is None:
+            return shell.engine.stats.overflows_whitelisted
+        return state.retired_whitelisted + sum(p.engine.stats.overflows_whitelisted
+                                               for p in list(state.partitions.values()))
+
+    counters = declare_outputs(register_engine(
+        Counters(), shell.engine, managers=managers, overflows_whitelisted=whitelisted,
+        line_errors=lambda: {"too_long": shell.counters.get("parse.too_long", 0)}))
     counters.collect(AGENT_COUNTS, "The worker agents' own counts (messages, batches, dead letters, markers…).",
                      ("agent", "counter"),
                      lambda: [(tuple(name.partition(".")[::2]), n) for name, n in list(shell.counters.items())],

@@ -55,15 +55,21 @@ def _print_human(result) -> None:
              "yes" if d.simulated else "no"] for d in result.decisions]
     table(f"{len(result.decisions)} decision(s)", ["type", "target", "scenario", "duration", "origin",
                                                    "simulated"], rows)
-    s = result.stats
+    _print_stats(result.stats)
+
+
+def _print_stats(s: dict) -> None:
+    """The end-of-run summary (`synsec.runner.summary.run_summary`) of replay and run, on stderr."""
     click.echo(f"lines read: {s['lines']}  parsed: {s['parsed']}  unparsed: {s['unparsed']}  "
                f"whitelisted: {s['whitelisted']}  alerts: {s['alerts']}  decisions: {s['decisions']}  "
-               f"too long: {s['too_long']}  invalid utf-8: {s['invalid_utf8']}  "
-               f"{s['lines_per_s']:.0f} lines/s" + ("  (interrupted)" if result.interrupted else ""),
+               f"{s['lines_per_s']:.0f} lines/s" + ("  (interrupted)" if s["interrupted"] else ""), err=True)
+    click.echo(f"bad lines: too long {s['too_long']}, invalid utf-8 {s['invalid_utf8']}, binary {s['binary']}  "
+               f"no timestamp: {s['no_timestamp']}  dates unparsed: {s['parser_dateparse_failed']}  "
+               f"overflows whitelisted: {s['overflows_whitelisted']}", err=True)
+    click.echo(f"allowlisted: {s['profiles_allowlisted']}  profile errors: filter {s['profiles_filter_errors']}, "
+               f"duration_expr {s['profiles_duration_expr_errors']}  files: {s['files']}  "
+               f"rotations: {s['rotations']}  truncations: {s['truncations']}  live buckets: {s['live_buckets']}",
                err=True)
-    click.echo(f"dates unparsed: {s['parser_dateparse_failed']}  allowlisted: {s['profiles_allowlisted']}  "
-               f"profile errors: filter {s['profiles_filter_errors']}, "
-               f"duration_expr {s['profiles_duration_expr_errors']}", err=True)
 
 
 @cli.command()
@@ -199,12 +205,12 @@ class _LiveSink:
         return ([a for a in alerts if self.store.alert(a.UUID) is None],
                 [d for d in decisions if d.id not in stored])
 
-    def add_metrics(self, engine) -> None:
-        """Add this run's counters to the store's (as each replay does)."""
+    def add_metrics(self, engine, line_errors: dict[str, int]) -> None:
+        """Add this run's counters, and the input reader's bad lines, to the store's (as each replay does)."""
         from synsec.assembly.metrics import replay_samples
 
         if self.store is not None:
-            self.store.add_metrics(replay_samples(engine, self.alerts, self.decisions))
+            self.store.add_metrics(replay_samples(engine, self.alerts, self.decisions, line_errors))
 
 
 @cli.command()
@@ -268,7 +274,7 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
                f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
     try:
         runner.run()
-        sink.add_metrics(runner.engine)
+        sink.add_metrics(runner.engine, tailer.stats.errors())
     finally:
         if store is not None:
             store.close()
@@ -282,11 +288,7 @@ def _print_live_summary(s: dict, output: str) -> None:
 
         click.echo(json.dumps({"stats": s}))
         return
-    click.echo(f"lines read: {s['lines']}  parsed: {s['parsed']}  unparsed: {s['unparsed']}  "
-               f"whitelisted: {s['whitelisted']}  alerts: {s['alerts']}  decisions: {s['decisions']}  "
-               f"too long: {s['too_long']}  invalid utf-8: {s['invalid_utf8']}  files: {s['files']}  "
-               f"rotations: {s['rotations']}  truncations: {s['truncations']}  live buckets: {s['live_buckets']}",
-               err=True)
+    _print_stats(s)
 
 
 cli.add_command(clickhouse)

@@ -21,6 +21,10 @@ class InputStats:
     binary: int = 0
     per_source: dict = field(default_factory=dict)
 
+    def errors(self) -> dict[str, int]:
+        """The bad lines by kind: too_long (skipped), invalid_utf8 and binary (replaced, kept)."""
+        return {"too_long": self.too_long, "invalid_utf8": self.invalid_utf8, "binary": self.binary}
+
 
 def _open(path: str) -> BinaryIO:
     if path == "-":

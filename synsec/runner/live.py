@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from synsec.engine.model import Line
-from synsec.engine.pipeline import Output, counter_stats
+from synsec.engine.pipeline import Output
+from synsec.runner.summary import run_summary, started
 from synsec.runner.tail import Tailer
 
 __all__ = ["EventClock", "LiveOptions", "LiveRunner", "load_state", "STATE_FILE", "STATE_VERSION"]
@@ -104,7 +104,7 @@ class LiveRunner:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.evclock = EventClock()
         self.stopping = False
-        self._started = (time.perf_counter(), time.process_time())
+        self._started = started()
         self._last_save = None
         self._dirty = False
         if restore:
@@ -113,7 +113,7 @@ class LiveRunner:
     # --- the loop ---
     def start(self) -> list[str]:
         """Open the inputs; the patterns that match no file yet (they are watched)."""
-        self._started = (time.perf_counter(), time.process_time())
+        self._started = started()
         now = self.clock()
         missing = self.tailer.start(now)
         self.save(now, force=True)           # where each file starts, before any line of it is read
@@ -121,20 +121,8 @@ class LiveRunner:
 
     def summary(self) -> dict:
         """Counts so far, shaped like replay's stats (plus the tailer's opened/rotations/truncations)."""
-        wall = time.perf_counter() - self._started[0]
-        stats = self.engine.stats.as_dict()
-        inputs = self.tailer.stats
-        stats.update({
-            "too_long": inputs.too_long, "invalid_utf8": inputs.invalid_utf8, "binary": inputs.binary,
-            "bytes": inputs.bytes, "wall_s": round(wall, 3),
-            "cpu_s": round(time.process_time() - self._started[1], 3),
-            "lines_per_s": round(stats["lines"] / wall, 1) if wall > 0 else 0.0,
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "live_buckets": len(self.engine.buckets.live_buckets()), "files": len(self.tailer.following()),
-            **self.tailer.counters.as_dict(),
-        })
-        stats.update(counter_stats(self.engine.ctx.counters))
-        return stats
+        return run_summary(self.engine, self.tailer.stats, self._started, files=len(self.tailer.following()),
+                           tail=self.tailer.counters)
 
     def step(self) -> bool:
         """Read what is new, pour it, advance idle time, emit, maybe save. True when input is still pending."""

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import resource
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 from synsec.engine.model import Alert, Decision, Line
-from synsec.engine.pipeline import Output, counter_stats
+from synsec.engine.pipeline import Output
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.runner.inputs import InputStats, iter_lines
+from synsec.runner.summary import run_summary, started
 from synsec.assembly.metrics import replay_samples
 
 __all__ = ["ReplayResult", "replay"]
@@ -64,7 +64,7 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
     inputs = InputStats()
     result = Output()
     interrupted = False
-    started, cpu0 = time.perf_counter(), time.process_time()
+    since = started()
     try:
         lines = iter_lines(paths, inputs)
         if workers > 1:
@@ -74,19 +74,6 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
     except KeyboardInterrupt:
         interrupted = True
     result.extend(engine.finish())
-    wall = time.perf_counter() - started
-    stats = engine.stats.as_dict()
-    stats.update({
-        "too_long": inputs.too_long, "invalid_utf8": inputs.invalid_utf8, "binary": inputs.binary,
-        "bytes": inputs.bytes, "wall_s": round(wall, 3), "cpu_s": round(time.process_time() - cpu0, 3),
-        "lines_per_s": round(stats["lines"] / wall, 1) if wall > 0 else 0.0,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "children_cpu_s": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-                                + resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime, 3),
-        "live_buckets": engine.buckets.live_buckets() if hasattr(engine.buckets, "live_buckets") else None,
-        "interrupted": interrupted, "workers": workers,
-    })
-    stats.update(counter_stats(engine.ctx.counters))
-    stats["buckets"] = {name: dict(c) for name, c in engine.buckets.stats.items() if any(c.values())}
+    stats = run_summary(engine, inputs, since, files=len(paths), interrupted=interrupted, workers=workers)
     return ReplayResult(result.alerts, result.decisions, stats, interrupted,
-                        replay_samples(engine, result.alerts, result.decisions))
+                        replay_samples(engine, result.alerts, result.decisions, inputs.errors()))

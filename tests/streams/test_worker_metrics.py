@@ -20,9 +20,10 @@ from synsec.cli.ccscli import ccscli
 from synsec.cli.ccscli.metrics import build_tables
 from synsec.engine.buckets import BucketManager
 from synsec.engine.model import Line
+from synsec.engine.pipeline import Stats
 from synsec.metrics import CONTENT_TYPE, Counters, parse
 from synsec.assembly.build import EngineOptions, build_engine
-from synsec.assembly.metrics import POURED, count_outputs, declare_outputs, register_engine
+from synsec.assembly.metrics import OVERFLOWS_WHITELISTED, POURED, count_outputs, declare_outputs, register_engine
 from tests.streams.topology_util import (REPO, Worker, collect, create_topics, decisions_of, produce_lines,
                                          read_lines, replay_reference)
 from topologies import load_topology
@@ -106,8 +107,8 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
 
 
 def test_bucket_counts_survive_a_rebalance():
-    """The buckets agent drops its partitions' engines on a rebalance: the pour counters keep what they counted
-    and add what the rebuilt engines count after."""
+    """The buckets agent drops its partitions' engines on a rebalance: the pour and whitelisted-overflow counters
+    keep what they counted and add what the rebuilt engines count after."""
     settings = WorkerSettings(broker=BrokerSettings.from_url("kafka://127.0.0.1:9"),
                               topology=load_topology("single"), engine=EngineOptions(reference_year=2026))
     app = create_app(settings)
@@ -119,10 +120,13 @@ def test_bucket_counts_survive_a_rebalance():
             parts[partition] = type("Part", (), {})()
             parts[partition].engine = type("Eng", (), {})()
             parts[partition].engine.buckets = BucketManager(shell.content.scenarios)
+            parts[partition].engine.stats = Stats()
             parts[partition].order = ()                                   # nothing held
         parts[partition].engine.buckets.stats["synsec/ssh-bf"]["poured"] += n
+        parts[partition].engine.stats.overflows_whitelisted += n
 
     def poured() -> float:
+        assert shell.metrics.value(OVERFLOWS_WHITELISTED) == shell.metrics.value(POURED, scenario="synsec/ssh-bf")
         return shell.metrics.value(POURED, scenario="synsec/ssh-bf")
 
     pour(0, 3)

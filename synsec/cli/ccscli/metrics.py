@@ -1,4 +1,4 @@
-"""`ccscli metrics`: cscli-like tables (Acquisition, Parsers, Buckets, Alerts, Decisions, API) from the
+"""`ccscli metrics`: cscli-like tables (Acquisition, Parsers, Buckets, Alerts, Decisions, API, …) from the
 counters `synsec replay` adds to the embedded store, or — with `--url` (repeatable; default
 $SYNSEC_API_URL + /metrics) — from Prometheus endpoints (`synsec api`, a worker). Several endpoints' samples
 with the same name and labels are added up. `-o raw` prints the Prometheus text, `-o json` the tables."""
@@ -19,6 +19,7 @@ _TABLES = (
     ("Acquisition", ("source",), (("lines read", "synsec_acquisition_lines_read_total"),
                                   ("lines parsed", "synsec_parser_hits_ok_total"),
                                   ("lines unparsed", "synsec_parser_hits_ko_total"))),
+    ("Acquisition errors", ("kind",), (("lines", "synsec_acquisition_line_errors_total"),)),
     ("Parsers", ("source",), (("hits ok", "synsec_parser_hits_ok_total"),
                               ("hits ko", "synsec_parser_hits_ko_total"),
                               ("whitelisted", "synsec_parser_whitelisted_total"))),
@@ -32,6 +33,7 @@ _TABLES = (
                                                    ("active", "synsec_api_decisions_active"))),
     ("Profiles", ("kind",), (("errors", "synsec_profile_errors_total"),)),
     ("Allowlists", (), (("alerts allowlisted", "synsec_alerts_allowlisted_total"),)),
+    ("Whitelists", (), (("overflows whitelisted", "synsec_overflows_whitelisted_total"),)),
     ("API", ("route", "method", "code"), (("requests", "synsec_api_requests_total"),)),
     ("API bouncers", ("bouncer", "route"), (("pulls", "synsec_api_bouncer_pulls_total"),)),
 )
