@@ -18,6 +18,7 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── DecodeError, EncodeError       a topic value that is not what its schema says (synsec.wire.codecs)
     ├── RegistryError                  schema ids (synsec.wire.registry)
     │   └── UnknownSchemaId
+    ├── HubError                       a hub index, item, download or install refused (synsec.hub)
     ├── KafkaSettingsError             connection settings that cannot work (synsec.wire.kafka)
     ├── KafkaAdminError, BrokerError   topic administration, the bundled broker (connectors.kafka)
     ├── InputError [ValueError]        a decision typed by a person (connectors.api.inputs) → 400

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from synsec.cli.ccscli import alerts, bouncers, content, decisions, explain, metrics
+from synsec.cli.ccscli import alerts, bouncers, content, decisions, explain, hub, metrics
 
 __all__ = ["main", "ccscli"]
 
@@ -22,7 +22,7 @@ def ccscli(ctx: click.Context, state_dir: str | None, config_dir: str | None) ->
     ctx.obj = settings_from_env(state_dir, config_dir)
 
 
-for module in (decisions, alerts, bouncers, content, explain, metrics):
+for module in (decisions, alerts, bouncers, content, hub, explain, metrics):
     for command in module.COMMANDS:
         ccscli.add_command(command)
 

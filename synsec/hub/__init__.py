@@ -1,0 +1,12 @@
+"""The hub lifecycle: CrowdSec `.index.json` indexes, dependency resolution and installs into one config dir.
+
+`index` reads an index (pure: names and paths checked, nothing trusted), `resolve` computes dependency closures
+and reverse dependencies (pure), `fetch` gets bytes from the configured hub only (size caps, timeouts),
+`install` reads and changes a config directory in CrowdSec's layout without ever writing outside it.
+"""
+
+from __future__ import annotations
+
+from synsec.hub.index import HubError, HubIndex, Item, parse_index
+
+__all__ = ["HubError", "HubIndex", "Item", "parse_index"]
