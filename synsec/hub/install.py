@@ -56,15 +56,22 @@ class Outcome:
     refused: list         # human lines: what was refused (the command fails)
 
 
-def _write(config: Path, relpath: str, data: bytes) -> None:
-    """Write `data` at config/relpath: no component may be a symlink; atomic replace; never outside `config`."""
-    config.mkdir(parents=True, exist_ok=True)
+def _real_dirs(config: Path, relpath: str, create: bool) -> Path:
+    """The directory of config/relpath, each directory on the way a real one (not a symlink), made if `create`."""
     here = config
     for part in relpath.split("/")[:-1]:
         here = here / part
         if os.path.islink(here) or (os.path.lexists(here) and not here.is_dir()):
             raise HubError(f"{here}: not a real directory; refusing to write through it")
-        here.mkdir(exist_ok=True)
+        if create:
+            here.mkdir(exist_ok=True)
+    return here
+
+
+def _write(config: Path, relpath: str, data: bytes) -> None:
+    """Write `data` at config/relpath: no component may be a symlink; atomic replace; never outside `config`."""
+    config.mkdir(parents=True, exist_ok=True)
+    here = _real_dirs(config, relpath, create=True)
     target = here / relpath.split("/")[-1]
     tmp = here / f".{target.name}.synsec-tmp"
     if os.path.lexists(tmp):
@@ -195,7 +202,8 @@ def remove(config: Path, index: HubIndex, keys: list, force: bool = False) -> Ou
         if not asked and st[key].tainted and not force:
             done.append(f"kept {key[0]} {key[1]} (tainted)")
             return
-        os.unlink(config / index.items[key].install_path)
+        relpath = index.items[key].install_path
+        os.unlink(_real_dirs(config, relpath, create=False) / relpath.split("/")[-1])   # a link itself, never its target
         gone.add(key)
         done.append(f"removed {key[0]} {key[1]}")
         for dep in index.items[key].deps:

@@ -191,6 +191,15 @@ def test_path_traversal_from_the_remote_writes_nothing_outside(tmp_path, remote)
     assert not list(tmp_path.rglob("escaped.yaml"))
 
 
+def test_remove_through_a_symlinked_config_dir_deletes_nothing_outside(installed, tmp_path):
+    """Regression: `remove` never unlinks a file outside the config dir reached through a symlinked scenarios/."""
+    outside = tmp_path / "outside"
+    (installed / "scenarios").rename(outside)
+    os.symlink(outside, installed / "scenarios")
+    res = cs(installed, "scenarios", "remove", "--force", "crowdsecurity/http-probing", code=1)
+    assert "not a real directory" in res.output and (outside / "http-probing.yaml").is_file()
+
+
 def test_update_from_directory_and_file_url(tmp_path):
     """`hub update` reads a local directory or a file:// URL (Debian's hub works offline)."""
     hub = require_hub()["CROWDSEC_HUB"]
