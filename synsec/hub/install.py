@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from synsec.content.datafiles import MAX_DATA_FILE_BYTES
+from synsec.hub.data import data_sources, locate
 from synsec.hub.fetch import DEFAULT_HUB_URL, fetch
 from synsec.hub.index import MAX_INDEX_BYTES, HubError, HubIndex, Item, parse_index
 from synsec.hub.resolve import closure, needed_by
@@ -148,14 +150,35 @@ def _download(index: HubIndex, keys: list, hub_url: str) -> dict:
     return got
 
 
-def _apply(config: Path, index: HubIndex, todo: list, hub_url: str, verb: str) -> list:
-    data = _download(index, todo, hub_url)
+def _data_files(index: HubIndex, got: dict, bases: list) -> tuple[dict, list]:
+    """The `data:` files of the items in `got` below the hub URL or an allowed prefix: ({dest_file: bytes},
+    notes on those left alone)."""
+    files, notes = {}, []
+    for key, content in got.items():
+        item = index.items[key]
+        for url, dest in data_sources(content.decode("utf-8", "replace"), item.path):
+            where = locate(url, bases)
+            if where is None:
+                notes.append(f"data file {dest} of {item.name} not downloaded: {url} is not below the hub URL "
+                             "(--data-url PREFIX allows it; or put it in <config-dir>/data)")
+            elif dest not in files:
+                files[dest] = fetch(*where, max_bytes=MAX_DATA_FILE_BYTES)
+    return files, notes
+
+
+def _apply(config: Path, index: HubIndex, todo: list, hub_url: str, verb: str, data_urls=()) -> list:
+    got = _download(index, todo, hub_url)
+    files, notes = _data_files(index, got, [hub_url, *data_urls])
     for key in todo:
-        _write(config, index.items[key].install_path, data[key])
-    return [f"{verb} {t} {n} {index.items[(t, n)].version}" for t, n in todo]
+        _write(config, index.items[key].install_path, got[key])
+    for dest, content in files.items():
+        _write(config, f"data/{dest}", content)
+    return ([f"{verb} {t} {n} {index.items[(t, n)].version}" for t, n in todo]
+            + [f"data file {dest} downloaded" for dest in files] + notes)
 
 
-def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool = False) -> Outcome:
+def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool = False,
+            data_urls=()) -> Outcome:
     """Install `keys` and their dependencies; a tainted installed item is kept unless `force`."""
     st = states(config, index)
     todo, refused = [], []
@@ -165,10 +188,11 @@ def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool
             refused.append(f"{key[0]} {key[1]} is tainted (edited locally); not overwritten (use --force)")
         elif not s.installed or (force and (s.tainted or s.version != s.item.version)):
             todo.append(key)
-    return Outcome(_apply(config, index, todo, hub_url, "installed"), refused)
+    return Outcome(_apply(config, index, todo, hub_url, "installed", data_urls), refused)
 
 
-def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, force: bool = False) -> Outcome:
+def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, force: bool = False,
+            data_urls=()) -> Outcome:
     """Bring installed `keys` (all installed items when None), and what they need, to the index's version."""
     st = states(config, index)
     chosen = keys if keys is not None else [k for k, s in st.items() if s.installed]
@@ -179,7 +203,7 @@ def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, forc
             refused.append(f"{key[0]} {key[1]} is tainted (edited locally); not upgraded (use --force)")
         elif not s.installed or s.tainted or s.version != s.item.version:
             todo.append(key)
-    return Outcome(_apply(config, index, todo, hub_url, "upgraded"), refused)
+    return Outcome(_apply(config, index, todo, hub_url, "upgraded", data_urls), refused)
 
 
 def remove(config: Path, index: HubIndex, keys: list, force: bool = False) -> Outcome:

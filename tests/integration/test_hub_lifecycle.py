@@ -208,3 +208,26 @@ def test_update_from_directory_and_file_url(tmp_path):
         cs(config, "hub", "update", "--hub-url", url)
         cs(config, "scenarios", "install", "crowdsecurity/ssh-bf")
         assert listed(config)[("scenarios", "crowdsecurity/ssh-bf")]["status"] == "installed"
+
+
+def test_data_files_below_the_hub_url_are_downloaded(tmp_path, remote):
+    """A `data:` file whose source_url is below the hub URL lands in <config>/data; one elsewhere is reported
+    and not fetched unless its prefix is allowed with --data-url; an unsafe dest_file refuses the install."""
+    root, url = remote
+    (root / "data").mkdir()
+    (root / "data/mine.txt").write_bytes(b"/etc/passwd\n")
+    scenario = (root / "scenarios/crowdsecurity/ssh-bf.yaml").read_text()
+    with_data = (f"data:\n  - source_url: {url}/data/mine.txt\n    dest_file: mine.txt\n    type: string\n"
+                 "  - source_url: http://127.0.0.1:9/other.txt\n    dest_file: other.txt\n    type: string\n")
+    bump(root, "scenarios", "crowdsecurity/ssh-bf", (with_data + scenario.split("---")[0]).encode())
+    config = tmp_path / "config"
+    cs(config, "hub", "update", "--hub-url", url)
+    res = cs(config, "scenarios", "install", "crowdsecurity/ssh-bf")
+    assert (config / "data/mine.txt").read_bytes() == b"/etc/passwd\n"
+    assert "other.txt of crowdsecurity/ssh-bf not downloaded" in res.output
+    assert not (config / "data/other.txt").exists()
+    bump(root, "scenarios", "crowdsecurity/ssh-bf",
+         with_data.replace("dest_file: mine.txt", "dest_file: ../../escaped.txt").encode(), "9.10")
+    cs(config, "hub", "update")
+    res = cs(config, "scenarios", "upgrade", "crowdsecurity/ssh-bf", code=1)
+    assert "unsafe name" in res.output and not list(tmp_path.rglob("escaped.txt"))

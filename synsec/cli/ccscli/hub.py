@@ -16,6 +16,9 @@ __all__ = ["COMMANDS"]
 hub_url_option = click.option("--hub-url", envvar="SYNSEC_HUB_URL",
                               help="Hub to fetch from: http(s)://, file:// or a directory ($SYNSEC_HUB_URL; "
                                    "default: the one of the last `hub update`, else CrowdSec's public hub).")
+data_url_option = click.option("--data-url", "data_urls", multiple=True, envvar="SYNSEC_HUB_DATA_URLS",
+                               help="Also download `data:` files whose source_url is below this prefix "
+                                    "(repeatable; $SYNSEC_HUB_DATA_URLS, space-separated). Default: the hub URL only.")
 force_option = click.option("--force", is_flag=True, help="Overwrite tainted items / remove needed items.")
 
 
@@ -99,15 +102,16 @@ def hub_list(settings, all_items, output) -> None:
 
 @hub.command("upgrade")
 @hub_url_option
+@data_url_option
 @force_option
 @click.pass_obj
-def hub_upgrade(settings, hub_url, force) -> None:
+def hub_upgrade(settings, hub_url, data_urls, force) -> None:
     """Upgrade every installed item to the index's version (tainted ones only with --force)."""
     from synsec.hub.install import hub_url_of, load_index, upgrade
 
     config = _config(settings)
     index = _guard(load_index, config)
-    _report(_guard(upgrade, config, index, None, hub_url_of(config, hub_url), force))
+    _report(_guard(upgrade, config, index, None, hub_url_of(config, hub_url), force, data_urls))
 
 
 def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
@@ -119,15 +123,16 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @group.command("install")
     @click.argument("names", nargs=-1, required=True)
     @hub_url_option
+    @data_url_option
     @force_option
     @click.pass_obj
-    def install_cmd(settings, names, hub_url, force) -> None:
+    def install_cmd(settings, names, hub_url, data_urls, force) -> None:
         """Install items and their dependencies from the hub (digests checked)."""
         from synsec.hub.install import hub_url_of, install, load_index
 
         config = _config(settings)
         index = _guard(load_index, config)
-        _report(_guard(install, config, index, keys(names), hub_url_of(config, hub_url), force))
+        _report(_guard(install, config, index, keys(names), hub_url_of(config, hub_url), force, data_urls))
 
     @group.command("remove")
     @click.argument("names", nargs=-1, required=True)
@@ -144,16 +149,17 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @group.command("upgrade")
     @click.argument("names", nargs=-1)
     @hub_url_option
+    @data_url_option
     @force_option
     @click.pass_obj
-    def upgrade_cmd(settings, names, hub_url, force) -> None:
+    def upgrade_cmd(settings, names, hub_url, data_urls, force) -> None:
         """Upgrade installed items (all of this type without NAMES); tainted ones only with --force."""
         from synsec.hub.install import hub_url_of, load_index, states, upgrade
 
         config = _config(settings)
         index = _guard(load_index, config)
         chosen = keys(names) or [k for k, s in states(config, index).items() if k[0] == type_ and s.installed]
-        _report(_guard(upgrade, config, index, chosen, hub_url_of(config, hub_url), force))
+        _report(_guard(upgrade, config, index, chosen, hub_url_of(config, hub_url), force, data_urls))
 
     if not with_views:
         return
