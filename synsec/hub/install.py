@@ -227,7 +227,8 @@ def remove(config: Path, index: HubIndex, keys: list, force: bool = False) -> Ou
             done.append(f"kept {key[0]} {key[1]} (tainted)")
             return
         relpath = index.items[key].install_path
-        os.unlink(_real_dirs(config, relpath, create=False) / relpath.split("/")[-1])   # a link itself, never its target
+        # unlink removes a link itself, never its target; the directories on the way are real ones
+        os.unlink(_real_dirs(config, relpath, create=False) / relpath.split("/")[-1])
         gone.add(key)
         done.append(f"removed {key[0]} {key[1]}")
         for dep in index.items[key].deps:
