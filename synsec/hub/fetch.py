@@ -29,7 +29,8 @@ def fetch(hub_url: str, relpath: str, max_bytes: int = MAX_ITEM_BYTES, timeout: 
     scheme = urllib.parse.urlsplit(hub_url).scheme
     if scheme in ("http", "https"):
         url = hub_url.rstrip("/") + "/" + urllib.parse.quote(relpath)
-        opener = urllib.request.build_opener(_NoRedirect)
+        loopback = urllib.parse.urlsplit(url).hostname in ("127.0.0.1", "::1", "localhost")
+        opener = urllib.request.build_opener(_NoRedirect, *([urllib.request.ProxyHandler({})] if loopback else []))
         try:
             with opener.open(url, timeout=timeout) as resp:
                 data = resp.read(max_bytes + 1)
