@@ -303,6 +303,8 @@ from synsec.cli.up import up as _up  # noqa: E402
 cli.add_command(_up)
 from synsec.cli.bouncer import bouncer as _bouncer  # noqa: E402
 cli.add_command(_bouncer)
+from synsec.cli.central import central as _central  # noqa: E402
+cli.add_command(_central)
 
 
 def main() -> None:

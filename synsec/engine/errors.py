@@ -25,6 +25,8 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── QueryError [ValueError]        LAPI query parameters (connectors.api.query) → 400
     ├── Forbidden, Throttled           an API key refused → 403, too many refusals → 429 (connectors.api.server)
     ├── ApiError [RuntimeError]        what ccscli's API client got back (connectors.api.client)
+    ├── TokenError                     a central login token malformed, badly signed or expired (connectors.central.tokens)
+    ├── Unauthorized                   no valid token for a registered watcher → 401 (connectors.central.server)
     ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
     ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)
     └── SinkBackpressure               the ClickHouse sink cannot take more yet (connectors.clickhouse.sink)

@@ -1,0 +1,202 @@
+"""The HTTP layer of `synsec central` (aiohttp): CrowdSec's Central API v2 as CrowdSec 1.4.6 calls it.
+
+Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /v2/signals`,
+`GET /v2/decisions/stream`, `POST /v2/metrics/` (accepted, counted), `POST /v2/watchers/enroll` (console
+enrolment: refused with a 403, there is no console), `GET /health`. Every request is logged (method, path,
+status). Every error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the
+same shape and one log line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from connectors.api.inputs import InputError, parse_json
+from connectors.central.consensus import Rule
+from connectors.central.signals import parse_signals
+from connectors.central.store import CentralStore
+from connectors.central.tokens import TokenError, check_password, hash_password, issue_token, verify_token
+from synsec.engine.errors import SynsecError
+from synsec.engine.model import format_duration
+
+__all__ = ["create_app", "Central", "MAX_BODY"]
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+_MACHINE_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
+_SCENARIO = re.compile(r"[A-Za-z0-9_./:@+-]{1,256}")
+_MAX_SCENARIOS = 5000
+_STREAM_KEYS = {"startup", "scopes", "scenarios_containing", "scenarios_not_containing"}
+
+
+class Unauthorized(SynsecError):
+    """No token, or one that is invalid or names no registered watcher: a 401."""
+
+
+@dataclass
+class Central:
+    """What the handlers share: the store, the token secret, the rule and the clock."""
+
+    store: CentralStore
+    secret: bytes
+    rule: Rule
+    clock: Callable[[], float] = time.time
+    token_ttl: float = 3600.0
+    metrics_received: int = 0
+
+
+def _json(data, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+
+
+def _message(status: int, text: str) -> web.Response:
+    return _json({"message": text}, status)
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def _body(request: web.Request) -> dict:
+    body = parse_json(await request.read())
+    if not isinstance(body, dict):
+        raise InputError("body must be a JSON object")
+    return body
+
+
+def _credentials(body: dict, extra: set[str]) -> tuple[str, str]:
+    unknown = sorted(set(body) - {"machine_id", "password"} - extra)
+    if unknown:
+        raise InputError(f"unknown key(s) {unknown[:5]}")
+    machine_id, password = body.get("machine_id"), body.get("password")
+    if not isinstance(machine_id, str) or not _MACHINE_ID.fullmatch(machine_id):
+        raise InputError("machine_id must be 1-128 characters of A-Z a-z 0-9 _ . @ -")
+    if not isinstance(password, str) or not 1 <= len(password) <= 256:
+        raise InputError("password must be a string of 1-256 characters")
+    return machine_id, password
+
+
+class Handlers:
+    def __init__(self, central: Central):
+        self.c = central
+
+    def watcher(self, request: web.Request) -> str:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            raise Unauthorized("missing bearer token")
+        try:
+            machine_id = verify_token(self.c.secret, auth[7:].strip(), self.c.clock())
+        except TokenError as err:
+            raise Unauthorized(str(err)) from None
+        if self.c.store.password_of(machine_id) is None:
+            raise Unauthorized("unknown watcher")
+        return machine_id
+
+    @web.middleware
+    async def errors(self, request: web.Request, handler) -> web.StreamResponse:
+        try:
+            resp = await handler(request)
+        except Unauthorized as err:
+            resp = _message(401, str(err))
+        except InputError as err:
+            resp = _message(400, str(err))
+        except web.HTTPException as err:
+            resp = _message(err.status, err.reason)
+        except Exception as err:  # noqa: BLE001 — a bug: one log line, a 500 without details
+            log.error("%s %.200r: internal error: %s: %.200r", request.method, request.path,
+                      type(err).__name__, str(err))
+            resp = _message(500, "internal server error")
+        log.info("%s %.200s -> %d", request.method, request.path, resp.status)
+        return resp
+
+    async def register(self, request: web.Request) -> web.Response:
+        machine_id, password = _credentials(await _body(request), set())
+        stored = self.c.store.password_of(machine_id)
+        if stored is not None:
+            if check_password(stored, password):
+                return _message(200, "watcher already registered")
+            return _message(409, "machine_id already registered")
+        try:
+            self.c.store.add_watcher(machine_id, hash_password(password), self.c.clock())
+        except sqlite3.IntegrityError:
+            return _message(409, "machine_id already registered")
+        return _message(201, "watcher registered")
+
+    async def login(self, request: web.Request) -> web.Response:
+        body = await _body(request)
+        machine_id, password = _credentials(body, {"scenarios"})
+        scenarios = body.get("scenarios") or []
+        if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
+                isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios):
+            raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
+        stored = self.c.store.password_of(machine_id)
+        if stored is None or not check_password(stored, password):
+            return _message(403, "incorrect machine_id or password")
+        now = self.c.clock()
+        self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
+        token, exp = issue_token(self.c.secret, machine_id, now, self.c.token_ttl)
+        return _json({"code": 200, "expire": _rfc3339(exp), "token": token})
+
+    async def signals(self, request: web.Request) -> web.Response:
+        watcher = self.watcher(request)
+        signals = parse_signals(parse_json(await request.read()))
+        now = self.c.clock()
+        self.c.store.add_signals(watcher, signals, now)
+        self.c.store.refresh(now, self.c.rule)
+        return _message(200, "OK")
+
+    async def stream(self, request: web.Request) -> web.Response:
+        watcher = self.watcher(request)
+        unknown = sorted(set(request.query) - _STREAM_KEYS)
+        if unknown:
+            raise InputError(f"unknown parameter(s): {', '.join(unknown)[:200]}")
+        startup = request.query.get("startup", "false").lower()
+        if startup not in ("true", "false"):
+            raise InputError("startup must be true or false")
+        now = self.c.clock()
+        self.c.store.refresh(now, self.c.rule)
+        new, deleted = self.c.store.stream(watcher, startup == "true")
+        return _json({"new": [_decision(e, now) for e in new], "deleted": [_decision(e, now) for e in deleted]})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        self.watcher(request)
+        await _body(request)
+        self.c.metrics_received += 1
+        return _message(201, "OK")
+
+    async def enroll(self, request: web.Request) -> web.Response:
+        self.watcher(request)
+        return _message(403, "synsec central has no console: enrolment is not supported")
+
+    async def health(self, request: web.Request) -> web.Response:
+        return _json({"status": "up"})
+
+
+def _decision(entry, now: float) -> dict:
+    rid, scope, value, scenario, until = entry
+    return {"id": rid, "origin": "CAPI", "type": "ban", "scope": scope, "value": value, "scenario": scenario,
+            "duration": format_duration(max(until - now, 1.0))}
+
+
+def create_app(central: Central) -> web.Application:
+    h = Handlers(central)
+    app = web.Application(middlewares=[h.errors], client_max_size=MAX_BODY)
+    app.router.add_post("/v2/watchers", h.register)
+    app.router.add_post("/v2/watchers/login", h.login)
+    app.router.add_post("/v2/watchers/enroll", h.enroll)
+    app.router.add_post("/v2/signals", h.signals)
+    app.router.add_get("/v2/decisions/stream", h.stream)
+    app.router.add_post("/v2/metrics", h.metrics)
+    app.router.add_post("/v2/metrics/", h.metrics)
+    app.router.add_get("/health", h.health)
+    return app

@@ -1,0 +1,125 @@
+"""Strict validation of `POST /v2/signals` bodies: a signal keeps only what a signal may carry.
+
+Accepted keys are those CrowdSec 1.4.6's `models.AddSignalsRequestItem` sends (plus `events_count`); any other
+key, a wrong type, a bad address or an oversized value is an InputError (a 400), and the whole batch is
+refused. What is kept: machine id, scenario name/hash/version, source (scope and value/IP/range), start/stop/
+created timestamps, events count. `message`, `scenario_trust` and the source's geo fields are accepted (1.4.6
+sends them) and dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from connectors.api.inputs import InputError
+from connectors.api.model import parse_ip, parse_network
+
+__all__ = ["Signal", "parse_signals", "MAX_SIGNALS"]
+
+MAX_SIGNALS = 1000          # per request; 1.4.6 sends batches of 50
+_MAX_TEXT = 256
+_KEYS = {"machine_id", "scenario", "scenario_hash", "scenario_version", "source", "start_at", "stop_at",
+         "created_at", "events_count", "message", "scenario_trust"}
+_SOURCE_KEYS = {"scope", "value", "ip", "range", "as_name", "as_number", "cn", "latitude", "longitude"}
+_REQUIRED = ("scenario", "source", "start_at", "stop_at")
+_NAME = re.compile(r"[A-Za-z0-9_./:@+-]{1,256}")
+_HASH = re.compile(r"[0-9a-fA-F]{0,128}")
+_RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class Signal:
+    machine_id: str
+    scenario: str
+    scenario_hash: str
+    scenario_version: str
+    scope: str
+    value: str
+    start_at: str
+    stop_at: str
+    created_at: str
+    events_count: int | None
+
+
+def _text(item: dict, key: str, pre: str, *, required: bool = False) -> str:
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            raise InputError(f"{pre}{key} is required")
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{pre}{key} must be a string, got {type(value).__name__}")
+    if len(value) > _MAX_TEXT or _CONTROL.search(value):
+        raise InputError(f"{pre}{key}: longer than {_MAX_TEXT} characters or has control characters")
+    return value
+
+
+def _time(item: dict, key: str, pre: str, required: bool) -> str:
+    text = _text(item, key, pre, required=required)
+    if text:
+        try:
+            if not _RFC3339.fullmatch(text):
+                raise ValueError(text)
+            datetime.strptime(text[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            raise InputError(f"{pre}{key}: {text[:40]!r} is not an RFC 3339 time") from None
+    return text
+
+
+def _source(src, pre: str) -> tuple[str, str]:
+    if not isinstance(src, dict):
+        raise InputError(f"{pre}source must be an object")
+    unknown = sorted(set(src) - _SOURCE_KEYS)
+    if unknown:
+        raise InputError(f"{pre}source: unknown key(s) {unknown[:5]}")
+    for k in ("as_name", "as_number", "cn"):
+        _text(src, k, f"{pre}source.")
+    for k in ("latitude", "longitude"):
+        if not isinstance(src.get(k, 0), (int, float)) or isinstance(src.get(k), bool):
+            raise InputError(f"{pre}source.{k} must be a number")
+    scope = _text(src, "scope", f"{pre}source.", required=True)
+    value = _text(src, "value", f"{pre}source.") or _text(src, "ip", f"{pre}source.") \
+        or _text(src, "range", f"{pre}source.")
+    try:
+        if scope.lower() == "ip":
+            return "Ip", str(parse_ip(value))
+        if scope.lower() == "range":
+            return "Range", str(parse_network(value, strict=False))
+    except ValueError:
+        raise InputError(f"{pre}source: {value[:60]!r} is not a valid {scope}") from None
+    raise InputError(f"{pre}source.scope must be Ip or Range, got {scope[:40]!r}")
+
+
+def _signal(item, pre: str) -> Signal:
+    if not isinstance(item, dict):
+        raise InputError(f"{pre}must be an object")
+    unknown = sorted(set(item) - _KEYS)
+    if unknown:
+        raise InputError(f"{pre}unknown key(s) {unknown[:5]}")
+    _text(item, "message", pre), _text(item, "scenario_trust", pre)
+    scenario = _text(item, "scenario", pre, required=True)
+    if not _NAME.fullmatch(scenario):
+        raise InputError(f"{pre}scenario: {scenario[:60]!r} is not a scenario name")
+    digest = _text(item, "scenario_hash", pre)
+    if not _HASH.fullmatch(digest):
+        raise InputError(f"{pre}scenario_hash must be hexadecimal")
+    count = item.get("events_count")
+    if count is not None and (not isinstance(count, int) or isinstance(count, bool) or not 0 <= count < 2 ** 31):
+        raise InputError(f"{pre}events_count must be an integer in [0, 2^31)")
+    scope, value = _source(item.get("source"), pre)
+    return Signal(machine_id=_text(item, "machine_id", pre), scenario=scenario, scenario_hash=digest,
+                  scenario_version=_text(item, "scenario_version", pre), scope=scope, value=value,
+                  start_at=_time(item, "start_at", pre, True), stop_at=_time(item, "stop_at", pre, True),
+                  created_at=_time(item, "created_at", pre, False), events_count=count)
+
+
+def parse_signals(body) -> list[Signal]:
+    """A decoded JSON body as signals; InputError naming the first bad one otherwise."""
+    if not isinstance(body, list) or not body:
+        raise InputError("body must be a non-empty JSON list of signals")
+    if len(body) > MAX_SIGNALS:
+        raise InputError(f"at most {MAX_SIGNALS} signals per request")
+    return [_signal(x, f"signal {i + 1}: ") for i, x in enumerate(body)]

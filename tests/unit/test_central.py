@@ -1,0 +1,210 @@
+"""synsec central (issue 12, first slice): login tokens, strict signal validation, the minimal consensus rule and
+the Central API routes over a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from connectors.api.inputs import InputError
+from connectors.central.consensus import Rule, decide, listable
+from connectors.central.server import Central, create_app
+from connectors.central.signals import MAX_SIGNALS, parse_signals
+from connectors.central.store import CentralStore
+from connectors.central.tokens import TokenError, issue_token, load_secret, verify_token
+
+SECRET = b"s" * 32
+NOW = 1_800_000_000.0
+
+
+def sig(ip: str = "45.13.227.7", **kw) -> dict:
+    item = {"machine_id": "m1", "scenario": "crowdsecurity/http-probing", "scenario_hash": "c8bb45", "scenario_version":
+            "0.2", "source": {"scope": "Ip", "value": ip, "ip": ip}, "start_at": "2026-11-22T10:01:00Z",
+            "stop_at": "2026-11-22T10:01:05Z", "message": "", "scenario_trust": "certified"}
+    item.update(kw)
+    return item
+
+
+# ------------------------------------------------------------------ tokens
+def test_token_round_trip_names_the_machine():
+    """A token issued to a machine verifies to that machine until it expires."""
+    token, exp = issue_token(SECRET, "w1", NOW, 3600)
+    assert exp == NOW + 3600
+    assert verify_token(SECRET, token, NOW + 3599) == "w1"
+
+
+@pytest.mark.parametrize("case", ["expired", "other secret", "tampered claims", "garbage", "alg none"])
+def test_bad_tokens_are_refused(case):
+    """An expired token, one signed with another secret, edited claims, garbage or alg=none are TokenErrors."""
+    token, _ = issue_token(SECRET, "w1", NOW, 3600)
+    head, body, sig_ = token.split(".")
+    secret, now = SECRET, NOW
+    if case == "expired":
+        now = NOW + 3600
+    elif case == "other secret":
+        secret = b"t" * 32
+    elif case == "tampered claims":
+        forged, _ = issue_token(SECRET, "w2", NOW, 3600)
+        token = f"{head}.{forged.split('.')[1]}.{sig_}"
+    elif case == "garbage":
+        token = "a.b"
+    else:
+        token = "eyJhbGciOiJub25lIn0.e30."
+    with pytest.raises(TokenError):
+        verify_token(secret, token, now)
+
+
+def test_server_secret_is_created_once_with_mode_0600(tmp_path):
+    """The HMAC secret is 32 random bytes in central.secret, mode 0600, and the same on the next start."""
+    first = load_secret(tmp_path)
+    assert len(first) == 32 and load_secret(tmp_path) == first
+    assert stat.S_IMODE(os.stat(tmp_path / "central.secret").st_mode) == 0o600
+
+
+# ------------------------------------------------------------------ signals
+def test_signal_from_crowdsec_146_keeps_only_signal_fields():
+    """A 1.4.6-shaped signal is accepted; the address is canonical and message/trust/geo are dropped."""
+    (s,) = parse_signals([sig("::ffff:45.13.227.7", source={"scope": "Ip", "value": "::ffff:45.13.227.7",
+                                                             "cn": "FR", "latitude": 1.5})])
+    assert (s.scope, s.value, s.scenario, s.scenario_version) == ("Ip", "45.13.227.7", "crowdsecurity/http-probing",
+                                                                    "0.2")
+    assert not hasattr(s, "message")
+
+
+@pytest.mark.parametrize("body, message", [
+    ({}, "non-empty JSON list"),
+    ([], "non-empty JSON list"),
+    ([sig()] * (MAX_SIGNALS + 1), "at most"),
+    (["x"], "must be an object"),
+    ([sig(decisions=[])], "unknown key"),
+    ([sig(source={"scope": "Ip", "value": "45.13.227.7", "evil": 1})], "unknown key"),
+    ([sig(source={"scope": "Ip", "value": "1.2.3"})], "not a valid Ip"),
+    ([sig(source={"scope": "Ip", "value": "fe80::1%eth0"})], "not a valid Ip"),
+    ([sig(source={"scope": "Country", "value": "FR"})], "must be Ip or Range"),
+    ([sig(source="45.13.227.7")], "source must be an object"),
+    ([sig(scenario=None)], "scenario is required"),
+    ([sig(scenario="a b")], "not a scenario name"),
+    ([sig(scenario="x" * 300)], "longer than"),
+    ([sig(scenario_hash="zz")], "hexadecimal"),
+    ([sig(start_at="yesterday")], "RFC 3339"),
+    ([sig(stop_at=12)], "must be a string"),
+    ([sig(events_count=-1)], "events_count"),
+    ([sig(events_count=True)], "events_count"),
+    ([sig(machine_id="a\nb")], "control characters"),
+])
+def test_malformed_signals_are_input_errors(body, message):
+    """Anything a signal may not carry, or carries badly, is an InputError naming it (a 400 over HTTP)."""
+    with pytest.raises(InputError, match=message):
+        parse_signals(body)
+
+
+# ------------------------------------------------------------------ consensus
+RULE = Rule(min_reporters=2, window=86400)
+
+
+def test_single_reporter_never_lists_anything():
+    """One watcher reporting an address many times, under many scenarios, lists nothing."""
+    reports = [("45.13.227.7", "w1", f"s{i}", NOW - i) for i in range(100)]
+    assert decide(reports, NOW, RULE) == {}
+
+
+def test_two_distinct_reporters_within_the_window_list_an_address():
+    """Two watchers within the window list it, with the majority scenario and the time the rule lapses."""
+    reports = [("45.13.227.7", "w1", "a/probing", NOW - 100), ("45.13.227.7", "w2", "a/probing", NOW - 50),
+               ("45.13.227.7", "w2", "b/other", NOW - 40)]
+    got = decide(reports, NOW, RULE)["45.13.227.7"]
+    assert (got.scenario, got.reporters, got.until) == ("a/probing", 2, NOW - 100 + 86400)
+
+
+def test_reports_outside_the_window_do_not_count():
+    """A report older than the window does not make a second reporter."""
+    reports = [("45.13.227.7", "w1", "s", NOW - 86401), ("45.13.227.7", "w2", "s", NOW - 10)]
+    assert decide(reports, NOW, RULE) == {}
+    assert decide(reports, NOW, Rule(min_reporters=2, window=90000)) != {}
+
+
+@pytest.mark.parametrize("ip", ["10.0.0.1", "192.168.1.1", "127.0.0.1", "203.0.113.40", "198.51.100.7",
+                                "100.64.0.1", "169.254.1.1", "224.0.0.1", "::1", "fe80::1", "2001:db8::1",
+                                "240.0.0.1"])
+def test_private_reserved_and_documentation_addresses_are_never_listed(ip):
+    """Addresses outside global unicast are never listed, whatever the number of reporters."""
+    assert not listable(ip)
+    assert decide([(ip, f"w{i}", "s", NOW) for i in range(50)], NOW, RULE) == {}
+
+
+def test_min_reporters_below_two_is_refused():
+    """The rule cannot be configured so that a single reporter lists an address."""
+    with pytest.raises(ValueError):
+        Rule(min_reporters=1)
+
+
+# ------------------------------------------------------------------ HTTP
+def _run(tmp_path, scenario):
+    store = CentralStore(tmp_path)
+    central = Central(store=store, secret=SECRET, rule=RULE)
+
+    async def main():
+        async with TestClient(TestServer(create_app(central))) as client:
+            return await scenario(client, store)
+    try:
+        return asyncio.run(main())
+    finally:
+        store.close()
+
+
+async def _login(client, machine_id: str) -> dict:
+    cred = {"machine_id": machine_id, "password": f"pw-{machine_id}"}
+    assert (await client.post("/v2/watchers", json=cred)).status == 201
+    resp = await client.post("/v2/watchers/login", json={**cred, "scenarios": ["crowdsecurity/http-probing"]})
+    assert resp.status == 200
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+def test_two_watchers_list_an_address_and_deltas_follow(tmp_path):
+    """Register, login, signals from two watchers: the address is served at startup; the next pull is empty."""
+    async def scenario(client, store):
+        h1, h2 = await _login(client, "w1"), await _login(client, "w2")
+        assert (await client.post("/v2/signals", json=[sig(), sig("203.0.113.40")], headers=h1)).status == 200
+        first = await (await client.get("/v2/decisions/stream?startup=true", headers=h1)).json()
+        assert first == {"new": [], "deleted": []}
+        assert (await client.post("/v2/signals", json=[sig(), sig("203.0.113.40")], headers=h2)).status == 200
+        delta = await (await client.get("/v2/decisions/stream?startup=false", headers=h1)).json()
+        again = await (await client.get("/v2/decisions/stream?startup=false", headers=h1)).json()
+        metrics = await client.post("/v2/metrics/", json={"machines": []}, headers=h2)
+        return delta, again, metrics.status, len(store.signals())
+    delta, again, metrics, stored = _run(tmp_path, scenario)
+    assert [(d["value"], d["origin"], d["scope"], d["type"]) for d in delta["new"]] == [
+        ("45.13.227.7", "CAPI", "Ip", "ban")]
+    assert again == {"new": [], "deleted": []}
+    assert metrics == 201 and stored == 4
+
+
+def test_protocol_errors_are_json_4xx(tmp_path):
+    """No token, a forged token, a wrong password, a taken id, bad JSON, bad signals, unknown routes: 4xx JSON."""
+    async def scenario(client, store):
+        h = await _login(client, "w1")
+        forged = {"Authorization": "Bearer " + issue_token(b"x" * 32, "w1", NOW, 3600)[0]}
+        calls = [client.post("/v2/signals", json=[sig()]),
+                 client.post("/v2/signals", json=[sig()], headers=forged),
+                 client.post("/v2/watchers/login", json={"machine_id": "w1", "password": "nope"}),
+                 client.post("/v2/watchers", json={"machine_id": "w1", "password": "other"}),
+                 client.post("/v2/watchers", json={"machine_id": "../x", "password": "p"}),
+                 client.post("/v2/watchers", data=b"\xff{"),
+                 client.post("/v2/signals", data=b"[{]", headers=h),
+                 client.post("/v2/signals", json=[sig(source={"scope": "Ip", "value": "1.2.3"})], headers=h),
+                 client.post("/v2/signals", data=b"[" + b"[" * 100000, headers=h),
+                 client.get("/v2/decisions/stream?startup=maybe", headers=h),
+                 client.get("/v2/nope")]
+        out = []
+        for call in calls:
+            resp = await call
+            out.append((resp.status, "message" in await resp.json(content_type=None)))
+        return out, len(store.signals())
+    out, stored = _run(tmp_path, scenario)
+    assert [s for s, _ in out] == [401, 401, 403, 409, 400, 400, 400, 400, 400, 400, 404]
+    assert all(has for _, has in out) and stored == 0
