@@ -2,7 +2,8 @@
 
 Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /v2/signals`,
 `GET /v2/decisions/stream`, `POST /v2/metrics/` (accepted, counted), `POST /v2/watchers/enroll` (console
-enrolment: refused with a 403, there is no console), `GET /health`. Every request is logged (method, path,
+enrolment: refused with a 403, there is no console), `GET /health`. Too many failed logins from one client
+address (IPv6: its /64) get 429 for a while (`connectors.api.throttle`, as the LAPI's wrong keys). Every request is logged (method, path,
 status). Every error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the
 same shape and one log line.
 """
@@ -15,12 +16,13 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from aiohttp import web
 
 from connectors.api.inputs import InputError, parse_json
+from connectors.api.throttle import AuthThrottle
 from connectors.central.consensus import Rule
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
@@ -53,6 +55,7 @@ class Central:
     clock: Callable[[], float] = time.time
     token_ttl: float = 3600.0
     metrics_received: int = 0
+    throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
 
 
 def _json(data, status: int = 200) -> web.Response:
@@ -139,10 +142,16 @@ class Handlers:
         if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
                 isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios):
             raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
+        now = self.c.clock()
+        wait = self.c.throttle.retry_after(request.remote, now)
+        if wait:
+            resp = _message(429, "too many failed logins: retry later")
+            resp.headers["Retry-After"] = str(wait)
+            return resp
         stored = self.c.store.password_of(machine_id)
         if stored is None or not check_password(stored, password):
+            self.c.throttle.failed(request.remote, now)
             return _message(403, "incorrect machine_id or password")
-        now = self.c.clock()
         self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
         token, exp = issue_token(self.c.secret, machine_id, now, self.c.token_ttl)
         return _json({"code": 200, "expire": _rfc3339(exp), "token": token})

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.api.inputs import InputError
+from connectors.api.throttle import AuthThrottle
 from connectors.central.consensus import Rule, decide, listable
 from connectors.central.server import Central, create_app
 from connectors.central.signals import MAX_SIGNALS, parse_signals
@@ -144,9 +145,9 @@ def test_min_reporters_below_two_is_refused():
 
 
 # ------------------------------------------------------------------ HTTP
-def _run(tmp_path, scenario):
+def _run(tmp_path, scenario, **kw):
     store = CentralStore(tmp_path)
-    central = Central(store=store, secret=SECRET, rule=RULE)
+    central = Central(store=store, secret=SECRET, rule=RULE, **kw)
 
     async def main():
         async with TestClient(TestServer(create_app(central))) as client:
@@ -208,3 +209,15 @@ def test_protocol_errors_are_json_4xx(tmp_path):
     out, stored = _run(tmp_path, scenario)
     assert [s for s, _ in out] == [401, 401, 403, 409, 400, 400, 400, 400, 400, 400, 404]
     assert all(has for _, has in out) and stored == 0
+
+
+def test_failed_logins_are_throttled_per_address(tmp_path):
+    """After the limit of wrong passwords from one address, even the right password gets 429 for a while."""
+    async def scenario(client, store):
+        await _login(client, "w1")
+        wrong = [(await client.post("/v2/watchers/login", json={"machine_id": "w1", "password": "no"})).status
+                 for _ in range(3)]
+        right = await client.post("/v2/watchers/login", json={"machine_id": "w1", "password": "pw-w1"})
+        return wrong, right.status, right.headers.get("Retry-After")
+    wrong, right, retry = _run(tmp_path, scenario, throttle=AuthThrottle(limit=3, window=60))
+    assert wrong == [403, 403, 403] and right == 429 and int(retry) > 0
