@@ -33,6 +33,9 @@ on_success: break
 """
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))    # loopback: never via $http_proxy
+
+
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -43,7 +46,7 @@ def _call(url: str, body=None, token: str | None = None) -> dict:
     req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json",
                                           **({"Authorization": f"Bearer {token}"} if token else {})})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with _DIRECT.open(req, timeout=10) as resp:
         return json.loads(resp.read())
 
 
