@@ -11,12 +11,13 @@ of the fuzz suite sends each kind and fails if an aiohttp upgrade changes these 
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import suppress
 from http import HTTPStatus
 
 from aiohttp import HttpVersion11, web
 from aiohttp.web_protocol import RequestHandler
+
+from connectors.api import replies
 
 __all__ = ["serve", "JsonErrorRunner"]
 
@@ -26,13 +27,9 @@ class _JsonErrorHandler(RequestHandler):
         super().handle_error(request, status, exc, message)      # logs; refuses when a response began
         first = (message or "").strip().splitlines()
         text = first[0].rstrip(":")[:200] if first and status != 500 else HTTPStatus(status).phrase
-        resp = _json_message(status, text)
+        resp = replies.message(status, text)
         resp.force_close()
         return resp
-
-
-def _json_message(status: int, text: str) -> web.Response:
-    return web.Response(text=json.dumps({"message": text}), status=status, content_type="application/json")
 
 
 def _outside_middlewares(handle):
@@ -42,13 +39,13 @@ def _outside_middlewares(handle):
     async def handler(request):
         expect = request.headers.get("Expect")
         if expect and request.version == HttpVersion11 and expect.lower() != "100-continue":
-            return _json_message(417, "Expect: only 100-continue is supported")
+            return replies.message(417, "Expect: only 100-continue is supported")
         try:
             return await handle(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return _json_message(exc.status, exc.reason)
+            return replies.message(exc.status, exc.reason)
     return handler
 
 

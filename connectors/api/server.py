@@ -11,7 +11,6 @@ is a 500 with the same shape, no traceback text, and one log line.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from aiohttp import web
 from connectors.api.inputs import InputError, parse_json, validate
 from connectors.api.metrics import CONTENT_TYPE, Metrics
 from connectors.api.model import parse_ip, parse_network
+from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.query import (QueryError, parse_decisions_query, parse_stream_query, parse_uint, select,
                                   stream_body)
 from connectors.api.throttle import AuthThrottle
@@ -89,14 +89,6 @@ class KeyCache:
 
     def _load(self, now: float) -> None:
         self.index, self.loaded = KeyIndex(self.keys.key_rows()), now
-
-
-def _json(data, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
-
-
-def _message(status: int, text: str) -> web.Response:
-    return _json({"message": text}, status)
 
 
 def _check_text(request: web.Request) -> None:
@@ -194,20 +186,16 @@ class Handlers:
             _check_text(request)
             resp = await handler(request)
         except Forbidden:
-            resp = _message(403, "access forbidden")
+            resp = message(403, "access forbidden")
         except Throttled as err:
-            resp = _message(429, "too many failed authentications: retry later")
+            resp = message(429, "too many failed authentications: retry later")
             resp.headers["Retry-After"] = str(err.retry_after)
         except (QueryError, InputError) as err:
-            resp = _message(400, str(err))
+            resp = message(400, str(err))
         except web.HTTPException as err:
-            resp = _message(err.status, err.reason)
-            if "Allow" in err.headers:
-                resp.headers["Allow"] = err.headers["Allow"]
+            resp = http_error(err)
         except Exception as err:  # noqa: BLE001 — a bug: one log line, a 500 without details
-            log.error("%s %.200r: internal error: %s: %.200r", request.method, request.path,
-                      type(err).__name__, str(err))
-            resp = _message(500, "internal server error")
+            resp = internal_error(log, request, err)
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
         self.metrics.request(route, request.method if request.method in _METHODS else "other", resp.status)
@@ -222,7 +210,7 @@ class Handlers:
         self.metrics.pull(name, "/v1/decisions")
         if request.method == "HEAD":
             return web.Response(status=200)
-        return _json([r.to_lapi(now) for r in recs] or None)
+        return json_reply([r.to_lapi(now) for r in recs] or None)
 
     async def get_stream(self, request: web.Request) -> web.Response:
         name = self.auth(request)
@@ -235,7 +223,7 @@ class Handlers:
         self.backend.keys.record_pull(name, seq=head, now=now, ip_address=request.remote,
                                       user_agent=_header(request, "User-Agent"))
         self.metrics.pull(name, "/v1/decisions/stream")
-        return _json(body)
+        return json_reply(body)
 
     async def post_decisions(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
@@ -248,7 +236,7 @@ class Handlers:
             raise InputError(f"origin must be one of {', '.join(sorted(_WRITE_ORIGINS))}, got {sorted(bad)}")
         ids = self.backend.writer.add_decisions(decisions, self.clock())
         self.view.refresh(self.clock(), force=True)  # read-your-writes for the next request
-        return _json({"ids": ids}, 201)
+        return json_reply({"ids": ids}, 201)
 
     async def delete_decisions(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
@@ -267,7 +255,7 @@ class Handlers:
 
     def _deleted(self, n: int) -> web.Response:
         self.view.refresh(self.clock(), force=True)
-        return _json({"nbDeleted": str(n)})
+        return json_reply({"nbDeleted": str(n)})
 
     async def get_alerts(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
@@ -278,12 +266,12 @@ class Handlers:
         rows = self.backend.alerts.alerts(scenario=request.query.get("scenario") or None,
                                           value=request.query.get("ip") or request.query.get("value") or None,
                                           limit=limit)
-        return _json(rows)
+        return json_reply(rows)
 
     async def get_alert(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
         row = self.backend.alerts.alert(request.match_info["alert_id"])
-        return _json(row) if row is not None else _message(404, "alert not found")
+        return json_reply(row) if row is not None else message(404, "alert not found")
 
     async def delete_alerts(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
@@ -294,15 +282,15 @@ class Handlers:
                    "value": request.query.get("ip") or request.query.get("value") or None}
         if not any(filters.values()):
             raise QueryError("give at least one of scenario, ip")
-        return _json({"nbDeleted": str(self.backend.alerts.delete_alerts(**filters))})
+        return json_reply({"nbDeleted": str(self.backend.alerts.delete_alerts(**filters))})
 
     async def delete_alert(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
         n = self.backend.alerts.delete_alerts(alert_id=request.match_info["alert_id"])
-        return _json({"nbDeleted": str(n)}) if n else _message(404, "alert not found")
+        return json_reply({"nbDeleted": str(n)}) if n else message(404, "alert not found")
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json({"status": "up"})
+        return json_reply({"status": "up"})
 
     async def prometheus(self, request: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render().encode(), headers={"Content-Type": CONTENT_TYPE})

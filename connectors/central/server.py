@@ -10,7 +10,6 @@ same shape and one log line.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sqlite3
@@ -22,6 +21,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from connectors.api.inputs import InputError, parse_json
+from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.throttle import AuthThrottle
 from connectors.central.consensus import Rule
 from connectors.central.signals import parse_signals
@@ -56,14 +56,6 @@ class Central:
     token_ttl: float = 3600.0
     metrics_received: int = 0
     throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
-
-
-def _json(data, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
-
-
-def _message(status: int, text: str) -> web.Response:
-    return _json({"message": text}, status)
 
 
 def _rfc3339(ts: float) -> str:
@@ -110,15 +102,13 @@ class Handlers:
         try:
             resp = await handler(request)
         except Unauthorized as err:
-            resp = _message(401, str(err))
+            resp = message(401, str(err))
         except InputError as err:
-            resp = _message(400, str(err))
+            resp = message(400, str(err))
         except web.HTTPException as err:
-            resp = _message(err.status, err.reason)
+            resp = http_error(err)
         except Exception as err:  # noqa: BLE001 — a bug: one log line, a 500 without details
-            log.error("%s %.200r: internal error: %s: %.200r", request.method, request.path,
-                      type(err).__name__, str(err))
-            resp = _message(500, "internal server error")
+            resp = internal_error(log, request, err)
         log.info("%s %.200s -> %d", request.method, request.path, resp.status)
         return resp
 
@@ -127,13 +117,13 @@ class Handlers:
         stored = self.c.store.password_of(machine_id)
         if stored is not None:
             if check_password(stored, password):
-                return _message(200, "watcher already registered")
-            return _message(409, "machine_id already registered")
+                return message(200, "watcher already registered")
+            return message(409, "machine_id already registered")
         try:
             self.c.store.add_watcher(machine_id, hash_password(password), self.c.clock())
         except sqlite3.IntegrityError:
-            return _message(409, "machine_id already registered")
-        return _message(201, "watcher registered")
+            return message(409, "machine_id already registered")
+        return message(201, "watcher registered")
 
     async def login(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -145,16 +135,16 @@ class Handlers:
         now = self.c.clock()
         wait = self.c.throttle.retry_after(request.remote, now)
         if wait:
-            resp = _message(429, "too many failed logins: retry later")
+            resp = message(429, "too many failed logins: retry later")
             resp.headers["Retry-After"] = str(wait)
             return resp
         stored = self.c.store.password_of(machine_id)
         if stored is None or not check_password(stored, password):
             self.c.throttle.failed(request.remote, now)
-            return _message(403, "incorrect machine_id or password")
+            return message(403, "incorrect machine_id or password")
         self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
         token, exp = issue_token(self.c.secret, machine_id, now, self.c.token_ttl)
-        return _json({"code": 200, "expire": _rfc3339(exp), "token": token})
+        return json_reply({"code": 200, "expire": _rfc3339(exp), "token": token})
 
     async def signals(self, request: web.Request) -> web.Response:
         watcher = self.watcher(request)
@@ -162,7 +152,7 @@ class Handlers:
         now = self.c.clock()
         self.c.store.add_signals(watcher, signals, now)
         self.c.store.refresh(now, self.c.rule)
-        return _message(200, "OK")
+        return message(200, "OK")
 
     async def stream(self, request: web.Request) -> web.Response:
         watcher = self.watcher(request)
@@ -175,20 +165,20 @@ class Handlers:
         now = self.c.clock()
         self.c.store.refresh(now, self.c.rule)
         new, deleted = self.c.store.stream(watcher, startup == "true")
-        return _json({"new": [_decision(e, now) for e in new], "deleted": [_decision(e, now) for e in deleted]})
+        return json_reply({"new": [_decision(e, now) for e in new], "deleted": [_decision(e, now) for e in deleted]})
 
     async def metrics(self, request: web.Request) -> web.Response:
         self.watcher(request)
         await _body(request)
         self.c.metrics_received += 1
-        return _message(201, "OK")
+        return message(201, "OK")
 
     async def enroll(self, request: web.Request) -> web.Response:
         self.watcher(request)
-        return _message(403, "synsec central has no console: enrolment is not supported")
+        return message(403, "synsec central has no console: enrolment is not supported")
 
     async def health(self, request: web.Request) -> web.Response:
-        return _json({"status": "up"})
+        return json_reply({"status": "up"})
 
 
 def _decision(entry, now: float) -> dict:
