@@ -7,6 +7,7 @@ from pathlib import Path
 
 from synsec.content.loader import Content, default_content_dir, load_content
 from synsec.engine.enrichers import ENRICHERS, EnrichContext
+from synsec.engine.errors import LoadError, Where
 from synsec.engine.parser import ParseContext
 from synsec.engine.pipeline import INLINE, SPLIT, Engine
 from synsec.engine.profiles import ProfileEngine
@@ -52,11 +53,15 @@ def find_data_file(dirs, name: str) -> Path | None:
 
 
 def open_mmdb(path: Path | None):
+    """A GeoIP/ASN database reader, None without a path; a file that is not a MaxMind DB is a LoadError."""
     if path is None:
         return None
     import maxminddb
 
-    return maxminddb.open_database(str(path))
+    try:
+        return maxminddb.open_database(str(path))
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as err:
+        raise LoadError(Where(str(path), 1, "(file)"), f"not a readable MaxMind DB: {err}") from None
 
 
 def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[Engine, Content]:

@@ -10,6 +10,7 @@ import click
 
 from synsec.cli.engine_options import engine_options
 from synsec.cli.topics import broker_options
+from synsec.engine.errors import LoadError, LoadErrors
 from topologies import WORKER_AGENTS as _AGENTS
 
 __all__ = ["worker", "worker_settings"]
@@ -95,6 +96,9 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
     settings = worker_settings(broker, topology, engine_flags, store, state_dir, registry_url, agents,
                                session_timeout, marker_interval, idle_advance, verify_end_offsets, batch_max,
                                batch_interval, commit_interval, metrics_listen, hold_max)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)      # loads the content and the GeoIP databases: their errors are the user's
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

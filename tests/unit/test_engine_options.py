@@ -62,3 +62,25 @@ def test_geolite_databases_are_found_in_the_data_dirs(tmp_path):
     assert (flagged.geoip_city, flagged.geoip_asn) == (Path("x.mmdb"), Path("y.mmdb"))
     none = EngineOptions.from_flags(config_dir=tmp_path / "empty")
     assert (none.geoip_city, none.geoip_asn) == (None, None)
+
+
+@pytest.mark.parametrize("command", ["replay", "worker"])
+@pytest.mark.parametrize("how", ["flag", "data-dir"])
+def test_a_file_that_is_not_a_maxmind_db_is_a_load_error(tmp_path, command, how):
+    """A garbage GeoIP database (given by flag or found in the data dir) stops the command with
+    `path:1: (file): not a readable MaxMind DB`, exit 1, never a traceback (the worker before any broker call)."""
+    from click.testing import CliRunner
+
+    data = tmp_path / "data"
+    data.mkdir()
+    bad = data / CITY_MMDB
+    bad.write_bytes(b"\x00garbage, not a MaxMind DB\n" * 40)
+    log = tmp_path / "auth.log"
+    log.write_text("Nov 22 10:00:01 host sshd[1]: Invalid user admin from 203.0.113.5 port 22\n")
+    flags = ["--geoip-city", str(bad)] if how == "flag" else ["--data-dir", str(data)]
+    args = {"replay": ["replay", str(log), "--type", "syslog", "--no-store"],
+            "worker": ["worker", "--broker", "kafka://127.0.0.1:9"]}[command] + flags
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert f"{bad}:1: (file): not a readable MaxMind DB" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output    # a usage error
