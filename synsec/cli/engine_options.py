@@ -5,22 +5,27 @@
         opts = EngineOptions.from_flags(config_dir=..., data_dirs=data_dirs, ..., reference_year=year)
 
 `engine_argv` writes the same flags back as a command line (`synsec up` starts its worker with them), so a
-worker decides as `synsec replay` does with the same flags.
+worker decides as `synsec replay` does with the same flags. `content_dir` is the one answer to "which content
+runs": --config-dir, else the config directory once it holds installed content, else synsec's own (docs/hub.md).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-__all__ = ["engine_options", "engine_options_but_config_dir", "engine_argv", "ENGINE_FLAGS"]
+__all__ = ["engine_options", "engine_options_but_config_dir", "engine_argv", "ENGINE_FLAGS", "resolve_config_dir",
+           "content_dir"]
 
 ENGINE_FLAGS = ("config_dir", "data_dirs", "pattern_dirs", "geoip_city", "geoip_asn")
 
 _DIR = click.Path(file_okay=False, exists=True)
 _FILE = click.Path(dir_okay=False, exists=True)
 _OPTIONS = (
-    click.option("--config-dir", type=_DIR, envvar="SYNSEC_CONFIG_DIR",
-                 help="CrowdSec-layout content directory ($SYNSEC_CONFIG_DIR; default: synsec's scenarios/)."),
+    click.option("--config-dir", type=_DIR,
+                 help="CrowdSec-layout content directory. Default: the config directory ($SYNSEC_CONFIG_DIR, "
+                      "/etc/synsec as root, ~/.config/synsec) once it holds installed content, else synsec's own."),
     click.option("--data-dir", "data_dirs", multiple=True, type=_DIR,
                  help="Data files of the content, and GeoLite2-City.mmdb / GeoLite2-ASN.mmdb (repeatable)."),
     click.option("--patterns-dir", "pattern_dirs", multiple=True, type=_DIR,
@@ -54,3 +59,24 @@ def engine_argv(config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None,
     argv += ["--geoip-city", str(geoip_city)] if geoip_city else []
     argv += ["--geoip-asn", str(geoip_asn)] if geoip_asn else []
     return argv
+
+
+def resolve_config_dir(given=None) -> tuple[Path, str]:
+    """(content directory, why): `given` (--config-dir), else the config directory ($SYNSEC_CONFIG_DIR, /etc/synsec
+    as root, ~/.config/synsec) when it holds installed content, else synsec's own content (scenarios/)."""
+    from synsec.content.loader import default_content_dir
+    from synsec.hub.install import default_config_dir, has_installed_content
+
+    if given:
+        return Path(given), "--config-dir"
+    config = default_config_dir()
+    if has_installed_content(config):
+        return config, "config directory"
+    return default_content_dir(), f"synsec's own content: nothing installed in {config}"
+
+
+def content_dir(given=None) -> Path:
+    """`resolve_config_dir`, said once on stderr at the start of a command (so a user knows which content runs)."""
+    path, why = resolve_config_dir(given)
+    click.echo(f"content: {path} ({why})", err=True)
+    return path

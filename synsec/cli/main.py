@@ -11,7 +11,7 @@ import click
 
 from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
-from synsec.cli.engine_options import engine_options
+from synsec.cli.engine_options import content_dir, engine_options
 from synsec.cli.output import emit_json, output_option, table
 from synsec.cli.settings import settings_from_env
 from synsec.engine.errors import LoadError, LoadErrors
@@ -32,7 +32,7 @@ def parse_labels(log_type: str | None, labels: tuple[str, ...]) -> dict:
 
 
 @click.group()
-@click.version_option(package_name="synsec")
+@click.version_option(package_name="synsec", prog_name="synsec")
 def cli() -> None:
     """synsec: behaviour-based intrusion detection (CrowdSec content, stream-processing runtime)."""
 
@@ -91,7 +91,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
 
     settings = settings_from_env(state_dir, config_dir)
     ref = _reference(reference_time)
-    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+    opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
                                     reference_year=datetime.fromtimestamp(ref, timezone.utc).year)
     try:
@@ -242,7 +242,7 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
 
     sources = _run_sources(files, log_types, labels, acquis)
     settings = settings_from_env(state_dir, config_dir)
-    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+    opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
                                     reference_year=datetime.now(timezone.utc).year)
     try:

@@ -27,8 +27,7 @@ class Settings:
 def settings_from_env(state_dir: str | None = None, config_dir: str | None = None) -> Settings:
     return Settings(
         state_dir=Path(state_dir) if state_dir else default_state_dir(),
-        config_dir=Path(config_dir) if config_dir else (Path(os.environ["SYNSEC_CONFIG_DIR"])
-                                                        if os.environ.get("SYNSEC_CONFIG_DIR") else None),
+        config_dir=Path(config_dir) if config_dir else None,  # --config-dir only; engine_options.content_dir decides
         api_url=os.environ.get("SYNSEC_API_URL", ""),
         api_key=os.environ.get("SYNSEC_API_KEY", ""),
     )

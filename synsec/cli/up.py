@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.engine_options import engine_argv, engine_options
+from synsec.cli.engine_options import content_dir, engine_argv, engine_options
 
 __all__ = ["up"]
 
@@ -49,6 +49,7 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
     from topologies import load_topology
 
     topo = load_topology(topology)
+    config_dir = content_dir(config_dir)        # the worker is given it as --config-dir
     broker = LocalBroker(port or None).start()
     worker = None
     try:

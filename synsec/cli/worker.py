@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.engine_options import engine_options
+from synsec.cli.engine_options import content_dir, engine_options
 from synsec.cli.topics import broker_options
 from synsec.engine.errors import LoadError, LoadErrors
 from topologies import WORKER_AGENTS as _AGENTS
@@ -91,7 +91,7 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
 
     from streams.app import create_app
 
-    engine_flags = {"config_dir": config_dir, "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
+    engine_flags = {"config_dir": content_dir(config_dir), "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
                     "geoip_city": geoip_city, "geoip_asn": geoip_asn}
     settings = worker_settings(broker, topology, engine_flags, store, state_dir, registry_url, agents,
                                session_timeout, marker_interval, idle_advance, verify_end_offsets, batch_max,

@@ -20,7 +20,7 @@ from synsec.hub.fetch import DEFAULT_HUB_URL, fetch
 from synsec.hub.index import MAX_INDEX_BYTES, HubError, HubIndex, Item, parse_index
 from synsec.hub.resolve import closure, needed_by
 
-__all__ = ["default_config_dir", "ItemState", "Outcome", "update", "load_index", "hub_url_of", "states",
+__all__ = ["default_config_dir", "has_installed_content", "ItemState", "Outcome", "update", "load_index", "hub_url_of", "states",
            "install", "remove", "upgrade"]
 
 INDEX = "hub/.index.json"
@@ -34,6 +34,13 @@ def default_config_dir() -> Path:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return Path("/etc/synsec")
     return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "synsec"
+
+
+def has_installed_content(config: Path) -> bool:
+    """Whether `config` holds installed content: a YAML file below its parsers/, scenarios/ or postoverflows/."""
+    from synsec.content.loader import find_yaml
+
+    return any(find_yaml(config / part) for part in ("parsers", "scenarios", "postoverflows"))
 
 
 @dataclass(frozen=True)

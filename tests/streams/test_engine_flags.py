@@ -107,7 +107,7 @@ def test_replay_finds_geolite_in_the_data_dir(flags, tmp_path):
     log.write_text("\n".join(_lines()) + "\n")
     res = CliRunner().invoke(cli, ["replay", str(log), "--type", "syslog", "--no-store", "-o", "json", *flags])
     assert res.exit_code == 0, res.output
-    alerts = Counter(_key(a["scenario"], a["source"], a["events_count"]) for a in json.loads(res.output)["alerts"]
+    alerts = Counter(_key(a["scenario"], a["source"], a["events_count"]) for a in json.loads(res.stdout)["alerts"]
                      if a["scenario"].startswith("test/"))
     assert {(s, v) for s, v, *_ in alerts} == {("test/from-fr", FR), ("test/from-as64500", FR),
                                               ("test/root-user", FR), ("test/root-user", OTHER)}
@@ -123,7 +123,7 @@ def test_explain_enriches_with_the_same_flags(flags):
     res = CliRunner().invoke(ccscli, [*flags[:2], "explain", "--log", line, "--type", "syslog", "-o", "json",
                                       *flags[2:]])
     assert res.exit_code == 0, res.output
-    [item] = json.loads(res.output)
+    [item] = json.loads(res.stdout)
     meta = {k: v for st in item["steps"] if st["success"] for k, v in st["meta"].items()}
     assert (meta.get("IsoCode"), meta.get("ASNNumber"), meta.get("failed_user")) == ("FR", "64500", "root"), meta
     assert {b["scenario"] for b in item["buckets"]} >= {f"test/{name}" for name in SCENARIOS}
@@ -137,7 +137,7 @@ def test_worker_decides_as_replay_with_the_same_engine_flags(flags, tmp_path):
     log = tmp_path / "auth.log"
     log.write_text("\n".join(lines) + "\n")
     res = CliRunner().invoke(cli, ["replay", str(log), "--type", "syslog", "--no-store", "-o", "json", *flags])
-    expected = Counter(_key(a["scenario"], a["source"], a["events_count"]) for a in json.loads(res.output)["alerts"])
+    expected = Counter(_key(a["scenario"], a["source"], a["events_count"]) for a in json.loads(res.stdout)["alerts"])
     with LocalBroker(log_dir=tmp_path / "tansu") as broker:
         create_topics(broker, "single")
         worker = Worker(broker, "single", tmp_path, args=tuple(flags))

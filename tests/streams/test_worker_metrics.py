@@ -46,7 +46,7 @@ def _expected_tables(lines: list[str], log_type: str, source: str) -> dict:
 def _ccscli_metrics(url: str) -> dict:
     res = CliRunner().invoke(ccscli, ["metrics", "--url", url, "-o", "json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)
+    return json.loads(res.stdout)
 
 
 def _diff(got: dict, want: dict) -> str:

@@ -10,16 +10,26 @@ __all__ = ["main", "ccscli"]
 
 
 @click.group()
+@click.version_option(package_name="synsec", prog_name="ccscli")
 @click.option("--state-dir", type=click.Path(file_okay=False), envvar="SYNSEC_STATE_DIR",
               help="Embedded store directory ($SYNSEC_STATE_DIR, default ~/.local/state/synsec).")
-@click.option("--config-dir", type=click.Path(file_okay=False), envvar="SYNSEC_CONFIG_DIR",
-              help="CrowdSec-layout content directory (default: synsec's own scenarios/).")
+@click.option("--config-dir", type=click.Path(file_okay=False),
+              help="Config directory (CrowdSec layout). Default: $SYNSEC_CONFIG_DIR, /etc/synsec as root, "
+                   "~/.config/synsec; commands that load content fall back to synsec's own until one holds some.")
 @click.pass_context
 def ccscli(ctx: click.Context, state_dir: str | None, config_dir: str | None) -> None:
     """ccscli: synsec's cscli."""
     from synsec.cli.settings import settings_from_env
 
     ctx.obj = settings_from_env(state_dir, config_dir)
+
+
+@ccscli.command()
+def version() -> None:
+    """Print synsec's version (the installed package's)."""
+    from importlib.metadata import version as package_version
+
+    click.echo(f"ccscli (synsec) {package_version('synsec')}")
 
 
 for module in (decisions, alerts, bouncers, content, hub, explain, metrics):

@@ -12,12 +12,13 @@ __all__ = ["COMMANDS", "load_for_cli"]
 
 
 def load_for_cli(settings, data_dirs=(), collect: bool = False):
-    from synsec.content.loader import default_content_dir, load_content
+    from synsec.cli.engine_options import content_dir
+    from synsec.content.loader import load_content
     from synsec.engine.errors import ErrorCollector, LoadError, LoadErrors
 
     errors = ErrorCollector() if collect else None
     try:
-        content = load_content(settings.config_dir or default_content_dir(), data_dirs=list(data_dirs),
+        content = load_content(content_dir(settings.config_dir), data_dirs=list(data_dirs),
                                errors=errors)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.engine_options import engine_options_but_config_dir
+from synsec.cli.engine_options import content_dir, engine_options_but_config_dir
 from synsec.cli.output import emit_json, output_option
 
 __all__ = ["COMMANDS", "explain_lines"]
@@ -58,7 +58,7 @@ def explain(settings, file_, log, log_type, data_dirs, pattern_dirs, geoip_city,
     lines = [log] if log else [ln.rstrip("\n") for ln in Path(file_).read_text(errors="replace").splitlines()
                                if ln.strip()]
     year = datetime.fromtimestamp(time.time(), timezone.utc).year
-    opts = EngineOptions.from_flags(config_dir=settings.config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs,
+    opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn, reference_year=year)
     try:
         engine, _ = build_engine(opts)
