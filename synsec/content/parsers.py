@@ -25,7 +25,9 @@ GROK_KEYS = frozenset({"pattern", "name", "apply_on", "expression", "statics"})
 STATIC_KEYS = frozenset({"meta", "parsed", "enriched", "target", "method", "value", "expression"})
 WHITELIST_KEYS = frozenset({"reason", "ip", "cidr", "expression"})
 STASH_KEYS = frozenset({"name", "key", "value", "ttl", "size", "strategy"})
-DATA_KEYS = frozenset({"source_url", "dest_file", "type", "strategy", "ttl"})
+DATA_KEYS = frozenset({"source_url", "dest_file", "type", "cache", "strategy", "size", "ttl"})
+DATA_CACHE_STRATEGIES = ("LRU", "LFU", "ARC")
+MAX_DATA_CACHE_SIZE = 1_000_000   # entries of a regexp data file's match cache (the hub uses 20 to 40)
 
 
 @dataclass
@@ -62,9 +64,28 @@ def data_entries(data: dict, path: str, errors: ErrorCollector) -> list[DataEntr
         kind = get_str(d, "type", "string") or "string"
         if kind not in ("string", "regexp", "map"):
             d.error("type", f"unknown data type {kind!r} (string, regexp or map)")
+        _check_data_cache(d)
         if dest:
             out.append(DataEntry(dest, kind, d.where("dest_file")))
     return out
+
+
+def _check_data_cache(d: Doc) -> None:
+    """Validate a data entry's regexp match-cache options (`cache`, `strategy`, `size`, `ttl`, as CrowdSec's
+    DataProvider). synsec's regexps are linear-time and uncached, so valid options change no result."""
+    get_bool(d, "cache", True)
+    strategy = get_str(d, "strategy", "") or ""
+    if strategy and strategy not in DATA_CACHE_STRATEGIES:
+        d.error("strategy", f"unknown cache strategy {strategy[:40]!r} ({', '.join(DATA_CACHE_STRATEGIES)})")
+    size = get_int(d, "size")
+    if size is not None and not 1 <= size <= MAX_DATA_CACHE_SIZE:
+        d.error("size", f"cache size must be between 1 and {MAX_DATA_CACHE_SIZE}, got {size}")
+    ttl = get_str(d, "ttl", "") or ""
+    if ttl:
+        try:
+            parse_duration(ttl)
+        except DurationError as err:
+            d.error("ttl", str(err))
 
 
 class _Compiler:

@@ -139,6 +139,42 @@ data:
     assert spec.bayesian_conditions[0][1:4] == (0.9, 0.1, True)
 
 
+HUB_DATA = """\
+data:
+  - source_url: https://example.invalid/bad_user_agents.regex.txt
+    dest_file: bad_user_agents.regex.txt
+    type: regexp
+    strategy: LRU
+    size: 40
+    ttl: 10s
+"""
+
+
+def test_data_cache_options_of_the_hub_are_accepted():
+    """A data entry's LRU cache options (strategy, size, ttl, cache), as in the hub's http-bad-user-agent, load."""
+    (spec,) = parse_scenario_files([("b.yaml", SSH + HUB_DATA + "    cache: true\n")])
+    assert [(e.dest_file, e.type) for e in spec.data] == [("bad_user_agents.regex.txt", "regexp")]
+
+
+@pytest.mark.parametrize("line,field,needle", [
+    ("size: 0", "data[0].size", "between 1 and"),
+    ("size: 10000000", "data[0].size", "between 1 and"),
+    ("size: forty", "data[0].size", "expected an integer"),
+    ("strategy: MRU", "data[0].strategy", "unknown cache strategy"),
+    ("ttl: 10", "data[0].ttl", "invalid duration"),
+    ("cache: maybe", "data[0].cache", "expected true or false"),
+])
+def test_bad_data_cache_options_name_their_line_and_field(line, field, needle):
+    """A bad cache option of a data entry is a load error at path:line: data[0].<field>."""
+    key = line.split(":")[0]
+    text = SSH + "\n".join(ln for ln in HUB_DATA.splitlines() if not ln.strip().startswith(key + ":"))
+    text += f"\n    {line}\n"
+    errs = errors_of([("b.yaml", text)])
+    assert len(errs) == 1, errs
+    lineno = text.splitlines().index(f"    {line}") + 1
+    assert errs[0].startswith(f"b.yaml:{lineno}: {field}:") and needle in errs[0], errs
+
+
 def test_custom_scope_without_expression_is_an_error():
     """A custom scope needs an expression to give its value."""
     errs = errors_of([("s.yaml", SSH + "scope:\n  type: username\n")])
