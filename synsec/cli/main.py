@@ -305,6 +305,8 @@ from synsec.cli.bouncer import bouncer as _bouncer  # noqa: E402
 cli.add_command(_bouncer)
 from synsec.cli.central import central as _central  # noqa: E402
 cli.add_command(_central)
+from synsec.cli.setup import setup as _setup  # noqa: E402
+cli.add_command(_setup)
 
 
 def main() -> None:

@@ -8,9 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -20,24 +17,6 @@ from synsec.cli.ccscli import ccscli
 from synsec.cli.main import cli
 from synsec.hub.index import HubError, parse_index
 from tests.hubutil import REPO, require_hub
-
-
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def remote(tmp_path):
-    """A copy of Debian's hub served over HTTP on a free loopback port: (directory, URL)."""
-    root = tmp_path / "remote"
-    shutil.copytree(require_hub()["CROWDSEC_HUB"], root)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def cs(config: Path, *args, code: int = 0):

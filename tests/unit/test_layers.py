@@ -20,7 +20,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("synsec.metrics",),                                                  # a leaf library (its error is in the tree)
     ("synsec.content",),                                                  # YAML → specs → compiled rules
     ("synsec.wire", "synsec.assembly", "synsec.store", "topologies",      # wire format, engine assembly, data,
-     "synsec.hub"),                                                       # hub index/install (reads no content)
+     "synsec.hub", "synsec.setup"),                                       # hub index/install (reads no content),
+                                                                          # setup's detection and plan
     ("synsec.runner", "streams", "connectors"),                           # runners and the edges
     ("synsec.cli",),                                                      # the click commands
 )
