@@ -2,7 +2,8 @@
 
 Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /v2/signals`,
 `GET /v2/decisions/stream`, `POST /v2/metrics/` (accepted, counted), `POST /v2/watchers/enroll` (console
-enrolment: refused with a 403, there is no console), `GET /health`. Too many failed logins from one client
+enrolment: refused with a 403, there is no console), `GET /health`; and synsec's own, for `ccscli crowd`:
+`GET /v2/crowd/explain?ip=` and `GET /v2/crowd/status` (any logged-in watcher; reporters are shown by pseudonym). Too many failed logins from one client
 address (IPv6: its /64) get 429 for a while (`connectors.api.throttle`, as the LAPI's wrong keys). Every request is logged (method, path,
 status). Every error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the
 same shape and one log line.
@@ -10,6 +11,9 @@ same shape and one log line.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import logging
 import re
 import sqlite3
@@ -23,7 +27,7 @@ from aiohttp import web
 from connectors.api.inputs import InputError, parse_json
 from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.throttle import AuthThrottle
-from connectors.central.consensus import Rule
+from connectors.central.curation import Curator
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
 from connectors.central.tokens import TokenError, check_password, hash_password, issue_token, verify_token
@@ -47,15 +51,32 @@ class Unauthorized(SynsecError):
 
 @dataclass
 class Central:
-    """What the handlers share: the store, the token secret, the rule and the clock."""
+    """What the handlers share: the store, the token secret, the curation and the clock."""
 
     store: CentralStore
     secret: bytes
-    rule: Rule
+    curator: Curator
     clock: Callable[[], float] = time.time
     token_ttl: float = 3600.0
     metrics_received: int = 0
     throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
+    rate: list = field(default_factory=list)      # (received_at, signals) of the last minute
+
+    def restore(self) -> None:
+        """Rebuild the curation from the store's registrations and signals, then make the blocklist match it."""
+        for kind, who, what, at in self.store.history():
+            if kind == "register":
+                self.curator.register(who, what, at)
+            else:
+                self.curator.tick(at)
+                self.curator.ingest(who, what, at)
+        now = self.clock()
+        self.curator.tick(now)
+        self.store.sync(self.curator.listed(), now)
+
+    def pseudonym(self, name: str) -> str:
+        """A stable id for a reporter that does not reveal its machine id."""
+        return hmac.new(self.secret, b"reporter:" + name.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 def _rfc3339(ts: float) -> str:
@@ -120,9 +141,11 @@ class Handlers:
                 return message(200, "watcher already registered")
             return message(409, "machine_id already registered")
         try:
-            self.c.store.add_watcher(machine_id, hash_password(password), self.c.clock())
+            now = self.c.clock()
+            self.c.store.add_watcher(machine_id, hash_password(password), now, request.remote)
         except sqlite3.IntegrityError:
             return message(409, "machine_id already registered")
+        self.c.curator.register(machine_id, request.remote, now)
         return message(201, "watcher registered")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -151,7 +174,11 @@ class Handlers:
         signals = parse_signals(parse_json(await request.read()))
         now = self.c.clock()
         self.c.store.add_signals(watcher, signals, now)
-        self.c.store.refresh(now, self.c.rule)
+        removed = self.c.curator.tick(now)
+        listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals
+                                                 if s.scope == "Ip"], now)
+        self.c.store.publish(removed + listed, now)
+        self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         return message(200, "OK")
 
     async def stream(self, request: web.Request) -> web.Response:
@@ -163,7 +190,7 @@ class Handlers:
         if startup not in ("true", "false"):
             raise InputError("startup must be true or false")
         now = self.c.clock()
-        self.c.store.refresh(now, self.c.rule)
+        self.c.store.publish(self.c.curator.tick(now), now)
         new, deleted = self.c.store.stream(watcher, startup == "true")
         return json_reply({"new": [_decision(e, now) for e in new], "deleted": [_decision(e, now) for e in deleted]})
 
@@ -176,6 +203,33 @@ class Handlers:
     async def enroll(self, request: web.Request) -> web.Response:
         self.watcher(request)
         return message(403, "synsec central has no console: enrolment is not supported")
+
+    async def explain(self, request: web.Request) -> web.Response:
+        self.watcher(request)
+        unknown = sorted(set(request.query) - {"ip"})
+        if unknown:
+            raise InputError(f"unknown parameter(s): {', '.join(unknown)[:200]}")
+        try:
+            value = str(ipaddress.ip_address(request.query.get("ip", "")))
+        except ValueError:
+            raise InputError("ip must be an IP address") from None
+        now = self.c.clock()
+        self.c.store.publish(self.c.curator.tick(now), now)
+        out = self.c.curator.explain(value, now)
+        for r in out["reporters"]:
+            r["reporter"], r["cohort"] = self.c.pseudonym(r["reporter"]), self.c.pseudonym(r["cohort"])
+        out["timeline"] = [{"reporter": self.c.pseudonym(s["watcher"]), "scenario": s["scenario"],
+                            "hub_scenario": not self.c.curator.verdict(s["scenario"], s["scenario_hash"]),
+                            "received_at": s["received_at"], "start_at": s["start_at"], "stop_at": s["stop_at"]}
+                           for s in self.c.store.signals_of(value) if s["scope"] == "Ip"]
+        return json_reply(out)
+
+    async def status(self, request: web.Request) -> web.Response:
+        self.watcher(request)
+        now = self.c.clock()
+        self.c.store.publish(self.c.curator.tick(now), now)
+        recent = sum(n for t, n in self.c.rate if t > now - 60)
+        return json_reply({**self.c.curator.status(), "signals_per_second": round(recent / 60.0, 3)})
 
     async def health(self, request: web.Request) -> web.Response:
         return json_reply({"status": "up"})
@@ -197,5 +251,7 @@ def create_app(central: Central) -> web.Application:
     app.router.add_get("/v2/decisions/stream", h.stream)
     app.router.add_post("/v2/metrics", h.metrics)
     app.router.add_post("/v2/metrics/", h.metrics)
+    app.router.add_get("/v2/crowd/explain", h.explain)
+    app.router.add_get("/v2/crowd/status", h.status)
     app.router.add_get("/health", h.health)
     return app

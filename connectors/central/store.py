@@ -1,9 +1,10 @@
 """Central's SQLite store (`central.db` in its state dir): watchers, signals and the community blocklist.
 
 `blocklist` rows carry a sequence number that moves when an entry is listed and when it is removed, so
-`GET /v2/decisions/stream` can send each watcher the changes since its last pull (its `last_seq`). This is the
-single-process store of the first crowd slice; the `synsec.signals` Kafka topic and the Faust curation
-topology replace it later (docs/crowd.md).
+`GET /v2/decisions/stream` can send each watcher the changes since its last pull (its `last_seq`); a removal is
+kept as a tombstone row (`removed_at`, a new `seq`) and sent as a `deleted` entry. What is listed is decided by
+the curation (connectors/central/curation.py), which is rebuilt at start from the registrations and signals
+kept here (`history`) and whose changes are written here (`publish`, `sync`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,23 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from connectors.central.consensus import Listing, Rule, decide
+from collections.abc import Iterable, Iterator
+
+from connectors.central.curation import Listed, Removed
 from connectors.central.signals import Signal
 
 __all__ = ["CentralStore", "BlockEntry"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS watchers (machine_id TEXT PRIMARY KEY, password TEXT NOT NULL, scenarios TEXT NOT NULL
-    DEFAULT '', registered_at REAL NOT NULL, last_login REAL, last_seq INTEGER NOT NULL DEFAULT 0);
+    DEFAULT '', registered_at REAL NOT NULL, last_login REAL, last_seq INTEGER NOT NULL DEFAULT 0,
+    registered_from TEXT);
 CREATE TABLE IF NOT EXISTS signals (id INTEGER PRIMARY KEY, watcher TEXT NOT NULL, machine_id TEXT NOT NULL,
     scenario TEXT NOT NULL, scenario_hash TEXT NOT NULL, scenario_version TEXT NOT NULL, scope TEXT NOT NULL,
     value TEXT NOT NULL, start_at TEXT NOT NULL, stop_at TEXT NOT NULL, created_at TEXT NOT NULL,
     events_count INTEGER, received_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS signals_received ON signals (received_at);
+CREATE INDEX IF NOT EXISTS signals_value ON signals (value);
 CREATE TABLE IF NOT EXISTS blocklist (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value TEXT NOT NULL,
     scenario TEXT NOT NULL, listed_at REAL NOT NULL, until REAL NOT NULL, removed_at REAL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS blocklist_seq ON blocklist (seq);
@@ -37,6 +42,9 @@ class CentralStore:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(Path(state_dir) / "central.db", isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='watchers'").fetchone() and not any(
+                row[1] == "registered_from" for row in self.db.execute("PRAGMA table_info(watchers)")):
+            self.db.execute("ALTER TABLE watchers ADD COLUMN registered_from TEXT")    # a first-slice store
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -47,9 +55,9 @@ class CentralStore:
         row = self.db.execute("SELECT password FROM watchers WHERE machine_id=?", (machine_id,)).fetchone()
         return row[0] if row else None
 
-    def add_watcher(self, machine_id: str, password_hash: str, now: float) -> None:
-        self.db.execute("INSERT INTO watchers (machine_id, password, registered_at) VALUES (?, ?, ?)",
-                        (machine_id, password_hash, now))
+    def add_watcher(self, machine_id: str, password_hash: str, now: float, address: str | None = None) -> None:
+        self.db.execute("INSERT INTO watchers (machine_id, password, registered_at, registered_from)"
+                        " VALUES (?, ?, ?, ?)", (machine_id, password_hash, now, address))
 
     def logged_in(self, machine_id: str, scenarios: list[str], now: float) -> None:
         self.db.execute("UPDATE watchers SET scenarios=?, last_login=? WHERE machine_id=?",
@@ -73,27 +81,67 @@ class CentralStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
+    def signals_of(self, value: str, limit: int = 200) -> list[dict]:
+        """The latest signals about one address (newest first)."""
+        cur = self.db.execute("SELECT watcher, scenario, scenario_hash, scenario_version, scope, start_at, stop_at,"
+                              " received_at FROM signals WHERE value=? ORDER BY id DESC LIMIT ?", (value, limit))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def history(self) -> Iterator[tuple]:
+        """Registrations and Ip signals in the order central received them, to rebuild the curation:
+        `("register", machine_id, address, at)` and `("signals", watcher, [(value, scenario, hash)], at)`."""
+        regs = self.db.execute("SELECT machine_id, registered_from, registered_at FROM watchers"
+                               " ORDER BY registered_at, machine_id").fetchall()
+        i = 0
+        batch: list[tuple[str, str, str]] = []
+        key = None
+        for watcher, value, scenario, digest, at in self.db.execute(
+                "SELECT watcher, value, scenario, scenario_hash, received_at FROM signals WHERE scope='Ip'"
+                " ORDER BY id"):
+            if key != (watcher, at) and batch:
+                yield ("signals", key[0], batch, key[1])
+                batch = []
+            key = (watcher, at)
+            while i < len(regs) and regs[i][2] <= at:
+                yield ("register", *regs[i])
+                i += 1
+            batch.append((value, scenario, digest))
+        if batch:
+            yield ("signals", key[0], batch, key[1])
+        for reg in regs[i:]:
+            yield ("register", *reg)
+
     # ---------------------------------------------------------------- blocklist
-    def refresh(self, now: float, rule: Rule) -> None:
-        """Apply the consensus rule to the signals of the window: list new addresses, drop lapsed ones."""
-        reports = self.db.execute("SELECT value, watcher, scenario, MAX(received_at) FROM signals WHERE scope='Ip'"
-                                  " AND received_at > ? GROUP BY value, watcher, scenario", (now - rule.window,))
-        listed: dict[str, Listing] = decide(reports.fetchall(), now, rule)
+    def publish(self, changes: Iterable[Listed | Removed], now: float) -> None:
+        """Write the curation's changes: a new listing or a removal takes the next sequence number."""
+        changes = list(changes)
+        if not changes:
+            return
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             seq = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM blocklist").fetchone()[0]
-            active = dict(self.db.execute("SELECT value, id FROM blocklist WHERE removed_at IS NULL").fetchall())
-            for value, rid in active.items():
-                if value in listed:
-                    self.db.execute("UPDATE blocklist SET until=? WHERE id=?", (listed[value].until, rid))
+            for change in changes:
+                row = self.db.execute("SELECT id FROM blocklist WHERE value=? AND removed_at IS NULL",
+                                      (change.value,)).fetchone()
+                if isinstance(change, Removed):
+                    if row:
+                        seq += 1
+                        self.db.execute("UPDATE blocklist SET removed_at=?, seq=? WHERE id=?", (now, seq, row[0]))
+                elif row:
+                    self.db.execute("UPDATE blocklist SET until=? WHERE id=?", (change.until, row[0]))
                 else:
                     seq += 1
-                    self.db.execute("UPDATE blocklist SET removed_at=?, seq=? WHERE id=?", (now, seq, rid))
-            for value in sorted(set(listed) - set(active)):
-                seq += 1
-                entry = listed[value]
-                self.db.execute("INSERT INTO blocklist (scope, value, scenario, listed_at, until, seq)"
-                                " VALUES ('Ip', ?, ?, ?, ?, ?)", (value, entry.scenario, now, entry.until, seq))
+                    self.db.execute("INSERT INTO blocklist (scope, value, scenario, listed_at, until, seq)"
+                                    " VALUES ('Ip', ?, ?, ?, ?, ?)", (change.value, change.scenario, now,
+                                                                      change.until, seq))
+
+    def sync(self, listed: dict[str, tuple[str, float]], now: float) -> None:
+        """Make the active blocklist exactly `listed` (value -> (scenario, until)): at start, after a rebuild."""
+        active = {v for (v,) in self.db.execute("SELECT value FROM blocklist WHERE removed_at IS NULL")}
+        self.publish([Removed(v) for v in sorted(active - set(listed))]
+                     + [Listed(v, scenario, until, v not in active) for v, (scenario, until) in sorted(listed.items())],
+                     now)
 
     def stream(self, watcher: str, startup: bool) -> tuple[list[BlockEntry], list[BlockEntry]]:
         """(new, deleted) entries for a watcher's pull — everything active at startup — and moves its position."""

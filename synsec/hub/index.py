@@ -44,6 +44,7 @@ class Item:
     description: str = ""
     author: str = ""
     deps: tuple = ()                             # ((type, name), ...)
+    labels: tuple = ()                           # ((key, value), ...): a scenario's string labels (service, type…)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -114,9 +115,11 @@ def _item(type_: str, name: object, raw: object) -> Item:
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise HubError(f"{type_} {name}: {dep_type} is not a list of names")
         deps += [(dep_type, n) for n in names]
+    labels = raw.get("labels") if isinstance(raw.get("labels"), dict) else {}
     return Item(type=type_, name=name, path=path, version=version, digests=digests, stage=stage,
                 description=str(raw.get("description") or ""), author=str(raw.get("author") or ""),
-                deps=tuple(deps))
+                deps=tuple(deps), labels=tuple(sorted((str(k), v) for k, v in labels.items()
+                                                      if isinstance(v, str))))
 
 
 def parse_index(data: bytes) -> HubIndex:

@@ -1,5 +1,6 @@
 """An unmodified CrowdSec 1.4.6 LAPI (Debian's binary) joins a synsec crowd: it logs in to `synsec central`,
-pushes the signals of a replayed attack log, and pulls the community blocklist entry two watchers agreed on."""
+pushes the signals of a replayed attack log, and pulls the community blocklist entry two watchers agreed on
+(curation relaxed to two reporters, both registering from loopback; hub hashes checked against Debian's index)."""
 
 from __future__ import annotations
 
@@ -130,8 +131,12 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     cport = _port()
     central_url = f"http://127.0.0.1:{cport}/"
     state = tmp_path / "central"
+    rules = tmp_path / "curation.yaml"
+    rules.write_text("consensus: {min_reporters: 2, min_score: 0.9}\ncohorts: {same_block: false}\n")
+    index = paths["CROWDSEC_HUB"] / ".index.json"
     procs.start([sys.executable, "-m", "synsec.cli.main", "central", "--listen", f"127.0.0.1:{cport}",
-                 "--state-dir", str(state)], tmp_path / "central.log")
+                 "--state-dir", str(state), "--curation", str(rules), "--hub-index", str(index)],
+                tmp_path / "central.log")
     _wait(lambda: _listening(cport), 20, "synsec central")
     for who in ("lapi-1", "watcher-2"):          # what `cscli capi register` does, to our URL
         _call(central_url + "v2/watchers", {"machine_id": who, "password": f"{who}-password"})
@@ -172,7 +177,9 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
 
     token = _call(central_url + "v2/watchers/login", {"machine_id": "watcher-2", "password": "watcher-2-password",
                                                       "scenarios": ["crowdsecurity/http-probing"]})["token"]
-    second = [{"scenario": "crowdsecurity/http-probing", "scenario_hash": "ab", "scenario_version": "0.2",
+    probing = json.loads(index.read_text())["scenarios"]["crowdsecurity/http-probing"]
+    digest = probing["versions"][probing["version"]]["digest"]
+    second = [{"scenario": "crowdsecurity/http-probing", "scenario_hash": digest, "scenario_version": "0.2",
                "source": {"scope": "Ip", "value": ip}, "start_at": "2026-11-22T10:00:00Z",
                "stop_at": "2026-11-22T10:00:05Z"} for ip in (ATTACKER, "203.0.113.40")]
     _call(central_url + "v2/signals", second, token)

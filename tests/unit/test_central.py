@@ -1,5 +1,5 @@
-"""synsec central (issue 12, first slice): login tokens, strict signal validation, the minimal consensus rule and
-the Central API routes over a real aiohttp server on loopback."""
+"""synsec central (issue 12): login tokens, strict signal validation and the Central API routes (with the
+curation deciding what is listed, and the explain/status endpoints) over a real aiohttp server on loopback."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from connectors.api.inputs import InputError
 from connectors.api.throttle import AuthThrottle
-from connectors.central.consensus import Rule, decide, listable
+from connectors.central.curation import Curator
+from connectors.central.rules import parse_rules
 from connectors.central.server import Central, create_app
 from connectors.central.signals import MAX_SIGNALS, parse_signals
 from connectors.central.store import CentralStore
@@ -104,50 +105,15 @@ def test_malformed_signals_are_input_errors(body, message):
         parse_signals(body)
 
 
-# ------------------------------------------------------------------ consensus
-RULE = Rule(min_reporters=2, window=86400)
-
-
-def test_single_reporter_never_lists_anything():
-    """One watcher reporting an address many times, under many scenarios, lists nothing."""
-    reports = [("45.13.227.7", "w1", f"s{i}", NOW - i) for i in range(100)]
-    assert decide(reports, NOW, RULE) == {}
-
-
-def test_two_distinct_reporters_within_the_window_list_an_address():
-    """Two watchers within the window list it, with the majority scenario and the time the rule lapses."""
-    reports = [("45.13.227.7", "w1", "a/probing", NOW - 100), ("45.13.227.7", "w2", "a/probing", NOW - 50),
-               ("45.13.227.7", "w2", "b/other", NOW - 40)]
-    got = decide(reports, NOW, RULE)["45.13.227.7"]
-    assert (got.scenario, got.reporters, got.until) == ("a/probing", 2, NOW - 100 + 86400)
-
-
-def test_reports_outside_the_window_do_not_count():
-    """A report older than the window does not make a second reporter."""
-    reports = [("45.13.227.7", "w1", "s", NOW - 86401), ("45.13.227.7", "w2", "s", NOW - 10)]
-    assert decide(reports, NOW, RULE) == {}
-    assert decide(reports, NOW, Rule(min_reporters=2, window=90000)) != {}
-
-
-@pytest.mark.parametrize("ip", ["10.0.0.1", "192.168.1.1", "127.0.0.1", "203.0.113.40", "198.51.100.7",
-                                "100.64.0.1", "169.254.1.1", "224.0.0.1", "::1", "fe80::1", "2001:db8::1",
-                                "240.0.0.1"])
-def test_private_reserved_and_documentation_addresses_are_never_listed(ip):
-    """Addresses outside global unicast are never listed, whatever the number of reporters."""
-    assert not listable(ip)
-    assert decide([(ip, f"w{i}", "s", NOW) for i in range(50)], NOW, RULE) == {}
-
-
-def test_min_reporters_below_two_is_refused():
-    """The rule cannot be configured so that a single reporter lists an address."""
-    with pytest.raises(ValueError):
-        Rule(min_reporters=1)
+# two independent reporters suffice here; every watcher of these tests registers from 127.0.0.1
+RULES = parse_rules("consensus: {min_reporters: 2, min_score: 0.9}\ncohorts: {same_block: false}\n")
+HUB = {"crowdsecurity/http-probing": (frozenset({"c8bb45"}), "http")}
 
 
 # ------------------------------------------------------------------ HTTP
 def _run(tmp_path, scenario, **kw):
     store = CentralStore(tmp_path)
-    central = Central(store=store, secret=SECRET, rule=RULE, **kw)
+    central = Central(store=store, secret=SECRET, curator=Curator(RULES, HUB), **kw)
 
     async def main():
         async with TestClient(TestServer(create_app(central))) as client:
@@ -221,3 +187,51 @@ def test_failed_logins_are_throttled_per_address(tmp_path):
         return wrong, right.status, right.headers.get("Retry-After")
     wrong, right, retry = _run(tmp_path, scenario, throttle=AuthThrottle(limit=3, window=60))
     assert wrong == [403, 403, 403] and right == 429 and int(retry) > 0
+
+
+async def _report(client, who: str, ips: list[str]) -> None:
+    h = await _login(client, who)
+    assert (await client.post("/v2/signals", json=[sig(ip) for ip in ips], headers=h)).status == 200
+
+
+def test_explain_and_status_show_the_curation_with_pseudonymous_reporters(tmp_path):
+    """explain names the deciding rule, each reporter by a pseudonym with its trust, and the timeline; status
+    counts reporters, signals and the list; both need a watcher's token and refuse bad parameters."""
+    async def scenario(client, store):
+        await _report(client, "w1", ["45.13.227.7", "8.8.8.8"])
+        await _report(client, "w2", ["45.13.227.7"])
+        h = await _login(client, "w3")
+        explain = await (await client.get("/v2/crowd/explain?ip=45.13.227.7", headers=h)).json()
+        good = await (await client.get("/v2/crowd/explain?ip=8.8.8.8", headers=h)).json()
+        status = await (await client.get("/v2/crowd/status", headers=h)).json()
+        bad = [(await client.get(u, headers=hd)).status for u, hd in (
+            ("/v2/crowd/explain?ip=nope", h), ("/v2/crowd/explain?ip=1.2.3.4&x=1", h),
+            ("/v2/crowd/explain?ip=1.2.3.4", {}), ("/v2/crowd/status", {}))]
+        return explain, good, status, bad
+    explain, good, status, bad = _run(tmp_path, scenario)
+    assert explain["listed"] and explain["rule"].startswith("consensus: http: 2 cohort(s)")
+    ids = {r["reporter"] for r in explain["reporters"]}
+    assert len(ids) == 2 and not ids & {"w1", "w2"} and all(len(i) == 12 for i in ids)
+    assert [t["reporter"] in ids and t["hub_scenario"] for t in explain["timeline"]] == [True, True]
+    assert good["rule"].startswith("known-good") and not good["listed"]
+    assert (status["reporters"], status["listed"], status["signals_received"]) == (3, 1, 3)
+    assert status["signals_not_counted"] == {"known-good": 1} and status["signals_per_second"] > 0
+    assert bad == [400, 400, 401, 401]
+
+
+def test_a_restart_rebuilds_the_curation_from_the_store(tmp_path):
+    """After a restart, central's curation is rebuilt from stored registrations and signals: the same address
+    stays listed and one more report does not list it again."""
+    async def first(client, store):
+        await _report(client, "w1", ["45.13.227.7"])
+        await _report(client, "w2", ["45.13.227.7"])
+    _run(tmp_path, first)
+    store = CentralStore(tmp_path)
+    central = Central(store=store, secret=SECRET, curator=Curator(RULES, HUB))
+    try:
+        central.restore()
+        assert set(central.curator.listed()) == {"45.13.227.7"}
+        assert [e[2] for e in store.blocklist()] == ["45.13.227.7"]
+        assert central.curator.status()["reporters"] == 2
+    finally:
+        store.close()

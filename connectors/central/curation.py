@@ -1,0 +1,359 @@
+"""The crowd's curation, pure: reports in, blocklist changes out (docs/crowd.md has the rules and the why).
+
+No I/O and no clock: every call takes `now` (the time central received the reports), so replaying the stored
+registrations and signals in order rebuilds the same state. `Curator.register` places a reporter in a cohort
+(same address block, same registration burst); `ingest` takes one reporter's reports and returns what was listed
+or had its expiry moved; `tick` expires reports and entries and returns the removals (tombstones). Trust is
+`(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from connectors.central.rules import KnownGoodRange, Rules
+from synsec.engine.expr.helpers_net import IpRangeSet, parse_ip
+from synsec.hub.index import HubIndex
+
+__all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios"]
+
+_GRAIN = 60.0        # seconds per slot of the expiry wheel
+
+
+@dataclass(frozen=True)
+class Listed:
+    value: str
+    scenario: str
+    until: float
+    new: bool         # first listing (False: its expiry moved)
+
+
+@dataclass(frozen=True)
+class Removed:
+    value: str
+
+
+def hub_scenarios(index: HubIndex) -> dict[str, tuple[frozenset[str], str]]:
+    """Scenario name -> (sha256 of every hub version, its behaviour: its `service` label, else its `type`
+    label, else '')."""
+    out = {}
+    for item in index.of_type("scenarios"):
+        labels = dict(item.labels)
+        out[item.name] = (frozenset(item.digests.values()), labels.get("service") or labels.get("type") or "")
+    return out
+
+
+class KnownGood:
+    """Membership of known-good ranges (one bisection, synsec.engine's IpRangeSet) and which range it is."""
+
+    def __init__(self, ranges: Iterable[KnownGoodRange]):
+        self.ranges = tuple(ranges)
+        self._set = IpRangeSet([str(r.network) for r in self.ranges])
+
+    def contains(self, value: str) -> bool:
+        """Whether the address is in a known-good range (anything that is not an address counts as one)."""
+        return parse_ip(value) is None or self._set.contains(value)
+
+    def which(self, value: str) -> KnownGoodRange | None:
+        """The first range holding the address (for explanations)."""
+        try:
+            ip = ipaddress.ip_address(value)
+        except ValueError:
+            return None
+        return next((r for r in self.ranges if ip.version == r.network.version and ip in r.network), None)
+
+
+class _Reporter:
+    __slots__ = ("name", "id", "good", "bad", "burst_start", "burst_count", "signals", "refused")
+
+    def __init__(self, name: str, rid: int):
+        self.name, self.id = name, rid
+        self.good = self.bad = 0.0
+        self.burst_start = float("-inf")
+        self.burst_count = self.signals = self.refused = 0
+
+
+class _Ip:
+    __slots__ = ("entries", "until", "scenario", "slot")
+
+    def __init__(self):
+        self.entries: dict[int, tuple] = {}   # reporter id -> (first, last, behaviour, scenario, corroborated)
+        self.until = 0.0                      # listed until (0: not listed)
+        self.scenario = ""
+        self.slot = -1
+
+
+class Curator:
+    """The curation state of one central: reporters, cohorts, reports within the window, listed entries."""
+
+    def __init__(self, rules: Rules, scenarios: dict[str, tuple[frozenset[str], str]] | None = None,
+                 known_good: KnownGood | None = None):
+        self.rules = rules
+        self.scenarios = scenarios or {}
+        self.known_good = known_good if known_good is not None else KnownGood(rules.known_good)
+        self.reporters: dict[str, _Reporter] = {}
+        self._by_id: list[_Reporter] = []
+        self._parent: list[int] = []
+        self._block_owner: dict[str, int] = {}
+        self._recent: deque[tuple[float, int]] = deque()
+        self.ips: dict[str, _Ip] = {}
+        self._wheel: dict[int, set[str]] = {}
+        self._next_slot: int | None = None
+        self._names: dict[str, str] = {}      # interned scenario and behaviour names
+        self.received = 0
+        self.refused: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------ reporters and cohorts
+    def _reporter(self, name: str) -> _Reporter:
+        r = self.reporters.get(name)
+        if r is None:
+            r = self.reporters[name] = _Reporter(name, len(self._by_id))
+            self._by_id.append(r)
+            self._parent.append(r.id)
+        return r
+
+    def _cohort(self, rid: int) -> int:
+        parent = self._parent
+        while parent[rid] != rid:
+            parent[rid] = parent[parent[rid]]
+            rid = parent[rid]
+        return rid
+
+    def _union(self, a: int, b: int) -> None:
+        ra, rb = self._cohort(a), self._cohort(b)
+        if ra != rb:
+            self._parent[max(ra, rb)] = min(ra, rb)
+
+    def register(self, name: str, address: str | None, at: float) -> None:
+        """A reporter registered from `address` at `at`: joins the cohort of its address block and burst."""
+        r = self._reporter(name)
+        rules = self.rules
+        if rules.same_block and address:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                ip = None
+            if ip is not None:
+                prefix = rules.ipv4_prefix if ip.version == 4 else rules.ipv6_prefix
+                block = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+                owner = self._block_owner.setdefault(block, r.id)
+                self._union(owner, r.id)
+        recent = self._recent
+        recent.append((at, r.id))
+        while recent and recent[0][0] < at - rules.registration_burst_window:
+            recent.popleft()
+        if len(recent) >= rules.registration_burst_size:
+            for _, rid in recent:
+                self._union(recent[0][1], rid)
+
+    def trust(self, name: str) -> float:
+        return self._trust(self._reporter(name))
+
+    def _trust(self, r: _Reporter) -> float:
+        rules = self.rules
+        return (rules.prior_good + r.good) / (rules.prior_good + rules.prior_bad + r.good + r.bad)
+
+    def cohort_of(self, name: str) -> str:
+        return self._by_id[self._cohort(self._reporter(name).id)].name
+
+    # ------------------------------------------------------------------ reports
+    def _intern(self, text: str) -> str:
+        return self._names.setdefault(text, text)
+
+    def verdict(self, scenario: str, digest: str) -> str:
+        """Why a report of this scenario would not count ('' when it counts)."""
+        if not self.rules.hub_only:
+            return ""
+        known = self.scenarios.get(scenario)
+        if known is None:
+            return "custom scenario (not in central's hub index)"
+        if digest.lower() not in known[0]:
+            return "modified scenario (its hash is no hub version's)"
+        return ""
+
+    def _behaviour(self, scenario: str) -> str:
+        if self.rules.behaviour == "service":
+            known = self.scenarios.get(scenario)
+            if known and known[1]:
+                return self._intern(known[1])
+        return self._intern(scenario)
+
+    def ingest(self, name: str, reports: Iterable[tuple[str, str, str]], now: float) -> list[Listed]:
+        """One reporter's (address, scenario, scenario hash) reports received at `now`: what got listed."""
+        r = self._reporter(name)
+        rules = self.rules
+        out: list[Listed] = []
+        self._start(now)
+        for value, scenario, digest in reports:
+            self.received += 1
+            r.signals += 1
+            if now - r.burst_start >= rules.burst_window:
+                r.burst_start, r.burst_count = now, 0
+            r.burst_count += 1
+            if r.burst_count > rules.burst_max_reports:
+                r.bad += rules.burst_weight
+                self._refuse(r, "burst")
+            elif self.known_good.contains(value):
+                r.bad += rules.known_good_weight
+                self._refuse(r, "known-good")
+            elif self.verdict(scenario, digest):
+                self._refuse(r, "custom or modified scenario")
+            else:
+                self._report(r, value, self._intern(scenario), self._behaviour(scenario), now, out)
+        return out
+
+    def _refuse(self, r: _Reporter, why: str) -> None:
+        r.refused += 1
+        self.refused[why] += 1
+
+    def _report(self, r: _Reporter, value: str, scenario: str, behaviour: str, now: float, out: list) -> None:
+        st = self.ips.get(value)
+        if st is None:
+            st = self.ips[value] = _Ip()
+        entries = st.entries
+        old = entries.get(r.id)
+        corroborated = old[4] if old else False
+        min_trust, horizon = self.rules.min_trust, now - self.rules.window
+        mine = self._cohort(r.id)
+        trusted = self._trust(r) >= min_trust
+        for rid, e in entries.items():
+            if rid == r.id or e[1] <= horizon or self._cohort(rid) == mine:
+                continue
+            other = self._by_id[rid]
+            if trusted and not e[4]:
+                other.good += 1
+                entries[rid] = e[:4] + (True,)
+            if not corroborated and self._trust(other) >= min_trust:
+                corroborated = True
+                r.good += 1
+        entries[r.id] = (old[0] if old else now, now, behaviour, scenario, corroborated)
+        self._evaluate(value, st, now, out)
+        self._schedule(value, st)
+
+    def _support(self, st: _Ip, now: float) -> dict[str, dict[int, float]]:
+        """behaviour -> cohort -> the trust of its most trusted counted reporter, over the window."""
+        horizon, min_trust = now - self.rules.window, self.rules.min_trust
+        out: dict[str, dict[int, float]] = {}
+        for rid, e in st.entries.items():
+            if e[1] <= horizon:
+                continue
+            t = self._trust(self._by_id[rid])
+            if t < min_trust:
+                continue
+            per = out.setdefault(e[2], {})
+            c = self._cohort(rid)
+            if t > per.get(c, 0.0):
+                per[c] = t
+        return out
+
+    def _holds(self, support: dict[str, dict[int, float]]) -> str | None:
+        rules = self.rules
+        best = [(len(per), sum(per.values()), b) for b, per in support.items()
+                if len(per) >= rules.min_reporters and sum(per.values()) >= rules.min_score]
+        return max(best)[2] if best else None
+
+    def _evaluate(self, value: str, st: _Ip, now: float, out: list) -> None:
+        behaviour = self._holds(self._support(st, now))
+        if behaviour is None:
+            return
+        new = not st.until
+        if new:
+            names = Counter(e[3] for e in st.entries.values() if e[2] == behaviour and e[1] > now - self.rules.window)
+            st.scenario = min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        st.until = now + self.rules.decay
+        out.append(Listed(value, st.scenario, st.until, new))
+
+    # ------------------------------------------------------------------ expiry
+    def _start(self, now: float) -> None:
+        if self._next_slot is None:
+            self._next_slot = int(now // _GRAIN)
+
+    def _schedule(self, value: str, st: _Ip) -> None:
+        due = min(e[1] for e in st.entries.values()) + self.rules.window if st.entries else st.until
+        if st.until:
+            due = min(due, st.until)
+        slot = int(due // _GRAIN) + 1
+        if slot != st.slot:
+            st.slot = slot
+            self._wheel.setdefault(slot, set()).add(value)
+
+    def tick(self, now: float) -> list[Removed]:
+        """Expire reports older than the window (an uncorroborated one costs its reporter trust) and listed
+        entries past their expiry: the removals to publish."""
+        self._start(now)
+        out: list[Removed] = []
+        last = int(now // _GRAIN)
+        slot = self._next_slot
+        while slot <= last:
+            for value in self._wheel.pop(slot, ()):
+                st = self.ips.get(value)
+                if st is not None and st.slot == slot:
+                    self._expire(value, st, now, out)
+            slot += 1
+        self._next_slot = last
+        return out
+
+    def _expire(self, value: str, st: _Ip, now: float, out: list) -> None:
+        horizon = now - self.rules.window
+        for rid, e in list(st.entries.items()):
+            if e[1] <= horizon:
+                if not e[4]:
+                    self._by_id[rid].bad += self.rules.uncorroborated
+                del st.entries[rid]
+        if st.until and st.until <= now:
+            out.append(Removed(value))
+            st.until, st.scenario = 0.0, ""
+        if not st.entries and not st.until:
+            del self.ips[value]
+            return
+        st.slot = -1
+        self._schedule(value, st)
+
+    # ------------------------------------------------------------------ reading
+    def listed(self) -> dict[str, tuple[str, float]]:
+        """Every listed address: (scenario, until)."""
+        return {v: (st.scenario, st.until) for v, st in self.ips.items() if st.until}
+
+    def explain(self, value: str, now: float) -> dict:
+        """Why `value` is or is not listed: the rule that decided and every report of the window."""
+        rules = self.rules
+        st = self.ips.get(value)
+        reporters = []
+        for rid, e in sorted(st.entries.items(), key=lambda kv: kv[1][0]) if st else ():
+            r = self._by_id[rid]
+            t = self._trust(r)
+            reporters.append({"reporter": r.name, "cohort": self._by_id[self._cohort(rid)].name,
+                              "trust": round(t, 3), "scenario": e[3], "behaviour": e[2], "first_seen": e[0],
+                              "last_seen": e[1], "corroborated": e[4],
+                              "counted": t >= rules.min_trust and e[1] > now - rules.window})
+        out = {"value": value, "listed": bool(st and st.until), "until": st.until if st and st.until else None,
+               "scenario": st.scenario if st else "", "reporters": reporters}
+        good = self.known_good.which(value) if self.known_good.contains(value) else None
+        if self.known_good.contains(value):
+            label = f"{good.source} {good.network} {good.label}".strip() if good else "not an address"
+            out["rule"] = f"known-good: never listed ({label})"
+            return out
+        support = self._support(st, now) if st else {}
+        need = f"{rules.min_reporters} independent reporters with trust >= {rules.min_trust:g} and a trust sum " \
+               f">= {rules.min_score:g} for one behaviour within {rules.window:g}s"
+        counts = {b: f"{len(per)} cohort(s), trust sum {sum(per.values()):.2f}" for b, per in support.items()}
+        held = self._holds(support)
+        if held is not None:
+            out["rule"] = f"consensus: {held}: {counts[held]} (needs {need})"
+        elif out["listed"]:
+            out["rule"] = f"consensus held earlier; decays at `until` unless it holds again (needs {need})"
+        else:
+            seen = "; ".join(f"{b}: {c}" for b, c in sorted(counts.items())) or "no counted report"
+            out["rule"] = f"no consensus: {seen} (needs {need})"
+        return out
+
+    def status(self) -> dict:
+        rules = self.rules
+        trusted = sum(1 for r in self._by_id if self._trust(r) >= rules.min_trust)
+        cohorts = len({self._cohort(r.id) for r in self._by_id})
+        return {"reporters": len(self._by_id), "trusted_reporters": trusted, "cohorts": cohorts,
+                "tracked_addresses": len(self.ips), "listed": sum(1 for st in self.ips.values() if st.until),
+                "signals_received": self.received, "signals_not_counted": dict(sorted(self.refused.items()))}
