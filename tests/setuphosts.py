@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["debian_host", "journald_host", "container_host", "tree_digest"]
+__all__ = ["debian_host", "journald_host", "container_host", "ftp_host", "tree_digest"]
 
 NGINX_CONF = """\
 user www-data;
@@ -87,6 +87,14 @@ def container_host(root: Path) -> Path:
     (root / "var/log/nginx").mkdir(parents=True)
     os.symlink("/dev/stdout", root / "var/log/nginx/access.log")
     os.symlink("/dev/stderr", root / "var/log/nginx/error.log")
+    return root
+
+
+def ftp_host(root: Path, log: Path) -> Path:
+    """vsftpd only, logging to `log` (a real path outside the root, so `synsec run` can follow what setup wrote)."""
+    _base(root)
+    _put(root, "usr/sbin/vsftpd")
+    _put(root, "etc/vsftpd.conf", f"listen=YES\nvsftpd_log_file={log}\n")
     return root
 
 

@@ -1,12 +1,14 @@
 """`synsec setup --root` on fake host trees (Debian-like, journald-only, container-like) against the local hub
 server: what is detected, the acquis.yaml written (loaded by synsec run's loader), the collections installed, the
-bouncer key, idempotence, --dry-run writing nothing, --force and .bak, and the systemd units."""
+bouncer key, idempotence, --dry-run writing nothing, --force and .bak, the systemd units, and setup then
+`synsec run` to a ban."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,8 @@ from synsec.hub.install import load_index, states
 from synsec.runner.acquis import load_acquis
 from synsec.store import Store
 from tests.hubutil import REPO
-from tests.setuphosts import container_host, debian_host, journald_host, tree_digest
+from tests.integration.test_run_live import Run, append, proc_guard, wait_for  # noqa: F401 (fixture)
+from tests.setuphosts import container_host, debian_host, ftp_host, journald_host, tree_digest
 
 
 def setup(root: Path, tmp: Path, *args, code: int = 0, input: str | None = None):
@@ -52,7 +55,7 @@ def run_twice_unchanged(root: Path, tmp: Path, url: str) -> None:
     store.close()
 
 
-def test_debian_host(tmp_path, remote):
+def test_debian_host(tmp_path, remote_hub):
     """sshd and nginx running: syslog and auth.log files, nginx's paths from nginx.conf and its included site;
     the collections installed from the hub, a key printed once, and a second run changes nothing."""
     root = debian_host(tmp_path / "root")
@@ -61,7 +64,7 @@ def test_debian_host(tmp_path, remote):
     assert all(s["running"] for s in plan["services"][1:])
     assert plan["collections"] == ["crowdsecurity/linux", "crowdsecurity/sshd", "crowdsecurity/nginx"]
     assert not (tmp_path / "config").exists() and not (tmp_path / "state").exists()
-    res = setup(root, tmp_path, "--unattended", "--hub-url", remote[1])
+    res = setup(root, tmp_path, "--unattended", "--hub-url", remote_hub)
     config = tmp_path / "config"
     sources = load_acquis(config / "acquis.yaml")
     assert [(s.globs, s.labels["type"]) for s in sources] == [
@@ -75,17 +78,17 @@ def test_debian_host(tmp_path, remote):
     assert store.authenticate(key).name == "local-bouncer"
     store.close()
     assert f"synsec run --acquis {config}/acquis.yaml --config-dir {config}" in res.output
-    run_twice_unchanged(root, tmp_path, remote[1])
+    run_twice_unchanged(root, tmp_path, remote_hub)
 
 
-def test_journald_host(tmp_path, remote):
+def test_journald_host(tmp_path, remote_hub):
     """No /var/log/auth.log but a journal: sshd, postfix and dovecot read through journalctl filters on their
     units; the OS entry gets no source (its syslog files do not exist)."""
     root = journald_host(tmp_path / "root")
     plan = plan_of(root, tmp_path)
     assert [s["name"] for s in plan["services"]] == ["linux", "sshd", "postfix", "dovecot"]
     assert any("linux: none of /var/log/syslog" in n for n in plan["notes"])
-    setup(root, tmp_path, "--unattended", "--hub-url", remote[1])
+    setup(root, tmp_path, "--unattended", "--hub-url", remote_hub)
     config = tmp_path / "config"
     assert documents(config) == [
         {"source": "journalctl", "journalctl_filter": ["_SYSTEMD_UNIT=ssh.service"], "labels": {"type": "syslog"}},
@@ -103,23 +106,23 @@ def test_journald_host(tmp_path, remote):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)            # the installed content and the profiles.yaml setup wrote decide
     assert "crowdsecurity/ssh-bf" in {a["scenario"] for a in out["alerts"]} and out["decisions"]
-    run_twice_unchanged(root, tmp_path, remote[1])
+    run_twice_unchanged(root, tmp_path, remote_hub)
 
 
-def test_container_host(tmp_path, remote):
+def test_container_host(tmp_path, remote_hub):
     """No systemd, no journal, nothing running, nginx logs linked to /dev/stdout: nginx found by its binary and
     config, its unusable paths noted and CrowdSec's default watched; the ssh client is not sshd."""
     root = container_host(tmp_path / "root")
     plan = plan_of(root, tmp_path)
     assert [(s["name"], s["running"]) for s in plan["services"]] == [("linux", False), ("nginx", False)]
     assert any("/dev/stdout: not a log file" in n for n in plan["notes"])
-    setup(root, tmp_path, "--unattended", "--hub-url", remote[1])
+    setup(root, tmp_path, "--unattended", "--hub-url", remote_hub)
     config = tmp_path / "config"
     assert [(s.globs, s.labels) for s in load_acquis(config / "acquis.yaml")] == [
         (("/var/log/nginx/*.log",), {"type": "nginx"})]
     assert installed(config) >= {"crowdsecurity/linux", "crowdsecurity/nginx"}
     assert "crowdsecurity/sshd" in installed(config)          # brought by crowdsecurity/linux, not detected
-    run_twice_unchanged(root, tmp_path, remote[1])
+    run_twice_unchanged(root, tmp_path, remote_hub)
 
 
 def test_dry_run_writes_nothing(tmp_path):
@@ -131,34 +134,34 @@ def test_dry_run_writes_nothing(tmp_path):
     assert tree_digest(tmp_path) == before
 
 
-def test_interactive_declines_a_collection(tmp_path, remote):
+def test_interactive_declines_a_collection(tmp_path, remote_hub):
     """Asked per collection, declining nginx drops its collection and its acquisition document."""
     root = debian_host(tmp_path / "root")
-    setup(root, tmp_path, "--hub-url", remote[1], input="y\ny\nn\n")
+    setup(root, tmp_path, "--hub-url", remote_hub, input="y\ny\nn\n")
     config = tmp_path / "config"
     assert [d["labels"]["type"] for d in documents(config)] == ["syslog", "syslog"]
     assert "crowdsecurity/nginx" not in installed(config)
 
 
-def test_existing_acquis_kept_without_force(tmp_path, remote):
+def test_existing_acquis_kept_without_force(tmp_path, remote_hub):
     """An acquis.yaml with other content is refused before anything changes; --force replaces it, keeping .bak."""
     root = debian_host(tmp_path / "root")
     config = tmp_path / "config"
     config.mkdir()
     (config / "acquis.yaml").write_text("filenames: [/var/log/mine.log]\nlabels: {type: syslog}\n")
-    res = setup(root, tmp_path, "--unattended", "--hub-url", remote[1], code=1)
+    res = setup(root, tmp_path, "--unattended", "--hub-url", remote_hub, code=1)
     assert "not replaced" in res.output and not (config / "hub").exists() and not (tmp_path / "state").exists()
-    setup(root, tmp_path, "--unattended", "--force", "--hub-url", remote[1])
+    setup(root, tmp_path, "--unattended", "--force", "--hub-url", remote_hub)
     assert "mine.log" in (config / "acquis.yaml.bak").read_text()
     assert len(load_acquis(config / "acquis.yaml")) == 3
 
 
-def test_systemd_units(tmp_path, remote):
+def test_systemd_units(tmp_path, remote_hub):
     """--systemd writes hardened units for run and api under ROOT/etc/systemd/system, the key goes to the units'
     state dir below the root, and systemd-analyze verify accepts the units (when installed)."""
     root = debian_host(tmp_path / "root")
     res = CliRunner().invoke(cli, ["setup", "--root", str(root), "--config-dir", str(tmp_path / "config"),
-                                   "--unattended", "--systemd", "--hub-url", remote[1]])
+                                   "--unattended", "--systemd", "--hub-url", remote_hub])
     assert res.exit_code == 0, res.output
     assert "systemctl enable --now synsec-run.service synsec-api.service" in res.output
     assert (root / "var/lib/synsec/synsec.db").is_file()
@@ -191,3 +194,24 @@ def test_every_detected_collection_is_in_the_hub():
     for svc in SERVICES:
         for name in svc.collections:
             assert index.get("collections", name).name == name
+
+
+def test_setup_then_run_bans(tmp_path, remote_hub, proc_guard):
+    """From a fresh host to the first ban: setup installs vsftpd's collection and writes its log path (read from
+    vsftpd.conf) into acquis.yaml; `synsec run` on that acquisition turns 6 failed logins into a stored ban."""
+    log = tmp_path / "ftp" / "vsftpd.log"
+    log.parent.mkdir()
+    root = ftp_host(tmp_path / "root", log)
+    setup(root, tmp_path, "--unattended", "--hub-url", remote_hub)
+    config = tmp_path / "config"
+    assert [(s.globs, s.labels["type"]) for s in load_acquis(config / "acquis.yaml")] == [((str(log),), "vsftpd")]
+    run = Run(tmp_path / "state", "--acquis", str(config / "acquis.yaml"), "--config-dir", str(config))
+    proc_guard.append(run)
+    stamp = datetime.now(timezone.utc).strftime("%a %b %e %H:%M:%S %Y")
+    append(log, "".join(f'{stamp} [pid {100 + i}] [admin] FAIL LOGIN: Client "::ffff:198.51.100.7"\n'
+                        for i in range(6)))
+    wait_for(lambda: any("decision" in o for o in run.objects()))
+    decision = next(o["decision"] for o in run.objects() if "decision" in o)
+    assert (decision["scenario"], decision["value"], decision["type"]) == ("crowdsecurity/vsftpd-bf",
+                                                                           "198.51.100.7", "ban")
+    assert run.stop()["decisions"] >= 1
