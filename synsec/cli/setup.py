@@ -28,6 +28,8 @@ def _synsec_exe() -> str:
 
 
 def _print_plan(plan, acquis_text: str, units: dict, key_line: str) -> None:
+    from synsec.setup.units import hidden_exec
+
     click.echo("Detected services:")
     for f in plan.found:
         state = "running" if f.running else "installed"
@@ -39,6 +41,8 @@ def _print_plan(plan, acquis_text: str, units: dict, key_line: str) -> None:
     click.echo("  " + acquis_text.rstrip("\n").replace("\n", "\n  ") if plan.sources else "  (none)")
     for name in units:
         click.echo(f"systemd unit: {name}")
+    if units and hidden_exec(_synsec_exe()):
+        click.echo(f"warning: {hidden_exec(_synsec_exe())}")
     click.echo(key_line)
     for note in plan.notes:
         click.echo(f"note: {note}")
@@ -95,8 +99,13 @@ def _bouncer_key(state_dir: Path, name: str) -> tuple[str | None, str]:
 
 
 def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | None, name: str,
-                units: dict, systemd_host: bool) -> None:
+                units: dict, systemd_host: bool, missing_data: int) -> None:
     click.echo("\nNext:")
+    if missing_data:
+        click.echo(f"  First: {missing_data} data file(s) above were not downloaded, and the scenarios that read "
+                   f"them do not load without them: put them in {config / 'data'} (or give synsec run "
+                   "--data-dir DIR; Debian's crowdsec package ships most in /usr/share/crowdsec/data), or give "
+                   "setup --data-url PREFIX for their source before the collections are installed")
     env = f"SYNSEC_STATE_DIR={state_dir} "
     if units:
         if not systemd_host:
@@ -174,11 +183,12 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
     if clash and not force:
         raise click.ClickException(f"{', '.join(clash)}: exists with other content; not replaced (--force "
                                    "replaces it and keeps the old one as .bak). Nothing was changed.")
-    refused = False
+    refused, missing_data = False, 0
     if plan.collections:
         for line in _install(config, plan.collections, hub_url, data_urls):
             click.echo(line)
             refused = refused or line.startswith("refused: ")
+            missing_data += line.startswith("data file ") and " not downloaded" in line
     config.mkdir(parents=True, exist_ok=True)
     made = _profiles(config)
     if made:
@@ -189,6 +199,7 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
         click.echo("no data source: acquis.yaml not written")
     key, line = _bouncer_key(state, bouncer_name)
     click.echo(line)
-    _next_steps(config, config / ACQUIS if plan.sources else None, state, key, bouncer_name, units, host.systemd)
+    _next_steps(config, config / ACQUIS if plan.sources else None, state, key, bouncer_name, units, host.systemd,
+                missing_data)
     if refused:
         raise SystemExit(1)

@@ -21,7 +21,14 @@ class Root:
         self.base = Path(base)
 
     def host(self, path: str) -> Path | None:
-        """The file below `base` that the host path names, symlinks followed inside the root (None on a loop)."""
+        """The file below `base` that the host path names, symlinks followed inside the root (None on a loop or
+        an unreadable directory on the way)."""
+        try:
+            return self._resolve(path)
+        except OSError:
+            return None
+
+    def _resolve(self, path: str) -> Path | None:
         todo = [p for p in PurePosixPath(path).parts if p != "/"]
         done: list[str] = []
         links = 0
@@ -48,7 +55,10 @@ class Root:
 
     def exists(self, path: str) -> bool:
         real = self.host(path)
-        return real is not None and real.exists()
+        try:
+            return real is not None and real.exists()
+        except OSError:                     # a directory on the way we may not search
+            return False
 
     def is_file(self, path: str) -> bool:
         """A regular file (a log path that is a link to /dev/stdout is not one)."""
@@ -81,9 +91,12 @@ class Root:
         if not rest:
             return [prefix] if self.exists(prefix) else []
         real = self.host(prefix)
-        if real is None or not real.is_dir():
+        try:
+            if real is None or not real.is_dir():
+                return []
+            found = globmod.glob(os.path.join(globmod.escape(str(real)), *rest))
+        except OSError:
             return []
-        found = globmod.glob(os.path.join(globmod.escape(str(real)), *rest))
         return sorted(prefix.rstrip("/") + "/" + os.path.relpath(f, real) for f in found)
 
     def files(self, pattern: str) -> list[str]:

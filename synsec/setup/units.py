@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shlex
 
-__all__ = ["render_units", "STATE_DIR", "LOG_GROUPS", "UNIT_NAMES"]
+__all__ = ["render_units", "hidden_exec", "STATE_DIR", "LOG_GROUPS", "UNIT_NAMES"]
 
 STATE_DIR = "/var/lib/synsec"
 LOG_GROUPS = ("adm", "systemd-journal")
@@ -46,6 +46,14 @@ AmbientCapabilities=
 SystemCallArchitectures=native
 SystemCallFilter=@system-service
 """
+
+
+def hidden_exec(synsec: str) -> str | None:
+    """Why ExecStart cannot run `synsec` under these units (ProtectHome=yes hides /home, /root, /run/user)."""
+    if synsec.startswith(("/home/", "/root/", "/run/user/")):
+        return (f"{synsec} is below /home, /root or /run/user, which ProtectHome=yes hides from the units: "
+                "install synsec elsewhere (e.g. a venv in /opt/synsec) and rerun with --force")
+    return None
 
 
 def _unit(description: str, exec_start: list[str], groups: list[str], after: str, config_dir: str) -> str:

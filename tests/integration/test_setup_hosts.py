@@ -78,6 +78,7 @@ def test_debian_host(tmp_path, remote_hub):
     assert store.authenticate(key).name == "local-bouncer"
     store.close()
     assert f"synsec run --acquis {config}/acquis.yaml --config-dir {config}" in res.output
+    assert ("data file(s) above were not downloaded" in res.output) == (" not downloaded: " in res.output)
     run_twice_unchanged(root, tmp_path, remote_hub)
 
 

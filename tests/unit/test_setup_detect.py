@@ -111,3 +111,25 @@ def test_every_entry_is_data():
         assert s.collections and s.log_type and (s.binaries or s.configs or s.units or s.processes)
         assert all(p.startswith("/") for p in s.log_files)
         assert not s.config_logs or s.config_logs in READERS
+
+
+def test_paths_that_cannot_be_looked_up_are_absent(tmp_path):
+    """A path the OS refuses to look up (here a name too long; for a non-root user, a directory it may not
+    search) is absent, never an exception."""
+    put(tmp_path, "etc/hostname")
+    long = "/etc/" + "a" * 300
+    root = Root(tmp_path)
+    assert root.host(long + "/x") is None
+    assert not root.exists(long) and not root.is_file(long) and root.read_text(long) is None
+    assert root.files(long + "/*.log") == [] and root.glob(long) == []
+
+
+def test_units_render_and_warn_about_protect_home():
+    """The run unit gets only the log groups the host has; a synsec below /root is reported as hidden."""
+    from synsec.setup.units import hidden_exec, render_units
+
+    units = render_units("/opt/synsec/bin/synsec", "/etc/synsec", "/etc/synsec/acquis.yaml", "127.0.0.1:8080",
+                         frozenset({"adm", "users"}))
+    assert "SupplementaryGroups=adm\n" in units["synsec-run.service"]
+    assert "SupplementaryGroups" not in units["synsec-api.service"]
+    assert hidden_exec("/opt/synsec/bin/synsec") is None and "ProtectHome" in hidden_exec("/root/.venv/bin/synsec")
