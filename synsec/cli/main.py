@@ -11,6 +11,7 @@ import click
 
 from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
+from synsec.cli.crowd import crowd_options, start_crowd
 from synsec.cli.engine_options import content_dir, engine_options
 from synsec.cli.output import emit_json, output_option, table
 from synsec.cli.settings import settings_from_env
@@ -168,13 +169,14 @@ def _lock_state_dir(state_dir: Path):
 
 class _LiveSink:
     """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; remembers what
-    `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit.
+    `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit; with a crowd, queues
+    the signals of the alerts (synsec.cli.crowd).
 
     After a crash, `synsec run` re-reads the lines after its last saved state and finds the same alerts again
     (same deterministic ids): those the store already holds are neither stored, printed nor counted again."""
 
-    def __init__(self, output: str, store):
-        self.output, self.store = output, store
+    def __init__(self, output: str, store, crowd=None):
+        self.output, self.store, self.crowd = output, store, crowd
         self.alerts: list = []
         self.decisions: list = []
 
@@ -183,6 +185,8 @@ class _LiveSink:
         from types import SimpleNamespace
 
         alerts, decisions = self._unstored(out.alerts, out.decisions)
+        if self.crowd is not None:
+            self.crowd.enqueue(alerts)      # before storing: re-detected after a crash, queued only once
         if self.store is not None:
             self.store.add(alerts, decisions)
         self.alerts.extend(SimpleNamespace(Scenario=a.Scenario) for a in alerts)
@@ -230,8 +234,9 @@ class _LiveSink:
               help="Seconds between polls of the files when they are idle.")
 @click.option("-o", "--output", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="One line per alert/decision; json: one object per line.")
+@crowd_options
 def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, state_dir,
-        no_store, lateness, poll_interval, output) -> None:
+        no_store, lateness, poll_interval, output, share, push_interval, pull_interval) -> None:
     """Tail log files and detect live (CrowdSec's daemon mode); Ctrl-C or SIGTERM stops with a summary."""
     import signal
 
@@ -259,7 +264,9 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
     store = None if no_store else Store(settings.state_dir)
     tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {},
                     saved_globs=tuple(state.get("globs") or ()))
-    sink = _LiveSink(output, store)
+    crowd = None if no_store else start_crowd(settings.state_dir, content, engine.profiles.origin, share,
+                                              push_interval, pull_interval)
+    sink = _LiveSink(output, store, crowd)
     runner = LiveRunner(engine, content, tailer, sink, state_dir=settings.state_dir,
                         opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)
 
@@ -276,6 +283,8 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
         runner.run()
         sink.add_metrics(runner.engine, tailer.stats.errors())
     finally:
+        if crowd is not None:
+            crowd.stop()
         if store is not None:
             store.close()
         lock.close()

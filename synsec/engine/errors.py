@@ -27,6 +27,7 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── ApiError [RuntimeError]        what ccscli's API client got back (connectors.api.client)
     ├── TokenError                     a central login token malformed, badly signed or expired (connectors.central.tokens)
     ├── Unauthorized                   no valid token for a registered watcher → 401 (connectors.central.server)
+    ├── CapiError                      what an installation got back from the Central API (connectors.crowd.client)
     ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
     ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)
     └── SinkBackpressure               the ClickHouse sink cannot take more yet (connectors.clickhouse.sink)

@@ -11,7 +11,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..cti import SmokeItem
+
 __all__ = ["ExprContext", "Stash"]
+
+
+def _no_cti(ip: str) -> SmokeItem:
+    return SmokeItem()
 
 
 def _no_decisions(value: str) -> int:
@@ -66,13 +72,14 @@ class Stash:
 
 @dataclass
 class ExprContext:
-    """Load-time data (files, regexps) and run-time services (stash, decision counts) for expressions."""
+    """Load-time data (files, regexps) and run-time services (stash, decision counts, CTI) for expressions."""
 
     files: dict[str, list[str]] = field(default_factory=dict)
     regexps: dict[str, list[str]] = field(default_factory=dict)
     stash: Stash = field(default_factory=Stash)
     decisions_count: Callable[[str], int] = _no_decisions
     decisions_since_count: Callable[[str, float], int] = _no_decisions_since
+    cti: Callable[[str], SmokeItem] = _no_cti       # CrowdsecCTI(ip): set by the runner (the local blocklist)
 
     def advance(self, ts: float) -> None:
         """Set event time for TTL bookkeeping (call with the event's `ts`)."""

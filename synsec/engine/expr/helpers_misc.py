@@ -1,5 +1,6 @@
 """Other CrowdSec helpers: numbers, time, Sprintf, stash, decision counts, and the I/O helpers that the pure
-engine registers as safe constants (LookupHost, TimeNow, Hostname, CrowdsecCTI, GeoIP*, LibInjection*)."""
+engine registers as safe constants (LookupHost, TimeNow, Hostname, GeoIP*, LibInjection*); CrowdsecCTI asks the
+ExprContext's lookup, which the runner points at the local community blocklist."""
 
 from __future__ import annotations
 
@@ -136,10 +137,11 @@ def hostname() -> str:
     return ""
 
 
-@helper("CrowdsecCTI", 1)
-def crowdsec_cti(ip):
-    """No CTI API calls from the engine: always nil."""
-    return None
+@helper("CrowdsecCTI", 1, needs_ctx=True)
+def crowdsec_cti(ctx, ip):
+    """CrowdSec's CTI object for `ip` (synsec.engine.cti.SmokeItem), answered by the context's lookup (the
+    installation's community blocklist); the empty item of an unknown address when there is none."""
+    return ctx.cti(ip if isinstance(ip, str) else "")
 
 
 @helper("GetActiveDecisionsTimeLeft", 1)

@@ -6,6 +6,7 @@ missing key reads ""), "any" (unknown), or the name of a model struct ("Event", 
 
 from __future__ import annotations
 
+from ..cti import SMOKE_METHODS, SmokeItem
 from ..model import Alert, Event, RuntimeAlert, Source
 
 __all__ = ["STRUCT_FIELDS", "STRUCT_METHODS", "PARAM_TYPES", "field_type", "method", "NUMERIC", "METHOD_NAMES",
@@ -43,11 +44,12 @@ STRUCT_METHODS: dict[str, dict[str, tuple[str, int]]] = {
               "GetEventsCount": ("int", 0), "GetMeta": ("str", 1), "HasRemediation": ("bool", 0)},
     "RuntimeAlert": {"GetSources": ("list", 0)},
     "Source": {"GetValue": ("str", 0), "GetScope": ("str", 0), "GetAsNumberName": ("str", 0)},
+    "SmokeItem": SMOKE_METHODS,                   # what CrowdsecCTI(ip) returns (synsec.engine.cti)
 }
 METHOD_NAMES = frozenset(name for methods in STRUCT_METHODS.values() for name in methods)
 # What a call on a value of unknown static type may reach at run time: the class itself, not a look-alike.
 CLASS_METHODS: dict[type, frozenset[str]] = {
-    cls: frozenset(STRUCT_METHODS[cls.__name__]) for cls in (Event, Alert, RuntimeAlert, Source)}
+    cls: frozenset(STRUCT_METHODS[cls.__name__]) for cls in (Event, Alert, RuntimeAlert, Source, SmokeItem)}
 
 PARAM_TYPES = {"evt": "Event", "Alert": "Alert"}
 

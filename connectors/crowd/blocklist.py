@@ -1,0 +1,183 @@
+"""The community blocklist pulled from central becomes decisions with origin `CAPI` (CrowdSec's name, so
+bouncers' `origins` filters work), and answers `CrowdsecCTI(ip)`.
+
+What is applied (`apply_stream`): an entry whose scenario the installation runs (CrowdSec's CAPI filters the
+community blocklist by the scenarios a watcher sends at login; the installation filters again), whose source
+no allowlist covers, and that is well formed (scope Ip or Range, a valid address, a Go duration); `deleted`
+entries remove the address's CAPI decisions; at startup the pulled list is the whole truth, so CAPI decisions it
+no longer holds are removed. An entry already in force is not written again unless central extended it (its
+end moved more than `EXTEND_SLACK` later): then a new decision replaces the old one, so bouncers see the new
+duration. Everything else is counted, never applied.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from synsec.engine.cti import BlocklistEntry, SmokeItem, smoke_item
+from synsec.engine.durations import DurationError, parse_duration
+from synsec.engine.model import Decision
+from synsec.engine.profiles import Allowlist
+
+__all__ = ["ORIGIN", "StoreTarget", "apply_stream", "BlocklistCTI", "EXTEND_SLACK"]
+
+ORIGIN = "CAPI"
+EXTEND_SLACK = 60.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    cid: str
+    scope: str
+    value: str
+    scenario: str
+    type: str
+    duration: float
+
+
+def _entry(raw) -> _Entry | None:
+    """A pulled decision, checked (central is a remote peer: anything odd is skipped)."""
+    if not isinstance(raw, dict):
+        return None
+    scope, value, scenario = raw.get("scope"), raw.get("value"), raw.get("scenario")
+    if not all(isinstance(x, str) and 0 < len(x) <= 256 for x in (scope, value, scenario)):
+        return None
+    try:
+        if scope.lower() == "ip":
+            scope, value = "Ip", str(ipaddress.ip_address(value))
+        elif scope.lower() == "range":
+            scope, value = "Range", str(ipaddress.ip_network(value, strict=False))
+        else:
+            return None
+        duration = parse_duration(raw.get("duration", "")) if raw.get("duration") is not None else 0.0
+    except (ValueError, DurationError):
+        return None
+    kind = raw.get("type") if isinstance(raw.get("type"), str) and raw.get("type") else "ban"
+    cid = raw.get("id")
+    cid = str(cid) if isinstance(cid, (int, str)) and not isinstance(cid, bool) and len(str(cid)) <= 64 else ""
+    return _Entry(cid, scope, value, scenario, kind[:32], duration)
+
+
+class StoreTarget:
+    """The embedded store as the place CAPI decisions live (synsec run): the API serves them from there."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def close(self) -> None:
+        self.store.close()
+
+    def active(self, now: float) -> list[dict]:
+        return self.store.decisions(origin=ORIGIN, now=now)
+
+    def add(self, decisions: list[Decision], now: float) -> None:
+        self.store.add([], decisions, now=now)
+
+    def delete(self, ids: list[str], now: float) -> None:
+        for did in ids:
+            self.store.delete_decisions(decision_id=did, now=now)
+
+
+def apply_stream(target, new: list, deleted: list, *, startup: bool, scenarios: set[str] | frozenset[str],
+                 allowlist: Allowlist, now: float) -> Counter:
+    """Apply one `decisions/stream` answer; counts: added, extended, deleted, and skipped_<reason>."""
+    counts: Counter = Counter()
+    active: dict[tuple[str, str], list[dict]] = {}
+    for row in target.active(now):
+        active.setdefault((row["scope"], row["value"]), []).append(row)
+    to_delete: list[str] = []
+    for raw in deleted:
+        entry = _entry(raw)
+        if entry is None:
+            counts["skipped_malformed"] += 1
+            continue
+        rows = active.pop((entry.scope, entry.value), [])
+        to_delete += [r["id"] for r in rows]
+        counts["deleted"] += len(rows)
+    kept: set[tuple[str, str]] = set()
+    to_add: list[Decision] = []
+    for raw in new:
+        entry = _entry(raw)
+        why = _skip(entry, scenarios, allowlist, now)
+        if why:
+            counts[f"skipped_{why}"] += 1
+            continue
+        key = (entry.scope, entry.value)
+        kept.add(key)
+        until = now + entry.duration
+        rows = active.get(key, [])
+        if rows and max(r["until"] for r in rows) >= until - EXTEND_SLACK:
+            continue
+        to_add.append(Decision(origin=ORIGIN, scenario=entry.scenario, scope=entry.scope, value=entry.value,
+                               type=entry.type, duration=entry.duration, until=until,
+                               id=f"capi:{entry.cid or entry.value}:{int(until)}"))
+        to_delete += [r["id"] for r in rows]
+        counts["extended" if rows else "added"] += 1
+    if startup:
+        for key, rows in active.items():
+            if key not in kept:
+                to_delete += [r["id"] for r in rows]
+                counts["deleted"] += len(rows)
+    if to_add:
+        target.add(to_add, now)
+    if to_delete:
+        target.delete(sorted(set(to_delete)), now)
+    return counts
+
+
+def _skip(entry: _Entry | None, scenarios, allowlist: Allowlist, now: float) -> str:
+    if entry is None:
+        return "malformed"
+    if entry.duration <= 0:
+        return "expired"
+    if entry.scenario not in scenarios:
+        return "scenario"
+    if allowlist.match(entry.value, now) is not None:
+        return "allowlisted"
+    return ""
+
+
+@dataclass
+class BlocklistCTI:
+    """`CrowdsecCTI(ip)` from the installation's CAPI decisions: `reload` (the pulling thread) swaps in a new
+    index; a lookup (the detecting thread) reads whichever index is current."""
+
+    scenario_labels: Mapping[str, Mapping] = field(default_factory=dict)
+    _ips: dict = field(default_factory=dict)
+    _ranges: list = field(default_factory=list)
+
+    def reload(self, rows: list[dict]) -> None:
+        ips: dict[str, list[BlocklistEntry]] = {}
+        ranges: list[tuple[object, BlocklistEntry]] = []
+        for row in rows:
+            if row.get("origin") != ORIGIN:
+                continue
+            created = float(row.get("created_at") or 0.0)
+            entry = BlocklistEntry(row["scenario"] or "", created, created,
+                                   row["value"] if row["scope"] == "Range" else "")
+            if row["scope"] == "Ip":
+                ips.setdefault(row["value"], []).append(entry)
+            elif row["scope"] == "Range":
+                try:
+                    ranges.append((ipaddress.ip_network(row["value"], strict=False), entry))
+                except ValueError:
+                    continue
+        self._ips, self._ranges = ips, ranges
+
+    def __len__(self) -> int:
+        return len(self._ips) + len(self._ranges)
+
+    def __call__(self, ip: str) -> SmokeItem:
+        ips, ranges = self._ips, self._ranges
+        entries = list(ips.get(ip, ()))
+        if ranges:
+            try:
+                addr = ipaddress.ip_address(ip)
+            except ValueError:
+                addr = None
+            if addr is not None:
+                entries += [e for net, e in ranges if addr.version == net.version and addr in net]
+        return smoke_item(ip, entries, self.scenario_labels)

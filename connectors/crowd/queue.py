@@ -1,0 +1,101 @@
+"""The persisted push queue (`crowd.db` in the state dir, SQLite): signals wait here until central took them.
+
+A signal is keyed by its alert's id (deterministic: `synsec.engine.profiles.alert_id`), so enqueueing the same
+alert twice — a `synsec run` that re-reads lines after a crash — adds nothing, and an id already sent is never
+queued again (`sent` keeps ids for `keep_sent` seconds). A batch leaves the queue only after central answered
+2xx, so a restart or an outage of central loses nothing. The same file keeps the crowd's counters and the
+push/pull status that `ccscli capi status` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from synsec.store.files import private_dir, private_file
+
+__all__ = ["SignalQueue", "QUEUE_FILE"]
+
+QUEUE_FILE = "crowd.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL, queued_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sent (id TEXT PRIMARY KEY, sent_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sent_at ON sent (sent_at);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS status (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class SignalQueue:
+    """One connection (SQLite connections stay in the thread that opened them: open one per thread)."""
+
+    def __init__(self, state_dir: str | Path, keep_sent: float = 7 * 86400.0):
+        self.path = private_file(private_dir(state_dir) / QUEUE_FILE)
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+        self.keep_sent = keep_sent
+
+    def close(self) -> None:
+        self.db.close()
+
+    def enqueue(self, items: list[tuple[str, dict]], now: float | None = None) -> int:
+        """Queue (alert id, signal) pairs not queued or sent before; how many were new."""
+        now = time.time() if now is None else now
+        added = 0
+        with self.db:
+            for sid, body in items:
+                if self.db.execute("SELECT 1 FROM sent WHERE id = ?", (sid,)).fetchone():
+                    continue
+                added += self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?)",
+                                         (sid, json.dumps(body, separators=(",", ":")), now)).rowcount
+            self._add(("signals_queued", added))
+        return added
+
+    def batch(self, limit: int) -> list[tuple[str, dict]]:
+        """The oldest `limit` queued signals."""
+        rows = self.db.execute("SELECT id, body FROM outbox ORDER BY queued_at, id LIMIT ?", (limit,)).fetchall()
+        return [(sid, json.loads(body)) for sid, body in rows]
+
+    def sent(self, ids: list[str], now: float | None = None) -> None:
+        """Central took these: out of the queue, remembered as sent."""
+        now = time.time() if now is None else now
+        with self.db:
+            self.db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            self.db.executemany("INSERT OR REPLACE INTO sent VALUES (?, ?)", [(i, now) for i in ids])
+            self.db.execute("DELETE FROM sent WHERE sent_at < ?", (now - self.keep_sent,))
+            self._add(("signals_sent", len(ids)), ("pushes", 1))
+            self._set(last_push=now)
+
+    def pending(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+
+    def sent_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM sent")}
+
+    # -- counters and status (what `ccscli capi status` and the metrics show) --------------------------------
+
+    def add(self, **counts: int) -> None:
+        with self.db:
+            self._add(*counts.items())
+
+    def set_status(self, **values) -> None:
+        with self.db:
+            self._set(**values)
+
+    def counters(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT name, value FROM counters").fetchall())
+
+    def status(self) -> dict:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM status").fetchall()}
+
+    def _add(self, *counts: tuple[str, int]) -> None:
+        self.db.executemany("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + ?",
+                            [(name, n, n) for name, n in counts if n])
+
+    def _set(self, **values) -> None:
+        self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in values.items()])

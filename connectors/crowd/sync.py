@@ -1,0 +1,153 @@
+"""The installation's crowd loop: queue signals as alerts happen, push them in batches about every 10 s, pull
+the community blocklist at start and then periodically — in a background thread, so that a slow or absent
+central never holds detection up.
+
+The detecting thread calls `enqueue(alerts)` (before the alerts are stored: a crash in between re-detects them
+after the restart and the queue ignores ids it holds or sent). The thread owns its own SQLite connections.
+A failed push or pull is retried with exponential back-off (`retry_base` doubling up to `retry_max`); nothing
+leaves the queue before central answered 2xx.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connectors.crowd.blocklist import BlocklistCTI, apply_stream
+from connectors.crowd.client import CapiClient, CapiError
+from connectors.crowd.queue import SignalQueue
+from connectors.crowd.share import SharePolicy
+
+__all__ = ["CrowdOptions", "CrowdSync"]
+
+
+@dataclass(frozen=True)
+class CrowdOptions:
+    push_interval: float = 10.0      # CrowdSec's LAPI pushes about every 10 s
+    pull_interval: float = 7200.0    # CrowdSec 1.4.6 pulls the community blocklist every 2 h
+    batch: int = 500                 # signals per request (central takes at most 1,000)
+    retry_base: float = 1.0
+    retry_max: float = 300.0
+
+
+class _Backoff:
+    def __init__(self, opts: CrowdOptions, interval: float):
+        self.opts, self.interval, self.failures, self.due = opts, interval, 0, 0.0
+
+    def ok(self, now: float) -> None:
+        self.failures, self.due = 0, now + self.interval
+
+    def failed(self, now: float) -> float:
+        self.failures += 1
+        wait = min(self.opts.retry_max, self.opts.retry_base * 2 ** (self.failures - 1))
+        self.due = now + wait
+        return wait
+
+
+class CrowdSync:
+    """Push and pull for one installation. `policy` None: sharing is off (nothing is queued, pulls go on)."""
+
+    def __init__(self, state_dir, client: CapiClient, policy: SharePolicy | None, *, open_target: Callable,
+                 scenarios: set[str], allowlist, cti: BlocklistCTI | None = None,
+                 opts: CrowdOptions = CrowdOptions(), clock: Callable[[], float] = time.time,
+                 say: Callable[[str], None] = lambda msg: None):
+        self.state_dir, self.client, self.policy, self.opts = state_dir, client, policy, opts
+        self.open_target, self.scenarios, self.allowlist, self.cti = open_target, scenarios, allowlist, cti
+        self.clock, self.say = clock, say
+        self.queue = SignalQueue(state_dir)          # the detecting thread's connection
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pulled = False
+
+    # -- the detecting thread --------------------------------------------------------------------------------
+    def enqueue(self, alerts: list) -> int:
+        """Queue the signals of `alerts` that may be shared; how many were new."""
+        if self.policy is None or not alerts:
+            return 0
+        now = self.clock()
+        before = dict(self.policy.refused)
+        items = [(a.UUID, sig) for a in alerts for sig in [self.policy.signal(a, now)] if sig is not None]
+        refused = {f"signals_refused_{k}": v - before.get(k, 0) for k, v in self.policy.refused.items()}
+        self.queue.add(**refused)
+        return self.queue.enqueue(items, now) if items else 0
+
+    def start(self) -> "CrowdSync":
+        self._thread = threading.Thread(target=self._run, name="synsec-crowd", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.queue.close()
+
+    # -- the crowd thread --------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        queue = SignalQueue(self.state_dir)
+        target = self.open_target()
+        push, pull = _Backoff(self.opts, self.opts.push_interval), _Backoff(self.opts, self.opts.pull_interval)
+        if self.cti is not None:
+            self.cti.reload(target.active(self.clock()))    # what earlier pulls left, before central answers
+        try:
+            while not self._stop.is_set():
+                now = self.clock()
+                if now >= pull.due:
+                    self._pull(target, queue, pull, now)
+                if now >= push.due and self.policy is not None:
+                    self._push(queue, push, now)
+                wait = max(0.0, min(pull.due, push.due if self.policy is not None else pull.due) - self.clock())
+                self._wake.wait(min(wait, 1.0))
+                self._wake.clear()
+            if self.policy is not None and push.failures == 0 and queue.pending():
+                self._push(queue, push, self.clock())        # a last flush when central was reachable
+        finally:
+            queue.close()
+            close = getattr(target, "close", None)
+            if close is not None:
+                close()
+
+    def _push(self, queue: SignalQueue, backoff: _Backoff, now: float) -> None:
+        try:
+            while True:
+                batch = queue.batch(self.opts.batch)
+                if not batch:
+                    break
+                self.client.push([body for _, body in batch])
+                queue.sent([sid for sid, _ in batch], self.clock())
+                if len(batch) < self.opts.batch:
+                    break
+        except CapiError as err:
+            wait = backoff.failed(now)
+            queue.add(push_failures=1)
+            queue.set_status(last_push_error=str(err), last_push_error_at=now)
+            if backoff.failures == 1 or backoff.failures % 10 == 0:
+                self.say(f"crowd: push failed ({err}); {queue.pending()} signal(s) kept, retrying in {wait:g}s")
+            return
+        backoff.ok(now)
+
+    def _pull(self, target, queue: SignalQueue, backoff: _Backoff, now: float) -> None:
+        try:
+            new, deleted = self.client.pull(startup=not self._pulled)
+            counts = apply_stream(target, new, deleted, startup=not self._pulled, scenarios=self.scenarios,
+                                  allowlist=self.allowlist, now=now)
+        except CapiError as err:
+            wait = backoff.failed(now)
+            queue.add(pull_failures=1)
+            queue.set_status(last_pull_error=str(err), last_pull_error_at=now)
+            if backoff.failures == 1 or backoff.failures % 10 == 0:
+                self.say(f"crowd: blocklist pull failed ({err}); retrying in {wait:g}s")
+            return
+        queue.add(pulls=1, **{f"blocklist_{k}": v for k, v in counts.items()})
+        queue.set_status(last_pull=now)
+        if counts.get("added") or counts.get("deleted") or not self._pulled:
+            self.say(f"crowd: blocklist pulled: {counts.get('added', 0)} added, {counts.get('deleted', 0)} "
+                     f"deleted, {sum(v for k, v in counts.items() if k.startswith('skipped_'))} skipped")
+        self._pulled = True
+        if self.cti is not None:
+            self.cti.reload(target.active(now))
+        backoff.ok(now)

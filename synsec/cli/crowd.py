@@ -1,0 +1,87 @@
+"""The crowd flags of the commands that own an alert store (`synsec run`), and starting the crowd loop.
+
+One switch: `--share/--no-share` (`$SYNSEC_SHARE`; CrowdSec's `online_client.sharing`). Unset, sharing is on
+exactly when the state dir holds Central API credentials (`ccscli capi register`), as in CrowdSec; with
+credentials the community blocklist is pulled whatever the switch says. `synsec replay` never shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["crowd_options", "start_crowd"]
+
+
+_OPTIONS = (
+    click.option("--share/--no-share", default=None, envvar="SYNSEC_SHARE",
+                 help="Send signals (scenario, source, times) of this installation's alerts to the Central API "
+                      "named in <state-dir>/online_api_credentials.yaml ($SYNSEC_SHARE; default: on when that "
+                      "file exists). docs/crowd.md."),
+    click.option("--push-interval", type=click.FloatRange(0.1, 3600.0), default=10.0, show_default=True,
+                 help="Seconds between signal pushes (failed ones are retried with exponential back-off)."),
+    click.option("--pull-interval", type=click.FloatRange(1.0, 86400.0), default=7200.0, show_default=True,
+                 help="Seconds between community blocklist pulls (one at start)."),
+)
+
+
+def crowd_options(fn):
+    """Add --share/--no-share, --push-interval and --pull-interval to a command."""
+    for option in reversed(_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def _hub_index(config_dir: Path):
+    """The config dir's hub index (`ccscli hub update`), None when it has none; a bad one is a usage error."""
+    from synsec.hub.index import HubError
+    from synsec.hub.install import INDEX, load_index
+
+    if not (config_dir / INDEX).is_file():
+        return None
+    try:
+        return load_index(config_dir)
+    except (HubError, OSError) as err:
+        raise click.ClickException(f"{config_dir / INDEX}: {err}") from None
+
+
+def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_interval: float,
+                pull_interval: float):
+    """A started CrowdSync when the state dir has credentials (None otherwise; `--share` without them is a
+    usage error)."""
+    from connectors.crowd.blocklist import BlocklistCTI, StoreTarget
+    from connectors.crowd.client import CapiClient
+    from connectors.crowd.credentials import credentials_path, load_credentials
+    from connectors.crowd.share import SharePolicy, shareable_scenarios
+    from connectors.crowd.sync import CrowdOptions, CrowdSync
+    from synsec.engine.errors import LoadError
+    from synsec.store import Store
+
+    path = credentials_path(state_dir)
+    try:
+        creds = load_credentials(path)
+    except LoadError as err:
+        raise click.ClickException(str(err)) from None
+    if creds is None:
+        if share:
+            raise click.UsageError(f"--share needs Central API credentials in {path}: run `ccscli capi register "
+                                   "--url URL` first")
+        return None
+    names = sorted({spec.name for spec in content.scenarios})
+    policy = None
+    if share is not False:
+        ok, refused = shareable_scenarios({spec.name: spec.where.path for spec in content.scenarios},
+                                          _hub_index(Path(content.config_dir)))
+        policy = SharePolicy(machine_id=creds.login, scenarios=ok, refused_scenarios=refused,
+                             allowlist=content.allowlist, origin=origin)
+    cti = BlocklistCTI({spec.name: dict(spec.labels) for spec in content.scenarios})
+    content.expr_ctx.cti = cti
+    sync = CrowdSync(state_dir, CapiClient(creds, names), policy, open_target=lambda: StoreTarget(Store(state_dir)),
+                     scenarios=set(names), allowlist=content.allowlist, cti=cti,
+                     opts=CrowdOptions(push_interval=push_interval, pull_interval=pull_interval),
+                     say=lambda msg: click.echo(msg, err=True))
+    click.echo(f"crowd: {creds.url} as {creds.login}; sharing "
+               + (f"on for {len(policy.scenarios)} of {len(names)} scenario(s) (the others are custom or tainted)"
+                  if policy is not None else "off (--no-share)") + "; pulling the community blocklist", err=True)
+    return sync.start()
