@@ -122,11 +122,7 @@ class CrowdSync:
                 if len(batch) < self.opts.batch:
                     break
         except CapiError as err:
-            wait = backoff.failed(now)
-            queue.add(push_failures=1)
-            queue.set_status(last_push_error=str(err), last_push_error_at=now)
-            if backoff.failures == 1 or backoff.failures % 10 == 0:
-                self.say(f"crowd: push failed ({err}); {queue.pending()} signal(s) kept, retrying in {wait:g}s")
+            self._failed("push", err, backoff, queue, now, f"; {queue.pending()} signal(s) kept")
             return
         backoff.ok(now)
 
@@ -136,11 +132,7 @@ class CrowdSync:
             counts = apply_stream(target, new, deleted, startup=not self._pulled, scenarios=self.scenarios,
                                   allowlist=self.allowlist, now=now)
         except CapiError as err:
-            wait = backoff.failed(now)
-            queue.add(pull_failures=1)
-            queue.set_status(last_pull_error=str(err), last_pull_error_at=now)
-            if backoff.failures == 1 or backoff.failures % 10 == 0:
-                self.say(f"crowd: blocklist pull failed ({err}); retrying in {wait:g}s")
+            self._failed("pull", err, backoff, queue, now, "")
             return
         queue.add(pulls=1, **{f"blocklist_{k}": v for k, v in counts.items()})
         queue.set_status(last_pull=now)
@@ -151,3 +143,12 @@ class CrowdSync:
         if self.cti is not None:
             self.cti.reload(target.active(now))
         backoff.ok(now)
+
+    def _failed(self, what: str, err: CapiError, backoff: _Backoff, queue: SignalQueue, now: float,
+                kept: str) -> None:
+        """Count a failed push or pull, note it for `ccscli capi status`, say so now and then; back off."""
+        wait = backoff.failed(now)
+        queue.add(**{f"{what}_failures": 1})
+        queue.set_status(**{f"last_{what}_error": str(err), f"last_{what}_error_at": now})
+        if backoff.failures == 1 or backoff.failures % 10 == 0:
+            self.say(f"crowd: {what} failed ({err}){kept}; retrying in {wait:g}s")

@@ -40,6 +40,17 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM the process this test started (by its Popen), SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def cs(*args: str) -> str:
     res = CliRunner().invoke(ccscli, list(args))
     assert res.exit_code == 0, (res.output, res.exception)
@@ -59,8 +70,19 @@ def hub_config(tmp_path_factory) -> tuple[Path, Path]:
     return cfg, paths["CROWDSEC_DATA"]
 
 
+# Central's shipped rules want 3 independent cohorts and count reporters registered from one /24 as one; here
+# every installation registers from 127.0.0.1, so the test's rules take 2 reporters and no address blocks.
+CURATION = """consensus:
+  min_reporters: 2
+  min_score: 0.9
+cohorts:
+  same_block: false
+"""
+
+
 class Central:
-    """`synsec central` on a free loopback port, stopped by PID; restartable on the same port and state."""
+    """`synsec central` on a free loopback port, stopped by PID; restartable on the same port and state. It counts
+    the scenarios of Debian's hub index, the one the installations install from."""
 
     def __init__(self, state: Path, log: Path):
         self.state, self.log, self.port = state, log, _port()
@@ -68,8 +90,12 @@ class Central:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "Central":
+        curation = self.log.with_name("curation.yaml")
+        curation.write_text(CURATION)
         self.proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "central", "--listen",
-                                      f"127.0.0.1:{self.port}", "--state-dir", str(self.state)], cwd=REPO,
+                                      f"127.0.0.1:{self.port}", "--state-dir", str(self.state), "--curation",
+                                      str(curation), "--hub-index",
+                                      str(require_hub()["CROWDSEC_HUB"] / ".index.json")], cwd=REPO,
                                      stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_for(lambda: self._up() or self.proc.poll() is not None)
         assert self.proc.poll() is None, self.log.read_text()
@@ -83,13 +109,8 @@ class Central:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            terminate(self.proc)
 
     def signals(self, watcher: str) -> list[tuple]:
         """(value, scenario, start_at) of each signal central stored for `watcher`."""
@@ -109,17 +130,8 @@ def stack(tmp_path):
     for thing in reversed(started):
         if isinstance(thing, Central):
             thing.stop()
-        elif isinstance(thing, Run):
-            if thing.proc.poll() is None:
-                thing.proc.kill()
-                thing.proc.wait(5)
-        elif thing.poll() is None:
-            thing.send_signal(signal.SIGTERM)
-            try:
-                thing.wait(10)
-            except subprocess.TimeoutExpired:
-                thing.kill()
-                thing.wait(5)
+        else:
+            terminate(thing.proc if isinstance(thing, Run) else thing)
 
 
 def probing(ip: str, start: datetime) -> str:
