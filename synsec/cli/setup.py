@@ -27,9 +27,7 @@ def _synsec_exe() -> str:
     return shutil.which("synsec") or "/usr/local/bin/synsec"
 
 
-def _print_plan(plan, acquis_text: str, units: dict, key_line: str) -> None:
-    from synsec.setup.units import hidden_exec
-
+def _print_plan(plan, acquis_text: str, units: dict, key_line: str, warnings: list) -> None:
     click.echo("Detected services:")
     for f in plan.found:
         state = "running" if f.running else "installed"
@@ -41,11 +39,19 @@ def _print_plan(plan, acquis_text: str, units: dict, key_line: str) -> None:
     click.echo("  " + acquis_text.rstrip("\n").replace("\n", "\n  ") if plan.sources else "  (none)")
     for name in units:
         click.echo(f"systemd unit: {name}")
-    if units and hidden_exec(_synsec_exe()):
-        click.echo(f"warning: {hidden_exec(_synsec_exe())}")
+    for line in warnings:
+        click.echo(f"warning: {line}")
     click.echo(key_line)
     for note in plan.notes:
         click.echo(f"note: {note}")
+
+
+def _on_host(root: Path, path: Path) -> Path:
+    """`path` as the host below `root` names it (/mnt/img/etc/synsec -> /etc/synsec); as given outside the root."""
+    try:
+        return Path("/") / path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return path
 
 
 def _choose(plan, unattended: bool):
@@ -126,7 +132,7 @@ def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | N
               help="Read the host below this directory (a mounted image, a test tree); --systemd writes below it.")
 @click.option("--config-dir", type=click.Path(file_okay=False), envvar="SYNSEC_CONFIG_DIR",
               help="Config directory to install into ($SYNSEC_CONFIG_DIR; default: /etc/synsec as root, "
-                   "~/.config/synsec otherwise).")
+                   "~/.config/synsec otherwise; with --systemd, ROOT/etc/synsec).")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="Embedded store for the bouncer key ($SYNSEC_STATE_DIR; with --systemd: ROOT/var/lib/synsec).")
 @hub_url_option
@@ -148,20 +154,26 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
     from synsec.setup.files import place, status
     from synsec.setup.plan import make_plan, render_acquis
     from synsec.setup.root import Root
-    from synsec.setup.units import STATE_DIR, render_units
+    from synsec.setup.units import CONFIG_DIR, STATE_DIR, hidden_paths, render_units
     from synsec.store.sqlite import default_state_dir
 
     host_root = Root(root)
     host, found = detect(host_root)
     plan = make_plan(host, found)
-    config = Path(config_dir) if config_dir else default_config_dir()
-    state = Path(state_dir) if state_dir else (Path(root) / STATE_DIR.lstrip("/") if with_systemd
-                                               else default_state_dir())
+    below_root = Path(root)
+    if with_systemd:        # the units' directories, below the root: the config dir must be a system one
+        config = Path(config_dir) if config_dir else below_root / CONFIG_DIR.lstrip("/")
+        state = Path(state_dir) if state_dir else below_root / STATE_DIR.lstrip("/")
+    else:
+        config = Path(config_dir) if config_dir else default_config_dir()
+        state = Path(state_dir) if state_dir else default_state_dir()
+    on_host = _on_host(below_root, config)             # the config dir as the host (and its units) see it
+    warnings = hidden_paths(_synsec_exe(), str(on_host)) if with_systemd else []
     unit_dir = Path(root) / "etc/systemd/system"
 
     def files_for(p):
         acquis_text = render_acquis(p)
-        units = render_units(_synsec_exe(), str(config), str(config / ACQUIS), _LISTEN, host.groups) \
+        units = render_units(_synsec_exe(), str(on_host), str(on_host / ACQUIS), _LISTEN, host.groups) \
             if with_systemd else {}
         return acquis_text, units
 
@@ -171,10 +183,10 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
             emit_json({**plan.to_dict(), "acquis_yaml": acquis_text, "config_dir": str(config),
                        "units": units, "bouncer": bouncer_name})
             return
-        _print_plan(plan, acquis_text, units, f"Bouncer key: '{bouncer_name}' in {state}")
+        _print_plan(plan, acquis_text, units, f"Bouncer key: '{bouncer_name}' in {state}", warnings)
         click.echo("\ndry run: nothing changed")
         return
-    _print_plan(plan, acquis_text, units, f"Bouncer key: '{bouncer_name}' in {state}")
+    _print_plan(plan, acquis_text, units, f"Bouncer key: '{bouncer_name}' in {state}", warnings)
     plan = _choose(plan, unattended)
     acquis_text, units = files_for(plan)
     targets = ([(config / ACQUIS, acquis_text)] if plan.sources else []) + \

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import shlex
 
-__all__ = ["render_units", "hidden_exec", "STATE_DIR", "LOG_GROUPS", "UNIT_NAMES"]
+__all__ = ["render_units", "hidden_paths", "STATE_DIR", "CONFIG_DIR", "LOG_GROUPS", "UNIT_NAMES"]
 
 STATE_DIR = "/var/lib/synsec"
+CONFIG_DIR = "/etc/synsec"
 LOG_GROUPS = ("adm", "systemd-journal")
 UNIT_NAMES = ("synsec-run.service", "synsec-api.service")
 
@@ -48,12 +49,11 @@ SystemCallFilter=@system-service
 """
 
 
-def hidden_exec(synsec: str) -> str | None:
-    """Why ExecStart cannot run `synsec` under these units (ProtectHome=yes hides /home, /root, /run/user)."""
-    if synsec.startswith(("/home/", "/root/", "/run/user/")):
-        return (f"{synsec} is below /home, /root or /run/user, which ProtectHome=yes hides from the units: "
-                "install synsec elsewhere (e.g. a venv in /opt/synsec) and rerun with --force")
-    return None
+def hidden_paths(*paths: str) -> list[str]:
+    """Warnings for the paths the units need (synsec, the config dir) that ProtectHome=yes hides from them."""
+    return [f"{p} is below /home, /root or /run/user, which ProtectHome=yes hides from the units: use a path "
+            "elsewhere (e.g. synsec in a venv in /opt/synsec, the config in /etc/synsec) and rerun with --force"
+            for p in paths if p.startswith(("/home/", "/root/", "/run/user/"))]
 
 
 def _unit(description: str, exec_start: list[str], groups: list[str], after: str, config_dir: str) -> str:

@@ -158,14 +158,15 @@ def test_existing_acquis_kept_without_force(tmp_path, remote_hub):
 
 
 def test_systemd_units(tmp_path, remote_hub):
-    """--systemd writes hardened units for run and api under ROOT/etc/systemd/system, the key goes to the units'
-    state dir below the root, and systemd-analyze verify accepts the units (when installed)."""
+    """--systemd writes hardened units for run and api under ROOT/etc/systemd/system, installs into ROOT/etc/synsec
+    (named /etc/synsec in the units), puts the key in the units' state dir below the root, and systemd-analyze
+    verify accepts the units (when installed)."""
     root = debian_host(tmp_path / "root")
-    res = CliRunner().invoke(cli, ["setup", "--root", str(root), "--config-dir", str(tmp_path / "config"),
-                                   "--unattended", "--systemd", "--hub-url", remote_hub])
+    res = CliRunner().invoke(cli, ["setup", "--root", str(root), "--unattended", "--systemd", "--hub-url",
+                                   remote_hub], env={"SYNSEC_CONFIG_DIR": None, "SYNSEC_STATE_DIR": None})
     assert res.exit_code == 0, res.output
     assert "systemctl enable --now synsec-run.service synsec-api.service" in res.output
-    assert (root / "var/lib/synsec/synsec.db").is_file()
+    assert (root / "var/lib/synsec/synsec.db").is_file() and len(load_acquis(root / "etc/synsec/acquis.yaml")) == 3
     units = {}
     for name in ("synsec-run.service", "synsec-api.service"):
         text = (root / "etc/systemd/system" / name).read_text()
@@ -175,7 +176,8 @@ def test_systemd_units(tmp_path, remote_hub):
                        ("StateDirectory", "synsec"), ("ProtectHome", "yes"), ("CapabilityBoundingSet", "")):
         assert run[key] == value and units["synsec-api.service"][key] == value
     assert run["SupplementaryGroups"] == "adm systemd-journal"
-    assert f"run --acquis {tmp_path}/config/acquis.yaml" in run["ExecStart"]
+    assert run["ExecStart"].endswith(" run --acquis /etc/synsec/acquis.yaml --config-dir /etc/synsec")
+    assert run["Environment"] == "SYNSEC_CONFIG_DIR=/etc/synsec"       # the last Environment= line
     assert "api --listen 127.0.0.1:8080" in units["synsec-api.service"]["ExecStart"]
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze not installed: the units were checked as data only")

@@ -126,10 +126,11 @@ def test_paths_that_cannot_be_looked_up_are_absent(tmp_path):
 
 def test_units_render_and_warn_about_protect_home():
     """The run unit gets only the log groups the host has; a synsec below /root is reported as hidden."""
-    from synsec.setup.units import hidden_exec, render_units
+    from synsec.setup.units import hidden_paths, render_units
 
     units = render_units("/opt/synsec/bin/synsec", "/etc/synsec", "/etc/synsec/acquis.yaml", "127.0.0.1:8080",
                          frozenset({"adm", "users"}))
     assert "SupplementaryGroups=adm\n" in units["synsec-run.service"]
     assert "SupplementaryGroups" not in units["synsec-api.service"]
-    assert hidden_exec("/opt/synsec/bin/synsec") is None and "ProtectHome" in hidden_exec("/root/.venv/bin/synsec")
+    (warning,) = hidden_paths("/opt/synsec/bin/synsec", "/root/.venv/bin/synsec", "/etc/synsec")
+    assert warning.startswith("/root/.venv/bin/synsec is below") and "ProtectHome" in warning
