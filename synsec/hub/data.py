@@ -10,9 +10,9 @@ from synsec.hub.index import HubError, safe_part
 __all__ = ["data_sources", "locate"]
 
 
-def data_sources(text: str, path: str) -> list[tuple[str, str]]:
-    """(source_url, dest_file) of every `data:` entry with a source_url in an item's YAML; HubError on an unsafe
-    dest_file or YAML the loader refuses."""
+def data_sources(text: str, path: str) -> list[tuple[str | None, str]]:
+    """(source_url or None, dest_file) of every `data:` entry with a dest_file in an item's YAML; HubError on an
+    unsafe dest_file or YAML the loader refuses."""
     out = []
     try:
         docs = [doc for _, doc in load_documents(text, path)]
@@ -21,8 +21,14 @@ def data_sources(text: str, path: str) -> list[tuple[str, str]]:
     for doc in docs:
         entries = doc.get("data") if isinstance(doc, dict) else None
         for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("source_url"), str):
-                out.append((entry["source_url"], safe_part(entry.get("dest_file"), f"{path}: data dest_file")))
+            url = entry.get("source_url") if isinstance(entry, dict) else None
+            if isinstance(url, str):
+                out.append((url, safe_part(entry.get("dest_file"), f"{path}: data dest_file")))
+            elif isinstance(entry, dict) and "dest_file" in entry:     # nothing to download: a file the hub ships
+                try:
+                    out.append((None, safe_part(entry["dest_file"], f"{path}: data dest_file")))
+                except HubError:
+                    pass
     return out
 
 

@@ -1,4 +1,5 @@
-"""Bytes from the configured hub only: `http(s)://`, `file://` or a local directory; size caps and timeouts."""
+"""Bytes from the configured hub only: `http(s)://`, `file://`, a local directory or `builtin` (synsec's own
+content); size caps and timeouts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from synsec.hub.builtin import BUILTIN, builtin_root
 from synsec.hub.index import HubError
 
 __all__ = ["fetch", "DEFAULT_HUB_URL", "MAX_ITEM_BYTES", "TIMEOUT_S"]
@@ -26,6 +28,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def fetch(hub_url: str, relpath: str, max_bytes: int = MAX_ITEM_BYTES, timeout: float = TIMEOUT_S) -> bytes:
     """The file `relpath` (already checked by synsec.hub.index) of the hub at `hub_url`, at most `max_bytes`."""
+    if hub_url == BUILTIN:
+        hub_url = str(builtin_root())
     scheme = urllib.parse.urlsplit(hub_url).scheme
     if scheme in ("http", "https"):
         url = hub_url.rstrip("/") + "/" + urllib.parse.quote(relpath)

@@ -210,3 +210,19 @@ def test_data_files_below_the_hub_url_are_downloaded(tmp_path, remote):
     cs(config, "hub", "update")
     res = cs(config, "scenarios", "upgrade", "crowdsecurity/ssh-bf", code=1)
     assert "unsafe name" in res.output and not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_disable_keeps_crowdsec_items_where_cscli_keeps_downloads(installed):
+    """Disabling crowdsecurity/nginx moves its files to <config>/hub/<hub path> (CrowdSec's layout for
+    downloaded items) and keeps the parsers installed on their own; enable restores them."""
+    parser = installed / "parsers/s01-parse/nginx-logs.yaml"
+    text = parser.read_bytes()
+    cs(installed, "collections", "disable", "crowdsecurity/nginx")
+    assert not parser.exists()
+    assert (installed / "hub/parsers/s01-parse/crowdsecurity/nginx-logs.yaml").read_bytes() == text
+    rows = listed(installed)
+    assert rows[("parsers", "crowdsecurity/nginx-logs")]["status"] == "disabled"
+    assert rows[("parsers", "crowdsecurity/dateparse-enrich")]["status"] == "installed"
+    cs(installed, "collections", "enable", "crowdsecurity/nginx")
+    assert parser.read_bytes() == text and listed(installed)[("collections", "crowdsecurity/nginx")]["status"] \
+        == "installed"

@@ -1,5 +1,6 @@
-"""`ccscli hub update|list|upgrade` and `ccscli collections|parsers|scenarios|postoverflows install|remove|upgrade`
-(+ `list|inspect` for collections and postoverflows): the hub lifecycle over one config directory (docs/hub.md)."""
+"""`ccscli hub update|list|upgrade` and `ccscli collections|parsers|scenarios|postoverflows
+install|remove|upgrade|enable|disable` (+ `list|inspect` for collections and postoverflows): the hub lifecycle
+over one config directory (docs/hub.md)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from synsec.cli.output import emit_json, output_option, table
 __all__ = ["COMMANDS"]
 
 hub_url_option = click.option("--hub-url", envvar="SYNSEC_HUB_URL",
-                              help="Hub to fetch from: http(s)://, file:// or a directory ($SYNSEC_HUB_URL; "
-                                   "default: the one of the last `hub update`, else CrowdSec's public hub).")
+                              help="Hub to fetch from: http(s)://, file://, a directory, or `builtin` (synsec's "
+                                   "own content) ($SYNSEC_HUB_URL; default: the one of the last `hub update`, else "
+                                   "CrowdSec's public hub).")
 data_url_option = click.option("--data-url", "data_urls", multiple=True, envvar="SYNSEC_HUB_DATA_URLS",
                                help="Also download `data:` files whose source_url is below this prefix "
                                     "(repeatable; $SYNSEC_HUB_DATA_URLS, space-separated). Default: the hub URL only.")
@@ -37,6 +39,14 @@ def _guard(fn, *args, **kw):
         raise click.ClickException(str(err)) from None
 
 
+def _change(settings, act) -> None:
+    """Run `act(config, index)` on the config dir and its index and report its Outcome (exit 1 on a refusal)."""
+    from synsec.hub.install import load_index
+
+    config = _config(settings)
+    _report(_guard(act, config, _guard(load_index, config)))
+
+
 def _report(outcome) -> None:
     for line in outcome.done:
         click.echo(line)
@@ -53,9 +63,17 @@ def _rows(settings, types, all_items: bool) -> list[dict]:
     index = _guard(load_index, config)
     st = states(config, index)
     return [{"type": i.type, "name": i.name, "status": s.status, "local_version": s.version,
-             "version": i.version, "path": str(config / i.install_path) if s.installed else i.path,
-             "description": i.description}
-            for t in types for i in index.of_type(t) for s in [st[i.key]] if all_items or s.installed]
+             "version": i.version, "path": _where(config, s), "description": i.description}
+            for t in types for i in index.of_type(t) for s in [st[i.key]]
+            if all_items or s.installed or s.disabled]
+
+
+def _where(config, s) -> str:
+    """The item's file: in the active tree when enabled, kept under hub/ when disabled, else its hub path."""
+    from synsec.hub.tree import kept_path
+
+    return str(config / (s.item.install_path if s.installed else kept_path(s.item))) if (
+        s.installed or s.disabled) else s.item.path
 
 
 def _emit_rows(rows: list[dict], output: str, title: str) -> None:
@@ -107,15 +125,14 @@ def hub_list(settings, all_items, output) -> None:
 @click.pass_obj
 def hub_upgrade(settings, hub_url, data_urls, force) -> None:
     """Upgrade every installed item to the index's version (tainted ones only with --force)."""
-    from synsec.hub.install import hub_url_of, load_index, upgrade
+    from synsec.hub.install import hub_url_of, upgrade
 
-    config = _config(settings)
-    index = _guard(load_index, config)
-    _report(_guard(upgrade, config, index, None, hub_url_of(config, hub_url), force, data_urls))
+    _change(settings, lambda config, index: upgrade(config, index, None, hub_url_of(config, hub_url), force,
+                                                    data_urls))
 
 
 def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
-    """Add install/remove/upgrade (and list/inspect when `with_views`) for one item type to `group`."""
+    """Add install/remove/disable/enable/upgrade (and list/inspect when `with_views`) for one type to `group`."""
 
     def keys(names):
         return [(type_, n) for n in names]
@@ -128,23 +145,39 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @click.pass_obj
     def install_cmd(settings, names, hub_url, data_urls, force) -> None:
         """Install items and their dependencies from the hub (digests checked)."""
-        from synsec.hub.install import hub_url_of, install, load_index
+        from synsec.hub.install import hub_url_of, install
 
-        config = _config(settings)
-        index = _guard(load_index, config)
-        _report(_guard(install, config, index, keys(names), hub_url_of(config, hub_url), force, data_urls))
+        _change(settings, lambda config, index: install(config, index, keys(names), hub_url_of(config, hub_url),
+                                                        force, data_urls))
 
     @group.command("remove")
     @click.argument("names", nargs=-1, required=True)
     @force_option
     @click.pass_obj
     def remove_cmd(settings, names, force) -> None:
-        """Remove items (refused when another installed item needs one, unless --force)."""
-        from synsec.hub.install import load_index, remove
+        """Remove items and their kept files (refused when another enabled item needs one, unless --force)."""
+        from synsec.hub.install import remove
 
-        config = _config(settings)
-        index = _guard(load_index, config)
-        _report(_guard(remove, config, index, keys(names), force))
+        _change(settings, lambda config, index: remove(config, index, keys(names), force))
+
+    @group.command("disable")
+    @click.argument("names", nargs=-1, required=True)
+    @force_option
+    @click.pass_obj
+    def disable_cmd(settings, names, force) -> None:
+        """Take items out of the active tree, keeping their files (`enable` restores them)."""
+        from synsec.hub.enable import disable
+
+        _change(settings, lambda config, index: disable(config, index, keys(names), force))
+
+    @group.command("enable")
+    @click.argument("names", nargs=-1, required=True)
+    @click.pass_obj
+    def enable_cmd(settings, names) -> None:
+        """Put disabled items (a collection: with its dependencies) back into the active tree."""
+        from synsec.hub.enable import enable
+
+        _change(settings, lambda config, index: enable(config, index, keys(names)))
 
     @group.command("upgrade")
     @click.argument("names", nargs=-1)
@@ -154,12 +187,13 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @click.pass_obj
     def upgrade_cmd(settings, names, hub_url, data_urls, force) -> None:
         """Upgrade installed items (all of this type without NAMES); tainted ones only with --force."""
-        from synsec.hub.install import hub_url_of, load_index, states, upgrade
+        from synsec.hub.install import hub_url_of, states, upgrade
 
-        config = _config(settings)
-        index = _guard(load_index, config)
-        chosen = keys(names) or [k for k, s in states(config, index).items() if k[0] == type_ and s.installed]
-        _report(_guard(upgrade, config, index, chosen, hub_url_of(config, hub_url), force, data_urls))
+        def act(config, index):
+            chosen = keys(names) or [k for k, s in states(config, index).items() if k[0] == type_ and s.installed]
+            return upgrade(config, index, chosen, hub_url_of(config, hub_url), force, data_urls)
+
+        _change(settings, act)
 
     if not with_views:
         return
@@ -186,7 +220,7 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
         s = states(config, index)[item.key]
         row = {"type": type_, "name": name, "status": s.status, "local_version": s.version,
                "version": item.version, "versions": sorted(item.digests), "path": item.path,
-               "installed_at": str(config / item.install_path) if s.installed else None,
+               "installed_at": _where(config, s) if s.installed or s.disabled else None,
                "description": item.description, "author": item.author,
                "dependencies": [f"{t} {n}" for t, n in item.deps]}
         if output == "json":
