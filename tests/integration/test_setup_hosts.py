@@ -221,3 +221,15 @@ def test_setup_then_run_bans(tmp_path, remote_hub, proc_guard):
     assert (decision["scenario"], decision["value"], decision["type"]) == ("crowdsecurity/vsftpd-bf",
                                                                            "198.51.100.7", "ban")
     assert run.stop()["decisions"] >= 1
+
+
+def test_dry_run_on_this_machine(tmp_path):
+    """On the real root (/proc, /etc, unit dirs as they are here) detection finishes and the plan is JSON whose
+    acquisition documents are the ones its services chose."""
+    res = CliRunner().invoke(cli, ["setup", "--dry-run", "-o", "json", "--config-dir", str(tmp_path / "c"),
+                                   "--state-dir", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.stdout)
+    names = [s["name"] for s in plan["services"]]
+    assert {a["service"] for a in plan["acquisition"]} <= set(names) and len(set(names)) == len(names)
+    assert not (tmp_path / "c").exists() and not (tmp_path / "s").exists()
