@@ -100,6 +100,11 @@ def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(st.sampled_from(PREDICATES), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {{{t[2]}}})"),
         st.tuples(inner, inner, inner).map(lambda t: f"{t[0]} ? {t[1]} : {t[2]}"),
         st.tuples(inner, inner).map(lambda t: f"let v = {t[0]}; {t[1]}"),
+        st.tuples(inner, inner, inner).map(lambda t: f"let v = {t[0]}; let w = {t[1]}; {t[2]}"),
+        st.tuples(inner, inner, inner).map(lambda t: f"if {t[0]} {{ {t[1]} }} else {{ {t[2]} }}"),
+        st.tuples(inner, inner, inner, inner).map(lambda t: f"if {t[0]} {{ {t[1]} }} else if {t[2]} {{ {t[3]} }} "
+                                                            "else { nil }"),
+        st.tuples(inner, inner).map(lambda t: f"({t[0]}; {t[1]})"),
         _args(inner, 0, 4).map(lambda a: f"[{a}]"),
         st.lists(st.tuples(_string_literal(), inner), max_size=3)
         .map(lambda kv: "{" + ", ".join(f"{k}: {v}" for k, v in kv) + "}"),
@@ -123,7 +128,8 @@ def _typed(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 EXPRESSIONS = st.recursive(ATOMS, _typed, max_leaves=24)
 TOKENS = st.lists(st.one_of(ATOMS, st.sampled_from(OPS + ["(", ")", "[", "]", "{", "}", ",", ":", ";", "?",
-                                                          ".", "#", "let", "=", "?.", "::", "$", "@"])),
+                                                          ".", "#", "let", "=", "?.", "::", "$", "@",
+                                                          "if", "else", "??", "|"])),
                   max_size=25).map(" ".join)
 TEXTS = st.one_of(EXPRESSIONS, EXPRESSIONS, TOKENS,
                   st.tuples(st.sampled_from(["(", "[", "-", "not ", "any([1], {"]), st.integers(1, 400))
@@ -242,6 +248,9 @@ def test_fuzzed_expressions_stay_in_the_sandbox(text):
     "[" * 5000 + "]" * 5000, "1..100000000", "repeat('a', 1000000000)", "Sprintf('%0999999999d', 1)",
     "get(evt, 'GetMeta')", "evt['__class__']", "Sprintf('%v', get(evt.Time, 'tzinfo'))",
     "map(1..1000000, {repeat('a', 1000000)})", "ParseKV('a=b', get(Alert, 'Labels'), 'x')",
+    "if true { " * 1000 + "1" + " } else { 2 }" * 1000, "if false { 1 } else " * 1000 + "{ 2 }",
+    "let v = 1; " * 1000 + "v", "1; " * 3000 + "evt.Meta", "let v = evt.Meta; v.update({'x': 'y'})",
+    "let v = evt; v.__class__", "if true { evt.Meta.x.if() } else { 1 }", "(evt.Meta; evt.Parsed)['__class__']",
 ])
 def test_known_escapes_stay_in_the_sandbox(text):
     """The issue's findings, run through the same checks as the fuzzed texts."""

@@ -24,9 +24,10 @@ def run(text: str, *args, params=("evt",)):
 @pytest.mark.parametrize("text,expected", [
     ("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("2 ** 3 ** 2", 512.0), ("2 ^ 3", 8.0), ("-2 ** 2", -4.0),
     ("10 - 4 - 3", 3), ("7 % 4 * 2", 6), ("1 + 2 == 3", True), ("not true == false", True),
-    ("true || false && false", True), ("(true || false) && false", False), ("1 < 2 == true", False),
+    ("true || false && false", True), ("(true || false) && false", False), ("1 < 2 == true", True),
     ("1 in [1, 2] and 3 > 2", True), ("1..3 == [1, 2, 3]", True), ("(nil ?? 1) + 1", 2),
     ("true ? 1 : 2 + 3", 1), ("false ? 1 : false ? 2 : 3", 3), ("1 < 2 < 3", True), ("3 > 2 > 2", False),
+    ("1 < 2 < 3 == true", True), ("1 < 2 < 3 > 2", True), ("1 == 1 == true", True),
 ])
 def test_precedence_table(text, expected):
     """Operators bind with expr v1.17's precedence and associativity."""
@@ -83,6 +84,57 @@ def test_let_binds_a_name():
     """`let x = ...; body` evaluates the value once and binds it in the body."""
     assert run("let x = evt.Meta.a + 'b'; x + x", ev(a="a")) == "abab"
     assert run("let a = 1; let b = a + 1; a + b") == 3
+
+
+@pytest.mark.parametrize("text,expected", [           # expr v1.17.8's own examples (expr_test.go), then ours
+    ("if 1 > 2 { 333 * 2 + 1 } else { 444 }", 444),
+    ("let a = 3;\n let b = 2;\n if a>b {let c = a + b; c+1} else {10 + b}\n", 6),
+    ('if "a" < "b" {let x = "a"; x} else {"abc"}', "a"),
+    ('if 1 == 2 { "no" } else if 1 == 1 { "yes" } else { "maybe" }', "yes"),
+    ("1; 2; 3", 3),
+    ("let a = 1; len('xy'); let b = 2; a + b", 3),
+    ("let x = 1; x;", 1),
+    ("(1; 2) + 1", 3),
+    ("let x = 1; (let y = x + 1; y * 10) + x", 21),
+    ("(let x = 1; x) + (let x = 2; x)", 3),
+    ("if evt.Meta.a == 'x' { 'hit' } else { 'miss' }", "miss"),
+    ("if false { 1 } else if false { 2 } else if true { 3 } else { 4 }", 3),
+    ("map([1, 2], { let z = # * 2; z + 1 })", [3, 5]),
+    ("filter([1, 2, 3], { let odd = # % 2 == 1; odd })", [1, 3]),
+    ("[1, 2] | map(# * 3)", [3, 6]),
+    ("'a,b' | Split(',') | join('-')", "a-b"),
+    ("evt.Meta.missing ?? 'd'", ""),
+    ("evt.Unmarshaled.x ?? 'd'", "d"),
+    ("evt.Unmarshaled?.a?.b ?? nil ?? 7", 7),
+])
+def test_expr_1_17_grammar(text, expected):
+    """`if {} else {}` (with `else if`), `;` sequences, nested and sibling lets, `|` pipes and `??` as expr 1.17."""
+    assert run(text) == expected
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("if true { 1 }", "expected 'else'"),
+    ("if true { 1 } else { 2 } + 1", "unexpected token op('+')"),
+    ("if true {} else { 1 }", "unexpected token"),
+    ("1;;2", "unexpected token op(';')"),
+    ("(1;)", "unexpected token"),
+    ("any([1], #; true)", "wrap predicate with brackets"),
+    ("let x = 1; let x = 2; x", "cannot redeclare variable x"),
+    ("let x = 1; map([1], { let x = #; x })", "cannot redeclare variable x"),
+    ("let evt = 1; evt", "cannot redeclare evt"),
+    ("let Upper = 1; Upper", "cannot redeclare function Upper"),
+    ("let map = 1; map", "cannot redeclare function map"),
+    ("let if = 1; 2", "unexpected token op('if')"),
+    ("(let x = 1; x) + x", "unknown name x"),
+    ("if " * 60 + "true { 1 } else { 2 }" * 60, "nested too deeply"),
+    ("if false { 1 } else " * 60 + "{ 2 }", "nested too deeply"),
+    ("".join(f"let v{i} = {i}; " for i in range(60)) + "v0", "nested too deeply"),
+])
+def test_expr_1_17_grammar_errors(text, fragment):
+    """Bad `if`/`let`/sequence text is a load error naming the place; the depth limit applies to the new forms."""
+    with pytest.raises(ExprError) as info:
+        compile_expr(text, where=W)
+    assert str(info.value).startswith("scenarios/x.yaml:12: filter:") and fragment in str(info.value)
 
 
 def test_predicates_with_pointer_and_field_shorthand():

@@ -14,8 +14,9 @@ from ..errors import ExprTextError
 from . import runtime
 from .context import ExprContext
 from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, Ident, Let, MapLit, Member,
-                    MethodCall, Node, Pointer, Slice, Unary)
+                    MethodCall, Node, Pointer, Sequence, Slice, Unary)
 from .ops import OpsMixin
+from .parser import PREDICATES
 from .predicates import PredicateMixin
 from .registry import REGISTRY
 from .typeinfo import METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, method
@@ -188,6 +189,12 @@ class CodeGen(OpsMixin, PredicateMixin):
         return f"({a} if {cond} else {b})", ta if ta == tb else "any"
 
     def gen_Let(self, node: Let) -> tuple[str, str]:
+        if node.name in self.params:
+            raise CompileError(f"cannot redeclare {node.name}", node.pos)
+        if node.name in REGISTRY or node.name in PREDICATES:
+            raise CompileError(f"cannot redeclare function {node.name}", node.pos)
+        if any(node.name in scope for scope in self.lets):
+            raise CompileError(f"cannot redeclare variable {node.name}", node.pos)
         value, vtype = self.gen(node.value)
         name = self.temp("l")
         self.lets.append({node.name: (name, vtype)})
@@ -196,6 +203,10 @@ class CodeGen(OpsMixin, PredicateMixin):
         finally:
             self.lets.pop()
         return f"(({name} := {value}), {body})[1]", btype
+
+    def gen_Sequence(self, node: Sequence) -> tuple[str, str]:
+        parts = [self.gen(n) for n in node.items]
+        return "(" + ", ".join(code for code, _ in parts) + ")[-1]", parts[-1][1]
 
     # --- member access, chains -----------------------------------------------------------------------
     def gen_Member(self, node: Member) -> tuple[str, str]:

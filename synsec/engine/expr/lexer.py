@@ -11,7 +11,8 @@ __all__ = ["Token", "LexError", "tokenize", "WORD_OPERATORS"]
 _DIGITS = frozenset("0123456789")     # Go's lexer: ASCII digits only (str.isdigit takes "١٧")
 
 # Words the expr lexer turns into operators rather than identifiers.
-WORD_OPERATORS = frozenset({"not", "and", "or", "in", "matches", "contains", "startsWith", "endsWith", "let"})
+WORD_OPERATORS = frozenset({"not", "and", "or", "in", "matches", "contains", "startsWith", "endsWith", "let",
+                            "if", "else"})
 
 # Longest first: the lexer tries three-, then two-, then one-character operators.
 _OPERATORS = ("&&", "||", "==", "!=", "<=", ">=", "**", "??", "?.", "..", "::",

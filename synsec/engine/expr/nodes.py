@@ -7,7 +7,8 @@ from typing import Any
 
 __all__ = [
     "Node", "Const", "Ident", "Pointer", "Unary", "Binary", "Member", "Slice", "Call", "MethodCall",
-    "Builtin", "Predicate", "Chain", "Conditional", "ArrayLit", "MapLit", "Let", "tree_depth",
+    "Builtin", "Predicate", "Chain", "Conditional", "ArrayLit", "MapLit", "Let", "Sequence",
+    "tree_depth",
 ]
 
 
@@ -124,6 +125,13 @@ class Let(Node):
     name: str
     value: Node
     body: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Sequence(Node):
+    """`a; b; c`: each evaluated in turn, the value is the last one's."""
+
+    items: tuple[Node, ...]
 
 
 def tree_depth(root: Node, limit: int) -> int:

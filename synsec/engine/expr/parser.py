@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import ExprTextError
 from .lexer import LexError, Token, tokenize
 from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, Ident, Let, MapLit, Member,
-                    MethodCall, Node, Pointer, Predicate, Slice, Unary, tree_depth)
+                    MethodCall, Node, Pointer, Predicate, Sequence, Slice, Unary, tree_depth)
 
 __all__ = ["ParseError", "parse", "BINARY", "UNARY", "PREDICATES", "MAX_DEPTH", "balanced"]
 
@@ -30,7 +30,7 @@ BINARY: dict[str, tuple[int, bool]] = {
 }
 UNARY = {"not": 50, "!": 50, "-": 90, "+": 90}
 _NEGATABLE = frozenset({"contains", "matches", "startsWith", "endsWith", "in"})
-_COMPARISON = frozenset(op for op, (prec, _) in BINARY.items() if prec == 20)
+_COMPARISON = frozenset({"<", ">", "<=", ">="})     # chained: `a < b < c` is `a < b and b < c` (expr IsComparison)
 _NORMAL = {"||": "or", "&&": "and", "!": "not", "^": "**"}
 _LOGICAL = frozenset({"and", "or"})
 # predicate builtins: how many leading plain arguments, then the closure, then optional extras
@@ -49,7 +49,7 @@ def parse(text: str) -> Node:
     except LexError as err:
         raise ParseError(err.message, err.pos) from None
     p = _Parser(tokens)
-    node = p.expression(0)
+    node = p.sequence()
     if p.cur.kind != "eof":
         p.fail(f"unexpected token {p.cur}")
     if tree_depth(node, MAX_DEPTH) > MAX_DEPTH:        # long `a.b.c...` or `a + b + ...` chains
@@ -113,6 +113,8 @@ class _Parser:
         try:
             if precedence == 0 and self.cur.is_("op", "let"):
                 return self.let()
+            if precedence == 0 and self.cur.is_("op", "if"):
+                return self.if_else()
             left = self.operators(self.primary(), precedence)
             return self.conditional(left) if precedence == 0 else left
         finally:
@@ -171,13 +173,39 @@ class _Parser:
                 return root
             tok = self.advance()
 
+    def sequence(self) -> Node:
+        """`a; b; c` (one trailing `;` allowed at the end of the text), or a single expression."""
+        items = [self.expression(0)]
+        while self.cur.is_("op", ";"):
+            self.advance()
+            if self.cur.kind == "eof":
+                break
+            items.append(self.expression(0))
+        return items[0] if len(items) == 1 else Sequence(items[0].pos, tuple(items))
+
     def let(self) -> Node:
+        """`let name = value; body`: name is visible in body only."""
         self.expect("op", "let")
         name = self.expect("ident")
         self.expect("op", "=")
         value = self.expression(0)
         self.expect("op", ";")
-        return Let(name.pos, name.value, value, self.expression(0))
+        return Let(name.pos, name.value, value, self.sequence())
+
+    def block(self) -> Node:
+        self.expect("bracket", "{")
+        node = self.sequence()
+        self.expect("bracket", "}")
+        return node
+
+    def if_else(self) -> Node:
+        """`if cond { a } else { b }` and `else if` chains: expr's ternary written as a statement."""
+        tok = self.expect("op", "if")
+        cond = self.expression(0)
+        then = self.block()
+        self.expect("op", "else")
+        other = self.expression(0) if self.cur.is_("op", "if") else self.block()
+        return Conditional(tok.pos, cond, then, other)
 
     def conditional(self, node: Node) -> Node:
         while self.cur.is_("op", "?"):
@@ -200,7 +228,7 @@ class _Parser:
             return self.postfix(Unary(tok.pos, _NORMAL.get(tok.value, tok.value), operand))
         if tok.is_("bracket", "("):
             self.advance()
-            node = self.expression(0)
+            node = self.sequence()
             self.expect("bracket", ")")
             return self.postfix(node)
         if tok.is_("op", "#") or tok.is_("op", "."):
@@ -288,10 +316,12 @@ class _Parser:
         if braced:
             self.advance()
         self.depth += 1
-        body = self.expression(0)
+        body = self.sequence() if braced else self.expression(0)
         self.depth -= 1
         if braced:
             self.expect("bracket", "}")
+        elif self.cur.is_("op", ";"):
+            self.fail("wrap predicate with brackets { and }")
         return Predicate(tok.pos, body)
 
     def array(self) -> Node:
