@@ -187,7 +187,11 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
         click.echo("\ndry run: nothing changed")
         return
     _print_plan(plan, acquis_text, units, f"Bouncer key: '{bouncer_name}' in {state}", warnings)
+    asked = bool(plan.collections)
     plan = _choose(plan, unattended)
+    if asked and not plan.collections:
+        click.echo("no collection chosen: nothing changed")
+        return
     acquis_text, units = files_for(plan)
     targets = ([(config / ACQUIS, acquis_text)] if plan.sources else []) + \
               [(unit_dir / n, t) for n, t in units.items()]

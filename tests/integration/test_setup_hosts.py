@@ -137,12 +137,16 @@ def test_dry_run_writes_nothing(tmp_path):
 
 
 def test_interactive_declines_a_collection(tmp_path, remote_hub):
-    """Asked per collection, declining nginx drops its collection and its acquisition document."""
+    """Asked per collection, declining nginx drops its collection and its acquisition document; declining all
+    changes nothing."""
     root = debian_host(tmp_path / "root")
     setup(root, tmp_path, "--hub-url", remote_hub, input="y\ny\nn\n")
     config = tmp_path / "config"
     assert [d["labels"]["type"] for d in documents(config)] == ["syslog", "syslog"]
     assert "crowdsecurity/nginx" not in installed(config)
+    other = tmp_path / "other"
+    res = setup(root, other, "--hub-url", remote_hub, input="n\nn\nn\n")
+    assert "nothing changed" in res.output and not other.exists()          # all declined: no key, no files
 
 
 def test_existing_acquis_kept_without_force(tmp_path, remote_hub):
