@@ -2,7 +2,9 @@
 
 `index` reads an index (pure: names and paths checked, nothing trusted), `resolve` computes dependency closures
 and reverse dependencies (pure), `fetch` gets bytes from the configured hub only (size caps, timeouts),
-`install` reads and changes a config directory in CrowdSec's layout without ever writing outside it.
+`builtin` makes the index of synsec's own content, `tree` reads item states and writes files in a config
+directory in CrowdSec's layout without ever writing outside it, `install` updates, installs, upgrades and removes,
+`enable` enables and disables.
 """
 
 from __future__ import annotations

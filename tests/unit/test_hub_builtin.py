@@ -110,3 +110,18 @@ def test_a_newer_synsec_keeps_installed_files_as_older_versions(tmp_path):
     assert install(cfg, new, [("scenarios", "synsec/ssh-bf")], str(old_root)).done == []   # installed already
     outcome = upgrade(cfg, new, [("scenarios", "synsec/ssh-bf")], str(old_root))
     assert outcome.refused == [] and (cfg / "scenarios/ssh-bf.yaml").read_text().endswith("# 0.2\n")
+
+
+def test_parsers_and_scenarios_list_show_hub_status(config):
+    """`ccscli scenarios|parsers list` show what is loaded with its hub status: installed, tainted (edited) or
+    local (a file no hub item installed); a content dir without a hub index shows none."""
+    (config / "scenarios/ssh-bf.yaml").write_text((config / "scenarios/ssh-bf.yaml").read_text() + "# edit\n")
+    (config / "scenarios/mine.yaml").write_text((OWN / "scenarios/ssh-slow-bf.yaml").read_text().replace(
+        "name: synsec/ssh-slow-bf", "name: me/mine"))
+    rows = {r["name"]: (r["status"], r["version"]) for r in json.loads(cs("scenarios", "list", "-o", "json").stdout)}
+    assert rows["synsec/ssh-bf"] == ("tainted", None) and rows["me/mine"] == ("local", None)
+    assert rows["synsec/ssh-user-enum"][0] == "installed" and rows["synsec/ssh-user-enum"][1].startswith("0.1")
+    parsers = json.loads(cs("parsers", "list", "-o", "json").stdout)
+    assert {r["status"] for r in parsers} == {"installed"} and len(parsers) == 5     # syslog-logs holds 2
+    own = json.loads(cs("--config-dir", str(OWN), "scenarios", "list", "-o", "json").stdout)
+    assert {r["status"] for r in own} == {""}

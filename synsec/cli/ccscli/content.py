@@ -1,4 +1,5 @@
-"""`ccscli scenarios|parsers list|inspect` and `ccscli lint`: the content as synsec loads it."""
+"""`ccscli scenarios|parsers list|inspect` and `ccscli lint`: the content as synsec loads it, each file with its
+hub status when the content directory has a hub index (`local`: a file no hub item installed)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,29 @@ def load_for_cli(settings, data_dirs=(), collect: bool = False):
     return (content, errors) if collect else content
 
 
+def _hub_status(content) -> dict:
+    """{resolved file path: (status, version)} of the hub items enabled in the content dir ({} without an index)."""
+    from synsec.hub.index import HubError
+    from synsec.hub.install import load_index, states
+
+    root = Path(content.config_dir)
+    try:
+        index = load_index(root)
+    except (HubError, OSError):
+        return {}
+    return {(root / s.item.install_path).resolve(): (s.status, s.version)
+            for s in states(root, index).values() if s.installed}
+
+
+def _with_status(rows: list[dict], hub: dict) -> list[dict]:
+    for r in rows:
+        r["status"], r["version"] = hub.get(Path(r["path"]).resolve(), ("local", None)) if hub else ("", None)
+    return rows
+
+
 def _scenario_row(spec) -> dict:
     return {"name": spec.name, "type": getattr(spec, "type", ""), "description": getattr(spec, "description", ""),
-            "path": getattr(spec, "path", ""), "capacity": getattr(spec, "capacity", None),
+            "path": spec.where.path, "capacity": getattr(spec, "capacity", None),
             "leakspeed": getattr(spec, "leakspeed", None), "blackhole": getattr(spec, "blackhole", None),
             "labels": dict(getattr(spec, "labels", {}) or {})}
 
@@ -43,12 +64,12 @@ def scenarios() -> None:
 def scenarios_list(settings, output) -> None:
     """List loaded scenarios."""
     content = load_for_cli(settings)
-    rows = [_scenario_row(s) for s in content.scenarios]
+    rows = _with_status([_scenario_row(s) for s in content.scenarios], _hub_status(content))
     if output == "json":
         emit_json(rows)
         return
-    table(f"{len(rows)} scenario(s)", ["name", "type", "description"],
-          [[r["name"], r["type"], (r["description"] or "")[:70]] for r in rows])
+    table(f"{len(rows)} scenario(s)", ["name", "type", "status", "description"],
+          [[r["name"], r["type"], r["status"], (r["description"] or "")[:60]] for r in rows])
 
 
 @scenarios.command("inspect")
@@ -60,7 +81,7 @@ def scenarios_inspect(settings, name, output) -> None:
     content = load_for_cli(settings)
     for spec in content.scenarios:
         if spec.name == name:
-            row = _scenario_row(spec)
+            [row] = _with_status([_scenario_row(spec)], _hub_status(content))
             if output == "json":
                 emit_json(row)
             else:
@@ -71,13 +92,14 @@ def scenarios_inspect(settings, name, output) -> None:
 
 
 def _parser_rows(content) -> list[dict]:
+    """One row per top-level parser and postoverflow node, with its hub status."""
     rows = []
     for kind, nodes in (("parser", content.parser_nodes), ("postoverflow", content.postoverflow_nodes)):
         for n in nodes:
             rows.append({"name": n.name, "kind": kind, "stage": n.stage, "path": n.where.path,
                          "line": n.where.line, "nodes": len(n.children),
                          "grok": n.grok.label if n.grok else ""})
-    return rows
+    return _with_status(rows, _hub_status(content))
 
 
 @click.group()
@@ -94,8 +116,8 @@ def parsers_list(settings, output) -> None:
     if output == "json":
         emit_json(rows)
         return
-    table(f"{len(rows)} parser(s)", ["stage", "name", "kind", "path"],
-          [[r["stage"], r["name"], r["kind"], r["path"]] for r in rows])
+    table(f"{len(rows)} parser(s)", ["stage", "name", "kind", "status", "path"],
+          [[r["stage"], r["name"], r["kind"], r["status"], r["path"]] for r in rows])
 
 
 @parsers.command("inspect")
