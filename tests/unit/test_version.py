@@ -1,4 +1,5 @@
-"""`synsec --version`, `ccscli --version` and `ccscli version` print the version pyproject.toml declares."""
+"""`synsec --version`, `ccscli --version` and `ccscli version` print the version pyproject.toml declares; the shell
+completion the README documents answers."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ def test_version_commands_print_the_pyproject_version(command, args, expected):
     res = CliRunner().invoke(command, args)
     assert res.exit_code == 0, res.output
     assert res.stdout == expected
+
+
+@pytest.mark.parametrize("command, prog, words, expected", [
+    (cli, "synsec", "synsec rep", "plain,replay"),
+    (ccscli, "ccscli", "ccscli collections ", "plain,disable"),
+])
+def test_shell_completion_as_documented(command, prog, words, expected):
+    """Click's completion (README: `_SYNSEC_COMPLETE=bash_source synsec`) answers for both programs."""
+    env = {f"_{prog.upper()}_COMPLETE": "bash_complete", "COMP_WORDS": words,
+           "COMP_CWORD": str(len(words.split(" ")) - 1)}
+    res = CliRunner().invoke(command, [], env=env, prog_name=prog)
+    assert expected in res.stdout.splitlines(), res.output
