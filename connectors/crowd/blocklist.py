@@ -7,7 +7,8 @@ no allowlist covers, and that is well formed (scope Ip or Range, a valid address
 entries remove the address's CAPI decisions; at startup the pulled list is the whole truth, so CAPI decisions it
 no longer holds are removed. An entry already in force is not written again unless central extended it (its
 end moved more than `EXTEND_SLACK` later): then a new decision replaces the old one, so bouncers see the new
-duration. Everything else is counted, never applied.
+duration. Everything else is counted, never applied; so is an entry the target refuses (on the decisions
+topic, an address that already has a decision of another origin: `skipped_local`).
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ class StoreTarget:
     def active(self, now: float) -> list[dict]:
         return self.store.decisions(origin=ORIGIN, now=now)
 
-    def add(self, decisions: list[Decision], now: float) -> None:
+    def add(self, decisions: list[Decision], now: float) -> set[str]:
+        """Write the decisions; the ids of those not written (none here)."""
         self.store.add([], decisions, now=now)
+        return set()
 
     def delete(self, ids: list[str], now: float) -> None:
         for did in ids:
@@ -99,6 +102,7 @@ def apply_stream(target, new: list, deleted: list, *, startup: bool, scenarios: 
         counts["deleted"] += len(rows)
     kept: set[tuple[str, str]] = set()
     to_add: list[Decision] = []
+    kinds: dict[str, str] = {}
     for raw in new:
         entry = _entry(raw)
         why = _skip(entry, scenarios, allowlist, now)
@@ -115,14 +119,15 @@ def apply_stream(target, new: list, deleted: list, *, startup: bool, scenarios: 
                                type=entry.type, duration=entry.duration, until=until,
                                id=f"capi:{entry.cid or entry.value}:{int(until)}"))
         to_delete += [r["id"] for r in rows]
-        counts["extended" if rows else "added"] += 1
+        kinds[to_add[-1].id] = "extended" if rows else "added"
     if startup:
         for key, rows in active.items():
             if key not in kept:
                 to_delete += [r["id"] for r in rows]
                 counts["deleted"] += len(rows)
-    if to_add:
-        target.add(to_add, now)
+    refused = target.add(to_add, now) if to_add else set()
+    for did, kind in kinds.items():
+        counts["skipped_local" if did in refused else kind] += 1
     if to_delete:
         target.delete(sorted(set(to_delete)), now)
     return counts

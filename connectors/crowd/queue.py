@@ -34,7 +34,7 @@ class SignalQueue:
 
     def __init__(self, state_dir: str | Path, keep_sent: float = 7 * 86400.0):
         self.path = private_file(private_dir(state_dir) / QUEUE_FILE)
-        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)   # callers serialise use
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         self.keep_sent = keep_sent
@@ -42,11 +42,15 @@ class SignalQueue:
     def close(self) -> None:
         self.db.close()
 
-    def enqueue(self, items: list[tuple[str, dict]], now: float | None = None) -> int:
-        """Queue (alert id, signal) pairs not queued or sent before; how many were new."""
+    def enqueue(self, items: list[tuple[str, dict]], now: float | None = None,
+                positions: dict[int, int] | None = None) -> int:
+        """Queue (alert id, signal) pairs not queued or sent before; how many were new. `positions`: the alerts
+        topic's next offsets, saved in the same transaction (Kafka mode: what is read is queued exactly once)."""
         now = time.time() if now is None else now
         added = 0
         with self.db:
+            if positions:
+                self._set(alerts_positions={**self.positions(), **{str(p): o for p, o in positions.items()}})
             for sid, body in items:
                 if self.db.execute("SELECT 1 FROM sent WHERE id = ?", (sid,)).fetchone():
                     continue
@@ -69,6 +73,11 @@ class SignalQueue:
             self.db.execute("DELETE FROM sent WHERE sent_at < ?", (now - self.keep_sent,))
             self._add(("signals_sent", len(ids)), ("pushes", 1))
             self._set(last_push=now)
+
+    def positions(self) -> dict[str, int]:
+        """{partition (text): next offset} of the alerts topic read so far (Kafka mode)."""
+        row = self.db.execute("SELECT value FROM status WHERE key = 'alerts_positions'").fetchone()
+        return json.loads(row[0]) if row else {}
 
     def pending(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]

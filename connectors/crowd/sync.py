@@ -56,23 +56,26 @@ class CrowdSync:
         self.state_dir, self.client, self.policy, self.opts = state_dir, client, policy, opts
         self.open_target, self.scenarios, self.allowlist, self.cti = open_target, scenarios, allowlist, cti
         self.clock, self.say = clock, say
-        self.queue = SignalQueue(state_dir)          # the detecting thread's connection
+        self.queue = SignalQueue(state_dir)          # the detecting side's connection (under `_lock`)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pulled = False
 
     # -- the detecting thread --------------------------------------------------------------------------------
-    def enqueue(self, alerts: list) -> int:
-        """Queue the signals of `alerts` that may be shared; how many were new."""
-        if self.policy is None or not alerts:
+    def enqueue(self, alerts: list, positions: dict[int, int] | None = None) -> int:
+        """Queue the signals of `alerts` that may be shared; how many were new. `positions`: where the alerts
+        topic was read up to (Kafka mode), saved with them."""
+        if self.policy is None or not (alerts or positions):
             return 0
-        now = self.clock()
-        before = dict(self.policy.refused)
-        items = [(a.UUID, sig) for a in alerts for sig in [self.policy.signal(a, now)] if sig is not None]
-        refused = {f"signals_refused_{k}": v - before.get(k, 0) for k, v in self.policy.refused.items()}
-        self.queue.add(**refused)
-        return self.queue.enqueue(items, now) if items else 0
+        with self._lock:                             # one detecting thread, or the alerts feed's
+            now = self.clock()
+            before = dict(self.policy.refused)
+            items = [(a.UUID, sig) for a in alerts for sig in [self.policy.signal(a, now)] if sig is not None]
+            refused = {f"signals_refused_{k}": v - before.get(k, 0) for k, v in self.policy.refused.items()}
+            self.queue.add(**refused)
+            return self.queue.enqueue(items, now, positions)
 
     def start(self) -> "CrowdSync":
         self._thread = threading.Thread(target=self._run, name="synsec-crowd", daemon=True)

@@ -11,6 +11,8 @@ import time
 
 import click
 
+from synsec.cli.crowd import crowd_credentials, crowd_options, start_crowd
+from synsec.cli.engine_options import content_dir, engine_options
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, topic_name, topology_option
 
@@ -65,13 +67,17 @@ def _broker(flags: dict):
 @click.option("--auth-fail-window", type=click.FloatRange(1.0, 86400.0), default=60.0, show_default=True,
               help="Seconds over which wrong keys are counted (and a throttled client waits).")
 @_optional_broker_options
+@engine_options
+@crowd_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
-        catch_up_timeout: float,
-        auth_fail_limit: int, auth_fail_window: float, **broker_flags) -> None:
+        catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, config_dir, data_dirs,
+        pattern_dirs, geoip_city, geoip_asn, share, push_interval, pull_interval, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli.
 
     With --broker kafka://HOST:PORT, decisions come from the decisions topic and ccscli's adds/deletes are
-    published to it; without, from the embedded store.
+    published to it; without, from the embedded store. With --broker and Central API credentials in the state
+    dir, it is the installation's member of the crowd: it shares the alerts topic's signals (the content flags
+    say which scenarios run, as the worker's) and publishes the community blocklist on the decisions topic.
     """
     from connectors.api.metrics import Metrics
     from connectors.api.protocol import serve
@@ -93,6 +99,8 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
         topic = topic_name(topology, "decisions", topic)
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
+        closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
+                               dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
     app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics,
@@ -105,6 +113,36 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
         for close in closers:
             close()
         store.close()
+
+
+def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,
+                 pull_interval: float, flags: dict) -> list:
+    """With credentials: the crowd of a Kafka installation (alerts topic → signals, blocklist → decisions
+    topic); the closers that stop it (the feed first)."""
+    from connectors.api.topic_view import make_decisions_producer
+    from connectors.crowd.kafka import AlertFeed, TopicTarget
+    from synsec.content.loader import load_content
+    from synsec.engine.errors import LoadError, LoadErrors
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
+
+    creds = crowd_credentials(state_dir, share)
+    if creds is None:
+        return []
+    try:
+        content = load_content(content_dir(flags["config_dir"]), data_dirs=list(flags["data_dirs"]),
+                               pattern_dirs=list(flags["pattern_dirs"]))
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
+    codecs = Codecs(LocalRegistry())
+    kwargs = broker.kafka_python_kwargs()
+    crowd = start_crowd(state_dir, content, "synsec", share, push_interval, pull_interval, creds=creds, cti=False,
+                        open_target=lambda: TopicTarget(kwargs, make_decisions_producer(broker), codecs,
+                                                        decisions_topic))
+    if crowd.policy is None:
+        return [crowd.stop]
+    feed = AlertFeed(kwargs, topic_name(topology, "alerts"), codecs, crowd).start()
+    return [feed.stop, crowd.stop]
 
 
 def _topic_backend(broker, topic: str, store, metrics, catch_up_timeout: float):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["crowd_options", "start_crowd"]
+__all__ = ["crowd_options", "crowd_credentials", "start_crowd"]
 
 
 _OPTIONS = (
@@ -46,27 +46,35 @@ def _hub_index(config_dir: Path):
         raise click.ClickException(f"{config_dir / INDEX}: {err}") from None
 
 
-def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_interval: float,
-                pull_interval: float):
-    """A started CrowdSync when the state dir has credentials (None otherwise; `--share` without them is a
-    usage error)."""
-    from connectors.crowd.blocklist import BlocklistCTI, StoreTarget
-    from connectors.crowd.client import CapiClient
+def crowd_credentials(state_dir: Path, share: bool | None):
+    """The state dir's Central API credentials, None when there are none (`--share` then is a usage error)."""
     from connectors.crowd.credentials import credentials_path, load_credentials
-    from connectors.crowd.share import SharePolicy, shareable_scenarios
-    from connectors.crowd.sync import CrowdOptions, CrowdSync
     from synsec.engine.errors import LoadError
-    from synsec.store import Store
 
     path = credentials_path(state_dir)
     try:
         creds = load_credentials(path)
     except LoadError as err:
         raise click.ClickException(str(err)) from None
+    if creds is None and share:
+        raise click.UsageError(f"--share needs Central API credentials in {path}: run `ccscli capi register "
+                               "--url URL` first")
+    return creds
+
+
+def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_interval: float,
+                pull_interval: float, *, creds=None, open_target=None, cti: bool = True):
+    """A started CrowdSync when the state dir has credentials (None otherwise). The blocklist goes to the
+    embedded store unless `open_target` makes another target (Kafka mode: the decisions topic); with `cti`,
+    `CrowdsecCTI(ip)` of `content`'s expressions answers from it."""
+    from connectors.crowd.blocklist import BlocklistCTI, StoreTarget
+    from connectors.crowd.client import CapiClient
+    from connectors.crowd.share import SharePolicy, shareable_scenarios
+    from connectors.crowd.sync import CrowdOptions, CrowdSync
+    from synsec.store import Store
+
+    creds = creds or crowd_credentials(state_dir, share)
     if creds is None:
-        if share:
-            raise click.UsageError(f"--share needs Central API credentials in {path}: run `ccscli capi register "
-                                   "--url URL` first")
         return None
     names = sorted({spec.name for spec in content.scenarios})
     policy = None
@@ -75,10 +83,13 @@ def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_
                                           _hub_index(Path(content.config_dir)))
         policy = SharePolicy(machine_id=creds.login, scenarios=ok, refused_scenarios=refused,
                              allowlist=content.allowlist, origin=origin)
-    cti = BlocklistCTI({spec.name: dict(spec.labels) for spec in content.scenarios})
-    content.expr_ctx.cti = cti
-    sync = CrowdSync(state_dir, CapiClient(creds, names), policy, open_target=lambda: StoreTarget(Store(state_dir)),
-                     scenarios=set(names), allowlist=content.allowlist, cti=cti,
+    lookup = None
+    if cti:
+        lookup = BlocklistCTI({spec.name: dict(spec.labels) for spec in content.scenarios})
+        content.expr_ctx.cti = lookup
+    sync = CrowdSync(state_dir, CapiClient(creds, names), policy,
+                     open_target=open_target or (lambda: StoreTarget(Store(state_dir))),
+                     scenarios=set(names), allowlist=content.allowlist, cti=lookup,
                      opts=CrowdOptions(push_interval=push_interval, pull_interval=pull_interval),
                      say=lambda msg: click.echo(msg, err=True))
     click.echo(f"crowd: {creds.url} as {creds.login}; sharing "

@@ -157,7 +157,7 @@ def queue_state(state: Path) -> dict:
 
     q = SignalQueue(state)
     try:
-        return {"pending": q.pending(), "sent": q.sent_ids(), "counters": q.counters()}
+        return {"pending": q.pending(), "sent": q.sent_ids(), "counters": q.counters(), "positions": q.positions()}
     finally:
         q.close()
 
