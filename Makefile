@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint bench-api bench-topology fuzz
+.PHONY: demo test bench lint bench-api bench-topology bench-crowd fuzz
 demo:
 	bash scripts/demo.sh
 test:
@@ -12,5 +12,7 @@ bench-api:
 	bash scripts/venv.sh test && .venv/bin/python bench/api.py
 bench-topology:
 	bash scripts/venv.sh test && .venv/bin/python bench/topology.py
+bench-crowd:
+	bash scripts/venv.sh test && .venv/bin/python bench/crowd.py
 fuzz:
 	bash scripts/venv.sh test && SYNSEC_FUZZ_LONG=1 .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/fuzz

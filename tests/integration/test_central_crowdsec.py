@@ -1,5 +1,5 @@
 """An unmodified CrowdSec 1.4.6 LAPI (Debian's binary) joins a synsec crowd: it logs in to `synsec central`,
-pushes the signals of a replayed attack log, and pulls the community blocklist entry two watchers agreed on
+pushes the signals of a replayed attack log, and pulls the community blocklist entry two watchers agreed on, and `ccscli crowd explain|status` read central
 (curation relaxed to two reporters, both registering from loopback; hub hashes checked against Debian's index)."""
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from synsec.cli.ccscli import ccscli
 from tests.hubutil import crowdsec_ref, require_hub
 from tests.integration.test_hub_compat import nginx_log
 
@@ -188,6 +190,18 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     procs.start(lapi_cmd, work / "lapi2.log", env=env, cwd=work)
     pulled = _wait(lambda: _capi_decisions(work / "crowdsec.db"), 30, "CAPI decisions pulled by crowdsec 1.4.6")
     assert pulled == {(ATTACKER, "CAPI")}
+    # ccscli crowd over central, as lapi-1 (its online_api_credentials.yaml)
+    creds = work / "cfg" / "online_api_credentials.yaml"
+    res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "explain", ATTACKER, "-o", "json"])
+    assert res.exit_code == 0, res.output
+    why = json.loads(res.stdout)
+    assert why["listed"] and why["rule"].startswith("consensus: http: 2 cohort(s)")
+    assert len({r["reporter"] for r in why["reporters"]}) == 2 and "lapi-1" not in res.stdout
+    res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "status"])
+    assert res.exit_code == 0 and "listed\t1" in res.stdout, res.output
+    res = CliRunner().invoke(ccscli, ["crowd", "--url", central_url, "--machine-id", "lapi-1", "--password", "no",
+                                      "status"])
+    assert res.exit_code == 1 and "HTTP 403" in res.output
     requests = (tmp_path / "central.log").read_text()
     for line in ("POST /v2/watchers/login -> 200", "POST /v2/signals -> 200", "GET /v2/decisions/stream -> 200",
                  "POST /v2/metrics/ -> 201"):
