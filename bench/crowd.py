@@ -19,7 +19,7 @@ fed to the shipped curation (connectors/central/curation.yaml, connectors/centra
 Prints blocklist precision (listed attackers / listed), recall (listed among attackers reported by >= 3 honest
 installations running unmodified scenarios within 24 h), median time from an attacker's first report to its
 listing, signals/s the curation ingests on one core (process time of ingest + tick), and the curation's
-memory per 100k tracked addresses (tracemalloc, 2 reporters an address). About a minute.
+memory per 100k tracked addresses (tracemalloc, 2 reporters an address). About a minute of CPU.
 
     .venv/bin/python bench/crowd.py [--installations 1000] [--days 7] [--attackers 40000] [--seed 1] [--json F]
 """
