@@ -30,14 +30,11 @@ class ApiClient:
     def __repr__(self) -> str:  # the key is a secret
         return f"ApiClient(url={self.url!r}, key='***')"
 
-    def auth_headers(self) -> dict[str, str]:
-        return {"X-Api-Key": self.key}
-
     def request(self, method: str, path: str, params: dict | None = None, body=None):
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
         req = urllib.request.Request(self.url + path + (f"?{query}" if query else ""), method=method,
                                      data=None if body is None else json.dumps(body).encode(),
-                                     headers={**self.auth_headers(), "Content-Type": "application/json",
+                                     headers={"X-Api-Key": self.key, "Content-Type": "application/json",
                                               "User-Agent": "ccscli"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:

@@ -129,6 +129,20 @@ class CapiClient:
             raise CapiError("GET /v2/decisions/stream: new and deleted must be lists")
         return new, deleted
 
+    def crowd_explain(self, ip: str) -> dict:
+        """synsec central's `GET /v2/crowd/explain`: why `ip` is or is not listed (`ccscli crowd explain`)."""
+        return self._object("v2/crowd/explain?" + urllib.parse.urlencode({"ip": ip}))
+
+    def crowd_status(self) -> dict:
+        """synsec central's `GET /v2/crowd/status`: reporters, signals/s, list size (`ccscli crowd status`)."""
+        return self._object("v2/crowd/status")
+
+    def _object(self, path: str) -> dict:
+        answer = self._call("GET", path)
+        if not isinstance(answer, dict):
+            raise CapiError(f"GET /{path.split('?')[0]}: the answer is not a JSON object (is this synsec central?)")
+        return answer
+
 
 def _token_ttl(expire, now: float) -> float:
     """Seconds the token lives by the answer's RFC 3339 `expire` (an hour when unreadable, CAPI's own TTL)."""

@@ -7,10 +7,17 @@ import sys
 
 import click
 
-__all__ = ["output_option", "emit_json", "table"]
+__all__ = ["output_option", "emit_json", "table", "utc_text"]
 
 output_option = click.option("-o", "--output", "output", type=click.Choice(["human", "json", "raw"]),
                              default="human", show_default=True, help="Output format.")
+
+
+def utc_text(ts: float | None) -> str:
+    """An epoch time as RFC 3339 UTC to the second, `-` when unset."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "-"
 
 
 def emit_json(obj) -> None:

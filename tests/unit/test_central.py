@@ -235,3 +235,19 @@ def test_a_restart_rebuilds_the_curation_from_the_store(tmp_path):
         assert central.curator.status()["reporters"] == 2
     finally:
         store.close()
+
+
+def test_ccscli_crowd_needs_credentials(tmp_path):
+    """`ccscli crowd` without credentials in the state dir, or --url without a watcher, is a usage error."""
+    from click.testing import CliRunner
+
+    from synsec.cli.ccscli import ccscli
+
+    res = CliRunner().invoke(ccscli, ["--state-dir", str(tmp_path), "crowd", "status"])
+    assert res.exit_code == 2 and "no credentials at" in res.output
+    res = CliRunner().invoke(ccscli, ["--state-dir", str(tmp_path), "crowd", "--url", "http://127.0.0.1:1/",
+                                      "explain", "45.13.227.7"], env={"SYNSEC_CENTRAL_PASSWORD": ""})
+    assert res.exit_code == 2 and "--url needs --machine-id and --password" in res.output
+    (tmp_path / "c.yaml").write_text("url: http://127.0.0.1:1/\nlogin: w\npassword: p\nextra: 1\n")
+    res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(tmp_path / "c.yaml"), "status"])
+    assert res.exit_code == 2 and "c.yaml:4: extra" in res.output

@@ -4,17 +4,12 @@ LAPI database). Only a salted hash of a key is stored: `add` shows it once."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import click
 
-from synsec.cli.output import emit_json, output_option, table
+from synsec.cli.output import emit_json, output_option, table, utc_text
 
 __all__ = ["COMMANDS"]
-
-
-def _fmt(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "-"
 
 
 @click.group()
@@ -63,7 +58,8 @@ def list_(settings, output) -> None:
         emit_json([r.to_dict() for r in rows])
         return
     table(f"{len(rows)} bouncer(s)", ["name", "role", "ip address", "last pull", "user agent", "created"],
-          [[r.name, r.role, r.ip_address or "-", _fmt(r.last_pull), r.user_agent or "-", _fmt(r.created_at)]
+          [[r.name, r.role, r.ip_address or "-", utc_text(r.last_pull), r.user_agent or "-",
+            utc_text(r.created_at)]
            for r in rows])
 
 

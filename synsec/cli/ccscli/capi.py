@@ -4,17 +4,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
 
 import click
 
-from synsec.cli.output import emit_json, output_option, table
+from synsec.cli.output import emit_json, output_option, table, utc_text
 
 __all__ = ["COMMANDS"]
-
-
-def _fmt(ts) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "-"
 
 
 @click.group()
@@ -92,7 +87,7 @@ def status(settings, output) -> None:
                    f"Failed to authenticate to Central API (CAPI): {error}")
         table("crowd", ["what", "value"],
               [["signals pending", pending], ["signals sent", counters.get("signals_sent", 0)],
-               ["last push", _fmt(state.get("last_push"))], ["last pull", _fmt(state.get("last_pull"))],
+               ["last push", utc_text(state.get("last_push"))], ["last pull", utc_text(state.get("last_pull"))],
                ["CAPI decisions active", capi_decisions]]
               + [[k, v] for k, v in sorted(counters.items()) if k != "signals_sent"])
     if error:
