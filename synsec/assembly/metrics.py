@@ -41,8 +41,9 @@ PROFILE_ERRORS = "synsec_profile_errors_total"
 # name: (kind, help, labels)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     LINES: ("counter", "Lines read and offered to the parsers, by acquisition source.", ("source",)),
-    LINE_ERRORS: ("counter", "Bad lines the reader met, by kind: too_long (skipped), invalid_utf8 and binary "
-                             "(replaced and kept).", ("kind",)),
+    LINE_ERRORS: ("counter", "Bad lines the reader met, by kind: too_long and unreadable (not in "
+                             "their source's format; skipped), invalid_utf8 and binary (replaced and kept).",
+                  ("kind",)),
     PARSED: ("counter", "Lines a parser accepted, by acquisition source.", ("source",)),
     UNPARSED: ("counter", "Lines no parser accepted, by acquisition source.", ("source",)),
     WHITELISTED: ("counter", "Parsed lines dropped by a parser whitelist, by acquisition source.", ("source",)),

@@ -86,7 +86,8 @@ def _print_stats(s: dict) -> None:
 @output_option
 def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
            reference_time, state_dir, no_store, workers, output) -> None:
-    """Replay log FILES (`-` for stdin, .gz accepted) and print alerts and decisions."""
+    """Replay log FILES (`-` for stdin, .gz accepted, `journalctl://filters=...` a journal) and print alerts and
+    decisions."""
     from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.replay import replay as run_replay
 
@@ -99,8 +100,11 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         built = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
-    result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output,
-                                workers)
+    try:
+        result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output,
+                                    workers)
+    except (LoadErrors, LoadError) as err:         # a journalctl:// DSN that is malformed or fails
+        raise click.ClickException(str(err)) from None
     if not no_store:
         from synsec.store import Store
 
@@ -130,24 +134,31 @@ def _run_with_progress(run_replay, files, labels, opts, ref, built, output, work
             task, description=f"replaying: {lines} lines, {nbytes / 1e6:.1f} MB"))
 
 
-def _run_sources(files, log_types, labels, acquis):
-    """FileSources of `-f`/`--type`/`--label` (one --type for all files, or one per -f in order) and `--acquis`."""
-    from synsec.runner.acquis import FileSource, load_acquis
+def _run_sources(files, log_types, labels, acquis, warnings: list[str] | None = None):
+    """The sources of `-f`/`--type`/`--label` (one --type for all files, or one per -f in order; `-f -` is
+    stdin) and `--acquis` (sources synsec does not have are skipped, one line each in `warnings`)."""
+    from synsec.runner.acquis import FileSource, StdinSource, load_acquis
 
     if not files and not acquis:
-        raise click.UsageError("nothing to read: give -f FILE --type TYPE and/or --acquis acquis.yaml")
+        raise click.UsageError("nothing to read: give -f FILE --type TYPE (`-f -`: stdin) and/or --acquis "
+                               "acquis.yaml")
     if files and not log_types:
         raise click.BadParameter("-f FILE needs --type (e.g. syslog, nginx)", param_hint="--type")
     if len(log_types) > 1 and len(log_types) != len(files):
         raise click.BadParameter(f"{len(log_types)} --type for {len(files)} -f: give one for all files, or "
                                  "one per -f in the same order", param_hint="--type")
     types = log_types * len(files) if len(log_types) == 1 else log_types
-    sources = [FileSource((f,), parse_labels(t, labels)) for f, t in zip(files, types)]
+    if list(files).count("-") > 1:
+        raise click.BadParameter("stdin (-) can be read once", param_hint="-f")
+    sources = [StdinSource(parse_labels(t, labels)) if f == "-" else FileSource((f,), parse_labels(t, labels))
+               for f, t in zip(files, types)]
     for path in acquis:
         try:
-            sources.extend(load_acquis(path))
+            sources.extend(load_acquis(path, warnings))
         except (LoadErrors, LoadError) as err:
             raise click.ClickException(str(err)) from None
+    if not sources:
+        raise click.UsageError("nothing to read: every data source of the acquisition files was skipped")
     return sources
 
 
@@ -218,7 +229,9 @@ class _LiveSink:
 
 
 @cli.command()
-@click.option("-f", "--file", "files", multiple=True, help="Log file or quoted glob to tail (repeatable).")
+@click.option("-f", "--file", "files", multiple=True,
+              help="Log file or quoted glob to tail (repeatable); `-` reads stdin.")
+@click.option("--stdin", "stdin", is_flag=True, help="Read lines from stdin too (as `-f -`).")
 @click.option("--type", "log_types", multiple=True,
               help="Label `type` of the -f files: once for all of them, or once per -f in the same order.")
 @click.option("--label", "labels", multiple=True, help="Extra label k=v for the -f files (repeatable).")
@@ -235,17 +248,23 @@ class _LiveSink:
 @click.option("-o", "--output", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="One line per alert/decision; json: one object per line.")
 @crowd_options
-def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, state_dir,
-        no_store, lateness, poll_interval, output, share, push_interval, pull_interval) -> None:
-    """Tail log files and detect live (CrowdSec's daemon mode); Ctrl-C or SIGTERM stops with a summary."""
+def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
+        state_dir, no_store, lateness, poll_interval, output, share, push_interval, pull_interval) -> None:
+    """Follow log files, journald, syslog senders or stdin and detect live (CrowdSec's daemon mode); Ctrl-C or
+    SIGTERM stops with a summary (as does the end of stdin when nothing else is followed)."""
     import signal
 
     from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.inputs import InputStats
     from synsec.runner.live import LiveOptions, LiveRunner, load_state
-    from synsec.runner.tail import Tailer
+    from synsec.runner.sources import Inputs
 
-    sources = _run_sources(files, log_types, labels, acquis)
+    warnings: list[str] = []
+    if stdin and "-" not in files:
+        files = (*files, "-")
+    sources = _run_sources(files, log_types, labels, acquis, warnings)
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     settings = settings_from_env(state_dir, config_dir)
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
@@ -262,12 +281,13 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
     from synsec.store import Store
 
     store = None if no_store else Store(settings.state_dir)
-    tailer = Tailer(sources, InputStats(), saved=state.get("positions") or {},
-                    saved_globs=tuple(state.get("globs") or ()))
+    inputs = Inputs(sources, InputStats(), saved=state.get("positions") or {},
+                    saved_globs=tuple(state.get("globs") or ()), cursors=state.get("cursors") or {},
+                    warn=lambda text: click.echo(f"warning: {text}", err=True))
     crowd = None if no_store else start_crowd(settings.state_dir, content, engine.profiles.origin, share,
                                               push_interval, pull_interval)
     sink = _LiveSink(output, store, crowd)
-    runner = LiveRunner(engine, content, tailer, sink, state_dir=settings.state_dir,
+    runner = LiveRunner(engine, content, inputs, sink, state_dir=settings.state_dir,
                         opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)
 
     def stop(_signum, _frame):
@@ -275,13 +295,17 @@ def run(files, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, g
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for pattern in runner.start():
-        click.echo(f"warning: {pattern}: no file yet (watched)", err=True)
-    click.echo(f"tailing {len(tailer.following())} file(s) from {len(sources)} source(s); "
-               f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
     try:
+        try:
+            missing = runner.start()
+        except LoadError as err:                 # a listener that cannot bind, a journalctl that cannot run
+            raise click.ClickException(str(err)) from None
+        for pattern in missing:
+            click.echo(f"warning: {pattern}: no file yet (watched)", err=True)
+        click.echo(f"tailing {inputs.describe()} from {len(sources)} source(s); "
+                   f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
         runner.run()
-        sink.add_metrics(runner.engine, tailer.stats.errors())
+        sink.add_metrics(runner.engine, inputs.stats.errors())
     finally:
         if crowd is not None:
             crowd.stop()

@@ -1,4 +1,4 @@
-"""Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped; bad bytes never stop a replay, and
+"""Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped, `journalctl://` a journal; bad bytes never stop a replay, and
 no line, however long, is held whole in memory (`LineSplitter`)."""
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ class InputStats:
     too_long: int = 0
     invalid_utf8: int = 0
     binary: int = 0
+    unreadable: int = 0          # input not in its source's format (a syslog message, a journal entry)
     per_source: dict = field(default_factory=dict)
 
     def errors(self) -> dict[str, int]:
-        """The bad lines by kind: too_long (skipped), invalid_utf8 and binary (replaced, kept)."""
-        return {"too_long": self.too_long, "invalid_utf8": self.invalid_utf8, "binary": self.binary}
+        """The bad lines by kind: too_long and unreadable (skipped), invalid_utf8 and binary (replaced, kept)."""
+        return {"too_long": self.too_long, "invalid_utf8": self.invalid_utf8, "binary": self.binary,
+                "unreadable": self.unreadable}
 
 
 def _open(path: str) -> BinaryIO:
@@ -121,8 +123,15 @@ def read_lines(fh: BinaryIO, stats: InputStats, src: str, max_bytes: int = MAX_L
 
 
 def iter_lines(paths: list[str], stats: InputStats, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, str]]:
-    """Yield (source, line) for every line; over-long lines are skipped and counted, bad UTF-8 replaced."""
+    """Yield (source, line) for every line; over-long lines are skipped and counted, bad UTF-8 replaced.
+    A path `journalctl://filters=...` is CrowdSec's one-shot journal DSN (`synsec.runner.journal`)."""
     for path in paths:
+        if path.startswith("journalctl://"):
+            from synsec.runner.journal import iter_journal, source_of_dsn
+
+            source = source_of_dsn(path, {})
+            yield from ((line.Src, line.Raw) for line in iter_journal(source, stats))
+            continue
         src = "stdin" if path == "-" else path
         fh = _open(path)
         try:

@@ -1,4 +1,5 @@
-"""`synsec run`: tailed files through the engine in one process, in live mode (CrowdSec's `crowdsec` daemon).
+"""`synsec run`: its inputs (files, journald, syslog, stdin: `synsec.runner.sources.Inputs`) through the engine in
+one process, in live mode (CrowdSec's `crowdsec` daemon).
 
 The engine is event-time: each line is poured at its own parsed timestamp. When the inputs are idle, event time
 must still move on — CrowdSec's live buckets underflow, counters end and blackholes expire on wall time — so the
@@ -8,7 +9,8 @@ read. Every step advances the engine's event-time watermark (`Engine.advance`) t
 zone therefore ages its buckets at the right speed instead of underflowing them at once. The clock is read here,
 in the shell, and passed in: the engine stays pure.
 
-State (`run-state.json` in the state dir): the read position of every file (`Tailer.positions()`), the event
+State (`run-state.json` in the state dir): the read position of every file (`Tailer.positions()`), the cursor
+of every journal (`Inputs.cursors()`), the event
 clock, the watermark, the engine's last event time and every bucket (the records the Faust topology's changelog
 holds, `synsec.wire.records`), so a restart neither re-reads lines nor forgets half-full buckets. It is written (temp
 file, fsync, rename, fsync of the directory, mode 0600) only between steps, when the positions and the buckets
@@ -26,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from synsec.engine.model import Line
 from synsec.engine.pipeline import Output
+from synsec.runner.sources import Inputs
 from synsec.runner.summary import run_summary, started
 from synsec.runner.tail import Tailer
 
@@ -91,13 +93,14 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 class LiveRunner:
-    """One poll-pour-advance loop. `emit` receives each non-empty Output as it happens."""
+    """One poll-pour-advance loop. `emit` receives each non-empty Output as it happens. `inputs`: the run's
+    `Inputs` (a bare `Tailer` is taken as files-only inputs)."""
 
-    def __init__(self, engine, content, tailer: Tailer, emit: Callable[[Output], None], *,
+    def __init__(self, engine, content, inputs: Inputs | Tailer, emit: Callable[[Output], None], *,
                  state_dir: Path | None = None, clock: Callable[[], float] = time.time,
                  opts: LiveOptions = LiveOptions(), restore: dict | None = None):
         self.engine = engine
-        self.tailer = tailer
+        self.inputs = inputs if isinstance(inputs, Inputs) else Inputs.of(inputs)
         self.emit = emit
         self.clock = clock
         self.opts = opts
@@ -115,25 +118,25 @@ class LiveRunner:
         """Open the inputs; the patterns that match no file yet (they are watched)."""
         self._started = started()
         now = self.clock()
-        missing = self.tailer.start(now)
+        missing = self.inputs.start(now)
         self.save(now, force=True)           # where each file starts, before any line of it is read
         return missing
 
     def summary(self) -> dict:
-        """Counts so far, shaped like replay's stats (plus the tailer's opened/rotations/truncations)."""
-        return run_summary(self.engine, self.tailer.stats, self._started, files=len(self.tailer.following()),
-                           tail=self.tailer.counters)
+        """Counts so far, shaped like replay's stats (plus the inputs' counters: opened, rotations, truncations, transform errors…)."""
+        return run_summary(self.engine, self.inputs.stats, self._started, files=len(self.inputs.following()),
+                           tail=self.inputs.counters)
 
     def step(self) -> bool:
         """Read what is new, pour it, advance idle time, emit, maybe save. True when input is still pending."""
         now = self.clock()
-        if self.tailer.rescan(now):
+        if self.inputs.rescan(now):
             self.save(now, force=True)       # a new file's start, before any line of it is read
-        lines, more = self.tailer.poll(now)
+        lines, more = self.inputs.poll(now)
         out = Output()
         engine = self.engine
-        for labels, src, text in lines:
-            res = engine.process(Line(text, src, labels), self.evclock.now(now))
+        for line in lines:
+            res = engine.process(line, self.evclock.now(now))
             if engine.last_event_time:
                 self.evclock.saw(engine.last_event_time, now)
             if res.alerts or res.decisions:
@@ -149,6 +152,8 @@ class LiveRunner:
         self._dirty |= bool(lines)
         if self._last_save is None or now - self._last_save >= self.opts.save_s:
             self.save(now)
+        if not more and self.inputs.finished():
+            self.stopping = True             # stdin at its end, nothing else to follow
         return more
 
     def run(self, sleep: Callable[[float], None] = time.sleep) -> None:
@@ -159,7 +164,7 @@ class LiveRunner:
                     sleep(self.opts.poll_s)
             self.save(self.clock(), force=True)      # not after an error: positions may be ahead of pours
         finally:
-            self.tailer.close()
+            self.inputs.close()
 
     # --- state ---
     def save(self, now: float, force: bool = False) -> None:
@@ -171,8 +176,8 @@ class LiveRunner:
 
         manager = self.engine.buckets
         state = {
-            "version": STATE_VERSION, "saved_at": now, "positions": self.tailer.positions(),
-            "globs": self.tailer.patterns(),
+            "version": STATE_VERSION, "saved_at": now, "positions": self.inputs.positions(),
+            "globs": self.inputs.patterns(), "cursors": self.inputs.cursors(),
             "clock": {"ts": self.evclock.ts, "wall": self.evclock.wall},
             "watermark": manager.watermark if manager.watermark > float("-inf") else None,
             "last_ts": self.engine.last_event_time,     # key kept: state files of earlier runs

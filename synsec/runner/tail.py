@@ -100,8 +100,13 @@ class Tailer:
 
     def poll(self, now: float) -> tuple[list[tuple[dict, str, str]], bool]:
         """New complete lines as (labels, path, text), and whether some file has more to read right away."""
+        lines, more = self.poll_sources(now)
+        return [(source.labels, path, text) for source, path, text in lines], more
+
+    def poll_sources(self, now: float) -> tuple[list[tuple[FileSource, str, str]], bool]:
+        """Like `poll`, each line with its source (its labels, its transform) instead of its labels."""
         self.rescan(now)
-        out: list[tuple[dict, str, str]] = []
+        out: list[tuple[FileSource, str, str]] = []
         more = False
         for key, f in list(self.files.items()):
             if f.fh is None:
@@ -231,13 +236,13 @@ class Tailer:
         return False
 
     def _split(self, f: _File, data: bytes, out: list) -> None:
-        labels, path = f.source.labels, f.path
-        out.extend((labels, path, text) for text in f.lines.feed(data, path))
+        source, path = f.source, f.path
+        out.extend((source, path, text) for text in f.lines.feed(data, path))
 
     def _flush_partial(self, f: _File, out: list) -> None:
         text = f.lines.flush(f.path)
         if text is not None:
-            out.append((f.source.labels, f.path, text))
+            out.append((f.source, f.path, text))
 
     def _finish_cat(self, f: _File, out: list) -> None:
         self._flush_partial(f, out)

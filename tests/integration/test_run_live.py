@@ -204,12 +204,12 @@ def test_idle_wall_clock_ends_a_counter(tmp_path, proc_guard):
 def test_acquis_errors_name_file_line_and_field(tmp_path):
     """A bad acquis.yaml stops `synsec run` before reading, with every error as path:line: field."""
     acquis = tmp_path / "acquis.yaml"
-    acquis.write_text("filename: /var/log/auth.log\nlabels: {type: syslog}\n---\nsource: journalctl\n"
-                      "journalctl_filter: [_SYSTEMD_UNIT=ssh.service]\nlabels: {type: syslog}\n---\n"
+    acquis.write_text("filename: /var/log/auth.log\nlabels: {type: syslog}\n---\nsource: syslog\n"
+                      "listen_port: 0\nlabels: {type: syslog}\n---\n"
                       "filename: /x.log\nlabels: {type: x}\nmode: follow\n")
     res = subprocess.run([sys.executable, "-m", "synsec.cli.main", "run", "--acquis", str(acquis), "--state-dir",
                           str(tmp_path / "state")], capture_output=True, text=True, timeout=30)
     assert res.returncode != 0
-    assert f"{acquis}:4: source: CrowdSec data source 'journalctl' is not supported" in res.stderr
+    assert f"{acquis}:5: listen_port: 0: expected a port 1-65535" in res.stderr
     assert f"{acquis}:10: mode: 'follow': expected one of tail, cat" in res.stderr
     assert not (tmp_path / "state").exists()

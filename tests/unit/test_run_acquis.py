@@ -53,21 +53,72 @@ def test_acquis_directory_loads_every_yaml_in_name_order(tmp_path):
     assert [s.globs for s in load_acquis(tmp_path)] == [("/a.log",), ("/b.log",)]
 
 
-def test_unsupported_and_unknown_sources_name_file_line_and_field(tmp_path):
-    """journalctl is rejected as unsupported, an unknown source as unknown, each at its line, in one pass."""
-    errors = _errors(tmp_path, "filename: /a.log\nlabels: {type: syslog}\n---\nsource: journalctl\n"
-                               "journalctl_filter: [_SYSTEMD_UNIT=ssh.service]\nlabels: {type: syslog}\n"
-                               "---\nsource: carrier-pigeon\nlabels: {type: x}\n")
+def test_unsupported_sources_are_one_warning_each_and_unknown_ones_errors(tmp_path):
+    """A CrowdSec source synsec does not have (docker, kinesis…) is skipped with one warning naming
+    path:line: source, the others load; an unknown source is an error at its line."""
     path = tmp_path / "acquis.yaml"
-    assert errors == [
-        f"{path}:4: source: CrowdSec data source 'journalctl' is not supported by synsec run (supported: file)",
-        f"{path}:8: source: unknown data source 'carrier-pigeon' (supported: file)"]
+    path.write_text("filename: /a.log\nlabels: {type: syslog}\n---\nsource: docker\n"
+                    "container_name: [nginx]\nlabels: {type: nginx}\n---\nsource: kinesis\nstream_name: x\n"
+                    "labels: {type: x}\n")
+    warnings: list[str] = []
+    [only] = load_acquis(path, warnings)
+    assert only.globs == ("/a.log",)
+    assert warnings == [f"{path}:4: source docker: not supported by synsec run, skipped (supported: file, "
+                        "journalctl, syslog)",
+                        f"{path}:8: source kinesis: not supported by synsec run, skipped (supported: file, "
+                        "journalctl, syslog)"]
+    [err] = _errors(tmp_path, "source: carrier-pigeon\nlabels: {type: x}\n")
+    assert err == f"{path}:1: source: unknown data source 'carrier-pigeon' (supported: file, journalctl, syslog)"
 
 
-def test_journalctl_without_source_is_guessed_then_rejected(tmp_path):
-    """As in CrowdSec, journalctl_filter without `source` means journalctl, which is unsupported here."""
-    [err] = _errors(tmp_path, "journalctl_filter: [x]\nlabels: {type: syslog}\n")
-    assert ":1: source: " in err and "'journalctl' is not supported" in err
+def test_journalctl_and_syslog_sources_load_with_crowdsec_keys(tmp_path):
+    """journalctl_filter (source guessed from it, as in CrowdSec) and the syslog listener's keys with their
+    CrowdSec defaults (127.0.0.1:514, 2048 bytes, UDP and TCP)."""
+    path = tmp_path / "acquis.yaml"
+    path.write_text("journalctl_filter: [_SYSTEMD_UNIT=ssh.service]\nlabels: {type: syslog}\n---\n"
+                    "source: syslog\nlabels: {type: syslog}\n---\nsource: syslog\nlisten_addr: '::1'\n"
+                    "listen_port: 5514\nprotocol: tcp\nmax_message_len: 8192\nlabels: {type: syslog}\n")
+    journal, default, tcp = load_acquis(path)
+    assert journal.filters == ("_SYSTEMD_UNIT=ssh.service",) and journal.mode == "tail"
+    assert journal.src == "journalctl-_SYSTEMD_UNIT=ssh.service"
+    assert (default.addr, default.port, default.protocols, default.max_message_len) == (
+        "127.0.0.1", 514, ("udp", "tcp"), 2048)
+    assert (tcp.addr, tcp.port, tcp.protocols, tcp.max_message_len) == ("::1", 5514, ("tcp",), 8192)
+
+
+def test_journalctl_and_syslog_errors_name_their_field(tmp_path):
+    """Empty filters, a bad address, port, protocol or mode, a file key on a syslog source: path:line: field."""
+    errors = _errors(tmp_path, "source: journalctl\njournalctl_filter: []\nlabels: {type: syslog}\n---\n"
+                               "source: syslog\nlisten_addr: localhost\nlabels: {type: syslog}\n---\n"
+                               "source: syslog\nlisten_port: 70000\nprotocol: sctp\nmode: cat\nfilename: /x\n"
+                               "labels: {type: syslog}\n")
+    path = tmp_path / "acquis.yaml"
+    assert any(e.startswith(f"{path}:2: journalctl_filter: must be a non-empty list") for e in errors), errors
+    assert f"{path}:6: listen_addr: 'localhost': expected an IP address to listen on" in errors
+    assert f"{path}:10: listen_port: 70000: expected a port 1-65535" in errors
+    assert f"{path}:11: protocol: 'sctp': expected udp or tcp (default: both)" in errors
+    assert f"{path}:12: mode: 'cat': expected one of tail" in errors
+    assert f"{path}:13: filename: unknown field for source syslog" in errors
+
+
+def test_debian_stock_acquis_loads(tmp_path):
+    """Debian's crowdsec 1.4.6 /etc/crowdsec/acquis.yaml (files and journalctl) loads with no error."""
+    from tests.hubutil import hub_root, require_hub
+
+    require_hub()
+    sources = load_acquis(hub_root() / "etc" / "crowdsec" / "acquis.yaml")
+    assert [type(s).__name__ for s in sources] == ["FileSource", "FileSource", "JournalSource", "FileSource"]
+    assert sources[2].filters == ("_SYSTEMD_UNIT=ssh.service",) and sources[2].labels == {"type": "syslog"}
+
+
+def test_transform_is_compiled_at_load_and_its_errors_named(tmp_path):
+    """`transform` compiles once as an expr over evt; a bad one is a load error naming its line."""
+    path = tmp_path / "acquis.yaml"
+    path.write_text("filename: /a.log\nlabels: {type: syslog}\ntransform: 'Split(evt.Line.Raw, \"|\")'\n")
+    [src] = load_acquis(path)
+    assert src.transform.text == 'Split(evt.Line.Raw, "|")'
+    [err] = _errors(tmp_path, "filename: /a.log\nlabels: {type: syslog}\ntransform: 'evt.Line.Raw +'\n")
+    assert err.startswith(f"{path}:3: transform: ")
 
 
 def test_bad_fields_are_all_reported_with_their_lines(tmp_path):

@@ -1,0 +1,114 @@
+"""`source: journalctl` on real journal files: `synsec run` follows them through `journalctl --follow -o json`
+(the directory given as a journalctl argument in `journalctl_filter`, as CrowdSec passes its filters), bans an
+sshd brute force, saves the cursor in the run state and resumes after it; `synsec replay journalctl://...` is
+CrowdSec's one-shot DSN. No journald runs here: journal files are written by Debian's `systemd-journal-remote`
+from journal export format, and appending to them is what journalctl follows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_run_live import REPO, Run, proc_guard, wait_decision, wait_for  # noqa: F401
+
+pytestmark = [pytest.mark.integration]
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+BOOT = "0123456789abcdef0123456789abcdef"
+
+
+def _require_tools() -> None:
+    if not Path(JOURNAL_REMOTE).exists() or shutil.which("journalctl") is None:
+        pytest.fail("needs journalctl and systemd-journal-remote (scripts/apt-packages.txt; make test installs them)")
+
+
+class Journal:
+    """A journal directory written with systemd-journal-remote; `append` adds entries (export format)."""
+
+    def __init__(self, root: Path):
+        self.dir = root / "journal"
+        self.dir.mkdir()
+        self.seq = 0
+
+    def append(self, entries: list[dict]) -> None:
+        out = bytearray()
+        for fields in entries:
+            self.seq += 1
+            now = int(time.time() * 1e6)
+            out += f"__REALTIME_TIMESTAMP={now}\n__MONOTONIC_TIMESTAMP={self.seq}\n_BOOT_ID={BOOT}\n".encode()
+            for key, value in fields.items():
+                if isinstance(value, bytes):           # binary field: KEY\n, 64-bit LE size, bytes, \n
+                    out += key.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
+                else:
+                    out += f"{key}={value}\n".encode()
+            out += b"\n"
+        export = self.dir.parent / f"batch{self.seq}.export"
+        export.write_bytes(bytes(out))
+        res = subprocess.run([JOURNAL_REMOTE, "-o", str(self.dir / "remote.journal"), str(export)],
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0, res.stderr
+
+
+def sshd(ip: str, n: int, port: int = 40000, unit: str = "ssh.service") -> list[dict]:
+    return [{"_HOSTNAME": "bastion", "SYSLOG_IDENTIFIER": "sshd", "_PID": "2000", "_SYSTEMD_UNIT": unit,
+             "MESSAGE": f"Failed password for root from {ip} port {port + i} ssh2"} for i in range(n)]
+
+
+def test_journalctl_source_follows_bans_and_resumes_after_its_cursor(tmp_path, proc_guard):
+    """Entries already in the journal are not read (CrowdSec's `-n 0`); 6 sshd failures appended to the unit
+    the filter names (plus another unit's, filtered out, and a binary MESSAGE) → a ban in the store. The cursor
+    is saved; entries written while synsec is stopped are read after a restart, none twice."""
+    _require_tools()
+    journal = Journal(tmp_path)
+    journal.append(sshd("192.0.2.50", 6))                       # before the start: never read
+    acquis = tmp_path / "acquis.yaml"
+    acquis.write_text(f"source: journalctl\njournalctl_filter:\n  - --directory={journal.dir}\n"
+                      f"  - _SYSTEMD_UNIT=ssh.service\nlabels:\n  type: syslog\n")
+    state = tmp_path / "state"
+    run = Run(state, "--acquis", str(acquis))
+    proc_guard.append(run)
+    assert "1 journal(s)" in "".join(run.err)
+    time.sleep(0.5)                                             # journalctl is at the journal's end
+    journal.append(sshd("192.0.2.51", 6, unit="cron.service"))  # another unit: filtered out by journalctl
+    journal.append([{**sshd("192.0.2.52", 1)[0], "MESSAGE": b"bin\x00ary \xff"}])
+    journal.append(sshd("192.0.2.52", 6))
+    decision = wait_decision(state, "192.0.2.52")
+    assert decision["scenario"] == "synsec/ssh-bf"
+    stats = run.stop()
+    assert stats["lines"] == 7 and stats["parsed"] == 6 and stats["binary"] == 1 and stats["invalid_utf8"] == 1
+    saved = json.loads((state / "run-state.json").read_text())
+    [(src, cursor)] = saved["cursors"].items()
+    assert src == f"journalctl---directory={journal.dir}._SYSTEMD_UNIT=ssh.service" and ";i=" in cursor
+
+    journal.append(sshd("192.0.2.53", 3))                       # written while stopped
+    again = Run(state, "--acquis", str(acquis))
+    proc_guard.append(again)
+    journal.append(sshd("192.0.2.53", 3, port=41000))
+    decision = wait_decision(state, "192.0.2.53")
+    assert decision["scenario"] == "synsec/ssh-bf"
+    stats = again.stop()
+    assert stats["lines"] == 6                                  # the 3 + 3 new ones, none of the first run's
+
+
+def test_journalctl_dsn_replays_a_journal_once(tmp_path):
+    """`synsec replay 'journalctl://filters=...'` reads the matching entries once and finds the brute force;
+    a DSN without filters is a usage error, not a traceback."""
+    _require_tools()
+    journal = Journal(tmp_path)
+    journal.append(sshd("192.0.2.60", 7) + sshd("192.0.2.61", 7, unit="other.service"))
+    dsn = f"journalctl://filters=--directory={journal.dir}&filters=_SYSTEMD_UNIT=ssh.service"
+    res = subprocess.run([sys.executable, "-m", "synsec.cli.main", "replay", dsn, "--type", "syslog", "--no-store",
+                          "-o", "json"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert [a["source"]["value"] for a in out["alerts"]] == ["192.0.2.60"] and out["stats"]["lines"] == 7
+    res = subprocess.run([sys.executable, "-m", "synsec.cli.main", "replay", "journalctl://since=today", "--type",
+                          "syslog", "--no-store"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "journalctl DSN without filters" in res.stderr and "Traceback" not in res.stderr
