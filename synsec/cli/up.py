@@ -1,8 +1,10 @@
 """`synsec up`: the distributed mode on one machine — local broker, topics, a worker, files tailed into it.
 
 Starts the bundled Kafka-protocol broker (tansu, memory storage) on 127.0.0.1, creates the topology's topics,
-runs `synsec worker` against it in a child process, tails the given files into `synsec.raw` (as a shipper
-would) and prints each decision as it lands on `synsec.decisions`. Ctrl-C stops everything it started.
+runs `synsec worker` against it in a child process, sends the lines of the given files and of the
+acquisition files' sources (files, journald, syslog listeners: as `synsec run` reads them) into `synsec.raw`
+(as a shipper would) and prints each decision as it lands on `synsec.decisions`. Ctrl-C stops everything it
+started.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ __all__ = ["up"]
 
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--type", "log_type", required=True, help="Label `type` of the lines (nginx, syslog, ...).")
+@click.option("--type", "log_type", help="Label `type` of the FILES' lines (nginx, syslog, ...).")
+@click.option("--acquis", multiple=True, type=click.Path(exists=True),
+              help="CrowdSec acquisition file or directory (file, journalctl, syslog sources); repeatable.")
 @click.option("--topology", default="single", show_default=True)
 @click.option("--port", type=int, default=0, help="Broker port on 127.0.0.1 (default: a free one).")
 @click.option("--from-start", is_flag=True, help="Send the files' current content too, not only new lines.")
@@ -33,25 +37,40 @@ __all__ = ["up"]
 @engine_options
 @click.option("--metrics-listen", default="", metavar="HOST:PORT",
               help="The worker's Prometheus metrics on http://HOST:PORT/metrics (`ccscli metrics --url`).")
-def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir, data_dirs, pattern_dirs, geoip_city,
-       geoip_asn, metrics_listen):
-    """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES tailed into it."""
+def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, config_dir, data_dirs, pattern_dirs,
+       geoip_city, geoip_asn, metrics_listen):
+    """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES (and the --acquis
+    sources) sent into it."""
     from kafka import KafkaConsumer, KafkaProducer
 
     from connectors.kafka.admin import ensure_topics
     from connectors.kafka.broker import LocalBroker
     from synsec.wire.kafka import BrokerSettings
-    from synsec.runner.acquis import FileSource
+    from synsec.engine.errors import LoadError, LoadErrors
+    from synsec.runner.acquis import FileSource, load_acquis
     from synsec.runner.inputs import InputStats
-    from synsec.runner.tail import Tailer
+    from synsec.runner.sources import Inputs
     from synsec.wire.codecs import Codecs
     from synsec.wire.registry import LocalRegistry
     from topologies import load_topology
 
+    if files and not log_type:
+        raise click.BadParameter("FILES need --type (e.g. syslog, nginx)", param_hint="--type")
+    if not files and not acquis:
+        raise click.UsageError("nothing to read: give FILES --type TYPE and/or --acquis acquis.yaml")
+    sources = [FileSource(globs=(str(p),), labels={"type": log_type}) for p in files]
+    warnings: list[str] = []
+    try:
+        for path in acquis:
+            sources.extend(load_acquis(path, warnings))
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
+    for line in warnings:
+        click.echo(f"warning: {line}", err=True)
     topo = load_topology(topology)
     config_dir = content_dir(config_dir)        # the worker is given it as --config-dir
     broker = LocalBroker(port or None).start()
-    worker = None
+    worker = inputs = None
     try:
         ensure_topics(BrokerSettings.from_url(broker.url), topo)
         click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
@@ -62,21 +81,25 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
             cmd += ["--metrics-listen", metrics_listen]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                   stdout=sys.stderr)      # our stdout carries only the decisions
-        click.echo(f"worker pid {worker.pid}; tailing {len(files)} file(s) into {topo.topic('raw').name}", err=True)
+        inputs = Inputs(sources, InputStats(), from_start=from_start,
+                        warn=lambda text: click.echo(f"warning: {text}", err=True))
+        try:
+            inputs.start(time.time())
+        except LoadError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"worker pid {worker.pid}; sending {inputs.describe()} into {topo.topic('raw').name}", err=True)
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=20)
         consumer = KafkaConsumer(topo.topic("decisions").name, bootstrap_servers=broker.bootstrap,
                                  auto_offset_reset="earliest", group_id=None, consumer_timeout_ms=200)
         codecs = Codecs(LocalRegistry())
-        tail = Tailer([FileSource(globs=(str(p),), labels={"type": log_type}) for p in files], InputStats(),
-                      from_start=from_start)
-        tail.start(time.time())
         last_activity = time.monotonic()
         decisions = 0
         while True:
-            lines, _more = tail.poll(time.time())
-            for labels, path, line in lines:
+            lines, _more = inputs.poll(time.time())
+            for line in lines:                    # synsec's own envelope (streams/raw.py)
                 producer.send(topo.topic("raw").name, json.dumps(
-                    {"message": line, "labels": labels, "log": {"file": {"path": path}}}).encode())
+                    {"message": line.Raw, "labels": dict(line.Labels), "src": line.Src, "module": line.Module,
+                     **({"time": line.Time} if line.Time else {})}).encode())
             producer.flush()
             for msg in consumer:
                 if msg.value is None:
@@ -97,6 +120,8 @@ def up(files, log_type, topology, port, from_start, exit_after_idle, config_dir,
     except KeyboardInterrupt:
         click.echo("stopping", err=True)
     finally:
+        if inputs is not None:
+            inputs.close()
         if worker is not None and worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
             try:
