@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
-__all__ = ["InputStats", "LineSplitter", "decode_line", "iter_lines", "read_lines", "MAX_LINE_BYTES"]
+__all__ = ["InputStats", "LineSplitter", "decode_line", "decode_text", "iter_lines", "read_lines", "MAX_LINE_BYTES"]
 
 MAX_LINE_BYTES = 64 * 1024
 
@@ -46,6 +46,13 @@ def decode_line(raw: bytes, stats: InputStats, src: str, max_bytes: int = MAX_LI
     raw = raw.rstrip(b"\r\n")
     if not raw:
         return None
+    text = decode_text(raw, stats)
+    stats.per_source[src] = stats.per_source.get(src, 0) + 1
+    return text
+
+
+def decode_text(raw: bytes, stats: InputStats) -> str:
+    """Bytes of a line as text: invalid UTF-8 and NUL bytes are replaced by U+FFFD, and counted."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -54,7 +61,6 @@ def decode_line(raw: bytes, stats: InputStats, src: str, max_bytes: int = MAX_LI
     if "\x00" in text:
         stats.binary += 1
         text = text.replace("\x00", "\ufffd")
-    stats.per_source[src] = stats.per_source.get(src, 0) + 1
     return text
 
 

@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 from synsec.engine.errors import LoadError, Where
 from synsec.engine.model import Line
 from synsec.runner.acquis import JournalSource
-from synsec.runner.inputs import InputStats, LineSplitter, read_lines
+from synsec.runner.inputs import InputStats, LineSplitter, decode_text, read_lines
 from synsec.runner.syslog import syslog_line
 
 __all__ = ["JournalReader", "entry_line", "journal_argv", "source_of_dsn", "iter_journal", "JSON_LINE_BYTES"]
@@ -51,16 +51,7 @@ def _message(value, stats: InputStats) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        raw = bytes(value)
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            stats.invalid_utf8 += 1
-            text = raw.decode("utf-8", errors="replace")
-        if "\x00" in text:
-            stats.binary += 1
-            text = text.replace("\x00", "\ufffd")
-        return text
+        return decode_text(bytes(value), stats)
     return None
 
 
