@@ -34,6 +34,7 @@ from synsec.engine.buckets import BucketManager
 from synsec.assembly.build import split_engine
 from synsec.engine.decisions import is_over, taken
 from synsec.engine.pipeline import Output, add_counts
+from synsec.engine.ties import tie_key
 from topologies import EXPIRY_TABLE, TABLES
 
 __all__ = ["install", "MARKER"]
@@ -161,16 +162,19 @@ class _Partition:
         manager = BucketManager(shell.content.scenarios, store=self.store)
         self.engine = split_engine(eng, manager)
         state = self.store.ledger.order
-        held = [_held(shell.codecs.decode("bucket_in", value), value, offset) for offset, value in self.store.held()]
+        held = []
+        for offset, value in self.store.held():
+            rec = shell.codecs.decode("bucket_in", value)
+            held.append(_held(record_to_bucket_in(rec), value, bucket_in_origin(rec), offset))
         self.order = Reorder(shell.marker_sources, shell.settings.hold_max, state.get("watermarks"),
                              state.get("threshold", -math.inf), state.get("newest", -math.inf), held,
                              state.get("idle", ()), shell.settings.idle_advance_s)
 
 
-def _held(rec: dict, value: bytes, offset: int) -> Held:
-    """A routed record as `Reorder` holds it: by time, then content (see streams.ordering)."""
-    scenario, key, evt = record_to_bucket_in(rec)
-    return Held(evt.ts, bucket_in_content(value, bucket_in_origin(rec)), offset, (scenario, key, evt))
+def _held(item: tuple[str, str, Any], value: bytes, origin: tuple[int, int, int] | None, offset: int) -> Held:
+    """A routed record `(scenario, key, event)` as `Reorder` holds it: by time, tie key, content."""
+    evt = item[2]
+    return Held(evt.ts, tie_key(evt), bucket_in_content(value, origin), offset, item)
 
 
 class _Buckets:
@@ -227,7 +231,7 @@ class _Buckets:
             store.took(msg.offset)
         else:
             store.took(msg.offset, origin)
-            held = Held(evt.ts, bucket_in_content(msg.value, origin), msg.offset, (scenario, key, evt))
+            held = _held((scenario, key, evt), msg.value, origin, msg.offset)
             if order.take(held):
                 store.hold(msg.offset, msg.value)
             else:

@@ -23,12 +23,12 @@ watermark (`watermark()`), up to which the engine's timers fire:
   after every source was idle, the marked time waits up to `grace` wall seconds (`--idle-advance`) for the
   sources still marked idle to send: with several workers, another worker may not have fetched its
   partitions' new lines yet (a backlog started on idle workers released past them, measured).
-* **Tie-break.** Records with the same time are poured in the order of their *content*: the routed
-  record's bytes without its origin (scenario, bucket key, then the Avro event, whose first field that
-  differs is the raw line). It depends on nothing but the lines, so the order is the same whatever the
-  message keys, partition counts, worker counts or restarts; replay pours such ties in file order, which
-  gives the same buckets (same counts, start and stop times, so the same alert ids) unless a `distinct`
-  or `cancel_on` bucket sees two different lines in the same second.
+* **Tie-break.** Records with the same time are poured in the order of every runner
+  (synsec.engine.ties): by their event's raw line, then by their *content* (the routed record's bytes
+  without its origin: scenario, bucket key, then the Avro event). It depends on nothing but the lines, so
+  the order is the same whatever the message keys, partition counts, worker counts or restarts, and it is
+  replay's, which sorts each second's lines the same way (equal raw lines keep file order there: they
+  differ only by source or labels).
 * **Lateness.** A record older than what has been released (`threshold`) is *late*: it is poured at once,
   out of order, and counted (`buckets.late`), never dropped. A source that is in order never makes late
   records; they come from a source marked idle that sends older lines afterwards (a shipper that was
@@ -53,10 +53,11 @@ IDLE = math.inf             # the mark of an idle source whose router has seen n
 
 
 class Held(NamedTuple):
-    """A held record; tuples compare by time, then content, then offset (unique on its partition)."""
+    """A held record; tuples compare by time, tie key, content, then offset (unique on its partition)."""
 
     ts: float
-    content: bytes            # the routed record without its origin: the tie-break
+    tie: str                  # synsec.engine.ties.tie_key of its event: the tie-break of every runner
+    content: bytes            # the routed record without its origin: the tie-break of equal tie keys
     offset: int               # its synsec.buckets-in offset (the key it is held under)
     item: Any                 # what the caller pours: (scenario, key, event)
 

@@ -14,6 +14,7 @@ from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAler
 from synsec.engine.parser import ParseContext, ParserPipeline
 from synsec.engine.enrichers import DATEPARSE_FAILED
 from synsec.engine.profiles import COUNT_PREFIX, PROFILE_COUNTS, ProfileEngine
+from synsec.engine.ties import tie_key
 
 __all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output", "Stats", "SOURCE_COUNTS", "add_counts",
            "counter_stats"]
@@ -109,12 +110,13 @@ class Stats:
 
 class Inline:
     """After an overflow, in this process (`synsec replay`, `synsec run`): the profiles decide here, and a
-    `reprocess` overflow is poured back into this engine's buckets as an OVFLW event."""
+    `reprocess` overflow is poured back into this engine's buckets as an OVFLW event, after the events of its
+    time (synsec.engine.ties)."""
 
     def overflowed(self, engine: "Engine", alert: Alert, reprocess: bool, out: Output) -> None:
         out.decisions.extend(engine.decide(alert))
         if reprocess:
-            out.extend(engine._pour_overflow(_overflow_event(alert, True)))
+            engine._overflowed.append(_overflow_event(alert, True))
 
 
 class Split:
@@ -140,6 +142,10 @@ class Engine:
     event time (fire due timers) and `finish` (end of input: fire them all); `decide` on an alert. `process`
     composes parse → pour for in-process runs. What happens after an overflow is `after`: `INLINE` (decide
     and reprocess here) or `SPLIT` (the topology's buckets agent), chosen by `synsec.assembly.build`.
+
+    Events of the same time are poured in one order whatever the input order (synsec.engine.ties): `pour`
+    (hence `process`) holds a run of same-time events and pours it sorted when an event of another time comes,
+    or on `advance` to that time or `finish`.
     """
 
     def __init__(self, parsers: ParserPipeline, buckets, postoverflows: ParserPipeline,
@@ -152,6 +158,8 @@ class Engine:
         self.ctx = parse_ctx
         self.stats = Stats()
         self.last_event_time = 0.0      # newest time of an event parsed or poured here (0: none yet)
+        self._ties: list[tuple[Event, list | None]] = []   # same-time events not poured yet, with their routes
+        self._overflowed: list[Event] = []                 # Inline: reprocess overflows not poured back yet
 
     def parse(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
         """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted. A line
@@ -182,9 +190,11 @@ class Engine:
         """Pour a parsed event into its buckets and turn overflows into alerts (and decisions, inline).
 
         `routes`: computed here when None, else given (by another process or the topology's router).
-        Event time first moves to `evt.ts` (due timers fire), unless `moves_time=False`: the topology's
-        buckets agent, whose event time comes from markers through `advance` (a pour still ticks its own
-        bucket first, so a late watermark changes nothing)."""
+        Event time moves to `evt.ts` (due timers fire), and the event waits for the other events of its time
+        (synsec.engine.ties): it is poured, with them and in their order, when an event of another time comes
+        (its output then), on `advance` to its time or on `finish`. `moves_time=False`: the topology's buckets
+        agent, which orders records itself and whose event time comes from markers through `advance` (poured
+        at once; a pour still ticks its own bucket first, so a late watermark changes nothing)."""
         if not moves_time:
             out = Output()
             for scenario, key in self.route(evt) if routes is None else routes:
@@ -192,23 +202,27 @@ class Engine:
             return out
         if evt.ts > self.last_event_time:
             self.last_event_time = evt.ts
-        if routes is None:
-            return self._overflows(self.buckets.process(evt))
-        out = self.advance(evt.ts)
-        for scenario, key in routes:
-            out.extend(self._overflows(self.buckets.pour_one(scenario, key, evt)))
+        out = self._pour_ties() if self._ties and self._ties[0][0].ts != evt.ts else Output()
+        self._ties.append((evt, routes))
         return out
 
     def advance(self, ts: float) -> Output:
         """Event time moves on to `ts` (an event that entered no bucket, idle input, the topology's markers):
-        the watermark moves there and the timers due strictly before it fire; a `ts` behind it fires nothing."""
+        the events waiting for their ties up to `ts` are poured, the watermark moves there and the timers due
+        strictly before it fire; a `ts` behind it fires nothing."""
+        out = self._pour_ties() if self._ties and self._ties[0][0].ts <= ts else Output()
         if ts > self.buckets.watermark:
-            return self._overflows(self.buckets.advance(ts))
-        return Output()
+            out.extend(self._overflows(self.buckets.advance(ts)))
+            out.extend(self._pour_overflowed())
+        return out
 
     def finish(self) -> Output:
-        """End of input: fire every pending timer (counters, underflows)."""
-        return self._overflows(self.buckets.flush())
+        """End of input: pour the events still waiting for their ties, fire every pending timer (counters,
+        underflows)."""
+        out = self._pour_ties()
+        out.extend(self._overflows(self.buckets.flush()))
+        out.extend(self._pour_overflowed())
+        return out
 
     def decide(self, alert: Alert) -> list[Decision]:
         """The profiles' decisions for an alert (counted)."""
@@ -223,9 +237,33 @@ class Engine:
             return Output()
         return self.pour(evt)
 
-    def _pour_overflow(self, evt: Event) -> Output:
-        """Pour a reprocess overflow (an OVFLW event) back into these buckets (inline)."""
-        return self._overflows(self.buckets.process(evt))
+    def _pour_ties(self) -> Output:
+        """Pour the waiting same-time events in tie order, then the reprocess overflows they made."""
+        ties, self._ties = self._ties, []
+        if len(ties) > 1:
+            ties.sort(key=_tie_of)
+        out = Output()
+        buckets = self.buckets
+        for evt, routes in ties:
+            if routes is None:
+                out.extend(self._overflows(buckets.process(evt)))
+                continue
+            if evt.ts > buckets.watermark:
+                out.extend(self._overflows(buckets.advance(evt.ts)))
+            for scenario, key in routes:
+                out.extend(self._overflows(buckets.pour_one(scenario, key, evt)))
+        out.extend(self._pour_overflowed())
+        return out
+
+    def _pour_overflowed(self) -> Output:
+        """Pour the reprocess overflows (OVFLW events) back into these buckets (inline), by time then tie key;
+        those that these make, after them."""
+        out = Output()
+        while self._overflowed:
+            batch, self._overflowed = sorted(self._overflowed, key=_time_and_tie), []
+            for evt in batch:
+                out.extend(self._overflows(self.buckets.process(evt)))
+        return out
 
     def _overflows(self, alerts) -> Output:
         out = Output()
@@ -249,6 +287,14 @@ class Engine:
             self.stats.overflows_whitelisted += 1
             return None
         return evt.Overflow.Alert
+
+
+def _tie_of(item: tuple[Event, list | None]) -> str:
+    return tie_key(item[0])
+
+
+def _time_and_tie(evt: Event) -> tuple[float, str]:
+    return evt.ts, tie_key(evt)
 
 
 def _overflow_event(alert: Alert, reprocess: bool = False) -> Event:

@@ -147,14 +147,24 @@ class LiveRunner:
         if not more and target > engine.buckets.watermark:
             self._dirty |= bool(engine.buckets.buckets)
             out.extend(engine.advance(target))
+        saving = self._last_save is None or now - self._last_save >= self.opts.save_s
+        if saving or not more:
+            out.extend(self._pour_waiting())
         if out.alerts or out.decisions:
             self.emit(out)
         self._dirty |= bool(lines)
-        if self._last_save is None or now - self._last_save >= self.opts.save_s:
+        if saving:
             self.save(now)
         if not more and self.inputs.finished():
             self.stopping = True             # stdin at its end, nothing else to follow
         return more
+
+    def _pour_waiting(self) -> Output:
+        """Pour the events still waiting for the others of their time (synsec.engine.ties), once every file is
+        read up to its end (a backlog is sorted as replay sorts it; a second whose lines come in two polls is
+        poured in two runs) and before a save (the state keeps no event; its positions are past them)."""
+        engine = self.engine
+        return engine.advance(engine.last_event_time) if engine.last_event_time else Output()
 
     def run(self, sleep: Callable[[float], None] = time.sleep) -> None:
         """Step until `stopping` is set (by a signal handler), then save the state."""
@@ -162,6 +172,9 @@ class LiveRunner:
             while not self.stopping:
                 if not self.step() and not self.stopping:
                     sleep(self.opts.poll_s)
+            out = self._pour_waiting()
+            if out.alerts or out.decisions:
+                self.emit(out)
             self.save(self.clock(), force=True)      # not after an error: positions may be ahead of pours
         finally:
             self.inputs.close()

@@ -25,6 +25,7 @@ from tests.streams.topology_util import (REPO, Worker, collect, create_topics, f
                                          produce_typed, read_lines, replay_typed)
 from synsec.engine.model import Line
 from synsec.assembly.build import EngineOptions, build_engine
+from tests.property.test_tie_order import tie_seconds, write_tie_content
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -156,6 +157,28 @@ def test_a_worker_killed_with_records_held_loses_none_and_pours_none_twice(tmp_p
     assert set(got_alerts) == set(alerts), second.tail()
     assert all(n <= 2 for n in got_alerts.values())                     # at-least-once: a repeat has the same id
     assert got_decisions == decisions
+
+
+def test_same_second_lines_in_adversarial_order_decide_as_replay(tmp_path):
+    """Regression (ties were poured by content in the topology, by file order in replay): a `distinct` and a
+    `cancel_on` scenario fed several different lines per second, each second's lines in descending order,
+    unkeyed into 4 partitions read by 2 workers: replay's alerts and decisions, the tie scenarios' included."""
+    cfg = write_tie_content(tmp_path / "cfg")
+    pairs = [(line, "syslog") for s in tie_seconds() for line in reversed(s)]
+    alerts, decisions = replay_typed(pairs, EngineOptions(config_dir=cfg, reference_year=time.gmtime().tm_year))
+    assert {a[0] for a in alerts} >= {"test/tie-distinct", "test/tie-cancel"}
+    with LocalBroker(log_dir=tmp_path / "tansu") as broker:
+        create_topics(broker, "default")
+        procs = [Worker(broker, "default", tmp_path, f"w{i}", args=("--config-dir", str(cfg))) for i in range(2)]
+        try:
+            produce_typed(broker, pairs, "none")
+            got = collect(broker, ["synsec.alerts", "synsec.decisions"],
+                          lambda g: len(g["synsec.alerts"]) >= sum(alerts.values()), timeout=150)
+        finally:
+            for p in procs:
+                p.stop()
+    assert Counter(full_alerts_of(got["synsec.alerts"])) == alerts, procs[0].tail()
+    assert full_decisions_of(got["synsec.decisions"]) == decisions
 
 
 def _held(changelog) -> int:

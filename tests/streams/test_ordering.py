@@ -9,7 +9,7 @@ from streams.ordering import IDLE, Held, Reorder
 
 
 def _held(ts: float, content: bytes, offset: int) -> Held:
-    return Held(ts, content, offset, None)
+    return Held(ts, content.decode(), content, offset, None)
 
 
 def _ts(records: list[Held]) -> list[tuple[float, bytes]]:

@@ -166,16 +166,20 @@ def replay_reference(lines: list[str], log_type: str):
             alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
             first_alert_at.setdefault((a.Scenario, a.Source.Value), i)
         decisions |= {(d.scope, d.value, d.type, d.scenario) for d in out.decisions}
+    for a in engine.advance(engine.last_event_time).alerts:        # the last second's lines (not the timers)
+        alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
+        first_alert_at.setdefault((a.Scenario, a.Source.Value), len(lines))
     return Counter(alerts), decisions, first_alert_at
 
 
-def replay_typed(lines: list[tuple[str, str]]):
+def replay_typed(lines: list[tuple[str, str]], opts: EngineOptions | None = None):
     """What the in-process runner decides on (line, type) pairs: Counter of alerts (scenario, source, start,
     stop, events_count, id) and the set of decisions (scope, value, type, scenario, alert id)."""
-    engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    engine, _ = build_engine(opts or EngineOptions(reference_year=time.gmtime().tm_year))
     alerts, decisions = Counter(), set()
-    for line, log_type in lines:
-        out = engine.process(Line(line, "replay", {"type": log_type}))
+    outs = [engine.process(Line(line, "replay", {"type": log_type})) for line, log_type in lines]
+    outs.append(engine.advance(engine.last_event_time))         # the last second's lines (not the timers)
+    for out in outs:
         alerts.update((a.Scenario, a.Source.Value, a.StartAt, a.StopAt, a.EventsCount, a.UUID) for a in out.alerts)
         decisions |= {(d.scope, d.value, d.type, d.scenario, d.alert_id) for d in out.decisions}
     return alerts, decisions
@@ -204,7 +208,9 @@ def full_decisions_of(messages) -> set[tuple]:
 def replay_alert_ids(lines: list[str], log_type: str) -> set[str]:
     """The deterministic ids of replay's alerts (the same alert has the same id in every runner)."""
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
-    return {a.UUID for line in lines for a in engine.process(Line(line, "replay", {"type": log_type})).alerts}
+    outs = [engine.process(Line(line, "replay", {"type": log_type})) for line in lines]
+    outs.append(engine.advance(engine.last_event_time))         # the last second's lines (not the timers)
+    return {a.UUID for out in outs for a in out.alerts}
 
 
 def read_lines(path: Path) -> list[str]:
