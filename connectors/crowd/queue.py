@@ -16,9 +16,11 @@ from pathlib import Path
 
 from synsec.store.files import private_dir, private_file
 
-__all__ = ["SignalQueue", "QUEUE_FILE"]
+__all__ = ["SignalQueue", "QUEUE_FILE", "register_metrics", "METRIC_EVENTS", "METRIC_PENDING"]
 
 QUEUE_FILE = "crowd.db"
+METRIC_EVENTS = "synsec_crowd_total"
+METRIC_PENDING = "synsec_crowd_signals_pending"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, body TEXT NOT NULL, queued_at REAL NOT NULL);
@@ -108,3 +110,22 @@ class SignalQueue:
     def _set(self, **values) -> None:
         self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in values.items()])
+
+
+def register_metrics(metrics, state_dir: str | Path) -> None:
+    """Add the crowd's families to a `synsec.metrics.Counters`, read from `crowd.db` at each render (written by
+    `synsec run` or `synsec api --broker`, whichever is the installation's crowd member; absent: no samples)."""
+    path = Path(state_dir) / QUEUE_FILE
+    held: list[SignalQueue] = []
+
+    def queue() -> SignalQueue | None:
+        if not held and path.exists():
+            held.append(SignalQueue(state_dir))
+        return held[0] if held else None
+
+    metrics.collect(METRIC_EVENTS, "The crowd's counts: signals queued/sent/refused by reason, pushes, pulls and "
+                    "their failures, blocklist entries added/extended/deleted/skipped by reason.", ("counter",),
+                    lambda: [((k,), v) for k, v in sorted((queue().counters() if queue() else {}).items())],
+                    "counter")
+    metrics.gauge(METRIC_PENDING, "Signals queued and not yet taken by the Central API.", (),
+                  lambda: [((), queue().pending())] if queue() else [])

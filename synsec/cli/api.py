@@ -80,6 +80,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     say which scenarios run, as the worker's) and publishes the community blocklist on the decisions topic.
     """
     from connectors.api.metrics import Metrics
+    from connectors.crowd.queue import register_metrics as register_crowd_metrics
     from connectors.api.protocol import serve
     from connectors.api.server import Backend, OneLineErrors, create_app
     from connectors.api.throttle import AuthThrottle
@@ -92,6 +93,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     store = Store(settings.state_dir)
     keys = StoreWriter(store)
     metrics = Metrics()
+    register_crowd_metrics(metrics, settings.state_dir)
     view, writer, source, closers = None, keys, str(settings.state_dir), []
     if broker is None:
         view = SqliteDecisionView(store, min_interval=refresh_interval)

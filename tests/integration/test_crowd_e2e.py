@@ -6,13 +6,12 @@ restart of an installation lose no signal and send none twice; private sources a
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -145,8 +144,20 @@ def register(state: Path, url: str, name: str) -> str:
     return name
 
 
-def installation(hub_config, state: Path, log: Path, *extra: str) -> Run:
-    cfg, data = hub_config
+# C's profiles: an alert on an address the community blocklist lists (CrowdsecCTI) gets a longer ban.
+CTI_PROFILES = """name: community_blocklisted
+filters:
+  - Alert.Remediation == true && Alert.GetScope() == "Ip" && CrowdsecCTI(Alert.GetValue()).IsPartOfCommunityBlocklist()
+decisions:
+  - type: ban
+    duration: 24h
+on_success: break
+---
+"""
+
+
+def installation(hub_config, state: Path, log: Path, *extra: str, cfg: Path | None = None) -> Run:
+    cfg, data = cfg or hub_config[0], hub_config[1]
     log.touch()
     return Run(state, "-f", str(log), "--type", "nginx", "--config-dir", str(cfg), "--data-dir", str(data),
                "--push-interval", "0.2", *extra)
@@ -172,16 +183,21 @@ def stream(api_port: int, key: str) -> list[dict]:
 def test_attacker_seen_by_two_installations_is_enforced_by_a_third(tmp_path, hub_config, stack):
     """A and B report ATTACKER (and a private address, never sent); central lists ATTACKER (≥ 2 watchers); C,
     which runs with --no-share (it detects its own attacker and sends nothing), pulls ATTACKER as an origin=CAPI
-    decision and C's bouncer API serves it."""
+    decision and C's bouncer API serves it and counts it in /metrics; when ATTACKER then probes C, C's profile
+    asks CrowdsecCTI and bans it for 24 h instead of 4 h."""
     central = Central(tmp_path / "central", tmp_path / "central.log").start()
     stack.append(central)
     states = {n: tmp_path / n for n in "abc"}
     for name, state in states.items():
         register(state, central.url, f"inst-{name}")
+    c_cfg = tmp_path / "cfg-c"
+    shutil.copytree(hub_config[0], c_cfg)
+    (c_cfg / "profiles.yaml").write_text(CTI_PROFILES + (c_cfg / "profiles.yaml").read_text())
     with ThreadPoolExecutor(3) as pool:        # the three start together (each loads the content)
         runs = dict(zip("abc", pool.map(
             lambda n: installation(hub_config, states[n], tmp_path / f"{n}.log", "--pull-interval", "1",
-                                   *(["--no-share"] if n == "c" else [])), "abc")))
+                                   *(["--no-share"] if n == "c" else []), cfg=c_cfg if n == "c" else None),
+            "abc")))
     stack.extend(runs.values())
     api_port = _port()
     key = cs("--state-dir", str(states["c"]), "bouncers", "add", "fw", "-o", "raw").strip()
@@ -214,6 +230,15 @@ def test_attacker_seen_by_two_installations_is_enforced_by_a_third(tmp_path, hub
     assert status["reachable"] and status["capi_decisions_active"] == 1
     assert any("alert" in o for o in runs["c"].objects())           # C detected OTHERS[0], and shared nothing
     assert central.signals("inst-c") == [] and "signals_sent" not in c_state["counters"]
+    with _DIRECT.open(f"http://127.0.0.1:{api_port}/metrics", timeout=5) as resp:
+        metrics = resp.read().decode()
+    assert f'synsec_api_decisions_active{{origin="CAPI",scenario="{SCENARIO}",type="ban"}} 1' in metrics
+    assert 'synsec_crowd_total{counter="blocklist_added"} 1' in metrics
+
+    append(tmp_path / "c.log", probing(ATTACKER, datetime.now(timezone.utc)))
+    wait_for(lambda: [o for o in runs["c"].objects() if o.get("decision", {}).get("value") == ATTACKER])
+    durations = {o["decision"]["value"]: o["decision"]["duration"] for o in runs["c"].objects() if "decision" in o}
+    assert durations == {OTHERS[0]: "4h0m0s", ATTACKER: "24h0m0s"}
 
 
 def test_outage_and_restart_lose_no_signal_and_send_none_twice(tmp_path, hub_config, stack):

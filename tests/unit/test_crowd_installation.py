@@ -174,3 +174,17 @@ def test_credentials_file_round_trip_and_errors(tmp_path):
     path.write_text("url: http://x/\nlogin: 7\npassword: pw\n")
     with pytest.raises(LoadError, match=r":2: login"):
         load_credentials(path)
+
+
+def test_replay_never_shares(tmp_path):
+    """`synsec replay` with credentials in its state dir queues and sends nothing (no crowd.db is made)."""
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+    from tests.hubutil import REPO
+
+    save_credentials(tmp_path / "online_api_credentials.yaml", Credentials("http://127.0.0.1:9/", "m1", "pw"))
+    res = CliRunner().invoke(cli, ["replay", "--type", "syslog", "--state-dir", str(tmp_path), "-o", "json",
+                                   str(REPO / "scenarios/samples/auth-demo.log")])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["alerts"] and not (tmp_path / "crowd.db").exists()
