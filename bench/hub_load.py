@@ -24,13 +24,16 @@ from synsec.content.parsers import compile_parser_docs, data_entries, read_parse
 from synsec.content.scenarios import compile_scenarios, parse_scenario_files      # noqa: E402
 from synsec.engine.errors import ErrorCollector                                    # noqa: E402
 from synsec.engine.expr import ExprContext                                         # noqa: E402
+from synsec.engine.expr.helpers_filemap import FileMap                             # noqa: E402
 
 
 def _data(entries, data_dirs, ctx) -> None:
     for entry in entries:
         missing = ErrorCollector()
         read_data_file(entry, data_dirs, ctx, missing)
-        if missing.errors:                                  # not downloaded: load it empty
+        if missing.errors and entry.type == "map":          # not downloaded: load it empty
+            ctx.maps.setdefault(entry.dest_file, FileMap([]))
+        elif missing.errors:
             (ctx.regexps if entry.type == "regexp" else ctx.files).setdefault(entry.dest_file, [])
 
 

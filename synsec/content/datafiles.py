@@ -8,13 +8,16 @@ line and field; `File('…')` and `RegexpInFile(…, '…')` only ever see files
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import NamedTuple
 
 from synsec.content.yamlload import read_content_file
 from synsec.engine.errors import ErrorCollector, LoadError, Where
+from synsec.engine.expr.helpers_filemap import MAP_ROW_TYPES, FileMap
+from synsec.engine.expr.regex import Regex, RegexError
 
-__all__ = ["DataEntry", "MAX_DATA_FILE_BYTES", "resolve_data_file", "read_data_file"]
+__all__ = ["DataEntry", "MAX_DATA_FILE_BYTES", "resolve_data_file", "read_data_file", "map_rows"]
 
 MAX_DATA_FILE_BYTES = 64 * 1024 * 1024   # one data file (the hub's largest is 10 KiB)
 
@@ -49,8 +52,9 @@ def resolve_data_file(entry: DataEntry, data_dirs: list[Path]) -> Path:
 
 
 def read_data_file(entry: DataEntry, data_dirs: list[Path], ctx, errors: ErrorCollector) -> None:
-    """Load `entry` into the expression context (`ctx.files` or `ctx.regexps`) once; errors are collected."""
-    if entry.dest_file in ctx.files or entry.dest_file in ctx.regexps:
+    """Load `entry` into the expression context (`ctx.files`, `ctx.regexps` or `ctx.maps`) once; errors are
+    collected."""
+    if entry.dest_file in ctx.files or entry.dest_file in ctx.regexps or entry.dest_file in ctx.maps:
         return
     try:
         path = resolve_data_file(entry, data_dirs)
@@ -58,9 +62,56 @@ def read_data_file(entry: DataEntry, data_dirs: list[Path], ctx, errors: ErrorCo
     except LoadError as err:
         errors.add(err if err.where == entry.where else LoadError(entry.where, f"{err.where.path}: {err.message}"))
         return
+    if entry.type == "map":
+        try:
+            ctx.maps[entry.dest_file] = FileMap(map_rows(text, str(path)))
+        except LoadError as err:
+            errors.add(LoadError(entry.where, f"{err.where}: {err.message}"))
+        return
     lines = [ln.rstrip("\r") for ln in text.split("\n")]
     lines = [ln for ln in lines if ln != "" and not ln.startswith("#")]  # CrowdSec FileInit rules
     if entry.type == "regexp":
         ctx.regexps[entry.dest_file] = lines
     else:
         ctx.files[entry.dest_file] = lines
+
+
+def map_rows(text: str, path: str) -> list[dict[str, str]]:
+    """The rows of a map data file: one JSON object of strings a line with a non-empty `pattern`, `tag` and
+    `type` (equals, contains or regex; a regex must compile); `#` comments and empty lines skipped, as CrowdSec.
+    LoadError at the data file's line otherwise."""
+    rows = []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if line == "" or line.startswith("#"):
+            continue
+        where = Where(path, number, "(line)")
+        try:
+            row = json.loads(line)
+        except ValueError as err:
+            raise LoadError(where, f"not a JSON line: {err}") from None
+        if not isinstance(row, dict) or not all(isinstance(v, str) for v in row.values()):
+            raise LoadError(where, "expected a JSON object of strings")
+        if any(_lone_surrogate(v) for v in row.values()):
+            raise LoadError(where, "a value holds a lone UTF-16 surrogate escape")
+        for key in ("pattern", "tag", "type"):
+            if not row.get(key):
+                raise LoadError(Where(path, number, key), f"missing mandatory {key!r} field")
+        if row["type"] not in MAP_ROW_TYPES:
+            raise LoadError(Where(path, number, "type"),
+                            f"unknown entry type {row['type'][:40]!r} (supported: {', '.join(MAP_ROW_TYPES)})")
+        if row["type"] == "regex":
+            try:
+                Regex(row["pattern"])
+            except RegexError as err:
+                raise LoadError(Where(path, number, "pattern"), f"invalid regexp: {err}") from None
+        rows.append(row)
+    return rows
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

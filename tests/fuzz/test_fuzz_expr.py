@@ -33,7 +33,7 @@ LONG = os.environ.get("SYNSEC_FUZZ_LONG") == "1"
 EXAMPLES = int(os.environ.get("SYNSEC_FUZZ_EXAMPLES", "100000" if LONG else "2000"))
 SENTINEL_VAR = "SYNSEC_FUZZ_SENTINEL"
 SENTINEL = uuid.uuid4().hex
-WRITERS = ("SetMeta", "SetParsed", "ParseKV", "UnmarshalJSON")    # CrowdSec's documented writers
+WRITERS = ("SetMeta", "SetParsed", "ParseKV", "ParseKVLax", "UnmarshalJSON")    # CrowdSec's documented writers
 W = Where("fuzz.yaml", 1, "filter")
 TRIED = {"texts": 0, "compiled": 0, "ran": 0, "runtime_errors": 0}
 

@@ -49,8 +49,8 @@ def run(text: str, evt: Event | None = None, ctx: ExprContext | None = None):
     ("hasPrefix('ab', 'a')", True), ("hasSuffix('ab', 'b')", True), ("indexOf('abc', 'c')", 2),
     ("lastIndexOf('abcabc', 'b')", 4), ("split('a b', ' ')", ["a", "b"]), ("replace('aa', 'a', 'b')", "bb"),
     ("join(['a', 'b'], ',')", "a,b"), ("duration('1h30m') == duration('90m')", True),
-    ("duration('1.5s')", timedelta(seconds=1.5)), ("MedianInterval([0, 10, 30, 40])", 10.0),
-    ("TimeNow()", ""), ("LookupHost('example.com')", []), ("Hostname()", ""), ("CrowdsecCTI('1.2.3.4').GetBehaviors()", []),
+    ("duration('1.5s')", timedelta(seconds=1.5)),
+    ("LookupHost('example.com')", []), ("Hostname()", ""), ("CrowdsecCTI('1.2.3.4').GetBehaviors()", []),
     ("GetDecisionsCount('1.2.3.4')", 0), ("GetDecisionsSinceCount('1.2.3.4', '1h')", 0),
 ])
 def test_helper(text, expected):

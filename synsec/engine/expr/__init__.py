@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import builtins as _builtins  # noqa: F401  (registers helpers)
 from . import helpers_data as _helpers_data  # noqa: F401
+from . import helpers_filemap as _helpers_filemap  # noqa: F401
 from . import helpers_misc as _helpers_misc  # noqa: F401
 from . import helpers_net as _helpers_net  # noqa: F401
 from . import helpers_str as _helpers_str  # noqa: F401

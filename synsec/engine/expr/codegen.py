@@ -25,13 +25,13 @@ __all__ = ["CodeGen", "CompileError", "NOT_CONST"]
 
 NOT_CONST = object()
 # Helpers that write into their second argument (CrowdSec's documented writers besides SetMeta/SetParsed).
-WRITERS = frozenset({"ParseKV", "UnmarshalJSON"})
+WRITERS = frozenset({"ParseKV", "ParseKVLax", "UnmarshalJSON"})
 # Helpers whose result may be larger than their arguments, or copies them: charged to the evaluation's budget.
 GROWING = frozenset({
     "repeat", "Replace", "ReplaceAll", "replace", "Sprintf", "concat", "flatten", "Split", "SplitN", "SplitAfter",
     "SplitAfterN", "split", "splitAfter", "Fields", "toJSON", "ToJsonString", "string", "join", "Join", "keys",
     "values", "sort", "reverse", "uniq", "Distinct", "QueryEscape", "PathEscape", "fromJSON", "JsonExtractSlice",
-    "JsonExtractObject", "ParseUri"})
+    "JsonExtractObject", "ParseUri", "ParseQuery", "ExtractQueryParam", "Flatten", "FlattenDistinct", "FileMap"})
 
 
 class CompileError(ExprTextError):

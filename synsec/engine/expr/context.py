@@ -1,15 +1,15 @@
 """What compiled expressions may read besides their parameters: data files, the stash, decision counts.
 
-The content loader fills `files` (data files of type string: name -> lines) and `regexps` (type regexp)
-before compiling. Nothing here reads a clock: the stash measures TTLs in event time, which the engine
-advances with `ExprContext.advance(ts)` before evaluating an event's expressions.
+The content loader fills `files` (data files of type string: name -> lines), `regexps` (type regexp) and
+`maps` (type map) before compiling. Nothing here reads a clock: the stash measures TTLs in event time, which
+the engine advances with `ExprContext.advance(ts)` before evaluating an event's expressions.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from ..cti import SmokeItem
 
@@ -76,6 +76,7 @@ class ExprContext:
 
     files: dict[str, list[str]] = field(default_factory=dict)
     regexps: dict[str, list[str]] = field(default_factory=dict)
+    maps: dict[str, Any] = field(default_factory=dict)     # type map: name -> helpers_filemap.FileMap
     stash: Stash = field(default_factory=Stash)
     decisions_count: Callable[[str], int] = _no_decisions
     decisions_since_count: Callable[[str, float], int] = _no_decisions_since
@@ -84,3 +85,8 @@ class ExprContext:
     def advance(self, ts: float) -> None:
         """Set event time for TTL bookkeeping (call with the event's `ts`)."""
         self.stash.advance(ts)
+
+    @property
+    def now(self) -> float:
+        """The newest event time given to `advance` (TimeNow's value)."""
+        return self.stash.now

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import re2
 
 from .fastpaths import alternation, data_file, regexp_file
+from .helpers_str import GO_SPACE
 from .regex import Regex, RegexError, compile_regex
 from .registry import helper
 
@@ -219,11 +220,100 @@ def parse_kv(blob, target, prefix):
             data[value[0]:value[1]].decode("utf-8", "surrogatepass") if value[0] >= 0 else ""
     if not pairs:
         raise ValueError("invalid input format")
+    _kv_target(target, prefix, "ParseKV").update(pairs)
+    return None
+
+
+_KEY_START = re2._re2.RE2(rb"([a-zA-Z_][a-zA-Z0-9_.-]*)=", re2.Options())
+
+
+def _kv_target(target, prefix, name: str) -> dict:
     out = target.setdefault(prefix, {})
     if not isinstance(out, dict):
-        raise TypeError("target is not a map[string]string")
-    out.update(pairs)
+        raise TypeError(f"{name}: target is not a map[string]string")
+    return out
+
+
+@helper("ParseKVLax", 3)
+def parse_kv_lax(blob, target, prefix):
+    """CrowdSec's lax key=value parser into target[prefix]: a value runs to the next `key=` outside double quotes
+    (so unquoted values may hold spaces), trimmed; a quoted value loses its quotes and `\\"`, `\\\\` escapes.
+
+    target[prefix] is created first, even when the line has no pair (then an error, as CrowdSec). Linear:
+    keys are found by RE2 one after the other and the quote state is carried from one key to the next."""
+    out = _kv_target(target, prefix, "ParseKVLax")
+    data = blob.encode("utf-8", "surrogatepass")
+    starts: list[tuple[int, int, int]] = []        # (start of key, end of key, start of value)
+    pos, end, scanned, quoted = 0, len(data), 0, False
+    while pos < end:
+        spans = _KEY_START.Match(_KV_UNANCHORED, data, pos, end)
+        if spans[0][0] < 0:
+            break
+        (start, pos), (k0, k1) = spans[0], spans[1]
+        quoted = _quote_state(data, scanned, start, quoted)
+        scanned = start
+        if not quoted:
+            starts.append((k0, k1, pos))
+    if not starts:
+        raise ValueError("invalid input format")
+    for i, (k0, k1, v0) in enumerate(starts):
+        v1 = starts[i + 1][0] if i + 1 < len(starts) else end
+        raw = data[v0:v1].decode("utf-8", "surrogatepass").strip(GO_SPACE)
+        out[data[k0:k1].decode("utf-8", "surrogatepass")] = _lax_value(raw)
     return None
+
+
+def _quote_state(data: bytes, frm: int, to: int, quoted: bool) -> bool:
+    """The in-quotes state after data[frm:to], starting from `quoted`: an unescaped `"` toggles it."""
+    i = data.find(b'"', frm, to)
+    while i >= 0:
+        slashes = 0
+        while i - slashes - 1 >= 0 and data[i - slashes - 1] == 0x5C:
+            slashes += 1
+        if slashes % 2 == 0:
+            quoted = not quoted
+        i = data.find(b'"', i + 1, to)
+    return quoted
+
+
+def _lax_value(s: str) -> str:
+    if not s.startswith('"'):
+        return s
+    if len(s) >= 2 and s.endswith('"'):
+        return s[1:-1].replace("\\\\", "\\").replace('\\"', '"')
+    return s[1:]
+
+
+_QUERY_ESCAPE = re.compile(rb"\+|%[0-9a-fA-F]{2}")
+
+
+def _query_unescape_lax(s: str) -> str:
+    """CrowdSec's WAF unescape: `+` is a space, `%XX` a byte, any other `%` stays as it is."""
+    data = s.encode("utf-8", "surrogateescape")
+    out = _QUERY_ESCAPE.sub(lambda m: b" " if m.group() == b"+" else bytes([int(m.group()[1:], 16)]), data)
+    return out.decode("utf-8", "surrogateescape")
+
+
+@helper("ParseQuery", 1, returns="dict", pure=True)
+def parse_query(query):
+    """A query string as a map of lists (CrowdSec's WAF ParseQuery): split on `&` only (`;` stays in values),
+    empty parts skipped, each key and value unescaped leniently."""
+    values: dict[str, list[str]] = {}
+    for part in query.split("&"):
+        if part == "":
+            continue
+        key, _, value = part.partition("=")
+        values.setdefault(_query_unescape_lax(key), []).append(_query_unescape_lax(value))
+    return values
+
+
+@helper("ExtractQueryParam", 2, returns="list", pure=True)
+def extract_query_param(uri, param):
+    """The values of `param` in the query string of a raw URI (after its first `?`); [] when absent."""
+    _, mark, query = uri.partition("?")
+    if not mark or not query:
+        return []
+    return parse_query(query).get(param, [])
 
 
 @helper("ParseUri", 1, returns="dict")

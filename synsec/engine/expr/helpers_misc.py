@@ -1,11 +1,11 @@
 """Other CrowdSec helpers: numbers, time, Sprintf, stash, decision counts, and the I/O helpers that the pure
-engine registers as safe constants (LookupHost, TimeNow, Hostname, GeoIP*, LibInjection*); CrowdsecCTI asks the
-ExprContext's lookup, which the runner points at the local community blocklist."""
+engine registers as safe constants (LookupHost, Hostname, GeoIP*, LibInjection*); TimeNow gives event time;
+CrowdsecCTI asks the ExprContext's lookup, which the runner points at the local community blocklist."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from .builtins import parse_go_duration
 from .gofmt import sprintf
@@ -38,13 +38,30 @@ def distance(lat1, long1, lat2, long2) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))      # umahmood/haversine: earth radius 6371 km
 
 
-@helper("MedianInterval", 1, returns="float")
-def median_interval(times) -> float:
-    """Median gap in seconds between consecutive times (epoch seconds or datetimes); 0 for < 2 items."""
-    ts = sorted(t.timestamp() if isinstance(t, datetime) else float(t) for t in (times or ()))
-    gaps = sorted(b - a for a, b in zip(ts, ts[1:]))
-    if not gaps:
-        return 0.0
+def _intervals(name: str, what: str, times) -> list[timedelta]:
+    """The gaps between consecutive times once sorted (CrowdSec's Average/MedianInterval input rules)."""
+    if not isinstance(times, (list, tuple)):
+        raise TypeError(f"{name} expects a slice of times")
+    for i, t in enumerate(times):
+        if not isinstance(t, datetime):
+            raise TypeError(f"element at index {i} is not a time.Time")
+    if len(times) < 2:
+        raise ValueError(f"need at least two times to calculate {what}")
+    ts = sorted(times)
+    return [b - a for a, b in zip(ts, ts[1:])]
+
+
+@helper("AverageInterval", 1, returns="any")
+def average_interval(times) -> timedelta:
+    """The mean gap between the times (a duration); an error for fewer than two times."""
+    gaps = _intervals("AverageInterval", "an average interval", times)
+    return sum(gaps, timedelta(0)) / len(gaps)
+
+
+@helper("MedianInterval", 1, returns="any")
+def median_interval(times) -> timedelta:
+    """The median gap between the times (a duration); an error for fewer than two times."""
+    gaps = sorted(_intervals("MedianInterval", "a median", times))
     mid = len(gaps) // 2
     return gaps[mid] if len(gaps) % 2 else (gaps[mid - 1] + gaps[mid]) / 2
 
@@ -78,14 +95,41 @@ def float_approx_equal(a, b) -> bool:
 
 @helper("Distinct", 1, returns="list")
 def distinct(items):
+    """The items without repeats, first occurrences in order (Go map keys: 1, 1.0 and true are distinct; a
+    list or map item is an error, as hashing one is in Go); nil when not a list."""
     if not isinstance(items, (list, tuple)):
         return None
-    out, seen = [], []
+    out, seen = [], set()
     for x in items:
-        if x not in seen:
-            seen.append(x)
+        if isinstance(x, (list, dict)):
+            raise TypeError(f"Distinct: hash of unhashable type {type(x).__name__}")
+        key = (x.__class__, x)
+        if key not in seen:
+            seen.add(key)
             out.append(x)
     return out
+
+
+@helper("Flatten", 0, None, returns="list")
+def flatten(*items):
+    """The arguments with every nested list spliced in, depth first: Flatten(1, [2, [3]]) is [1, 2, 3]."""
+    out: list = []
+    stack = [iter(items)]
+    while stack:
+        for x in stack[-1]:
+            if isinstance(x, (list, tuple)):
+                stack.append(iter(x))
+                break
+            out.append(x)
+        else:
+            stack.pop()
+    return out
+
+
+@helper("FlattenDistinct", 0, None, returns="list")
+def flatten_distinct(*items):
+    """Flatten, then Distinct."""
+    return distinct(flatten(*items))
 
 
 @helper("GetFromStash", 2, returns="str", needs_ctx=True)
@@ -125,10 +169,11 @@ def get_active_decisions_count(ctx, value) -> int:
 
 
 # --- helpers that would need the network, a clock or a database: registered, deterministic, no I/O ---
-@helper("TimeNow", 0, returns="str")
-def time_now() -> str:
-    """No clock in the pure engine: always ""."""
-    return ""
+@helper("TimeNow", 0, returns="str", needs_ctx=True)
+def time_now(ctx) -> str:
+    """The engine's now as RFC 3339 UTC, as CrowdSec formats it: the newest event time, since the pure engine
+    reads no clock (so a replay gives what live processing gave; live, it follows the wall clock)."""
+    return datetime.fromtimestamp(int(ctx.now), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @helper("Hostname", 0, returns="str")

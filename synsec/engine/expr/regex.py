@@ -42,6 +42,10 @@ class Regex:
         data = text.encode("utf-8", "surrogateescape")
         return self._match(_UNANCHORED, data, 0, len(data))[0][0] >= 0
 
+    def first_span(self, data: bytes) -> tuple[int, int]:
+        """(start, end) of the leftmost-first match in UTF-8 `data` (Go FindIndex); (-1, -1) when none."""
+        return self._match(_UNANCHORED, data, 0, len(data))[0]
+
     def __repr__(self) -> str:
         return f"Regex({self.pattern!r})"
 
