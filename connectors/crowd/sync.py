@@ -5,7 +5,10 @@ central never holds detection up.
 The detecting thread calls `enqueue(alerts)` (before the alerts are stored: a crash in between re-detects them
 after the restart and the queue ignores ids it holds or sent). The thread owns its own SQLite connections.
 A failed push or pull is retried with exponential back-off (`retry_base` doubling up to `retry_max`); nothing
-leaves the queue before central answered 2xx.
+leaves the queue before central answered 2xx — except a signal central refuses as invalid (400): a batch it
+refuses is sent again one signal at a time, and only the refused ones are dropped (counted `signals_rejected`).
+Any other error of a step (a bug, a SQLite error) is counted and retried like a failed request: the thread
+never dies.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from connectors.crowd.queue import SignalQueue
 from connectors.crowd.share import SharePolicy
 
 __all__ = ["CrowdOptions", "CrowdSync"]
+
+_REFUSED = (400, 413, 422)      # central refuses what was sent (not the session, not its own state): per signal
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,14 @@ class CrowdSync:
     # -- the crowd thread --------------------------------------------------------------------------------------
     def _run(self) -> None:
         queue = SignalQueue(self.state_dir)
-        target = self.open_target()
         push, pull = _Backoff(self.opts, self.opts.push_interval), _Backoff(self.opts, self.opts.pull_interval)
-        if self.cti is not None:
-            self.cti.reload(target.active(self.clock()))    # what earlier pulls left, before central answers
+        target = None
         try:
             while not self._stop.is_set():
                 now = self.clock()
-                if now >= pull.due:
+                if target is None and now >= pull.due:
+                    target = self._open_target(queue, pull, now)
+                if target is not None and now >= pull.due:
                     self._pull(target, queue, pull, now)
                 if now >= push.due and self.policy is not None:
                     self._push(queue, push, now)
@@ -114,27 +119,60 @@ class CrowdSync:
             if close is not None:
                 close()
 
+    def _open_target(self, queue: SignalQueue, backoff: _Backoff, now: float):
+        """Where CAPI decisions go (opened in this thread); its decisions answer CrowdsecCTI before central does."""
+        try:
+            target = self.open_target()
+            if self.cti is not None:
+                self.cti.reload(target.active(now))
+            return target
+        except Exception as err:  # noqa: BLE001 — a broker or store that is not there yet: retried
+            self._failed("pull", err, backoff, queue, now, "")
+            return None
+
     def _push(self, queue: SignalQueue, backoff: _Backoff, now: float) -> None:
         try:
             while True:
                 batch = queue.batch(self.opts.batch)
                 if not batch:
                     break
-                self.client.push([body for _, body in batch])
+                try:
+                    self.client.push([body for _, body in batch])
+                except CapiError as err:
+                    if err.status not in _REFUSED:
+                        raise
+                    self._push_one_by_one(queue, batch)        # find the signal(s) central refuses
+                    continue
                 queue.sent([sid for sid, _ in batch], self.clock())
                 if len(batch) < self.opts.batch:
                     break
-        except CapiError as err:
+        except Exception as err:  # noqa: BLE001 — CapiError, or a bug/SQLite error: retried, never the end
             self._failed("push", err, backoff, queue, now, f"; {queue.pending()} signal(s) kept")
             return
         backoff.ok(now)
+
+    def _push_one_by_one(self, queue: SignalQueue, batch: list[tuple[str, dict]]) -> None:
+        """Central refused a batch as invalid: send its signals one at a time; one it refuses is dropped (a
+        signal central will never take would otherwise hold the queue forever), counted and said."""
+        for sid, body in batch:
+            try:
+                self.client.push([body])
+            except CapiError as err:
+                if err.status not in _REFUSED:
+                    raise
+                queue.add(signals_rejected=1)
+                queue.set_status(last_rejected=f"{sid}: {err}")
+                self.say(f"crowd: central refused signal {sid} ({err}); dropped")
+            queue.sent([sid], self.clock())
 
     def _pull(self, target, queue: SignalQueue, backoff: _Backoff, now: float) -> None:
         try:
             new, deleted = self.client.pull(startup=not self._pulled)
             counts = apply_stream(target, new, deleted, startup=not self._pulled, scenarios=self.scenarios,
                                   allowlist=self.allowlist, now=now)
-        except CapiError as err:
+            if self.cti is not None:
+                self.cti.reload(target.active(now))
+        except Exception as err:  # noqa: BLE001 — CapiError, or a bug/SQLite error: retried, never the end
             self._failed("pull", err, backoff, queue, now, "")
             return
         queue.add(pulls=1, **{f"blocklist_{k}": v for k, v in counts.items()})
@@ -143,15 +181,14 @@ class CrowdSync:
             self.say(f"crowd: blocklist pulled: {counts.get('added', 0)} added, {counts.get('deleted', 0)} "
                      f"deleted, {sum(v for k, v in counts.items() if k.startswith('skipped_'))} skipped")
         self._pulled = True
-        if self.cti is not None:
-            self.cti.reload(target.active(now))
         backoff.ok(now)
 
-    def _failed(self, what: str, err: CapiError, backoff: _Backoff, queue: SignalQueue, now: float,
+    def _failed(self, what: str, err: Exception, backoff: _Backoff, queue: SignalQueue, now: float,
                 kept: str) -> None:
         """Count a failed push or pull, note it for `ccscli capi status`, say so now and then; back off."""
         wait = backoff.failed(now)
         queue.add(**{f"{what}_failures": 1})
-        queue.set_status(**{f"last_{what}_error": str(err), f"last_{what}_error_at": now})
+        text = str(err) if isinstance(err, CapiError) else f"{type(err).__name__}: {err}"
+        queue.set_status(**{f"last_{what}_error": text, f"last_{what}_error_at": now})
         if backoff.failures == 1 or backoff.failures % 10 == 0:
-            self.say(f"crowd: {what} failed ({err}){kept}; retrying in {wait:g}s")
+            self.say(f"crowd: {what} failed ({text}){kept}; retrying in {wait:g}s")

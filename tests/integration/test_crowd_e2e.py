@@ -242,8 +242,9 @@ def test_attacker_seen_by_two_installations_is_enforced_by_a_third(tmp_path, hub
 
 
 def test_outage_and_restart_lose_no_signal_and_send_none_twice(tmp_path, hub_config, stack):
-    """Central down while A detects 3 attackers; A is restarted; central comes back on the same port and
-    state: the 3 signals arrive, each once, and A's queue is empty."""
+    """Central down while A detects 3 attackers; A is killed (SIGKILL) and restarted; central comes back on the
+    same port and state: the 3 signals arrive, each once, and A's queue is empty. A signal central refuses as
+    invalid is dropped alone (the batch it was in goes through)."""
     central = Central(tmp_path / "central", tmp_path / "central.log").start()
     stack.append(central)
     state, log = tmp_path / "a", tmp_path / "a.log"
@@ -255,14 +256,21 @@ def test_outage_and_restart_lose_no_signal_and_send_none_twice(tmp_path, hub_con
     append(log, "".join(probing(ip, now + timedelta(seconds=i)) for i, ip in enumerate((ATTACKER,) + OTHERS)))
     wait_for(lambda: queue_state(state)["pending"] == 3)
     wait_for(lambda: queue_state(state)["counters"].get("push_failures", 0) >= 2)   # retried, backing off
-    run.stop()
+    run.proc.kill()
+    run.proc.wait(5)
     assert queue_state(state)["pending"] == 3
+    from connectors.crowd.queue import SignalQueue
+
+    q = SignalQueue(state)                       # a signal central will refuse, queued between the good ones
+    q.enqueue([("poison", {"scenario": SCENARIO, "source": {"scope": "Ip", "value": "not-an-ip"},
+                           "start_at": "2026-01-01T00:00:00Z", "stop_at": "2026-01-01T00:00:01Z"})])
+    q.close()
     run = installation(hub_config, state, log)
     stack.append(run)
     central.start()
     wait_for(lambda: queue_state(state)["pending"] == 0, timeout=30)
     got = central.signals("inst-a")
     assert sorted(v for v, _, _ in got) == sorted((ATTACKER,) + OTHERS)          # each exactly once
-    assert len(queue_state(state)["sent"]) == 3
+    assert len(queue_state(state)["sent"]) == 4 and queue_state(state)["counters"]["signals_rejected"] == 1
     run.stop()
     assert central.signals("inst-a") == got
