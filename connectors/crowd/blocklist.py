@@ -147,8 +147,9 @@ def _skip(entry: _Entry | None, scenarios, allowlist: Allowlist, now: float) -> 
 
 @dataclass
 class BlocklistCTI:
-    """`CrowdsecCTI(ip)` from the installation's CAPI decisions: `reload` (the pulling thread) swaps in a new
-    index; a lookup (the detecting thread) reads whichever index is current."""
+    """`CrowdsecCTI(ip)` from the installation's CAPI decisions. `reload` swaps in a whole new index (after a
+    pull), `put`/`drop` change one address (a follower of the decisions topic); a lookup from another thread
+    reads whichever index is current (the ranges list is replaced, never changed in place)."""
 
     scenario_labels: Mapping[str, Mapping] = field(default_factory=dict)
     _ips: dict = field(default_factory=dict)
@@ -158,19 +159,32 @@ class BlocklistCTI:
         ips: dict[str, list[BlocklistEntry]] = {}
         ranges: list[tuple[object, BlocklistEntry]] = []
         for row in rows:
-            if row.get("origin") != ORIGIN:
+            found = _cti_entry(row)
+            if found is None:
                 continue
-            created = float(row.get("created_at") or 0.0)
-            entry = BlocklistEntry(row["scenario"] or "", created, created,
-                                   row["value"] if row["scope"] == "Range" else "")
-            if row["scope"] == "Ip":
+            net, entry = found
+            if net is None:
                 ips.setdefault(row["value"], []).append(entry)
-            elif row["scope"] == "Range":
-                try:
-                    ranges.append((ipaddress.ip_network(row["value"], strict=False), entry))
-                except ValueError:
-                    continue
+            else:
+                ranges.append((net, entry))
         self._ips, self._ranges = ips, ranges
+
+    def put(self, row: dict) -> None:
+        """The one CAPI decision of an address (replacing what the index had for it)."""
+        found = _cti_entry(row)
+        if found is None:
+            return
+        net, entry = found
+        if net is None:
+            self._ips[row["value"]] = [entry]
+        else:
+            self._ranges = [r for r in self._ranges if r[1].range != entry.range] + [(net, entry)]
+
+    def drop(self, scope: str, value: str) -> None:
+        if scope == "Ip":
+            self._ips.pop(value, None)
+        elif scope == "Range":
+            self._ranges = [r for r in self._ranges if r[1].range != value]
 
     def __len__(self) -> int:
         return len(self._ips) + len(self._ranges)
@@ -186,3 +200,17 @@ class BlocklistCTI:
             if addr is not None:
                 entries += [e for net, e in ranges if addr.version == net.version and addr in net]
         return smoke_item(ip, entries, self.scenario_labels)
+
+
+def _cti_entry(row: dict):
+    """(network or None for an Ip, BlocklistEntry) of a CAPI decision row; None for anything else."""
+    if row.get("origin") != ORIGIN or row.get("scope") not in ("Ip", "Range"):
+        return None
+    created = float(row.get("created_at") or 0.0)
+    if row["scope"] == "Ip":
+        return None, BlocklistEntry(row.get("scenario") or "", created, created)
+    try:
+        net = ipaddress.ip_network(row["value"], strict=False)
+    except ValueError:
+        return None
+    return net, BlocklistEntry(row.get("scenario") or "", created, created, row["value"])

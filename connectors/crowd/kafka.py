@@ -6,6 +6,8 @@ and saved in the same transaction as the signals they yield, so each alert is qu
 At the very first start it begins at the topic's end — an installation shares what it detects from the
 moment it joins — and saves those positions at once, so alerts written while it is down are read after.
 
+`TopicCTI` answers `CrowdsecCTI(ip)` in the workers from the decisions topic's CAPI decisions.
+
 `TopicTarget` is where pulled blocklist entries go: a decision value under its `scope:value` key on the
 compacted decisions topic, which `synsec api` and every bouncer follow. The topic holds one decision per key,
 so a CAPI entry never replaces an active decision of another origin (a local ban stays as it is), and a
@@ -19,14 +21,57 @@ from __future__ import annotations
 import logging
 import threading
 
-from connectors.crowd.blocklist import ORIGIN
+from connectors.crowd.blocklist import ORIGIN, BlocklistCTI
 from connectors.kafka.follower import DecisionFollower
 from synsec.engine.errors import SynsecError
 from synsec.wire.records import decision_key, decision_to_record, record_to_alert
 
-__all__ = ["AlertFeed", "TopicTarget"]
+__all__ = ["AlertFeed", "TopicTarget", "TopicCTI", "decision_row"]
 
 log = logging.getLogger(__name__)
+
+
+def decision_row(d) -> dict:
+    """A decision of the topic as the blocklist code reads store rows."""
+    return {"id": d.id, "origin": d.origin, "scope": d.scope, "value": d.value, "scenario": d.scenario,
+            "until": d.until, "created_at": d.until - d.duration}
+
+
+class TopicCTI:
+    """`CrowdsecCTI(ip)` for the workers of the Kafka mode: the CAPI decisions of the decisions topic. The topic's
+    follower starts at the first lookup (content that never asks costs nothing); until it has read the topic,
+    every address reads as unknown."""
+
+    def __init__(self, consumer_kwargs: dict, topic: str, codecs, scenario_labels: dict):
+        self.consumer_kwargs, self.topic, self.codecs = consumer_kwargs, topic, codecs
+        self.index = BlocklistCTI(scenario_labels)
+        self.follower: DecisionFollower | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def __call__(self, ip: str):
+        if self.follower is None:
+            self._start()
+        return self.index(ip)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self.follower is None:
+                self.follower = DecisionFollower(self.consumer_kwargs, self.topic, codecs=self.codecs,
+                                                 on_add=self._add, on_delete=self._delete)
+                self.follower.start(self._stop)
+
+    def _add(self, d) -> None:
+        if d.origin == ORIGIN:
+            self.index.put(decision_row(d))
+        else:                                    # another origin took the key over
+            self.index.drop(d.scope, d.value)
+
+    def _delete(self, scope: str, value: str, d) -> None:
+        self.index.drop(scope, value)
+
+    def close(self) -> None:
+        self._stop.set()
 
 
 class TopicTarget:
@@ -39,9 +84,7 @@ class TopicTarget:
             log.warning("crowd: %s not read within %.0fs (%s)", topic, ready_timeout, self.follower.error)
 
     def active(self, now: float) -> list[dict]:
-        return [{"id": d.id, "origin": d.origin, "scope": d.scope, "value": d.value, "scenario": d.scenario,
-                 "until": d.until, "created_at": d.until - d.duration}
-                for d in self.follower.active() if d.origin == ORIGIN]
+        return [decision_row(d) for d in self.follower.active() if d.origin == ORIGIN]
 
     def add(self, decisions: list, now: float) -> set[str]:
         """Publish the decisions but those on a key another origin holds; the ids of those not written."""

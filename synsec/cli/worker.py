@@ -47,6 +47,16 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
         commit_interval=commit_interval, web_bind=web_bind, web_port=web_port, hold_max=hold_max)
 
 
+def _blocklist_cti(shell, broker, decisions_topic: str) -> None:
+    """CrowdsecCTI(ip) in this worker's expressions answers from the decisions topic's CAPI decisions (the
+    community blocklist `synsec api --broker` publishes; docs/crowd.md)."""
+    from connectors.crowd.kafka import TopicCTI
+
+    content = shell.content
+    content.expr_ctx.cti = TopicCTI(broker.kafka_python_kwargs(), decisions_topic, shell.codecs,
+                                    {spec.name: dict(spec.labels) for spec in content.scenarios})
+
+
 @click.command()
 @broker_options
 @click.option("--topology", default="default", show_default=True, help="Topology name or YAML path.")
@@ -100,5 +110,6 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
         app = create_app(settings)      # loads the content and the GeoIP databases: their errors are the user's
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    _blocklist_cti(app.synsec, broker, settings.topology.topics["decisions"].name)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

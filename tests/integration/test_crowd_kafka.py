@@ -12,6 +12,7 @@ import pytest
 
 from connectors.crowd.client import CapiClient, register as capi_register
 from connectors.crowd.credentials import Credentials
+from connectors.crowd.kafka import TopicCTI
 from connectors.crowd.share import shareable_scenarios
 from synsec.engine.model import Alert, Decision, Source, format_ts
 from synsec.hub.install import load_index
@@ -50,7 +51,8 @@ def test_kafka_installation_shares_and_publishes_capi_decisions(tmp_path, hub_co
                                                                 stack):
     """Alerts on synsec.alerts become signals (a private and a simulated one never); once a second reporter
     agrees, the blocklist entry lands on synsec.decisions with origin CAPI and is served by the same API; the
-    address the installation already bans locally keeps its local decision."""
+    address the installation already bans locally keeps its local decision; a worker's CrowdsecCTI (a follower of
+the decisions topic) then finds the listed address in the community blocklist."""
     cfg, data = hub_config
     central = Central(tmp_path / "central", tmp_path / "central.log").start()
     stack.append(central)
@@ -96,3 +98,13 @@ def test_kafka_installation_shares_and_publishes_capi_decisions(tmp_path, hub_co
         assert topic[f"Ip:{ATTACKER}"]["origin"] == "CAPI" and topic[f"Ip:{LOCAL}"]["origin"] == "synsec"
         counters = queue_state(state)["counters"]
         assert counters["blocklist_added"] == 1 and counters["blocklist_skipped_local"] == 1
+
+    # what a worker's CrowdsecCTI reads (synsec worker wires it): the topic's CAPI decisions, not the local one
+    cti = TopicCTI({"bootstrap_servers": bootstrap}, "synsec.decisions", codecs,
+                   {SCENARIO: {"service": "http", "type": "scan"}})
+    try:
+        assert not cti(ATTACKER).IsPartOfCommunityBlocklist()          # the follower starts at the first lookup
+        wait_for(lambda: cti(ATTACKER).IsPartOfCommunityBlocklist(), timeout=15)
+        assert cti(ATTACKER).GetBehaviors() == ["http:scan"] and not cti(LOCAL).IsPartOfCommunityBlocklist()
+    finally:
+        cti.close()
