@@ -16,6 +16,7 @@ from synsec.cli.output import emit_json
 __all__ = ["setup"]
 
 ACQUIS = "acquis.yaml"
+UNIT_DIR = "etc/systemd/system"
 _LISTEN = "127.0.0.1:8080"
 
 
@@ -44,6 +45,40 @@ def _print_plan(plan, acquis_text: str, units: dict, key_line: str, warnings: li
     click.echo(key_line)
     for note in plan.notes:
         click.echo(f"note: {note}")
+
+
+def _dirs(root: Path, config_dir, state_dir, with_systemd: bool) -> tuple[Path, Path]:
+    """(config dir, state dir): as given, else the usual ones, else with --systemd the units' own below the root."""
+    from synsec.hub.install import default_config_dir
+    from synsec.setup.units import CONFIG_DIR, STATE_DIR
+    from synsec.store.sqlite import default_state_dir
+
+    if with_systemd:
+        return (Path(config_dir) if config_dir else root / CONFIG_DIR.lstrip("/"),
+                Path(state_dir) if state_dir else root / STATE_DIR.lstrip("/"))
+    return (Path(config_dir) if config_dir else default_config_dir(),
+            Path(state_dir) if state_dir else default_state_dir())
+
+
+def _apply(config: Path, plan, targets: list, hub_url, data_urls) -> tuple[bool, int]:
+    """Install the collections, add profiles.yaml, write the files; (something refused, data files missing)."""
+    from synsec.setup.files import place
+
+    refused, missing_data = False, 0
+    if plan.collections:
+        for line in _install(config, plan.collections, hub_url, data_urls):
+            click.echo(line)
+            refused = refused or line.startswith("refused: ")
+            missing_data += line.startswith("data file ") and " not downloaded" in line
+    config.mkdir(parents=True, exist_ok=True)
+    made = _profiles(config)
+    if made:
+        click.echo(made)
+    for path, text in targets:
+        click.echo(place(path, text))
+    if not plan.sources:
+        click.echo("no data source: acquis.yaml not written")
+    return refused, missing_data
 
 
 def _on_host(root: Path, path: Path) -> Path:
@@ -149,27 +184,18 @@ def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | N
 def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, force, with_systemd, bouncer_name,
           output) -> None:
     """Detect services, propose collections and an acquisition file, install them (asks unless --unattended)."""
-    from synsec.hub.install import default_config_dir
     from synsec.setup.detect import detect
-    from synsec.setup.files import place, status
+    from synsec.setup.files import status
     from synsec.setup.plan import make_plan, render_acquis
     from synsec.setup.root import Root
-    from synsec.setup.units import CONFIG_DIR, STATE_DIR, hidden_paths, render_units
-    from synsec.store.sqlite import default_state_dir
+    from synsec.setup.units import hidden_paths, render_units
 
-    host_root = Root(root)
-    host, found = detect(host_root)
+    host, found = detect(Root(root))
     plan = make_plan(host, found)
-    below_root = Path(root)
-    if with_systemd:        # the units' directories, below the root: the config dir must be a system one
-        config = Path(config_dir) if config_dir else below_root / CONFIG_DIR.lstrip("/")
-        state = Path(state_dir) if state_dir else below_root / STATE_DIR.lstrip("/")
-    else:
-        config = Path(config_dir) if config_dir else default_config_dir()
-        state = Path(state_dir) if state_dir else default_state_dir()
-    on_host = _on_host(below_root, config)             # the config dir as the host (and its units) see it
+    config, state = _dirs(Path(root), config_dir, state_dir, with_systemd)
+    on_host = _on_host(Path(root), config)             # the config dir as the host (and its units) see it
     warnings = hidden_paths(_synsec_exe(), str(on_host)) if with_systemd else []
-    unit_dir = Path(root) / "etc/systemd/system"
+    unit_dir = Path(root) / UNIT_DIR
 
     def files_for(p):
         acquis_text = render_acquis(p)
@@ -199,20 +225,7 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
     if clash and not force:
         raise click.ClickException(f"{', '.join(clash)}: exists with other content; not replaced (--force "
                                    "replaces it and keeps the old one as .bak). Nothing was changed.")
-    refused, missing_data = False, 0
-    if plan.collections:
-        for line in _install(config, plan.collections, hub_url, data_urls):
-            click.echo(line)
-            refused = refused or line.startswith("refused: ")
-            missing_data += line.startswith("data file ") and " not downloaded" in line
-    config.mkdir(parents=True, exist_ok=True)
-    made = _profiles(config)
-    if made:
-        click.echo(made)
-    for path, text in targets:
-        click.echo(place(path, text))
-    if not plan.sources:
-        click.echo("no data source: acquis.yaml not written")
+    refused, missing_data = _apply(config, plan, targets, hub_url, data_urls)
     key, line = _bouncer_key(state, bouncer_name)
     click.echo(line)
     _next_steps(config, config / ACQUIS if plan.sources else None, state, key, bouncer_name, units, host.systemd,
