@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from synsec.engine.model import format_ts
 
-__all__ = ["SmokeItem", "CTIBehaviour", "CTIClassification", "CTIClassifications", "CTIAttackDetails",
+__all__ = ["SmokeItem", "EMPTY", "CTIBehaviour", "CTIClassification", "CTIClassifications", "CTIAttackDetails",
            "CTIHistory", "BlocklistEntry", "smoke_item", "behaviour_of", "SMOKE_METHODS"]
 
 COMMUNITY_BLOCKLIST = "community-blocklist"
@@ -136,10 +136,13 @@ def behaviour_of(labels: Mapping) -> tuple[str, str]:
     return name, label
 
 
+EMPTY = SmokeItem()         # an unknown address: one shared item (expressions cannot change a value)
+
+
 def smoke_item(ip: str, entries: Sequence[BlocklistEntry], scenario_labels: Mapping[str, Mapping]) -> SmokeItem:
     """The SmokeItem of `ip` given its blocklist entries (none: the empty item of an unknown address)."""
     if not entries:
-        return SmokeItem()
+        return EMPTY
     names = sorted({e.scenario for e in entries})
     details, behaviours = [], {}
     for name in names:

@@ -11,13 +11,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..cti import SmokeItem
+from ..cti import EMPTY, SmokeItem
 
 __all__ = ["ExprContext", "Stash"]
 
 
 def _no_cti(ip: str) -> SmokeItem:
-    return SmokeItem()
+    return EMPTY
 
 
 def _no_decisions(value: str) -> int:
