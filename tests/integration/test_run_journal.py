@@ -112,3 +112,23 @@ def test_journalctl_dsn_replays_a_journal_once(tmp_path):
     res = subprocess.run([sys.executable, "-m", "synsec.cli.main", "replay", "journalctl://since=today", "--type",
                           "syslog", "--no-store"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "journalctl DSN without filters" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_killed_run_leaves_no_journalctl_behind(tmp_path, proc_guard):
+    """SIGKILL of `synsec run` also ends its `journalctl --follow` child (journalctl stops when its stdout closes)."""
+    import os
+    import signal
+
+    _require_tools()
+    journal = Journal(tmp_path)
+    journal.append(sshd("192.0.2.70", 1))
+    acquis = tmp_path / "acquis.yaml"
+    acquis.write_text(f"journalctl_filter: ['--directory={journal.dir}']\nlabels: {{type: syslog}}\n")
+    run = Run(tmp_path / "state", "--acquis", str(acquis))
+    proc_guard.append(run)
+    pid = run.proc.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    [child] = [int(c) for c in children if "journalctl" in Path(f"/proc/{c}/cmdline").read_text()]
+    os.kill(pid, signal.SIGKILL)
+    run.proc.wait(10)
+    wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2])
