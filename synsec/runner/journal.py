@@ -131,10 +131,16 @@ class JournalReader:
                 self.start(now)
             return [], False
         out: list[Line] = []
-        data = self._read(self.proc.stdout, chunk)
-        self.errors = (self.errors + self._read(self.proc.stderr, 4096))[-4096:]
+        data, ended = b"", False
+        while len(data) < chunk:                  # a pipe gives at most its capacity (64 KiB) per read
+            got = self._read(self.proc.stdout, chunk - len(data))
+            if not got:
+                ended = got is None
+                break
+            data += got
+        self.errors = (self.errors + (self._read(self.proc.stderr, 4096) or b""))[-4096:]
         src, labels = self.source.src, self.source.labels
-        for text in self.lines.feed(data or b"", src) if data else ():
+        for text in self.lines.feed(data, src) if data else ():
             entry = _decode(text, self.stats)
             if entry is None:
                 continue
@@ -144,10 +150,9 @@ class JournalReader:
                 self.cursor = cursor
             if got is not None:
                 out.append(Line(got[0], src, labels, "journalctl", got[1]))
-        more = len(data) == chunk if data else False
-        if data is None or (data == b"" and self.proc.poll() is not None):
+        if ended or (not data and self.proc.poll() is not None):
             self._ended(now)
-        return out, more
+        return out, len(data) >= chunk
 
     @staticmethod
     def _read(pipe, n: int) -> bytes | None:

@@ -24,6 +24,7 @@ __all__ = ["SyslogListener", "MAX_CONNECTIONS"]
 MAX_CONNECTIONS = 256
 _BATCH = 2000                   # datagrams (or TCP reads) taken per poll before yielding to other inputs
 _RCVBUF = 1 << 20
+_TCP_BUDGET = 1 << 20           # bytes read from one connection per poll
 
 
 class _Conn:
@@ -115,29 +116,38 @@ class SyslogListener:
             self.conns.append(_Conn(sock, peer[0], self.source.max_message_len))
 
     def _poll_tcp(self, now: float, out: list[Line]) -> bool:
+        """Read each connection until it has nothing waiting or `_TCP_BUDGET` bytes (then True: more waits)."""
         more = False
         for conn in list(self.conns):
-            try:
-                data = conn.sock.recv(65536)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                for message in conn.framer.flush():
+            budget = _TCP_BUDGET
+            while budget > 0:
+                try:
+                    data = conn.sock.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    data = b""
+                if not data:
+                    for message in conn.framer.flush():
+                        self._message(message, conn.peer, now, out)
+                    self._drop(conn)
+                    break
+                budget -= len(data)
+                self.stats.bytes += len(data)
+                before = conn.framer.too_long
+                for message in conn.framer.feed(data):
                     self._message(message, conn.peer, now, out)
-                self._drop(conn)
-                continue
-            more |= len(data) == 65536
-            self.stats.bytes += len(data)
-            before = conn.framer.too_long
-            for message in conn.framer.feed(data):
-                self._message(message, conn.peer, now, out)
-            self.stats.too_long += conn.framer.too_long - before
-            if conn.framer.bad:                          # not syslog framing: nothing more can be read from it
-                self.stats.unreadable += 1
-                self._drop(conn)
+                self.stats.too_long += conn.framer.too_long - before
+                if conn.framer.bad:                      # not syslog framing: nothing more can be read from it
+                    self.stats.unreadable += 1
+                    self._drop(conn)
+                    break
+            more |= budget <= 0
         return more
+
+    def fds(self) -> list:
+        """The sockets to wait on (`Inputs.wait`)."""
+        return [s for s in (self.udp, self.tcp, *(c.sock for c in self.conns)) if s is not None]
 
     def _message(self, data: bytes, peer: str, now: float, out: list[Line]) -> None:
         msg = parse_message(data, now)

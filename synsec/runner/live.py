@@ -166,8 +166,10 @@ class LiveRunner:
         engine = self.engine
         return engine.advance(engine.last_event_time) if engine.last_event_time else Output()
 
-    def run(self, sleep: Callable[[float], None] = time.sleep) -> None:
-        """Step until `stopping` is set (by a signal handler), then save the state."""
+    def run(self, sleep: Callable[[float], None] | None = None) -> None:
+        """Step until `stopping` is set (by a signal handler), then save the state. Idle, wait `poll_s` (or
+        less: the inputs wake it when a socket, journal or stdin has data)."""
+        sleep = sleep or self.inputs.wait
         try:
             while not self.stopping:
                 if not self.step() and not self.stopping:

@@ -10,7 +10,9 @@ list of lines; an error, nil or any other value passes the line on unchanged, co
 from __future__ import annotations
 
 import os
+import select
 import sys
+import time
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
@@ -158,6 +160,20 @@ class Inputs:
             out.append(line)
         else:
             out.extend(transformed(source.transform, line, self.counters))
+
+    def wait(self, timeout: float) -> None:
+        """Sleep up to `timeout`, waking as soon as a socket, journalctl or stdin has something to read (files
+        are polled: they have no such signal)."""
+        fds = [fd for listener in self.listeners for fd in listener.fds()]
+        fds += [j.proc.stdout for j in self.journals if j.proc is not None]
+        fds += [r.stream for r in self.stdin if not r.done]
+        if not fds:
+            time.sleep(timeout)
+            return
+        try:
+            select.select(fds, [], [], timeout)
+        except (OSError, ValueError):             # a descriptor closed meanwhile: the next poll sees it
+            time.sleep(min(timeout, 0.01))
 
     def finished(self) -> bool:
         """True when stdin is read to its end and no other input follows anything (nothing more will come)."""
