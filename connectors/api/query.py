@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 from connectors.api.model import DecisionRecord, Target, parse_ip, parse_network
 from connectors.api.view import DecisionView
+from synsec.engine.durations import DurationError, parse_duration
+from synsec.store.alert_filter import AlertFilter
 from synsec.engine.errors import SynsecError
 
 __all__ = ["QueryError", "DecisionFilter", "DecisionsQuery", "parse_decisions_query", "parse_stream_query",
-           "select", "stream_body", "parse_bool", "parse_uint", "MAX_INT"]
+           "select", "stream_body", "parse_bool", "parse_uint", "MAX_INT", "parse_alerts_query",
+           "ALERTS_KEYS", "DELETE_ALERTS_KEYS"]
 
 MAX_INT = 2**63 - 1          # SQLite's INTEGER; ids and limits above it are refused, not overflowed
 _UINT = re.compile(r"[0-9]{1,19}")   # ASCII digits only: str.isdigit and int() also take '²' and '١٧'
@@ -167,3 +170,43 @@ def stream_body(view: DecisionView, startup: bool, flt: DecisionFilter, last_seq
     body = {"new": [r.to_lapi(now) for r in new] or None,
             "deleted": [r.to_lapi(now) for r in deleted] or None}
     return body, head
+
+
+# GET /v1/alerts and DELETE /v1/alerts: CrowdSec's filters (`value` alone: any scope; synsec's ccscli sends it)
+ALERTS_KEYS = {"scope", "value", "scenario", "ip", "range", "since", "until", "simulated", "has_active_decision",
+               "decision_type", "limit", "origin"}
+DELETE_ALERTS_KEYS = {"scope", "value", "scenario", "ip", "range", "since", "until", "has_active_decision",
+                      "alert_source"}
+
+
+def _ago(name: str, text: str, now: float) -> float:
+    try:
+        return now - parse_duration(text)
+    except DurationError as err:
+        raise QueryError(f"{name}: {err}") from None
+
+
+def parse_alerts_query(params: Mapping[str, str], now: float, allowed: set[str] = ALERTS_KEYS) -> tuple[AlertFilter, int]:
+    """(filter, limit) of an alerts query; `since=1h`: started within the last hour, `until=1h`: before it."""
+    _check_keys(params, allowed)
+    get = {k: v.strip() for k, v in params.items() if v.strip()}
+    ip = network = None
+    if "ip" in get:
+        try:
+            ip = str(parse_ip(get["ip"]))
+        except ValueError:
+            raise QueryError(f"ip: {get['ip'][:60]!r} is not an IPv4 or IPv6 address") from None
+    if "range" in get:
+        try:
+            network = parse_network(get["range"], strict=False)
+        except ValueError:
+            raise QueryError(f"range: {get['range'][:60]!r} is not a CIDR range") from None
+    flags = {k: parse_bool(k, get[k]) for k in ("simulated", "has_active_decision") if k in get}
+    limit = parse_uint("limit", get["limit"]) if "limit" in get else 50
+    return AlertFilter(scope=get.get("scope"), value=get.get("value"), scenario=get.get("scenario"), ip=ip,
+                       network=network, since=_ago("since", get["since"], now) if "since" in get else None,
+                       until=_ago("until", get["until"], now) if "until" in get else None,
+                       simulated=None if flags.get("simulated", True) else False,
+                       has_active_decision=flags.get("has_active_decision"),
+                       decision_type=get.get("decision_type"),
+                       origin=get.get("origin") or get.get("alert_source"), now=now), limit

@@ -1,9 +1,11 @@
-"""The HTTP layer (aiohttp): CrowdSec LAPI bouncer routes, ccscli routes, /health and /metrics.
+"""The HTTP layer (aiohttp): CrowdSec LAPI bouncer and machine routes, ccscli routes, /health and /metrics.
 
 It only talks to the interfaces in `connectors.api.view`, so the decisions source can be the embedded store
 or the decisions topic. Keys: `X-Api-Key`, checked against salted hashes (`synsec.store.bouncers.KeyIndex`);
 a missing or wrong key gets 403 and no data, and a client address with too many wrong keys gets 429
 (`connectors.api.throttle`). Bouncer keys read decisions; machine keys also write decisions and read alerts.
+Machines (CrowdSec agents) log in with a password and use a JWT (`connectors.api.machines`): a missing, bad or
+expired token gets 401.
 
 Every error is a JSON body `{"message": …}` with a 4xx status (CrowdSec's shape); an unexpected exception
 is a 500 with the same shape, no traceback text, and one log line.
@@ -18,12 +20,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from connectors.api.alert_input import Oversize
 from connectors.api.inputs import InputError, parse_json, validate
+from connectors.api.machines import AlertWriter, MachineRoutes, MachineStore, Unauthorized, read_body
 from connectors.api.metrics import CONTENT_TYPE, Metrics
 from connectors.api.model import parse_ip, parse_network
 from connectors.api.replies import http_error, internal_error, json_reply, message
-from connectors.api.query import (QueryError, parse_decisions_query, parse_stream_query, parse_uint, select,
-                                  stream_body)
+from connectors.api.query import (DELETE_ALERTS_KEYS, QueryError, parse_alerts_query, parse_decisions_query,
+                                  parse_stream_query, parse_uint, select, stream_body)
 from connectors.api.throttle import AuthThrottle
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
 from synsec.store.bouncers import KeyIndex
@@ -36,7 +40,6 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024      # bytes; a larger body is a 413
 _DELETE_KEYS = {"ip": "value", "range": "value", "value": "value", "scope": "scope", "type": "type",
                 "scenario": "scenario", "origin": "origin"}
-_ALERTS_KEYS = {"limit", "scenario", "ip", "value"}
 _WRITE_ORIGINS = {"ccscli", "ccscli-import"}
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}   # metric labels; others: "other"
 
@@ -59,6 +62,8 @@ class Backend:
     writer: DecisionWriter
     keys: KeyStore
     alerts: AlertReader
+    machines: MachineStore | None = None      # with `alert_writer`: the machine routes are served
+    alert_writer: AlertWriter | None = None
 
 
 class KeyCache:
@@ -160,6 +165,26 @@ class Handlers:
         self.backend, self.view, self.clock, self.metrics = backend, backend.view, clock, metrics
         self.keys = KeyCache(backend.keys, clock)
         self.throttle = throttle if throttle is not None else AuthThrottle()   # an empty one is falsy (len 0)
+        self.machines: MachineRoutes | None = None
+
+    def retry_after(self, remote: str | None) -> int:
+        wait = self.throttle.retry_after(remote, self.clock())
+        if wait:
+            self.metrics.throttled()
+        return wait
+
+    def auth_failed(self, remote: str | None) -> None:
+        self.throttle.failed(remote, self.clock())
+        self.metrics.forbidden()
+
+    def machine_auth(self, request: web.Request) -> str:
+        """A logged-in machine (bearer token) or a `machine` API key (ccscli): its name."""
+        if self.machines is not None and request.headers.get("Authorization", "").startswith("Bearer "):
+            wait = self.retry_after(request.remote)
+            if wait:
+                raise Throttled(wait)
+            return self.machines.machine_id(request)
+        return self.auth(request, "machine")
 
     def active(self) -> list:
         now = self.clock()
@@ -187,6 +212,10 @@ class Handlers:
             resp = await handler(request)
         except Forbidden:
             resp = message(403, "access forbidden")
+        except Unauthorized as err:
+            resp = message(401, str(err))
+        except Oversize as err:
+            resp = message(413, str(err))
         except Throttled as err:
             resp = message(429, "too many failed authentications: retry later")
             resp.headers["Retry-After"] = str(err.retry_after)
@@ -227,7 +256,7 @@ class Handlers:
 
     async def post_decisions(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
-        items = parse_json(await request.read())   # any Content-Type, as CrowdSec's LAPI (curl -d sends a form's)
+        items = parse_json(await read_body(request, MAX_BODY))   # any Content-Type, as CrowdSec's LAPI (curl -d sends a form's)
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
             raise InputError("body must be a non-empty JSON list of decision objects")
         decisions = [validate(x, f"decision {i + 1}") for i, x in enumerate(items)]
@@ -258,36 +287,36 @@ class Handlers:
         return json_reply({"nbDeleted": str(n)})
 
     async def get_alerts(self, request: web.Request) -> web.Response:
-        self.auth(request, "machine")
-        unknown = sorted(set(request.query) - _ALERTS_KEYS)
-        if unknown:
-            raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
-        limit = parse_uint("limit", request.query.get("limit", "50"))
-        rows = self.backend.alerts.alerts(scenario=request.query.get("scenario") or None,
-                                          value=request.query.get("ip") or request.query.get("value") or None,
-                                          limit=limit)
+        self.machine_auth(request)
+        where, limit = parse_alerts_query(request.query, self.clock())
+        rows = self.backend.alerts.alerts(where=where, limit=limit)
+        if request.method == "HEAD":
+            return web.Response(status=200)
         return json_reply(rows)
 
     async def get_alert(self, request: web.Request) -> web.Response:
-        self.auth(request, "machine")
+        self.machine_auth(request)
         row = self.backend.alerts.alert(request.match_info["alert_id"])
         return json_reply(row) if row is not None else message(404, "alert not found")
 
     async def delete_alerts(self, request: web.Request) -> web.Response:
-        self.auth(request, "machine")
-        unknown = sorted(set(request.query) - {"scenario", "ip", "value"})
-        if unknown:
-            raise QueryError(f"unknown parameter(s): {', '.join(unknown)}")
-        filters = {"scenario": request.query.get("scenario") or None,
-                   "value": request.query.get("ip") or request.query.get("value") or None}
-        if not any(filters.values()):
-            raise QueryError("give at least one of scenario, ip")
-        return json_reply({"nbDeleted": str(self.backend.alerts.delete_alerts(**filters))})
+        self.machine_auth(request)
+        where, _ = parse_alerts_query(request.query, self.clock(), DELETE_ALERTS_KEYS)
+        if where.empty():
+            raise QueryError("give at least one of " + ", ".join(sorted(DELETE_ALERTS_KEYS)))
+        return json_reply({"nbDeleted": str(self.backend.alerts.delete_alerts(where=where))})
 
     async def delete_alert(self, request: web.Request) -> web.Response:
-        self.auth(request, "machine")
+        self.machine_auth(request)
         n = self.backend.alerts.delete_alerts(alert_id=request.match_info["alert_id"])
         return json_reply({"nbDeleted": str(n)}) if n else message(404, "alert not found")
+
+    async def usage_metrics(self, request: web.Request) -> web.Response:
+        if "X-Api-Key" in request.headers:
+            self.auth(request)
+        else:
+            self.machine_auth(request)
+        return await self.machines.usage_metrics(request)
 
     async def health(self, request: web.Request) -> web.Response:
         return json_reply({"status": "up"})
@@ -297,10 +326,21 @@ class Handlers:
 
 
 def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
-               throttle: AuthThrottle | None = None) -> web.Application:
+               throttle: AuthThrottle | None = None, secret: bytes | None = None, allow_registration: bool = False,
+               token_ttl: float = 3600.0) -> web.Application:
+    """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too."""
     h = Handlers(backend, clock, metrics or Metrics(), throttle)
     h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0))
     app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
+    if backend.machines is not None and backend.alert_writer is not None and secret is not None:
+        h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,
+                                       h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl)
+        app.router.add_post("/v1/watchers", m.register)
+        app.router.add_post("/v1/watchers/login", m.login)
+        app.router.add_get("/v1/refresh_token", m.refresh_token)
+        app.router.add_get("/v1/heartbeat", m.heartbeat)
+        app.router.add_post("/v1/alerts", m.post_alerts)
+        app.router.add_post("/v1/usage-metrics", h.usage_metrics)
     app.router.add_get("/v1/decisions", h.get_decisions)             # HEAD too (allow_head)
     app.router.add_get("/v1/decisions/stream", h.get_stream)
     app.router.add_post("/v1/decisions", h.post_decisions)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import replace
 
 from connectors.api.index import DecisionIndex, fold_changes
+from connectors.api.alert_input import PushedAlert
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
 from synsec.engine.decisions import is_active
+from synsec.engine.model import Alert, Decision
 from synsec.engine.durations import bounded_until
 from synsec.store import Store
 
-__all__ = ["SqliteDecisionView", "StoreWriter", "record_from_row"]
+__all__ = ["SqliteDecisionView", "StoreWriter", "StoreAlertWriter", "record_from_row", "profile_decisions"]
 
 _KIND = {"new": "new", "deleted": "deleted", "expired": "expired"}
 
@@ -122,8 +126,9 @@ class StoreWriter:
                     user_agent: str | None) -> None:
         self.store.record_pull(name, seq=seq, now=now, ip_address=ip_address, user_agent=user_agent)
 
-    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
-        return self.store.alerts(scenario=scenario, value=value, limit=limit)
+    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0,
+               where=None) -> list[dict]:
+        return self.store.alerts(scenario=scenario, value=value, limit=limit, where=where)
 
     def alert(self, alert_id: str) -> dict | None:
         return self.store.alert(alert_id)
@@ -133,3 +138,28 @@ class StoreWriter:
 
     def delete_alerts(self, **filters) -> int:
         return self.store.delete_alerts(**filters)
+
+
+def profile_decisions(decide: Callable[[Alert], list[Decision]], pushed: PushedAlert) -> list[Decision]:
+    """A pushed alert's decisions: those it carried, else the profiles' (`decide`); all simulated when the
+    machine sent the alert as simulated (its scenario runs in simulation there) or the profiles say so."""
+    simulated = pushed.alert.Simulated
+    made = pushed.decisions if pushed.decisions is not None else decide(pushed.alert)
+    if simulated:
+        pushed.alert.Simulated = True
+        made = [replace(d, simulated=True) for d in made]
+    return made
+
+
+class StoreAlertWriter:
+    """AlertWriter over the store: each pushed alert and its decisions (`profile_decisions`) are stored at once,
+    as `synsec replay` stores its own (the decisions are taken now); pushing the same alert twice adds nothing
+    (ids are derived from the alert)."""
+
+    def __init__(self, store: Store, decide: Callable[[Alert], list[Decision]]):
+        self.store, self.decide = store, decide
+
+    def push_alerts(self, pushed: list[PushedAlert], machine_id: str, now: float) -> list[str]:
+        decisions = [d for p in pushed for d in profile_decisions(self.decide, p)]
+        self.store.add([p.alert for p in pushed], decisions, now=now, machine_id=machine_id)
+        return [p.alert.UUID for p in pushed]

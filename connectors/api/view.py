@@ -16,6 +16,7 @@ from connectors.api.model import DecisionRecord, Delta, Target
 
 if TYPE_CHECKING:
     from connectors.api.index import DecisionIndex
+    from synsec.store.alert_filter import AlertFilter
 
 __all__ = ["DecisionView", "DecisionWriter", "KeyStore", "AlertReader", "IndexedView"]
 
@@ -73,8 +74,9 @@ class KeyStore(Protocol):
 
 
 class AlertReader(Protocol):
-    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
-        ...
+    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0,
+               where: "AlertFilter | None" = None) -> list[dict]:
+        """Alert bodies, newest first (by scenario and value, or any `AlertFilter`)."""
 
     def alert(self, alert_id: str) -> dict | None:
         ...
@@ -83,7 +85,7 @@ class AlertReader(Protocol):
         """{scenario: stored alerts} (the API's /metrics)."""
 
     def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
-                      value: str | None = None) -> int:
+                      value: str | None = None, where: "AlertFilter | None" = None) -> int:
         """Remove matching alerts (not their decisions); the number removed."""
 
 

@@ -30,7 +30,8 @@ from connectors.api.throttle import AuthThrottle
 from connectors.central.curation import Curator
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
-from connectors.central.tokens import TokenError, check_password, hash_password, issue_token, verify_token
+from connectors.api.tokens import TokenError, issue_token, verify_token
+from synsec.store.passwords import check_password, hash_password
 from synsec.engine.errors import SynsecError
 from synsec.engine.model import format_duration
 

@@ -12,7 +12,8 @@ from synsec.engine.parser import ParseContext
 from synsec.engine.pipeline import INLINE, SPLIT, Engine
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["EngineOptions", "build_engine", "split_engine", "open_mmdb", "find_data_file", "CITY_MMDB", "ASN_MMDB"]
+__all__ = ["EngineOptions", "build_engine", "split_engine", "build_profiles", "open_mmdb", "find_data_file",
+           "CITY_MMDB", "ASN_MMDB"]
 
 # The names CrowdSec's geoip-enrich parser gives its databases in the data dir.
 CITY_MMDB = "GeoLite2-City.mmdb"
@@ -75,11 +76,17 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
                            asn_db=open_mmdb(opts.geoip_asn), counters=counts)
     ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counters=counts)
-    profiles = ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
-                             counters=counts)
+    profiles = build_profiles(opts, content, counts)
     engine = Engine(content.parsers, BucketManager(content.scenarios), content.postoverflows, profiles, ctx,
                     after=INLINE)
     return engine, content
+
+
+def build_profiles(opts: EngineOptions, content: Content, counters: dict | None = None) -> ProfileEngine:
+    """The profiles of `content` (with its simulation and allowlist): what turns an alert into decisions, in an
+    engine or alone (`synsec api`, for the alerts machines push)."""
+    return ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
+                         counters={} if counters is None else counters)
 
 
 def split_engine(engine: Engine, buckets) -> Engine:

@@ -1,5 +1,6 @@
-"""`synsec api`: serve CrowdSec's LAPI (bouncer routes) and ccscli's routes, over the embedded store or, with
-`--broker`, over the compacted decisions topic (bouncer keys and positions stay in the embedded store)."""
+"""`synsec api`: serve CrowdSec's LAPI (bouncer and machine routes) and ccscli's routes, over the embedded store
+or, with `--broker`, over the compacted decisions topic and the alerts topic (bouncer keys, machines and
+positions stay in the embedded store)."""
 
 from __future__ import annotations
 
@@ -66,13 +67,22 @@ def _broker(flags: dict):
                    "requests get 429.")
 @click.option("--auth-fail-window", type=click.FloatRange(1.0, 86400.0), default=60.0, show_default=True,
               help="Seconds over which wrong keys are counted (and a throttled client waits).")
+@click.option("--allow-registration", is_flag=True,
+              help="Let machines register themselves (POST /v1/watchers); each waits for `ccscli machines "
+                   "validate` before it can log in. Off by default: add machines with `ccscli machines add`.")
+@click.option("--token-ttl", type=click.FloatRange(60.0, 86400.0), default=3600.0, show_default=True,
+              help="Seconds a machine's login token (JWT) is valid.")
 @_optional_broker_options
 @engine_options
 @crowd_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
-        catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, config_dir, data_dirs,
-        pattern_dirs, geoip_city, geoip_asn, share, push_interval, pull_interval, **broker_flags) -> None:
-    """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream) and ccscli.
+        catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
+        token_ttl: float, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, share, push_interval,
+        pull_interval, **broker_flags) -> None:
+    """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
+    agents (machines: POST /v1/watchers/login, /v1/alerts) and serve ccscli.
+
+    Pushed alerts become decisions through the profiles of the content (--config-dir…), as synsec's own.
 
     With --broker kafka://HOST:PORT, decisions come from the decisions topic and ccscli's adds/deletes are
     published to it; without, from the embedded store. With --broker and Central API credentials in the state
@@ -84,7 +94,8 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     from connectors.api.protocol import serve
     from connectors.api.server import Backend, OneLineErrors, create_app
     from connectors.api.throttle import AuthThrottle
-    from connectors.api.sqlite_view import SqliteDecisionView, StoreWriter
+    from connectors.api.sqlite_view import SqliteDecisionView, StoreAlertWriter, StoreWriter
+    from connectors.api.tokens import load_secret
     from synsec.store import Store
 
     host, port = parse_listen(listen)
@@ -95,18 +106,24 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     metrics = Metrics()
     register_crowd_metrics(metrics, settings.state_dir)
     view, writer, source, closers = None, keys, str(settings.state_dir), []
+    flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
     if broker is None:
         view = SqliteDecisionView(store, min_interval=refresh_interval)
+        alert_writer = StoreAlertWriter(store, _profiles(flags).decide)
     else:
         topic = topic_name(topology, "decisions", topic)
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
+        alert_writer = None
         closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
-                               dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)) + closers
+                               flags) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
-    app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys), metrics=metrics,
-                     throttle=AuthThrottle(auth_fail_limit, auth_fail_window))
+    app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys, machines=store,
+                             alert_writer=alert_writer), metrics=metrics,
+                     throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
+                     secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
+                     token_ttl=token_ttl)
     click.echo(f"synsec api: serving http://{'[' + host + ']' if ':' in host else host}:{port}/ "
                f"from {source}", err=True)
     try:
@@ -115,6 +132,21 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
         for close in closers:
             close()
         store.close()
+
+
+def _profiles(flags: dict):
+    """The profiles of the content (with its simulation and allowlist) that decide on pushed alerts."""
+    from synsec.assembly.build import EngineOptions, build_profiles
+    from synsec.content.loader import load_content
+    from synsec.engine.errors import LoadError, LoadErrors
+
+    opts = EngineOptions.from_flags(config_dir=content_dir(flags["config_dir"]), data_dirs=flags["data_dirs"],
+                                    pattern_dirs=flags["pattern_dirs"])
+    try:
+        content = load_content(opts.config_dir, data_dirs=list(opts.data_dirs), pattern_dirs=list(opts.pattern_dirs))
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
+    return build_profiles(opts, content)
 
 
 def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,

@@ -36,7 +36,7 @@ def central(listen: str, state_dir: str | None, curation: str | None, hub_index:
     from connectors.central.rules import load_rules
     from connectors.central.server import Central, create_app
     from connectors.central.store import CentralStore
-    from connectors.central.tokens import load_secret
+    from connectors.api.tokens import load_secret
     from synsec.engine.errors import LoadError, LoadErrors
     from synsec.hub.index import HubError, parse_index
     from synsec.hub.install import INDEX, default_config_dir

@@ -21,12 +21,14 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── HubError                       a hub index, item, download or install refused (synsec.hub)
     ├── KafkaSettingsError             connection settings that cannot work (synsec.wire.kafka)
     ├── KafkaAdminError, BrokerError   topic administration, the bundled broker (connectors.kafka)
-    ├── InputError [ValueError]        a decision typed by a person (connectors.api.inputs) → 400
+    ├── InputError [ValueError]        a decision typed by a person (connectors.api.inputs), an alert pushed → 400
+    │   └── Oversize                   a batch of pushed alerts too large (connectors.api.alert_input) → 413
     ├── QueryError [ValueError]        LAPI query parameters (connectors.api.query) → 400
     ├── Forbidden, Throttled           an API key refused → 403, too many refusals → 429 (connectors.api.server)
     ├── ApiError [RuntimeError]        what ccscli's API client got back (connectors.api.client)
-    ├── TokenError                     a central login token malformed, badly signed or expired (connectors.central.tokens)
-    ├── Unauthorized                   no valid token for a registered watcher → 401 (connectors.central.server)
+    ├── TokenError                     a login token (LAPI or central) malformed, badly signed or expired (connectors.api.tokens)
+    ├── Unauthorized                   no valid token for a registered watcher or machine → 401
+    │                                  (connectors.central.server, connectors.api.machines)
     ├── CapiError                      what an installation got back from the Central API (connectors.crowd.client)
     ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
     ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)

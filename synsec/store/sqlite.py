@@ -17,7 +17,9 @@ from pathlib import Path
 from synsec.engine.decisions import until_of
 from synsec.engine.model import Alert, Decision
 from synsec.store.bouncers import BOUNCERS_INDEX, BOUNCERS_SCHEMA, BouncerTable
+from synsec.store.alert_filter import AlertFilter
 from synsec.store.files import private_dir, private_file
+from synsec.store.machines import MACHINES_SCHEMA, MachineTable
 from synsec.store.metrics import METRICS_SCHEMA, MetricsTable
 
 __all__ = ["Store", "default_state_dir"]
@@ -60,6 +62,9 @@ WHEN old.expired_at IS NULL AND new.expired_at IS NOT NULL AND old.deleted_at IS
 END;
 """
 
+_ALERT_COLS = ("id", "scenario", "source_scope", "source_value", "source_ip", "source_range", "as_number", "country",
+               "events_count", "start_at", "stop_at", "labels", "remediation", "simulated", "body", "created_at",
+               "machine_id")
 _DECISION_COLS = ("id", "alert_id", "origin", "scenario", "scope", "value", "type", "duration", "until",
                   "simulated", "created_at")
 
@@ -80,7 +85,9 @@ def _migrate(db: sqlite3.Connection) -> None:
         for col, typ in _NEW_COLUMNS.items():
             if col not in have:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
-        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA)
+        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA)
+        if "machine_id" not in {row[1] for row in db.execute("PRAGMA table_info(alerts)")}:
+            db.execute("ALTER TABLE alerts ADD COLUMN machine_id TEXT")
         if "key_id" not in {row[1] for row in db.execute("PRAGMA table_info(bouncers)")}:
             db.execute("ALTER TABLE bouncers ADD COLUMN key_id TEXT")
         # unsalted rows (plain SHA-256 hex): their key id is the hash's first 8 characters
@@ -93,7 +100,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
 
 
-class Store(BouncerTable, MetricsTable):
+class Store(BouncerTable, MetricsTable, MachineTable):
     def __init__(self, state_dir: str | Path):
         self.dir = private_dir(state_dir)
         self.path = private_file(self.dir / "synsec.db")
@@ -108,17 +115,19 @@ class Store(BouncerTable, MetricsTable):
     def close(self) -> None:
         self.db.close()
 
-    def add(self, alerts: list[Alert], decisions: list[Decision], now: float | None = None) -> None:
+    def add(self, alerts: list[Alert], decisions: list[Decision], now: float | None = None,
+            machine_id: str | None = None) -> None:
         """Store alerts and decisions. A decision is taken at wall-clock `now` (`engine.decisions`: it runs
-        from then for its duration), as CrowdSec's LAPI does when an agent (live or forensic) pushes an alert."""
+        from then for its duration), as CrowdSec's LAPI does when an agent (live or forensic) pushes an alert.
+        `machine_id`: the machine that pushed the alerts (`POST /v1/alerts`), kept in each alert's body."""
         now = time.time() if now is None else now
-        bodies = [(a, a.to_dict()) for a in alerts]
+        bodies = [(a, {**a.to_dict(), **({"machine_id": machine_id} if machine_id else {})}) for a in alerts]
         with self.db:
             self.db.executemany(
-                "INSERT OR IGNORE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR IGNORE INTO alerts ({','.join(_ALERT_COLS)}) VALUES ({','.join('?' * len(_ALERT_COLS))})",
                 [(a.UUID, a.Scenario, a.Source.Scope, a.Source.Value, a.Source.IP, a.Source.Range,
                   a.Source.AsNumber, a.Source.Cn, a.EventsCount, body["start_at"], body["stop_at"],
-                  json.dumps(a.Labels), int(a.Remediation), int(a.Simulated), json.dumps(body), now)
+                  json.dumps(a.Labels), int(a.Remediation), int(a.Simulated), json.dumps(body), now, machine_id)
                  for a, body in bodies])
             self.db.executemany(
                 f"INSERT OR IGNORE INTO decisions ({','.join(_DECISION_COLS)}) VALUES "
@@ -140,29 +149,32 @@ class Store(BouncerTable, MetricsTable):
         sql += " ORDER BY created_at DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
         return self._rows(sql, args)
 
-    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0) -> list[dict]:
-        sql, args = "SELECT body FROM alerts WHERE 1=1", []
-        for col, val in (("scenario", scenario), ("source_value", value)):
-            if val:
-                sql += f" AND {col} = ?"
-                args.append(val)
-        sql += " ORDER BY stop_at DESC, id" + (f" LIMIT {int(limit)}" if limit else "")
-        return [json.loads(r[0]) for r in self.db.execute(sql, args).fetchall()]
+    def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0,
+               where: AlertFilter | None = None) -> list[dict]:
+        """Alert bodies, newest first: by scenario and source value, or any `AlertFilter`."""
+        where = where or AlertFilter(scenario=scenario, value=value)
+        sql, args = where.sql(f"SELECT body, source_scope, source_value, source_ip FROM alerts")
+        sql += " ORDER BY stop_at DESC, id" + (f" LIMIT {int(limit)}" if limit and where.network is None else "")
+        rows = [r[0] for r in self.db.execute(sql, args) if where.in_network(r[1], r[2], r[3])]
+        return [json.loads(body) for body in (rows[:limit] if limit else rows)]
 
     def alert(self, alert_id: str) -> dict | None:
         row = self.db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
-                      value: str | None = None, everything: bool = False) -> int:
+                      value: str | None = None, everything: bool = False, where: AlertFilter | None = None) -> int:
         """Remove matching alerts (their decisions stay); at least one filter (or `everything`) is required."""
-        filters = [(col, val) for col, val in (("id", alert_id), ("scenario", scenario), ("source_value", value))
-                   if val]
-        if not filters and not everything:
+        where = where or AlertFilter(alert_id=alert_id, scenario=scenario, value=value)
+        if where.empty() and not everything:
             raise ValueError("delete_alerts needs a filter (or everything=True)")
-        sql = "DELETE FROM alerts WHERE 1=1" + "".join(f" AND {col} = ?" for col, _ in filters)
+        sql, args = where.sql("SELECT id, source_scope, source_value, source_ip FROM alerts")
+        ids = [r[0] for r in self.db.execute(sql, args) if where.in_network(r[1], r[2], r[3])]
         with self.db:
-            return self.db.execute(sql, [val for _, val in filters]).rowcount
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                self.db.execute(f"DELETE FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return len(ids)
 
     def alert_counts(self) -> dict[str, int]:
         """{scenario: stored alerts}."""

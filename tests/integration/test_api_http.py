@@ -30,9 +30,9 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ...] = ("--refresh-interval", "0.05"),
-                start_timeout: float = 15):
-    """Start `synsec api ARGS` on a free 127.0.0.1 port; yield its base URL; stop it by its PID."""
-    port = free_port()
+                start_timeout: float = 15, port: int | None = None):
+    """Start `synsec api ARGS` on a free 127.0.0.1 port (or `port`); yield its base URL; stop it by its PID."""
+    port = port or free_port()
     out = open(log or Path(state_dir).parent / f"api-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{port}",
                              "--state-dir", str(state_dir), *args],

@@ -18,7 +18,7 @@ from connectors.central.rules import parse_rules
 from connectors.central.server import Central, create_app
 from connectors.central.signals import MAX_SIGNALS, parse_signals
 from connectors.central.store import CentralStore
-from connectors.central.tokens import TokenError, issue_token, load_secret, verify_token
+from connectors.api.tokens import TokenError, issue_token, load_secret, verify_token
 
 SECRET = b"s" * 32
 NOW = 1_800_000_000.0

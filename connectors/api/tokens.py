@@ -1,9 +1,9 @@
-"""Watcher passwords and login tokens for the central API.
+"""Login tokens of watchers and machines, for `synsec central` (Central API) and `synsec api` (Local API).
 
-A watcher's password is kept as a salted scrypt hash. A login token is a JWT (HS256) signed with a server secret
-that lives in the state dir (`central.secret`, mode 0600, created on first start); it carries the machine id
-(`id`) and an expiry (`exp`). CrowdSec's client reads the expiry from the login reply's `expire` (RFC 3339) and
-logs in again a minute before it.
+A login token is a JWT (HS256) signed with a server secret that lives in the state dir (`central.secret` for
+central, `api.secret` for the LAPI; mode 0600, created on first start); it carries the machine id (`id`), its
+issue time (`iat`) and an expiry (`exp`). CrowdSec's client reads the expiry from the login reply's `expire`
+(RFC 3339) and logs in again a minute before it. Passwords are hashed by `synsec.store.passwords`.
 """
 
 from __future__ import annotations
@@ -18,19 +18,18 @@ from pathlib import Path
 
 from synsec.engine.errors import SynsecError
 
-__all__ = ["TokenError", "load_secret", "issue_token", "verify_token", "hash_password", "check_password"]
+__all__ = ["TokenError", "load_secret", "issue_token", "verify_token"]
 
 _HEADER = {"alg": "HS256", "typ": "JWT"}
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
 class TokenError(SynsecError):
     """A token that is malformed, badly signed or expired."""
 
 
-def load_secret(state_dir: Path) -> bytes:
-    """The server secret, created (32 random bytes, mode 0600) on first use."""
-    path = Path(state_dir) / "central.secret"
+def load_secret(state_dir: Path, name: str = "central.secret") -> bytes:
+    """The server secret `name` in the state dir, created (32 random bytes, mode 0600) on first use."""
+    path = Path(state_dir) / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -82,20 +81,3 @@ def verify_token(secret: bytes, token: str, now: float) -> str:
     if claims["exp"] <= now:
         raise TokenError("token expired")
     return claims["id"]
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def check_password(stored: str, password: str) -> bool:
-    try:
-        kind, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if kind != "scrypt":
-        return False
-    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), **_SCRYPT)
-    return hmac.compare_digest(got, bytes.fromhex(digest))

@@ -1,0 +1,81 @@
+"""An unmodified CrowdSec 1.4.6 agent (Debian's binary) reports to `synsec api` (issue 14): it logs in with the
+credentials file `ccscli machines add --auto -f` wrote, replays an nginx attack log (`-dsn file://… -no-api`)
+and pushes its alerts; synsec stores them, its profiles turn them into bans, and a bouncer pulls them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from tests.hubutil import crowdsec_ref, require_hub
+from tests.integration.test_api_http import ccs, http, running_api
+from tests.integration.test_central_crowdsec import ATTACKER, PROFILES, _port, _wait
+from tests.integration.test_hub_compat import T0, nginx_log
+
+pytestmark = [pytest.mark.hub, pytest.mark.integration]
+
+
+def _synsec_pairs(cfg, data, log) -> set[tuple[str, str]]:
+    """(scenario, ip) of `synsec replay` of the same file with the same hub content."""
+    from synsec.assembly.build import EngineOptions
+    from synsec.runner.replay import replay
+
+    res = replay([str(log)], {"type": "nginx"}, EngineOptions(config_dir=cfg, data_dirs=(data,),
+                                                              reference_year=T0.year), reference_ts=T0.timestamp())
+    return {(a.Scenario, a.Source.IP) for a in res.alerts}
+
+
+def test_crowdsec_146_agent_reports_to_synsec_api(tmp_path):
+    """1.4.6 logs in with ccscli's credentials file and pushes its alerts: they are in synsec's store (ccscli
+    alerts list, with the machine id), the same (scenario, ip) pairs as synsec's replay of the file, and each
+    is a ban on the bouncer stream; the machine's login, push and scenarios are recorded."""
+    started = time.monotonic()
+    paths = require_hub()
+    work, state = tmp_path / "cs", tmp_path / "state"
+    cfg_path = crowdsec_ref().build_config(work, paths, ["crowdsecurity/nginx"], "http://127.0.0.1:9/")
+    cfg, data = work / "cfg", work / "data"
+    (cfg / "profiles.yaml").write_text(PROFILES)
+    log = tmp_path / "attack.log"
+    log.write_text("\n".join(line.replace("203.0.113.30", ATTACKER) for line in nginx_log()) + "\n")
+    want = _synsec_pairs(cfg, data, log)
+    assert len(want) == 3, want
+
+    port = _port()
+    ccs(state, "machines", "add", "agent1", "--auto", "-f", str(cfg / "local_api_credentials.yaml"),
+        "--url", f"http://127.0.0.1:{port}/")
+    creds = yaml.safe_load((cfg / "local_api_credentials.yaml").read_text())
+    assert creds["login"] == "agent1" and len(creds["password"]) >= 32
+    assert oct((cfg / "local_api_credentials.yaml").stat().st_mode & 0o777) == "0o600"
+    key = ccs(state, "bouncers", "add", "fw", "-o", "raw").strip()
+
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
+    env.update(HTTP_PROXY=f"http://127.0.0.1:{_port()}", HTTPS_PROXY=f"http://127.0.0.1:{_port()}",
+               NO_PROXY="127.0.0.1")       # loopback only
+    with running_api(state, tmp_path / "api.log", args=("--refresh-interval", "0.05", "--config-dir", str(cfg),
+                                                        "--data-dir", str(data)), port=port) as url:
+        run = subprocess.run([str(paths["CROWDSEC_BIN"]), "-c", str(cfg_path), "-dsn", f"file://{log}", "-type",
+                              "nginx", "-no-api"], env=env, cwd=work, capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stdout[-3000:]
+
+        def stored():
+            rows = json.loads(ccs(state, "alerts", "list", "-o", "json"))
+            return rows if len(rows) >= len(want) else None
+        rows = _wait(stored, 15, "alerts pushed by crowdsec 1.4.6")
+        assert {(r["scenario"], r["source"]["ip"]) for r in rows} == want
+        assert {r["machine_id"] for r in rows} == {"agent1"}
+        assert all(r["events"] and r["events_count"] >= 1 for r in rows)
+
+        status, body = http(url + "/v1/decisions/stream?startup=true", key)
+        assert status == 200
+        bans = {(d["scenario"], d["value"]) for d in json.loads(body)["new"] if d["type"] == "ban"}
+        assert bans == want
+
+    machine = json.loads(ccs(state, "machines", "inspect", "agent1", "-o", "json"))
+    assert machine["last_login"] and machine["last_push"] and machine["user_agent"].startswith("crowdsec/")
+    assert "crowdsecurity/http-probing" in machine["scenarios"].split(",")
+    assert time.monotonic() - started < 40
