@@ -25,7 +25,7 @@ from synsec.engine.errors import LoadError, Where
 from synsec.engine.model import Line
 from synsec.runner.acquis import JournalSource
 from synsec.runner.inputs import InputStats, LineSplitter, decode_text, read_lines
-from synsec.runner.syslog import syslog_line
+from synsec.runner.syslog import syslog_line, valid_time
 
 __all__ = ["JournalReader", "entry_line", "journal_argv", "source_of_dsn", "iter_journal", "JSON_LINE_BYTES"]
 
@@ -69,9 +69,9 @@ def entry_line(entry: dict, stats: InputStats, max_bytes: int) -> tuple[str, flo
     message = _message(entry.get("MESSAGE"), stats)
     try:
         ts = int(entry.get("__REALTIME_TIMESTAMP")) / 1e6
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         ts = None
-    if message is None or ts is None:
+    if message is None or ts is None or not valid_time(ts):
         stats.unreadable += 1
         return None
     if len(message) > max_bytes:

@@ -88,7 +88,7 @@ class SyslogListener:
         limit = self.source.max_message_len
         for _ in range(_BATCH):
             try:
-                data, peer = self.udp.recvfrom(limit + 1)
+                data, peer = self.udp.recvfrom(min(limit + 1, 65536))      # no datagram is larger
             except (BlockingIOError, InterruptedError):
                 return False
             except OSError:

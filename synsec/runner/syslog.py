@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-__all__ = ["SyslogMessage", "parse_message", "syslog_line", "Framer"]
+__all__ = ["SyslogMessage", "parse_message", "syslog_line", "valid_time", "Framer", "MAX_TS"]
 
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), 1)}
@@ -39,6 +39,14 @@ class SyslogMessage:
     rfc: str                  # "5424" or "3164"
 
 
+MAX_TS = 253402300800.0       # 10000-01-01T00:00:00Z: later times cannot be written as a date
+
+
+def valid_time(ts: float) -> bool:
+    """A time a line can carry: from 1970 to the end of year 9999 (a hostile message may claim anything)."""
+    return 0.0 <= ts < MAX_TS
+
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
 
@@ -53,7 +61,8 @@ def _rfc3339(text: str) -> float | None:
         stamp = datetime.fromisoformat(f"{year}-{month}-{day}T{hour}:{minute}:{second}{zone}")
     except ValueError:
         return None
-    return stamp.timestamp() + (float("0" + frac) if frac else 0.0)
+    ts = stamp.timestamp() + (float("0" + frac) if frac else 0.0)
+    return ts if valid_time(ts) else None
 
 
 def _pri(data: bytes) -> int | None:

@@ -1,7 +1,8 @@
 """Fuzz the syslog data source: message parsing, TCP framing and the listener on a real loopback socket.
 
-- `parse_message` on random bytes and on mutants of valid RFC 5424 / RFC 3164 messages never raises; it gives
-  None or a message whose line (`syslog_line`) is one line of text; crafted long messages cost linear time;
+- `parse_message` on random bytes, on mutants of valid RFC 5424 / RFC 3164 messages and on extreme dates never
+  raises; it gives None or a message whose line (`syslog_line`) can be written; crafted long messages cost
+  linear time; any `journalctl -o json` entry is a line or counted, never an exception;
 - `Framer` on random streams of octet-counted and newline-framed messages (some over the limit, some garbage),
   cut into random chunks: never raises, never holds more than limit + 12 bytes, returns every well-formed
   message within the limit intact and in order, and counts each oversize one exactly once;
@@ -16,7 +17,7 @@ import os
 import socket
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from synsec.runner.acquis import SyslogSource
 from synsec.runner.inputs import InputStats
@@ -64,6 +65,38 @@ def test_parse_mutated_messages_never_raises(base, edits, cut):
             data[pos % len(data)] = value
     _check(bytes(data))
     _check(bytes(data[:cut]))
+
+
+@FUZZ
+@given(st.sampled_from([0, 1, 1969, 1970, 2026, 9998, 9999]) | st.integers(0, 9999),
+       st.integers(1, 12) | st.integers(0, 99), st.sampled_from([1, 28, 29, 30, 31]) | st.integers(0, 99),
+       st.integers(-23, 23) | st.integers(-99, 99), st.integers(0, 59), st.sampled_from(["5424", "3164"]))
+@example(9999, 12, 31, -23, 59, "5424")
+@example(1970, 1, 1, 23, 59, "3164")
+def test_extreme_timestamps_never_raise(year, month, day, hours, minutes, rfc):
+    """Any RFC 3339 date (year 0 to 9999, any offset; 9999-12-31 with a negative offset is in year 10000) is a
+    message whose line can be written, or no message; it never raises (it used to: a ValueError in run)."""
+    stamp = f"{year:04d}-{month:02d}-{day:02d}T23:59:59{'+' if hours >= 0 else '-'}{abs(hours):02d}:{minutes:02d}"
+    _check((f"<13>1 {stamp} h app - - - m" if rfc == "5424" else f"<13>{stamp} h app: m").encode())
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                                                  max_size=4), max_leaves=10)
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(["MESSAGE", "__REALTIME_TIMESTAMP", "_HOSTNAME", "SYSLOG_IDENTIFIER",
+                                        "_COMM", "SYSLOG_PID", "_PID", "__CURSOR"]),
+                       _JSON | st.lists(st.integers(-5, 300), max_size=30) | st.integers(-10**25, 10**25).map(str)))
+def test_journal_entries_never_raise(entry):
+    """Any `journalctl -o json` entry (MESSAGE of any JSON type, byte arrays with out-of-range values, huge or
+    negative timestamps) is a line or counted unreadable/too_long, never an exception."""
+    from synsec.runner.journal import entry_line
+
+    stats = InputStats()
+    got = entry_line(entry, stats, 1000)
+    assert got is not None or stats.unreadable + stats.too_long == 1
 
 
 def test_crafted_long_messages_take_linear_time():
