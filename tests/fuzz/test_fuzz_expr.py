@@ -48,7 +48,8 @@ METHODS = ["GetMeta", "SetMeta", "SetParsed", "GetType", "ParseIPSources", "GetV
            "GetScenario", "GetEventsCount", "GetSources", "GetAsNumberName", "HasRemediation", "format",
            "format_map", "update", "clear", "pop", "get", "copy", "to_dict", "setdefault", "upper", "join",
            "__class__", "__init__", "__subclasses__", "mro", "_x", "if", "class", "in", "not", "lambda", "e",
-           "append", "replace", "keys", "items", "__getattribute__", "__reduce__"]
+           "append", "replace", "keys", "items", "__getattribute__", "__reduce__", "Hour", "Weekday", "String",
+           "Unix", "Month"]
 FIELDS = ["Meta", "Parsed", "Line", "Raw", "Labels", "Unmarshaled", "Source", "Value", "Time", "j", "a",
           "__class__", "__globals__", "__dict__", "_x", "GetMeta", "copy", "format", "tzinfo", "year", "real",
           "__slots__", "f_globals", "gi_frame", "if", "not", "in", "environ", SENTINEL_VAR]

@@ -166,6 +166,29 @@ def test_time_now_is_the_engine_event_time_in_rfc3339_utc():
     assert datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp() == 1700000000
 
 
+@pytest.mark.parametrize("text,expected", [
+    ("evt.Time.Hour()", 22), ("evt.Time.Minute()", 13), ("evt.Time.Second()", 20), ("evt.Time.Day()", 14),
+    ("evt.Time.Year()", 2023), ("evt.Time.YearDay()", 318), ("evt.Time.Unix()", 1700000000),
+    ("evt.Time.Weekday().String()", "Tuesday"), ("evt.Time.Weekday() == 2", True),
+    ("evt.Time.Month().String()", "November"),
+    ("(evt.Time.Hour() >= 18 || evt.Time.Hour() < 6) || evt.Time.Weekday().String() in ['Saturday', 'Sunday']", True),
+])
+def test_go_time_methods(text, expected):
+    """Go's time.Time methods the hub calls (aws-nwo-login: Hour, Weekday().String()) on an event's time."""
+    evt = Event(Line(""))
+    evt.ts = 1700000000.0            # 2023-11-14T22:13:20Z, a Tuesday
+    assert run(text, evt) == expected
+
+
+@pytest.mark.parametrize("text", ["evt.Time.Hour(1)", "evt.Unmarshaled.x.Hour()", "evt.Time.Weekday().Hour()"])
+def test_go_time_methods_only_on_times(text):
+    """A time method with arguments, or on something not a time, is a runtime error, never a Python call."""
+    evt = Event(Line(""))
+    evt.Unmarshaled["x"] = "22:00"
+    with pytest.raises(ExprRuntimeError):
+        run(text, evt)
+
+
 MAP = "\n".join([
     '{"pattern": "/admin-console/", "tag": "ConsoleApp", "type": "contains"}',
     '{"pattern": "/cgi-bin/luci", "tag": "OpenWrt", "type": "contains"}',

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from types import ModuleType
 
 from ..model import Event, StrMap
+from .gotime import call_time_method
 from .regex import cached_regex
 from .typeinfo import CLASS_METHODS
 
@@ -119,6 +121,8 @@ def _inside(target: dict, root, limit: int = 100_000) -> bool:
 
 def call(obj, name: str, *args):
     """`obj.Name(args)` on a value of unknown static type: only a method of the allowlist, on its own class."""
+    if obj.__class__ is datetime:
+        return call_time_method(obj, name, args)
     allowed = CLASS_METHODS.get(obj.__class__)
     if allowed is None or name not in allowed:
         raise TypeError(f"type {type(obj).__name__} has no method {name}")

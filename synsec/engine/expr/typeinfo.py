@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..cti import SMOKE_METHODS, SmokeItem
 from ..model import Alert, Event, RuntimeAlert, Source
+from .gotime import TIME_METHOD_TYPES, Month, Weekday
 
 __all__ = ["STRUCT_FIELDS", "STRUCT_METHODS", "PARAM_TYPES", "field_type", "method", "NUMERIC", "METHOD_NAMES",
            "CLASS_METHODS"]
@@ -45,11 +46,14 @@ STRUCT_METHODS: dict[str, dict[str, tuple[str, int]]] = {
     "RuntimeAlert": {"GetSources": ("list", 0)},
     "Source": {"GetValue": ("str", 0), "GetScope": ("str", 0), "GetAsNumberName": ("str", 0)},
     "SmokeItem": SMOKE_METHODS,                   # what CrowdsecCTI(ip) returns (synsec.engine.cti)
+    "Time": TIME_METHOD_TYPES,                    # a time (evt.Time, Alert.StartAt): gotime, called by runtime.call
+    "Weekday": {"String": ("str", 0)}, "Month": {"String": ("str", 0)},
 }
 METHOD_NAMES = frozenset(name for methods in STRUCT_METHODS.values() for name in methods)
 # What a call on a value of unknown static type may reach at run time: the class itself, not a look-alike.
 CLASS_METHODS: dict[type, frozenset[str]] = {
-    cls: frozenset(STRUCT_METHODS[cls.__name__]) for cls in (Event, Alert, RuntimeAlert, Source, SmokeItem)}
+    cls: frozenset(STRUCT_METHODS[cls.__name__]) for cls in (Event, Alert, RuntimeAlert, Source, SmokeItem, Weekday,
+                                                             Month)}
 
 PARAM_TYPES = {"evt": "Event", "Alert": "Alert"}
 
