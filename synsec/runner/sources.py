@@ -72,20 +72,31 @@ class StdinReader:
 
     def __init__(self, source: StdinSource, stats: InputStats, stream: BinaryIO | None = None):
         self.source = source
-        self.stream = stream if stream is not None else sys.stdin.buffer
+        self.stream = stream if stream is not None else getattr(sys.stdin, "buffer", None)   # None: closed
         self.lines = LineSplitter(stats, source.max_line_bytes)
         self.done = False
+        self.fd: int | None = None
+        self.was_blocking = True
 
     def start(self, now: float) -> None:
-        os.set_blocking(self.stream.fileno(), False)
+        try:
+            if self.stream is None:
+                raise ValueError("no stdin")
+            self.fd = self.stream.fileno()
+            self.was_blocking = os.get_blocking(self.fd)
+            os.set_blocking(self.fd, False)       # shared with the shell on a terminal: restored by close()
+        except (OSError, ValueError):             # stdin closed (`<&-`): nothing to read
+            self.done = True
 
     def poll(self, now: float, chunk: int = 1 << 20) -> tuple[list[Line], bool]:
         if self.done:
             return [], False
         try:
-            data = os.read(self.stream.fileno(), chunk)
+            data = os.read(self.fd, chunk)
         except BlockingIOError:
             return [], False
+        except OSError:                           # EIO on a terminal that went away: the end of stdin
+            data = b""
         labels = self.source.labels
         if not data:
             self.done = True
@@ -94,7 +105,12 @@ class StdinReader:
         return [Line(text, "stdin", labels, "stdin") for text in self.lines.feed(data, "stdin")], len(data) == chunk
 
     def close(self) -> None:
-        pass
+        if self.fd is not None:
+            try:
+                os.set_blocking(self.fd, self.was_blocking)
+            except OSError:
+                pass
+            self.fd = None
 
 
 class Inputs:
@@ -166,14 +182,14 @@ class Inputs:
         are polled: they have no such signal)."""
         fds = [fd for listener in self.listeners for fd in listener.fds()]
         fds += [j.proc.stdout for j in self.journals if j.proc is not None]
-        fds += [r.stream for r in self.stdin if not r.done]
+        fds += [r.fd for r in self.stdin if not r.done and r.fd is not None]
         if not fds:
             time.sleep(timeout)
             return
-        try:
-            select.select(fds, [], [], timeout)
-        except (OSError, ValueError):             # a descriptor closed meanwhile: the next poll sees it
-            time.sleep(min(timeout, 0.01))
+        waiter = select.poll()                    # poll, not select: no limit on descriptor numbers
+        for fd in fds:
+            waiter.register(fd, select.POLLIN)
+        waiter.poll(timeout * 1000)               # a descriptor closed meanwhile reports POLLNVAL: no wait
 
     def finished(self) -> bool:
         """True when stdin is read to its end and no other input follows anything (nothing more will come)."""
