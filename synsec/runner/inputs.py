@@ -1,5 +1,5 @@
-"""Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped, `journalctl://` a journal; bad bytes never stop a replay, and
-no line, however long, is held whole in memory (`LineSplitter`)."""
+"""Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped, `journalctl://` a journal; bad bytes
+never stop a replay, and no line, however long, is held whole in memory (`LineSplitter`)."""
 
 from __future__ import annotations
 

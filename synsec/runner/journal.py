@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from typing import Callable, Iterator
 from urllib.parse import parse_qs
@@ -112,6 +113,13 @@ class JournalReader:
         self._down_since: float | None = None
 
     def start(self, now: float) -> None:
+        """Run journalctl. Without a journalctl on this host the source is skipped with one warning, as
+        CrowdSec skips a data source that cannot run (a container with no journal), and the others run."""
+        if shutil.which(self.journalctl) is None:
+            at = self.source.where
+            self.warn(f"{at.path}:{at.line}: source journalctl: no {self.journalctl} command on this host, skipped")
+            self.done = True
+            return
         argv = journal_argv(self.source, self.cursor, self.journalctl)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -123,7 +123,8 @@ class LiveRunner:
         return missing
 
     def summary(self) -> dict:
-        """Counts so far, shaped like replay's stats (plus the inputs' counters: opened, rotations, truncations, transform errors…)."""
+        """Counts so far, shaped like replay's stats (plus the inputs' counters: opened, rotations, transform
+        errors…)."""
         return run_summary(self.engine, self.inputs.stats, self._started, files=len(self.inputs.following()),
                            tail=self.inputs.counters)
 

@@ -1,8 +1,9 @@
 """`source: syslog`: `synsec run` as a syslog server on a loopback port, fed by real senders — util-linux
 `logger` (RFC 5424 over TCP with octet counting, RFC 3164 over UDP), raw sockets (newline framing, an oversize
-datagram, garbage) and Debian's rsyslogd forwarding a log file with omfwd — each ending in an sshd ban (an alert with the hub). The
-rsyslog case runs the unmodified CrowdSec hub (crowdsecurity/syslog-logs + sshd), which reads the lines the
-listener writes as it reads CrowdSec's. Every process is started here and stopped by its PID."""
+datagram, garbage) and Debian's rsyslogd forwarding a log file with omfwd — each ending in an sshd ban (an
+alert with the hub). The rsyslog case runs the unmodified CrowdSec hub (crowdsecurity/syslog-logs + sshd),
+which reads the lines the listener writes as it reads CrowdSec's. Every process is started here and stopped by
+its PID."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run_live import Run, proc_guard, wait_decision, wait_for  # noqa: F401
+from tests.integration.test_run_live import Run, append, failures, proc_guard, wait_decision, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.integration]
 
@@ -54,14 +55,18 @@ def failure(ip: str, i: int) -> str:
 
 def test_syslog_listener_bans_from_logger_and_raw_sockets(tmp_path, proc_guard):
     """RFC 5424 over TCP (octet counted) and RFC 3164 over UDP from `logger`, and newline-framed RFC 3164
-    over a raw TCP socket, each give a ban; an oversize datagram is counted too_long, garbage unreadable."""
+    over a raw TCP socket, each give a ban, as does the file source of the same acquisition file; an oversize
+    datagram is counted too_long, garbage unreadable."""
     if shutil.which("logger") is None:
         pytest.fail("needs util-linux logger")
     port = free_port()
     state = tmp_path / "state"
-    run = Run(state, "--acquis", str(acquis_for(tmp_path, port)))
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    run = Run(state, "--acquis", str(acquis_for(tmp_path, port, f"---\nfilename: {log}\nlabels: {{type: syslog}}\n")))
     proc_guard.append(run)
-    assert f"syslog on udp://127.0.0.1:{port} tcp://127.0.0.1:{port}" in "".join(run.err)
+    assert f"1 file(s), syslog on udp://127.0.0.1:{port} tcp://127.0.0.1:{port}" in "".join(run.err)
+    append(log, failures("192.0.2.103", 6))                     # the file source of the same acquis.yaml
     for i in range(6):
         logger(port, "--tcp", "--octet-count", "--rfc5424", "-i", message=failure("192.0.2.100", i))
         logger(port, "--udp", "--rfc3164", message=failure("192.0.2.101", i))
@@ -72,10 +77,10 @@ def test_syslog_listener_bans_from_logger_and_raw_sockets(tmp_path, proc_guard):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
         udp.sendto(b"<38>" + b"x" * 5000, ("127.0.0.1", port))              # over max_message_len: dropped
         udp.sendto(b"not syslog at all", ("127.0.0.1", port))
-    for ip in ("192.0.2.100", "192.0.2.101", "192.0.2.102"):
+    for ip in ("192.0.2.100", "192.0.2.101", "192.0.2.102", "192.0.2.103"):
         assert wait_decision(state, ip)["scenario"] == "synsec/ssh-bf"
     stats = run.stop()
-    assert stats["lines"] == 18 and stats["parsed"] == 18
+    assert stats["lines"] == 24 and stats["parsed"] == 24
     assert stats["too_long"] == 1 and stats["unreadable"] == 1
 
 

@@ -64,3 +64,18 @@ def test_transform_results_follow_crowdsec():
     assert [r[0] for r in run("42")] == ["a|b"] and counters.transform_errors == 2
     assert [r[0] for r in run("nil")] == ["a|b"] and counters.transform_errors == 3
     assert [r[0] for r in run('int("x") > 1 ? "y" : "z"')] == ["a|b"] and counters.transform_errors == 4
+
+
+def test_journal_source_without_journalctl_is_skipped_with_one_warning(tmp_path):
+    """No journalctl command (a container): the journal source warns once, path:line: source, and reads
+    nothing; the inputs still start (CrowdSec skips a data source that cannot run)."""
+    from synsec.runner.acquis import JournalSource
+
+    warnings: list[str] = []
+    src = JournalSource(("_SYSTEMD_UNIT=ssh.service",), {"type": "syslog"}, where=Where("acquis.yaml", 9))
+    inputs = Inputs([src], InputStats(), warn=warnings.append, journalctl=str(tmp_path / "journalctl"))
+    inputs.start(0.0)
+    assert inputs.poll(0.0) == ([], False) and inputs.poll(20.0) == ([], False)
+    assert warnings == [f"acquis.yaml:9: source journalctl: no {tmp_path / 'journalctl'} command on this host, "
+                        "skipped"]
+    inputs.close()
