@@ -98,8 +98,9 @@ def apply_stream(target, new: list, deleted: list, *, startup: bool, scenarios: 
             counts["skipped_malformed"] += 1
             continue
         rows = active.pop((entry.scope, entry.value), [])
-        to_delete += [r["id"] for r in rows]
-        counts["deleted"] += len(rows)
+        if rows:
+            to_delete += [r["id"] for r in rows]
+            counts["deleted"] += len(rows)
     kept: set[tuple[str, str]] = set()
     to_add: list[Decision] = []
     kinds: dict[str, str] = {}
