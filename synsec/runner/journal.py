@@ -31,6 +31,7 @@ from synsec.runner.syslog import syslog_line, valid_time
 __all__ = ["JournalReader", "entry_line", "journal_argv", "source_of_dsn", "iter_journal", "JSON_LINE_BYTES"]
 
 JSON_LINE_BYTES = 1 << 20          # one entry as JSON (its MESSAGE is then held to the source's own limit)
+_STDERR_WARNINGS = 5                # journalctl stderr lines shown as warnings (per reader)
 RESTART_S = 10.0                    # a follow that exits is restarted after this long (CrowdSec: 10 s)
 
 
@@ -108,6 +109,7 @@ class JournalReader:
         self.proc: subprocess.Popen | None = None
         self.lines = LineSplitter(stats, JSON_LINE_BYTES)
         self.errors = b""
+        self.warned = 0
         self.done = False
         self.restarts = 0
         self._down_since: float | None = None
@@ -146,7 +148,7 @@ class JournalReader:
                 ended = got is None
                 break
             data += got
-        self.errors = (self.errors + (self._read(self.proc.stderr, 4096) or b""))[-4096:]
+        self._stderr(self._read(self.proc.stderr, 4096) or b"")
         src, labels = self.source.src, self.source.labels
         for text in self.lines.feed(data, src) if data else ():
             entry = _decode(text, self.stats)
@@ -161,6 +163,17 @@ class JournalReader:
         if ended or (not data and self.proc.poll() is not None):
             self._ended(now)
         return out, len(data) >= chunk
+
+    def _stderr(self, data: bytes) -> None:
+        """Keep journalctl's last stderr bytes, and warn with its first lines (permission hints, bad filters)."""
+        if not data:
+            return
+        self.errors = (self.errors + data)[-4096:]
+        for raw in data.split(b"\n")[:-1][:max(0, _STDERR_WARNINGS - self.warned)]:
+            if raw.strip():
+                self.warned += 1
+                self.warn(f"{self.source.where}: {self.source.src}: journalctl: "
+                          f"{raw.decode('utf-8', errors='replace').strip()[:300]}")
 
     @staticmethod
     def _read(pipe, n: int) -> bytes | None:

@@ -132,3 +132,24 @@ def test_killed_run_leaves_no_journalctl_behind(tmp_path, proc_guard):
     os.kill(pid, signal.SIGKILL)
     run.proc.wait(10)
     wait_for(lambda: not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2])
+
+
+def test_failing_journalctl_is_reported_and_the_other_sources_run(tmp_path, proc_guard):
+    """A journalctl that fails (its directory does not exist) is a warning with its own message, retried later;
+    the file source of the same acquisition file still bans."""
+    from tests.integration.test_run_live import append, failures
+
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    acquis = tmp_path / "acquis.yaml"
+    acquis.write_text(f"journalctl_filter: ['--directory={tmp_path}/nope']\nlabels: {{type: syslog}}\n---\n"
+                      f"filename: {log}\nlabels: {{type: syslog}}\n")
+    run = Run(tmp_path / "state", "--acquis", str(acquis))
+    proc_guard.append(run)
+    append(log, failures("192.0.2.80", 6))
+    assert wait_decision(tmp_path / "state", "192.0.2.80")["scenario"] == "synsec/ssh-bf"
+    wait_for(lambda: any("exited with 1" in line for line in run.err))
+    err = "".join(run.err)
+    assert f"warning: {acquis}:1: journalctl---directory={tmp_path}/nope: journalctl: Failed to open" in err
+    assert "restarting in 10s" in err and "Traceback" not in err
+    assert run.stop()["lines"] == 6
