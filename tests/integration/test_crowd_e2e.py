@@ -173,8 +173,8 @@ def queue_state(state: Path) -> dict:
         q.close()
 
 
-def stream(api_port: int, key: str) -> list[dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{api_port}/v1/decisions/stream?startup=true",
+def stream(api_port: int, key: str, query: str = "") -> list[dict]:
+    req = urllib.request.Request(f"http://127.0.0.1:{api_port}/v1/decisions/stream?startup=true{query}",
                                  headers={"X-Api-Key": key})
     with _DIRECT.open(req, timeout=5) as resp:
         return json.loads(resp.read()).get("new") or []
@@ -224,6 +224,8 @@ def test_attacker_seen_by_two_installations_is_enforced_by_a_third(tmp_path, hub
     wait_for(served)
     (decision,) = served()
     assert decision["origin"] == "CAPI" and decision["scenario"] == SCENARIO and decision["type"] == "ban"
+    wait_for(lambda: any(d["value"] == OTHERS[0] for d in stream(api_port, key)))     # C's own ban
+    assert [d["value"] for d in stream(api_port, key, "&origins=CAPI")] == [ATTACKER]  # bouncers' origins filter
     c_state = queue_state(states["c"])
     assert c_state["counters"]["blocklist_added"] == 1 and c_state["pending"] == 0
     status = json.loads(cs("--state-dir", str(states["c"]), "capi", "status", "-o", "json"))
