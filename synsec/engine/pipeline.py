@@ -172,15 +172,21 @@ class Engine:
             self.ctx.expr_ctx.advance(self.last_event_time)
         if not self.parsers.parse(evt, self.ctx):
             self.stats.unparsed += 1
+            self._stamp(evt.ts or line.Time or fallback_ts or self.last_event_time)
             return None
         self.stats.parsed += 1
         if evt.ts == 0.0:
             self.stats.no_timestamp += 1
             evt.ts = line.Time or fallback_ts or self.last_event_time
+        self._stamp(evt.ts)
         if evt.Whitelisted:
             self.stats.whitelisted += 1
             return None
         return evt
+
+    def _stamp(self, ts: float) -> None:
+        if self.ctx.expr_ctx is not None:
+            self.ctx.expr_ctx.stamp(ts)
 
     def route(self, evt: Event) -> list[tuple[str, str]]:
         """The (scenario, bucket key) pairs `evt` goes to (filters and groupbys)."""

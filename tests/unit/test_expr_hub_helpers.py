@@ -291,3 +291,43 @@ def test_scenario_with_if_let_and_a_map_data_file_loads_and_triggers(tmp_path):
         e.Meta.update(service="http", http_status=status, http_path=path, source_ip=f"192.0.2.{i + 1}")
         alerts += manager.process(e)
     assert [a.Source.Value for a in alerts] == ["192.0.2.1"]
+
+
+STASH_PARSER = """\
+name: test/stash
+filter: "1 == 1"
+onsuccess: next_stage
+nodes:
+  - grok:
+      pattern: '^set %{WORD:k} %{WORD:v}$'
+      apply_on: Line.Raw
+    stash:
+      - name: c
+        key: evt.Parsed.k
+        value: evt.Parsed.v
+        ttl: 5s
+        size: 10
+  - grok:
+      pattern: '^get %{WORD:k}$'
+      apply_on: Line.Raw
+    statics:
+      - meta: got
+        expression: GetFromStash('c', evt.Parsed.k)
+"""
+
+
+def test_stash_ttl_counts_from_the_time_of_the_line_that_wrote_it(tmp_path):
+    """A stash entry lives `ttl` after its own line's time, even when the log jumps years forward on that line
+    (the hub's charon-ipsec test): the parser writes it before the line's time is known."""
+    from synsec.assembly.build import EngineOptions, build_engine
+
+    (tmp_path / "parsers" / "s01-parse").mkdir(parents=True)
+    (tmp_path / "parsers" / "s01-parse" / "stash.yaml").write_text(STASH_PARSER)
+    engine, _ = build_engine(EngineOptions(config_dir=tmp_path))
+    got = []
+    for raw, ts in [("set a x", 1000.0), ("set b y", 1e9), ("get b", 1e9 + 1), ("get a", 1e9 + 2),
+                    ("get a", 1e9 + 7), ("get b", 1e9 + 8)]:
+        evt = engine.parse(Line(raw, "x.log", {"type": "t"}, Time=ts))
+        engine.pour(evt)
+        got.append(evt.Meta.get("got", ""))
+    assert got[2:] == ["y", "", "", ""]      # b is read 1 s after its line; gone 5 s after (a: long gone)

@@ -29,12 +29,20 @@ def _no_decisions_since(value: str, since_seconds: float) -> int:
 
 
 class Stash:
-    """CrowdSec's stash: named LRU caches of string values with a TTL counted in event time."""
+    """CrowdSec's stash: named LRU caches of string values with a TTL counted in event time.
+
+    A parser writes an entry before the event's own time is known (dateparse runs in a later stage), so the
+    TTL first counts from the clock (the previous event's time); `stamp(ts)`, once the event's time is known,
+    makes the entries written since count from that time instead (a log that jumps forward in time does not
+    expire what its own line just stored)."""
+
+    _MAX_FRESH = 4096      # entries awaiting their stamp (more: the rest keep counting from the clock)
 
     def __init__(self) -> None:
         self.now = 0.0
         self._caches: dict[str, OrderedDict[str, tuple[str, float | None]]] = {}
         self._limits: dict[str, tuple[float | None, int]] = {}
+        self._fresh: list[tuple[OrderedDict, str, float]] = []
 
     def configure(self, name: str, ttl: float | None = None, size: int = 1000) -> None:
         """Declare a cache (a parser node's `stash:` entry): default TTL in seconds and maximum size."""
@@ -51,9 +59,20 @@ class Stash:
         ttl = default_ttl if ttl is None else ttl
         cache = self._caches.setdefault(name, OrderedDict())
         cache[key] = (value, None if not ttl else self.now + ttl)
+        if ttl and len(self._fresh) < self._MAX_FRESH:
+            self._fresh.append((cache, key, ttl))
         cache.move_to_end(key)
         while len(cache) > size:
             cache.popitem(last=False)
+
+    def stamp(self, ts: float) -> None:
+        """The entries written since the last stamp expire `ttl` after event time `ts` (never before `now`)."""
+        start = max(self.now, ts)
+        for cache, key, ttl in self._fresh:
+            entry = cache.get(key)
+            if entry is not None:
+                cache[key] = (entry[0], start + ttl)
+        self._fresh.clear()
 
     def get(self, name: str, key: str) -> str:
         """The value, or "" when absent or expired (CrowdSec returns an empty string)."""
@@ -85,6 +104,10 @@ class ExprContext:
     def advance(self, ts: float) -> None:
         """Set event time for TTL bookkeeping (call with the event's `ts`)."""
         self.stash.advance(ts)
+
+    def stamp(self, ts: float) -> None:
+        """The time of the event just parsed: stash entries its parsers wrote count their TTL from it."""
+        self.stash.stamp(ts)
 
     @property
     def now(self) -> float:
