@@ -216,7 +216,8 @@ def _duration(doc: Doc, key: str) -> float:
 
 
 def _check_format(doc: Doc, text: str) -> None:
-    """CrowdSec's scenario format constraint: >= 1.0, < 3.0."""
+    """CrowdSec's scenario format constraint: >= 1.0, <= 3.0 (1.4.6 had < 3.0; the current hub's AppSec
+    scenarios say 3.0)."""
     if not text:
         return
     try:
@@ -224,8 +225,8 @@ def _check_format(doc: Doc, text: str) -> None:
     except ValueError:
         doc.error("format", f"bad format version {text!r}")
         return
-    if not 1.0 <= version < 3.0:
-        doc.error("format", f"format {text} is not supported (>= 1.0, < 3.0)")
+    if not 1.0 <= version <= 3.0:
+        doc.error("format", f"format {text} is not supported (>= 1.0, <= 3.0)")
 
 
 def _decode_scope(doc: Doc, spec: ScenarioSpec) -> None:

@@ -175,6 +175,14 @@ def test_bad_data_cache_options_name_their_line_and_field(line, field, needle):
     assert errs[0].startswith(f"b.yaml:{lineno}: {field}:") and needle in errs[0], errs
 
 
+@pytest.mark.parametrize("version,ok", [("1.0", True), ("2.0", True), ("3.0", True), ("3.1", False),
+                                        ("0.9", False), ("x", False)])
+def test_scenario_format_constraint(version, ok):
+    """`format:` follows current CrowdSec's scenario constraint >= 1.0, <= 3.0 (the hub's AppSec scenarios: 3.0)."""
+    errs = errors_of([("f.yaml", SSH + f"format: {version}\n")])
+    assert (errs == []) is ok and all(e.startswith("f.yaml:15: format:") for e in errs), errs
+
+
 def test_custom_scope_without_expression_is_an_error():
     """A custom scope needs an expression to give its value."""
     errs = errors_of([("s.yaml", SSH + "scope:\n  type: username\n")])
