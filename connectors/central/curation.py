@@ -2,9 +2,9 @@
 
 No I/O and no clock: every call takes `now` (the time central received the reports), so replaying the stored
 registrations and signals in order rebuilds the same state. `Curator.register` places a reporter in a cohort
-(same address block, same registration burst); `ingest` takes one reporter's reports and returns what was listed
-or had its expiry moved; `tick` expires reports and entries and returns the removals (tombstones). Trust is
-`(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`.
+(same address block, same registration burst); `ingest` takes one reporter's reports and returns what was
+listed or had its expiry moved into another hour; `tick` expires reports and entries and returns the removals
+(tombstones). Trust is `(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connectors.central.rules import KnownGoodRange, Rules
-from synsec.engine.expr.helpers_net import IpRangeSet, parse_ip
+from synsec.engine.expr.helpers_net import IpRangeSet, canonical_ipv4, parse_ip
 from synsec.hub.index import HubIndex
 
 __all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios"]
 
 _GRAIN = 60.0        # seconds per slot of the expiry wheel
+_PUBLISH_STEP = 3600.0   # a listed entry's moved expiry is published when it crosses an hour (not every report)
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,11 @@ class KnownGood:
 
     def contains(self, value: str) -> bool:
         """Whether the address is in a known-good range (anything that is not an address counts as one)."""
-        return parse_ip(value) is None or self._set.contains(value)
+        n = canonical_ipv4(value)
+        if n is not None:
+            return self._set.contains_int(4, n)
+        addr = parse_ip(value)
+        return addr is None or self._set.contains_address(addr)
 
     def which(self, value: str) -> KnownGoodRange | None:
         """The first range holding the address (for explanations)."""
@@ -263,8 +268,9 @@ class Curator:
         if new:
             names = Counter(e[3] for e in st.entries.values() if e[2] == behaviour and e[1] > now - self.rules.window)
             st.scenario = min(names.items(), key=lambda kv: (-kv[1], kv[0]))[0]
-        st.until = now + self.rules.decay
-        out.append(Listed(value, st.scenario, st.until, new))
+        old, st.until = st.until, now + self.rules.decay
+        if new or int(st.until // _PUBLISH_STEP) != int(old // _PUBLISH_STEP):
+            out.append(Listed(value, st.scenario, st.until, new))
 
     # ------------------------------------------------------------------ expiry
     def _start(self, now: float) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from connectors.api.inputs import InputError
 from connectors.api.model import parse_ip, parse_network
+from synsec.engine.expr.helpers_net import canonical_ipv4
 
 __all__ = ["Signal", "parse_signals", "MAX_SIGNALS"]
 
@@ -28,6 +29,7 @@ _NAME = re.compile(r"[A-Za-z0-9_./:@+-]{1,256}")
 _HASH = re.compile(r"[0-9a-fA-F]{0,128}")
 _RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:?[0-9]{2})?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TIMES: dict[str, bool] = {}         # RFC 3339 texts already checked (a batch repeats them); bounded
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,17 @@ def _text(item: dict, key: str, pre: str, *, required: bool = False) -> str:
 
 def _time(item: dict, key: str, pre: str, required: bool) -> str:
     text = _text(item, key, pre, required=required)
-    if text:
+    if text and text not in _TIMES:
         try:
             if not _RFC3339.fullmatch(text):
                 raise ValueError(text)
-            datetime.strptime(text[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+            datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                     int(text[17:19]))
         except ValueError:
             raise InputError(f"{pre}{key}: {text[:40]!r} is not an RFC 3339 time") from None
+        if len(_TIMES) >= 10_000:
+            _TIMES.clear()
+        _TIMES[text] = True
     return text
 
 
@@ -85,7 +91,7 @@ def _source(src, pre: str) -> tuple[str, str]:
         or _text(src, "range", f"{pre}source.")
     try:
         if scope.lower() == "ip":
-            return "Ip", str(parse_ip(value))
+            return "Ip", value if canonical_ipv4(value) is not None else str(parse_ip(value))
         if scope.lower() == "range":
             return "Range", str(parse_network(value, strict=False))
     except ValueError:

