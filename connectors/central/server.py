@@ -5,8 +5,9 @@ Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /
 enrolment: refused with a 403, there is no console), `GET /health`; and synsec's own, for `ccscli crowd`:
 `GET /v2/crowd/explain?ip=` and `GET /v2/crowd/status` (any logged-in watcher; reporters are shown by
 pseudonym). Too many failed logins from one client address (IPv6: its /64) get 429 for a while
-(`connectors.api.throttle`, as the LAPI's wrong keys). Every request is logged (method, path, status). Every error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the
-same shape and one log line.
+(`connectors.api.throttle`, as the LAPI's wrong keys). Every request is logged (method, path, status). Every
+error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the same shape and
+one log line.
 """
 
 from __future__ import annotations
