@@ -3,8 +3,8 @@
 Starts the bundled Kafka-protocol broker (tansu, memory storage) on 127.0.0.1, creates the topology's topics,
 runs `synsec worker` against it in a child process, sends the lines of the given files and of the
 acquisition files' sources (files, journald, syslog listeners: as `synsec run` reads them) into `synsec.raw`
-(as a shipper would) and prints each decision as it lands on `synsec.decisions`. Ctrl-C stops everything it
-started.
+(as a shipper would) and prints each decision as it lands on `synsec.decisions`. Ctrl-C or SIGTERM (systemd,
+`docker stop`) stops everything it started.
 """
 
 from __future__ import annotations
@@ -69,6 +69,11 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
         click.echo(f"warning: {line}", err=True)
     topo = load_topology(topology)
     config_dir = content_dir(config_dir)        # the worker is given it as --config-dir
+
+    def terminate(_signum, _frame):
+        raise KeyboardInterrupt               # SIGTERM (systemd, docker stop) stops what up started, as Ctrl-C
+
+    signal.signal(signal.SIGTERM, terminate)
     broker = LocalBroker(port or None).start()
     worker = inputs = None
     try:

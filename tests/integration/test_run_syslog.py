@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_shipper_rsyslog import _stop
 from tests.integration.test_run_live import Run, append, failures, proc_guard, wait_decision, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.integration]
@@ -150,11 +151,6 @@ ruleset(name="udp") {{ action(type="omfwd" target="127.0.0.1" port="{port}" prot
                                         for o in run.objects() if "alert" in o}) or len(alerts) >= 2)
         assert alerts == {"192.0.2.110": "crowdsecurity/ssh-bf", "192.0.2.111": "crowdsecurity/ssh-bf"}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        _stop(proc)
     stats = run.stop()
     assert stats["lines"] == 12 and stats["parsed"] == 12 and stats["unreadable"] == 0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,8 @@ from tests.streams.topology_util import REPO
 @pytest.mark.integration
 @pytest.mark.slow
 def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
-    """6 sshd failures sent over TCP to the listener an --acquis file declares → `ban Ip:…` on stdout."""
+    """6 sshd failures sent over TCP to the listener an --acquis file declares → `ban Ip:…` on stdout; SIGTERM
+    stops up, its broker and its worker (exit 0)."""
     port = free_port()
     acquis = acquis_for(tmp_path, port)
     proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "up", "--acquis", str(acquis)], cwd=tmp_path,
@@ -40,6 +42,12 @@ def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
         while not any(line.startswith("ban Ip:192.0.2.120") for line in out):
             assert proc.poll() is None and time.monotonic() < end, "".join(err)[-2000:]
             time.sleep(0.1)
+        children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert len(children) == 2                               # tansu and the worker
+        proc.send_signal(signal.SIGTERM)                        # as systemd or `docker stop` would
+        assert proc.wait(60) == 0, "".join(err)[-2000:]
+        for child in children:                                  # nothing left behind
+            assert not Path(f"/proc/{child}").exists() or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
