@@ -224,6 +224,7 @@ class Handlers:
                             "hub_scenario": not self.c.curator.verdict(s["scenario"], s["scenario_hash"]),
                             "received_at": s["received_at"], "start_at": s["start_at"], "stop_at": s["stop_at"]}
                            for s in self.c.store.signals_of(value) if s["scope"] == "Ip"]
+        out["listings"] = self.c.store.listings_of(value)
         return json_reply(out)
 
     async def status(self, request: web.Request) -> web.Response:

@@ -156,6 +156,12 @@ class CentralStore:
         self.db.execute("UPDATE watchers SET last_seq=? WHERE machine_id=?", (head, watcher))
         return new, deleted
 
+    def listings_of(self, value: str, limit: int = 50) -> list[dict]:
+        """When an address was listed and removed (tombstoned), newest first."""
+        cur = self.db.execute("SELECT scenario, listed_at, until, removed_at FROM blocklist WHERE value=?"
+                              " ORDER BY id DESC LIMIT ?", (value, limit))
+        return [dict(zip(("scenario", "listed_at", "until", "removed_at"), row)) for row in cur.fetchall()]
+
     def blocklist(self) -> list[BlockEntry]:
         return self.db.execute("SELECT id, scope, value, scenario, until FROM blocklist WHERE removed_at IS NULL"
                                " ORDER BY id").fetchall()

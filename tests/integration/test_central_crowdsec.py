@@ -197,6 +197,8 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     why = json.loads(res.stdout)
     assert why["listed"] and why["rule"].startswith("consensus: http: 2 cohort(s)")
     assert len({r["reporter"] for r in why["reporters"]}) == 2 and "lapi-1" not in res.stdout
+    res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "explain", ATTACKER])
+    assert res.exit_code == 0 and f"{ATTACKER}: listed until" in res.stdout and "# Listings" in res.stdout, res.output
     res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "status"])
     assert res.exit_code == 0 and "listed\t1" in res.stdout, res.output
     res = CliRunner().invoke(ccscli, ["crowd", "--url", central_url, "--machine-id", "lapi-1", "--password", "no",

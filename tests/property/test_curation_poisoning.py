@@ -108,7 +108,7 @@ def test_attacker_reported_by_three_established_reporters_is_listed_within_the_w
 
 def test_decay_removes_the_entry_and_central_publishes_a_tombstone(tmp_path):
     """A listed address nobody reports again is removed after `decay`: the next pull of a watcher that had it
-    gets it in `deleted`, and a startup pull no longer has it."""
+    gets it in `deleted`, a startup pull no longer has it, and explain shows when it was listed and removed."""
     clock = [T0]
     store = CentralStore(tmp_path)
     rules = replace(RULES, same_block=False)            # the test's watchers all register from 127.0.0.1
@@ -134,11 +134,14 @@ def test_decay_removes_the_entry_and_central_publishes_a_tombstone(tmp_path):
                 heads.append({"Authorization": f"Bearer {token}"})
             delta = await (await client.get("/v2/decisions/stream?startup=false", headers=heads[0])).json()
             fresh = await (await client.get("/v2/decisions/stream?startup=true", headers=heads[1])).json()
-            return listed, delta, fresh
+            why = await (await client.get("/v2/crowd/explain?ip=45.13.227.7", headers=heads[2])).json()
+            return listed, delta, fresh, why
     try:
-        listed, delta, fresh = asyncio.run(main())
+        listed, delta, fresh, why = asyncio.run(main())
     finally:
         store.close()
     assert [d["value"] for d in listed["new"]] == ["45.13.227.7"]
     assert delta["new"] == [] and [d["value"] for d in delta["deleted"]] == ["45.13.227.7"]
     assert fresh == {"new": [], "deleted": []}
+    assert not why["listed"] and [(x["listed_at"], x["removed_at"]) for x in why["listings"]] == [
+        (T0, T0 + RULES.decay + 120)]

@@ -72,6 +72,9 @@ def explain(client, ip: str, output: str) -> None:
             utc_text(r["last_seen"]), r["corroborated"], r["counted"]] for r in got["reporters"]])
     table("Timeline (latest signals)", ["received", "reporter", "scenario", "hub scenario"],
           [[utc_text(t["received_at"]), t["reporter"], t["scenario"], t["hub_scenario"]] for t in got["timeline"]])
+    table("Listings", ["listed", "until", "removed", "scenario"],
+          [[utc_text(x["listed_at"]), utc_text(x["until"]), utc_text(x["removed_at"]), x["scenario"]]
+           for x in got.get("listings", [])])
 
 
 @crowd.command()
