@@ -140,8 +140,8 @@ def _run_sources(files, log_types, labels, acquis, warnings: list[str] | None = 
     from synsec.runner.acquis import FileSource, StdinSource, load_acquis
 
     if not files and not acquis:
-        raise click.UsageError("nothing to read: give -f FILE --type TYPE (`-f -`: stdin) and/or --acquis "
-                               "acquis.yaml")
+        raise click.UsageError("nothing to read: give -f FILE --type TYPE and/or --acquis acquis.yaml "
+                               "(`-f -` reads stdin)")
     if files and not log_types:
         raise click.BadParameter("-f FILE needs --type (e.g. syslog, nginx)", param_hint="--type")
     if len(log_types) > 1 and len(log_types) != len(files):
