@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import logging
 import re
 import sqlite3
@@ -26,6 +25,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from connectors.api.inputs import InputError, parse_json
+from connectors.api.model import parse_ip
 from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.throttle import AuthThrottle
 from connectors.central.curation import Curator
@@ -212,7 +212,7 @@ class Handlers:
         if unknown:
             raise InputError(f"unknown parameter(s): {', '.join(unknown)[:200]}")
         try:
-            value = str(ipaddress.ip_address(request.query.get("ip", "")))
+            value = str(parse_ip(request.query.get("ip", "")))        # canonical, as signals store it
         except ValueError:
             raise InputError("ip must be an IP address") from None
         now = self.c.clock()

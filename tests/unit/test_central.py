@@ -201,22 +201,23 @@ def test_explain_and_status_show_the_curation_with_pseudonymous_reporters(tmp_pa
         await _report(client, "w1", ["45.13.227.7", "8.8.8.8"])
         await _report(client, "w2", ["45.13.227.7"])
         h = await _login(client, "w3")
-        explain = await (await client.get("/v2/crowd/explain?ip=45.13.227.7", headers=h)).json()
+        explain = await (await client.get("/v2/crowd/explain?ip=::ffff:45.13.227.7", headers=h)).json()
         good = await (await client.get("/v2/crowd/explain?ip=8.8.8.8", headers=h)).json()
         status = await (await client.get("/v2/crowd/status", headers=h)).json()
         bad = [(await client.get(u, headers=hd)).status for u, hd in (
             ("/v2/crowd/explain?ip=nope", h), ("/v2/crowd/explain?ip=1.2.3.4&x=1", h),
+            ("/v2/crowd/explain?ip=fe80::1%25eth0", h),
             ("/v2/crowd/explain?ip=1.2.3.4", {}), ("/v2/crowd/status", {}))]
         return explain, good, status, bad
     explain, good, status, bad = _run(tmp_path, scenario)
-    assert explain["listed"] and explain["rule"].startswith("consensus: http: 2 cohort(s)")
+    assert explain["value"] == "45.13.227.7" and explain["listed"] and explain["rule"].startswith("consensus: http: 2 cohort(s)")
     ids = {r["reporter"] for r in explain["reporters"]}
     assert len(ids) == 2 and not ids & {"w1", "w2"} and all(len(i) == 12 for i in ids)
     assert [t["reporter"] in ids and t["hub_scenario"] for t in explain["timeline"]] == [True, True]
     assert good["rule"].startswith("known-good") and not good["listed"]
     assert (status["reporters"], status["listed"], status["signals_received"]) == (3, 1, 3)
     assert status["signals_not_counted"] == {"known-good": 1} and status["signals_per_second"] > 0
-    assert bad == [400, 400, 401, 401]
+    assert bad == [400, 400, 400, 401, 401]
 
 
 def test_a_restart_rebuilds_the_curation_from_the_store(tmp_path):
