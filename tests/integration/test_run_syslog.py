@@ -1,9 +1,9 @@
 """`source: syslog`: `synsec run` as a syslog server on a loopback port, fed by real senders — util-linux
 `logger` (RFC 5424 over TCP with octet counting, RFC 3164 over UDP), raw sockets (newline framing, an oversize
-datagram, garbage) and Debian's rsyslogd forwarding a log file with omfwd — each ending in an sshd ban (an
-alert with the hub). The rsyslog case runs the unmodified CrowdSec hub (crowdsecurity/syslog-logs + sshd),
-which reads the lines the listener writes as it reads CrowdSec's. Every process is started here and stopped by
-its PID."""
+datagram, garbage) and Debian's rsyslogd forwarding a log file with omfwd — each ending in an sshd ban. The
+rsyslog case runs the unmodified CrowdSec hub (crowdsecurity/syslog-logs + sshd, Debian's profiles), which
+reads the lines the listener writes as it reads CrowdSec's. Every process is started here and stopped by its
+PID."""
 
 from __future__ import annotations
 
@@ -104,17 +104,20 @@ def test_port_in_use_is_a_clear_error(tmp_path):
 
 @pytest.fixture(scope="module")
 def hub_sshd(tmp_path_factory) -> tuple[Path, Path]:
-    from tests.hubutil import crowdsec_ref, require_hub
+    from tests.hubutil import crowdsec_ref, hub_root, require_hub
 
     paths = require_hub()
     work = tmp_path_factory.mktemp("hubsshd")
     crowdsec_ref().build_config(work, paths, ["crowdsecurity/linux", "crowdsecurity/sshd"], "http://127.0.0.1:9/")
+    profiles = hub_root() / "etc" / "crowdsec" / "profiles.yaml"         # Debian's stock profiles: bans
+    (work / "cfg" / "profiles.yaml").write_text(profiles.read_text())
     return work / "cfg", work / "data"
 
 
 def test_rsyslog_forwarding_to_the_listener_bans_with_hub_content(tmp_path, proc_guard, hub_sshd):
     """rsyslogd tails an auth log (imfile, tag sshd[2000]:) and forwards it (omfwd, TCP octet-counted and
-    UDP); `synsec run` on the CrowdSec hub's sshd collection alerts on the brute force once per relay."""
+    UDP); `synsec run` on the CrowdSec hub's sshd collection and Debian's stock profiles bans the brute force
+    of each relay."""
     rsyslogd = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
     if not os.path.exists(rsyslogd):
         pytest.fail("needs rsyslog (scripts/apt-packages.txt)")
@@ -146,10 +149,8 @@ ruleset(name="udp") {{ action(type="omfwd" target="127.0.0.1" port="{port}" prot
         for log, ip in ((tcp_log, "192.0.2.110"), (udp_log, "192.0.2.111")):
             with log.open("a") as fh:
                 fh.write("".join(failure(ip, i) + "\n" for i in range(6)))
-        alerts: dict = {}                                 # (the build has no profiles.yaml: alerts only)
-        wait_for(lambda: alerts.update({o["alert"]["source"]["value"]: o["alert"]["scenario"]
-                                        for o in run.objects() if "alert" in o}) or len(alerts) >= 2)
-        assert alerts == {"192.0.2.110": "crowdsecurity/ssh-bf", "192.0.2.111": "crowdsecurity/ssh-bf"}
+        for ip in ("192.0.2.110", "192.0.2.111"):
+            assert wait_decision(state, ip)["scenario"] == "crowdsecurity/ssh-bf"
     finally:
         _stop(proc)
     stats = run.stop()
