@@ -24,7 +24,7 @@ _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun",
 _PRI = re.compile(rb"<([0-9]{1,3})>")
 _RFC3339 = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,9})?"
                       r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
-_BSD_DATE = re.compile(r"([A-Z][a-z]{2}) ([ 0-9][0-9]) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
+_BSD_DATE = re.compile(r"([A-Z][a-z]{2}) {1,2}([0-9]{1,2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})")
 _TAG = re.compile(r"([^\s\[\]:]{1,128})(?:\[([^\]\s]{1,128})\])?:? ?")
 _BOM = "\ufeff"
 
@@ -137,7 +137,7 @@ def _bsd_date(text: str, now: float) -> tuple[float | None, str]:
     """An RFC 3164 `Mmm dd hh:mm:ss` date (year of `now`, UTC) or an RFC 3339 one, and the rest."""
     m = _BSD_DATE.match(text)
     if m and m.group(1) in _MONTHS:
-        month, day = _MONTHS[m.group(1)], int(m.group(2).strip())
+        month, day = _MONTHS[m.group(1)], int(m.group(2))
         year = datetime.fromtimestamp(now, timezone.utc).year
         try:
             stamp = datetime(year, month, day, int(m.group(3)), int(m.group(4)), int(m.group(5)),

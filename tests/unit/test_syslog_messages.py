@@ -30,6 +30,7 @@ def test_rfc3164_messages_with_and_without_host():
     CrowdSec's `unknownhost`; a procid that is not a number becomes 1, as in CrowdSec."""
     assert _line(b"<13>Dec  2 10:59:00 bastion sshd[123]: Failed password") == \
         "2026-12-02T10:59:00+00:00 bastion sshd[123]: Failed password"
+    assert _line(b"<13>Dec 2 10:59:00 h sshd: one space") == "2026-12-02T10:59:00+00:00 h sshd: one space"
     assert _line(b"<13>Dec  2 10:59:00 sshd: no host") == "2026-12-02T10:59:00+00:00 unknownhost sshd: no host"
     assert _line(b"<13>Dec 31 23:59:00 h cron[x]: y", now=NOW + 31 * 86400) == \
         "2026-12-31T23:59:00+00:00 h cron[1]: y"
