@@ -8,6 +8,7 @@ nesting crashed the tools with SyntaxError/RecursionError; constant folding buil
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,19 @@ def test_deep_nesting_is_a_load_error(text):
     """5,000 nested brackets, unary operators, members or sigma-style groups: a clean load error."""
     with pytest.raises(ExprError, match="nested too deeply"):
         compile_expr(text, where=W)
+
+
+@pytest.mark.parametrize("text", [
+    "evt.Meta.a; " * 100_000 + "1", "[" + "evt.Meta.a, " * 100_000 + "1]", "evt.Meta.a; " * 6000 + "1",
+    "let v = 1; " + "v; " * 30_000 + "v", "{" + "'k': 1, " * 20_000 + "}",
+])
+def test_huge_expression_is_a_quick_load_error(text):
+    """Past MAX_NODES nodes (or 4x as many tokens) an expression is a load error within a second or two,
+    sequences included, instead of many seconds of compiling."""
+    started = time.perf_counter()
+    with pytest.raises(ExprError, match="expression too large"):
+        compile_expr(text, where=W)
+    assert time.perf_counter() - started < 3.0
 
 
 def test_nesting_up_to_the_limit_compiles():

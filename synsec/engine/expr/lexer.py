@@ -41,11 +41,13 @@ class Token:
         return "end of expression" if self.kind == "eof" else f"{self.kind}({self.value!r})"
 
 
-def tokenize(text: str) -> list[Token]:
-    """Split text into tokens, ending with an 'eof' token; raise LexError on bad input."""
+def tokenize(text: str, limit: int | None = None) -> list[Token]:
+    """Split text into tokens, ending with an 'eof' token; raise LexError on bad input or past `limit` tokens."""
     out: list[Token] = []
     i, n = 0, len(text)
     while i < n:
+        if limit is not None and len(out) > limit:
+            raise LexError(f"expression too large (more than {limit} tokens)", i)
         c = text[i]
         if c in " \t\r\n":
             i += 1

@@ -8,7 +8,7 @@ from typing import Any
 __all__ = [
     "Node", "Const", "Ident", "Pointer", "Unary", "Binary", "Member", "Slice", "Call", "MethodCall",
     "Builtin", "Predicate", "Chain", "Conditional", "ArrayLit", "MapLit", "Let", "Sequence",
-    "tree_depth",
+    "tree_depth", "tree_size",
 ]
 
 
@@ -150,3 +150,17 @@ def tree_depth(root: Node, limit: int) -> int:
             return deepest
         stack.extend((getattr(item, f), depth + 1) for f in item.__slots__ if f != "pos")
     return deepest
+
+
+def tree_size(root: Node, limit: int) -> int:
+    """How many nodes the tree has, counted without recursion; stops once past `limit`."""
+    count = 0
+    stack: list[Any] = [root]
+    while stack and count <= limit:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            stack.extend(item)
+        elif isinstance(item, Node):
+            count += 1
+            stack.extend(getattr(item, f) for f in item.__slots__ if f != "pos")
+    return count

@@ -5,9 +5,9 @@ from __future__ import annotations
 from ..errors import ExprTextError
 from .lexer import LexError, Token, tokenize
 from .nodes import (ArrayLit, Binary, Builtin, Call, Chain, Conditional, Const, Ident, Let, MapLit, Member,
-                    MethodCall, Node, Pointer, Predicate, Sequence, Slice, Unary, tree_depth)
+                    MethodCall, Node, Pointer, Predicate, Sequence, Slice, Unary, tree_depth, tree_size)
 
-__all__ = ["ParseError", "parse", "BINARY", "UNARY", "PREDICATES", "MAX_DEPTH", "balanced"]
+__all__ = ["ParseError", "parse", "BINARY", "UNARY", "PREDICATES", "MAX_DEPTH", "MAX_NODES", "balanced"]
 
 
 class ParseError(ExprTextError):
@@ -17,6 +17,11 @@ class ParseError(ExprTextError):
 # How deep an expression may nest (hub content: 14 at most). Deeper text is a load error, never a RecursionError
 # in the parser, the code generator or Python's own compiler (which refuses 200 nested parentheses).
 MAX_DEPTH = 50
+# How many syntax nodes one expression may have: a larger text is a load error instead of seconds of compiling.
+# expr's own default is 10,000 (conf.DefaultMaxNodes; the hub's largest, a sigma rule, has about 8,000); synsec
+# allows more, so 1,500-term sigma-style `or` lists (12,000) still compile.
+MAX_NODES = 25_000
+MAX_TOKENS = 4 * MAX_NODES     # tokenizing stops there (a node takes at most a few tokens: `(x)`, commas)
 
 
 # expr v1.17 parser/operator: name -> (precedence, right-associative)
@@ -45,7 +50,7 @@ PREDICATES: dict[str, tuple[int, bool]] = {
 def parse(text: str) -> Node:
     """Parse one expression; raise ParseError (with the offset) on bad syntax."""
     try:
-        tokens = tokenize(text)
+        tokens = tokenize(text, MAX_TOKENS)
     except LexError as err:
         raise ParseError(err.message, err.pos) from None
     p = _Parser(tokens)
@@ -54,6 +59,8 @@ def parse(text: str) -> Node:
         p.fail(f"unexpected token {p.cur}")
     if tree_depth(node, MAX_DEPTH) > MAX_DEPTH:        # long `a.b.c...` or `a + b + ...` chains
         raise ParseError(f"expression nested too deeply (more than {MAX_DEPTH} levels)", node.pos)
+    if tree_size(node, MAX_NODES) > MAX_NODES:         # long lists, sequences, `or` chains
+        raise ParseError(f"expression too large (more than {MAX_NODES} nodes)", node.pos)
     return node
 
 
