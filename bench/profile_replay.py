@@ -96,7 +96,7 @@ def main(argv=None) -> int:
 
     from synsec.engine.model import Line
     from synsec.assembly.build import EngineOptions, build_engine
-    from synsec.runner.inputs import InputStats, iter_lines
+    from synsec.runner.inputs import iter_lines
 
     log, _truth = bench_replay.gen_logs(args.kind, args.lines)
     if args.own:
@@ -115,8 +115,7 @@ def main(argv=None) -> int:
     ref = time.time()
 
     def run():
-        inputs = InputStats()
-        for _src, text in iter_lines([str(log)], inputs):
+        for _src, text in iter_lines([str(log)], engine.counts):
             engine.process(Line(text, _src, labels), ref if engine.last_event_time == 0.0 else 0.0)
         engine.finish()
 

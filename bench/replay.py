@@ -112,7 +112,7 @@ def _worker(spec: dict) -> dict:
     live = len(engine.buckets.live_buckets())
     res.update({"rss_before_kb": rss0, "rss_after_kb": rss1, "live_buckets": live,
                 "bucket_records": len(getattr(engine.buckets, "buckets", {}) or {}),
-                "lines": engine.stats.as_dict().get("lines")})
+                "lines": engine.counts.total("lines")})
     return res
 
 

@@ -33,7 +33,7 @@ from streams.routing import IDLE_LINE, MARKER, Router
 from synsec.engine.buckets import BucketManager
 from synsec.assembly.build import split_engine
 from synsec.engine.decisions import is_over, taken
-from synsec.engine.pipeline import Output, add_counts
+from synsec.engine.pipeline import Output
 from synsec.engine.ties import tie_key
 from topologies import EXPIRY_TABLE, TABLES
 
@@ -104,8 +104,9 @@ def _install_parse(app: faust.App, shell) -> None:
                 msg = event.message
                 if router is not None:
                     router.handled(msg.partition, msg.offset)
+                engine.counts.inc("bytes", msg.topic, n=len(msg.value or b""))
                 if msg.value is not None and len(msg.value) > raw.max_line_bytes:
-                    count("parse.too_long")
+                    engine.counts.inc("too_long")
                     continue
                 try:
                     line = raw_to_line(msg.value, raw.labels, shapes_with(raw.line_field, raw.labels_field),
@@ -187,14 +188,9 @@ class _Buckets:
         self.events = shell.topology.topics["events"]
         # reprocess overflows: routed here when parse routes (no route agent reads synsec.events)
         self.router = Router(shell) if shell.parse_routes else None
-        self.retired: dict[str, dict[str, int]] = {}   # what the engines dropped at rebalances counted (metrics)
-        self.retired_whitelisted = 0                   # and their whitelisted overflows
 
     def drop_partitions(self) -> None:
-        """Forget the partitions' engines (rebuilt from the table on next use); keep their bucket counts."""
-        for part in self.partitions.values():
-            add_counts(self.retired, part.engine.buckets.stats)
-            self.retired_whitelisted += part.engine.stats.overflows_whitelisted
+        """Forget the partitions' engines (rebuilt from the table on next use; their counts are the shell's)."""
         self.partitions.clear()
 
     def held(self) -> int:
@@ -260,8 +256,6 @@ class _Buckets:
 
     def emit(self, result: Output, out: Outbox) -> None:
         codecs = self.shell.codecs
-        if result.alerts:
-            self.shell.on_outputs(alerts=result.alerts)
         for alert in result.alerts:
             self.shell.count("buckets.alerts")
             key = f"{alert.Source.Scope}:{alert.Source.Value}".encode()
@@ -313,8 +307,6 @@ def _install_profiles(app: faust.App, shell) -> None:
                     continue
                 now = time.time()
                 made = shell.engine.decide(alert)
-                if made:
-                    shell.on_outputs(decisions=made)
                 for d in made:
                     d = taken(d, now)              # as CrowdSec's LAPI: a decision runs from when it is taken
                     shell.count("profiles.decisions")

@@ -27,7 +27,6 @@ from streams.metrics import worker_metrics
 from synsec.wire.registry import HttpRegistry, LocalRegistry
 from streams.transport import guard_flow_resume, transport_class
 from synsec.assembly.build import EngineOptions, build_engine
-from synsec.assembly.metrics import count_outputs
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
 __all__ = ["WorkerSettings", "create_app", "Shell"]
@@ -61,8 +60,9 @@ class WorkerSettings:
 
 
 class Shell:
-    """What the agents share: the engine (compiled content), codecs, topics, the bucket table, counters, and
-    the Prometheus families over them (`metrics`)."""
+    """What the agents share: the engine (compiled content) and its counter set (`engine.counts`: the engine's
+    counts, the agents' own under `worker_agent`), codecs, topics, the bucket table, and the Prometheus families
+    over them (`metrics`)."""
 
     def __init__(self, app: faust.App, settings: WorkerSettings):
         self.app = app
@@ -71,7 +71,6 @@ class Shell:
         self.engine, self.content = build_engine(settings.engine)
         registry = HttpRegistry(settings.registry_url) if settings.registry_url else LocalRegistry()
         self.codecs = Codecs(registry)
-        self.counters: dict[str, int] = {}
         self.buckets_state = None         # streams.agents._Buckets when this worker runs the buckets agent
         self.metrics = worker_metrics(self)
         self.topics = {role: app.topic(spec.name, key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -88,11 +87,9 @@ class Shell:
         self.table.value_serializer = codec    # the store and the changelog topic are made lazily, after this
 
     def count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
-
-    def on_outputs(self, alerts=(), decisions=()) -> None:
-        """Alerts the buckets agent raised and decisions the profiles agent made (for the metrics)."""
-        count_outputs(self.metrics, alerts, decisions)
+        """An agent's own count, `name` as `agent.counter` (`parse.lines`, `buckets.late`…)."""
+        agent, _, counter = name.partition(".")
+        self.engine.counts.inc("worker_agent", agent, counter, n=n)
 
     def concurrency(self, agent: str) -> int:
         spec = self.topology.agents.get(agent)

@@ -1,13 +1,15 @@
 """The API's Prometheus families (rendered by `synsec.metrics.Counters`, text format 0.0.4): requests,
 bouncer pulls, refused keys, and — computed at each scrape from what the API serves — active decisions by
-origin, scenario and type and stored alerts by scenario."""
+origin, scenario and type, stored alerts by scenario, and the engine's counters that `synsec replay` and
+`synsec run` added to the store (`synsec.assembly.metrics.register_samples`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
 
-from synsec.metrics import CONTENT_TYPE, Counters
+from synsec.assembly.metrics import register_samples
+from synsec.metrics import CONTENT_TYPE, Counters, Sample
 
 __all__ = ["Metrics", "CONTENT_TYPE", "REQUESTS", "PULLS", "FORBIDDEN", "THROTTLED", "DECISIONS_ACTIVE",
            "ALERTS", "OUT_OF_RANGE"]
@@ -44,10 +46,11 @@ class Metrics(Counters):
         self.inc(THROTTLED)
 
     def views(self, active: Callable[[], list], alert_counts: Callable[[], dict[str, int]],
-              out_of_range: Callable[[], int] = lambda: 0) -> None:
-        """Gauges read at each scrape: `active()` gives the active decision records (with `origin`,
+              out_of_range: Callable[[], int] = lambda: 0, stored: Callable[[], list[Sample]] = list) -> None:
+        """Families read at each scrape: `active()` gives the active decision records (with `origin`,
         `scenario`, `type`), `alert_counts()` {scenario: stored alerts}, `out_of_range()` decisions read
-        with an `until` skipped or clamped (`synsec.engine.durations.bounded_until`)."""
+        with an `until` skipped or clamped (`synsec.engine.durations.bounded_until`), `stored()` the counter
+        samples in-process runs added to the store."""
         self.gauge(OUT_OF_RANGE, "Decisions read whose end was not a number (skipped) or more than 10 years "
                    "away (clamped): written before durations were bounded.", (),
                    lambda: [((), out_of_range())])
@@ -56,3 +59,4 @@ class Metrics(Counters):
                    lambda: Counter((r.origin, r.scenario, r.type) for r in active()).items())
         self.gauge(ALERTS, "Alerts in the store, by scenario.", ("scenario",),
                    lambda: [((scenario,), n) for scenario, n in alert_counts().items()])
+        register_samples(self, stored)

@@ -330,7 +330,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
                token_ttl: float = 3600.0) -> web.Application:
     """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too."""
     h = Handlers(backend, clock, metrics or Metrics(), throttle)
-    h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0))
+    h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0),
+                    backend.alerts.metric_samples)
     app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
     if backend.machines is not None and backend.alert_writer is not None and secret is not None:
         h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,

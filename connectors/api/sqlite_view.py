@@ -136,6 +136,9 @@ class StoreWriter:
     def alert_counts(self) -> dict[str, int]:
         return self.store.alert_counts()
 
+    def metric_samples(self) -> list:
+        return self.store.metric_samples()
+
     def delete_alerts(self, **filters) -> int:
         return self.store.delete_alerts(**filters)
 

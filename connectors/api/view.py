@@ -84,6 +84,9 @@ class AlertReader(Protocol):
     def alert_counts(self) -> dict[str, int]:
         """{scenario: stored alerts} (the API's /metrics)."""
 
+    def metric_samples(self) -> list:
+        """The counter samples `synsec replay` and `synsec run` added (the API's /metrics)."""
+
     def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
                       value: str | None = None, where: "AlertFilter | None" = None) -> int:
         """Remove matching alerts (not their decisions); the number removed."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synsec.content.loader import Content, default_content_dir, load_content
+from synsec.engine.counters import CounterSet
 from synsec.engine.enrichers import ENRICHERS, EnrichContext
 from synsec.engine.errors import LoadError, Where
 from synsec.engine.parser import ParseContext
@@ -72,24 +73,25 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
     if content is None:
         content = load_content(opts.config_dir or default_content_dir(), data_dirs=list(opts.data_dirs),
                                pattern_dirs=list(opts.pattern_dirs), grok_engine=opts.grok_engine)
-    counts: dict[str, int] = {}     # the engine's one counter set: parser, enricher and profile counts
+    counts = CounterSet()     # the engine's one counter set: parser, enrichers, buckets, profiles, Engine
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
-                           asn_db=open_mmdb(opts.geoip_asn), counters=counts)
-    ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counters=counts)
+                           asn_db=open_mmdb(opts.geoip_asn), counts=counts)
+    ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counts=counts)
     profiles = build_profiles(opts, content, counts)
-    engine = Engine(content.parsers, BucketManager(content.scenarios), content.postoverflows, profiles, ctx,
-                    after=INLINE)
+    engine = Engine(content.parsers, BucketManager(content.scenarios, counts=counts), content.postoverflows,
+                    profiles, ctx, after=INLINE)
     return engine, content
 
 
-def build_profiles(opts: EngineOptions, content: Content, counters: dict | None = None) -> ProfileEngine:
+def build_profiles(opts: EngineOptions, content: Content, counts: CounterSet | None = None) -> ProfileEngine:
     """The profiles of `content` (with its simulation and allowlist): what turns an alert into decisions, in an
     engine or alone (`synsec api`, for the alerts machines push)."""
     return ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
-                         counters={} if counters is None else counters)
+                         counts=CounterSet() if counts is None else counts)
 
 
 def split_engine(engine: Engine, buckets) -> Engine:
     """The topology's buckets agent's engine for one partition: `engine`'s content over `buckets` (that
-    partition's manager), overflows handled `SPLIT` (decided by the profiles agent, reprocess routed again)."""
+    partition's manager), overflows handled `SPLIT` (decided by the profiles agent, reprocess routed again).
+    It counts into `engine`'s counter set (one set per worker, whatever the partitions)."""
     return Engine(engine.parsers, buckets, engine.postoverflows, engine.profiles, engine.ctx, after=SPLIT)

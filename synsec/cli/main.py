@@ -59,18 +59,19 @@ def _print_human(result) -> None:
     _print_stats(result.stats)
 
 
+_HEADLINE = ("lines", "parsed", "unparsed", "whitelisted", "alerts", "decisions")
+
+
 def _print_stats(s: dict) -> None:
-    """The end-of-run summary (`synsec.runner.summary.run_summary`) of replay and run, on stderr."""
-    click.echo(f"lines read: {s['lines']}  parsed: {s['parsed']}  unparsed: {s['unparsed']}  "
-               f"whitelisted: {s['whitelisted']}  alerts: {s['alerts']}  decisions: {s['decisions']}  "
-               f"{s['lines_per_s']:.0f} lines/s" + ("  (interrupted)" if s["interrupted"] else ""), err=True)
-    click.echo(f"bad lines: too long {s['too_long']}, invalid utf-8 {s['invalid_utf8']}, binary {s['binary']}  "
-               f"no timestamp: {s['no_timestamp']}  dates unparsed: {s['parser_dateparse_failed']}  "
-               f"overflows whitelisted: {s['overflows_whitelisted']}", err=True)
-    click.echo(f"allowlisted: {s['profiles_allowlisted']}  profile errors: filter {s['profiles_filter_errors']}, "
-               f"duration_expr {s['profiles_duration_expr_errors']}  files: {s['files']}  "
-               f"rotations: {s['rotations']}  truncations: {s['truncations']}  live buckets: {s['live_buckets']}",
-               err=True)
+    """The end-of-run summary (`synsec.runner.summary.run_summary`) of replay and run, on stderr: the main
+    counts, then every other counter of the run's set that is not zero (`synsec.engine.counters`)."""
+    from synsec.engine.counters import COUNTERS, RUN_SCOPES
+
+    click.echo("  ".join(f"{name}: {s[name]}" for name in _HEADLINE) + f"  {s['lines_per_s']:.0f} lines/s"
+               + ("  (interrupted)" if s["interrupted"] else ""), err=True)
+    rest = [f"{c.name}: {s[c.name]}" for c in COUNTERS if c.scope in RUN_SCOPES and c.name not in _HEADLINE
+            and s.get(c.name)]
+    click.echo("  ".join(rest + [f"files: {s['files']}", f"live buckets: {s['live_buckets']}"]), err=True)
 
 
 @cli.command()
@@ -179,29 +180,23 @@ def _lock_state_dir(state_dir: Path):
 
 
 class _LiveSink:
-    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; remembers what
-    `ccscli metrics` counts (scenario of each alert, each decision) for `metrics()` at exit; with a crowd, queues
-    the signals of the alerts (synsec.cli.crowd).
+    """emit(Output): store the alerts and decisions, then print one line (or JSON object) each; with a crowd,
+    queues the signals of the alerts (synsec.cli.crowd).
 
     After a crash, `synsec run` re-reads the lines after its last saved state and finds the same alerts again
-    (same deterministic ids): those the store already holds are neither stored, printed nor counted again."""
+    (same deterministic ids): those the store already holds are neither stored nor printed again."""
 
     def __init__(self, output: str, store, crowd=None):
         self.output, self.store, self.crowd = output, store, crowd
-        self.alerts: list = []
-        self.decisions: list = []
 
     def __call__(self, out) -> None:
         import json
-        from types import SimpleNamespace
 
         alerts, decisions = self._unstored(out.alerts, out.decisions)
         if self.crowd is not None:
             self.crowd.enqueue(alerts)      # before storing: re-detected after a crash, queued only once
         if self.store is not None:
             self.store.add(alerts, decisions)
-        self.alerts.extend(SimpleNamespace(Scenario=a.Scenario) for a in alerts)
-        self.decisions.extend(decisions)
         for a in alerts:
             click.echo(json.dumps({"alert": a.to_dict()}) if self.output == "json" else
                        f"alert {a.Scenario} {a.Source.Scope}:{a.Source.Value} {a.EventsCount} events "
@@ -220,12 +215,13 @@ class _LiveSink:
         return ([a for a in alerts if self.store.alert(a.UUID) is None],
                 [d for d in decisions if d.id not in stored])
 
-    def add_metrics(self, engine, line_errors: dict[str, int]) -> None:
-        """Add this run's counters, and the input reader's bad lines, to the store's (as each replay does)."""
-        from synsec.assembly.metrics import replay_samples
+    def add_metrics(self, engine) -> None:
+        """Add this run's counters (the engine's set, the tailer's counts in it) to the store's, as each replay
+        does."""
+        from synsec.assembly.metrics import run_samples
 
         if self.store is not None:
-            self.store.add_metrics(replay_samples(engine, self.alerts, self.decisions, line_errors))
+            self.store.add_metrics(run_samples(engine.counts))
 
 
 @cli.command()
@@ -255,7 +251,6 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     import signal
 
     from synsec.assembly.build import EngineOptions, build_engine
-    from synsec.runner.inputs import InputStats
     from synsec.runner.live import LiveOptions, LiveRunner, load_state
     from synsec.runner.sources import Inputs
 
@@ -281,7 +276,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     from synsec.store import Store
 
     store = None if no_store else Store(settings.state_dir)
-    inputs = Inputs(sources, InputStats(), saved=state.get("positions") or {},
+    inputs = Inputs(sources, engine.counts, saved=state.get("positions") or {},
                     saved_globs=tuple(state.get("globs") or ()), cursors=state.get("cursors") or {},
                     warn=lambda text: click.echo(f"warning: {text}", err=True))
     crowd = None if no_store else start_crowd(settings.state_dir, content, engine.profiles.origin, share,
@@ -305,7 +300,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
         click.echo(f"tailing {inputs.describe()} from {len(sources)} source(s); "
                    f"state {settings.state_dir}; {len(engine.buckets.buckets)} bucket(s) restored", err=True)
         runner.run()
-        sink.add_metrics(runner.engine, inputs.stats.errors())
+        sink.add_metrics(runner.engine)
     finally:
         if crowd is not None:
             crowd.stop()

@@ -48,7 +48,7 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
     from synsec.wire.kafka import BrokerSettings
     from synsec.engine.errors import LoadError, LoadErrors
     from synsec.runner.acquis import FileSource, load_acquis
-    from synsec.runner.inputs import InputStats
+    from synsec.engine.counters import CounterSet
     from synsec.runner.sources import Inputs
     from synsec.wire.codecs import Codecs
     from synsec.wire.registry import LocalRegistry
@@ -86,7 +86,7 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
             cmd += ["--metrics-listen", metrics_listen]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                   stdout=sys.stderr)      # our stdout carries only the decisions
-        inputs = Inputs(sources, InputStats(), from_start=from_start,
+        inputs = Inputs(sources, CounterSet(), from_start=from_start,
                         warn=lambda text: click.echo(f"warning: {text}", err=True))
         try:
             inputs.start(time.time())

@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from synsec.engine.counters import CounterSet
 from synsec.engine.errors import Where
 from synsec.engine.model import Event
 from synsec.engine.statics import as_text as _as_text
@@ -114,16 +115,17 @@ class Stage:
 
 @dataclass
 class ParseContext:
-    """Run-time collaborators of the parser: enrichers, their context, the expr context, counters, tracer."""
+    """Run-time collaborators of the parser: enrichers, their context, the expr context, the engine's counter
+    set (`synsec.engine.counters`), tracer."""
 
     enrichers: dict
     enrich_ctx: Any
     expr_ctx: Any = None
-    counters: dict = field(default_factory=dict)
+    counts: CounterSet = field(default_factory=CounterSet)
     tracer: Callable | None = None        # tracer(node, event, ok) — used by `ccscli explain`
 
     def count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
+        self.counts.inc(name, n=n)
 
 
 def _run_expr(fn: Callable, evt: Event, ctx: ParseContext, counter: str) -> Any:
@@ -164,7 +166,7 @@ def _check_whitelist(wl: Whitelist, evt: Event, ctx: ParseContext) -> tuple[bool
                     listed = True
                     break
     for fn in wl.exprs:
-        out = _run_expr(fn, evt, ctx, "whitelist_errors")
+        out = _run_expr(fn, evt, ctx, "parser_whitelist_errors")
         if isinstance(out, bool):
             has = True
             listed = listed or out
@@ -180,7 +182,7 @@ def _run_grok(step: GrokStep, evt: Event, ctx: ParseContext) -> bool:
             if text is None:
                 return False
     elif step.expr is not None:
-        text = _run_expr(step.expr, evt, ctx, "grok_expr_errors")
+        text = _run_expr(step.expr, evt, ctx, "parser_grok_expr_errors")
         if not isinstance(text, str):
             return False
     else:
@@ -198,7 +200,7 @@ def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, .
         try:
             out = node.filter(evt)
         except Exception:  # counted, and the node fails (as _run_expr does; inlined on this hot path)
-            ctx.count("filter_errors")
+            ctx.count("parser_filter_errors")
             out = None
         if out is not True:
             if ctx.tracer:
@@ -240,8 +242,8 @@ def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, .
 
 def _apply_stash(stashes: tuple[Stash, ...], evt: Event, ctx: ParseContext) -> None:
     for st in stashes:
-        key = _as_text(_run_expr(st.key, evt, ctx, "stash_errors"))
-        value = _as_text(_run_expr(st.value, evt, ctx, "stash_errors"))
+        key = _as_text(_run_expr(st.key, evt, ctx, "parser_stash_errors"))
+        value = _as_text(_run_expr(st.value, evt, ctx, "parser_stash_errors"))
         if key and value is not None:
             stash = ctx.expr_ctx.stash
             stash.configure(st.name, st.ttl or None, st.size or 1000)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from synsec.engine.counters import CounterSet
 from synsec.engine.model import OVFLW, Alert, Decision, Event, Line, RuntimeAlert
 from synsec.engine.parser import ParseContext, ParserPipeline
-from synsec.engine.enrichers import DATEPARSE_FAILED
-from synsec.engine.profiles import COUNT_PREFIX, PROFILE_COUNTS, ProfileEngine
+from synsec.engine.profiles import ProfileEngine
 from synsec.engine.ties import tie_key
 
-__all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output", "Stats", "SOURCE_COUNTS", "add_counts",
-           "counter_stats"]
+__all__ = ["Engine", "Inline", "Split", "INLINE", "SPLIT", "Output"]
 
 
 @dataclass
@@ -30,82 +29,6 @@ class Output:
         self.alerts.extend(other.alerts)
         self.decisions.extend(other.decisions)
         self.reprocess.extend(other.reprocess)
-
-
-SOURCE_COUNTS = ("lines", "parsed", "unparsed", "whitelisted")
-
-
-def add_counts(into: dict[str, dict[str, int]], other: dict[str, dict[str, int]], new=dict) -> None:
-    """Add nested counts `{key: {name: n}}` (per source, per scenario) to `into`; a new key starts as `new()`."""
-    for key, counts in other.items():
-        acc = into.get(key)
-        if acc is None:
-            acc = into[key] = new()
-        for name, n in counts.items():
-            acc[name] = acc.get(name, 0) + n
-
-
-def counter_stats(counters: dict[str, int]) -> dict[str, int]:
-    """The engine's counter set (`ctx.counters`, shared with the enrichers and the profiles) as summary
-    keys: `profiles_<name>` for the profiles' counts, `parser_<name>` for the rest; the profiles' counts and
-    date-parse failures are always present (0 when nothing was counted)."""
-    out = {f"parser_{DATEPARSE_FAILED}": 0, **{COUNT_PREFIX + name: 0 for name in PROFILE_COUNTS}}
-    for key, n in counters.items():
-        out[key if key.startswith(COUNT_PREFIX) else f"parser_{key}"] = n
-    return out
-
-
-@dataclass
-class Stats:
-    """Totals, and `sources`: the same counts per acquisition source (`Line.Src`) as plain int dicts.
-
-    Lines come in long runs from one source, so the hot path only compares the line's source with the
-    current one; the totals counted since the last change of source are charged to it at the change
-    (`switch`) and whenever they are read (`settle`, done by `as_dict`)."""
-
-    lines: int = 0
-    parsed: int = 0
-    unparsed: int = 0
-    whitelisted: int = 0
-    no_timestamp: int = 0
-    alerts: int = 0
-    decisions: int = 0
-    overflows_whitelisted: int = 0
-    sources: dict = field(default_factory=dict)     # {src: {"lines", "parsed", "unparsed", "whitelisted"}}
-    source: str | None = field(default=None, repr=False)
-    _mark: tuple = field(default=(0, 0, 0, 0), repr=False)
-
-    def switch(self, src: str) -> None:
-        """Lines from `src` follow: charge what was counted since the last change to the previous source."""
-        self.settle()
-        self.source = src
-
-    def settle(self) -> None:
-        """Bring `sources` up to date with the totals."""
-        now = (self.lines, self.parsed, self.unparsed, self.whitelisted)
-        if self.source is not None and now != self._mark:
-            acc = self.sources.get(self.source)
-            if acc is None:
-                acc = self.sources[self.source] = dict.fromkeys(SOURCE_COUNTS, 0)
-            for name, total, mark in zip(SOURCE_COUNTS, now, self._mark):
-                acc[name] += total - mark
-        self._mark = now
-
-    def add(self, other: dict) -> None:
-        """Add another Stats' `as_dict()` (a worker process's counts) to these."""
-        self.settle()
-        for key, value in other.items():
-            if key != "sources":
-                setattr(self, key, getattr(self, key) + value)
-                continue
-            add_counts(self.sources, value, lambda: dict.fromkeys(SOURCE_COUNTS, 0))
-        self._mark = (self.lines, self.parsed, self.unparsed, self.whitelisted)   # already charged above
-
-    def as_dict(self) -> dict:
-        self.settle()
-        out = {k: v for k, v in self.__dict__.items() if k not in ("source", "_mark")}
-        out["sources"] = {src: dict(counts) for src, counts in self.sources.items()}
-        return out
 
 
 class Inline:
@@ -146,6 +69,8 @@ class Engine:
     Events of the same time are poured in one order whatever the input order (synsec.engine.ties): `pour`
     (hence `process`) holds a run of same-time events and pours it sorted when an event of another time comes,
     or on `advance` to that time or `finish`.
+    Every count goes to `counts`, the counter set of the parse context (`synsec.engine.counters`), which the
+    enrichers, the buckets and the profiles share (`synsec.assembly.build` wires them).
     """
 
     def __init__(self, parsers: ParserPipeline, buckets, postoverflows: ParserPipeline,
@@ -156,7 +81,8 @@ class Engine:
         self.postoverflows = postoverflows
         self.profiles = profiles
         self.ctx = parse_ctx
-        self.stats = Stats()
+        self.counts: CounterSet = parse_ctx.counts
+        buckets.counts = self.counts          # a partition's manager (the topology) counts here too
         self.last_event_time = 0.0      # newest time of an event parsed or poured here (0: none yet)
         self._ties: list[tuple[Event, list | None]] = []   # same-time events not poured yet, with their routes
         self._overflowed: list[Event] = []                 # Inline: reprocess overflows not poured back yet
@@ -164,23 +90,22 @@ class Engine:
     def parse(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
         """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted. A line
         without a time gets `line.Time`, else `fallback_ts`, else the last event time."""
-        if line.Src != self.stats.source:
-            self.stats.switch(line.Src)
-        self.stats.lines += 1
+        inc, src = self.counts.inc, line.Src
+        inc("lines", src)
         evt = Event(line)
         if self.ctx.expr_ctx is not None and self.last_event_time:
             self.ctx.expr_ctx.advance(self.last_event_time)
         if not self.parsers.parse(evt, self.ctx):
-            self.stats.unparsed += 1
+            inc("unparsed", src)
             self._stamp(evt.ts or line.Time or fallback_ts or self.last_event_time)
             return None
-        self.stats.parsed += 1
+        inc("parsed", src)
         if evt.ts == 0.0:
-            self.stats.no_timestamp += 1
+            inc("no_timestamp")
             evt.ts = line.Time or fallback_ts or self.last_event_time
         self._stamp(evt.ts)
         if evt.Whitelisted:
-            self.stats.whitelisted += 1
+            inc("whitelisted", src)
             return None
         return evt
 
@@ -231,9 +156,10 @@ class Engine:
         return out
 
     def decide(self, alert: Alert) -> list[Decision]:
-        """The profiles' decisions for an alert (counted)."""
+        """The profiles' decisions for an alert (counted by origin, scenario and type)."""
         decisions = self.profiles.decide(alert)
-        self.stats.decisions += len(decisions)
+        for d in decisions:
+            self.counts.inc("decisions", d.origin, d.scenario, d.type)
         return decisions
 
     def process(self, line: Line, fallback_ts: float = 0.0) -> Output:
@@ -278,7 +204,7 @@ class Engine:
             alert = self._postoverflow(alert)
             if alert is None:
                 continue
-            self.stats.alerts += 1
+            self.counts.inc("alerts", alert.Scenario)
             out.alerts.append(alert)
             self.after.overflowed(self, alert, reprocess, out)
         return out
@@ -290,7 +216,7 @@ class Engine:
         evt = _overflow_event(alert)
         self.postoverflows.parse(evt, self.ctx)
         if evt.Overflow.Whitelisted:
-            self.stats.overflows_whitelisted += 1
+            self.counts.inc("overflows_whitelisted")
             return None
         return evt.Overflow.Alert
 

@@ -12,18 +12,13 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Callable
 
+from synsec.engine.counters import CounterSet
 from synsec.engine.decisions import until_of
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.model import Alert, Decision
 
 __all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "ProfileEngine",
-           "alert_id", "PROFILE_COUNTS", "COUNT_PREFIX"]
-
-# What ProfileEngine counts, each under COUNT_PREFIX + name in its `counters` (the engine's one counter set,
-# shared with the parser's: `synsec.assembly.build`): alerts dropped by the allowlist, profile filters and
-# duration_expr expressions that failed at run time.
-COUNT_PREFIX = "profiles_"
-PROFILE_COUNTS = ("allowlisted", "filter_errors", "duration_expr_errors")
+           "alert_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +86,7 @@ class ProfileEngine:
     simulation: Simulation = Simulation()
     allowlist: Allowlist = Allowlist()
     origin: str = "synsec"
-    counters: dict = field(default_factory=dict)
-
-    def _count(self, name: str) -> None:
-        key = COUNT_PREFIX + name
-        self.counters[key] = self.counters.get(key, 0) + 1
+    counts: CounterSet = field(default_factory=CounterSet)   # the engine's (synsec.engine.counters)
 
     def stamp(self, alert: Alert) -> Alert:
         """Fill what an alert carries before any decision: its deterministic id and its simulation flag."""
@@ -108,7 +99,7 @@ class ProfileEngine:
         """Decisions for one alert; also fills alert.Simulated, alert.UUID and alert.Decisions."""
         self.stamp(alert)
         if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
-            self._count("allowlisted")
+            self.counts.inc("profiles_allowlisted")
             return []
         out: list[Decision] = []
         for profile in self.profiles:
@@ -117,7 +108,7 @@ class ProfileEngine:
                 try:
                     ok = flt(alert)
                 except Exception:  # expression runtime error: counted, treated as no match
-                    self._count("filter_errors")
+                    self.counts.inc("profiles_filter_errors")
                     continue
                 if ok is True:
                     matched = True
@@ -135,7 +126,7 @@ class ProfileEngine:
         try:
             return parse_duration(str(profile.duration_expr(alert)))
         except (DurationError, Exception):  # bad expression result: keep the static duration
-            self._count("duration_expr_errors")
+            self.counts.inc("profiles_duration_expr_errors")
             return template.duration
 
     def _generate(self, profile: Profile, alert: Alert, start: int) -> list[Decision]:

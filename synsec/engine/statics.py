@@ -4,8 +4,8 @@
 directly — with exactly the semantics of applying the entries one by one (CrowdSec `ProcessStatics`):
 
 * a value comes from `value:` (a constant) or `expression:` (an expression that raised counts as
-  `static_errors` and gives "", which is skipped); a bool/int/float result is turned into text as Go prints it;
-  any other type (a list, a map) counts as `static_errors` and stops the statics: the node fails;
+  `parser_static_errors` and gives "", which is skipped); a bool/int/float result is turned into text as Go prints it;
+  any other type (a list, a map) counts as `parser_static_errors` and stops the statics: the node fails;
 * an empty value is skipped, except for the ParseDate method;
 * `meta|parsed|enriched: name` set a key; `target: evt.X.Y` sets a field (CrowdSec SetTargetByName);
   `method: Name` runs the enricher and merges what it returns into Enriched.
@@ -104,12 +104,12 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
             "    try:",
             f"        _v = _x{i}(evt)",
             "    except Exception:",
-            "        ctx.count('static_errors')",
+            "        ctx.count('parser_static_errors')",
             "        _v = ''",
             "    if _v.__class__ is not str:",
             "        _v = _as_text(_v)",
             "        if _v is None:",
-            "            ctx.count('static_errors')",
+            "            ctx.count('parser_static_errors')",
             "            return False",
             f"    if {'True' if keep_empty else '_v'}:",
             f"        {store}",

@@ -1,31 +1,21 @@
 """Reading log lines for replay and run: `-` is stdin, `.gz` is gunzipped, `journalctl://` a journal; bad bytes
-never stop a replay, and no line, however long, is held whole in memory (`LineSplitter`)."""
+never stop a replay, and no line, however long, is held whole in memory (`LineSplitter`). The readers count into
+a `synsec.engine.counters.CounterSet` (the engine's, so one set holds a run's counts): `bytes` by source, and bad
+lines by kind — `too_long` and `unreadable` (not in its source's format; skipped), `invalid_utf8` and `binary`
+(replaced, kept)."""
 
 from __future__ import annotations
 
 import gzip
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-__all__ = ["InputStats", "LineSplitter", "decode_line", "decode_text", "iter_lines", "read_lines", "MAX_LINE_BYTES"]
+from synsec.engine.counters import CounterSet
+
+__all__ = ["LineSplitter", "decode_line", "decode_text", "iter_lines", "read_lines", "MAX_LINE_BYTES"]
 
 MAX_LINE_BYTES = 64 * 1024
-
-
-@dataclass
-class InputStats:
-    bytes: int = 0
-    too_long: int = 0
-    invalid_utf8: int = 0
-    binary: int = 0
-    unreadable: int = 0          # input not in its source's format (a syslog message, a journal entry)
-    per_source: dict = field(default_factory=dict)
-
-    def errors(self) -> dict[str, int]:
-        """The bad lines by kind: too_long and unreadable (skipped), invalid_utf8 and binary (replaced, kept)."""
-        return {"too_long": self.too_long, "invalid_utf8": self.invalid_utf8, "binary": self.binary,
-                "unreadable": self.unreadable}
 
 
 def _open(path: str) -> BinaryIO:
@@ -36,30 +26,28 @@ def _open(path: str) -> BinaryIO:
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def decode_line(raw: bytes, stats: InputStats, src: str, max_bytes: int = MAX_LINE_BYTES) -> str | None:
-    """One raw line (newline included or not) as text, counted in `stats`; None when it is skipped:
+def decode_line(raw: bytes, counts: CounterSet, src: str, max_bytes: int = MAX_LINE_BYTES) -> str | None:
+    """One raw line (newline included or not) as text, counted in `counts`; None when it is skipped:
     over-long (counted) or empty. Invalid UTF-8 is replaced and NUL bytes (binary) too, both counted."""
-    stats.bytes += len(raw)
+    counts.inc("bytes", src, n=len(raw))
     if len(raw) > max_bytes:
-        stats.too_long += 1
+        counts.inc("too_long")
         return None
     raw = raw.rstrip(b"\r\n")
     if not raw:
         return None
-    text = decode_text(raw, stats)
-    stats.per_source[src] = stats.per_source.get(src, 0) + 1
-    return text
+    return decode_text(raw, counts)
 
 
-def decode_text(raw: bytes, stats: InputStats) -> str:
+def decode_text(raw: bytes, counts: CounterSet) -> str:
     """Bytes of a line as text: invalid UTF-8 and NUL bytes are replaced by U+FFFD, and counted."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        stats.invalid_utf8 += 1
+        counts.inc("invalid_utf8")
         text = raw.decode("utf-8", errors="replace")
     if "\x00" in text:
-        stats.binary += 1
+        counts.inc("binary")
         text = text.replace("\x00", "\ufffd")
     return text
 
@@ -72,7 +60,7 @@ class LineSplitter:
     bytes or more (its newline included) is counted `too_long` as soon as that many bytes of it have come,
     and the rest of it is dropped as it arrives, however long it is."""
 
-    stats: InputStats
+    counts: CounterSet
     limit: int = MAX_LINE_BYTES
     partial: bytes = b""                  # the unfinished last line, while it is shorter than `limit`
     skipping: bool = False                # inside an over-long line: drop bytes until its newline
@@ -80,26 +68,26 @@ class LineSplitter:
 
     def feed(self, data: bytes, src: str) -> list[str]:
         """The lines that `data` completes (over-long, empty ones left out)."""
-        stats = self.stats
+        counts = self.counts
         if self.skipping:
             nl = data.find(b"\n")
-            stats.bytes += len(data) if nl < 0 else nl + 1
+            counts.inc("bytes", src, n=len(data) if nl < 0 else nl + 1)
             if nl < 0:
                 self.pending += len(data)
                 return []
             data, self.skipping, self.pending = data[nl + 1:], False, 0
         parts = (self.partial + data).split(b"\n") if self.partial else data.split(b"\n")
         rest = parts.pop()
-        stats.bytes += len(parts)                          # the newlines decode_line does not see
+        counts.inc("bytes", src, n=len(parts))             # the newlines decode_line does not see
         out = []
         for raw in parts:
-            text = decode_line(raw, stats, src, self.limit - 1)    # limit - 1: the newline counts
+            text = decode_line(raw, counts, src, self.limit - 1)   # limit - 1: the newline counts
             if text is not None:
                 out.append(text)
         self.partial, self.pending = rest, len(rest)
         if len(rest) >= self.limit:                        # an over-long line still being written
-            stats.too_long += 1
-            stats.bytes += len(rest)
+            counts.inc("too_long")
+            counts.inc("bytes", src, n=len(rest))
             self.partial, self.skipping = b"", True
         return out
 
@@ -107,7 +95,7 @@ class LineSplitter:
         """The unterminated last line (at the end of the stream), if any; the splitter is then empty."""
         text = None
         if self.partial and not self.skipping:
-            text = decode_line(self.partial, self.stats, src, self.limit)
+            text = decode_line(self.partial, self.counts, src, self.limit)
         self.reset()
         return text
 
@@ -115,11 +103,11 @@ class LineSplitter:
         self.partial, self.skipping, self.pending = b"", False, 0
 
 
-def read_lines(fh: BinaryIO, stats: InputStats, src: str, max_bytes: int = MAX_LINE_BYTES,
+def read_lines(fh: BinaryIO, counts: CounterSet, src: str, max_bytes: int = MAX_LINE_BYTES,
                chunk: int = 1 << 20) -> Iterator[str]:
     """Every line of a binary stream, read `chunk` bytes at a time (`read1` where the stream has it, so a pipe's
     lines come as they are written): memory stays within `chunk` + `max_bytes` whatever the lines' length."""
-    lines = LineSplitter(stats, max_bytes)
+    lines = LineSplitter(counts, max_bytes)
     read = getattr(fh, "read1", None) or fh.read
     while data := read(chunk):
         yield from lines.feed(data, src)
@@ -128,7 +116,7 @@ def read_lines(fh: BinaryIO, stats: InputStats, src: str, max_bytes: int = MAX_L
         yield last
 
 
-def iter_lines(paths: list[str], stats: InputStats, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, str]]:
+def iter_lines(paths: list[str], counts: CounterSet, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[str, str]]:
     """Yield (source, line) for every line; over-long lines are skipped and counted, bad UTF-8 replaced.
     A path `journalctl://filters=...` is CrowdSec's one-shot journal DSN (`synsec.runner.journal`)."""
     for path in paths:
@@ -136,12 +124,12 @@ def iter_lines(paths: list[str], stats: InputStats, max_bytes: int = MAX_LINE_BY
             from synsec.runner.journal import iter_journal, source_of_dsn
 
             source = source_of_dsn(path, {})
-            yield from ((line.Src, line.Raw) for line in iter_journal(source, stats))
+            yield from ((line.Src, line.Raw) for line in iter_journal(source, counts))
             continue
         src = "stdin" if path == "-" else path
         fh = _open(path)
         try:
-            for text in read_lines(fh, stats, src, max_bytes):
+            for text in read_lines(fh, counts, src, max_bytes):
                 yield src, text
         finally:
             if fh is not sys.stdin.buffer:

@@ -25,7 +25,8 @@ from urllib.parse import parse_qs
 from synsec.engine.errors import LoadError, Where
 from synsec.engine.model import Line
 from synsec.runner.acquis import JournalSource
-from synsec.runner.inputs import InputStats, LineSplitter, decode_text, read_lines
+from synsec.engine.counters import CounterSet
+from synsec.runner.inputs import LineSplitter, decode_text, read_lines
 from synsec.runner.syslog import syslog_line, valid_time
 
 __all__ = ["JournalReader", "entry_line", "journal_argv", "source_of_dsn", "iter_journal", "JSON_LINE_BYTES"]
@@ -49,11 +50,11 @@ def journal_argv(source: JournalSource, cursor: str | None, journalctl: str = "j
     return argv
 
 
-def _message(value, stats: InputStats) -> str | None:
+def _message(value, counts: CounterSet) -> str | None:
     if isinstance(value, str):
         return value
     if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
-        return decode_text(bytes(value), stats)
+        return decode_text(bytes(value), counts)
     return None
 
 
@@ -65,19 +66,19 @@ def _field(entry: dict, *names: str) -> str | None:
     return None
 
 
-def entry_line(entry: dict, stats: InputStats, max_bytes: int) -> tuple[str, float] | None:
+def entry_line(entry: dict, counts: CounterSet, max_bytes: int) -> tuple[str, float] | None:
     """(line, time) of one `journalctl -o json` entry; None (counted) without a usable MESSAGE or time, or when
     the message is longer than `max_bytes`."""
-    message = _message(entry.get("MESSAGE"), stats)
+    message = _message(entry.get("MESSAGE"), counts)
     try:
         ts = int(entry.get("__REALTIME_TIMESTAMP")) / 1e6
     except (TypeError, ValueError, OverflowError):
         ts = None
     if message is None or ts is None or not valid_time(ts):
-        stats.unreadable += 1
+        counts.inc("unreadable")
         return None
     if len(message) > max_bytes:
-        stats.too_long += 1
+        counts.inc("too_long")
         return None
     message = message.rstrip("\n")
     app = _field(entry, "SYSLOG_IDENTIFIER", "_COMM") or "unknown"
@@ -85,13 +86,13 @@ def entry_line(entry: dict, stats: InputStats, max_bytes: int) -> tuple[str, flo
     return syslog_line(ts, _field(entry, "_HOSTNAME"), app, pid, message), ts
 
 
-def _decode(text: str, stats: InputStats) -> dict | None:
+def _decode(text: str, counts: CounterSet) -> dict | None:
     try:
         entry = json.loads(text)
     except ValueError:
         entry = None
     if not isinstance(entry, dict):
-        stats.unreadable += 1
+        counts.inc("unreadable")
         return None
     return entry
 
@@ -99,19 +100,18 @@ def _decode(text: str, stats: InputStats) -> dict | None:
 class JournalReader:
     """One `journalctl` child process read without blocking; `poll()` returns the Lines of new entries."""
 
-    def __init__(self, source: JournalSource, stats: InputStats, cursor: str | None = None,
+    def __init__(self, source: JournalSource, counts: CounterSet, cursor: str | None = None,
                  warn: Callable[[str], None] = lambda _msg: None, journalctl: str = "journalctl"):
         self.source = source
-        self.stats = stats
+        self.counts = counts
         self.cursor = cursor
         self.warn = warn
         self.journalctl = journalctl
         self.proc: subprocess.Popen | None = None
-        self.lines = LineSplitter(stats, JSON_LINE_BYTES)
+        self.lines = LineSplitter(counts, JSON_LINE_BYTES)
         self.errors = b""
         self.warned = 0
         self.done = False
-        self.restarts = 0
         self._down_since: float | None = None
 
     def start(self, now: float) -> None:
@@ -137,7 +137,7 @@ class JournalReader:
         """New entries as Lines, and whether more output is waiting. A follow that ended is restarted later."""
         if self.proc is None:
             if not self.done and self._down_since is not None and now - self._down_since >= RESTART_S:
-                self.restarts += 1
+                self.counts.inc("journal_restarts")
                 self.start(now)
             return [], False
         out: list[Line] = []
@@ -151,10 +151,10 @@ class JournalReader:
         self._stderr(self._read(self.proc.stderr, 4096) or b"")
         src, labels = self.source.src, self.source.labels
         for text in self.lines.feed(data, src) if data else ():
-            entry = _decode(text, self.stats)
+            entry = _decode(text, self.counts)
             if entry is None:
                 continue
-            got = entry_line(entry, self.stats, self.source.max_line_bytes)
+            got = entry_line(entry, self.counts, self.source.max_line_bytes)
             cursor = entry.get("__CURSOR")
             if isinstance(cursor, str):
                 self.cursor = cursor
@@ -229,7 +229,7 @@ def source_of_dsn(dsn: str, labels: dict) -> JournalSource:
     return JournalSource(filters, labels, "cat", where, since=since)
 
 
-def iter_journal(source: JournalSource, stats: InputStats, journalctl: str = "journalctl") -> Iterator[Line]:
+def iter_journal(source: JournalSource, counts: CounterSet, journalctl: str = "journalctl") -> Iterator[Line]:
     """Every entry of a mode-cat source, blocking (replay); a journalctl failure is a LoadError with its stderr."""
     argv = journal_argv(source, None, journalctl)
     try:
@@ -237,9 +237,9 @@ def iter_journal(source: JournalSource, stats: InputStats, journalctl: str = "jo
     except OSError as err:
         raise LoadError(source.where, f"cannot run journalctl: {err}") from None
     try:
-        for text in read_lines(proc.stdout, stats, source.src, JSON_LINE_BYTES):
-            entry = _decode(text, stats)
-            got = entry_line(entry, stats, source.max_line_bytes) if entry is not None else None
+        for text in read_lines(proc.stdout, counts, source.src, JSON_LINE_BYTES):
+            entry = _decode(text, counts)
+            got = entry_line(entry, counts, source.max_line_bytes) if entry is not None else None
             if got is not None:
                 yield Line(got[0], source.src, source.labels, "journalctl", got[1])
         errors = proc.stderr.read(65536).decode("utf-8", errors="replace").strip()

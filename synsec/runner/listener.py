@@ -16,7 +16,7 @@ from typing import Callable
 from synsec.engine.errors import LoadError
 from synsec.engine.model import Line
 from synsec.runner.acquis import SyslogSource
-from synsec.runner.inputs import InputStats
+from synsec.engine.counters import CounterSet
 from synsec.runner.syslog import Framer, parse_message, syslog_line
 
 __all__ = ["SyslogListener", "MAX_CONNECTIONS"]
@@ -35,14 +35,13 @@ class _Conn:
 
 
 class SyslogListener:
-    def __init__(self, source: SyslogSource, stats: InputStats, warn: Callable[[str], None] = lambda _m: None):
+    def __init__(self, source: SyslogSource, counts: CounterSet, warn: Callable[[str], None] = lambda _m: None):
         self.source = source
-        self.stats = stats
+        self.counts = counts
         self.warn = warn
         self.udp: socket.socket | None = None
         self.tcp: socket.socket | None = None
         self.conns: list[_Conn] = []
-        self.refused = 0
 
     @property
     def addresses(self) -> list[str]:
@@ -93,9 +92,9 @@ class SyslogListener:
                 return False
             except OSError:
                 continue                                   # e.g. an ICMP error reported on the socket
-            self.stats.bytes += len(data)
+            self.counts.inc("bytes", peer[0], n=len(data))
             if len(data) > limit:
-                self.stats.too_long += 1
+                self.counts.inc("too_long")
                 continue
             self._message(data, peer[0], now, out)
         return True
@@ -109,7 +108,7 @@ class SyslogListener:
             except OSError:
                 return
             if len(self.conns) >= MAX_CONNECTIONS:
-                self.refused += 1
+                self.counts.inc("tcp_refused")
                 sock.close()
                 continue
             sock.setblocking(False)
@@ -133,13 +132,14 @@ class SyslogListener:
                     self._drop(conn)
                     break
                 budget -= len(data)
-                self.stats.bytes += len(data)
+                self.counts.inc("bytes", conn.peer, n=len(data))
                 before = conn.framer.too_long
                 for message in conn.framer.feed(data):
                     self._message(message, conn.peer, now, out)
-                self.stats.too_long += conn.framer.too_long - before
+                if conn.framer.too_long > before:
+                    self.counts.inc("too_long", n=conn.framer.too_long - before)
                 if conn.framer.bad:                      # not syslog framing: nothing more can be read from it
-                    self.stats.unreadable += 1
+                    self.counts.inc("unreadable")
                     self._drop(conn)
                     break
             more |= budget <= 0
@@ -152,10 +152,9 @@ class SyslogListener:
     def _message(self, data: bytes, peer: str, now: float, out: list[Line]) -> None:
         msg = parse_message(data, now)
         if msg is None:
-            self.stats.unreadable += 1
+            self.counts.inc("unreadable")
             return
         ts = msg.ts if msg.ts is not None else now
-        self.stats.per_source[peer] = self.stats.per_source.get(peer, 0) + 1
         out.append(Line(syslog_line(ts, msg.host, msg.app, msg.procid, msg.message), peer, self.source.labels,
                         "syslog", ts))
 

@@ -94,13 +94,15 @@ def _write_atomic(path: Path, text: str) -> None:
 
 class LiveRunner:
     """One poll-pour-advance loop. `emit` receives each non-empty Output as it happens. `inputs`: the run's
-    `Inputs` (a bare `Tailer` is taken as files-only inputs)."""
+    `Inputs` (a bare `Tailer` is taken as files-only inputs), counting into `engine.counts`."""
 
     def __init__(self, engine, content, inputs: Inputs | Tailer, emit: Callable[[Output], None], *,
                  state_dir: Path | None = None, clock: Callable[[], float] = time.time,
                  opts: LiveOptions = LiveOptions(), restore: dict | None = None):
         self.engine = engine
         self.inputs = inputs if isinstance(inputs, Inputs) else Inputs.of(inputs)
+        if self.inputs.counts is not engine.counts:
+            raise ValueError("the inputs of a run count into its engine's counter set (engine.counts)")
         self.emit = emit
         self.clock = clock
         self.opts = opts
@@ -123,10 +125,8 @@ class LiveRunner:
         return missing
 
     def summary(self) -> dict:
-        """Counts so far, shaped like replay's stats (plus the inputs' counters: opened, rotations, transform
-        errors…)."""
-        return run_summary(self.engine, self.inputs.stats, self._started, files=len(self.inputs.following()),
-                           tail=self.inputs.counters)
+        """Counts so far (the engine's set, which the inputs count into), with replay's keys."""
+        return run_summary(self.engine, self._started, files=len(self.inputs.following()))
 
     def step(self) -> bool:
         """Read what is new, pour it, advance idle time, emit, maybe save. True when input is still pending."""
@@ -210,7 +210,7 @@ class LiveRunner:
         known = {spec.id for spec in content.scenarios}
         buckets = {(scenario, key): record_to_bucket_state(rec)
                    for scenario, key, rec in state.get("buckets", ()) if scenario in known}
-        manager = type(self.engine.buckets)(content.scenarios, store=buckets)
+        manager = type(self.engine.buckets)(content.scenarios, store=buckets, counts=self.engine.counts)
         if state.get("watermark") is not None:
             manager.watermark = state["watermark"]
         self.engine.buckets = manager

@@ -15,7 +15,6 @@ from typing import Iterator
 
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.engine.model import Event, Line
-from synsec.engine.pipeline import Stats, add_counts
 from synsec.wire.codecs import Codecs
 from synsec.wire.records import event_to_record, record_to_event
 from synsec.wire.registry import LocalRegistry
@@ -46,30 +45,12 @@ def _work(job: tuple[list[tuple[str, str]], dict, float]) -> tuple[list, dict]:
             out.append((codecs.encode("event", event_to_record(evt)), routes))
         else:
             out.append(evt.ts)      # still advances event time (timers fire as in one process)
-    return out, _take_counts(engine)
-
-
-def _take_counts(engine) -> dict:
-    """This chunk's counts (engine stats with their per-source counts, parser errors, the bucket stats
-    routing produced: filter/groupby errors), reset so that each chunk reports only its own."""
-    stats = engine.stats.as_dict()
-    engine.stats = Stats()
-    counters = dict(engine.ctx.counters)
-    engine.ctx.counters.clear()
-    buckets = {}
-    for scenario, counts in engine.buckets.stats.items():
-        if any(counts.values()):
-            buckets[scenario] = dict(counts)
-            counts.update(dict.fromkeys(counts, 0))
-    return {"stats": stats, "counters": counters, "buckets": buckets}
+    return out, engine.counts.take()     # this chunk's counts (parsing, routing errors), then zero again
 
 
 def merge_counts(engine, counts: dict) -> None:
-    """Add a chunk's counts (from a worker process) to `engine`, the one that pours."""
-    engine.stats.add(counts["stats"])
-    for key, value in counts["counters"].items():
-        engine.ctx.counters[key] = engine.ctx.counters.get(key, 0) + value
-    add_counts(engine.buckets.stats, counts["buckets"])
+    """Add a chunk's counts (a worker process's `CounterSet.take()`) to `engine`, the one that pours."""
+    engine.counts.add(counts)
 
 
 def _rebuild(item, codecs: Codecs) -> tuple[Event | float, list]:
@@ -97,5 +78,5 @@ def parallel_events(lines: Iterator[tuple[str, str]], labels: dict, opts: Engine
     codecs = Codecs(LocalRegistry())
     ctx = mp.get_context("fork")
     with ctx.Pool(workers, initializer=_init, initargs=(opts,)) as pool:
-        for out, stats in pool.imap(_work, _chunks(lines, labels, fallback), chunksize=1):
-            yield [_rebuild(item, codecs) for item in out], stats
+        for out, counts in pool.imap(_work, _chunks(lines, labels, fallback), chunksize=1):
+            yield [_rebuild(item, codecs) for item in out], counts

@@ -9,9 +9,9 @@ from typing import Callable
 from synsec.engine.model import Alert, Decision, Line
 from synsec.engine.pipeline import Output
 from synsec.assembly.build import EngineOptions, build_engine
-from synsec.runner.inputs import InputStats, iter_lines
+from synsec.runner.inputs import iter_lines
 from synsec.runner.summary import run_summary, started
-from synsec.assembly.metrics import replay_samples
+from synsec.assembly.metrics import run_samples
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -29,16 +29,16 @@ class ReplayResult:
                 "decisions": [d.to_dict() for d in self.decisions], "stats": self.stats}
 
 
-def _single(engine, lines, labels, ref_ts, result, progress, inputs) -> None:
+def _single(engine, lines, labels, ref_ts, result, progress) -> None:
     for n, (src, text) in enumerate(lines, 1):
         out = engine.process(Line(text, src, labels), ref_ts if engine.last_event_time == 0.0 else 0.0)
         if out.alerts:
             result.extend(out)
         if progress is not None and n % 4096 == 0:
-            progress(n, inputs.bytes)
+            progress(n, engine.counts.total("bytes"))
 
 
-def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, workers) -> None:
+def _parallel(engine, lines, labels, ref_ts, result, progress, opts, workers) -> None:
     from synsec.runner.parallel import merge_counts, parallel_events
 
     n = 0
@@ -53,9 +53,9 @@ def _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, wor
                 continue
             if out.alerts:
                 result.extend(out)
-        n += chunk["stats"]["lines"]
+        n += sum(chunk.get("lines", {}).values())
         if progress is not None:
-            progress(n, inputs.bytes)
+            progress(n, engine.counts.total("bytes"))
 
 
 def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts: float | None = None,
@@ -66,19 +66,17 @@ def replay(paths: list[str], labels: dict, opts: EngineOptions, *, reference_ts:
     With workers > 1, parsing and routing run in that many processes and pouring in this one."""
     engine, _content = engine_and_content or build_engine(opts)
     ref_ts = time.time() if reference_ts is None else reference_ts
-    inputs = InputStats()
     result = Output()
     interrupted = False
     since = started()
     try:
-        lines = iter_lines(paths, inputs)
+        lines = iter_lines(paths, engine.counts)       # the readers count into the engine's set
         if workers > 1:
-            _parallel(engine, lines, labels, ref_ts, result, progress, inputs, opts, workers)
+            _parallel(engine, lines, labels, ref_ts, result, progress, opts, workers)
         else:
-            _single(engine, lines, labels, ref_ts, result, progress, inputs)
+            _single(engine, lines, labels, ref_ts, result, progress)
     except KeyboardInterrupt:
         interrupted = True
     result.extend(engine.finish())
-    stats = run_summary(engine, inputs, since, files=len(paths), interrupted=interrupted, workers=workers)
-    return ReplayResult(result.alerts, result.decisions, stats, interrupted,
-                        replay_samples(engine, result.alerts, result.decisions, inputs.errors()))
+    stats = run_summary(engine, since, files=len(paths), interrupted=interrupted, workers=workers)
+    return ReplayResult(result.alerts, result.decisions, stats, interrupted, run_samples(engine.counts))

@@ -5,6 +5,7 @@
 `positions()` and `cursors()` are what the run state saves so that a restart resumes files and journals.
 `transform` is CrowdSec's: an expr over `evt` (the line's event) that returns the new line (a string) or a
 list of lines; an error, nil or any other value passes the line on unchanged, counted in `transform_errors`.
+Every input counts into one `synsec.engine.counters.CounterSet` (`counts`: the run's engine's).
 """
 
 from __future__ import annotations
@@ -13,40 +14,26 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
+from synsec.engine.counters import CounterSet
 from synsec.engine.expr import ExprRuntimeError
 from synsec.engine.model import Event, Line
 from synsec.runner.acquis import FileSource, JournalSource, StdinSource, SyslogSource
-from synsec.runner.inputs import InputStats, LineSplitter
+from synsec.runner.inputs import LineSplitter
 from synsec.runner.journal import JournalReader
 from synsec.runner.listener import SyslogListener
-from synsec.runner.tail import TailCounters, Tailer
+from synsec.runner.tail import Tailer
 
-__all__ = ["Inputs", "InputCounters", "StdinReader", "transformed"]
-
-
-@dataclass
-class InputCounters:
-    """The tailer's counters and those of the other inputs, as one summary dict."""
-
-    tail: TailCounters
-    transform_errors: int = 0
-    journal_restarts: int = 0
-    tcp_refused: int = 0
-
-    def as_dict(self) -> dict:
-        return {**self.tail.as_dict(), "transform_errors": self.transform_errors,
-                "journal_restarts": self.journal_restarts, "tcp_refused": self.tcp_refused}
+__all__ = ["Inputs", "StdinReader", "transformed"]
 
 
-def transformed(transform, line: Line, counters: InputCounters) -> list[Line]:
+def transformed(transform, line: Line, counts: CounterSet) -> list[Line]:
     """The lines a source's `transform` makes of `line` (CrowdSec's semantics, see the module doc)."""
     try:
         out = transform(Event(line))
     except ExprRuntimeError:
-        counters.transform_errors += 1
+        counts.inc("transform_errors")
         return [line]
     if isinstance(out, str):
         return [_with_raw(line, out)]
@@ -56,10 +43,10 @@ def transformed(transform, line: Line, counters: InputCounters) -> list[Line]:
             if isinstance(item, str):
                 lines.append(_with_raw(line, item))
             else:
-                counters.transform_errors += 1
+                counts.inc("transform_errors")
                 lines.append(line)
         return lines
-    counters.transform_errors += 1
+    counts.inc("transform_errors")
     return [line]
 
 
@@ -70,10 +57,10 @@ def _with_raw(line: Line, raw: str) -> Line:
 class StdinReader:
     """Lines of standard input read without blocking; `done` at its end."""
 
-    def __init__(self, source: StdinSource, stats: InputStats, stream: BinaryIO | None = None):
+    def __init__(self, source: StdinSource, counts: CounterSet, stream: BinaryIO | None = None):
         self.source = source
         self.stream = stream if stream is not None else getattr(sys.stdin, "buffer", None)   # None: closed
-        self.lines = LineSplitter(stats, source.max_line_bytes)
+        self.lines = LineSplitter(counts, source.max_line_bytes)
         self.done = False
         self.fd: int | None = None
         self.was_blocking = True
@@ -116,26 +103,25 @@ class StdinReader:
 class Inputs:
     """The inputs of one `synsec run`, polled in turn."""
 
-    def __init__(self, sources: list, stats: InputStats, *, saved: dict | None = None, saved_globs: tuple = (),
+    def __init__(self, sources: list, counts: CounterSet, *, saved: dict | None = None, saved_globs: tuple = (),
                  cursors: dict | None = None, from_start: bool = False,
                  warn: Callable[[str], None] = lambda _msg: None, journalctl: str = "journalctl",
                  tailer: Tailer | None = None):
         self.sources = list(sources)
-        self.stats = stats
-        self.tailer = tailer or Tailer([s for s in sources if isinstance(s, FileSource)], stats, saved=saved or {},
+        self.counts = counts
+        self.tailer = tailer or Tailer([s for s in sources if isinstance(s, FileSource)], counts, saved=saved or {},
                                        saved_globs=tuple(saved_globs), from_start=from_start)
         cursors = cursors or {}
-        self.journals = [JournalReader(s, stats, cursors.get(s.src), warn, journalctl)
+        self.journals = [JournalReader(s, counts, cursors.get(s.src), warn, journalctl)
                          for s in sources if isinstance(s, JournalSource)]
-        self.listeners = [SyslogListener(s, stats, warn) for s in sources if isinstance(s, SyslogSource)]
-        self.stdin = [StdinReader(s, stats) for s in sources if isinstance(s, StdinSource)]
-        self.counters = InputCounters(self.tailer.counters)
+        self.listeners = [SyslogListener(s, counts, warn) for s in sources if isinstance(s, SyslogSource)]
+        self.stdin = [StdinReader(s, counts) for s in sources if isinstance(s, StdinSource)]
         self._saved_cursors = dict(cursors)
 
     @classmethod
     def of(cls, tailer: Tailer) -> "Inputs":
         """A tailer alone as Inputs (files only)."""
-        return cls(tailer.sources, tailer.stats, tailer=tailer)
+        return cls(tailer.sources, tailer.counts, tailer=tailer)
 
     def _readers(self) -> list:
         return [*self.journals, *self.listeners, *self.stdin]
@@ -167,15 +153,13 @@ class Inputs:
             more |= pending
             for line in got:
                 self._add(reader.source, line, out)
-        self.counters.journal_restarts = sum(j.restarts for j in self.journals)
-        self.counters.tcp_refused = sum(li.refused for li in self.listeners)
         return out, more
 
     def _add(self, source, line: Line, out: list[Line]) -> None:
         if source.transform is None:
             out.append(line)
         else:
-            out.extend(transformed(source.transform, line, self.counters))
+            out.extend(transformed(source.transform, line, self.counts))
 
     def wait(self, timeout: float) -> None:
         """Sleep up to `timeout`, waking as soon as a socket, journalctl or stdin has something to read (files

@@ -28,23 +28,13 @@ import stat as stat_mod
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from synsec.engine.counters import CounterSet
 from synsec.runner.acquis import FileSource
-from synsec.runner.inputs import InputStats, LineSplitter
+from synsec.runner.inputs import LineSplitter
 
-__all__ = ["Tailer", "TailCounters", "HEAD_BYTES"]
+__all__ = ["Tailer", "HEAD_BYTES"]
 
 HEAD_BYTES = 128          # the first bytes of a file, hashed to recognise it again after a restart
-
-
-@dataclass
-class TailCounters:
-    opened: int = 0
-    rotations: int = 0
-    truncations: int = 0
-    resumed: int = 0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -69,7 +59,7 @@ class _File:
 @dataclass
 class Tailer:
     sources: list[FileSource]
-    stats: InputStats
+    counts: CounterSet                            # lines' bytes and errors, files opened/rotated/truncated/resumed
     saved: dict = field(default_factory=dict)     # path -> {"dev", "ino", "offset", "head", "head_len"}
     saved_globs: tuple = ()                       # the patterns of the run that saved `saved` (`patterns()`)
     rescan_s: float = 1.0
@@ -79,7 +69,6 @@ class Tailer:
 
     def __post_init__(self):
         self.files: dict[tuple[int, int], _File] = {}
-        self.counters = TailCounters()
         self._last_scan = None
         self._saved_by_key = {(e.get("dev"), e.get("ino")): e for e in self.saved.values() if isinstance(e, dict)}
 
@@ -94,9 +83,9 @@ class Tailer:
         read yet: a caller that saves `positions()` now resumes it from its start after a crash)."""
         if self._last_scan is not None and now - self._last_scan < self.rescan_s:
             return False
-        opened = self.counters.opened
+        opened = len(self.files)
         self._scan(now, initial=False)
-        return self.counters.opened > opened
+        return len(self.files) > opened
 
     def poll(self, now: float) -> tuple[list[tuple[dict, str, str]], bool]:
         """New complete lines as (labels, path, text), and whether some file has more to read right away."""
@@ -179,7 +168,7 @@ class Tailer:
         for f in self.files.values():
             if f.source.mode == "tail" and f.rotated_at is None and names.get(f.path) != f.key:
                 f.rotated_at = now                         # its name is gone or names another file
-                self.counters.rotations += 1
+                self.counts.inc("rotations")
         return matched
 
     def _open(self, path: str, source: FileSource, st, key, initial: bool, now: float) -> None:
@@ -193,10 +182,10 @@ class Tailer:
             pos = st.st_size if initial and source.mode == "tail" and not rotated_while_stopped \
                 and not self.from_start else 0
         else:
-            self.counters.resumed += 1
+            self.counts.inc("resumed")
         fh.seek(pos)
-        self.files[key] = _File(path, source, key, fh, pos, now, LineSplitter(self.stats, source.max_line_bytes))
-        self.counters.opened += 1
+        self.files[key] = _File(path, source, key, fh, pos, now, LineSplitter(self.counts, source.max_line_bytes))
+        self.counts.inc("opened")
 
     def _resume_at(self, path: str, key, st, fh) -> int | None:
         """The saved offset of this very file (same identity and first bytes), under any saved name."""
@@ -220,7 +209,7 @@ class Tailer:
     def _read(self, f: _File, now: float, out: list) -> bool:
         size = os.fstat(f.fh.fileno()).st_size
         if size < f.pos:                                   # truncated in place (copytruncate)
-            self.counters.truncations += 1
+            self.counts.inc("truncations")
             f.pos = 0
             f.lines.reset()
             f.fh.seek(0)

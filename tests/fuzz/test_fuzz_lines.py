@@ -40,7 +40,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.engine.expr.registry import REGISTRY
 from synsec.engine.model import Line
-from synsec.runner.inputs import MAX_LINE_BYTES, InputStats, LineSplitter
+from synsec.engine.counters import CounterSet
+from synsec.runner.inputs import MAX_LINE_BYTES, LineSplitter
 from tests.hubutil import crowdsec_ref, hub_root
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def engines(tmp_path_factory) -> dict:
 def _feed(engines: dict, raw: bytes) -> int:
     """Cut and decode `raw` as the runners do, then every line through every engine as syslog and nginx;
     returns the number of lines. Any exception escaping the engine fails the test."""
-    splitter = LineSplitter(InputStats(), MAX_LINE_BYTES)
+    splitter = LineSplitter(CounterSet(), MAX_LINE_BYTES)
     texts = splitter.feed(raw, "fuzz")
     last = splitter.flush("fuzz")
     texts += [last] if last is not None else []
@@ -158,9 +159,9 @@ def _feed(engines: dict, raw: bytes) -> int:
         assert len(text.encode("utf-8", "surrogatepass")) < MAX_LINE_BYTES
         for engine in engines.values():
             for log_type in ("syslog", "nginx"):
-                before = engine.stats.lines
+                before = engine.counts.total("lines")
                 engine.process(Line(text, "fuzz.log", {"type": log_type}), REF_TS)
-                assert engine.stats.lines == before + 1                 # counted, parsed or not
+                assert engine.counts.total("lines") == before + 1                 # counted, parsed or not
                 TRIED["engine_calls"] += 1
     TRIED["lines"] += len(texts)
     return len(texts)

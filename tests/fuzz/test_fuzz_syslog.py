@@ -20,7 +20,7 @@ import time
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from synsec.runner.acquis import SyslogSource
-from synsec.runner.inputs import InputStats
+from synsec.engine.counters import CounterSet
 from synsec.runner.listener import SyslogListener
 from synsec.runner.syslog import Framer, parse_message, syslog_line
 
@@ -94,9 +94,9 @@ def test_journal_entries_never_raise(entry):
     negative timestamps) is a line or counted unreadable/too_long, never an exception."""
     from synsec.runner.journal import entry_line
 
-    stats = InputStats()
-    got = entry_line(entry, stats, 1000)
-    assert got is not None or stats.unreadable + stats.too_long == 1
+    counts = CounterSet()
+    got = entry_line(entry, counts, 1000)
+    assert got is not None or counts.total("unreadable") + counts.total("too_long") == 1
 
 
 def test_crafted_long_messages_take_linear_time():
@@ -167,9 +167,9 @@ def test_listener_on_hostile_datagrams_and_streams():
     import random
 
     rng = random.Random(1)
-    stats = InputStats()
+    counts = CounterSet()
     listener = SyslogListener(SyslogSource(addr="127.0.0.1", port=_free_port(), max_message_len=512,
-                                           labels={"type": "syslog"}), stats)
+                                           labels={"type": "syslog"}), counts)
     listener.start(NOW)
     addr = ("127.0.0.1", listener.source.port)
     n = 2000 if LONG else 200
@@ -185,8 +185,8 @@ def test_listener_on_hostile_datagrams_and_streams():
                 if i % 50 == 49:
                     lines += _drain(listener)
         lines += _drain(listener)
-        assert stats.too_long == sent_oversize
-        assert len(lines) + stats.unreadable + stats.too_long == n       # every datagram accounted for
+        assert counts.total("too_long") == sent_oversize
+        assert len(lines) + counts.total("unreadable") + counts.total("too_long") == n       # every datagram accounted for
         for _ in range(5):
             with socket.create_connection(addr) as tcp:
                 tcp.sendall(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))))

@@ -18,7 +18,6 @@ from synsec.assembly.build import EngineOptions, build_engine, split_engine
 from synsec.content.loader import default_content_dir, load_content
 from synsec.engine.buckets import BucketManager
 from synsec.engine.model import Line
-from synsec.runner.inputs import InputStats
 from synsec.runner.live import LiveRunner
 from synsec.runner.replay import replay
 from synsec.runner.tail import FileSource, Tailer
@@ -155,7 +154,7 @@ def _live(opts, tmp: Path, lines: list[str]) -> list[tuple]:
     log = tmp / f"live-{random.random()}.log"
     log.write_text("\n".join(lines) + "\n")
     engine, content = build_engine(opts)
-    tailer = Tailer([FileSource((str(log),), LABELS)], InputStats(), from_start=True)
+    tailer = Tailer([FileSource((str(log),), LABELS)], engine.counts, from_start=True)
     emitted = []
     runner = LiveRunner(engine, content, tailer, emitted.append)
     runner.start()

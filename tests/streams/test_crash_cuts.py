@@ -56,7 +56,7 @@ def _shell(data: dict, hold_max: int = 20_000):
     return SimpleNamespace(
         engine=engine, content=content, codecs=codecs, table=_Table(data, BucketCodec(codecs)),
         topology=load_topology("single"), parse_routes=True, buckets_partitions=1, marker_sources=SOURCES,
-        settings=SimpleNamespace(hold_max=hold_max, idle_advance_s=0.0), counts=counts, on_outputs=lambda **_k: None,
+        settings=SimpleNamespace(hold_max=hold_max, idle_advance_s=0.0), counts=counts,
         count=lambda name, n=1: counts.__setitem__(name, counts.get(name, 0) + n))
 
 

@@ -15,15 +15,14 @@ from click.testing import CliRunner
 from connectors.kafka.broker import LocalBroker, free_port
 from synsec.wire.kafka import BrokerSettings
 from streams.app import WorkerSettings, create_app
-from streams.metrics import HELD
+from streams.metrics import HELD, WORKER_SCOPES
 from synsec.cli.ccscli import ccscli
 from synsec.cli.ccscli.metrics import build_tables
 from synsec.engine.buckets import BucketManager
 from synsec.engine.model import Line
-from synsec.engine.pipeline import Stats
 from synsec.metrics import CONTENT_TYPE, Counters, parse
-from synsec.assembly.build import EngineOptions, build_engine
-from synsec.assembly.metrics import OVERFLOWS_WHITELISTED, POURED, count_outputs, declare_outputs, register_engine
+from synsec.assembly.build import EngineOptions, build_engine, split_engine
+from synsec.assembly.metrics import OVERFLOWS_WHITELISTED, POURED, register_engine
 from tests.streams.topology_util import (REPO, Worker, collect, create_topics, decisions_of, produce_lines,
                                          read_lines, replay_reference)
 from topologies import load_topology
@@ -34,19 +33,20 @@ SAMPLES = REPO / "scenarios" / "samples"
 def _expected_tables(lines: list[str], log_type: str, source: str) -> dict:
     """`ccscli metrics -o json` of an engine that processed `lines` in-process (no end-of-input flush)."""
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
-    counters = declare_outputs(register_engine(Counters(), engine))
+    counters = register_engine(Counters(), engine, scopes=WORKER_SCOPES)
     for line in lines:
-        out = engine.process(Line(line, source, {"type": log_type}))
-        count_outputs(counters, out.alerts, out.decisions)
+        engine.counts.inc("bytes", source, n=len(json.dumps({"message": line, "labels": {"type": log_type}}).encode()))
+        engine.process(Line(line, source, {"type": log_type}))
     tables = build_tables(counters.samples(), set(counters.meta()))
     return {title.lower().replace(" ", "_"): [dict(zip([c.replace(" ", "_") for c in cols], row)) for row in rows]
             for title, (cols, rows) in tables.items()}
 
 
 def _ccscli_metrics(url: str) -> dict:
+    """`ccscli metrics --url URL -o json` without the worker's own tables (its agents' counts, records held)."""
     res = CliRunner().invoke(ccscli, ["metrics", "--url", url, "-o", "json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
+    return {k: v for k, v in json.loads(res.stdout).items() if k not in ("worker_agents", "worker")}
 
 
 def _diff(got: dict, want: dict) -> str:
@@ -74,7 +74,8 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
     expected = _expected_tables(lines, "nginx", "synsec.raw")        # plain envelope: the source is the topic
     _, decisions, _ = replay_reference(lines, "nginx")
     assert expected["acquisition"] == [{"source": "synsec.raw", "lines_read": 181, "lines_parsed": 178,
-                                        "lines_unparsed": 3}]
+                                        "lines_unparsed": 3, "bytes_read": expected["acquisition"][0]["bytes_read"]}]
+    assert expected["acquisition"][0]["bytes_read"] > 181 * 40
     assert len(expected["buckets"]) == 10 and sum(r["underflows"] for r in expected["buckets"]) > 0
     assert sum(r["made"] for r in expected["decisions"]) == len(decisions) == 10
     port = free_port()
@@ -108,30 +109,31 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
 
 def test_bucket_counts_survive_a_rebalance():
     """The buckets agent drops its partitions' engines on a rebalance: the pour and whitelisted-overflow counters
-    keep what they counted and add what the rebuilt engines count after."""
+    keep what they counted (every partition's engine counts into the worker's one set) and add what the rebuilt
+    engines count after."""
     settings = WorkerSettings(broker=BrokerSettings.from_url("kafka://127.0.0.1:9"),
                               topology=load_topology("single"), engine=EngineOptions(reference_year=2026))
     app = create_app(settings)
     shell = app.synsec
     parts = shell.buckets_state.partitions
+    line = "Mar  1 10:00:{s:02d} bastion sshd[1]: Failed password for root from 10.0.0.{ip} port 22 ssh2"
 
-    def pour(partition: int, n: int) -> None:
+    def pour(partition: int, ip: int) -> None:
+        """6 fast failures of a private address: 6 pours into ssh-bf, an overflow the postoverflows whitelist."""
         if partition not in parts:
             parts[partition] = type("Part", (), {})()
-            parts[partition].engine = type("Eng", (), {})()
-            parts[partition].engine.buckets = BucketManager(shell.content.scenarios)
-            parts[partition].engine.stats = Stats()
+            parts[partition].engine = split_engine(shell.engine, BucketManager(shell.content.scenarios))
             parts[partition].order = ()                                   # nothing held
-        parts[partition].engine.buckets.stats["synsec/ssh-bf"]["poured"] += n
-        parts[partition].engine.stats.overflows_whitelisted += n
+        for s in range(6):
+            evt = shell.engine.parse(Line(line.format(s=s, ip=ip), "t", {"type": "syslog"}))
+            parts[partition].engine.pour(evt, [("synsec/ssh-bf", evt.Meta["source_ip"])], moves_time=False)
 
-    def poured() -> float:
-        assert shell.metrics.value(OVERFLOWS_WHITELISTED) == shell.metrics.value(POURED, scenario="synsec/ssh-bf")
-        return shell.metrics.value(POURED, scenario="synsec/ssh-bf")
+    def counted() -> tuple[float, float]:
+        return shell.metrics.value(POURED, scenario="synsec/ssh-bf"), shell.metrics.value(OVERFLOWS_WHITELISTED)
 
-    pour(0, 3)
-    assert poured() == 3
+    pour(0, 1)
+    assert counted() == (6, 1)
     asyncio.run(app.on_partitions_revoked.send(set()))              # streams.agents clears the partitions
-    assert not parts and poured() == 3
+    assert not parts and counted() == (6, 1)
     pour(0, 2)
-    assert poured() == 5
+    assert counted() == (12, 2)

@@ -217,8 +217,8 @@ def test_filter_and_groupby_errors_are_counted_and_skipped():
 
     m = BucketManager([leaky(name="a", filter=boom), leaky(name="b", groupby=lambda e: 42), leaky(name="c")])
     run(m, [ev(0)])
-    assert m.stats["a"]["filter_errors"] == 1
-    assert m.stats["b"]["groupby_errors"] == 1
+    assert m.counts.by("bucket_filter_errors") == {("a",): 1}
+    assert m.counts.by("bucket_groupby_errors") == {("b",): 1}
     assert list(m.buckets) == [("c", "192.0.2.1")]
 
 
@@ -309,7 +309,7 @@ def test_invalid_source_ip_gives_no_alert_and_is_counted():
     """A kept event without a valid source_ip makes the alert fail (CrowdSec NewAlert), counted in stats."""
     m = BucketManager([leaky(capacity=1)])
     assert run(m, [ev(0, ip="not-an-ip"), ev(0, ip="not-an-ip")]) == []
-    assert m.stats["test/leaky"]["alert_errors"] == 1
+    assert m.counts.by("bucket_alert_errors") == {("test/leaky",): 1}
 
 
 @pytest.mark.parametrize("seconds,text", [(10, "10s"), (0.5, "500ms"), (60, "1m0s"), (5400, "1h30m0s"),

@@ -1,5 +1,5 @@
-"""The engine's plain-int counters behind `ccscli metrics`: per-source parse counts, bucket underflows and
-live buckets, their labelled families, and the merge of worker processes' counts in `replay -j`."""
+"""The engine's counter set behind `ccscli metrics`: per-source parse counts, bucket underflows and live
+buckets, their labelled families, and the merge of worker processes' counts in `replay -j`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from synsec.engine.buckets import BucketManager, build_spec
 from synsec.engine.model import Event, Line
-from synsec.engine.pipeline import Stats
+from synsec.engine.counters import CounterSet
 from synsec.metrics import Counters, parse
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.assembly.metrics import LINES, OVERFLOWED, PARSED, POURED, UNDERFLOWED, UNPARSED, register_engine
@@ -40,27 +40,30 @@ def engine_and_content():
 def test_per_source_counts_follow_interleaved_sources(engine_and_content):
     """Lines alternating between sources are charged to the right source; the totals are their sums."""
     engine, _ = engine_and_content
-    engine.stats = Stats()
+    engine.counts.clear()
     ssh = "Mar  1 10:00:01 host sshd[1]: Invalid user admin from 203.0.113.5 port 22"
     for src, text in [("a.log", ssh), ("a.log", "garbage"), ("b.log", ssh), ("a.log", ssh), ("b.log", "x")]:
         engine.parse(Line(text, src, {"type": "syslog"}), T0)
-    stats = engine.stats.as_dict()
-    assert stats["sources"] == {"a.log": {"lines": 3, "parsed": 2, "unparsed": 1, "whitelisted": 0},
-                                "b.log": {"lines": 2, "parsed": 1, "unparsed": 1, "whitelisted": 0}}
+    stats = engine.counts.summary()
+    assert stats["sources"] == {"a.log": {"lines": 3, "parsed": 2, "unparsed": 1, "whitelisted": 0, "bytes": 0},
+                                "b.log": {"lines": 2, "parsed": 1, "unparsed": 1, "whitelisted": 0, "bytes": 0}}
     assert (stats["lines"], stats["parsed"], stats["unparsed"]) == (5, 3, 2)
 
 
-def test_stats_add_merges_totals_and_sources():
-    """Stats.add (a worker's as_dict) adds totals and per-source counts without charging them twice."""
-    mine, theirs = Stats(), Stats()
-    mine.switch("a")
-    mine.lines, mine.parsed = 2, 2
-    theirs.switch("b")
-    theirs.lines, theirs.unparsed = 3, 3
-    mine.add(theirs.as_dict())
-    mine.lines += 1                                   # one more line of the current source, "a"
-    got = mine.as_dict()
+def test_counter_set_take_and_add_merge_counts_once():
+    """A worker's `take()` (its counts, then zero) added to another set adds every label's count once."""
+    mine, theirs = CounterSet(), CounterSet()
+    mine.inc("lines", "a", n=2)
+    theirs.inc("lines", "b", n=3)
+    theirs.inc("unparsed", "b", n=3)
+    theirs.inc("decisions", "synsec", "s", "ban")
+    mine.add(theirs.take())
+    mine.inc("lines", "a")
+    got = mine.summary()
     assert got["lines"] == 6 and got["sources"]["a"]["lines"] == 3 and got["sources"]["b"]["unparsed"] == 3
+    assert got["decisions"] == 1 and theirs.snapshot() == {}
+    with pytest.raises(KeyError):
+        mine.inc("not_a_counter")                     # a count that is not in the table cannot be kept
 
 
 def test_underflows_and_live_buckets_are_counted_per_scenario():
@@ -71,15 +74,16 @@ def test_underflows_and_live_buckets_are_counted_per_scenario():
     m.process(_ev(1.0, "192.0.2.2"))
     assert m.live_by_scenario() == {"test/leaky": 1}
     m.advance(T0 + 1000)                              # 192.0.2.2's bucket leaks out
-    assert m.stats["test/leaky"] | {} == {"poured": 4, "overflows": 1, "underflows": 1, "alert_errors": 0,
-                                          "filter_errors": 0, "groupby_errors": 0}
+    assert m.counts.summary()["buckets"] == {"test/leaky": {
+        "poured": 4, "overflows": 1, "underflows": 1, "bucket_filter_errors": 0, "bucket_groupby_errors": 0,
+        "bucket_alert_errors": 0, "alerts": 0}}
     assert m.live_by_scenario() == {}
 
 
 def test_register_engine_renders_live_counts(engine_and_content):
     """A Counters with the engine registered renders its current counts at each render (worker /metrics)."""
     engine, _ = engine_and_content
-    engine.stats = Stats()
+    engine.counts.clear()
     counters = register_engine(Counters(), engine)
     engine.parse(Line("garbage", "c.log", {"type": "syslog"}), T0)
     first = {(s.name, s.labels): s.value for s in parse(counters.render())}
@@ -104,9 +108,11 @@ def test_parallel_replay_counts_equal_single_process():
 
 
 def test_register_engine_sums_several_bucket_managers(engine_and_content):
-    """With buckets in several managers (a worker's partitions), pours, overflows and live buckets add up."""
+    """With buckets in several managers counting into one set (a worker's partitions), pours, overflows and
+    live buckets add up."""
     engine, _ = engine_and_content
-    one, two = BucketManager([_leaky()]), BucketManager([_leaky()])
+    engine.counts.clear()
+    one, two = BucketManager([_leaky()], counts=engine.counts), BucketManager([_leaky()], counts=engine.counts)
     for i in range(3):
         one.process(_ev(0.1 * i, "192.0.2.1"))        # overflows
     two.process(_ev(0.0, "192.0.2.9"))                # stays live

@@ -17,7 +17,7 @@ from synsec.cli.ccscli import ccscli
 from synsec.cli.main import cli
 from synsec.runner.acquis import FileSource
 from synsec.metrics import Counters, parse
-from synsec.runner.inputs import MAX_LINE_BYTES, InputStats
+from synsec.runner.inputs import MAX_LINE_BYTES
 from synsec.runner.live import LiveRunner
 from synsec.runner.replay import replay
 from synsec.runner.tail import Tailer
@@ -63,9 +63,10 @@ def test_register_engine_renders_line_errors_no_timestamp_and_whitelisted_overfl
     """The families synsec_acquisition_line_errors_total{kind}, synsec_parser_errors_total{kind="no_timestamp"}
     and synsec_overflows_whitelisted_total render the counts they are given."""
     engine, _ = build_engine(EngineOptions(config_dir=REPO / "scenarios", reference_year=2026))
-    inputs = InputStats(too_long=2, invalid_utf8=3, binary=4)
-    counters = register_engine(Counters(), engine, line_errors=inputs.errors)
-    engine.stats.no_timestamp, engine.stats.overflows_whitelisted = 5, 6
+    counters = register_engine(Counters(), engine)
+    for name, n in (("too_long", 2), ("invalid_utf8", 3), ("binary", 4), ("no_timestamp", 5),
+                    ("overflows_whitelisted", 6)):
+        engine.counts.inc(name, n=n)
     got = {(s.name, s.labels): s.value for s in parse(counters.render())
            if s.name in (LINE_ERRORS, OVERFLOWS_WHITELISTED, PARSER_ERRORS)}
     assert got == {(LINE_ERRORS, (("kind", "too_long"),)): 2, (LINE_ERRORS, (("kind", "invalid_utf8"),)): 3,
@@ -78,7 +79,7 @@ def test_replay_and_run_summaries_have_the_same_keys_and_counts(log):
     opts = EngineOptions(config_dir=REPO / "scenarios", reference_year=2026)
     replayed = replay([str(log)], {"type": "syslog"}, opts).stats
     engine, content = build_engine(opts)
-    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], InputStats(), from_start=True)
+    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], engine.counts, from_start=True)
     runner = LiveRunner(engine, content, tailer, lambda out: None)
     runner.start()
     while runner.step():

@@ -94,9 +94,10 @@ def test_register_engine_exports_profile_and_dateparse_families(setup):
     content, _log = setup
     engine, _ = build_engine(EngineOptions(config_dir=content, reference_year=2026))
     counters = register_engine(Counters(), engine)
-    assert engine.profiles.counters is engine.ctx.counters is engine.ctx.enrich_ctx.counters
-    engine.ctx.counters.update({"dateparse_failed": 2, "filter_errors": 1, "profiles_allowlisted": 4,
-                                "profiles_filter_errors": 5, "profiles_duration_expr_errors": 6})
+    assert engine.profiles.counts is engine.ctx.counts is engine.ctx.enrich_ctx.counts is engine.buckets.counts
+    for name, n in (("parser_dateparse_failed", 2), ("parser_filter_errors", 1), ("profiles_allowlisted", 4),
+                    ("profiles_filter_errors", 5), ("profiles_duration_expr_errors", 6)):
+        engine.counts.inc(name, n=n)
     got = {(s.name, s.labels): s.value for s in parse(counters.render())}
     assert {k: v for k, v in got.items() if k[0] in (PARSER_ERRORS, PROFILE_ERRORS, ALLOWLISTED)} == {
         (PARSER_ERRORS, (("kind", "dateparse_failed"),)): 2, (PARSER_ERRORS, (("kind", "filter_errors"),)): 1,

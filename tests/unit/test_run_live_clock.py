@@ -11,7 +11,6 @@ import pytest
 from synsec.content.loader import default_content_dir, load_content
 from synsec.runner.acquis import FileSource
 from synsec.assembly.build import EngineOptions, build_engine
-from synsec.runner.inputs import InputStats
 from synsec.runner.live import LiveOptions, LiveRunner, load_state
 from synsec.runner.tail import Tailer
 
@@ -59,7 +58,7 @@ def _failure(ts: float, ip: str = "192.0.2.10", port: int = 40000) -> str:
 def _runner(content, log: Path, clock: FakeClock, state_dir: Path | None = None, restore=None):
     engine, _ = build_engine(EngineOptions(reference_year=2023), content)
     saved = (restore or {}).get("positions", {})
-    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], InputStats(), saved=saved)
+    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], engine.counts, saved=saved)
     emitted = []
     runner = LiveRunner(engine, content, tailer, emitted.append, state_dir=state_dir, clock=clock,
                         opts=LiveOptions(lateness_s=2.0, save_s=0.0), restore=restore)
@@ -143,14 +142,14 @@ def test_restart_resumes_positions_and_buckets(tmp_path, content):
     first.step()
     first.stopping = True
     first.run(sleep=lambda s: None)                        # one save on the way out
-    assert first.engine.stats.lines == 3 and not emitted
+    assert first.engine.counts.total("lines") == 3 and not emitted
     state = load_state(state_dir)
     assert len(state["buckets"]) >= 1 and state["positions"][str(log)]["offset"] == log.stat().st_size
     _write(log, [_failure(T0 + 3 + i, port=10 + i) for i in range(3)])
     clock.now = T0 + 6
     second, emitted = _runner(content, log, clock, state_dir, restore=state)
     second.step()
-    assert second.engine.stats.lines == 3                  # nothing read twice
+    assert second.engine.counts.total("lines") == 3                  # nothing read twice
     [alert] = [a for out in emitted for a in out.alerts if a.Scenario == "synsec/ssh-bf"]
     assert alert.EventsCount == 6 and alert.StartAt == T0  # the bucket begun before the restart
 
@@ -170,7 +169,7 @@ def test_after_a_crash_lines_since_the_last_save_give_the_same_alert_ids(tmp_pat
     assert len(ids) == 1
     second, again = _runner(content, log, clock, state_dir, restore=load_state(state_dir))
     second.step()
-    assert second.engine.stats.lines == 4
+    assert second.engine.counts.total("lines") == 4
     assert [(a.UUID, [d.id for d in out.decisions]) for out in again for a in out.alerts] == ids
 
 
@@ -202,12 +201,12 @@ def test_run_crash_backlog_is_poured_before_idle_time_moves(tmp_path, content):
     clock.now = T0 + 3600                                           # crashed; restarted an hour later
     state = load_state(state_dir)
     engine, _ = build_engine(EngineOptions(reference_year=2023), content)
-    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], InputStats(), saved=state["positions"], chunk=100)
+    tailer = Tailer([FileSource((str(log),), {"type": "syslog"})], engine.counts, saved=state["positions"], chunk=100)
     again = []
     second = LiveRunner(engine, content, tailer, again.append, state_dir=state_dir, clock=clock,
                         opts=LiveOptions(lateness_s=2.0, save_s=0.0), restore=state)
     second.start()
     while second.step():
         pass
-    assert engine.stats.lines == 3
+    assert engine.counts.total("lines") == 3
     assert [a.UUID for out in again for a in out.alerts if a.Scenario == "synsec/ssh-bf"] == [want]

@@ -8,16 +8,15 @@ from synsec.engine.errors import Where
 from synsec.engine.expr import compile_expr
 from synsec.engine.model import Line
 from synsec.runner.acquis import StdinSource
-from synsec.runner.inputs import InputStats
-from synsec.runner.sources import InputCounters, Inputs, StdinReader, transformed
-from synsec.runner.tail import TailCounters
+from synsec.engine.counters import CounterSet
+from synsec.runner.sources import Inputs, StdinReader, transformed
 
 
 def test_stdin_reader_reads_a_pipe_then_ends_and_restores_blocking_mode():
     """Lines come as written (the last one without newline at EOF); the fd is blocking again after close."""
     r, w = os.pipe()
     stream = os.fdopen(r, "rb", buffering=0)
-    reader = StdinReader(StdinSource({"type": "syslog"}), InputStats(), stream)
+    reader = StdinReader(StdinSource({"type": "syslog"}), CounterSet(), stream)
     reader.start(0.0)
     assert not os.get_blocking(r) and reader.poll(0.0) == ([], False)
     os.write(w, b"one\ntw")
@@ -37,7 +36,7 @@ def test_inputs_finish_at_the_end_of_stdin_only_when_nothing_else_follows():
 
     for extra, finished in (([], True), ([FileSource(("/nonexistent/x.log",), {"type": "syslog"})], False)):
         r, w = os.pipe()
-        inputs = Inputs([StdinSource({"type": "syslog"}), *extra], InputStats())
+        inputs = Inputs([StdinSource({"type": "syslog"}), *extra], CounterSet())
         inputs.stdin[0].stream = os.fdopen(r, "rb", buffering=0)
         inputs.start(0.0)
         os.close(w)
@@ -50,20 +49,20 @@ def test_inputs_finish_at_the_end_of_stdin_only_when_nothing_else_follows():
 def test_transform_results_follow_crowdsec():
     """A string replaces the line, a list gives one line per string item (a non-string item passes the line on,
     counted), anything else or a runtime error passes the line on, counted."""
-    counters = InputCounters(TailCounters())
+    counts = CounterSet()
     line = Line("a|b", "src", {"type": "x"}, "file", 5.0)
 
     def run(text):
         fn = compile_expr(text, where=Where("t.yaml", 1, "transform"), params=("evt",))
-        return [(out.Raw, out.Src, dict(out.Labels), out.Time) for out in transformed(fn, line, counters)]
+        return [(out.Raw, out.Src, dict(out.Labels), out.Time) for out in transformed(fn, line, counts)]
 
     assert run('Upper(evt.Line.Raw)') == [("A|B", "src", {"type": "x"}, 5.0)]
     assert run('Split(evt.Line.Raw, "|")') == [("a", "src", {"type": "x"}, 5.0), ("b", "src", {"type": "x"}, 5.0)]
-    assert counters.transform_errors == 0
-    assert [r[0] for r in run('["x", 1]')] == ["x", "a|b"] and counters.transform_errors == 1
-    assert [r[0] for r in run("42")] == ["a|b"] and counters.transform_errors == 2
-    assert [r[0] for r in run("nil")] == ["a|b"] and counters.transform_errors == 3
-    assert [r[0] for r in run('int("x") > 1 ? "y" : "z"')] == ["a|b"] and counters.transform_errors == 4
+    assert counts.total("transform_errors") == 0
+    assert [r[0] for r in run('["x", 1]')] == ["x", "a|b"] and counts.total("transform_errors") == 1
+    assert [r[0] for r in run("42")] == ["a|b"] and counts.total("transform_errors") == 2
+    assert [r[0] for r in run("nil")] == ["a|b"] and counts.total("transform_errors") == 3
+    assert [r[0] for r in run('int("x") > 1 ? "y" : "z"')] == ["a|b"] and counts.total("transform_errors") == 4
 
 
 def test_journal_source_without_journalctl_is_skipped_with_one_warning(tmp_path):
@@ -73,7 +72,7 @@ def test_journal_source_without_journalctl_is_skipped_with_one_warning(tmp_path)
 
     warnings: list[str] = []
     src = JournalSource(("_SYSTEMD_UNIT=ssh.service",), {"type": "syslog"}, where=Where("acquis.yaml", 9))
-    inputs = Inputs([src], InputStats(), warn=warnings.append, journalctl=str(tmp_path / "journalctl"))
+    inputs = Inputs([src], CounterSet(), warn=warnings.append, journalctl=str(tmp_path / "journalctl"))
     inputs.start(0.0)
     assert inputs.poll(0.0) == ([], False) and inputs.poll(20.0) == ([], False)
     assert warnings == [f"acquis.yaml:9: source journalctl: no {tmp_path / 'journalctl'} command on this host, "

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 
 from synsec.runner.acquis import FileSource
-from synsec.runner.inputs import InputStats
+from synsec.engine.counters import CounterSet
 from synsec.runner.tail import Tailer
 
 
 def _tailer(*globs, mode="tail", saved=None, max_bytes=64 * 1024, **kw) -> Tailer:
     src = FileSource(tuple(str(g) for g in globs), {"type": "syslog"}, mode, max_line_bytes=max_bytes)
-    return Tailer([src], InputStats(), saved=saved or {}, **kw)
+    return Tailer([src], CounterSet(), saved=saved or {}, **kw)
 
 
 def _texts(tailer: Tailer, now: float = 0.0) -> list[str]:
@@ -70,7 +70,7 @@ def test_rotation_by_rename_drains_the_old_file_then_follows_the_new_one(tmp_pat
     _append(tmp_path / "a.log.1", "late write to old\nunterminated")
     log.write_text("fresh\n")
     assert sorted(_texts(t, 2.0)) == ["fresh", "late write to old"]
-    assert t.counters.rotations == 1
+    assert t.counts.total("rotations") == 1
     assert _texts(t, 8.0) == ["unterminated"]       # closed after the grace: its last line is complete
     assert t.following() == [str(log)]
     _append(log, "next\n")
@@ -103,7 +103,7 @@ def test_copytruncate_restarts_at_zero(tmp_path):
     with open(log, "r+b") as fh:
         fh.truncate(0)
     _append(log, "after\n")
-    assert _texts(t) == ["after"] and t.counters.truncations == 1
+    assert _texts(t) == ["after"] and t.counts.total("truncations") == 1
 
 
 def test_files_appearing_later_are_read_from_their_start(tmp_path):
@@ -111,7 +111,7 @@ def test_files_appearing_later_are_read_from_their_start(tmp_path):
     import re
 
     src = FileSource((str(tmp_path / "*.log"),), {"type": "syslog"}, exclude=(re.compile(r"skip"),))
-    t = Tailer([src], InputStats(), rescan_s=1.0)
+    t = Tailer([src], CounterSet(), rescan_s=1.0)
     assert t.start(0.0) == [str(tmp_path / "*.log")]          # warned about: nothing matches yet
     (tmp_path / "new.log").write_text("first\nsecond\n")
     (tmp_path / "skip.log").write_text("no\n")
@@ -127,10 +127,10 @@ def test_bad_lines_are_counted_like_replay(tmp_path):
     t = _tailer(log, max_bytes=16)
     t.start(0.0)
     _append(log, b"x" * 20)
-    assert _texts(t) == [] and t.stats.too_long == 1
+    assert _texts(t) == [] and t.counts.total("too_long") == 1
     _append(log, b"yyyy\nok\n\xff\xfe bad\nnul\x00here\n" + b"z" * 15 + b"\n" + b"w" * 16 + b"\n")
     assert _texts(t) == ["ok", "\ufffd\ufffd bad", "nul\ufffdhere", "z" * 15]   # 16 bytes with its newline
-    assert (t.stats.too_long, t.stats.invalid_utf8, t.stats.binary) == (2, 1, 1)
+    assert (t.counts.total("too_long"), t.counts.total("invalid_utf8"), t.counts.total("binary")) == (2, 1, 1)
 
 
 def test_cat_mode_reads_once_including_an_unterminated_last_line(tmp_path):
@@ -157,7 +157,7 @@ def test_saved_positions_resume_without_rereading(tmp_path):
     _append(log, "o\nthree\n")
     t2 = _tailer(log, saved=saved)
     t2.start(0.0)
-    assert _texts(t2) == ["two", "three"] and t2.counters.resumed == 1
+    assert _texts(t2) == ["two", "three"] and t2.counts.total("resumed") == 1
 
 
 def test_saved_position_of_another_file_is_not_trusted(tmp_path):
@@ -176,13 +176,13 @@ def test_saved_position_of_another_file_is_not_trusted(tmp_path):
     forged = {str(log): dict(saved[str(log)], ino=log.stat().st_ino)}
     t3 = _tailer(log, saved=forged)
     t3.start(0.0)
-    assert _texts(t3) == ["new file"] and t3.counters.resumed == 0
+    assert _texts(t3) == ["new file"] and t3.counts.total("resumed") == 0
 
 
 def test_run_crash_rescan_reports_a_new_file_before_reading_it(tmp_path):
     """rescan() is True when a file was opened and none of its lines is read yet: its position (0) can be
     saved first, so a crash before the next save still reads it from its start."""
-    t = Tailer([FileSource((str(tmp_path / "*.log"),), {"type": "syslog"})], InputStats(), rescan_s=1.0)
+    t = Tailer([FileSource((str(tmp_path / "*.log"),), {"type": "syslog"})], CounterSet(), rescan_s=1.0)
     t.start(0.0)
     (tmp_path / "new.log").write_text("first\n")
     assert t.rescan(0.5) is False                               # not due yet
@@ -204,7 +204,7 @@ def test_run_crash_file_appearing_while_stopped_is_read_from_its_start(tmp_path)
     old.write_text("written while stopped\n")
     new.write_text("old news\n")
     sources = [FileSource((str(tmp_path / d / "*.log"),), {"type": "syslog"}) for d in ("a", "b")]
-    second = Tailer(sources, InputStats(), saved=saved, saved_globs=tuple(globs))
+    second = Tailer(sources, CounterSet(), saved=saved, saved_globs=tuple(globs))
     second.start(0.0)
     assert _texts(second) == ["written while stopped"]
 
@@ -217,11 +217,11 @@ def test_run_crash_over_long_line_is_not_resumed_from_its_middle(tmp_path):
     t = _tailer(log, max_bytes=16)
     t.start(0.0)
     _append(log, b"ok\n" + b"x" * 20)
-    assert _texts(t) == ["ok"] and t.stats.too_long == 1
+    assert _texts(t) == ["ok"] and t.counts.total("too_long") == 1
     saved = t.positions()
     assert saved[str(log)]["offset"] == 3
     t.close()
     _append(log, b"yy\nnext\n")
     t2 = _tailer(log, saved=saved, max_bytes=16)
     t2.start(0.0)
-    assert _texts(t2) == ["next"] and t2.stats.too_long == 1
+    assert _texts(t2) == ["next"] and t2.counts.total("too_long") == 1

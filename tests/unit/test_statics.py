@@ -52,6 +52,6 @@ def test_errors_are_counted_and_a_map_value_fails_the_node():
                              Static("meta", "b", value="kept"),
                              Static("meta", "inf", expr=_x("1 / int(evt.Parsed.zero)"))))
     evt.Parsed.update(word="abc", zero="0")
-    assert apply(evt, ctx) is True and evt.Meta == {"b": "kept", "inf": "+Inf"} and ctx.counters["static_errors"] == 1
+    assert apply(evt, ctx) is True and evt.Meta == {"b": "kept", "inf": "+Inf"} and ctx.counts.total("parser_static_errors") == 1
     fail = compile_statics((Static("meta", "m", expr=_x("{'k': 1}")), Static("meta", "after", value="x")))
-    assert fail(evt, ctx) is False and "after" not in evt.Meta and ctx.counters["static_errors"] == 2
+    assert fail(evt, ctx) is False and "after" not in evt.Meta and ctx.counts.total("parser_static_errors") == 2

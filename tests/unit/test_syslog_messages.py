@@ -4,7 +4,7 @@ parsers (`TIME HOST APP[PID]: MESSAGE`), from RFC 5424, RFC 3164 and `journalctl
 from __future__ import annotations
 
 from synsec.runner.acquis import JournalSource
-from synsec.runner.inputs import InputStats
+from synsec.engine.counters import CounterSet
 from synsec.runner.journal import entry_line, journal_argv, source_of_dsn
 from synsec.runner.syslog import Framer, parse_message, syslog_line
 
@@ -55,15 +55,15 @@ def test_framer_mixes_octet_counting_and_newlines():
 def test_journal_entries_become_short_lines():
     """MESSAGE (string or byte array), SYSLOG_IDENTIFIER else _COMM, SYSLOG_PID else _PID, __REALTIME_TIMESTAMP
     as the time; an entry without MESSAGE is counted unreadable."""
-    stats = InputStats()
+    counts = CounterSet()
     entry = {"__REALTIME_TIMESTAMP": "1796209200000001", "_HOSTNAME": "h", "_COMM": "sshd", "_PID": "7",
              "MESSAGE": list(b"caf\xc3\xa9 \xff")}
-    assert entry_line(entry, stats, 1000) == ("2026-12-02T11:00:00.000001+00:00 h sshd[7]: café \ufffd",
+    assert entry_line(entry, counts, 1000) == ("2026-12-02T11:00:00.000001+00:00 h sshd[7]: café \ufffd",
                                               1796209200.000001)
-    assert stats.invalid_utf8 == 1
-    assert entry_line({"__REALTIME_TIMESTAMP": "1", "SYSLOG_IDENTIFIER": "x"}, stats, 1000) is None
-    assert stats.unreadable == 1
-    assert entry_line({**entry, "MESSAGE": "y" * 2000}, stats, 1000) is None and stats.too_long == 1
+    assert counts.total("invalid_utf8") == 1
+    assert entry_line({"__REALTIME_TIMESTAMP": "1", "SYSLOG_IDENTIFIER": "x"}, counts, 1000) is None
+    assert counts.total("unreadable") == 1
+    assert entry_line({**entry, "MESSAGE": "y" * 2000}, counts, 1000) is None and counts.total("too_long") == 1
 
 
 def test_journalctl_command_lines():

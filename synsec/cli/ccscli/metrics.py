@@ -12,14 +12,16 @@ import click
 from synsec.cli.output import emit_json, output_option, table
 from synsec.metrics import Sample
 
-__all__ = ["COMMANDS", "build_tables"]
+__all__ = ["COMMANDS", "TABLES", "build_tables"]
 
 # (title, key columns (label names), value columns (header, family name)); a row per distinct key.
-_TABLES = (
+TABLES = (
     ("Acquisition", ("source",), (("lines read", "synsec_acquisition_lines_read_total"),
                                   ("lines parsed", "synsec_parser_hits_ok_total"),
-                                  ("lines unparsed", "synsec_parser_hits_ko_total"))),
+                                  ("lines unparsed", "synsec_parser_hits_ko_total"),
+                                  ("bytes read", "synsec_acquisition_bytes_total"))),
     ("Acquisition errors", ("kind",), (("lines", "synsec_acquisition_line_errors_total"),)),
+    ("Inputs", ("kind",), (("count", "synsec_acquisition_inputs_total"),)),
     ("Parsers", ("source",), (("hits ok", "synsec_parser_hits_ok_total"),
                               ("hits ko", "synsec_parser_hits_ko_total"),
                               ("whitelisted", "synsec_parser_whitelisted_total"))),
@@ -36,7 +38,10 @@ _TABLES = (
     ("Whitelists", (), (("overflows whitelisted", "synsec_overflows_whitelisted_total"),)),
     ("API", ("route", "method", "code"), (("requests", "synsec_api_requests_total"),)),
     ("API bouncers", ("bouncer", "route"), (("pulls", "synsec_api_bouncer_pulls_total"),)),
+    ("Worker agents", ("agent", "counter"), (("count", "synsec_worker_agent_total"),)),
+    ("Worker", (), (("buckets held", "synsec_worker_buckets_held"),)),
 )
+_PLACED = {name for _title, _keys, values in TABLES for _header, name in values}
 
 
 def _number(value: float | None):
@@ -45,15 +50,23 @@ def _number(value: float | None):
     return int(value) if float(value).is_integer() else round(value, 3)
 
 
+def _tables(by_name: dict[str, list[Sample]]):
+    """The layout, then a table for every family it does not place (titled by the family; its labels as keys)."""
+    yield from TABLES
+    for name, group in by_name.items():
+        if name not in _PLACED:
+            yield name, tuple(k for k, _v in group[0].labels), (("value", name),)
+
+
 def build_tables(samples: Iterable[Sample], families: Iterable[str] = ()) -> dict[str, tuple[list[str], list[list]]]:
     """{title: (columns, rows)} for every table with at least one row. A cell is None when its family is
     unknown to the source (neither a sample nor in `families`, e.g. `current` from the store), else 0
-    when the row has no sample of it."""
+    when the row has no sample of it. A family the layout does not know still gets its own table."""
     by_name: dict[str, list[Sample]] = {}
     for s in samples:
         by_name.setdefault(s.name, []).append(s)
     out = {}
-    for title, keys, values in _TABLES:
+    for title, keys, values in _tables(by_name):
         cells: dict[tuple, dict[str, float]] = {}
         for header, name in values:
             for s in by_name.get(name, ()):
@@ -89,7 +102,7 @@ def _scrape(urls: list[str]) -> tuple[list[Sample], set[str], str]:
 def _from_store(settings) -> tuple[list[Sample], set[str], str]:
     """The store's samples, the families replay counts (absent ones are zero), the samples as text."""
     from synsec.metrics import render_samples
-    from synsec.assembly.metrics import FAMILIES
+    from synsec.assembly.metrics import families_meta
     from synsec.store import Store
 
     store = Store(settings.state_dir)
@@ -97,10 +110,9 @@ def _from_store(settings) -> tuple[list[Sample], set[str], str]:
         samples = store.metric_samples()
     finally:
         store.close()
-    meta = {name: (kind, help_text) for name, (kind, help_text, _labels) in FAMILIES.items()
-            if any(s.name == name for s in samples)}
-    counted = {name for name, (kind, _help, _labels) in FAMILIES.items() if kind == "counter"}
-    return samples, counted, render_samples(samples, meta)
+    counted = families_meta()
+    meta = {name: kind_help for name, kind_help in counted.items() if any(s.name == name for s in samples)}
+    return samples, set(counted), render_samples(samples, meta)
 
 
 def _urls(given: tuple[str, ...], settings) -> list[str]:

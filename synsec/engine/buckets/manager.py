@@ -8,9 +8,9 @@ another. The alerts they return are `Alert`s, except that the first alert of an 
 `reprocess: true` scenario comes as `(alert, True)`: the caller feeds it back as an OVFLW event (CrowdSec's
 `reprocess`), once per overflow.
 
-`stats[scenario]` counts pours, overflows and underflows (a bucket that leaked out, found when its timer fires
-or, when the watermark is behind, when the next pour into it finds it leaked) as plain ints; runtime errors of
-filter/groupby are counted there too and the event is skipped for that scenario.
+`counts` (the engine's `synsec.engine.counters.CounterSet`) counts pours, overflows and underflows per scenario (a
+bucket that leaked out, found when its timer fires or, when the watermark is behind, when the next pour into it
+finds it leaked); runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
 The active buckets per scenario are counted as they come and go (`live_by_scenario`, CrowdSec's `cs_buckets`
 gauge), so a metrics scrape never walks the store (in the worker a walk decodes every table value).
 """
@@ -27,16 +27,16 @@ from synsec.engine.buckets.core import deadline, pour, tick
 from synsec.engine.buckets.index import FilterIndex
 from synsec.engine.buckets.spec import BucketSpec
 from synsec.engine.buckets.state import BucketState
+from synsec.engine.counters import CounterSet
 
-__all__ = ["BucketManager", "STAT_NAMES"]
-
-STAT_NAMES = ("poured", "overflows", "underflows", "alert_errors", "filter_errors", "groupby_errors")
+__all__ = ["BucketManager"]
 
 
 class BucketManager:
     """Pure (no I/O, no clock) but stateful: feed it events in roughly time order."""
 
-    def __init__(self, specs: Iterable[BucketSpec], store: MutableMapping | None = None):
+    def __init__(self, specs: Iterable[BucketSpec], store: MutableMapping | None = None,
+                 counts: CounterSet | None = None):
         self.specs: dict[str, BucketSpec] = {}
         for spec in specs:
             if spec.id in self.specs:
@@ -45,7 +45,7 @@ class BucketManager:
         self._routes = tuple((s.id, s.filter, s.groupby) for s in self.specs.values())
         self.index = FilterIndex([s.filter for s in self.specs.values()])
         self.buckets: MutableMapping = {} if store is None else store
-        self.stats: dict[str, dict[str, int]] = {name: dict.fromkeys(STAT_NAMES, 0) for name in self.specs}
+        self.counts = CounterSet() if counts is None else counts
         self._live: dict[str, int] = {}     # scenario -> active buckets, kept by _store
         self.watermark = -math.inf
         self._heap: list = []
@@ -82,17 +82,17 @@ class BucketManager:
                 if filt(evt) is not True:
                     return None
             except Exception:
-                self.stats[name]["filter_errors"] += 1
+                self.counts.inc("bucket_filter_errors", name)
                 return None
         if groupby is None:
             return ""
         try:
             key = groupby(evt)
         except Exception:
-            self.stats[name]["groupby_errors"] += 1
+            self.counts.inc("bucket_groupby_errors", name)
             return None
         if not isinstance(key, str):
-            self.stats[name]["groupby_errors"] += 1
+            self.counts.inc("bucket_groupby_errors", name)
             return None
         return key
 
@@ -115,10 +115,9 @@ class BucketManager:
         bkey = (scenario, key)
         old = self.buckets.get(bkey)
         new, ovfs = pour(spec, old, evt, evt.ts, key)
-        stats = self.stats[scenario]
-        stats["poured"] += 1
+        self.counts.inc("poured", scenario)
         if old is not None and old.count and not spec.timed_overflow and deadline(spec, old) < evt.ts:
-            stats["underflows"] += 1      # leaked out before its timer fired (a watermark behind): pour ticked it
+            self.counts.inc("underflows", scenario)     # leaked out before its timer fired (a watermark behind): pour ticked it
         self._store(bkey, spec, old, new)
         return self._emit(ovfs) if ovfs else []
 
@@ -183,17 +182,16 @@ class BucketManager:
             if ovfs:
                 alerts.extend(self._emit(ovfs))
             elif state.count and not spec.timed_overflow and (new is None or not new.count):
-                self.stats[bkey[0]]["underflows"] += 1        # died of old age (leaked out)
+                self.counts.inc("underflows", bkey[0])        # died of old age (leaked out)
         return alerts
 
     def _emit(self, ovfs: list[Overflow]) -> list:
         alerts = []
         for ovf in ovfs:
-            stats = self.stats[ovf.scenario]
             if ovf.error:
-                stats["alert_errors"] += 1
+                self.counts.inc("bucket_alert_errors", ovf.scenario)
                 continue
-            stats["overflows"] += 1
+            self.counts.inc("overflows", ovf.scenario)
             if ovf.reprocess and ovf.alerts:
                 alerts.append((ovf.alerts[0], True))
                 alerts.extend(ovf.alerts[1:])

@@ -9,28 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from synsec.engine.counters import CounterSet
 from synsec.engine.enrichers.dateparse import parse_date
 from synsec.engine.enrichers.geoip import geoip_asn, geoip_city, ip_to_range
 
-__all__ = ["EnrichContext", "ENRICHERS", "enricher_names", "DATEPARSE_FAILED"]
-
-DATEPARSE_FAILED = "dateparse_failed"      # counter: a ParseDate whose text matched no layout
+__all__ = ["EnrichContext", "ENRICHERS", "enricher_names"]
 
 
 @dataclass
 class EnrichContext:
-    """What enrichers may read: the replay's reference year, optional mmdb readers, counters."""
+    """What enrichers may read: the replay's reference year, optional mmdb readers, the engine's counter set."""
 
     reference_year: int = 1970
     city_db: Any = None        # maxminddb.Reader-like: .get_with_prefix_len(ip) -> (record, prefixlen)
     asn_db: Any = None
-    counters: dict = field(default_factory=dict)
+    counts: CounterSet = field(default_factory=CounterSet)
 
 
 def _parse_date(value: str, evt, ctx: EnrichContext) -> dict:
     parsed = parse_date(value, ctx.reference_year, evt.StrTimeFormat)
     if parsed is None:
-        ctx.counters[DATEPARSE_FAILED] = ctx.counters.get(DATEPARSE_FAILED, 0) + 1
+        ctx.counts.inc("parser_dateparse_failed")     # a ParseDate whose text matched no layout
         return {}
     marshaled, ts = parsed
     evt.ts = ts
