@@ -11,7 +11,7 @@ that is malformed or badly signed does too, an expired one does not (an agent's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -19,6 +19,7 @@ from aiohttp import web
 
 from connectors.api.alert_input import parse_alerts
 from connectors.api.inputs import InputError, parse_json
+from connectors.api.metrics import Metrics
 from connectors.api.replies import json_reply, message
 from connectors.api.tokens import TokenError, issue_token, verify_token
 from synsec.engine.errors import SynsecError
@@ -91,8 +92,7 @@ class MachineRoutes:
     auth_failed: Callable[[str | None], None]
     allow_registration: bool = False
     token_ttl: float = 3600.0
-    usage_metrics: int = 0
-    pushed: int = 0
+    metrics: Metrics = field(default_factory=Metrics)
 
     def machine_id(self, request: web.Request) -> str:
         """The machine a request's bearer token was issued to (Unauthorized otherwise)."""
@@ -179,7 +179,7 @@ class MachineRoutes:
         ids = self.alerts.push_alerts(pushed, machine_id, now)
         self.machines.machine_seen(machine_id, "push", now, ip_address=request.remote,
                                    user_agent=_text_header(request, "User-Agent"))
-        self.pushed += len(pushed)
+        self.metrics.pushed(machine_id, len(pushed))
         return json_reply(ids, 201)
 
     async def usage_metrics(self, request: web.Request) -> web.Response:
@@ -187,6 +187,6 @@ class MachineRoutes:
         body = parse_json(await read_body(request, MAX_METRICS_BODY))
         if not isinstance(body, dict):
             raise InputError("body must be a JSON object")
-        self.usage_metrics += 1
+        self.metrics.usage()
         return json_reply({}, 201)
 

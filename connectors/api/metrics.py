@@ -12,7 +12,7 @@ from synsec.assembly.metrics import register_samples
 from synsec.metrics import CONTENT_TYPE, Counters, Sample
 
 __all__ = ["Metrics", "CONTENT_TYPE", "REQUESTS", "PULLS", "FORBIDDEN", "THROTTLED", "DECISIONS_ACTIVE",
-           "ALERTS", "OUT_OF_RANGE"]
+           "ALERTS", "OUT_OF_RANGE", "PUSHED", "USAGE"]
 
 REQUESTS = "synsec_api_requests_total"
 PULLS = "synsec_api_bouncer_pulls_total"
@@ -21,6 +21,8 @@ THROTTLED = "synsec_api_auth_throttled_total"
 OUT_OF_RANGE = "synsec_api_decisions_out_of_range"
 DECISIONS_ACTIVE = "synsec_api_decisions_active"
 ALERTS = "synsec_api_alerts"
+PUSHED = "synsec_api_alerts_pushed_total"
+USAGE = "synsec_api_usage_metrics_total"
 
 
 class Metrics(Counters):
@@ -30,8 +32,11 @@ class Metrics(Counters):
         self.declare(PULLS, "Decision pulls by bouncer and route.", ("bouncer", "route"))
         self.declare(FORBIDDEN, "Requests refused for a missing or wrong key.")
         self.declare(THROTTLED, "Requests refused (429) after too many wrong keys from their address.")
+        self.declare(PUSHED, "Alerts pushed by machines (POST /v1/alerts), by machine.", ("machine",))
+        self.declare(USAGE, "Usage-metrics reports received (POST /v1/usage-metrics).")
         self.inc(FORBIDDEN, 0)                      # a family without labels is always shown
         self.inc(THROTTLED, 0)
+        self.inc(USAGE, 0)
 
     def request(self, route: str, method: str, code: int) -> None:
         self.inc(REQUESTS, route=route, method=method, code=str(code))
@@ -44,6 +49,12 @@ class Metrics(Counters):
 
     def throttled(self) -> None:
         self.inc(THROTTLED)
+
+    def pushed(self, machine: str, n: int) -> None:
+        self.inc(PUSHED, n, machine=machine)
+
+    def usage(self) -> None:
+        self.inc(USAGE)
 
     def views(self, active: Callable[[], list], alert_counts: Callable[[], dict[str, int]],
               out_of_range: Callable[[], int] = lambda: 0, stored: Callable[[], list[Sample]] = list) -> None:

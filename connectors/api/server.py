@@ -335,7 +335,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
     app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
     if backend.machines is not None and backend.alert_writer is not None and secret is not None:
         h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,
-                                       h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl)
+                                       h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl,
+                                       metrics=h.metrics)
         app.router.add_post("/v1/watchers", m.register)
         app.router.add_post("/v1/watchers/login", m.login)
         app.router.add_get("/v1/refresh_token", m.refresh_token)

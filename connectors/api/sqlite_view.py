@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.alert_input import PushedAlert
@@ -144,14 +143,9 @@ class StoreWriter:
 
 
 def profile_decisions(decide: Callable[[Alert], list[Decision]], pushed: PushedAlert) -> list[Decision]:
-    """A pushed alert's decisions: those it carried, else the profiles' (`decide`); all simulated when the
-    machine sent the alert as simulated (its scenario runs in simulation there) or the profiles say so."""
-    simulated = pushed.alert.Simulated
-    made = pushed.decisions if pushed.decisions is not None else decide(pushed.alert)
-    if simulated:
-        pushed.alert.Simulated = True
-        made = [replace(d, simulated=True) for d in made]
-    return made
+    """A pushed alert's decisions: those it carried, else the profiles' (`decide`; simulated when the alert
+    came simulated or its scenario is simulated here)."""
+    return pushed.decisions if pushed.decisions is not None else decide(pushed.alert)
 
 
 class StoreAlertWriter:

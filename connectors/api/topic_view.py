@@ -28,8 +28,9 @@ from connectors.api.view import IndexedView
 from connectors.kafka.decision_set import lapi_id
 from connectors.kafka.follower import DecisionFollower
 from synsec.engine.decisions import taken
+from synsec.engine.model import Decision
 
-__all__ = ["TopicDecisionView", "TopicDecisionWriter", "make_decisions_producer"]
+__all__ = ["TopicDecisionView", "TopicDecisionWriter", "TopicAlertWriter", "make_decisions_producer"]
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,15 @@ class TopicDecisionWriter:
         self.timeout_s = timeout_s
 
     def add_decisions(self, decisions: list[DecisionInput], now: float | None = None) -> list[int]:
+        return self.publish([inp.to_decision() for inp in decisions], time.time() if now is None else now)
+
+    def publish(self, decisions: list[Decision], now: float) -> list[int]:
+        """Publish decisions taken at `now`; their LAPI ids once acknowledged and read back."""
         from synsec.wire.records import decision_key, decision_to_record
 
-        now = time.time() if now is None else now
         futures = []
-        for inp in decisions:
-            d = taken(inp.to_decision(), now)
+        for d in decisions:
+            d = taken(d, now)
             futures.append(self.producer.send(self.topic, key=decision_key(d),
                                               value=self.codecs.encode("decision", decision_to_record(d))))
         return self._acknowledged(futures)
@@ -149,3 +153,29 @@ class TopicDecisionWriter:
 
     def close(self) -> None:
         self.producer.close(timeout=5)
+
+
+class TopicAlertWriter:
+    """AlertWriter of the Kafka mode: a pushed alert goes to the alerts topic (key `scope:value`), where the
+    profiles agent decides on it as on the buckets' own alerts (and the ClickHouse sink and the crowd read it);
+    an alert that carries its decisions (a manual one) has them published on the decisions topic instead and
+    stays off the alerts topic. Every pushed alert is also kept in the embedded store, for GET /v1/alerts."""
+
+    def __init__(self, store, decisions: TopicDecisionWriter, alerts_topic: str, *, timeout_s: float = 10.0):
+        self.store, self.decisions, self.topic, self.timeout_s = store, decisions, alerts_topic, timeout_s
+
+    def push_alerts(self, pushed: list, machine_id: str, now: float) -> list[str]:
+        from synsec.wire.records import alert_to_record
+
+        producer, codecs = self.decisions.producer, self.decisions.codecs
+        futures = [producer.send(self.topic, key=f"{p.alert.Source.Scope}:{p.alert.Source.Value}".encode("utf-8"),
+                                 value=codecs.encode("alert", alert_to_record(p.alert)))
+                   for p in pushed if p.decisions is None]
+        given = [d for p in pushed if p.decisions is not None for d in p.decisions]
+        if given:
+            self.decisions.publish(given, now)
+        producer.flush(self.timeout_s)
+        for f in futures:
+            f.get(timeout=self.timeout_s)
+        self.store.add([p.alert for p in pushed], [], now=now, machine_id=machine_id)
+        return [p.alert.UUID for p in pushed]

@@ -114,7 +114,9 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
         topic = topic_name(topology, "decisions", topic)
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)
         source = f"{broker.url}/{topic} (keys in {settings.state_dir})"
-        alert_writer = None
+        from connectors.api.topic_view import TopicAlertWriter
+
+        alert_writer = TopicAlertWriter(store, writer, topic_name(topology, "alerts"))
         closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
                                flags) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood

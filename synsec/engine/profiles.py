@@ -89,10 +89,11 @@ class ProfileEngine:
     counts: CounterSet = field(default_factory=CounterSet)   # the engine's (synsec.engine.counters)
 
     def stamp(self, alert: Alert) -> Alert:
-        """Fill what an alert carries before any decision: its deterministic id and its simulation flag."""
+        """Fill what an alert carries before any decision: its deterministic id and its simulation flag (set when
+        its scenario is simulated here, or when it came simulated: a CrowdSec agent simulating it pushed it)."""
         if not alert.UUID:
             alert.UUID = alert_id(alert)
-        alert.Simulated = self.simulation.is_simulated(alert.Scenario)
+        alert.Simulated = alert.Simulated or self.simulation.is_simulated(alert.Scenario)
         return alert
 
     def decide(self, alert: Alert) -> list[Decision]:
