@@ -225,6 +225,8 @@ class Handlers:
             resp = http_error(err)
         except Exception as err:  # noqa: BLE001 — a bug: one log line, a 500 without details
             resp = internal_error(log, request, err)
+        if resp.status == 413:
+            resp.force_close()           # the rest of a body too large is not read: no waiting for it
         info = request.match_info.route.resource
         route = info.canonical if info is not None else "unmatched"
         self.metrics.request(route, request.method if request.method in _METHODS else "other", resp.status)

@@ -50,7 +50,10 @@ def _b64(data: bytes) -> str:
 def _unb64(text: str) -> bytes:
     if not text or len(text) > 4096 or not all(c.isalnum() or c in "-_" for c in text):
         raise TokenError("malformed token")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:              # binascii.Error: a length no base64 text has (4n + 1)
+        raise TokenError("malformed token") from None
 
 
 def issue_token(secret: bytes, machine_id: str, now: float, ttl: float) -> tuple[str, float]:

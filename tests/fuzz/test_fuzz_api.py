@@ -3,8 +3,9 @@ B and D): every error is a 4xx with a JSON `{"message": …}` body and no traceb
 server stays up and its log never holds a traceback.
 
 Requests are written on a raw socket, so non-UTF-8 bytes, unknown methods and oversized headers reach the
-server as sent. CI mode is bounded (Hypothesis derandomized, 600 random requests: about 10 s on a loaded
-2-core machine); `SYNSEC_FUZZ_LONG=1` (make fuzz) sends 20,000 random ones, not derandomized. The number of
+server as sent. CI mode is bounded (Hypothesis derandomized, 600 random requests and 300 random `POST /v1/alerts`
+bodies from a logged-in machine: about 15 s on a loaded 2-core machine); `SYNSEC_FUZZ_LONG=1` (make fuzz) sends
+20,000 and 10,000, not derandomized. The number of
 requests sent is printed at the end of the module and recorded as the `fuzz_api_requests` property.
 """
 
@@ -28,7 +29,10 @@ pytestmark = pytest.mark.integration
 
 LONG = os.environ.get("SYNSEC_FUZZ_LONG") == "1"
 RANDOM_EXAMPLES = 20_000 if LONG else 600
+ALERT_EXAMPLES = 10_000 if LONG else 300
+MACHINE_PASSWORD = "fuzz-machine-password-0123456789"
 SENT = {"requests": 0}
+ALERT_REPLIES: dict[int, int] = {}      # status -> count, of the random alert batches
 ABSURD = "9" * 400 + "h"
 
 
@@ -89,19 +93,26 @@ def assert_clean(reply: Reply, *, expect: int | tuple[int, ...] | None = None, h
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, record_testsuite_property):
     """A real `synsec api` (throttling out of the way: its own test has its own server) with a machine key, a
-    bouncer key and 20 decisions (ids 1-20)."""
+    bouncer key, 20 decisions (ids 1-20) and a logged-in machine (`keys["token"]`: its bearer token)."""
     state = tmp_path_factory.mktemp("fuzz") / "state"
     keys = {"machine": ccs(state, "bouncers", "add", "admin", "--role", "machine", "-o", "raw").strip(),
             "bouncer": ccs(state, "bouncers", "add", "fw", "-o", "raw").strip()}
     for i in range(20):
         ccs(state, "decisions", "add", "--ip", f"198.51.100.{i + 1}", "-d", "4h")
+    ccs(state, "machines", "add", "agent", "--password", MACHINE_PASSWORD)
     log = state.parent / "api.log"
     with running_api(state, log, args=("--refresh-interval", "0.05", "--auth-fail-limit", "1000000")) as url:
+        reply = send(url, "POST", "/v1/watchers/login", [("Content-Type", "application/json")],
+                     json.dumps({"machine_id": "agent", "password": MACHINE_PASSWORD}).encode())
+        assert reply.status == 200, reply.body
+        keys["token"] = json.loads(reply.body)["token"]
         yield url, keys, state
         assert send(url, "GET", "/health").status == 200           # still up after everything
     text = log.read_text(errors="replace")
     assert "Traceback" not in text, text[-3000:]
-    print(f"\nfuzz_api: {SENT['requests']} requests sent")
+    print(f"\nfuzz_api: {SENT['requests']} requests sent; random alert batches: {ALERT_REPLIES}")
+    if ALERT_REPLIES:       # the random batches reached both outcomes: stored, and refused
+        assert ALERT_REPLIES.get(201, 0) >= 10 and ALERT_REPLIES.get(400, 0) >= 10, ALERT_REPLIES
     record_testsuite_property("fuzz_api_requests", SENT["requests"])
 
 
@@ -113,7 +124,7 @@ def lapi_values(url: str, key: str) -> dict[int, str]:
 
 # -- the table: each finding of issue 10 and more, each with the status it must get -----------------------
 
-M, B = "machine", "bouncer"
+M, B, T = "machine", "bouncer", "token"
 NESTED = b"[" * 5000 + b"]" * 5000
 TABLE = [
     # (name, key, method, target, extra headers, body, expected status)
@@ -215,6 +226,33 @@ TABLE = [
     ("raw non-utf8 path", B, "GET", b"/v1/decisions/\xff", [], b"", 400),
     ("raw non-utf8 query", B, "GET", b"/v1/decisions?scope=\xff", [], b"", 400),
     ("path 10 KB", B, "GET", "/v1/" + "a" * 10_000, [], b"", (400, 404, 414)),
+    # the machine routes (issue 14): T is the logged-in machine's bearer token
+    ("alerts without a token", None, "POST", "/v1/alerts", [], b"[]", 401),
+    ("alerts with a machine key, no token", M, "POST", "/v1/alerts", [], b"[]", 401),
+    ("alerts with a garbage token", None, "POST", "/v1/alerts", [("Authorization", "Bearer x.y.z")], b"[]", 401),
+    ("alerts with a non-utf8 token", None, "POST", "/v1/alerts", [("Authorization", b"Bearer \xff\xfe")], b"[]", 401),
+    ("alerts with a 20 KB token", None, "POST", "/v1/alerts", [("Authorization", "Bearer " + "a" * 7000)], b"[]",
+     401),
+    ("alerts non-JSON", T, "POST", "/v1/alerts", [], b"<xml/>", 400),
+    ("alerts nested 5000 deep", T, "POST", "/v1/alerts", [], NESTED, 400),
+    ("alerts JSON object", T, "POST", "/v1/alerts", [], b'{"scenario": "x"}', 400),
+    ("alerts over 16 MiB", T, "POST", "/v1/alerts", [], b"[" + b" " * (16 * 1024 * 1024 + 10) + b"]", 413),
+    ("heartbeat without a token", None, "GET", "/v1/heartbeat", [], b"", 401),
+    ("refresh without a token", None, "GET", "/v1/refresh_token", [], b"", 401),
+    ("login not JSON", None, "POST", "/v1/watchers/login", [], b"machine_id=a", 400),
+    ("login unknown field", None, "POST", "/v1/watchers/login", [], b'{"machine_id": "a", "password": "b", "x": 1}',
+     400),
+    ("login machine_id not a string", None, "POST", "/v1/watchers/login", [], b'{"machine_id": 1, "password": "b"}',
+     400),
+    ("login password 100 KB", None, "POST", "/v1/watchers/login", [],
+     json.dumps({"machine_id": "agent", "password": "p" * 100_000}).encode(), 400),
+    ("login scenarios not a list", None, "POST", "/v1/watchers/login", [],
+     b'{"machine_id": "agent", "password": "b", "scenarios": "a"}', 400),
+    ("login wrong password", None, "POST", "/v1/watchers/login", [], b'{"machine_id": "agent", "password": "b"}',
+     403),
+    ("register when disabled", None, "POST", "/v1/watchers", [], b'{"machine_id": "x", "password": "y"}', 403),
+    ("usage-metrics not an object", T, "POST", "/v1/usage-metrics", [], b"[1]", 400),
+    ("GET alerts with a token and a bad range", T, "GET", "/v1/alerts?range=10.0.0.0/99", [], b"", 400),
 ]
 
 
@@ -224,9 +262,26 @@ def test_malformed_request_gets_json_4xx(api, name, key, method, target, headers
     the few well-formed neighbours in the table their 2xx)."""
     url, keys, _ = api
     hdrs = list(headers)
-    if key is not None:
+    if key == T:
+        hdrs.append(("Authorization", f"Bearer {keys[T]}"))
+    elif key is not None:
         hdrs.append(("X-Api-Key", keys.get(key, key) if isinstance(key, str) else key))
     assert_clean(send(url, method, target, hdrs, body), expect=expect)
+
+
+def test_announced_oversize_alert_batch_is_413_at_once(api):
+    """A `POST /v1/alerts` announcing 64 MiB gets its 413 (JSON) before any of the body is sent: the server
+    does not read what it would refuse."""
+    url, keys, _ = api
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(f"POST /v1/alerts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {keys[T]}\r\n"
+                  f"Content-Length: {64 * 1024 * 1024}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+            data += s.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 ") and json.loads(body)["message"]
 
 
 RAW = [
@@ -317,7 +372,8 @@ def test_absurd_duration_added_by_ccscli_is_refused(api):
 # -- random requests ---------------------------------------------------------------------------------------
 
 ROUTES = ["/v1/decisions", "/v1/decisions/stream", "/v1/decisions/1", "/v1/alerts", "/v1/alerts/x", "/health",
-          "/metrics", "/"]
+          "/metrics", "/", "/v1/watchers", "/v1/watchers/login", "/v1/heartbeat", "/v1/refresh_token",
+          "/v1/usage-metrics"]
 PARAMS = ["ip", "range", "scope", "value", "type", "origins", "scopes", "scenarios_containing",
           "scenarios_not_containing", "contains", "startup", "limit", "scenario", "community_pull", "origin"]
 json_values = st.recursive(
@@ -337,7 +393,7 @@ bodies = (st.just(b"") | st.binary(max_size=64)
           | st.lists(json_values, min_size=1, max_size=3).map(lambda v: json.dumps(v, allow_nan=True).encode()))
 methods = st.sampled_from(["GET", "HEAD", "POST", "DELETE", "PUT", "OPTIONS"]) | st.text(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8)
-key_choice = st.sampled_from(["machine", "bouncer", "none"]) | st.binary(min_size=1, max_size=40)
+key_choice = st.sampled_from(["machine", "bouncer", "none", "token"]) | st.binary(min_size=1, max_size=40)
 # no CR/LF (they would end the header block of our own request) and no Content-Length/Transfer-Encoding
 # (a body that does not match them makes the server wait for the rest, as it should)
 header_values = st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
@@ -355,8 +411,69 @@ def test_random_requests_never_5xx(api, method, target, key, body, extra):
     """Random methods, paths, query strings, keys, headers and bodies (JSON or bytes): never a 5xx, errors in
     JSON."""
     url, keys, _ = api
-    headers = [] if key == "none" else [("X-Api-Key", keys[key] if isinstance(key, str) else key)]
+    headers = [] if key == "none" else [("Authorization", f"Bearer {keys[key]}")] if key == "token" else \
+        [("X-Api-Key", keys[key] if isinstance(key, str) else key)]
     assert_clean(send(url, method, target, headers + extra, body), head=method == "HEAD")
+
+
+# -- random alert batches from a logged-in machine (issue 14) ----------------------------------------------
+
+def _agent_alert(ip: str) -> dict:
+    """An alert as CrowdSec 1.4.6 agents push it."""
+    return {"capacity": 5, "decisions": None, "events_count": 6, "labels": None, "leakspeed": "10s",
+            "message": f"Ip {ip} performed 'crowdsecurity/http-probing'", "remediation": True,
+            "scenario": "crowdsecurity/http-probing", "scenario_hash": "ab" * 32, "scenario_version": "0.4",
+            "simulated": False, "start_at": "2026-11-22T10:01:00.5Z", "stop_at": "2026-11-22T10:01:04Z",
+            "source": {"as_name": "", "as_number": "", "cn": "", "ip": ip, "latitude": 0, "longitude": 0, "range": "",
+                       "scope": "Ip", "value": ip},
+            "events": [{"meta": [{"key": "source_ip", "value": ip}], "timestamp": "2026-11-22T10:01:04Z"}]}
+
+
+ALERT_KEYS = sorted(_agent_alert("192.0.2.1")) + ["id", "uuid", "meta", "machine_id", "bogus"]
+SOURCE_KEYS = ["scope", "value", "ip", "range", "as_number", "cn", "latitude", "longitude", "x"]
+odd_values = (json_values | st.sampled_from([
+    "", "1.2.3", "::ffff:192.0.2.9", "fe80::1%eth0", "10.0.0.0/8", "2026-11-22T10:01:04Z", "yesterday", "4h",
+    "99999999h", "Range", "Ip", "a\u0000b", "\ud800", "x" * 5000, 2 ** 31, -1, 1e308, True]) | st.lists(
+    st.fixed_dictionaries({"key": st.text(max_size=8), "value": st.text(max_size=8)}), max_size=3))
+ips = st.sampled_from(["192.0.2.1", "10.0.0.1", "2001:db8::1", "::ffff:198.51.100.3", "127.0.0.1", "0.0.0.0"]) \
+    | st.ip_addresses().map(str)
+
+
+def _mutated(ip: str, changes: dict, drops: list, source_changes: dict, decisions) -> dict:
+    a = _agent_alert(ip)
+    a.update(changes)
+    for k in drops:
+        a.pop(k, None)
+    if isinstance(a.get("source"), dict):
+        a["source"] = {**a["source"], **source_changes}
+    if decisions is not None:
+        a["decisions"] = decisions
+    return a
+
+
+agent_alerts = st.builds(
+    _mutated, ips, st.dictionaries(st.sampled_from(ALERT_KEYS), odd_values, max_size=2),
+    st.lists(st.sampled_from(ALERT_KEYS), max_size=2),
+    st.dictionaries(st.sampled_from(SOURCE_KEYS), odd_values, max_size=2),
+    st.none() | st.lists(st.dictionaries(st.sampled_from(["value", "scope", "type", "duration", "origin", "until"]),
+                                         odd_values, max_size=4), max_size=2))
+alert_bodies = (st.lists(agent_alerts, min_size=1, max_size=3).map(lambda v: json.dumps(v, allow_nan=True).encode())
+                | json_values.map(lambda v: json.dumps(v, allow_nan=True).encode()) | st.binary(max_size=64))
+
+
+@settings(max_examples=ALERT_EXAMPLES, deadline=None, derandomize=not LONG, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(body=alert_bodies)
+def test_random_alert_batches_never_5xx(api, body):
+    """Alerts as agents push them with random fields changed, dropped or added (bad types, addresses, times,
+    sizes, decisions), and random JSON or bytes: 201 with one id per alert, or a 400 with a JSON message."""
+    url, keys, _ = api
+    reply = send(url, "POST", "/v1/alerts", [("Authorization", f"Bearer {keys[T]}")], body)
+    assert_clean(reply, expect=(201, 400))
+    ALERT_REPLIES[reply.status] = ALERT_REPLIES.get(reply.status, 0) + 1
+    if reply.status == 201:
+        assert len(json.loads(reply.body)) == len(json.loads(body))
 
 
 def test_failed_keys_are_throttled(tmp_path):
