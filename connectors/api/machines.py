@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Protocol
 
 from aiohttp import web
@@ -21,8 +20,9 @@ from connectors.api.alert_input import parse_alerts
 from connectors.api.inputs import InputError, parse_json
 from connectors.api.metrics import Metrics
 from connectors.api.replies import json_reply, message
-from connectors.api.tokens import TokenError, issue_token, verify_token
+from connectors.api.tokens import TokenError, login_reply, verify_token
 from synsec.engine.errors import SynsecError
+from synsec.store.machines import check_machine_id, check_password_text
 
 __all__ = ["MachineRoutes", "MachineStore", "AlertWriter", "Unauthorized", "read_body", "MAX_ALERTS_BODY"]
 
@@ -70,10 +70,6 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         chunks.append(chunk)
 
 
-def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _text_header(request: web.Request, name: str) -> str | None:
     value = request.headers.get(name)
     return value[:256] if value and value.isprintable() and value.isascii() else None
@@ -111,8 +107,7 @@ class MachineRoutes:
         return machine_id
 
     def _token(self, machine_id: str) -> web.Response:
-        token, exp = issue_token(self.secret, machine_id, self.clock(), self.token_ttl)
-        return json_reply({"code": 200, "expire": _rfc3339(exp), "token": token})
+        return json_reply(login_reply(self.secret, machine_id, self.clock(), self.token_ttl))
 
     async def _credentials(self, request: web.Request, keys: set[str]) -> tuple[dict, str, str]:
         body = parse_json(await read_body(request, 64 * 1024 + _MAX_SCENARIOS * 300))
@@ -121,15 +116,10 @@ class MachineRoutes:
         unknown = sorted(map(str, set(body) - keys))
         if unknown:
             raise InputError(f"unknown field(s) {', '.join(unknown)[:200]}")
-        from synsec.store.machines import MAX_PASSWORD, check_machine_id
         try:
-            machine_id = check_machine_id(body.get("machine_id"))
+            return body, check_machine_id(body.get("machine_id")), check_password_text(body.get("password"))
         except ValueError as err:
             raise InputError(str(err)) from None
-        password = body.get("password")
-        if not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD:
-            raise InputError(f"password must be a string of 1-{MAX_PASSWORD} characters")
-        return body, machine_id, password
 
     async def register(self, request: web.Request) -> web.Response:
         if not self.allow_registration:

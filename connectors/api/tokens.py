@@ -18,7 +18,7 @@ from pathlib import Path
 
 from synsec.engine.errors import SynsecError
 
-__all__ = ["TokenError", "load_secret", "issue_token", "verify_token"]
+__all__ = ["TokenError", "load_secret", "issue_token", "verify_token", "login_reply"]
 
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 
@@ -84,3 +84,11 @@ def verify_token(secret: bytes, token: str, now: float) -> str:
     if claims["exp"] <= now:
         raise TokenError("token expired")
     return claims["id"]
+
+
+def login_reply(secret: bytes, machine_id: str, now: float, ttl: float) -> dict:
+    """The body of a successful login (CrowdSec's `WatcherAuthResponse`): a new token and its expiry."""
+    from synsec.engine.model import format_ts
+
+    token, exp = issue_token(secret, machine_id, now, ttl)
+    return {"code": 200, "expire": format_ts(exp), "token": token}

@@ -20,7 +20,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from aiohttp import web
 
@@ -31,7 +30,7 @@ from connectors.api.throttle import AuthThrottle
 from connectors.central.curation import Curator
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
-from connectors.api.tokens import TokenError, issue_token, verify_token
+from connectors.api.tokens import TokenError, login_reply, verify_token
 from synsec.store.passwords import check_password, hash_password
 from synsec.engine.errors import SynsecError
 from synsec.engine.model import format_duration
@@ -79,10 +78,6 @@ class Central:
     def pseudonym(self, name: str) -> str:
         """A stable id for a reporter that does not reveal its machine id."""
         return hmac.new(self.secret, b"reporter:" + name.encode(), hashlib.sha256).hexdigest()[:12]
-
-
-def _rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _body(request: web.Request) -> dict:
@@ -168,8 +163,7 @@ class Handlers:
             self.c.throttle.failed(request.remote, now)
             return message(403, "incorrect machine_id or password")
         self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
-        token, exp = issue_token(self.c.secret, machine_id, now, self.c.token_ttl)
-        return json_reply({"code": 200, "expire": _rfc3339(exp), "token": token})
+        return json_reply(login_reply(self.c.secret, machine_id, now, self.c.token_ttl))
 
     async def signals(self, request: web.Request) -> web.Response:
         watcher = self.watcher(request)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-__all__ = ["output_option", "emit_json", "table", "utc_text"]
+__all__ = ["output_option", "emit_json", "table", "utc_text", "report_deleted"]
 
 output_option = click.option("-o", "--output", "output", type=click.Choice(["human", "json", "raw"]),
                              default="human", show_default=True, help="Output format.")
@@ -18,6 +18,16 @@ def utc_text(ts: float | None) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "-"
+
+
+def report_deleted(noun: str, names, delete) -> None:
+    """Delete each of `names` with `delete(name) -> bool`, say which went, and fail naming the missing ones."""
+    missing = [n for n in names if not delete(n)]
+    for n in names:
+        if n not in missing:
+            click.echo(f"{noun} '{n}' deleted")
+    if missing:
+        raise click.ClickException(f"no {noun} named {', '.join(repr(n) for n in missing)}")
 
 
 def emit_json(obj) -> None:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from synsec.store.passwords import check_password, hash_password
 
-__all__ = ["MachineTable", "MachineRecord", "MACHINES_SCHEMA", "check_machine_id", "MAX_PASSWORD"]
+__all__ = ["MachineTable", "MachineRecord", "MACHINES_SCHEMA", "check_machine_id", "check_password_text"]
 
 MACHINES_SCHEMA = """
 CREATE TABLE IF NOT EXISTS machines (
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS machines (
 """
 
 _MACHINE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
-MAX_PASSWORD = 256
+_MAX_PASSWORD = 256
 _COLS = ("machine_id", "is_validated", "created_at", "updated_at", "last_login", "last_push", "last_heartbeat",
          "ip_address", "user_agent", "scenarios")
 
@@ -39,9 +39,10 @@ def check_machine_id(machine_id: object) -> str:
     return machine_id
 
 
-def _check_password(password: object) -> str:
-    if not isinstance(password, str) or not 1 <= len(password) <= MAX_PASSWORD:
-        raise ValueError(f"password must be a string of 1-{MAX_PASSWORD} characters")
+def check_password_text(password: object) -> str:
+    """A password as a machine gives it: a string of 1-256 characters (ValueError otherwise)."""
+    if not isinstance(password, str) or not 1 <= len(password) <= _MAX_PASSWORD:
+        raise ValueError(f"password must be a string of 1-{_MAX_PASSWORD} characters")
     return password
 
 
@@ -73,7 +74,7 @@ class MachineTable:
                     now: float | None = None, ip_address: str | None = None) -> None:
         """Register a machine (ValueError if the id is taken, unless `force` replaces its password)."""
         check_machine_id(machine_id)
-        stored = hash_password(_check_password(password))
+        stored = hash_password(check_password_text(password))
         now = time.time() if now is None else now
         with self.db:
             if force:

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from synsec.cli.output import emit_json, output_option, table, utc_text
+from synsec.cli.output import emit_json, output_option, report_deleted, table, utc_text
 
 __all__ = ["COMMANDS"]
 
@@ -71,13 +71,10 @@ def delete(settings, names) -> None:
     from synsec.store import Store
 
     store = Store(settings.state_dir)
-    missing = [n for n in names if not store.delete_bouncer(n)]
-    store.close()
-    for n in names:
-        if n not in missing:
-            click.echo(f"bouncer '{n}' deleted")
-    if missing:
-        raise click.ClickException(f"no bouncer named {', '.join(repr(n) for n in missing)}")
+    try:
+        report_deleted("bouncer", names, store.delete_bouncer)
+    finally:
+        store.close()
 
 
 COMMANDS = [bouncers]

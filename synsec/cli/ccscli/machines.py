@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 import yaml
 
-from synsec.cli.output import emit_json, output_option, table
+from synsec.cli.output import emit_json, output_option, report_deleted, table, utc_text
 
 __all__ = ["COMMANDS"]
-
-
-def _fmt(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else "-"
 
 
 def _store(settings):
@@ -85,8 +80,8 @@ def list_(settings, output) -> None:
         return
     table(f"{len(rows)} machine(s)", ["name", "validated", "ip address", "last login", "last push", "last heartbeat",
                                       "user agent"],
-          [[r.machine_id, "yes" if r.is_validated else "no", r.ip_address or "-", _fmt(r.last_login),
-            _fmt(r.last_push), _fmt(r.last_heartbeat), r.user_agent or "-"] for r in rows])
+          [[r.machine_id, "yes" if r.is_validated else "no", r.ip_address or "-", utc_text(r.last_login),
+            utc_text(r.last_push), utc_text(r.last_heartbeat), r.user_agent or "-"] for r in rows])
 
 
 @machines.command("inspect")
@@ -107,7 +102,7 @@ def inspect(settings, name, output) -> None:
         if key == "scenarios":
             value = ", ".join(value.split(",")) if value else "-"
         elif key.startswith(("last_", "created", "updated")):
-            value = _fmt(value)
+            value = utc_text(value)
         click.echo(f"{key:<16} {value if value not in (None, '') else '-'}")
 
 
@@ -117,13 +112,10 @@ def inspect(settings, name, output) -> None:
 def delete(settings, names) -> None:
     """Delete machines NAMES (their tokens stop working at once)."""
     store = _store(settings)
-    missing = [n for n in names if not store.delete_machine(n)]
-    store.close()
-    for n in names:
-        if n not in missing:
-            click.echo(f"machine '{n}' deleted")
-    if missing:
-        raise click.ClickException(f"no machine named {', '.join(repr(n) for n in missing)}")
+    try:
+        report_deleted("machine", names, store.delete_machine)
+    finally:
+        store.close()
 
 
 @machines.command("validate")
@@ -161,7 +153,7 @@ def prune(settings, duration, not_validated_only, dry_run) -> None:
             if not dry_run:
                 store.delete_machine(r.machine_id)
             click.echo(f"{'would remove' if dry_run else 'removed'} machine '{r.machine_id}' "
-                       f"(last seen {_fmt(r.last_seen())})")
+                       f"(last seen {utc_text(r.last_seen())})")
     finally:
         store.close()
     if not stale:
