@@ -31,6 +31,7 @@ class EngineOptions:
     geoip_asn: Path | None = None
     origin: str = "synsec"
     grok_engine: str = "auto"       # "re2": every grok on RE2 (the reference engine), e.g. to rule ours out
+    skip_missing_data: bool = False  # leave out items whose data file is missing (Content.skipped), as `synsec run`
 
     @classmethod
     def from_flags(cls, *, config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None,
@@ -72,7 +73,8 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
 
     if content is None:
         content = load_content(opts.config_dir or default_content_dir(), data_dirs=list(opts.data_dirs),
-                               pattern_dirs=list(opts.pattern_dirs), grok_engine=opts.grok_engine)
+                               pattern_dirs=list(opts.pattern_dirs), grok_engine=opts.grok_engine,
+                               skip_missing_data=opts.skip_missing_data)
     counts = CounterSet()     # the engine's one counter set: parser, enrichers, buckets, profiles, Engine
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
                            asn_db=open_mmdb(opts.geoip_asn), counts=counts)

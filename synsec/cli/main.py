@@ -263,11 +263,16 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     settings = settings_from_env(state_dir, config_dir)
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
-                                    reference_year=datetime.now(timezone.utc).year)
+                                    reference_year=datetime.now(timezone.utc).year, skip_missing_data=True)
     try:
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    for line in content.skipped:        # CrowdSec logs an error and runs on: the other items run, loudly
+        click.echo(f"warning: {line} (docs/hub.md, \"data: files\")", err=True)
+    if content.skipped:
+        click.echo(f"warning: {len(content.skipped)} item(s) not loaded for lack of a data file; the others run",
+                   err=True)
     lock = _lock_state_dir(settings.state_dir)
     try:
         state = load_state(settings.state_dir)

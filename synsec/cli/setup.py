@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.ccscli.hub import data_url_option, hub_url_option
+from synsec.cli.ccscli.hub import data_url_option, hub_url_option, local_data_option, local_dirs_of
 from synsec.cli.output import emit_json
 
 __all__ = ["setup"]
@@ -60,16 +60,16 @@ def _dirs(root: Path, config_dir, state_dir, with_systemd: bool) -> tuple[Path, 
             Path(state_dir) if state_dir else default_state_dir())
 
 
-def _apply(config: Path, plan, targets: list, hub_url, data_urls) -> tuple[bool, int]:
-    """Install the collections, add profiles.yaml, write the files; (something refused, data files missing)."""
+def _apply(config: Path, plan, targets: list, hub_url, data_urls, local_dirs) -> tuple[bool, int]:
+    """Install the collections, add profiles.yaml, write the files; (something refused, items lacking data)."""
     from synsec.setup.files import place
 
     refused, missing_data = False, 0
     if plan.collections:
-        for line in _install(config, plan.collections, hub_url, data_urls):
+        for line in _install(config, plan.collections, hub_url, data_urls, local_dirs):
             click.echo(line)
             refused = refused or line.startswith("refused: ")
-            missing_data += line.startswith("data file ") and " not downloaded" in line
+            missing_data += line.startswith("error: ")
     config.mkdir(parents=True, exist_ok=True)
     made = _profiles(config)
     if made:
@@ -97,7 +97,7 @@ def _choose(plan, unattended: bool):
     return plan.keep(kept)
 
 
-def _install(config: Path, collections, hub_url, data_urls) -> list[str]:
+def _install(config: Path, collections, hub_url, data_urls, local_dirs) -> list[str]:
     """`hub update` then install the collections with their dependencies; the lines to print."""
     from synsec.hub.index import HubError
     from synsec.hub.install import hub_url_of, install, update
@@ -105,10 +105,12 @@ def _install(config: Path, collections, hub_url, data_urls) -> list[str]:
     url = hub_url_of(config, hub_url)
     try:
         index = update(config, url)
-        outcome = install(config, index, [("collections", c) for c in collections], url, data_urls=data_urls)
+        outcome = install(config, index, [("collections", c) for c in collections], url, data_urls=data_urls,
+                          local_dirs=local_dirs)
     except HubError as err:
         raise click.ClickException(str(err)) from None
-    return [f"hub index from {url}"] + outcome.done + [f"refused: {r}" for r in outcome.refused]
+    return ([f"hub index from {url}"] + outcome.done + [f"refused: {r}" for r in outcome.refused]
+            + [f"error: {m}" for m in outcome.missing])
 
 
 def _profiles(config: Path) -> str | None:
@@ -143,10 +145,9 @@ def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | N
                 units: dict, systemd_host: bool, missing_data: int) -> None:
     click.echo("\nNext:")
     if missing_data:
-        click.echo(f"  First: {missing_data} data file(s) above were not downloaded, and the scenarios that read "
-                   f"them do not load without them: put them in {config / 'data'} (or give synsec run "
-                   "--data-dir DIR; Debian's crowdsec package ships most in /usr/share/crowdsec/data), or give "
-                   "setup --data-url PREFIX for their source before the collections are installed")
+        click.echo(f"  First: {missing_data} item(s) above lack data files; `synsec run` leaves them out (with a "
+                   f"warning each) until the files are in {config / 'data'}: put them there, or rerun setup with "
+                   "--data-url MIRROR (docs/hub.md, \"data: files\")")
     env = f"SYNSEC_STATE_DIR={state_dir} "
     if units:
         if not systemd_host:
@@ -172,6 +173,10 @@ def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | N
               help="Embedded store for the bouncer key ($SYNSEC_STATE_DIR; with --systemd: ROOT/var/lib/synsec).")
 @hub_url_option
 @data_url_option
+@local_data_option
+@click.option("--syslog-listen", metavar="ADDR:PORT",
+              help="Also receive syslog from other machines or a local rsyslog: a `source: syslog` listener "
+                   "(UDP and TCP) on ADDR:PORT in acquis.yaml (e.g. 0.0.0.0:514).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
 @click.option("--unattended", is_flag=True, help="Accept the plan without asking.")
 @click.option("--force", is_flag=True, help="Replace an existing acquis.yaml or unit that differs (kept as .bak).")
@@ -181,8 +186,8 @@ def _next_steps(config: Path, acquis: Path | None, state_dir: Path, key: str | N
               help="Name of the key created for local bouncers.")
 @click.option("-o", "--output", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="json: the plan as one JSON object (with --dry-run).")
-def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, force, with_systemd, bouncer_name,
-          output) -> None:
+def setup(root, config_dir, state_dir, hub_url, data_urls, local_dirs, syslog_listen, dry_run, unattended, force,
+          with_systemd, bouncer_name, output) -> None:
     """Detect services, propose collections and an acquisition file, install them (asks unless --unattended)."""
     from synsec.setup.detect import detect
     from synsec.setup.files import status
@@ -191,7 +196,7 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
     from synsec.setup.units import hidden_paths, render_units
 
     host, found = detect(Root(root))
-    plan = make_plan(host, found)
+    plan = make_plan(host, found, _listen(syslog_listen))
     config, state = _dirs(Path(root), config_dir, state_dir, with_systemd)
     on_host = _on_host(Path(root), config)             # the config dir as the host (and its units) see it
     warnings = hidden_paths(_synsec_exe(), str(on_host)) if with_systemd else []
@@ -225,10 +230,21 @@ def setup(root, config_dir, state_dir, hub_url, data_urls, dry_run, unattended, 
     if clash and not force:
         raise click.ClickException(f"{', '.join(clash)}: exists with other content; not replaced (--force "
                                    "replaces it and keeps the old one as .bak). Nothing was changed.")
-    refused, missing_data = _apply(config, plan, targets, hub_url, data_urls)
+    refused, missing_data = _apply(config, plan, targets, hub_url, data_urls, local_dirs_of(local_dirs, root))
     key, line = _bouncer_key(state, bouncer_name)
     click.echo(line)
     _next_steps(config, config / ACQUIS if plan.sources else None, state, key, bouncer_name, units, host.systemd,
                 missing_data)
-    if refused:
+    if refused or missing_data:
         raise SystemExit(1)
+
+
+def _listen(text: str | None) -> tuple[str, int] | None:
+    """(address, port) of --syslog-listen ADDR:PORT ([v6]:PORT too)."""
+    if text is None:
+        return None
+    addr, _, port = text.rpartition(":")
+    addr = addr.strip("[]")
+    if not addr or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{text!r}: expected ADDR:PORT, e.g. 0.0.0.0:514", param_hint="--syslog-listen")
+    return addr, int(port)

@@ -17,9 +17,13 @@ from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.expr.helpers_filemap import MAP_ROW_TYPES, FileMap
 from synsec.engine.expr.regex import Regex, RegexError
 
-__all__ = ["DataEntry", "MAX_DATA_FILE_BYTES", "resolve_data_file", "read_data_file", "map_rows"]
+__all__ = ["DataEntry", "MissingDataFile", "MAX_DATA_FILE_BYTES", "resolve_data_file", "read_data_file", "map_rows"]
 
 MAX_DATA_FILE_BYTES = 64 * 1024 * 1024   # one data file (the hub's largest is 10 KiB)
+
+
+class MissingDataFile(LoadError):
+    """A data file found in no data directory (as opposed to one that is unsafe or unreadable)."""
 
 
 class DataEntry(NamedTuple):
@@ -48,17 +52,24 @@ def resolve_data_file(entry: DataEntry, data_dirs: list[Path]) -> Path:
         if found:
             return path
     dirs = ", ".join(str(d) for d in data_dirs) or "no data dir"
-    raise LoadError(entry.where, f"data file {entry.dest_file[:80]!r} not found in {dirs}")
+    raise MissingDataFile(entry.where, f"data file {entry.dest_file[:80]!r} not found in {dirs}")
 
 
-def read_data_file(entry: DataEntry, data_dirs: list[Path], ctx, errors: ErrorCollector) -> None:
+def read_data_file(entry: DataEntry, data_dirs: list[Path], ctx, errors: ErrorCollector,
+                   missing: list | None = None) -> None:
     """Load `entry` into the expression context (`ctx.files`, `ctx.regexps` or `ctx.maps`) once; errors are
-    collected."""
+    collected, except a file found in no data dir when `missing` is given: that one is appended to it."""
     if entry.dest_file in ctx.files or entry.dest_file in ctx.regexps or entry.dest_file in ctx.maps:
         return
     try:
         path = resolve_data_file(entry, data_dirs)
         text = read_content_file(path, MAX_DATA_FILE_BYTES, strict=False)
+    except MissingDataFile as err:
+        if missing is None:
+            errors.add(err)
+        else:
+            missing.append(err)
+        return
     except LoadError as err:
         errors.add(err if err.where == entry.where else LoadError(entry.where, f"{err.where.path}: {err.message}"))
         return

@@ -43,6 +43,7 @@ class Content:
     config_dir: Path
     parser_nodes: list = field(default_factory=list)
     postoverflow_nodes: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)      # "path:line: not loaded: …" (missing data files, when skipped)
 
 
 def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:
@@ -121,10 +122,13 @@ def _stages(nodes: list) -> ParserPipeline:
 
 
 def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), pattern_dirs: list | tuple = (),
-                 errors: ErrorCollector | None = None, grok_engine: str = "auto") -> Content:
+                 errors: ErrorCollector | None = None, grok_engine: str = "auto",
+                 skip_missing_data: bool = False) -> Content:
     """Load everything; raises LoadErrors listing every problem unless an ErrorCollector is given.
 
-    `grok_engine` is "auto" (Rust regex where a grok translates, RE2 otherwise) or "re2" (RE2 only)."""
+    `grok_engine` is "auto" (Rust regex where a grok translates, RE2 otherwise) or "re2" (RE2 only).
+    `skip_missing_data`: a parser node or scenario whose data file is in no data dir is left out, one line each in
+    `Content.skipped`, instead of being a load error (`synsec run`)."""
     from synsec.content.scenarios import compile_scenarios, parse_scenario_files
     from synsec.engine.expr import ExprContext
 
@@ -142,12 +146,18 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     post_docs = read_parser_docs(_stage_files(root / "postoverflows", errors), errors)
     scen_files = read_files(find_yaml(root / "scenarios", errors), errors)
     scen_specs = parse_scenario_files(scen_files, errors)
-    for d in parser_docs + post_docs:
-        for entry in data_entries(d.data, d.path, errors):
-            read_data_file(entry, dirs, ctx, errors)
-    for spec in scen_specs:
-        for entry in spec.data:
-            read_data_file(entry, dirs, ctx, errors)
+    skipped: list[str] = []
+
+    def usable(what: str, entries: list) -> bool:
+        missing: list | None = [] if skip_missing_data else None
+        for entry in entries:
+            read_data_file(entry, dirs, ctx, errors, missing)
+        skipped.extend(f"{err}: this {what} is not loaded" for err in missing or ())
+        return not missing
+
+    parser_docs = [d for d in parser_docs if usable("parser node", data_entries(d.data, d.path, errors))]
+    post_docs = [d for d in post_docs if usable("postoverflow node", data_entries(d.data, d.path, errors))]
+    scen_specs = [s for s in scen_specs if usable("scenario", s.data)]
     parser_nodes = compile_parser_docs(parser_docs, lib, ctx, errors) if lib is not None else []
     post_nodes = compile_parser_docs(post_docs, lib, ctx, errors) if lib is not None else []
     scenarios = compile_scenarios(scen_specs, ctx, errors)
@@ -166,4 +176,5 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     return Content(
         parsers=_stages(parser_nodes), postoverflows=_stages(post_nodes), scenarios=scenarios,
         profiles=profiles, simulation=simulation, allowlist=allowlist, expr_ctx=ctx, config_dir=root,
-        parser_nodes=parser_nodes, postoverflow_nodes=post_nodes)
+        parser_nodes=parser_nodes, postoverflow_nodes=post_nodes, skipped=skipped)
+

@@ -6,13 +6,12 @@ anything is written; a tainted item is never overwritten without `force`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version as package_version
 from pathlib import Path
 
-from synsec.content.datafiles import MAX_DATA_FILE_BYTES
 from synsec.hub.builtin import BUILTIN, builtin_index, builtin_root
-from synsec.hub.data import data_sources, locate
+from synsec.hub.data import DataOrigins, data_sources, obtain
 from synsec.hub.fetch import DEFAULT_HUB_URL, fetch
 from synsec.hub.index import MAX_INDEX_BYTES, HubError, HubIndex, parse_index
 from synsec.hub.resolve import closure, needed_by
@@ -31,6 +30,7 @@ PROFILES = "profiles.yaml"
 class Outcome:
     done: list            # human lines: what changed
     refused: list         # human lines: what was refused (the command fails)
+    missing: list = field(default_factory=list)   # one line per item whose data files are nowhere to be had
 
 
 def _synsec_version() -> str:
@@ -84,36 +84,55 @@ def _download(index: HubIndex, keys: list, hub_url: str) -> dict:
     return got
 
 
-def _data_files(index: HubIndex, got: dict, bases: list) -> tuple[dict, list]:
-    """The `data:` files of the items in `got` below the hub URL or an allowed prefix (from the builtin hub: its
-    `data/` files, which have no source_url): ({dest_file: bytes}, notes on those left alone)."""
-    files, notes = {}, []
-    for key, content in got.items():
-        item = index.items[key]
-        for url, dest in data_sources(content.decode("utf-8", "replace"), item.path):
-            if url is None:
-                if bases[0] == BUILTIN and dest not in files and (builtin_root() / "data" / dest).is_file():
-                    files[dest] = fetch(BUILTIN, f"data/{dest}", max_bytes=MAX_DATA_FILE_BYTES)
+def _data_files(config: Path, index: HubIndex, contents: dict, refresh: set, origins: DataOrigins):
+    """The `data:` files of the items in `contents` ({key: item bytes}): fetched again for the keys in `refresh`,
+    else only when `<config>/data` lacks them (synsec.hub.data.obtain). ({dest_file: bytes}, lines, missing:
+    one line per item)."""
+    files, lines, missing = {}, [], []
+    for key, content in contents.items():
+        item, absent = index.items[key], []
+        for ref in data_sources(content.decode("utf-8", "replace"), item.path):
+            have = (config / "data" / ref.dest).is_file()
+            if ref.dest in files or (have and key not in refresh):
                 continue
-            where = locate(url, bases)
-            if where is None:
-                notes.append(f"data file {dest} of {item.name} not downloaded: {url} is not below the hub URL "
-                             "(--data-url PREFIX allows it; or put it in <config-dir>/data)")
-            elif dest not in files:
-                files[dest] = fetch(*where, max_bytes=MAX_DATA_FILE_BYTES)
-    return files, notes
+            data, line = obtain(ref, origins, have)
+            if data is not None:
+                files[ref.dest] = data
+                lines.append(line)
+            elif line:
+                absent.append(line)
+        if absent:
+            missing.append(f"{item.type} {item.name} lacks data: " + "; ".join(absent) + f". Download it into "
+                           f"{config / 'data'}/, or mirror it as MIRROR/<host>/<path> and give --data-url MIRROR "
+                           "(docs/hub.md, \"data: files\"); until then `synsec run` leaves the item out")
+    return files, lines, missing
 
 
-def _apply(config: Path, index: HubIndex, todo: list, hub_url: str, verb: str, data_urls=()) -> list:
+def _installed_bytes(config: Path, index: HubIndex, keys) -> dict:
+    """{key: bytes} of the enabled items' installed files (unreadable ones left out)."""
+    out = {}
+    for key in keys:
+        try:
+            out[key] = (config / index.items[key].install_path).read_bytes()
+        except OSError:
+            pass
+    return out
+
+
+def _apply(config: Path, index: HubIndex, todo: list, hub_url: str, verb: str, origins: DataOrigins,
+           check: list = (), refresh_all: bool = False) -> tuple[list, list]:
+    """Download and write `todo`, then the data files of `todo` and of the enabled items in `check`;
+    (lines, missing)."""
     got = _download(index, todo, hub_url)
-    files, notes = _data_files(index, got, [hub_url, *data_urls])
+    others = _installed_bytes(config, index, [k for k in check if k not in got])
+    refresh = set(got) | (set(others) if refresh_all else set())
+    files, lines, missing = _data_files(config, index, {**got, **others}, refresh, origins)
     for key in todo:
         write_file(config, index.items[key].install_path, got[key])
         unlink_file(config, kept_path(index.items[key]))      # a disabled copy is replaced by the new one
     for dest, content in files.items():
         write_file(config, f"data/{dest}", content)
-    return ([f"{verb} {t} {n} {index.items[(t, n)].version}" for t, n in todo]
-            + [f"data file {dest} downloaded" for dest in files] + notes)
+    return [f"{verb} {t} {n} {index.items[(t, n)].version}" for t, n in todo] + lines, missing
 
 
 def restore(config: Path, index: HubIndex, keys: list) -> list:
@@ -133,12 +152,13 @@ def _seed_profiles(config: Path) -> list:
 
 
 def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool = False,
-            data_urls=()) -> Outcome:
+            data_urls=(), local_dirs=()) -> Outcome:
     """Install `keys` and their dependencies; a tainted item (enabled or disabled) is kept unless `force`; a
     disabled item whose kept file is the index's version is enabled again, others are downloaded."""
     st = states(config, index)
     todo, back, refused = [], [], []
-    for key in closure(index, keys):
+    wanted = closure(index, keys)
+    for key in wanted:
         s = st[key]
         if s.edited and key[0] != "collections" and not force:
             refused.append(f"{key[0]} {key[1]} is tainted (edited locally){' and disabled' if s.disabled else ''}; "
@@ -147,18 +167,23 @@ def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool
             back.append(key)
         elif not s.installed or (force and (s.edited or s.version != s.item.version)):
             todo.append(key)
-    done = _apply(config, index, todo, hub_url, "installed", data_urls) + restore(config, index, back)
-    return Outcome(done + (_seed_profiles(config) if todo or back else []), refused)
+    origins = DataOrigins(hub_url, tuple(data_urls), tuple(local_dirs))
+    done, missing = _apply(config, index, todo, hub_url, "installed", origins,
+                           check=[k for k in wanted if st[k].installed])
+    done += restore(config, index, back)
+    return Outcome(done + (_seed_profiles(config) if todo or back else []), refused, missing)
 
 
 def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, force: bool = False,
-            data_urls=()) -> Outcome:
+            data_urls=(), local_dirs=()) -> Outcome:
     """Bring enabled `keys` (all enabled items when None), and what they need, to the index's version; missing
-    dependencies are installed, disabled ones stay disabled (as cscli's upgrade leaves them)."""
+    dependencies are installed, disabled ones stay disabled (as cscli's upgrade leaves them). The data files of
+    every enabled item concerned are fetched again (their lists change without the items' versions)."""
     st = states(config, index)
     chosen = keys if keys is not None else [k for k, s in st.items() if s.installed]
     todo, refused, kept = [], [], []
-    for key in closure(index, chosen):
+    wanted = closure(index, chosen)
+    for key in wanted:
         s = st[key]
         if s.disabled:
             kept.append(f"kept {key[0]} {key[1]} disabled")
@@ -166,7 +191,10 @@ def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, forc
             refused.append(f"{key[0]} {key[1]} is tainted (edited locally); not upgraded (use --force)")
         elif not s.installed or s.edited or s.version != s.item.version:
             todo.append(key)
-    return Outcome(_apply(config, index, todo, hub_url, "upgraded", data_urls) + kept, refused)
+    origins = DataOrigins(hub_url, tuple(data_urls), tuple(local_dirs))
+    done, missing = _apply(config, index, todo, hub_url, "upgraded", origins,
+                           check=[k for k in wanted if st[k].installed], refresh_all=True)
+    return Outcome(done + kept, refused, missing)
 
 
 def withdraw(config: Path, index: HubIndex, keys: list, force: bool, verb: str, act, keep_tainted: bool,

@@ -23,17 +23,20 @@ __all__ = ["Source", "Plan", "make_plan", "render_acquis"]
 @dataclass(frozen=True)
 class Source:
     service: str
-    kind: str                              # "file" | "journalctl"
+    kind: str                              # "file" | "journalctl" | "syslog"
     log_type: str                          # labels.type
     paths: tuple[str, ...] = ()            # filenames (file)
     filters: tuple[str, ...] = ()          # journalctl_filter (journalctl)
     why: str = ""                          # where the paths came from
+    listen: tuple = ()                     # (listen_addr, listen_port) (syslog)
 
     def document(self) -> dict:
         """The acquisition document, as CrowdSec writes it."""
         doc: dict = {"source": self.kind}
         if self.kind == "file":
             doc["filenames"] = list(self.paths)
+        elif self.kind == "syslog":
+            doc["listen_addr"], doc["listen_port"] = self.listen
         else:
             doc["journalctl_filter"] = list(self.filters)
         doc["labels"] = {"type": self.log_type}
@@ -53,7 +56,8 @@ class Plan:
         found = tuple(f for f in self.found if set(f.service.collections) <= chosen)
         names = {f.service.name for f in found}
         return replace(self, found=found, collections=tuple(c for c in self.collections if c in chosen),
-                       sources=tuple(s for s in self.sources if s.service in names))
+                       sources=tuple(s for s in self.sources if s.service in names
+                                     or (s.kind == "syslog" and "crowdsecurity/linux" in chosen)))
 
     def to_dict(self) -> dict:
         return {"services": [{"name": f.service.name, "running": f.running, "evidence": list(f.evidence),
@@ -80,7 +84,7 @@ def _source(f: Found, host: Host, notes: list) -> Source | None:
     return Source(svc.name, "file", svc.log_type, svc.log_files, why="default paths (none exists yet)")
 
 
-def make_plan(host: Host, found: list[Found]) -> Plan:
+def make_plan(host: Host, found: list[Found], syslog_listen: tuple | None = None) -> Plan:
     notes: list[str] = [n for f in found for n in f.notes]
     collections: list[str] = []
     sources: list[Source] = []
@@ -99,6 +103,11 @@ def make_plan(host: Host, found: list[Found]) -> Plan:
         if not fresh:
             continue
         sources.append(replace(src, paths=fresh) if src.kind == "file" else replace(src, filters=fresh))
+    if syslog_listen:          # forwarded syslog: read by the parsers crowdsecurity/linux installs (syslog-logs)
+        sources.append(Source("syslog", "syslog", "syslog", listen=tuple(syslog_listen),
+                              why="--syslog-listen (senders' logs)"))
+        if "crowdsecurity/linux" not in collections:
+            collections.insert(0, "crowdsecurity/linux")
     return Plan(tuple(found), tuple(collections), tuple(sources), tuple(notes))
 
 

@@ -19,8 +19,13 @@ hub_url_option = click.option("--hub-url", envvar="SYNSEC_HUB_URL",
                                    "own content) ($SYNSEC_HUB_URL; default: the one of the last `hub update`, else "
                                    "CrowdSec's public hub).")
 data_url_option = click.option("--data-url", "data_urls", multiple=True, envvar="SYNSEC_HUB_DATA_URLS",
-                               help="Also download `data:` files whose source_url is below this prefix "
-                                    "(repeatable; $SYNSEC_HUB_DATA_URLS, space-separated). Default: the hub URL only.")
+                               help="Also download `data:` files whose source_url is below this prefix, or from "
+                                    "this mirror (URL/<host>/<path> of the source_url) (repeatable; "
+                                    "$SYNSEC_HUB_DATA_URLS, space-separated). Default: the hub URL and its data/.")
+local_data_option = click.option(
+    "--local-data", "local_dirs", multiple=True, type=click.Path(file_okay=False), envvar="SYNSEC_LOCAL_DATA_DIRS",
+    help="Copy `data:` files no URL gives from this directory (repeatable; $SYNSEC_LOCAL_DATA_DIRS, space-separated). "
+         "Default: CrowdSec's /var/lib/crowdsec/data and /usr/share/crowdsec/data when present.")
 force_option = click.option("--force", is_flag=True, help="Overwrite tainted items / remove needed items.")
 
 
@@ -52,8 +57,17 @@ def _report(outcome) -> None:
         click.echo(line)
     for line in outcome.refused:
         click.echo(f"refused: {line}", err=True)
-    if outcome.refused:
+    for line in outcome.missing:
+        click.echo(f"error: {line}", err=True)
+    if outcome.refused or outcome.missing:
         raise SystemExit(1)
+
+
+def local_dirs_of(given, root="/") -> tuple:
+    """The host directories data files may be copied from: as given, else CrowdSec's below `root` that exist."""
+    from synsec.hub.data import local_dirs_below
+
+    return tuple(given) if given else local_dirs_below(root)
 
 
 def _rows(settings, types, all_items: bool) -> list[dict]:
@@ -121,14 +135,16 @@ def hub_list(settings, all_items, output) -> None:
 @hub.command("upgrade")
 @hub_url_option
 @data_url_option
+@local_data_option
 @force_option
 @click.pass_obj
-def hub_upgrade(settings, hub_url, data_urls, force) -> None:
-    """Upgrade every installed item to the index's version (tainted ones only with --force)."""
+def hub_upgrade(settings, hub_url, data_urls, local_dirs, force) -> None:
+    """Upgrade every installed item to the index's version (tainted ones only with --force); fetch their data
+    files again."""
     from synsec.hub.install import hub_url_of, upgrade
 
     _change(settings, lambda config, index: upgrade(config, index, None, hub_url_of(config, hub_url), force,
-                                                    data_urls))
+                                                    data_urls, local_dirs_of(local_dirs)))
 
 
 def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
@@ -141,14 +157,15 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @click.argument("names", nargs=-1, required=True)
     @hub_url_option
     @data_url_option
+    @local_data_option
     @force_option
     @click.pass_obj
-    def install_cmd(settings, names, hub_url, data_urls, force) -> None:
-        """Install items and their dependencies from the hub (digests checked)."""
+    def install_cmd(settings, names, hub_url, data_urls, local_dirs, force) -> None:
+        """Install items and their dependencies from the hub (digests checked), with their data files."""
         from synsec.hub.install import hub_url_of, install
 
         _change(settings, lambda config, index: install(config, index, keys(names), hub_url_of(config, hub_url),
-                                                        force, data_urls))
+                                                        force, data_urls, local_dirs_of(local_dirs)))
 
     @group.command("remove")
     @click.argument("names", nargs=-1, required=True)
@@ -183,15 +200,18 @@ def _lifecycle(group: click.Group, type_: str, with_views: bool) -> None:
     @click.argument("names", nargs=-1)
     @hub_url_option
     @data_url_option
+    @local_data_option
     @force_option
     @click.pass_obj
-    def upgrade_cmd(settings, names, hub_url, data_urls, force) -> None:
-        """Upgrade installed items (all of this type without NAMES); tainted ones only with --force."""
+    def upgrade_cmd(settings, names, hub_url, data_urls, local_dirs, force) -> None:
+        """Upgrade installed items (all of this type without NAMES; tainted ones only with --force) and fetch
+        their data files again."""
         from synsec.hub.install import hub_url_of, states, upgrade
 
         def act(config, index):
             chosen = keys(names) or [k for k, s in states(config, index).items() if k[0] == type_ and s.installed]
-            return upgrade(config, index, chosen, hub_url_of(config, hub_url), force, data_urls)
+            return upgrade(config, index, chosen, hub_url_of(config, hub_url), force, data_urls,
+                           local_dirs_of(local_dirs))
 
         _change(settings, act)
 
