@@ -47,7 +47,7 @@ def installed(tmp_path, remote):
     installed from the remote."""
     config = tmp_path / "config"
     cs(config, "hub", "update", "--hub-url", remote[1])
-    cs(config, "collections", "install", "crowdsecurity/nginx")
+    cs(config, "collections", "install", "crowdsecurity/nginx", "--local-data", str(require_hub()["CROWDSEC_DATA"]))
     cs(config, "parsers", "install", "crowdsecurity/syslog-logs", "crowdsecurity/dateparse-enrich")
     return config
 
@@ -65,10 +65,10 @@ def test_install_resolves_dependencies_and_replay_alerts(installed, tmp_path):
     assert listed(installed, "-a")[("scenarios", "crowdsecurity/ssh-bf")]["status"] == "available"
     inspect = json.loads(cs(installed, "collections", "inspect", "crowdsecurity/nginx", "-o", "json").stdout)
     assert "parsers crowdsecurity/nginx-logs" in inspect["dependencies"] and inspect["version"] == "0.2"
-    data = tmp_path / "data"      # data: downloads are not done yet: Debian's data files, one under its new name
-    shutil.copytree(require_hub()["CROWDSEC_DATA"], data)
-    shutil.copy(data / "path_traversal.txt", data / "http_path_traversal.txt")
-    res = CliRunner().invoke(cli, ["replay", "--config-dir", str(installed), "--data-dir", str(data),
+    # the data files were copied from Debian's data dir (--local-data), one named after its source_url there
+    assert (installed / "data/http_path_traversal.txt").read_bytes() == (
+        require_hub()["CROWDSEC_DATA"] / "path_traversal.txt").read_bytes()
+    res = CliRunner().invoke(cli, ["replay", "--config-dir", str(installed),
                                    "--type", "nginx", "--no-store", "-o", "json",
                                    str(REPO / "scenarios/samples/nginx-demo.log")])
     assert res.exit_code == 0, res.output
@@ -201,9 +201,10 @@ def test_data_files_below_the_hub_url_are_downloaded(tmp_path, remote):
     bump(root, "scenarios", "crowdsecurity/ssh-bf", (with_data + scenario.split("---")[0]).encode())
     config = tmp_path / "config"
     cs(config, "hub", "update", "--hub-url", url)
-    res = cs(config, "scenarios", "install", "crowdsecurity/ssh-bf")
+    res = cs(config, "scenarios", "install", "crowdsecurity/ssh-bf", code=1)
     assert (config / "data/mine.txt").read_bytes() == b"/etc/passwd\n"
-    assert "other.txt of crowdsecurity/ssh-bf not downloaded" in res.output
+    assert "error: scenarios crowdsecurity/ssh-bf lacks data: other.txt from http://127.0.0.1:9/other.txt" \
+        in res.output
     assert not (config / "data/other.txt").exists()
     bump(root, "scenarios", "crowdsecurity/ssh-bf",
          with_data.replace("dest_file: mine.txt", "dest_file: ../../escaped.txt").encode(), "9.10")

@@ -20,14 +20,17 @@ from synsec.cli.main import cli
 from synsec.hub.install import load_index, states
 from synsec.runner.acquis import load_acquis
 from synsec.store import Store
-from tests.hubutil import REPO
+from tests.hubutil import REPO, require_hub
 from tests.integration.test_run_live import Run, append, proc_guard, wait_for  # noqa: F401 (fixture)
 from tests.setuphosts import container_host, debian_host, ftp_host, journald_host, tree_digest
 
 
-def setup(root: Path, tmp: Path, *args, code: int = 0, input: str | None = None):
+def setup(root: Path, tmp: Path, *args, code: int = 0, input: str | None = None, local_data: bool = True):
+    """`synsec setup --root ROOT` into tmp/config and tmp/state; the hub's data files copied from Debian's
+    CrowdSec data dir unless `local_data` is False."""
+    data = ["--local-data", str(require_hub()["CROWDSEC_DATA"])] if local_data and "--dry-run" not in args else []
     res = CliRunner().invoke(cli, ["setup", "--root", str(root), "--config-dir", str(tmp / "config"),
-                                   "--state-dir", str(tmp / "state"), *args], input=input)
+                                   "--state-dir", str(tmp / "state"), *args, *data], input=input)
     assert res.exit_code == code, (res.output, res.exception)
     return res
 
@@ -44,10 +47,10 @@ def documents(config: Path) -> list[dict]:
     return list(yaml.safe_load_all((config / "acquis.yaml").read_text()))
 
 
-def run_twice_unchanged(root: Path, tmp: Path, url: str) -> None:
+def run_twice_unchanged(root: Path, tmp: Path, url: str, **kw) -> None:
     """A second unattended run changes no file and creates no second key."""
     before = tree_digest(tmp / "config", root)
-    res = setup(root, tmp, "--unattended", "--hub-url", url)
+    res = setup(root, tmp, "--unattended", "--hub-url", url, **kw)
     assert tree_digest(tmp / "config", root) == before
     assert "unchanged" in res.output and "already created" in res.output
     store = Store(tmp / "state")
@@ -64,7 +67,7 @@ def test_debian_host(tmp_path, remote_hub):
     assert all(s["running"] for s in plan["services"][1:])
     assert plan["collections"] == ["crowdsecurity/linux", "crowdsecurity/sshd", "crowdsecurity/nginx"]
     assert not (tmp_path / "config").exists() and not (tmp_path / "state").exists()
-    res = setup(root, tmp_path, "--unattended", "--hub-url", remote_hub)
+    res = setup(root, tmp_path, "--unattended", "--hub-url", remote_hub, local_data=False, code=1)
     config = tmp_path / "config"
     sources = load_acquis(config / "acquis.yaml")
     assert [(s.globs, s.labels["type"]) for s in sources] == [
@@ -78,8 +81,12 @@ def test_debian_host(tmp_path, remote_hub):
     assert store.authenticate(key).name == "local-bouncer"
     store.close()
     assert f"synsec run --acquis {config}/acquis.yaml --config-dir {config}" in res.output
-    assert ("data file(s) above were not downloaded" in res.output) == (" not downloaded: " in res.output)
-    run_twice_unchanged(root, tmp_path, remote_hub)
+    # no CrowdSec data dir on this host and none of the hub's sec-lists below the hub URL: one error per item
+    lacking = [line for line in res.output.splitlines() if line.startswith("error: ")]
+    assert len(lacking) == 9 and "error: scenarios crowdsecurity/http-sensitive-files lacks data: sensitive_data.txt " \
+        "from https://raw.githubusercontent.com/crowdsecurity/sec-lists/master/web/sensitive_data.txt" in res.output
+    assert "First: 9 item(s) above lack data files" in res.output
+    run_twice_unchanged(root, tmp_path, remote_hub, local_data=False, code=1)
 
 
 def test_journald_host(tmp_path, remote_hub):
@@ -165,7 +172,8 @@ def test_systemd_units(tmp_path, remote_hub):
     verify accepts the units (when installed)."""
     root = debian_host(tmp_path / "root")
     res = CliRunner().invoke(cli, ["setup", "--root", str(root), "--unattended", "--systemd", "--hub-url",
-                                   remote_hub], env={"SYNSEC_CONFIG_DIR": None, "SYNSEC_STATE_DIR": None})
+                                   remote_hub, "--local-data", str(require_hub()["CROWDSEC_DATA"])],
+                             env={"SYNSEC_CONFIG_DIR": None, "SYNSEC_STATE_DIR": None})
     assert res.exit_code == 0, res.output
     assert "systemctl enable --now synsec-run.service synsec-api.service" in res.output
     assert (root / "var/lib/synsec/synsec.db").is_file() and len(load_acquis(root / "etc/synsec/acquis.yaml")) == 3
@@ -195,7 +203,6 @@ def test_every_detected_collection_is_in_the_hub():
     """Each collection a service entry proposes exists in Debian's CrowdSec 1.4.6 hub index."""
     from synsec.hub.index import parse_index
     from synsec.setup.services import SERVICES
-    from tests.hubutil import require_hub
 
     index = parse_index((require_hub()["CROWDSEC_HUB"] / ".index.json").read_bytes())
     for svc in SERVICES:
