@@ -10,9 +10,12 @@ from connectors.api.alert_input import PushedAlert
 from connectors.api.inputs import DecisionInput
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
+from synsec.assembly.metrics import run_samples
+from synsec.engine.counters import CounterSet
 from synsec.engine.decisions import is_active
 from synsec.engine.model import Alert, Decision
 from synsec.engine.durations import bounded_until
+from synsec.metrics import merge_samples
 from synsec.store import Store
 
 __all__ = ["SqliteDecisionView", "StoreWriter", "StoreAlertWriter", "record_from_row", "profile_decisions"]
@@ -98,10 +101,11 @@ class SqliteDecisionView(IndexedView):
 
 class StoreWriter:
     """DecisionWriter, KeyStore and AlertReader over the store (ccscli's writes land in the same table the
-    view reads, so bouncers see them at the next refresh)."""
+    view reads, so bouncers see them at the next refresh). `counts`: the counter set of the profiles that decide
+    on pushed alerts, served with the store's counters."""
 
-    def __init__(self, store: Store):
-        self.store = store
+    def __init__(self, store: Store, counts: CounterSet | None = None):
+        self.store, self.counts = store, counts
 
     def add_decisions(self, decisions: list[DecisionInput], now: float | None = None) -> list[int]:
         built = [d.to_decision() for d in decisions]
@@ -136,7 +140,10 @@ class StoreWriter:
         return self.store.alert_counts()
 
     def metric_samples(self) -> list:
-        return self.store.metric_samples()
+        """The counters in-process runs added to the store, and those of `counts` (the API's own profiles,
+        deciding on pushed alerts) added to them."""
+        samples = self.store.metric_samples()
+        return merge_samples(samples, run_samples(self.counts, ("engine",))) if self.counts is not None else samples
 
     def delete_alerts(self, **filters) -> int:
         return self.store.delete_alerts(**filters)

@@ -102,14 +102,15 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     broker = _broker({k: broker_flags.get(k) for k in _BROKER_KEYS})
     settings = settings_from_env(state_dir)
     store = Store(settings.state_dir)
-    keys = StoreWriter(store)
+    flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
+    profiles = _profiles(flags) if broker is None else None     # decide on pushed alerts; their counts served
+    keys = StoreWriter(store, profiles.counts if profiles is not None else None)
     metrics = Metrics()
     register_crowd_metrics(metrics, settings.state_dir)
     view, writer, source, closers = None, keys, str(settings.state_dir), []
-    flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
-    if broker is None:
+    if profiles is not None:
         view = SqliteDecisionView(store, min_interval=refresh_interval)
-        alert_writer = StoreAlertWriter(store, _profiles(flags).decide)
+        alert_writer = StoreAlertWriter(store, profiles.decide)
     else:
         topic = topic_name(topology, "decisions", topic)
         view, writer, closers = _topic_backend(broker, topic, store, metrics, catch_up_timeout)

@@ -19,7 +19,7 @@ the same set, and so do the worker's agents.
 | bucket_filter_errors, bucket_groupby_errors, bucket_alert_errors | scenario | synsec_bucket_errors_total{kind=filter_errors…} | BucketManager |
 | overflows_whitelisted | | synsec_overflows_whitelisted_total | Engine (postoverflow whitelists) |
 | alerts | scenario | synsec_alerts_total | Engine (after the postoverflows) |
-| decisions | origin, scenario, type | synsec_decisions_total | Engine.decide |
+| decisions | origin, scenario, type | synsec_decisions_total | ProfileEngine (Engine.decide; the API's profiles for pushed alerts) |
 | profiles_allowlisted | | synsec_alerts_allowlisted_total | ProfileEngine (allowlists.yaml) |
 | profiles_filter_errors, profiles_duration_expr_errors | | synsec_profile_errors_total{kind=filter, duration_expr} | ProfileEngine |
 | bytes | source | synsec_acquisition_bytes_total | line readers (synsec.runner.inputs, journal, listener), the worker's parse agent |

@@ -97,7 +97,8 @@ class ProfileEngine:
         return alert
 
     def decide(self, alert: Alert) -> list[Decision]:
-        """Decisions for one alert; also fills alert.Simulated, alert.UUID and alert.Decisions."""
+        """Decisions for one alert (counted by origin, scenario and type); also fills alert.Simulated, alert.UUID
+        and alert.Decisions."""
         self.stamp(alert)
         if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
             self.counts.inc("profiles_allowlisted")
@@ -119,6 +120,8 @@ class ProfileEngine:
             if not matched and profile.on_failure == "break":
                 break
         alert.Decisions = out
+        for d in out:
+            self.counts.inc("decisions", d.origin, d.scenario, d.type)
         return out
 
     def _duration(self, profile: Profile, template: DecisionTemplate, alert: Alert) -> float:

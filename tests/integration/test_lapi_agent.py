@@ -1,6 +1,7 @@
 """An unmodified CrowdSec 1.4.6 agent (Debian's binary) reports to `synsec api` (issue 14): it logs in with the
 credentials file `ccscli machines add --auto -f` wrote, replays an nginx attack log (`-dsn file://… -no-api`)
-and pushes its alerts; synsec stores them, its profiles turn them into bans, and a bouncer pulls them."""
+and pushes its alerts; synsec stores them, its profiles turn them into bans (counted on /metrics), and a
+bouncer pulls them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 import pytest
 import yaml
 
+from synsec.metrics import parse
 from tests.hubutil import crowdsec_ref, require_hub
 from tests.integration.test_api_http import ccs, http, running_api
 from tests.integration.test_central_crowdsec import ATTACKER, PROFILES, _port, _wait
@@ -74,6 +76,9 @@ def test_crowdsec_146_agent_reports_to_synsec_api(tmp_path):
         assert status == 200
         bans = {(d["scenario"], d["value"]) for d in json.loads(body)["new"] if d["type"] == "ban"}
         assert bans == want
+        made = [s for s in parse(http(url + "/metrics")[1].decode()) if s.name == "synsec_decisions_total"]
+        assert {s.get("scenario") for s in made} == {scenario for scenario, _ip in want}     # the API's profiles'
+        assert sum(s.value for s in made if s.get("type") == "ban") == len(want)             # counts, on /metrics
 
     machine = json.loads(ccs(state, "machines", "inspect", "agent1", "-o", "json"))
     assert machine["last_login"] and machine["last_push"] and machine["user_agent"].startswith("crowdsec/")
