@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -115,6 +116,15 @@ def log(tmp_path_factory) -> Path:
                      + b"x" * (MAX_LINE_BYTES + 10) + b"\n" + b"bad \xff utf-8\n" + b"nul \x00 byte\n"
                      + UNDATED.encode())
     return path
+
+
+def test_the_counter_table_documents_every_counter():
+    """The table in synsec/engine/counters.py's docstring names every counter of COUNTERS and its family."""
+    import synsec.engine.counters as module
+
+    rows = [line for line in module.__doc__.splitlines() if line.startswith("| ")]
+    assert [c.name for c in COUNTERS if not any(re.search(rf"\b{c.name}\b", row) and c.family in row
+                                                for row in rows)] == []
 
 
 def _labelled(samples, spec) -> float:
