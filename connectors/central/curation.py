@@ -18,7 +18,7 @@ from connectors.central.rules import KnownGoodRange, Rules
 from synsec.engine.expr.helpers_net import IpRangeSet, canonical_ipv4, parse_ip
 from synsec.hub.index import HubIndex
 
-__all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios"]
+__all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios", "Changed"]
 
 _GRAIN = 60.0        # seconds per slot of the expiry wheel
 _PUBLISH_STEP = 3600.0   # a listed entry's moved expiry is published when it crosses an hour (not every report)
@@ -72,13 +72,36 @@ class KnownGood:
 
 
 class _Reporter:
-    __slots__ = ("name", "id", "good", "bad", "burst_start", "burst_count", "signals", "refused")
+    __slots__ = ("name", "id", "good", "bad", "burst_start", "burst_count", "signals", "refused", "label")
 
     def __init__(self, name: str, rid: int):
         self.name, self.id = name, rid
         self.good = self.bad = 0.0
         self.burst_start = float("-inf")
         self.burst_count = self.signals = self.refused = 0
+        self.label = ""          # the cohort label central gave it (Kafka mode: `assign_cohort`)
+
+    def record(self) -> list:
+        return [self.good, self.bad, None if self.burst_start == float("-inf") else self.burst_start,
+                self.burst_count, self.signals, self.refused, self.label]
+
+
+class _Untracked:
+    """Where changes go when nobody persists them (central's in-process curation)."""
+
+    @staticmethod
+    def add(_item) -> None:
+        return None
+
+
+class Changed:
+    """What changed since the last `take_changes`: addresses and reporters whose records to write again."""
+
+    __slots__ = ("ips", "reporters")
+
+    def __init__(self):
+        self.ips: set[str] = set()
+        self.reporters: set[int] = set()
 
 
 class _Ip:
@@ -95,7 +118,7 @@ class Curator:
     """The curation state of one central: reporters, cohorts, reports within the window, listed entries."""
 
     def __init__(self, rules: Rules, scenarios: dict[str, tuple[frozenset[str], str]] | None = None,
-                 known_good: KnownGood | None = None):
+                 known_good: KnownGood | None = None, track: bool = False):
         self.rules = rules
         self.scenarios = scenarios or {}
         self.known_good = known_good if known_good is not None else KnownGood(rules.known_good)
@@ -110,6 +133,10 @@ class Curator:
         self._names: dict[str, str] = {}      # interned scenario and behaviour names
         self.received = 0
         self.refused: Counter[str] = Counter()
+        self._labels: dict[str, int] = {}     # cohort label -> its first reporter (assign_cohort)
+        self._changed = Changed() if track else None
+        self._dirty_ips = self._changed.ips if track else _Untracked
+        self._dirty_reporters = self._changed.reporters if track else _Untracked
 
     # ------------------------------------------------------------------ reporters and cohorts
     def _reporter(self, name: str) -> _Reporter:
@@ -192,6 +219,7 @@ class Curator:
         rules = self.rules
         out: list[Listed] = []
         self._start(now)
+        self._dirty_reporters.add(r.id)
         for value, scenario, digest in reports:
             self.received += 1
             r.signals += 1
@@ -230,11 +258,13 @@ class Curator:
             other = self._by_id[rid]
             if trusted and not e[4]:
                 other.good += 1
+                self._dirty_reporters.add(rid)
                 entries[rid] = e[:4] + (True,)
             if not corroborated and self._trust(other) >= min_trust:
                 corroborated = True
                 r.good += 1
         entries[r.id] = (old[0] if old else now, now, behaviour, scenario, corroborated)
+        self._dirty_ips.add(value)
         self._evaluate(value, st, now, out)
         self._schedule(value, st)
 
@@ -304,10 +334,12 @@ class Curator:
 
     def _expire(self, value: str, st: _Ip, now: float, out: list) -> None:
         horizon = now - self.rules.window
+        self._dirty_ips.add(value)
         for rid, e in list(st.entries.items()):
             if e[1] <= horizon:
                 if not e[4]:
                     self._by_id[rid].bad += self.rules.uncorroborated
+                    self._dirty_reporters.add(rid)
                 del st.entries[rid]
         if st.until and st.until <= now:
             out.append(Removed(value))
@@ -317,6 +349,46 @@ class Curator:
             return
         st.slot = -1
         self._schedule(value, st)
+
+    # ------------------------------------------------------------------ persistence (Kafka mode)
+    def assign_cohort(self, name: str, label: str) -> None:
+        """Kafka mode: central names each reporter's cohort (`label`); reporters of one label are one cohort."""
+        r = self._reporter(name)
+        if r.label != label:
+            r.label = label
+            self._union(self._labels.setdefault(label, r.id), r.id)
+            self._dirty_reporters.add(r.id)
+
+    def take_changes(self) -> tuple[dict[str, list | None], dict[str, list]]:
+        """The records of what changed since the last call (an address's None: it is gone); needs `track`."""
+        changed = self._changed
+        ips = {v: self._ip_record(self.ips.get(v)) for v in changed.ips}
+        reporters = {self._by_id[rid].name: self._by_id[rid].record() for rid in changed.reporters}
+        changed.ips.clear()
+        changed.reporters.clear()
+        return ips, reporters
+
+    def _ip_record(self, st: _Ip | None) -> list | None:
+        if st is None:
+            return None
+        return [st.until, st.scenario, [[self._by_id[rid].name, *e] for rid, e in st.entries.items()]]
+
+    def load(self, reporters: dict[str, list], ips: dict[str, list], now: float) -> None:
+        """Rebuild from records `take_changes` gave (reporters first: their cohorts), as of `now`."""
+        self._start(now)
+        for name, (good, bad, burst_start, burst_count, signals, refused, label) in sorted(reporters.items()):
+            if label:
+                self.assign_cohort(name, label)
+            r = self._reporter(name)
+            r.good, r.bad, r.burst_count, r.signals, r.refused = good, bad, burst_count, signals, refused
+            r.burst_start = float("-inf") if burst_start is None else burst_start
+        for value, (until, scenario, entries) in ips.items():
+            st = self.ips[value] = _Ip()
+            st.until, st.scenario = until, scenario
+            for name, first, last, behaviour, scen, corroborated in entries:
+                st.entries[self._reporter(name).id] = (first, last, self._intern(behaviour), self._intern(scen),
+                                                       corroborated)
+            self._schedule(value, st)
 
     # ------------------------------------------------------------------ reading
     def listed(self) -> dict[str, tuple[str, float]]:

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -62,18 +63,20 @@ class Central:
     metrics_received: int = 0
     throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
     rate: list = field(default_factory=list)      # (received_at, signals) of the last minute
+    bus: Any = None       # connectors.central.bus.SignalBus in Kafka mode: the topology curates, not `curator`
 
     def restore(self) -> None:
         """Rebuild the curation from the store's registrations and signals, then make the blocklist match it."""
         for kind, who, what, at in self.store.history():
             if kind == "register":
                 self.curator.register(who, what, at)
-            else:
+            elif self.bus is None:
                 self.curator.tick(at)
                 self.curator.ingest(who, what, at)
-        now = self.clock()
-        self.curator.tick(now)
-        self.store.sync(self.curator.listed(), now)
+        if self.bus is None:
+            now = self.clock()
+            self.curator.tick(now)
+            self.store.sync(self.curator.listed(), now)
 
     def pseudonym(self, name: str) -> str:
         """A stable id for a reporter that does not reveal its machine id."""
@@ -170,11 +173,14 @@ class Handlers:
         signals = parse_signals(parse_json(await request.read()))
         now = self.c.clock()
         self.c.store.add_signals(watcher, signals, now)
+        self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
+        if self.c.bus is not None:
+            await self.c.bus.publish(watcher, self.c.curator.cohort_of(watcher), signals, now)
+            return message(200, "OK")
         removed = self.c.curator.tick(now)
         listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals
                                                  if s.scope == "Ip"], now)
         self.c.store.publish(removed + listed, now)
-        self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         return message(200, "OK")
 
     async def stream(self, request: web.Request) -> web.Response:
@@ -219,6 +225,11 @@ class Handlers:
                             "received_at": s["received_at"], "start_at": s["start_at"], "stop_at": s["stop_at"]}
                            for s in self.c.store.signals_of(value) if s["scope"] == "Ip"]
         out["listings"] = self.c.store.listings_of(value)
+        if self.c.bus is not None:      # the topology decided: this central knows its listings only
+            active = next((x for x in out["listings"] if x["removed_at"] is None), None)
+            out.update(listed=active is not None, until=active["until"] if active else None,
+                       scenario=active["scenario"] if active else "",
+                       rule="decided by the curation topology (synsec curation): reporters and trust live there")
         return json_reply(out)
 
     async def status(self, request: web.Request) -> web.Response:
@@ -226,7 +237,11 @@ class Handlers:
         now = self.c.clock()
         self.c.store.publish(self.c.curator.tick(now), now)
         recent = sum(n for t, n in self.c.rate if t > now - 60)
-        return json_reply({**self.c.curator.status(), "signals_per_second": round(recent / 60.0, 3)})
+        out = {**self.c.curator.status(), "signals_per_second": round(recent / 60.0, 3)}
+        if self.c.bus is not None:      # the topology curates: its counts are not here
+            out.update(listed=len(self.c.store.blocklist()), tracked_addresses=None, signals_not_counted={},
+                       blocklist_records_applied=self.c.bus.applied)
+        return json_reply(out)
 
     async def health(self, request: web.Request) -> web.Response:
         return json_reply({"status": "up"})
@@ -241,6 +256,9 @@ def _decision(entry, now: float) -> dict:
 def create_app(central: Central) -> web.Application:
     h = Handlers(central)
     app = web.Application(middlewares=[h.errors], client_max_size=MAX_BODY)
+    if central.bus is not None:
+        app.on_startup.append(central.bus.start)
+        app.on_cleanup.append(central.bus.stop)
     app.router.add_post("/v2/watchers", h.register)
     app.router.add_post("/v2/watchers/login", h.login)
     app.router.add_post("/v2/watchers/enroll", h.enroll)

@@ -336,8 +336,9 @@ from synsec.cli.up import up as _up  # noqa: E402
 cli.add_command(_up)
 from synsec.cli.bouncer import bouncer as _bouncer  # noqa: E402
 cli.add_command(_bouncer)
-from synsec.cli.central import central as _central  # noqa: E402
+from synsec.cli.central import central as _central, curation as _curation  # noqa: E402
 cli.add_command(_central)
+cli.add_command(_curation)
 from synsec.cli.setup import setup as _setup  # noqa: E402
 cli.add_command(_setup)
 

@@ -344,7 +344,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     first = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 9
+    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 10
     second = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert second.exit_code == 0 and {t["status"] for t in json.loads(second.stdout)["topics"]} == {"exists"}
     listed = runner.invoke(cli, ["topics", "list", "--broker", broker.url, "--topology", topo, "-o", "json"])

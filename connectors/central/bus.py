@@ -1,0 +1,116 @@
+"""Central's Kafka side (`synsec central --broker`): accepted signals out to the curation topology, the community
+blocklist back in (streams/curation.py says what runs between).
+
+Out, on the topology's `signals` topic: each `Ip` signal as an Avro `Signal` keyed by its address, with labels
+`received_at` (central's clock: the curation's time) and `cohort` (the reporter's cohort, from central's
+registrations); and every `tick` seconds a time marker to every partition. In: the compacted `blocklist` topic,
+read from its start by a consumer of no group, each record applied to central's store (a listing, an expiry
+move, or a tombstone), so `GET /v2/decisions/stream` serves what the topology decided.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+
+from connectors.central.curation import Listed, Removed
+from connectors.central.signals import Signal
+from connectors.central.store import CentralStore
+from synsec.engine.model import Source
+from synsec.wire.codecs import Codecs
+from synsec.wire.kafka import BrokerSettings
+from synsec.wire.records import Signal as SignalRecord
+from synsec.wire.records import signal_to_record
+from synsec.wire.registry import LocalRegistry
+from topologies import Topology
+
+__all__ = ["SignalBus", "TICK_PREFIX"]
+
+log = logging.getLogger(__name__)
+
+TICK_PREFIX = b"tick:"          # a time marker's key (streams.curation reads it)
+
+
+class SignalBus:
+    def __init__(self, broker: BrokerSettings, topology: Topology, store: CentralStore,
+                 clock: Callable[[], float], tick: float = 30.0):
+        self.broker, self.store, self.clock, self.tick = broker, store, clock, tick
+        self.signals, self.blocklist = topology.topics["signals"], topology.topics["blocklist"]
+        self.codecs = Codecs(LocalRegistry())
+        self.producer = None
+        self.tasks: list[asyncio.Task] = []
+        self.applied = 0
+
+    async def start(self, _app=None) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        self.producer = AIOKafkaProducer(**self.broker.aiokafka_kwargs(), linger_ms=5)
+        await self.producer.start()
+        self.tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._ticks())]
+
+    async def stop(self, _app=None) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def publish(self, watcher: str, cohort: str, signals: list[Signal], now: float) -> None:
+        """Send the batch's Ip signals (acked by the broker before the watcher gets its 200)."""
+        futures = []
+        for s in signals:
+            if s.scope != "Ip":
+                continue
+            rec = SignalRecord(installation_id=watcher, scenario=s.scenario, source=Source("Ip", s.value, s.value),
+                               timestamp=now, scenario_version=s.scenario_version, scenario_hash=s.scenario_hash,
+                               events_count=s.events_count or 0,
+                               labels={"received_at": repr(now), "cohort": cohort, "machine_id": s.machine_id})
+            futures.append(await self.producer.send(self.signals.name, self.codecs.encode(
+                "signal", signal_to_record(rec)), key=s.value.encode()))
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def _ticks(self) -> None:
+        while True:
+            now = self.clock()
+            for partition in range(self.signals.partitions):
+                await self.producer.send(self.signals.name, None, key=TICK_PREFIX + repr(now).encode(),
+                                         partition=partition)
+            await asyncio.sleep(self.tick)
+
+    async def _follow(self) -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        consumer = AIOKafkaConsumer(**self.broker.aiokafka_kwargs(), enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(self.blocklist.name, p) for p in range(self.blocklist.partitions)])
+            await consumer.seek_to_beginning()
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                changes = [change for records in batch.values() for r in records
+                           if (change := _change(r.key, r.value)) is not None]
+                if changes:
+                    self.store.publish(changes, self.clock())
+                    self.applied += len(changes)
+        finally:
+            await consumer.stop()
+
+
+def _change(key: bytes | None, value: bytes | None) -> Listed | Removed | None:
+    """A blocklist record as a store change; None (logged) when it is not one."""
+    text = (key or b"").decode("utf-8", "replace")
+    if not text.startswith("Ip:"):
+        log.warning("blocklist: record with key %.80r skipped", text)
+        return None
+    if value is None:
+        return Removed(text[3:])
+    try:
+        rec = json.loads(value)
+        return Listed(str(rec["value"]), str(rec["scenario"]), float(rec["until"]), False)
+    except (ValueError, KeyError, TypeError):
+        log.warning("blocklist: %s: value is not {value, scenario, until}", text[:80])
+        return None
