@@ -19,13 +19,14 @@ from topologies import REQUIRED_ROLES, TOPOLOGY_DIR, load_topology, parse_topolo
 
 
 def test_shipped_topologies_load():
-    """default has 4 partitions a topic, single has 1; both compact decisions and share names and app id."""
+    """default has 4 partitions a topic, single has 1; both compact decisions and the crowd's blocklist and share
+    names and app id."""
     default, single = load_topology("default"), load_topology("single")
     assert set(REQUIRED_ROLES) <= set(default.topics) and set(default.topics) == set(single.topics)
     assert {t.partitions for t in default.topics.values()} == {4}
     assert {t.partitions for t in single.topics.values()} == {1}
     assert default.topics["decisions"].name == "synsec.decisions" and default.topics["decisions"].compacted
-    assert [r for r, t in default.topics.items() if t.compacted] == ["decisions"]
+    assert [r for r, t in default.topics.items() if t.compacted] == ["decisions", "blocklist"]
     assert default.app_id == single.app_id == "synsec"
     assert {r: t.name for r, t in default.topics.items()} == {r: t.name for r, t in single.topics.items()}
     assert list(default.agents) == ["parse", "route", "buckets", "profiles"]
@@ -354,7 +355,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     assert mine[f"{prefix}synsec.decisions"]["config"]["cleanup.policy"] == "compact"
     assert mine[f"{prefix}s-buckets-changelog"]["role"] == "changelog:buckets"
     assert mine[f"{prefix}s-buckets-changelog"]["config"]["cleanup.policy"] == "compact"
-    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 9
+    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 10
 
 
 @pytest.mark.integration
@@ -367,7 +368,7 @@ def test_cli_topics_create_exits_1_on_mismatch(broker, tmp_path, unique_name, mo
     (tmp_path / "s").mkdir()
     res = runner.invoke(cli, ["topics", "create", "--topology", _topology_file(tmp_path / "s", prefix, "single")])
     assert res.exit_code == 1
-    assert res.stdout.count("\tmismatch\t") == 9 and "the topology says 1" in res.stdout
+    assert res.stdout.count("\tmismatch\t") == 10 and "the topology says 1" in res.stdout
 
 
 def test_cli_bad_settings_are_usage_errors():
