@@ -23,14 +23,15 @@ import faust
 
 from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, partition_for
-from streams.ordering import Held, Reorder
+from streams.ordering import LOGS, OVERFLOWS, Held, Reorder
 from streams.raw import raw_to_line, shapes_with
 from synsec.wire.codecs import DecodeError, bucket_in_content
 from synsec.wire.records import (DeadLetter, alert_to_record, bucket_in_origin, dead_letter_to_record, decision_key,
                              decision_to_record, event_to_record, record_to_alert, record_to_bucket_in,
                              record_to_decision, record_to_event)
-from streams.routing import IDLE_LINE, MARKER, Router
+from streams.routing import IDLE_LINE, MARKER, OVERFLOWS_LINE, Router, marker_value
 from synsec.engine.buckets import BucketManager
+from synsec.engine.model import OVFLW
 from synsec.assembly.build import split_engine
 from synsec.engine.decisions import is_over, taken
 from synsec.engine.pipeline import Output
@@ -67,11 +68,13 @@ def install(app: faust.App, shell) -> None:
             _INSTALLERS[name](app, shell)
 
 
-def _source_timer(app: faust.App, router: Router, topic: str) -> None:
+def _source_timer(app: faust.App, shell, router: Router, topic: str) -> None:
     @app.timer(interval=1.0, on_leader=False)
     async def idle_markers():
         """Partitions of the routed topic read to their end and quiet for a while follow this worker's event time."""
         out = Outbox()
+        buckets = getattr(shell, "buckets_state", None)
+        router.saw(buckets.seen if buckets is not None else -math.inf)
         consumer = app.consumer
         ends = {tp.partition: _end(consumer, tp) for tp in (consumer.assignment() if consumer else ())
                 if tp.topic == topic}
@@ -95,7 +98,7 @@ def _install_parse(app: faust.App, shell) -> None:
     if shell.parse_routes:
         router = Router(shell, shell.settings.marker_interval, shell.settings.idle_advance_s,
                         origins=shell.concurrency("parse") == 1)
-        _source_timer(app, router, shell.topology.topics["raw"].name)
+        _source_timer(app, shell, router, shell.topology.topics["raw"].name)
 
     @app.agent(shell.topics["raw"], name="parse", concurrency=shell.concurrency("parse"))
     async def parse(stream):
@@ -134,7 +137,7 @@ def _install_route(app: faust.App, shell) -> None:
     router = Router(shell, shell.settings.marker_interval, shell.settings.idle_advance_s,
                     origins=shell.concurrency("route") == 1)
     codecs = shell.codecs
-    _source_timer(app, router, shell.topology.topics["events"].name)
+    _source_timer(app, shell, router, shell.topology.topics["events"].name)
 
     @app.agent(shell.topics["events"], name="route", concurrency=shell.concurrency("route"))
     async def route(stream):
@@ -147,6 +150,9 @@ def _install_route(app: faust.App, shell) -> None:
                 except DecodeError as err:
                     dead_letter(shell, out, "route", msg, err)
                     continue
+                if evt.Type == OVFLW:
+                    shell.count("route.overflows")     # routed by the buckets agent that made it (streams.ordering)
+                    continue
                 shell.count("route.routed", router.route(evt, msg.value, out, msg.partition, msg.offset))
             shell.count("route.batches")
             router.markers(out)
@@ -157,8 +163,10 @@ class _Partition:
     """One buckets-in partition's engine: its manager over the table view, and its event-time order
     (streams.ordering), both rebuilt from the table."""
 
-    def __init__(self, shell, partition: int):
+    def __init__(self, shell, partition: int, overflow_sources: int):
         eng = shell.engine
+        self.partition = partition
+        self.overflows_marked = -math.inf     # the last overflow marker this partition sent
         self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer)
         manager = BucketManager(shell.content.scenarios, store=self.store)
         self.engine = split_engine(eng, manager)
@@ -169,13 +177,15 @@ class _Partition:
             held.append(_held(record_to_bucket_in(rec), value, bucket_in_origin(rec), offset))
         self.order = Reorder(shell.marker_sources, shell.settings.hold_max, state.get("watermarks"),
                              state.get("threshold", -math.inf), state.get("newest", -math.inf), held,
-                             state.get("idle", ()), shell.settings.idle_advance_s)
+                             state.get("idle", ()), shell.settings.idle_advance_s, overflow_sources,
+                             state.get("overflow_marks"), state.get("overflow_threshold", -math.inf))
 
 
 def _held(item: tuple[str, str, Any], value: bytes, origin: tuple[int, int, int] | None, offset: int) -> Held:
     """A routed record `(scenario, key, event)` as `Reorder` holds it: by time, tie key, content."""
     evt = item[2]
-    return Held(evt.ts, tie_key(evt), bucket_in_content(value, origin), offset, item)
+    return Held(evt.ts, OVERFLOWS if evt.Type == OVFLW else LOGS, tie_key(evt), bucket_in_content(value, origin),
+                offset, item)
 
 
 class _Buckets:
@@ -186,8 +196,11 @@ class _Buckets:
         self.partitions: dict[int, _Partition] = {}
         self.alerts = shell.topology.topics["alerts"]
         self.events = shell.topology.topics["events"]
-        # reprocess overflows: routed here when parse routes (no route agent reads synsec.events)
-        self.router = Router(shell) if shell.parse_routes else None
+        self.router = Router(shell)          # reprocess overflows are routed here (streams.ordering)
+        # the partitions that may send reprocessed overflows: every one, if a scenario reprocesses
+        self.overflow_sources = shell.buckets_partitions if any(
+            spec.reprocess for spec in shell.content.scenarios) else 0
+        self.seen = -math.inf          # newest event time of a record or a source's marker taken (streams.routing)
 
     def drop_partitions(self) -> None:
         """Forget the partitions' engines (rebuilt from the table on next use; their counts are the shell's)."""
@@ -209,15 +222,20 @@ class _Buckets:
             return None
         part = self.partitions.get(msg.partition)
         if part is None:
-            part = self.partitions[msg.partition] = _Partition(shell, msg.partition)
+            part = self.partitions[msg.partition] = _Partition(shell, msg.partition, self.overflow_sources)
         store, order = part.store, part.order
         if msg.offset <= store.ledger.offset:
             shell.count("buckets.redelivered")       # taken before a crash: not twice
             return part
         store.offset = msg.offset
         origin = bucket_in_origin(rec)
+        if self.seen < evt.ts < math.inf and not (scenario == MARKER and evt.Line.Raw == OVERFLOWS_LINE):
+            self.seen = evt.ts
         if scenario == MARKER:
-            order.mark(int(key or 0), evt.ts, evt.Line.Raw == IDLE_LINE, time.monotonic())
+            if evt.Line.Raw == OVERFLOWS_LINE:
+                order.mark_overflows(int(key or 0), evt.ts)
+            else:
+                order.mark(int(key or 0), evt.ts, evt.Line.Raw == IDLE_LINE, time.monotonic())
             store.took(msg.offset)
         elif origin is not None and store.seen(origin):
             shell.count("buckets.rerouted")          # its source was read again after a crash: not twice
@@ -246,6 +264,17 @@ class _Buckets:
             self.pour(part, held, out)
         self.emit(part.engine.advance(part.order.watermark()), out)
 
+    def mark_overflows(self, part: _Partition, out: Outbox) -> None:
+        """After a batch, when a scenario reprocesses: tell every partition how far this one has poured, behind
+        the overflow events that made (streams.ordering)."""
+        ts = part.order.threshold
+        if self.overflow_sources and ts > part.overflows_marked:
+            value = marker_value(self.shell.codecs, part.partition, ts, OVERFLOWS_LINE)
+            spec = self.shell.topology.topics["buckets-in"]
+            for p in range(spec.partitions):
+                out.add(spec.name, p, None, value)
+            part.overflows_marked = ts
+
     def pour(self, part: _Partition, held: Held, out: Outbox) -> None:
         scenario, key, evt = held.item
         if part.store.applied((scenario, key), part.store.offset):
@@ -264,8 +293,7 @@ class _Buckets:
         for evt in result.reprocess:
             data = codecs.encode("event", event_to_record(evt))
             out.add(self.events.name, 0, None, data)
-            if self.router is not None:
-                self.router.route(evt, data, out)
+            self.router.route(evt, data, out)
 
 
 def _install_buckets(app: faust.App, shell) -> None:
@@ -284,6 +312,8 @@ def _install_buckets(app: faust.App, shell) -> None:
                 part = state.take(event, out)
                 if part is not None:
                     touched[event.message.partition] = (part, event)
+            for part, _event in touched.values():
+                state.mark_overflows(part, out)
             if out.records:
                 await asyncio.gather(*await out.send(app.producer))  # acked before the bucket state moves on
             for part, event in touched.values():

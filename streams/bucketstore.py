@@ -74,7 +74,7 @@ class Ledger:
     `marks`: per source partition, the origin `(offset, index)` of the newest routed record taken (streams.routing
     stamps each routed record with where it was read); `offset`: the newest buckets-in offset taken; `order`: the
     `Reorder` state (per-source markers, under the persisted key "watermarks"; release threshold, newest event
-    time)."""
+    time; the overflow lane's markers and threshold, absent from ledgers written before it)."""
 
     __slots__ = ("marks", "offset", "order")
 
@@ -88,7 +88,9 @@ class Ledger:
         return json.dumps({"marks": {str(p): m for p, m in self.marks.items()}, "offset": self.offset,
                            "watermarks": {str(p): t for p, t in order.get("watermarks", {}).items()},
                            "idle": order.get("idle", []), "threshold": order.get("threshold", -math.inf),
-                           "newest": order.get("newest", -math.inf)}).encode()
+                           "newest": order.get("newest", -math.inf),
+                           "overflow_marks": {str(p): t for p, t in order.get("overflow_marks", {}).items()},
+                           "overflow_threshold": order.get("overflow_threshold", -math.inf)}).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> "Ledger":
@@ -97,7 +99,9 @@ class Ledger:
             return cls({int(p): (m[0], m[1]) for p, m in d.items()})
         return cls({int(p): (m[0], m[1]) for p, m in d["marks"].items()}, d["offset"],
                    {"watermarks": {int(p): t for p, t in d["watermarks"].items()}, "idle": d["idle"],
-                    "threshold": d["threshold"], "newest": d["newest"]})
+                    "threshold": d["threshold"], "newest": d["newest"],
+                    "overflow_marks": {int(p): t for p, t in d.get("overflow_marks", {}).items()},
+                    "overflow_threshold": d.get("overflow_threshold", -math.inf)})
 
 
 class HeldValue:

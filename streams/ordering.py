@@ -14,9 +14,11 @@ watermark (`watermark()`), up to which the engine's timers fire:
   event time (streams.routing). The marked time is the minimum over the sources' markers; a record is released
   once the marked time is *strictly* past its time (the source that set the minimum may still send lines of that
   same second). A source read to its end and quiet for `--idle-advance` seconds is *idle*: its router marks
-  it, every second while it stays so, at the newest event time the router has seen, *inclusive* (nothing of
-  that second is left to come from it), so a quiet source does not hold the others back; and it is left out
-  if its router has seen nothing at all (a worker whose partitions are empty). A source that has lines
+  it, every second while that moves, at the event time its worker knew a second before (markers of every
+  worker included: streams.routing), so a quiet source does not hold the others back; a line it sends
+  afterwards, even of that very second, is on time as long as its shipper wrote it in time order with
+  the others' (within a second of skew). It is left out while its worker knows nothing at all (a worker
+  whose partitions are empty, just started). A source that has lines
   waiting is never marked idle, so when traffic resumes after a pause the sources that have not sent yet
   hold the marked time at the pause. When every source is idle, everything held is released and the timers
   fire up to the newest event time known (as replay's would at the newest line). When traffic resumes
@@ -32,10 +34,25 @@ watermark (`watermark()`), up to which the engine's timers fire:
 * **Lateness.** A record older than what has been released (`threshold`) is *late*: it is poured at once,
   out of order, and counted (`buckets.late`), never dropped. A source that is in order never makes late
   records; they come from a source marked idle that sends older lines afterwards (a shipper that was
-  behind), and from the bound below.
-* **Bound.** At most `hold_max` records are held per partition. Past it, the oldest are released before the
-  marked time passes them (counted `buckets.forced`), and the threshold moves to them. True back-pressure (stop reading)
-  cannot work here: the markers that release the buffer come through the same partition, behind the records.
+  behind by more than a second), from the bound below, and from the reprocessed overflows not covered
+  below.
+* **Reprocessed overflows** (scenarios with `reprocess: true`) come back to synsec.buckets-in after their
+  overflow was poured, so they cannot be ordered by the sources' markers (the marked time has passed them
+  by then). They form a second *lane*: each buckets-in partition, after a batch, tells every partition
+  how far it has poured (an *overflow marker*: its release threshold, sent after the overflow events that
+  pouring made), and a partition pours the overflow events it holds once the minimum of those markers
+  (`overflow_threshold`) is past them, by time then tie key, merged with the records it releases; its
+  timers wait for that lane too (`watermark`). No marker depends on that lane, so nothing waits on itself.
+  Replay pours an overflow event after the log events of its time, in the same order
+  (synsec.engine.ties), so a bucket fed only overflow events agrees. Not covered (poured late, counted):
+  an overflow event made by pouring an overflow event (a chain of `reprocess` scenarios) or by a timer
+  (the lane's markers are sent before the timers it holds back fire); and a bucket fed both log and
+  overflow events may get log events of later seconds before an overflow event, where replay pours it
+  right after its second.
+* **Bound.** At most `hold_max` log records are held per partition (overflow events are few and not
+  bounded). Past it, the oldest are released before the marked time passes them (counted `buckets.forced`),
+  and the threshold moves to them. True back-pressure (stop reading) cannot work here: the markers that
+  release the buffer come through the same partition, behind the records.
 
 Nothing here does I/O: `streams.bucketstore.PartitionStore` keeps the held records and this state in the
 changelogged table, and `streams.agents` drives it.
@@ -47,15 +64,17 @@ import heapq
 import math
 from typing import Any, Iterable, NamedTuple
 
-__all__ = ["Held", "Reorder", "IDLE"]
+__all__ = ["Held", "Reorder", "IDLE", "LOGS", "OVERFLOWS"]
 
 IDLE = math.inf             # the mark of an idle source whose router has seen nothing: left out of the minimum
+LOGS, OVERFLOWS = 0, 1      # a held record's lane: routed from a source, or a reprocessed overflow
 
 
 class Held(NamedTuple):
-    """A held record; tuples compare by time, tie key, content, then offset (unique on its partition)."""
+    """A held record; tuples compare by time, lane, tie key, content, then offset (unique on its partition)."""
 
     ts: float
+    lane: int                 # LOGS or OVERFLOWS (after the logs of its time, as replay pours them)
     tie: str                  # synsec.engine.ties.tie_key of its event: the tie-break of every runner
     content: bytes            # the routed record without its origin: the tie-break of equal tie keys
     offset: int               # its synsec.buckets-in offset (the key it is held under)
@@ -67,32 +86,40 @@ class Reorder:
 
     def __init__(self, upstream: int, hold_max: int, marks: dict[int, float] | None = None,
                  threshold: float = -math.inf, newest: float = -math.inf, held: Iterable[Held] = (),
-                 idle: Iterable[int] = (), grace: float = 0.0):
-        """`newest`: the newest event time known here (records taken, idle markers)."""
+                 idle: Iterable[int] = (), grace: float = 0.0, overflow_sources: int = 0,
+                 overflow_marks: dict[int, float] | None = None, overflow_threshold: float = -math.inf):
+        """`newest`: the newest event time known here (records taken, idle markers). `overflow_sources`: the
+        buckets-in partitions that may send reprocessed overflows (0: the content has no such scenario)."""
         self.upstream = upstream
         self.hold_max = hold_max
         self.marks: dict[int, float] = dict(marks or {})   # source partition -> its marker: released below this, for it
         self.idle: set[int] = set(idle)                    # sources marked idle
         self.threshold = threshold       # every record older than this has been released
         self.newest = newest             # newest event time of a record taken or an idle marker
-        self.heap: list[Held] = list(held)
+        held = list(held)
+        self.heap: list[Held] = [h for h in held if h.lane == LOGS]
         heapq.heapify(self.heap)
+        self.overflow_sources = overflow_sources
+        self.overflow_marks: dict[int, float] = dict(overflow_marks or {})   # partition -> how far it has poured
+        self.overflow_threshold = overflow_threshold   # every overflow event older than this has been released
+        self.overflows: list[Held] = [h for h in held if h.lane == OVERFLOWS]
+        heapq.heapify(self.overflows)
         self.forced = 0                  # released before the marked time by the last `release`
         self._moved = True               # a marker came since the marked time was last computed
         self.grace = grace
         self.resumed_at: float | None = None   # wall time a source came back when every source was idle
 
     def __len__(self) -> int:
-        return len(self.heap)
+        return len(self.heap) + len(self.overflows)
 
     def mark(self, source: int, ts: float, idle: bool = False, now: float = 0.0) -> None:
-        """A marker: `source` has sent everything before `ts`; `idle`: it is idle and has sent everything up to
-        `ts` (the newest event time its router has seen). `now`: wall time (monotonic)."""
+        """A marker: `source` has sent everything before `ts`; `idle`: it is idle (-inf: its worker knows no
+        time yet, left out). `now`: wall time (monotonic)."""
         if idle:
             if ts > self.newest:
                 self.newest = ts
             self.idle.add(source)
-            self.marks[source] = math.nextafter(ts, math.inf) if ts > -math.inf else IDLE
+            self.marks[source] = ts if ts > -math.inf else IDLE
         else:
             current = self.marks.get(source)
             if source in self.idle and len(self.idle) >= max(len(self.marks), self.upstream):
@@ -115,10 +142,21 @@ class Reorder:
             self.resumed_at = None
         return min(self.marks.values())
 
+    def mark_overflows(self, partition: int, ts: float) -> None:
+        """An overflow marker: buckets-in `partition` has poured every record before `ts` and sent the
+        overflow events that made."""
+        if ts > self.overflow_marks.get(partition, -math.inf):
+            self.overflow_marks[partition] = ts
+
     def take(self, held: Held) -> bool:
         """Hold a record; False when it is late (older than what was released: pour it now)."""
         if held.ts > self.newest:
             self.newest = held.ts
+        if held.lane == OVERFLOWS:
+            if held.ts < self.overflow_threshold:
+                return False
+            heapq.heappush(self.overflows, held)
+            return True
         if held.ts < self.threshold:
             return False
         heapq.heappush(self.heap, held)
@@ -143,15 +181,31 @@ class Reorder:
             while heap and heap[0].ts < self.threshold:       # the rest of its second goes with it
                 out.append(heapq.heappop(heap))
                 self.forced += 1
+        overflows = self._release_overflows()
+        return list(heapq.merge(out, overflows)) if overflows else out
+
+    def _release_overflows(self) -> list[Held]:
+        """The held overflow events every partition has poured past (all of them when none can come)."""
+        if self.overflow_sources and len(self.overflow_marks) >= self.overflow_sources:
+            mark = min(self.overflow_marks.values())
+            if mark > self.overflow_threshold:
+                self.overflow_threshold = mark
+        limit = self.overflow_threshold if self.overflow_sources else math.inf
+        heap, out = self.overflows, []
+        while heap and heap[0].ts < limit:
+            out.append(heapq.heappop(heap))
         return out
 
     def watermark(self) -> float:
         """The partition's event-time watermark, which its timers fire up to (`Engine.advance`): what has been
-        released, at most the newest event time known."""
-        return min(self.threshold, self.newest)
+        released, at most the newest event time known (and, when overflows may come back, what their lane has
+        released: a bucket they go to keeps its timers until then)."""
+        mark = min(self.threshold, self.newest)
+        return min(mark, self.overflow_threshold) if self.overflow_sources else mark
 
     def state(self) -> dict:
         """What the changelogged ledger keeps of it (the held records are kept one by one). The markers are
         kept under "watermarks", the ledger's persisted key (read back by `PartitionStore`)."""
         return {"watermarks": dict(self.marks), "idle": sorted(self.idle), "threshold": self.threshold,
-                "newest": self.newest}
+                "newest": self.newest, "overflow_marks": dict(self.overflow_marks),
+                "overflow_threshold": self.overflow_threshold}

@@ -8,12 +8,19 @@ Event-time markers: for every partition of the topic it reads (the *source*), a 
 partition how far that source's event time has got: a `bucket_in` record with scenario `MARKER` and key the
 source partition number. A source gets a new marker when its event time has moved `interval` seconds since its
 last one, checked after each batch (so at most one marker per source and buckets-in partition per batch), and
-`idle_markers` marks *idle* (a marker whose line is `IDLE_LINE`, at the newest event time this router has seen,
-again each time that moves: streams.ordering) the sources that have been quiet for `idle_s` wall seconds *and
-have nothing left to read*. The second condition matters when a
+`idle_markers` marks *idle* (a marker whose line is `IDLE_LINE`: streams.ordering) the sources that have been
+quiet for `idle_s` wall seconds *and have nothing left to read*. The second condition matters when a
 backlog is processed: Faust pauses a partition whose messages fill its buffer, and a source that is only paused
 must not be let go ahead of the events still waiting in it (measured: one of the 754 alerts of the 1M-line
-benchmark differed). A source idle or not marked yet by this router gets a marker at its event's time *before*
+benchmark differed). An idle source is marked at the event time this worker *knew* `SETTLE_S` wall seconds
+before (`saw`: the newest event time it routed or read in a marker from any worker, sampled each second), and
+never below the source's own newest time: it says "nothing before that time is left to come from this source",
+which holds when the shippers write their lines in time order, up to a second of skew between partitions
+(a shipper's batching). Marking it at the newest time known *now* was wrong: a line of the source written
+just before lines of later seconds on other partitions, but reaching the broker after them, came behind what
+those markers had released (a source coming back from idle while others were busy made late records). The
+knowledge includes other workers' markers, so a worker whose partitions are all quiet does not hold the busy
+ones back. A source idle or not marked yet by this router gets a marker at its event's time *before*
 the first record it routes, so that the buckets agent (streams.ordering) holds that record for order.
 
 In a replayed backlog (event time running far ahead of the clock) markers come with nearly every batch:
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from typing import Iterable, Mapping
 
 from streams.batching import Outbox
@@ -32,16 +40,24 @@ from streams.bucketstore import partition_for, table_key
 from synsec.wire.records import bucket_in_to_record
 from synsec.engine.model import Event, Line
 
-__all__ = ["MARKER", "IDLE_LINE", "Router", "marker_event"]
+__all__ = ["MARKER", "IDLE_LINE", "OVERFLOWS_LINE", "SETTLE_S", "Router", "marker_event", "marker_value"]
+
+SETTLE_S = 1.0   # wall seconds: how far behind this worker's knowledge an idle source is marked (module doc)
 
 MARKER = ""     # the scenario of an event-time marker on synsec.buckets-in (its key: the source partition)
 IDLE_LINE = "idle"   # the line of a marker saying its source is idle
+OVERFLOWS_LINE = "overflows"   # ... of an overflow marker (key: the buckets-in partition; streams.ordering)
 
 
-def marker_event(ts: float, idle: bool = False) -> Event:
-    evt = Event(Line(IDLE_LINE if idle else ""))
+def marker_event(ts: float, line: str = "") -> Event:
+    evt = Event(Line(line))
     evt.ts = ts
     return evt
+
+
+def marker_value(codecs, source: int, ts: float, line: str = "") -> bytes:
+    """A marker as a synsec.buckets-in value: `source` has sent everything before `ts` (`line`: which kind)."""
+    return codecs.encode("bucket_in", bucket_in_to_record(MARKER, str(source), marker_event(ts, line)))
 
 
 class Router:
@@ -62,6 +78,7 @@ class Router:
         self.read: dict[int, int] = {}            # source partition -> offset after the last message handled
         self.newest = -math.inf                   # newest event time over every source
         self.idle: set[int] = set()               # sources marked idle (`marked`: at which time)
+        self.known: deque[tuple[float, float]] = deque()   # (wall time, newest event time this worker knew)
 
     def route(self, evt: Event, event_data: bytes, out: Outbox, source: int | None = None,
               offset: int | None = None) -> int:
@@ -95,18 +112,37 @@ class Router:
         """The message at `offset` of `source` has been handled (routed or not)."""
         self.read[source] = offset + 1
 
-    def idle_markers(self, out: Outbox, ends: Mapping[int, int | None]) -> None:
+    def saw(self, ts: float, now: float | None = None) -> None:
+        """Sample what this worker knows now: `ts`, the newest event time it read in a marker or record on
+        synsec.buckets-in (any worker's), or what this router routed, whichever is newer."""
+        now = time.monotonic() if now is None else now
+        known = max(ts, self.newest)
+        if not self.known or known > self.known[-1][1]:
+            self.known.append((now, known))
+
+    def _settled(self, now: float) -> float:
+        """The newest event time this worker knew `SETTLE_S` wall seconds ago (-inf: nothing yet)."""
+        known = self.known
+        while len(known) > 1 and known[1][0] <= now - SETTLE_S:
+            known.popleft()
+        return known[0][1] if known and known[0][0] <= now - SETTLE_S else -math.inf
+
+    def idle_markers(self, out: Outbox, ends: Mapping[int, int | None], now: float | None = None) -> None:
         """Sources (partition -> end offset, None when unknown) read to their end and without an event for
-        `idle_s` are marked idle at the newest event time of this router (again when it has moved)."""
-        now = time.monotonic()
+        `idle_s` are marked idle at the time this worker knew `SETTLE_S` ago, or their own newest if later
+        (again when that has moved)."""
+        now = time.monotonic() if now is None else now
+        self.saw(-math.inf, now)
+        settled = self._settled(now)
         for source, end in ends.items():
             if end is not None and self.read.get(source, 0) >= end and \
-                    now - self.seen_at.get(source, 0.0) >= self.idle_s and \
-                    (source not in self.idle or self.marked[source] < self.newest):
-                self._mark(out, source, self.newest, idle=True)
+                    now - self.seen_at.get(source, 0.0) >= self.idle_s:
+                ts = max(settled, self.max_ts.get(source, -math.inf))
+                if source not in self.idle or self.marked[source] < ts:
+                    self._mark(out, source, ts, idle=True)
 
     def _mark(self, out: Outbox, source: int, ts: float, idle: bool = False) -> None:
-        value = self.codecs.encode("bucket_in", bucket_in_to_record(MARKER, str(source), marker_event(ts, idle)))
+        value = marker_value(self.codecs, source, ts, IDLE_LINE if idle else "")
         for p in range(self.partitions):
             out.add(self.topic, p, None, value)
         self.marked[source] = ts

@@ -60,7 +60,8 @@ def test_marks_survive_the_changelog_and_stay_out_of_the_buckets(codec):
     again = PartitionStore(_recovered(out, part), part, 4, codec)
     assert again.seen((0, 10, 1)) and again.seen((2, 5, 0)) and not again.seen((2, 6, 0))
     assert again[bkey].count == 1 and list(again) == [bkey] and again.ledger.offset == 8
-    assert again.ledger.order == {"watermarks": {0: 3.0, 1: math.inf}, "idle": [1], "threshold": 3.0, "newest": 4.0}
+    assert again.ledger.order == {"watermarks": {0: 3.0, 1: math.inf}, "idle": [1], "threshold": 3.0, "newest": 4.0,
+                                  "overflow_marks": {}, "overflow_threshold": -math.inf}
 
 
 def test_a_batch_that_only_moves_marks_is_committed(codec):
@@ -77,11 +78,15 @@ def test_a_batch_that_only_moves_marks_is_committed(codec):
 
 def test_ledger_codec_round_trip_and_the_old_marks_format(codec):
     """The ledger survives the codec, infinities included; a value written before event-time order (only the
-    marks) still loads."""
+    marks) still loads, and one written before the overflow lane gets it empty."""
     ledger = Ledger({0: (12, 3), 5: (2**40, 0)}, 41, {"watermarks": {0: -math.inf, 1: math.inf}, "idle": [1],
-                                                      "threshold": 2.5, "newest": 9.0})
+                                                      "threshold": 2.5, "newest": 9.0, "overflow_marks": {3: 2.0},
+                                                      "overflow_threshold": 1.5})
     back = codec.loads(codec.dumps(ledger))
     assert isinstance(back, Ledger) and (back.marks, back.offset, back.order) == (ledger.marks, 41, ledger.order)
+    before = Ledger.from_json(b'{"marks": {}, "offset": 3, "watermarks": {}, "idle": [], "threshold": 1.0, '
+                              b'"newest": 2.0}')
+    assert before.order["overflow_marks"] == {} and before.order["overflow_threshold"] == -math.inf
     old = codec.loads(b"\xff" * 7 + b"\xfe" + b'{"0": [12, 3]}')
     assert old.marks == {0: (12, 3)} and old.offset == -1 and old.order == {}
 

@@ -7,12 +7,20 @@ Each worker set takes one segment of the log per key mode, each segment the same
 buckets of one segment are long gone when the next comes), and its alerts are told apart by their start time.
 CI runs a subset of the matrix (it includes unkeyed x 4 partitions x 1 worker, unkeyed x 8 x 2 workers and
 random keys x 1 partition); SYNSEC_TOPOLOGY_FULL=1 runs every combination.
+
+The edge cases after it (streams.ordering): same-second lines fed to `distinct` and `cancel_on` scenarios in
+adversarial order, `reprocess: true` overflows poured by another scenario, and a partition coming back from
+idle with a line its shipper delivered behind later ones: replay's verdicts, and no record counted late.
 """
 
 from __future__ import annotations
 
 import calendar
+import json
 import os
+import random
+import shutil
+import urllib.request
 import subprocess
 import sys
 import time
@@ -20,12 +28,14 @@ from collections import Counter
 
 import pytest
 
-from connectors.kafka.broker import LocalBroker
+from connectors.kafka.broker import LocalBroker, free_port
+from synsec.content.loader import default_content_dir
+from synsec.metrics import parse
 from tests.streams.topology_util import (REPO, Worker, collect, create_topics, full_alerts_of, full_decisions_of,
                                          produce_typed, read_lines, replay_typed)
 from synsec.engine.model import Line
 from synsec.assembly.build import EngineOptions, build_engine
-from tests.property.test_tie_order import tie_seconds, write_tie_content
+from tests.property.test_tie_order import TIE_SCENARIOS, tie_seconds, write_tie_content
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -159,25 +169,128 @@ def test_a_worker_killed_with_records_held_loses_none_and_pours_none_twice(tmp_p
     assert got_decisions == decisions
 
 
-def test_same_second_lines_in_adversarial_order_decide_as_replay(tmp_path):
-    """Regression (ties were poured by content in the topology, by file order in replay): a `distinct` and a
-    `cancel_on` scenario fed several different lines per second, each second's lines in descending order,
-    unkeyed into 4 partitions read by 2 workers: replay's alerts and decisions, the tie scenarios' included."""
-    cfg = write_tie_content(tmp_path / "cfg")
-    pairs = [(line, "syslog") for s in tie_seconds() for line in reversed(s)]
+REPROCESS = {
+    "rp-burst": ("a burst per IP, its overflow poured again", "evt.Meta.log_type == 'ssh_failed-auth'",
+                 "groupby: evt.Meta.source_ip\ncapacity: 2\nleakspeed: 10s\nblackhole: 1m\nreprocess: true\n"),
+    "rp-wave": ("bursts of several IPs close together: fed only reprocessed overflows",
+                "evt.GetType() == 'overflow' && evt.Overflow.Alert.Scenario == 'test/rp-burst'",
+                "distinct: evt.Overflow.Alert.Source.Value\ncapacity: 2\nleakspeed: 20s\n"),
+}
+
+
+def _reprocess_content(root) -> None:
+    shutil.copytree(default_content_dir(), root)
+    for name, (what, filt, rest) in REPROCESS.items():
+        (root / "scenarios" / f"zz-{name}.yaml").write_text(
+            f"type: leaky\nname: test/{name}\ndescription: \"{what}\"\nfilter: \"{filt}\"\n{rest}")
+
+
+def _bursts(n: int = 40) -> list[tuple[str, str]]:
+    """sshd failures: each of n IPs makes a burst of 2 to 5 at a random time of a 10-minute window."""
+    rng, lines = random.Random(4), []
+    for i in range(n):
+        start = calendar.timegm((2026, 3, 1, 9, 0, 0)) + rng.randrange(0, 600)
+        for k in range(rng.choice([2, 3, 4, 5])):
+            t = time.gmtime(start + k // 2)
+            stamp = f"{time.strftime('%b', t)} {t.tm_mday:>2} {time.strftime('%H:%M:%S', t)}"
+            lines.append((start + k // 2, f"{stamp} web1 sshd[{200 + i}]: Failed password for root from "
+                                          f"198.51.100.{i + 1} port {41000 + k} ssh2"))
+    return [(line, "syslog") for _ts, line in sorted(lines)]
+
+
+def _agent_count(port: int, agent: str, counter: str) -> float:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as res:
+        text = res.read().decode()
+    return sum(s.value for s in parse(text) if s.name == "synsec_worker_agent_total" and s.get("agent") == agent
+               and s.get("counter") == counter)
+
+
+def test_same_second_ties_and_reprocessed_overflows_decide_as_replay_and_none_is_late(tmp_path):
+    """Regressions: (ties) a `distinct` and a `cancel_on` scenario fed several different lines per second,
+    each second's lines in descending order (the topology poured ties by content, replay by file order);
+    (reprocess) a `reprocess: true` scenario per IP feeding a scenario of bursts of several IPs (its overflow
+    events came back behind the watermark, late and out of order). Unkeyed into 4 partitions read by 2
+    workers: replay's alerts and decisions, every scenario's included, and no record counted late."""
+    cfg = tmp_path / "cfg"
+    _reprocess_content(cfg)
+    write_tie_content(tmp_path / "ties")
+    for name in TIE_SCENARIOS:
+        shutil.copy(tmp_path / "ties" / "scenarios" / f"zz-{name}.yaml", cfg / "scenarios")
+    pairs = [(line, "syslog") for s in tie_seconds() for line in reversed(s)] + _bursts()
     alerts, decisions = replay_typed(pairs, EngineOptions(config_dir=cfg, reference_year=time.gmtime().tm_year))
-    assert {a[0] for a in alerts} >= {"test/tie-distinct", "test/tie-cancel"}
+    assert {a[0] for a in alerts} >= {"test/tie-distinct", "test/tie-cancel", "test/rp-burst", "test/rp-wave"}
+    ports = [free_port(), free_port()]
     with LocalBroker(log_dir=tmp_path / "tansu") as broker:
         create_topics(broker, "default")
-        procs = [Worker(broker, "default", tmp_path, f"w{i}", args=("--config-dir", str(cfg))) for i in range(2)]
+        procs = [Worker(broker, "default", tmp_path, f"w{i}", args=("--config-dir", str(cfg), "--metrics-listen",
+                                                                     f"127.0.0.1:{port}"))
+                 for i, port in enumerate(ports)]
         try:
             produce_typed(broker, pairs, "none")
             got = collect(broker, ["synsec.alerts", "synsec.decisions"],
                           lambda g: len(g["synsec.alerts"]) >= sum(alerts.values()), timeout=150)
+            late = sum(_agent_count(port, "buckets", "late") for port in ports)
+            poured = sum(_agent_count(port, "buckets", "poured") for port in ports)
         finally:
             for p in procs:
                 p.stop()
     assert Counter(full_alerts_of(got["synsec.alerts"])) == alerts, procs[0].tail()
+    assert full_decisions_of(got["synsec.decisions"]) == decisions
+    assert poured > len(pairs) and late == 0
+
+
+def _paced(seconds: float, base: float, slow_every: float = 2.6):
+    """(line, partition, slow) at a steady pace, event time 10x the wall clock: every 20 ms a line of one of 8
+    IPs to partition 1, 2 or 3; every `slow_every` s one to partition 0, which is quiet (idle) in between."""
+    rng, t0, i, next_slow = random.Random(9), time.monotonic(), 0, slow_every
+    while (elapsed := time.monotonic() - t0) < seconds:
+        ts = base + int(elapsed * 10)
+        slow = elapsed >= next_slow
+        next_slow += slow_every if slow else 0
+        t = time.gmtime(ts)
+        yield (f"{time.strftime('%b', t)} {t.tm_mday:>2} {time.strftime('%H:%M:%S', t)} web1 sshd[{300 + i}]: "
+               f"Failed password for root from 203.0.113.{rng.randrange(1, 9)} port {42000 + i} ssh2",
+               0 if slow else 1 + i % 3, slow)
+        i += 1
+        time.sleep(0.02)
+
+
+def test_a_source_back_from_idle_makes_no_late_records(tmp_path):
+    """Regression (a source back from idle made late records): partitions 1-3 get a steady stream; partition 0
+    gets one line every 2.6 s, so it is idle in between, from a shipper that batches for 0.4 s (its line
+    reaches the broker behind lines of later seconds on the others). Two workers: no record is late, and the
+    alerts and decisions are replay's of the same lines in time order."""
+    from kafka import KafkaProducer
+
+    base = calendar.timegm((2026, 3, 1, 11, 0, 0))
+    ports = [free_port(), free_port()]
+    sent = []
+    with LocalBroker(log_dir=tmp_path / "tansu") as broker:
+        create_topics(broker, "default")
+        procs = [Worker(broker, "default", tmp_path, f"w{i}", args=("--metrics-listen", f"127.0.0.1:{port}"))
+                 for i, port in enumerate(ports)]
+        fast = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=5)
+        slow = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=400)
+        try:
+            time.sleep(6)                                      # both workers in the group before the stream
+            for line, partition, lagging in _paced(16.0, base):
+                (slow if lagging else fast).send("synsec.raw", partition=partition, value=json.dumps(
+                    {"message": line, "labels": {"type": "syslog"}}).encode())
+                sent.append(line)
+            fast.flush()
+            slow.flush()
+            alerts, decisions = replay_typed(_merged([], sent))
+            got = collect(broker, ["synsec.alerts", "synsec.decisions"],
+                          lambda g: len(g["synsec.alerts"]) >= sum(alerts.values()), timeout=120, quiet=4)
+            late = sum(_agent_count(port, "buckets", "late") for port in ports)
+        finally:
+            fast.close()
+            slow.close()
+            for p in procs:
+                p.stop()
+    assert alerts and decisions
+    assert late == 0, procs[0].tail()
+    assert Counter(full_alerts_of(got["synsec.alerts"])) == alerts
     assert full_decisions_of(got["synsec.decisions"]) == decisions
 
 

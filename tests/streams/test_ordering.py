@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 import random
 
-from streams.ordering import IDLE, Held, Reorder
+from streams.ordering import IDLE, LOGS, OVERFLOWS, Held, Reorder
 
 
-def _held(ts: float, content: bytes, offset: int) -> Held:
-    return Held(ts, content.decode(), content, offset, None)
+def _held(ts: float, content: bytes, offset: int, lane: int = LOGS) -> Held:
+    return Held(ts, lane, content.decode(), content, offset, None)
 
 
 def _ts(records: list[Held]) -> list[tuple[float, bytes]]:
@@ -42,9 +42,9 @@ def test_a_record_behind_what_was_released_is_late():
 
 
 def test_idle_sources_do_not_hold_the_marked_time_and_all_idle_releases_everything():
-    """An idle source counts at its router's newest event time, that second included (and not at all when its
-    router has seen nothing); with every source idle, every held record is released and the timers may fire up
-    to the newest event time known (an idle marker brings its router's), never further."""
+    """An idle source counts at the time it was marked at, a line of that second may still come (and not at all
+    when its worker knows no time); with every source idle, every held record is released and the timers may
+    fire up to the newest event time known (an idle marker brings its worker's), never further."""
     order = Reorder(upstream=3, hold_max=100)
     order.take(_held(3.0, b"a", 1))
     order.take(_held(4.0, b"c", 3))
@@ -52,7 +52,10 @@ def test_idle_sources_do_not_hold_the_marked_time_and_all_idle_releases_everythi
     order.mark(0, 5.0)
     order.mark(1, 4.0, idle=True)
     order.mark(2, -math.inf, idle=True)
-    assert _ts(order.release()) == [(3.0, b"a"), (4.0, b"c")] and order.marks[2] == IDLE
+    assert _ts(order.release()) == [(3.0, b"a")] and order.marks[2] == IDLE
+    assert order.take(_held(4.0, b"d", 4))              # source 1, back with a line of its idle second: on time
+    order.mark(1, 4.5, idle=True)
+    assert _ts(order.release()) == [(4.0, b"c"), (4.0, b"d")]
     order.mark(0, 9.0, idle=True)
     assert _ts(order.release()) == [(8.0, b"b")]
     assert order.watermark() == 9.0 and not order.take(_held(8.5, b"c", 3))
@@ -117,7 +120,7 @@ def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
     order = Reorder(upstream=2, hold_max=100, grace=5.0)
     order.mark(0, 1.0, idle=True, now=0.0)
     order.mark(1, 1.0, idle=True, now=0.0)
-    order.mark(0, 10.0, now=100.0)                   # back, source 1 still idle (at 1, inclusive)
+    order.mark(0, 10.0, now=100.0)                   # back, source 1 still idle (at 1)
     order.take(_held(10.5, b"a", 1))
     order.mark(0, 20.0, now=101.0)
     assert order.release(101.0) == [] and order.marked(102.0) == -math.inf
@@ -130,3 +133,40 @@ def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
     order.mark(1, 40.0, now=200.5)                   # every source back: no wait
     order.take(_held(35.0, b"b", 2))
     assert _ts(order.release(200.5)) == [(35.0, b"b")]
+
+
+def test_reprocessed_overflows_wait_for_every_partition_to_have_poured_past_them():
+    """An overflow event is held until every buckets-in partition's overflow marker (how far it has poured) is
+    past it, then poured merged with the log records, after those of its time; the timers wait for that lane;
+    a late one is refused; with no reprocess scenario (no overflow sources) it is poured at once."""
+    order = Reorder(upstream=1, hold_max=100, overflow_sources=2)
+    order.take(_held(5.0, b"x", 1))
+    order.take(_held(7.0, b"y", 2))
+    assert order.take(_held(5.0, b"alert-1", 3, OVERFLOWS))
+    order.mark(0, 8.0)
+    assert _ts(order.release()) == [(5.0, b"x"), (7.0, b"y")] and order.watermark() == -math.inf
+    order.mark_overflows(0, 8.0)
+    assert order.release() == [] and len(order) == 1          # partition 1 has not said how far it poured
+    order.take(_held(6.0, b"z", 4))                           # late log record: refused (poured at once)
+    order.mark_overflows(1, 6.0)
+    out = order.release()
+    assert [(h.ts, h.lane) for h in out] == [(5.0, OVERFLOWS)] and order.watermark() == 6.0
+    assert not order.take(_held(5.5, b"alert-2", 5, OVERFLOWS))
+    state = order.state()
+    assert state["overflow_marks"] == {0: 8.0, 1: 6.0} and state["overflow_threshold"] == 6.0
+    free = Reorder(upstream=1, hold_max=100)
+    free.take(_held(5.0, b"alert-3", 1, OVERFLOWS))
+    assert [h.lane for h in free.release()] == [OVERFLOWS]
+
+
+def test_an_overflow_event_goes_after_the_log_records_of_its_time():
+    """Released together, a log record and an overflow event of the same time come log first; an earlier
+    overflow event before a later log record."""
+    order = Reorder(upstream=1, hold_max=100, overflow_sources=1)
+    for h in (_held(4.0, b"b", 1), _held(4.0, b"a", 2, OVERFLOWS), _held(3.0, b"c", 3, OVERFLOWS),
+              _held(4.0, b"d", 4)):
+        order.take(h)
+    order.mark(0, 5.0)
+    order.mark_overflows(0, 5.0)
+    assert [(h.ts, h.lane, h.tie) for h in order.release()] == [(3.0, OVERFLOWS, "c"), (4.0, LOGS, "b"),
+                                                                 (4.0, LOGS, "d"), (4.0, OVERFLOWS, "a")]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from types import SimpleNamespace
 
 import pytest
@@ -75,25 +78,32 @@ def test_markers_follow_each_source_by_the_interval(shell):
 
 
 def test_idle_markers_only_for_sources_read_to_their_end(shell):
-    """A quiet source is marked idle (with the newest event time seen) only when nothing is left to read in it:
-    a source paused with messages waiting (a backlog) keeps its own event time. Back from idle, its next event
-    comes after a marker at its time, ahead of it."""
+    """A quiet source is marked idle only when nothing is left to read in it: a source paused with messages
+    waiting (a backlog) keeps its own event time. It is marked at what this worker knew a second before (its
+    own routing, other workers' markers), at least its own newest time, again when that moves. Back from idle,
+    its next event comes after a marker at its time, ahead of it."""
     router = Router(shell, idle_s=0.0)
     evt, data = _event(shell, 30)
     router.route(evt, data, Outbox(), source=0)
     router.handled(0, 0)
     router.handled(1, 0)                            # source 1 has handled offset 0 of 5, routed nothing
+    t0 = time.monotonic() + 10.0
+    router.saw(-math.inf, now=t0)                   # the worker knows evt.ts at wall time t0
     out = Outbox()
-    router.idle_markers(out, {0: 1, 1: 5, 2: None})
+    router.idle_markers(out, {0: 1, 1: 5, 2: None}, now=t0 + 0.5)
     assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("0", evt.ts)} and _all_idle(shell, out)
     router.handled(1, 4)                            # now read to its end
     out = Outbox()
-    router.idle_markers(out, {0: 1, 1: 5, 2: None})
+    router.idle_markers(out, {0: 1, 1: 5, 2: None}, now=t0 + 1.0)
     assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("1", evt.ts)} and _all_idle(shell, out)
+    router.saw(evt.ts + 50, now=t0 + 1.2)              # another worker's marker, read here
     out = Outbox()
-    router.idle_markers(out, {0: 1, 1: 5})
-    assert not out.records                          # once
+    router.idle_markers(out, {0: 1, 1: 5}, now=t0 + 1.5)
+    assert not out.records                          # once; and not what it has known for less than a second
+    router.idle_markers(out, {0: 1, 1: 5}, now=t0 + 2.3)
+    assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("0", evt.ts + 50), ("1", evt.ts + 50)}
     evt, data = _event(shell, 40)
+    out = Outbox()
     router.route(evt, data, out, source=0)
     assert {(k, ts) for _p, k, ts in _markers(shell, out)} == {("0", evt.ts)} and not _all_idle(shell, out)
 
