@@ -31,12 +31,14 @@ SAMPLES = REPO / "scenarios" / "samples"
 
 
 def _expected_tables(lines: list[str], log_type: str, source: str) -> dict:
-    """`ccscli metrics -o json` of an engine that processed `lines` in-process (no end-of-input flush)."""
+    """`ccscli metrics -o json` of an engine that processed `lines` in-process (no end-of-input flush; the last
+    second's lines poured: synsec.engine.ties)."""
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
     counters = register_engine(Counters(), engine, scopes=WORKER_SCOPES)
     for line in lines:
         engine.counts.inc("bytes", source, n=len(json.dumps({"message": line, "labels": {"type": log_type}}).encode()))
         engine.process(Line(line, source, {"type": log_type}))
+    engine.advance(engine.last_event_time)
     tables = build_tables(counters.samples(), set(counters.meta()))
     return {title.lower().replace(" ", "_"): [dict(zip([c.replace(" ", "_") for c in cols], row)) for row in rows]
             for title, (cols, rows) in tables.items()}

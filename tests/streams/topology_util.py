@@ -157,18 +157,18 @@ def decisions_of(messages) -> set[tuple]:
 
 
 def replay_reference(lines: list[str], log_type: str):
-    """What the in-process runner decides on the same lines (no end-of-input flush: a stream has no end)."""
+    """What the in-process runner decides on the same lines (no end-of-input flush: a stream has no end, but
+    the last second's lines are poured). `first_alert_at`: the index of the line whose processing gave an alert
+    first (a line's same-second ties are poured when the next second comes: synsec.engine.ties)."""
     engine, _ = build_engine(EngineOptions(reference_year=time.gmtime().tm_year))
+    outs = [engine.process(Line(line, "replay", {"type": log_type})) for line in lines]
+    outs.append(engine.advance(engine.last_event_time))
     alerts, decisions, first_alert_at = [], set(), {}
-    for i, line in enumerate(lines):
-        out = engine.process(Line(line, "replay", {"type": log_type}))
+    for i, out in enumerate(outs):
         for a in out.alerts:
             alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
             first_alert_at.setdefault((a.Scenario, a.Source.Value), i)
         decisions |= {(d.scope, d.value, d.type, d.scenario) for d in out.decisions}
-    for a in engine.advance(engine.last_event_time).alerts:        # the last second's lines (not the timers)
-        alerts.append((a.Scenario, a.Source.Value, a.EventsCount))
-        first_alert_at.setdefault((a.Scenario, a.Source.Value), len(lines))
     return Counter(alerts), decisions, first_alert_at
 
 
