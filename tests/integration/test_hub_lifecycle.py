@@ -213,6 +213,30 @@ def test_data_files_below_the_hub_url_are_downloaded(tmp_path, remote):
     assert "unsafe name" in res.output and not list(tmp_path.rglob("escaped.txt"))
 
 
+def test_data_files_from_the_mirror_refetched_by_upgrade(tmp_path, remote):
+    """A source_url outside the hub is served by the hub mirror's data/<host>/<path>; `hub upgrade` fetches the
+    data files of installed items again (the lists change without item versions), and `install` of an installed
+    item puts back a data file that went missing."""
+    root, url = remote
+    src = "https://raw.githubusercontent.com/crowdsecurity/sec-lists/master/web/list.txt"
+    served = root / "data/raw.githubusercontent.com/crowdsecurity/sec-lists/master/web/list.txt"
+    served.parent.mkdir(parents=True)
+    served.write_text("one\n")
+    scenario = (root / "scenarios/crowdsecurity/ssh-bf.yaml").read_text().split("---")[0]
+    bump(root, "scenarios", "crowdsecurity/ssh-bf",
+         f"data:\n  - source_url: {src}\n    dest_file: list.txt\n    type: string\n{scenario}".encode())
+    config = tmp_path / "config"
+    cs(config, "hub", "update", "--hub-url", url)
+    assert "data file list.txt downloaded" in cs(config, "scenarios", "install", "crowdsecurity/ssh-bf").output
+    assert (config / "data/list.txt").read_text() == "one\n"
+    served.write_text("one\ntwo\n")
+    assert "data file list.txt downloaded" in cs(config, "hub", "upgrade").output
+    assert (config / "data/list.txt").read_text() == "one\ntwo\n"
+    (config / "data/list.txt").unlink()
+    cs(config, "scenarios", "install", "crowdsecurity/ssh-bf")
+    assert (config / "data/list.txt").read_text() == "one\ntwo\n"
+
+
 def test_disable_keeps_crowdsec_items_where_cscli_keeps_downloads(installed):
     """Disabling crowdsecurity/nginx moves its files to <config>/hub/<hub path> (CrowdSec's layout for
     downloaded items) and keeps the parsers installed on their own; enable restores them."""
