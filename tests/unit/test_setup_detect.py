@@ -102,6 +102,24 @@ def test_journal_only_when_kept_and_no_file(tmp_path, journal, expected):
     assert (src.kind, src.filters or src.paths) == expected
 
 
+def test_syslog_listener_is_a_source_that_needs_linux(tmp_path):
+    """--syslog-listen adds a syslog listener document read by crowdsecurity/linux (added when nothing brought
+    it); declining linux drops it; a bad ADDR:PORT is a usage error."""
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+
+    put(tmp_path, "usr/sbin/vsftpd")
+    host, found = detect(Root(tmp_path))
+    plan = make_plan(host, found, ("127.0.0.1", 5514))
+    assert plan.sources[-1].document() == {"source": "syslog", "listen_addr": "127.0.0.1", "listen_port": 5514,
+                                           "labels": {"type": "syslog"}}
+    assert plan.collections[0] == "crowdsecurity/linux"
+    assert [s.kind for s in plan.keep(["crowdsecurity/vsftpd"]).sources] == ["file"]
+    res = CliRunner().invoke(cli, ["setup", "--dry-run", "--root", str(tmp_path), "--syslog-listen", "514"])
+    assert res.exit_code == 2 and "expected ADDR:PORT" in res.output
+
+
 def test_every_entry_is_data():
     """Each service names a collection, a log type and some evidence, and its config reader exists."""
     from synsec.setup.logpaths import READERS
