@@ -337,7 +337,7 @@ def test_corpus_is_complete():
     shipped = {t.rel for t in CORPUS if t.shipped}
     assert sum(r.startswith("scenarios/") for r in shipped) == len(list((SHIPPED / "scenarios").glob("*.yaml")))
     assert {"profiles.yaml", "parsers/s01-parse/sshd-logs.yaml", "postoverflows/s01-whitelist/private-ips.yaml",
-            "data/synsec_bad_user_agents.regex.txt"} <= shipped
+            "data/synsec_ua_vuln_scanners.regex.txt"} <= shipped
     assert {t.rel for t in CORPUS if t.rel.startswith("patterns/")} == {
         f"patterns/{p.name}" for p in PATTERNS.iterdir() if p.name != "grokky_base"}
 
