@@ -11,8 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from connectors.kafka.admin import ensure_topics
 from connectors.kafka.broker import free_port
 from synsec.wire.kafka import BrokerSettings
+from tests.integration.test_central_crowdsec import _call, _wait
 from topologies import TOPOLOGY_DIR, load_topology
 
 pytestmark = pytest.mark.integration
@@ -28,27 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 SYNSEC = [sys.executable, "-m", "synsec.cli.main"]
 H = "c" * 64
 SCENARIO = "crowdsecurity/http-probing"
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _call(url: str, body=None, token: str | None = None):
-    req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json",
-                                          **({"Authorization": f"Bearer {token}"} if token else {})})
-    with _DIRECT.open(req, timeout=20) as resp:
-        return json.loads(resp.read() or b"null")
-
-
-def _wait(pred, timeout: float, what: str, step: float = 0.5):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 class Proc:
     def __init__(self, cmd: list[str], log: Path):
         self.log = log
