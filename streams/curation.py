@@ -34,13 +34,12 @@ from synsec.wire.codecs import Codecs, DecodeError
 from synsec.wire.kafka import BrokerSettings
 from synsec.wire.records import record_to_signal
 from synsec.wire.registry import LocalRegistry
-from topologies import Topology
+from topologies import CURATION_TABLE, Topology
 
-__all__ = ["CurationSettings", "create_curation_app", "CURATION_TABLE", "blocklist_record"]
+__all__ = ["CurationSettings", "create_curation_app", "blocklist_record"]
 
 log = logging.getLogger(__name__)
 
-CURATION_TABLE = "curation"          # a contract: its changelog is `<app_id>-curation-curation-changelog`
 _SEP = "\x00"
 
 
@@ -108,7 +107,7 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.INFO))
     signals, blocklist = topo.topics["signals"], topo.topics["blocklist"]
-    app = _App(f"{topo.app_id}-curation", **settings.broker.faust_kwargs(), store="memory://", autodiscover=False,
+    app = _App(topo.curation_app_id, **settings.broker.faust_kwargs(), store="memory://", autodiscover=False,
                datadir=str(settings.data_dir), topic_partitions=signals.partitions, topic_allow_declare=True,
                topic_disable_leader=True, consumer_auto_offset_reset="earliest",
                broker_session_timeout=settings.session_timeout, broker_heartbeat_interval=1.0,

@@ -12,7 +12,8 @@ from synsec.engine.errors import ErrorCollector, LoadError, Where
 
 __all__ = ["Topology", "TopicSpec", "AgentSpec", "RawSpec", "load_topology", "parse_topology",
            "available_topologies", "TOPOLOGY_DIR", "TOPIC_ROLES", "REQUIRED_ROLES", "AGENT_NAMES",
-           "TOPIC_CONFIG_KEYS", "TABLES", "BUCKETS_TABLE", "EXPIRY_TABLE", "changelog_name", "WORKER_AGENTS"]
+           "TOPIC_CONFIG_KEYS", "TABLES", "BUCKETS_TABLE", "EXPIRY_TABLE", "changelog_name", "WORKER_AGENTS",
+           "CURATION_APP_SUFFIX", "CURATION_TABLE"]
 
 TOPOLOGY_DIR = Path(__file__).resolve().parent
 
@@ -30,6 +31,10 @@ SERIAL_AGENTS = frozenset({"buckets"})   # concurrency must be 1: pours stay in 
 BUCKETS_TABLE = "buckets"               # bucket state, keyed by scenario + bucket key
 EXPIRY_TABLE = "decisions-until"        # when each active decision expires, keyed by scope:value
 TABLES = {BUCKETS_TABLE: "buckets-in", EXPIRY_TABLE: "decisions"}
+# The crowd's curation (`synsec curation`, streams/curation.py) is an app of its own, `<app_id>-curation`, with
+# one table fed from the signals topic: its changelog is `<app_id>-curation-curation-changelog`.
+CURATION_APP_SUFFIX = "-curation"
+CURATION_TABLE = "curation"
 CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
 
 # Kafka's topic-level configs (Kafka 3.x documentation). A typo here is silently stored by tansu and rejected
@@ -101,16 +106,23 @@ class Topology:
 
     @property
     def changelogs(self) -> dict[str, TopicSpec]:
-        """The tables' changelog topics, by role `changelog:<table>` (see TABLES)."""
+        """The tables' changelog topics, by role `changelog:<table>` (see TABLES; and the curation's)."""
         out = {}
-        for table, role in TABLES.items():
+        tables = [(table, role, self.app_id) for table, role in TABLES.items()]
+        tables.append((CURATION_TABLE, "signals", self.curation_app_id))
+        for table, role, app_id in tables:
             source = self.topics.get(role)
-            if source is not None:
+            if source is not None and (role != "signals" or "blocklist" in self.topics):
                 out[f"changelog:{table}"] = TopicSpec(
-                    name=changelog_name(self.app_id, table), partitions=source.partitions,
+                    name=changelog_name(app_id, table), partitions=source.partitions,
                     replication=source.replication, config=dict(CHANGELOG_CONFIG),
                     key=f"the {table} table's key", value=f"the {table} table's value (Faust changelog)")
         return out
+
+    @property
+    def curation_app_id(self) -> str:
+        """The app id of `synsec curation` on this topology."""
+        return self.app_id + CURATION_APP_SUFFIX
 
     @property
     def all_topics(self) -> dict[str, TopicSpec]:

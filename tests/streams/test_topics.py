@@ -38,7 +38,9 @@ def test_changelog_topics_follow_their_tables_topics():
     default = load_topology("default")
     logs = default.changelogs
     assert {r: t.name for r, t in logs.items()} == {"changelog:buckets": "synsec-buckets-changelog",
-                                                   "changelog:decisions-until": "synsec-decisions-until-changelog"}
+                                                   "changelog:decisions-until": "synsec-decisions-until-changelog",
+                                                   "changelog:curation": "synsec-curation-curation-changelog"}
+    assert logs["changelog:curation"].partitions == default.topics["signals"].partitions
     assert logs["changelog:buckets"].partitions == default.topics["buckets-in"].partitions
     assert logs["changelog:decisions-until"].partitions == default.topics["decisions"].partitions
     assert {t.replication for t in logs.values()} == {3} and all(t.compacted for t in logs.values())
@@ -214,7 +216,8 @@ def test_ensure_topics_creates_the_default_topology(broker_settings, fresh_topol
     assert report.ok and sorted(report.created) == sorted(names) and report.brokers == 1
     assert {t.role: t.name for t in report.topics if t.role.startswith("changelog:")} == {
         "changelog:buckets": f"{fresh_topology.app_id}-buckets-changelog",
-        "changelog:decisions-until": f"{fresh_topology.app_id}-decisions-until-changelog"}
+        "changelog:decisions-until": f"{fresh_topology.app_id}-decisions-until-changelog",
+        "changelog:curation": f"{fresh_topology.app_id}-curation-curation-changelog"}
     assert _partitions(broker_settings, names) == {n: 4 for n in names}
     assert all(not t.messages for t in report.topics), report.topics   # configs read back as written
     assert any("replication factor capped at the 1 broker(s)" in w for w in report.warnings)
@@ -345,7 +348,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     first = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 10
+    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 11
     second = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert second.exit_code == 0 and {t["status"] for t in json.loads(second.stdout)["topics"]} == {"exists"}
     listed = runner.invoke(cli, ["topics", "list", "--broker", broker.url, "--topology", topo, "-o", "json"])
@@ -355,7 +358,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     assert mine[f"{prefix}synsec.decisions"]["config"]["cleanup.policy"] == "compact"
     assert mine[f"{prefix}s-buckets-changelog"]["role"] == "changelog:buckets"
     assert mine[f"{prefix}s-buckets-changelog"]["config"]["cleanup.policy"] == "compact"
-    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 10
+    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 11
 
 
 @pytest.mark.integration
@@ -368,7 +371,7 @@ def test_cli_topics_create_exits_1_on_mismatch(broker, tmp_path, unique_name, mo
     (tmp_path / "s").mkdir()
     res = runner.invoke(cli, ["topics", "create", "--topology", _topology_file(tmp_path / "s", prefix, "single")])
     assert res.exit_code == 1
-    assert res.stdout.count("\tmismatch\t") == 10 and "the topology says 1" in res.stdout
+    assert res.stdout.count("\tmismatch\t") == 11 and "the topology says 1" in res.stdout
 
 
 def test_cli_bad_settings_are_usage_errors():
