@@ -121,7 +121,6 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
     table.key_serializer = table.value_serializer = "raw"   # before the store and changelog are made (lazily)
     codecs = Codecs(LocalRegistry())
     parts = _Partitions(settings, table)
-    app.curation = parts                 # for tests
 
     @app.on_partitions_revoked.connect
     async def _revoked(app_, revoked, **kwargs) -> None:
