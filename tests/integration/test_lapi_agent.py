@@ -1,12 +1,15 @@
 """An unmodified CrowdSec 1.4.6 agent (Debian's binary) reports to `synsec api` (issue 14): it logs in with the
 credentials file `ccscli machines add --auto -f` wrote, replays an nginx attack log (`-dsn file://… -no-api`)
 and pushes its alerts; synsec stores them, its profiles turn them into bans (counted on /metrics), and a
-bouncer pulls them."""
+bouncer pulls them. The
+(scenario, ip) pairs are checked three ways: the overflows the agent itself logs ("Ip X performed 'S'"),
+`synsec replay` of the same file with the same hub content, and what synsec stored and serves."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -34,8 +37,9 @@ def _synsec_pairs(cfg, data, log) -> set[tuple[str, str]]:
 
 def test_crowdsec_146_agent_reports_to_synsec_api(tmp_path):
     """1.4.6 logs in with ccscli's credentials file and pushes its alerts: they are in synsec's store (ccscli
-    alerts list, with the machine id), the same (scenario, ip) pairs as synsec's replay of the file, and each
-    is a ban on the bouncer stream; the machine's login, push and scenarios are recorded."""
+    alerts list, with the machine id), the same (scenario, ip) pairs as the agent's own overflows and as
+    synsec's replay of the file, and each is a ban on the bouncer stream; the machine's login, push and
+    scenarios are recorded."""
     started = time.monotonic()
     paths = require_hub()
     work, state = tmp_path / "cs", tmp_path / "state"
@@ -63,6 +67,8 @@ def test_crowdsec_146_agent_reports_to_synsec_api(tmp_path):
         run = subprocess.run([str(paths["CROWDSEC_BIN"]), "-c", str(cfg_path), "-dsn", f"file://{log}", "-type",
                               "nginx", "-no-api"], env=env, cwd=work, capture_output=True, timeout=60)
         assert run.returncode == 0, run.stdout[-3000:]
+        theirs = set(re.findall(r"msg=\"Ip (\S+) performed '([^']+)' \(", run.stderr.decode(errors="replace")))
+        assert {(s, ip) for ip, s in theirs} == want         # CrowdSec's own overflows, as it logs them
 
         def stored():
             rows = json.loads(ccs(state, "alerts", "list", "-o", "json"))
