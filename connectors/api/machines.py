@@ -150,7 +150,8 @@ class MachineRoutes:
         if not found.is_validated:
             return message(403, f"machine {machine_id} not validated")
         self.machines.machine_seen(machine_id, "login", self.clock(), ip_address=request.remote,
-                                   user_agent=_text_header(request, "User-Agent"), scenarios=sorted(set(scenarios)))
+                                   user_agent=_text_header(request, "User-Agent"),
+                                   scenarios=sorted(set(scenarios)) or None)   # cscli sends none: keep the agent's
         return self._token(machine_id)
 
     async def refresh_token(self, request: web.Request) -> web.Response:

@@ -173,10 +173,12 @@ def stream_body(view: DecisionView, startup: bool, flt: DecisionFilter, last_seq
 
 
 # GET /v1/alerts and DELETE /v1/alerts: CrowdSec's filters (`value` alone: any scope; synsec's ccscli sends it)
+# `contains` and `include_capi` (sent by cscli) are checked as booleans and change nothing: `ip`/`range` match as
+# `AlertFilter` says, and synsec keeps no alerts of pulled blocklists.
 ALERTS_KEYS = {"scope", "value", "scenario", "ip", "range", "since", "until", "simulated", "has_active_decision",
-               "decision_type", "limit", "origin"}
+               "decision_type", "limit", "origin", "contains", "include_capi"}
 DELETE_ALERTS_KEYS = {"scope", "value", "scenario", "ip", "range", "since", "until", "has_active_decision",
-                      "alert_source"}
+                      "alert_source", "contains", "limit"}
 
 
 def _ago(name: str, text: str, now: float) -> float:
@@ -201,7 +203,8 @@ def parse_alerts_query(params: Mapping[str, str], now: float, allowed: set[str] 
             network = parse_network(get["range"], strict=False)
         except ValueError:
             raise QueryError(f"range: {get['range'][:60]!r} is not a CIDR range") from None
-    flags = {k: parse_bool(k, get[k]) for k in ("simulated", "has_active_decision") if k in get}
+    flags = {k: parse_bool(k, get[k]) for k in ("simulated", "has_active_decision", "contains", "include_capi")
+             if k in get}
     limit = parse_uint("limit", get["limit"]) if "limit" in get else 50
     return AlertFilter(scope=get.get("scope"), value=get.get("value"), scenario=get.get("scenario"), ip=ip,
                        network=network, since=_ago("since", get["since"], now) if "since" in get else None,

@@ -130,6 +130,10 @@ def _canonical(param: str, value: str) -> str:
     return value
 
 
+def _bearer(request: web.Request) -> bool:
+    return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
 class OneLineErrors(logging.Filter):
     """Turns a log record's traceback into one line (aiohttp logs one per malformed request) and lets at most
     `per_second` records through each second; the next one let through says how many were dropped."""
@@ -179,7 +183,7 @@ class Handlers:
 
     def machine_auth(self, request: web.Request) -> str:
         """A logged-in machine (bearer token) or a `machine` API key (ccscli): its name."""
-        if self.machines is not None and request.headers.get("Authorization", "").startswith("Bearer "):
+        if self.machines is not None and _bearer(request):
             wait = self.retry_after(request.remote)
             if wait:
                 raise Throttled(wait)
@@ -289,16 +293,22 @@ class Handlers:
         return json_reply({"nbDeleted": str(n)})
 
     async def get_alerts(self, request: web.Request) -> web.Response:
+        """Machines logged in with a token (CrowdSec's agents, cscli) get CrowdSec's alert shape; machine keys
+        (ccscli) synsec's."""
         self.machine_auth(request)
-        where, limit = parse_alerts_query(request.query, self.clock())
-        rows = self.backend.alerts.alerts(where=where, limit=limit)
+        now = self.clock()
+        where, limit = parse_alerts_query(request.query, now)
         if request.method == "HEAD":
             return web.Response(status=200)
-        return json_reply(rows)
+        if _bearer(request):
+            return json_reply(self.backend.alerts.lapi_alerts(where, limit, now))
+        return json_reply(self.backend.alerts.alerts(where=where, limit=limit))
 
     async def get_alert(self, request: web.Request) -> web.Response:
         self.machine_auth(request)
-        row = self.backend.alerts.alert(request.match_info["alert_id"])
+        alert_id = request.match_info["alert_id"]
+        row = self.backend.alerts.lapi_alert(alert_id, self.clock()) if _bearer(request) else \
+            self.backend.alerts.alert(alert_id)
         return json_reply(row) if row is not None else message(404, "alert not found")
 
     async def delete_alerts(self, request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from connectors.api.index import DecisionIndex, fold_changes
 from connectors.api.alert_input import PushedAlert
 from connectors.api.inputs import DecisionInput
+from connectors.api.lapi_alerts import lapi_alert
 from connectors.api.model import DecisionRecord, Delta, target_of
 from connectors.api.view import IndexedView
 from synsec.assembly.metrics import run_samples
@@ -135,6 +136,17 @@ class StoreWriter:
 
     def alert(self, alert_id: str) -> dict | None:
         return self.store.alert(alert_id)
+
+    def lapi_alerts(self, where, limit: int, now: float) -> list[dict]:
+        return self._lapi(self.store.alert_rows(where, limit), now)
+
+    def lapi_alert(self, alert_id: str, now: float) -> dict | None:
+        row = self.store.alert_row(alert_id)
+        return self._lapi([row], now)[0] if row else None
+
+    def _lapi(self, rows: list, now: float) -> list[dict]:
+        decisions = self.store.decisions_of([body.get("id", "") for _, _, body in rows])
+        return [lapi_alert(num, at, body, decisions.get(body.get("id", ""), []), now) for num, at, body in rows]
 
     def alert_counts(self) -> dict[str, int]:
         return self.store.alert_counts()

@@ -81,6 +81,12 @@ class AlertReader(Protocol):
     def alert(self, alert_id: str) -> dict | None:
         ...
 
+    def lapi_alerts(self, where: "AlertFilter", limit: int, now: float) -> list[dict]:
+        """The same alerts in CrowdSec's `models.Alert` shape (`connectors.api.lapi_alerts`), with decisions."""
+
+    def lapi_alert(self, alert_id: str, now: float) -> dict | None:
+        """One alert (by id or integer id) in CrowdSec's shape."""
+
     def alert_counts(self) -> dict[str, int]:
         """{scenario: stored alerts} (the API's /metrics)."""
 

@@ -152,15 +152,37 @@ class Store(BouncerTable, MetricsTable, MachineTable):
     def alerts(self, *, scenario: str | None = None, value: str | None = None, limit: int = 0,
                where: AlertFilter | None = None) -> list[dict]:
         """Alert bodies, newest first: by scenario and source value, or any `AlertFilter`."""
-        where = where or AlertFilter(scenario=scenario, value=value)
-        sql, args = where.sql(f"SELECT body, source_scope, source_value, source_ip FROM alerts")
+        return [body for _, _, body in self.alert_rows(where or AlertFilter(scenario=scenario, value=value), limit)]
+
+    def alert_rows(self, where: AlertFilter, limit: int = 0) -> list[tuple[int, float, dict]]:
+        """(row number, stored at, body) of the matching alerts, newest first; the row number is the integer id
+        CrowdSec's LAPI shows."""
+        sql, args = where.sql("SELECT rowid, created_at, body, source_scope, source_value, source_ip FROM alerts")
         sql += " ORDER BY stop_at DESC, id" + (f" LIMIT {int(limit)}" if limit and where.network is None else "")
-        rows = [r[0] for r in self.db.execute(sql, args) if where.in_network(r[1], r[2], r[3])]
-        return [json.loads(body) for body in (rows[:limit] if limit else rows)]
+        rows = [r[:3] for r in self.db.execute(sql, args) if where.in_network(r[3], r[4], r[5])]
+        return [(num, at, json.loads(body)) for num, at, body in (rows[:limit] if limit else rows)]
 
     def alert(self, alert_id: str) -> dict | None:
-        row = self.db.execute("SELECT body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        row = self.alert_row(alert_id)
+        return row[2] if row else None
+
+    def alert_row(self, alert_id: str) -> tuple[int, float, dict] | None:
+        """One alert by its id, else (ASCII digits) by its row number."""
+        row = self.db.execute("SELECT rowid, created_at, body FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        if row is None and alert_id.isascii() and alert_id.isdigit() and len(alert_id) < 19:
+            row = self.db.execute("SELECT rowid, created_at, body FROM alerts WHERE rowid = ?",
+                                  (int(alert_id),)).fetchone()
+        return (row[0], row[1], json.loads(row[2])) if row else None
+
+    def decisions_of(self, alert_ids: list[str]) -> dict[str, list[dict]]:
+        """{alert id: its decisions (rows)}."""
+        out: dict[str, list[dict]] = {}
+        for i in range(0, len(alert_ids), 500):
+            chunk = alert_ids[i:i + 500]
+            for row in self._rows(f"SELECT * FROM decisions WHERE alert_id IN ({','.join('?' * len(chunk))}) "
+                                  "ORDER BY num", chunk):
+                out.setdefault(row["alert_id"], []).append(row)
+        return out
 
     def delete_alerts(self, *, alert_id: str | None = None, scenario: str | None = None,
                       value: str | None = None, everything: bool = False, where: AlertFilter | None = None) -> int:
