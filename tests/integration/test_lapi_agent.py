@@ -1,9 +1,9 @@
 """An unmodified CrowdSec 1.4.6 agent (Debian's binary) reports to `synsec api` (issue 14): it logs in with the
 credentials file `ccscli machines add --auto -f` wrote, replays an nginx attack log (`-dsn file://… -no-api`)
 and pushes its alerts; synsec stores them, its profiles turn them into bans (counted on /metrics), and a
-bouncer pulls them. The
-(scenario, ip) pairs are checked three ways: the overflows the agent itself logs ("Ip X performed 'S'"),
-`synsec replay` of the same file with the same hub content, and what synsec stored and serves."""
+bouncer pulls them. The (scenario, ip) pairs are checked three ways: the overflows the agent itself logs
+("Ip X performed 'S'"), `synsec replay` of the same file with the same hub content, and what synsec stored and
+serves."""
 
 from __future__ import annotations
 
