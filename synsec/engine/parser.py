@@ -123,6 +123,7 @@ class ParseContext:
     expr_ctx: Any = None
     counts: CounterSet = field(default_factory=CounterSet)
     tracer: Callable | None = None        # tracer(node, event, ok) — used by `ccscli explain`
+    collector: Callable | None = None     # collector(stage, node, event, ok) per top-level node — `ccscli hubtest`
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts.inc(name, n=n)
@@ -264,6 +265,7 @@ class ParserPipeline:
             return True
         if not evt.Stage:
             evt.Stage = names[0]
+        collect = ctx.collector
         for i, stage in enumerate(self.stages):
             if evt.Stage in names and names.index(evt.Stage) > i:
                 continue
@@ -272,6 +274,8 @@ class ParserPipeline:
             ok = False
             for node in stage.nodes:
                 ret = process_node(node, evt, ctx, names)
+                if collect is not None:
+                    collect(stage.name, node, evt, ret)
                 if ret:
                     ok = True
                     if node.next_stage:

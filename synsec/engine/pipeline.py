@@ -86,6 +86,7 @@ class Engine:
         self.last_event_time = 0.0      # newest time of an event parsed or poured here (0: none yet)
         self._ties: list[tuple[Event, list | None]] = []   # same-time events not poured yet, with their routes
         self._overflowed: list[Event] = []                 # Inline: reprocess overflows not poured back yet
+        self.sort_ties = True    # False: same-time events in arrival order, as CrowdSec's `-order-event` (hubtest)
 
     def parse(self, line: Line, fallback_ts: float = 0.0) -> Event | None:
         """Parse one line; None when no parser accepted it (counted as unparsed) or it is whitelisted. A line
@@ -169,7 +170,7 @@ class Engine:
     def _pour_ties(self) -> Output:
         """Pour the waiting same-time events in tie order, then the reprocess overflows they made."""
         ties, self._ties = self._ties, []
-        if len(ties) > 1:
+        if len(ties) > 1 and self.sort_ties:
             ties.sort(key=_tie_of)
         out = Output()
         buckets = self.buckets

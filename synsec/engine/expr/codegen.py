@@ -91,10 +91,14 @@ class CodeGen(OpsMixin, PredicateMixin):
             return repr(value)
         return self.bind(value)
 
+    def helper(self, name: str):
+        """The helper `name` of the registry, or one the context adds (None: no such function)."""
+        return REGISTRY.get(name) or self.ctx.helpers.get(name)
+
     def helper_ref(self, name: str) -> str:
         key = f"_h_{name}"
         if key not in self.namespace:
-            h = REGISTRY[name]
+            h = self.helper(name)
             if h.needs_ctx:
                 ctx, fn = self.ctx, h.fn
                 self.namespace[key] = lambda *args: fn(ctx, *args)
@@ -128,7 +132,7 @@ class CodeGen(OpsMixin, PredicateMixin):
             values = [self.fold(n) for n in node.items]
             return NOT_CONST if any(v is NOT_CONST for v in values) else values
         if isinstance(node, Call):
-            h = REGISTRY.get(node.name)
+            h = self.helper(node.name)
             if h is None or not h.pure or h.needs_ctx:
                 return NOT_CONST
             values = [self.fold(n) for n in node.args]
@@ -191,7 +195,7 @@ class CodeGen(OpsMixin, PredicateMixin):
     def gen_Let(self, node: Let) -> tuple[str, str]:
         if node.name in self.params:
             raise CompileError(f"cannot redeclare {node.name}", node.pos)
-        if node.name in REGISTRY or node.name in PREDICATES:
+        if self.helper(node.name) is not None or node.name in PREDICATES:
             raise CompileError(f"cannot redeclare function {node.name}", node.pos)
         if any(node.name in scope for scope in self.lets):
             raise CompileError(f"cannot redeclare variable {node.name}", node.pos)
@@ -282,7 +286,7 @@ class CodeGen(OpsMixin, PredicateMixin):
 
     # --- calls ---------------------------------------------------------------------------------------
     def gen_Call(self, node: Call) -> tuple[str, str]:
-        h = REGISTRY.get(node.name)
+        h = self.helper(node.name)
         if h is None:
             raise CompileError(f"unknown func {node.name}", node.pos)
         n = len(node.args)

@@ -100,6 +100,8 @@ class ExprContext:
     decisions_count: Callable[[str], int] = _no_decisions
     decisions_since_count: Callable[[str, float], int] = _no_decisions_since
     cti: Callable[[str], SmokeItem] = _no_cti       # CrowdsecCTI(ip): set by the runner (the local blocklist)
+    helpers: dict[str, Any] = field(default_factory=dict)   # name -> registry.Helper: functions only expressions
+                                                            # compiled with this context may call (hubtest's basename)
 
     def advance(self, ts: float) -> None:
         """Set event time for TTL bookkeeping (call with the event's `ts`)."""
