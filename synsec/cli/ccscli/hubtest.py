@@ -72,6 +72,9 @@ def _show_run(run, verbose: bool) -> None:
             click.echo(f"\t{fail}")
         if len(shown) < len(report.fails):
             click.echo(f"\t... and {len(report.fails) - len(shown)} more failed assertions in {report.file}")
+        if report.generated:
+            click.echo(f"\tfill {report.file}; from this run, cscli would write:")
+            click.echo("".join(f"\t\t{line}\n" for line in report.generated.splitlines()), nl=False)
     if run.missing_data and (verbose or not run.success):
         click.echo(f"\tdata files not found (installed empty): {', '.join(run.missing_data)}")
 
@@ -164,6 +167,64 @@ def _show_trace(trace, failures: bool) -> None:
         for i, (scenario, _key) in enumerate(sorted(set(trace.buckets))):
             click.echo(f"\t\t{'└' if i == len(set(trace.buckets)) - 1 else '├'} 🟢 {scenario}")
     click.echo()
+
+
+@hubtest.command("coverage")
+@_hub_option
+@click.option("--parsers", "only_parsers", is_flag=True, help="Parsers only.")
+@click.option("--scenarios", "only_scenarios", is_flag=True, help="Scenarios only.")
+@click.option("--percent", is_flag=True, help="Only the percentages.")
+@output_option
+def coverage_cmd(hub, only_parsers, only_scenarios, percent, output) -> None:
+    """Which parsers and scenarios of the hub have tests asserting on them."""
+    from synsec.hub.index import HubError
+    from synsec.runner.hubtest.coverage import coverage
+    from synsec.runner.hubtest.install import hub_index
+
+    try:
+        cov = coverage(Path(hub), hub_index(Path(hub)))
+    except (HubError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    kinds = [k for k, only in (("parsers", only_parsers), ("scenarios", only_scenarios)) if only] or list(cov)
+    share = {k: (sum(bool(c.tests) for c in cov[k]), len(cov[k])) for k in kinds}
+    if output == "json":
+        emit_json({k: {"covered": share[k][0], "total": share[k][1],
+                       "items": [{"name": c.name, "tests": c.tests} for c in cov[k]]} for k in kinds})
+        return
+    for kind in kinds:
+        if not percent:
+            table(f"{kind} coverage", ["name", "status", "tests"],
+                  [[c.name, "🟢" if c.tests else "🔴", ", ".join(c.tests[:3]) + (" ..." if len(c.tests) > 3 else "")]
+                   for c in cov[kind]])
+        done, total = share[kind]
+        click.echo(f"{kind}: {done}/{total} covered ({100 * done / max(total, 1):.0f}%)")
+
+
+@hubtest.command("create")
+@click.argument("name")
+@_hub_option
+@click.option("-t", "--type", "log_type", required=True, help="Log type of the test (its lines' `type` label).")
+@click.option("-p", "--parsers", "parsers", multiple=True, help="Parser to add (repeatable).")
+@click.option("-s", "--scenarios", "scenarios", multiple=True, help="Scenario to add (repeatable).")
+@click.option("--postoverflows", "postoverflows", multiple=True, help="Postoverflow to add (repeatable).")
+@click.option("--ignore-parsers", is_flag=True, help="Do not assert on the parsers.")
+def create_cmd(name, hub, log_type, parsers, scenarios, postoverflows, ignore_parsers) -> None:
+    """Write a test's skeleton: config.yaml, an empty log and empty assertion files (as `cscli hubtest create`)."""
+    from synsec.hub.index import HubError
+    from synsec.runner.hubtest.create import create_test
+    from synsec.runner.hubtest.install import hub_index
+
+    try:
+        known = [i.name for i in hub_index(Path(hub)).of_type("parsers")]
+        made = create_test(Path(hub), name, log_type, parsers, scenarios, postoverflows, ignore_parsers, known)
+    except (FileExistsError, ValueError, HubError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"  Test name                   :  {name}")
+    click.echo(f"  Test path                   :  {made}")
+    click.echo(f"  Log file                    :  {made / (name + '.log')} (please fill it with logs)")
+    click.echo(f"  Parser assertion file       :  {made / 'parser.assert'} (run the test: it shows what to put)")
+    click.echo(f"  Scenario assertion file     :  {made / 'scenario.assert'} (likewise)")
+    click.echo(f"  Configuration File          :  {made / 'config.yaml'} (please fill it with parsers, scenarios...)")
 
 
 COMMANDS = [hubtest]

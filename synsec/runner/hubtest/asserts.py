@@ -44,6 +44,8 @@ class AssertFail:
     detail: str             # the left side's value, or why the line could not be evaluated
 
     def __str__(self) -> str:
+        if not self.expression:
+            return f"{self.file}:{self.line}: {self.detail}"
         return f"{self.file}:{self.line}: {self.expression}" + (f"  ({self.detail})" if self.detail else "")
 
 
@@ -52,6 +54,7 @@ class AssertReport:
     file: str
     count: int = 0
     fails: list[AssertFail] = field(default_factory=list)
+    generated: str = ""        # for a missing or empty file: the assertions cscli would write (autogen)
 
     @property
     def success(self) -> bool:
@@ -59,7 +62,8 @@ class AssertReport:
 
     def to_dict(self) -> dict:
         return {"file": self.file, "assertions": self.count, "failed": len(self.fails),
-                "fails": [{"line": f.line, "expression": f.expression, "detail": f.detail} for f in self.fails]}
+                "fails": [{"line": f.line, "expression": f.expression, "detail": f.detail} for f in self.fails],
+                "generated": self.generated}
 
 
 def _shim(expression: str) -> str:
@@ -128,11 +132,11 @@ def _left_side(line: str, where: Where, results) -> str:
         return ""
 
 
-def check_file(path: Path, results) -> AssertReport:
+def check_file(path: Path, results, autogen=None) -> AssertReport:
     """Evaluate an assertion file; a missing, empty or unreadable one is one failure at its line 1 (cscli
-    fails such a test too, after writing out the assertions it would make)."""
+    fails such a test too, and shows the assertions it would make: `autogen(results)`)."""
     if not Path(path).exists():
-        report = AssertReport(str(path), 1)
+        report = AssertReport(str(path), 1, generated=autogen(results) if autogen else "")
         report.fails.append(AssertFail(str(path), 1, "", "no such file: the test asserts nothing"))
         return report
     try:
@@ -145,4 +149,5 @@ def check_file(path: Path, results) -> AssertReport:
     if report.count == 0:
         report.count = 1
         report.fails.append(AssertFail(str(path), 1, "", "empty: the test asserts nothing"))
+        report.generated = autogen(results) if autogen else ""
     return report

@@ -13,6 +13,7 @@ from synsec.engine.model import Line
 from synsec.engine.pipeline import Output
 from synsec.hub.index import HubIndex
 from synsec.runner.hubtest.asserts import AssertReport, check_file
+from synsec.runner.hubtest.autogen import parser_asserts, scenario_asserts
 from synsec.runner.hubtest.config import PARSER_ASSERT, SCENARIO_ASSERT, TestConfig, read_config
 from synsec.runner.hubtest.install import hub_index, install_test
 from synsec.runner.hubtest.results import LineTrace, ParseCollector, scenario_results
@@ -110,7 +111,7 @@ class HubTestRunner:
         run.lines = collector.lines
         run.alerts = len(out.alerts)
         if not cfg.ignore_parsers:
-            run.parser = check_file(cfg.path / PARSER_ASSERT, collector.results)
+            run.parser = check_file(cfg.path / PARSER_ASSERT, collector.results, parser_asserts)
         if cfg.scenarios:
-            run.scenario = check_file(cfg.path / SCENARIO_ASSERT, scenario_results(out.alerts))
+            run.scenario = check_file(cfg.path / SCENARIO_ASSERT, scenario_results(out.alerts), scenario_asserts)
         return run
