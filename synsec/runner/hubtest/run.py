@@ -17,7 +17,7 @@ from synsec.runner.hubtest.autogen import parser_asserts, scenario_asserts
 from synsec.runner.hubtest.config import PARSER_ASSERT, SCENARIO_ASSERT, TestConfig, read_config
 from synsec.runner.hubtest.install import hub_index, install_test
 from synsec.runner.hubtest.results import LineTrace, ParseCollector, scenario_results
-from synsec.runner.inputs import InputStats, iter_lines
+from synsec.runner.inputs import iter_lines
 
 __all__ = ["TestRun", "HubTestRunner", "replay_test"]
 
@@ -54,11 +54,11 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
     engine.ctx.collector = collector
     out = Output()
     labels = cfg.labels_of_lines()
-    for src, text in iter_lines([str(cfg.log_path.resolve())], InputStats()):
+    for src, text in iter_lines([str(cfg.log_path.resolve())], engine.counts):
         trace = collector.start(text)
-        whitelisted = engine.stats.whitelisted
+        whitelisted = engine.counts.total("whitelisted")
         evt = engine.parse(Line(text, src, labels), reference_ts if engine.last_event_time == 0.0 else 0.0)
-        trace.whitelisted = engine.stats.whitelisted > whitelisted
+        trace.whitelisted = engine.counts.total("whitelisted") > whitelisted
         trace.parsed = evt is not None or trace.whitelisted
         if evt is None:
             continue
