@@ -87,9 +87,10 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
 
 def build_profiles(opts: EngineOptions, content: Content, counts: CounterSet | None = None) -> ProfileEngine:
     """The profiles of `content` (with its simulation and allowlist): what turns an alert into decisions, in an
-    engine or alone (`synsec api`, for the alerts machines push)."""
+    engine or alone (`synsec api`, for the alerts machines push). Its decision history is the one its expressions
+    read (`content.expr_ctx.history`): its own decisions only until a caller sets `history.source` (a store)."""
     return ProfileEngine(tuple(content.profiles), content.simulation, content.allowlist, origin=opts.origin,
-                         counts=CounterSet() if counts is None else counts)
+                         counts=CounterSet() if counts is None else counts, history=content.expr_ctx.history)
 
 
 def split_engine(engine: Engine, buckets) -> Engine:

@@ -104,6 +104,8 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     store = Store(settings.state_dir)
     flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
     profiles = _profiles(flags) if broker is None else None     # decide on pushed alerts; their counts served
+    if profiles is not None:
+        profiles.history.source = store     # GetDecisionsCount & co answer from the store
     keys = StoreWriter(store, profiles.counts if profiles is not None else None)
     metrics = Metrics()
     register_crowd_metrics(metrics, settings.state_dir)

@@ -281,6 +281,8 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     from synsec.store import Store
 
     store = None if no_store else Store(settings.state_dir)
+    if store is not None:
+        engine.profiles.history.source = store     # GetDecisionsCount & co: the store and this run
     inputs = Inputs(sources, engine.counts, saved=state.get("positions") or {},
                     saved_globs=tuple(state.get("globs") or ()), cursors=state.get("cursors") or {},
                     warn=lambda text: click.echo(f"warning: {text}", err=True))

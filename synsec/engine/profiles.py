@@ -15,6 +15,7 @@ from typing import Callable
 from synsec.engine.counters import CounterSet
 from synsec.engine.decisions import until_of
 from synsec.engine.durations import DurationError, parse_duration
+from synsec.engine.history import DecisionHistory
 from synsec.engine.model import Alert, Decision
 
 __all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "ProfileEngine",
@@ -87,6 +88,7 @@ class ProfileEngine:
     allowlist: Allowlist = Allowlist()
     origin: str = "synsec"
     counts: CounterSet = field(default_factory=CounterSet)   # the engine's (synsec.engine.counters)
+    history: DecisionHistory = field(default_factory=DecisionHistory)   # its expressions' (ExprContext.history)
 
     def stamp(self, alert: Alert) -> Alert:
         """Fill what an alert carries before any decision: its deterministic id and its simulation flag (set when
@@ -100,6 +102,7 @@ class ProfileEngine:
         """Decisions for one alert (counted by origin, scenario and type); also fills alert.Simulated, alert.UUID
         and alert.Decisions."""
         self.stamp(alert)
+        self.history.now = alert.StopAt
         if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
             self.counts.inc("profiles_allowlisted")
             return []
@@ -120,6 +123,7 @@ class ProfileEngine:
             if not matched and profile.on_failure == "break":
                 break
         alert.Decisions = out
+        self.history.record(out, alert.StopAt)
         for d in out:
             self.counts.inc("decisions", d.origin, d.scenario, d.type)
         return out

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from synsec.engine.decisions import until_of
 from synsec.engine.model import Alert, Decision
+from synsec.store.decision_history import DecisionHistoryTable
 from synsec.store.bouncers import BOUNCERS_INDEX, BOUNCERS_SCHEMA, BouncerTable
 from synsec.store.alert_filter import AlertFilter
 from synsec.store.files import private_dir, private_file
@@ -47,6 +48,7 @@ _NEW_COLUMNS = {"num": "INTEGER", "expired_at": "REAL"}
 
 TRIGGERS = """
 CREATE UNIQUE INDEX IF NOT EXISTS decisions_num ON decisions(num);
+CREATE INDEX IF NOT EXISTS decisions_by_value ON decisions(value);
 CREATE INDEX IF NOT EXISTS decisions_open ON decisions(until) WHERE deleted_at IS NULL AND expired_at IS NULL;
 CREATE TRIGGER IF NOT EXISTS decisions_log_new AFTER INSERT ON decisions BEGIN
   INSERT INTO decision_changes(decision_id, kind, at) VALUES (new.id, 'new', new.created_at);
@@ -100,7 +102,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
 
 
-class Store(BouncerTable, MetricsTable, MachineTable):
+class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable):
     def __init__(self, state_dir: str | Path):
         self.dir = private_dir(state_dir)
         self.path = private_file(self.dir / "synsec.db")

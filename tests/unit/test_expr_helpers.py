@@ -108,11 +108,24 @@ def test_stash_ttl_counts_event_time():
     assert run("GetFromStash('c', 'k')", ctx=ctx) == ""
 
 
-def test_decision_counts_delegate_to_the_context():
-    """GetDecisionsCount/GetDecisionsSinceCount call the context's callbacks (since in seconds)."""
-    ctx = ExprContext(decisions_count=lambda v: 7, decisions_since_count=lambda v, s: int(s))
-    assert run("GetDecisionsCount('1.2.3.4')", ctx=ctx) == 7
-    assert run("GetDecisionsSinceCount('1.2.3.4', '2m')", ctx=ctx) == 120
+def test_decision_counts_read_the_context_history():
+    """GetDecisionsCount/GetDecisionsSinceCount/GetActive* answer from the context's decision history."""
+    from synsec.engine.history import DecisionHistory
+    from synsec.engine.model import Decision
+
+    history = DecisionHistory()
+    history.record([Decision("synsec", "s", "Ip", "1.2.3.4", "ban", 3600.0, 1000.0 + 3600.0, id="a")], 1000.0)
+    history.record([Decision("synsec", "s", "Ip", "1.2.3.4", "ban", 60.0, 5000.0 + 60.0, id="b")], 5000.0)
+    history.now = 5010.0
+    ctx = ExprContext(history=history)
+    assert run("GetDecisionsCount('1.2.3.4')", ctx=ctx) == 2
+    assert run("GetDecisionsSinceCount('1.2.3.4', '2m')", ctx=ctx) == 1
+    assert run("GetDecisionsSinceCount('1.2.3.4', '1d')", ctx=ctx) == 2
+    assert run("GetDecisionsSinceCount('1.2.3.4', 'soon')", ctx=ctx) == 0
+    assert run("GetActiveDecisionsCount('1.2.3.4')", ctx=ctx) == 1      # "a" ended at 4600
+    assert run("GetActiveDecisionsTimeLeft('1.2.3.4')", ctx=ctx) == timedelta(seconds=50)
+    assert run("GetActiveDecisionsTimeLeft('1.2.3.4') > duration('1m')", ctx=ctx) is False
+    assert run("GetDecisionsCount('5.6.7.8')", ctx=ctx) == 0
 
 
 def test_regexp_in_file_uses_one_combined_regex():

@@ -1,4 +1,4 @@
-"""What compiled expressions may read besides their parameters: data files, the stash, decision counts.
+"""What compiled expressions may read besides their parameters: data files, the stash, the decision history.
 
 The content loader fills `files` (data files of type string: name -> lines), `regexps` (type regexp) and
 `maps` (type map) before compiling. Nothing here reads a clock: the stash measures TTLs in event time, which
@@ -12,20 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..cti import EMPTY, SmokeItem
+from ..history import DecisionHistory
 
 __all__ = ["ExprContext", "Stash"]
 
 
 def _no_cti(ip: str) -> SmokeItem:
     return EMPTY
-
-
-def _no_decisions(value: str) -> int:
-    return 0
-
-
-def _no_decisions_since(value: str, since_seconds: float) -> int:
-    return 0
 
 
 class Stash:
@@ -97,8 +90,7 @@ class ExprContext:
     regexps: dict[str, list[str]] = field(default_factory=dict)
     maps: dict[str, Any] = field(default_factory=dict)     # type map: name -> helpers_filemap.FileMap
     stash: Stash = field(default_factory=Stash)
-    decisions_count: Callable[[str], int] = _no_decisions
-    decisions_since_count: Callable[[str, float], int] = _no_decisions_since
+    history: DecisionHistory = field(default_factory=DecisionHistory)   # GetDecisionsCount & co (the profiles')
     cti: Callable[[str], SmokeItem] = _no_cti       # CrowdsecCTI(ip): set by the runner (the local blocklist)
     helpers: dict[str, Any] = field(default_factory=dict)   # name -> registry.Helper: functions only expressions
                                                             # compiled with this context may call (hubtest's basename)

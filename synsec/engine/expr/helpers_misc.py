@@ -5,6 +5,7 @@ CrowdsecCTI asks the ExprContext's lookup, which the runner points at the local 
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone
 
 from .builtins import parse_go_duration
@@ -151,21 +152,44 @@ def set_in_stash(ctx, cache, key, value, expiration=None):
 
 @helper("GetDecisionsCount", 1, returns="int", needs_ctx=True)
 def get_decisions_count(ctx, value) -> int:
-    return int(ctx.decisions_count(value))
+    """Decisions ever taken on `value` (or a range holding it): synsec.engine.history."""
+    return ctx.history.count(value) if isinstance(value, str) else 0
 
 
 @helper("GetDecisionsSinceCount", 2, returns="int", needs_ctx=True)
 def get_decisions_since_count(ctx, value, since) -> int:
-    try:
-        seconds = parse_go_duration(since).total_seconds()
-    except ValueError:
+    """Decisions on `value` taken in the last `since` (a Go duration; `d` days accepted, as CrowdSec's)."""
+    seconds = _since_seconds(since)
+    if seconds is None or not isinstance(value, str):
         return 0
-    return int(ctx.decisions_since_count(value, seconds))
+    return ctx.history.count(value, seconds)
 
 
 @helper("GetActiveDecisionsCount", 1, returns="int", needs_ctx=True)
 def get_active_decisions_count(ctx, value) -> int:
-    return int(ctx.decisions_count(value))
+    return ctx.history.active_count(value) if isinstance(value, str) else 0
+
+
+@helper("GetActiveDecisionsTimeLeft", 1, needs_ctx=True)
+def get_active_decisions_time_left(ctx, value) -> timedelta:
+    """Time left on the latest active decision on `value` (a duration; 0 without one)."""
+    return timedelta(seconds=ctx.history.time_left(value) if isinstance(value, str) else 0.0)
+
+
+def _since_seconds(since) -> float | None:
+    """CrowdSec's ParseDurationWithDays: a Go duration, optionally led by whole days (`7d`, `1d12h`)."""
+    if isinstance(since, timedelta):
+        return since.total_seconds()
+    if not isinstance(since, str):
+        return None
+    days, _, rest = since.partition("d") if _DAYS.match(since) else ("0", "", since)
+    try:
+        return int(days) * 86400.0 + (parse_go_duration(rest).total_seconds() if rest else 0.0)
+    except ValueError:
+        return None
+
+
+_DAYS = re.compile(r"^[0-9]{1,6}d")
 
 
 # --- helpers that would need the network, a clock or a database: registered, deterministic, no I/O ---
@@ -187,12 +211,6 @@ def crowdsec_cti(ctx, ip):
     """CrowdSec's CTI object for `ip` (synsec.engine.cti.SmokeItem), answered by the context's lookup (the
     installation's community blocklist); the empty item of an unknown address when there is none."""
     return ctx.cti(ip if isinstance(ip, str) else "")
-
-
-@helper("GetActiveDecisionsTimeLeft", 1)
-def get_active_decisions_time_left(value):
-    """Needs the decision store's clock: always nil here."""
-    return None
 
 
 @helper("GeoIPEnrich", 1)
