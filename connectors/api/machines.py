@@ -23,6 +23,7 @@ from connectors.api.replies import json_reply, message
 from connectors.api.tokens import TokenError, login_reply, verify_token
 from synsec.engine.errors import SynsecError
 from synsec.store.machines import check_machine_id, check_password_text
+from synsec.store.passwords import new_password
 
 __all__ = ["MachineRoutes", "MachineStore", "AlertWriter", "Unauthorized", "read_body", "MAX_ALERTS_BODY"]
 
@@ -70,6 +71,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         chunks.append(chunk)
 
 
+def _scenarios(value) -> list[str]:
+    scenarios = value or []
+    if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
+            isinstance(s, str) and 0 < len(s) <= 256 and s.isprintable() for s in scenarios):
+        raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
+    return scenarios
+
+
 def _text_header(request: web.Request, name: str) -> str | None:
     value = request.headers.get(name)
     return value[:256] if value and value.isprintable() and value.isascii() else None
@@ -87,6 +96,7 @@ class MachineRoutes:
     retry_after: Callable[[str | None], int]
     auth_failed: Callable[[str | None], None]
     allow_registration: bool = False
+    cert_machine: Callable[[web.Request], str | None] = lambda request: None   # a client certificate's machine
     token_ttl: float = 3600.0
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -133,11 +143,17 @@ class MachineRoutes:
         return message(201, "machine registered: validate it with `ccscli machines validate`")
 
     async def login(self, request: web.Request) -> web.Response:
+        """A password login, or (`cert_machine` gives a name) a client-certificate one: the machine `CN@address`
+        is created validated on its first login, as CrowdSec's LAPI does for an agent's certificate."""
+        cert_name = self.cert_machine(request)
+        if cert_name is not None:
+            body = parse_json(await read_body(request, 64 * 1024 + _MAX_SCENARIOS * 300))
+            scenarios = _scenarios(body.get("scenarios") if isinstance(body, dict) else None)
+            if self.machines.machine(cert_name) is None:
+                self.machines.add_machine(cert_name, new_password(), now=self.clock(), ip_address=request.remote)
+            return self._logged_in(request, cert_name, scenarios)
         body, machine_id, password = await self._credentials(request, _LOGIN_KEYS)
-        scenarios = body.get("scenarios") or []
-        if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
-                isinstance(s, str) and 0 < len(s) <= 256 and s.isprintable() for s in scenarios):
-            raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
+        scenarios = _scenarios(body.get("scenarios"))
         wait = self.retry_after(request.remote)
         if wait:
             resp = message(429, "too many failed authentications: retry later")
@@ -149,6 +165,9 @@ class MachineRoutes:
             return message(403, "incorrect machine_id or password")
         if not found.is_validated:
             return message(403, f"machine {machine_id} not validated")
+        return self._logged_in(request, machine_id, scenarios)
+
+    def _logged_in(self, request: web.Request, machine_id: str, scenarios: list[str]) -> web.Response:
         self.machines.machine_seen(machine_id, "login", self.clock(), ip_address=request.remote,
                                    user_agent=_text_header(request, "User-Agent"),
                                    scenarios=sorted(set(scenarios)) or None)   # cscli sends none: keep the agent's

@@ -66,20 +66,20 @@ class JsonErrorRunner(web.AppRunner):
         return server
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
+async def _serve(app: web.Application, host: str, port: int, ssl_context=None) -> None:
     runner = JsonErrorRunner(app, handle_signals=True, access_log=None)
     await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
         await asyncio.Event().wait()          # until SIGINT/SIGTERM (GracefulExit) cancels this task
     finally:
         await runner.cleanup()
 
 
-def serve(app: web.Application, host: str, port: int) -> None:
-    """Serve `app` on host:port until SIGINT or SIGTERM, as `web.run_app(app, host=…, port=…)` does."""
+def serve(app: web.Application, host: str, port: int, ssl_context=None) -> None:
+    """Serve `app` on host:port (HTTPS with an `ssl.SSLContext`) until SIGINT or SIGTERM, as `web.run_app` does."""
     loop = asyncio.new_event_loop()
-    task = loop.create_task(_serve(app, host, port))
+    task = loop.create_task(_serve(app, host, port, ssl_context))
     try:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(task)

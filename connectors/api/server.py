@@ -14,6 +14,7 @@ is a 500 with the same shape, no traceback text, and one log line.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from connectors.api.replies import http_error, internal_error, json_reply, messa
 from connectors.api.query import (DELETE_ALERTS_KEYS, QueryError, parse_alerts_query, parse_decisions_query,
                                   parse_stream_query, parse_uint, select, stream_body)
 from connectors.api.throttle import AuthThrottle
+from connectors.api.tls import CertRoles
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
 from synsec.store.bouncers import KeyIndex
 from synsec.engine.errors import SynsecError
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024      # bytes; a larger body is a 413
 _DELETE_KEYS = {"ip": "value", "range": "value", "value": "value", "scope": "scope", "type": "type",
                 "scenario": "scenario", "origin": "origin"}
+_CERT_NAME = re.compile(r"[^A-Za-z0-9._@-]")        # a certificate's CN@address as a bouncer or machine name
 _WRITE_ORIGINS = {"ccscli", "ccscli-import"}
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}   # metric labels; others: "other"
 
@@ -170,6 +173,20 @@ class Handlers:
         self.keys = KeyCache(backend.keys, clock)
         self.throttle = throttle if throttle is not None else AuthThrottle()   # an empty one is falsy (len 0)
         self.machines: MachineRoutes | None = None
+        self.cert_roles: CertRoles | None = None
+
+    def cert_identity(self, request: web.Request) -> tuple[str, str] | None:
+        """(role, `CN@address`) of a verified client certificate (`connectors.api.tls`), else None."""
+        if self.cert_roles is None or request.transport is None:
+            return None
+        found = self.cert_roles.identify(request.transport.get_extra_info("peercert"))
+        if found is None:
+            return None
+        return found[0], _CERT_NAME.sub("_", f"{found[1]}@{request.remote or ''}")[:64]
+
+    def cert_machine(self, request: web.Request) -> str | None:
+        found = self.cert_identity(request)
+        return found[1] if found and found[0] == "machine" else None
 
     def retry_after(self, remote: str | None) -> int:
         wait = self.throttle.retry_after(remote, self.clock())
@@ -196,6 +213,10 @@ class Handlers:
         return self.view.active(now)
 
     def auth(self, request: web.Request, role: str = "bouncer") -> str:
+        found = self.cert_identity(request)
+        if found is not None and found[0] == "bouncer" and role == "bouncer" and "X-Api-Key" not in request.headers:
+            self.backend.keys.ensure_bouncer(found[1])      # a client certificate: a bouncer named CN@address
+            return found[1]
         now = self.clock()
         wait = self.throttle.retry_after(request.remote, now)
         if wait:
@@ -339,16 +360,18 @@ class Handlers:
 
 def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
                throttle: AuthThrottle | None = None, secret: bytes | None = None, allow_registration: bool = False,
-               token_ttl: float = 3600.0) -> web.Application:
-    """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too."""
+               token_ttl: float = 3600.0, cert_roles: CertRoles | None = None) -> web.Application:
+    """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too;
+    with `cert_roles` (HTTPS with a client CA), verified client certificates authenticate bouncers and agents."""
     h = Handlers(backend, clock, metrics or Metrics(), throttle)
+    h.cert_roles = cert_roles
     h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0),
                     backend.alerts.metric_samples)
     app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
     if backend.machines is not None and backend.alert_writer is not None and secret is not None:
         h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,
                                        h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl,
-                                       metrics=h.metrics)
+                                       metrics=h.metrics, cert_machine=h.cert_machine)
         app.router.add_post("/v1/watchers", m.register)
         app.router.add_post("/v1/watchers/login", m.login)
         app.router.add_get("/v1/refresh_token", m.refresh_token)

@@ -120,6 +120,13 @@ class StoreWriter:
     def key_rows(self) -> list[tuple[str, str, str, str]]:
         return self.store.key_rows()
 
+    def ensure_bouncer(self, name: str) -> None:
+        if self.store.bouncer(name) is None:
+            try:
+                self.store.add_bouncer(name)
+            except ValueError:       # added meanwhile by another request
+                pass
+
     def upgrade_key(self, name: str, key: str) -> None:
         self.store.upgrade_key(name, key)
 

@@ -62,6 +62,9 @@ class KeyStore(Protocol):
         """(key id, salted key hash, bouncer name, role) for every registered bouncer
         (`synsec.store.bouncers.KeyIndex` checks a key against them)."""
 
+    def ensure_bouncer(self, name: str) -> None:
+        """Register a bouncer authenticated by its client certificate, once (its key is random and unused)."""
+
     def upgrade_key(self, name: str, key: str) -> None:
         """Store a verified key's hash salted, replacing the unsalted one an older synsec wrote."""
 

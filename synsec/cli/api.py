@@ -72,13 +72,23 @@ def _broker(flags: dict):
                    "validate` before it can log in. Off by default: add machines with `ccscli machines add`.")
 @click.option("--token-ttl", type=click.FloatRange(60.0, 86400.0), default=3600.0, show_default=True,
               help="Seconds a machine's login token (JWT) is valid.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False, exists=True),
+              help="Serve HTTPS with this certificate (PEM; with --tls-key).")
+@click.option("--tls-key", type=click.Path(dir_okay=False, exists=True), help="The certificate's private key (PEM).")
+@click.option("--tls-client-ca", type=click.Path(dir_okay=False, exists=True),
+              help="With --tls-cert: verify client certificates signed by this CA when given; one whose OU is "
+                   "--agents-ou logs in as a machine, --bouncers-ou pulls as a bouncer (CrowdSec's mTLS).")
+@click.option("--agents-ou", multiple=True, default=("agent-ou",), show_default=True,
+              help="Client-certificate OU of agents (repeatable).")
+@click.option("--bouncers-ou", multiple=True, default=("bouncer-ou",), show_default=True,
+              help="Client-certificate OU of bouncers (repeatable).")
 @_optional_broker_options
 @engine_options
 @crowd_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
         catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
-        token_ttl: float, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, share, push_interval,
-        pull_interval, **broker_flags) -> None:
+        token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, config_dir, data_dirs,
+        pattern_dirs, geoip_city, geoip_asn, share, push_interval, pull_interval, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
     agents (machines: POST /v1/watchers/login, /v1/alerts) and serve ccscli.
 
@@ -99,6 +109,18 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     from synsec.store import Store
 
     host, port = parse_listen(listen)
+    if bool(tls_cert) != bool(tls_key) or (tls_client_ca and not tls_cert):
+        raise click.UsageError("--tls-cert and --tls-key go together; --tls-client-ca needs them")
+    ssl_context = cert_roles = None
+    if tls_cert:
+        import ssl
+
+        from connectors.api.tls import CertRoles, server_context
+        try:
+            ssl_context = server_context(tls_cert, tls_key, tls_client_ca)
+        except (OSError, ssl.SSLError) as err:
+            raise click.ClickException(f"TLS: {err}") from None
+        cert_roles = CertRoles(tuple(agents_ou), tuple(bouncers_ou)) if tls_client_ca else None
     broker = _broker({k: broker_flags.get(k) for k in _BROKER_KEYS})
     settings = settings_from_env(state_dir)
     store = Store(settings.state_dir)
@@ -128,11 +150,12 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
                              alert_writer=alert_writer), metrics=metrics,
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
                      secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
-                     token_ttl=token_ttl)
-    click.echo(f"synsec api: serving http://{'[' + host + ']' if ':' in host else host}:{port}/ "
+                     token_ttl=token_ttl, cert_roles=cert_roles)
+    click.echo(f"synsec api: serving http{'s' if ssl_context else ''}://{'[' + host + ']' if ':' in host else host}"
+               f":{port}/ "
                f"from {source}", err=True)
     try:
-        serve(app, host, port)
+        serve(app, host, port, ssl_context)
     finally:
         for close in closers:
             close()

@@ -30,19 +30,20 @@ def free_port() -> int:
 
 @contextmanager
 def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ...] = ("--refresh-interval", "0.05"),
-                start_timeout: float = 15, port: int | None = None):
-    """Start `synsec api ARGS` on a free 127.0.0.1 port (or `port`); yield its base URL; stop it by its PID."""
+                start_timeout: float = 15, port: int | None = None, tls=None):
+    """Start `synsec api ARGS` on a free 127.0.0.1 port (or `port`); yield its base URL; stop it by its PID.
+    `tls`: an `ssl.SSLContext` that trusts the server (it serves HTTPS)."""
     port = port or free_port()
     out = open(log or Path(state_dir).parent / f"api-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{port}",
                              "--state-dir", str(state_dir), *args],
                             stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http{'s' if tls else ''}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout
         while True:
             try:
-                urllib.request.urlopen(url + "/health", timeout=1).read()
+                urllib.request.urlopen(url + "/health", timeout=1, context=tls).read()
                 break
             except (urllib.error.URLError, ConnectionError):
                 if proc.poll() is not None or time.monotonic() > deadline:
