@@ -23,6 +23,7 @@ from connectors.api.index import DecisionIndex
 from connectors.api.model import DecisionRecord, target_of
 from synsec.engine.decisions import fate, is_active
 from synsec.engine.durations import bounded_until
+from synsec.engine.history import DecisionHistory, Past
 from synsec.engine.model import Decision
 
 __all__ = ["DecisionSet", "Read", "Change", "lapi_id", "STATS"]
@@ -59,8 +60,10 @@ def lapi_id(partition: int, offset: int, partitions: int) -> int:
 class DecisionSet:
     """The active decision under each key, indexed for lookups, with a numbered change log."""
 
-    def __init__(self, stats: dict[str, int], *, base_seq: int = 0, max_changes: int = 100_000):
+    def __init__(self, stats: dict[str, int], *, base_seq: int = 0, max_changes: int = 100_000,
+                 history: DecisionHistory | None = None):
         self.stats = stats
+        self.history = history          # every decision read, for GetDecisionsCount & co (the profiles agent)
         self.index = DecisionIndex(max_changes=max_changes)
         self.index.floor = self.index.head = base_seq
         self.seq = base_seq
@@ -72,6 +75,8 @@ class DecisionSet:
         d = self._bounded(read, now)
         if d is None and read.decision is not None:
             return []                                   # not a number: skipped, counted
+        if self.history is not None:
+            self._remember(read, d, now)
         what = fate(d, now)
         if what == "simulated":
             self.stats["simulated"] += 1
@@ -89,6 +94,15 @@ class DecisionSet:
         self.by_id[rec.id] = (read, d)
         self.stats["added"] += 1
         return [("add", read.scope, read.value, d)]
+
+    def _remember(self, read: Read, d: Decision | None, now: float) -> None:
+        """Every value read counts (expired and simulated ones too); a tombstone ends the active one at `now`."""
+        if d is None:
+            old = self.by_key.get(read.key)
+            if old is not None:
+                self.history.end(old.uuid or str(old.id), now)
+            return
+        self.history.remember(d.value, Past(d.id or str(read.id), d.until - d.duration, d.until))
 
     def expire(self, now: float) -> list[Change]:
         """End every decision over at `now`."""

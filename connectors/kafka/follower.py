@@ -39,6 +39,7 @@ from typing import Any, Callable
 
 from connectors.api.model import target_of
 from connectors.kafka.decision_set import STATS, Change, DecisionSet, Read, lapi_id
+from synsec.engine.history import DecisionHistory, Past
 from synsec.engine.model import Decision
 from synsec.wire.records import parse_decision_key, record_to_decision
 
@@ -62,7 +63,8 @@ class DecisionFollower:
                  on_add: OnAdd | None = None, on_delete: OnDelete | None = None,
                  on_batch: Callable[[], None] | None = None, codecs=None,
                  clock: Callable[[], float] = time.time, poll_timeout_ms: int = 200,
-                 fold_on_read: bool = True, base_seq: int = 0, max_changes: int = 4096):
+                 fold_on_read: bool = True, base_seq: int = 0, max_changes: int = 4096,
+                 history: DecisionHistory | None = None):
         self.consumer_kwargs = dict(consumer_kwargs)
         self.topic = topic or _default_topic()
         self.on_add, self.on_delete, self.on_batch = on_add, on_delete, on_batch
@@ -74,7 +76,7 @@ class DecisionFollower:
         self.error = ""                          # last broker error, "" while healthy
         self.partitions = 0
         self._codecs = codecs
-        self._set = DecisionSet(self.stats, base_seq=base_seq, max_changes=max_changes)
+        self._set = DecisionSet(self.stats, base_seq=base_seq, max_changes=max_changes, history=history)
         self._lock = threading.RLock()           # the set: folds and lookups
         self._cond = threading.Condition()       # what was read and not folded yet, and read positions
         self._pending: list[Read] = []
@@ -107,6 +109,12 @@ class DecisionFollower:
         now = self.clock()
         with self._lock:
             return self._set.active(now)
+
+    def decisions_for(self, value: str) -> list[Past]:
+        """Every decision read (active, expired, deleted) whose target contains `value`, when the follower keeps
+        a `history` (`synsec.engine.history.DecisionSource`); else none."""
+        with self._lock:
+            return [] if self._set.history is None else self._set.history.decisions_for(value)
 
     def wait_for(self, positions: dict[int, int], timeout: float = 5.0) -> bool:
         """Block until each (partition: offset) has been read — read-your-writes for a writer."""

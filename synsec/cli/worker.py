@@ -57,6 +57,13 @@ def _blocklist_cti(shell, broker, decisions_topic: str) -> None:
                                     {spec.name: dict(spec.labels) for spec in content.scenarios})
 
 
+def _decision_history(shell, broker, decisions_topic: str) -> None:
+    """GetDecisionsCount & co in this worker's profiles answer from the decisions topic (docs/policy.md)."""
+    from connectors.kafka.history import TopicHistory
+
+    shell.engine.profiles.history.source = TopicHistory(broker.kafka_python_kwargs(), decisions_topic, shell.codecs)
+
+
 @click.command()
 @broker_options
 @click.option("--topology", default="default", show_default=True, help="Topology name or YAML path.")
@@ -111,5 +118,6 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
     _blocklist_cti(app.synsec, broker, settings.topology.topics["decisions"].name)
+    _decision_history(app.synsec, broker, settings.topology.topics["decisions"].name)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

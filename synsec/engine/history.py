@@ -69,16 +69,27 @@ class DecisionHistory:
     def record(self, decisions: Iterable[Decision], at: float) -> None:
         """Remember decisions taken at event time `at` (their `until` as the engine computed it)."""
         for d in decisions:
-            if not d.id or d.id in self._by_id:
-                continue
-            past = Past(d.id, at, d.until)
-            self._by_id[d.id] = (d.value, past)
-            self._by_value.setdefault(d.value, {})[d.id] = past
-            net = target(d.value)
-            if net is not None and net.num_addresses > 1:
-                self._ranges.setdefault(d.value, (net, self._by_value[d.value]))
-            while len(self._by_id) > self.limit:
-                self._forget(*self._by_id.popitem(last=False))
+            if d.id and d.id not in self._by_id:
+                self.remember(d.value, Past(d.id, at, d.until))
+
+    def remember(self, value: str, past: Past) -> None:
+        """Keep one decision on `value` (replacing the one of the same id); the oldest go past `limit`."""
+        old = self._by_id.pop(past.id, None)
+        if old is not None and old[0] != value:
+            self._forget(past.id, old)
+        self._by_id[past.id] = (value, past)
+        self._by_value.setdefault(value, {})[past.id] = past
+        net = target(value)
+        if net is not None and net.num_addresses > 1:
+            self._ranges.setdefault(value, (net, self._by_value[value]))
+        while len(self._by_id) > self.limit:
+            self._forget(*self._by_id.popitem(last=False))
+
+    def end(self, decision_id: str, at: float) -> None:
+        """A decision deleted at `at`: still counted, active no longer after `at`."""
+        old = self._by_id.get(decision_id)
+        if old is not None and old[1].until > at:
+            self.remember(old[0], Past(decision_id, old[1].created, at))
 
     def _forget(self, old_id: str, item: tuple[str, Past]) -> None:
         value = item[0]

@@ -214,3 +214,21 @@ def test_fold_by_caller_expires_at_the_time_it_is_given(codecs):
     assert len(f.index.active(NOW)) == 1
     f.fold(NOW + 60)
     assert f.index.by_id == {} and f.stats["expired"] == 1
+
+
+def test_follower_history_counts_every_decision_read(codecs):
+    """With a history, a follower remembers every decision it reads (replaced, expired, simulated ones too) and a
+    tombstone ends the active one: what GetDecisionsCount & co read in Kafka mode."""
+    from synsec.engine.history import DecisionHistory
+
+    clock = Clock()
+    f = DecisionFollower({}, clock=clock, history=DecisionHistory())
+    feed(f, codecs, decision("192.0.2.7", until=NOW - 10, id="old"))          # already over when read
+    feed(f, codecs, decision("192.0.2.7", id="a"))
+    feed(f, codecs, decision("192.0.2.7", id="b", simulated=True))
+    feed(f, codecs, decision("192.0.2.0/24", scope="Range", id="r"))
+    assert sorted(p.id for p in f.decisions_for("192.0.2.7")) == ["a", "b", "old", "r"]
+    feed(f, codecs, None, key=b"Range:192.0.2.0/24")
+    ended = {p.id: p.until for p in f.decisions_for("192.0.2.7")}
+    assert ended["r"] == NOW and ended["a"] == NOW + 3600
+    assert DecisionFollower({}, clock=clock).decisions_for("192.0.2.7") == []     # no history kept: none
