@@ -14,6 +14,7 @@ import click
 
 from synsec.cli.crowd import crowd_credentials, crowd_options, start_crowd
 from synsec.cli.engine_options import content_dir, engine_options
+from synsec.cli.output import warn_content
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, topic_name, topology_option
 
@@ -174,6 +175,7 @@ def _profiles(flags: dict):
         content = load_content(opts.config_dir, data_dirs=list(opts.data_dirs), pattern_dirs=list(opts.pattern_dirs))
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    warn_content(content)
     return build_profiles(opts, content)
 
 

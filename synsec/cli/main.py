@@ -13,7 +13,7 @@ from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
 from synsec.cli.crowd import crowd_options, start_crowd
 from synsec.cli.engine_options import content_dir, engine_options
-from synsec.cli.output import emit_json, output_option, table
+from synsec.cli.output import emit_json, output_option, table, warn_content
 from synsec.cli.settings import settings_from_env
 from synsec.engine.errors import LoadError, LoadErrors
 
@@ -101,6 +101,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         built = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    warn_content(built[1])
     try:
         result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output,
                                     workers)
@@ -268,6 +269,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    warn_content(content)
     for line in content.skipped:        # CrowdSec logs an error and runs on: the other items run, loudly
         click.echo(f"warning: {line} (docs/hub.md, \"data: files\")", err=True)
     if content.skipped:

@@ -13,6 +13,12 @@ output_option = click.option("-o", "--output", "output", type=click.Choice(["hum
                              default="human", show_default=True, help="Output format.")
 
 
+def warn_content(content) -> None:
+    """The content's start-up warnings (`Content.warnings`), once each on stderr."""
+    for line in content.warnings():
+        click.echo(f"warning: {line}", err=True)
+
+
 def utc_text(ts: float | None) -> str:
     """An epoch time as RFC 3339 UTC to the second, `-` when unset."""
     from datetime import datetime, timezone

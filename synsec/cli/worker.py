@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from synsec.cli.engine_options import content_dir, engine_options
+from synsec.cli.output import warn_content
 from synsec.cli.topics import broker_options
 from synsec.engine.errors import LoadError, LoadErrors
 from topologies import WORKER_AGENTS as _AGENTS
@@ -117,6 +118,7 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
         app = create_app(settings)      # loads the content and the GeoIP databases: their errors are the user's
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    warn_content(app.synsec.content)
     _blocklist_cti(app.synsec, broker, settings.topology.topics["decisions"].name)
     _decision_history(app.synsec, broker, settings.topology.topics["decisions"].name)
     sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours

@@ -15,7 +15,7 @@ from synsec.content.datafiles import read_data_file
 from synsec.content.parsers import compile_parser_docs, data_entries, read_parser_docs
 from synsec.content.patterns import pattern_files
 from synsec.engine.grok import PatternLibrary
-from synsec.content.profiles import load_allowlists, load_profiles, load_simulation
+from synsec.content.profiles import load_allowlists, load_notification_names, load_profiles, load_simulation
 from synsec.content.yamlload import read_content_file
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.parser import ParserPipeline, Stage
@@ -44,6 +44,15 @@ class Content:
     parser_nodes: list = field(default_factory=list)
     postoverflow_nodes: list = field(default_factory=list)
     skipped: list = field(default_factory=list)      # "path:line: not loaded: …" (missing data files, when skipped)
+    notifications: frozenset = frozenset()           # names of the notification files (notifications/*.yaml)
+
+    def warnings(self) -> list[str]:
+        """What the runners print once at start: profiles naming notifications, which are not delivered yet."""
+        named = sorted({n for p in self.profiles for n in p.notifications})
+        if not named:
+            return []
+        return [f"profiles.yaml names notification(s) {', '.join(named)}: notifications are not delivered yet; "
+                f"synsec counts each one it would send (synsec_notifications_undelivered_total, docs/policy.md)"]
 
 
 def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:
@@ -168,7 +177,9 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
 
     profiles_file, simulation_file, allowlists_file = (optional(n) for n in
                                                        ("profiles.yaml", "simulation.yaml", "allowlists.yaml"))
-    profiles = load_profiles(*profiles_file, ctx, errors) if profiles_file else []
+    notification_files = read_files(find_yaml(root / "notifications", errors), errors)
+    notification_names = load_notification_names(notification_files, errors)
+    profiles = load_profiles(*profiles_file, ctx, errors, notification_names) if profiles_file else []
     simulation = load_simulation(*simulation_file, errors) if simulation_file else Simulation()
     allowlist = load_allowlists(*allowlists_file, errors) if allowlists_file else Allowlist()
     if own:
@@ -176,5 +187,6 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     return Content(
         parsers=_stages(parser_nodes), postoverflows=_stages(post_nodes), scenarios=scenarios,
         profiles=profiles, simulation=simulation, allowlist=allowlist, expr_ctx=ctx, config_dir=root,
-        parser_nodes=parser_nodes, postoverflow_nodes=post_nodes, skipped=skipped)
+        parser_nodes=parser_nodes, postoverflow_nodes=post_nodes, skipped=skipped,
+        notifications=notification_names)
 

@@ -11,10 +11,11 @@ from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.errors import ErrorCollector, LoadError
 from synsec.engine.profiles import AllowEntry, Allowlist, DecisionTemplate, Profile, Simulation
 
-__all__ = ["load_profiles", "load_simulation", "load_allowlists"]
+__all__ = ["load_profiles", "load_simulation", "load_allowlists", "load_notification_names", "ON_ERROR"]
 
 PROFILE_KEYS = frozenset({"name", "debug", "filters", "decisions", "duration_expr", "notifications",
-                          "on_success", "on_failure"})
+                          "on_success", "on_failure", "on_error"})
+ON_ERROR = ("break", "continue", "apply", "ignore")
 DECISION_KEYS = frozenset({"type", "scope", "duration", "value", "origin"})
 
 
@@ -29,7 +30,7 @@ def _decision(d: Doc) -> DecisionTemplate | None:
     return DecisionTemplate(get_str(d, "type", "ban") or "ban", get_str(d, "scope", "") or "", duration)
 
 
-def _profile(doc: Doc, expr_ctx, errors: ErrorCollector) -> Profile | None:
+def _profile(doc: Doc, expr_ctx, errors: ErrorCollector, notification_names: frozenset | None) -> Profile | None:
     from synsec.engine.expr import compile_expr, compile_predicate
 
     check_keys(doc, PROFILE_KEYS)
@@ -63,14 +64,58 @@ def _profile(doc: Doc, expr_ctx, errors: ErrorCollector) -> Profile | None:
         flow[key] = get_str(doc, key, "") or ""
         if flow[key] not in ("", "break", "continue"):
             doc.error(key, f"expected break or continue, got {flow[key]!r}")
-    return Profile(name, tuple(filters), tuple(decisions), duration_expr, flow["on_success"], flow["on_failure"])
+    on_error = get_str(doc, "on_error", "") or ""
+    if on_error not in ("", *ON_ERROR):
+        doc.error("on_error", f"expected one of {', '.join(ON_ERROR)}, got {on_error!r}")
+        on_error = ""
+    return Profile(name, tuple(filters), tuple(decisions), duration_expr, flow["on_success"], flow["on_failure"],
+                   on_error, _notifications(doc, notification_names))
 
 
-def load_profiles(path: str, text: str, expr_ctx, errors: ErrorCollector) -> list[Profile]:
+def _notifications(doc: Doc, known: frozenset | None) -> tuple[str, ...]:
+    """The names of `notifications:`, each one the `name` of a file of notifications/ (`known`)."""
+    out = []
+    for i, name in enumerate(get_list(doc, "notifications")):
+        if not isinstance(name, str) or not name:
+            doc.errors.add(LoadError(doc.item_where("notifications", i), f"expected a notification name, got "
+                                                                          f"{kind_of(name)}"))
+            continue
+        if known is not None and name not in known:
+            have = ", ".join(sorted(known)[:10]) or "none"
+            doc.errors.add(LoadError(doc.item_where("notifications", i), f"no notification named {name!r} in "
+                                                                          f"notifications/ (configured: {have})"))
+            continue
+        out.append(name)
+    return tuple(out)
+
+
+def load_notification_names(files: list[tuple[str, str]], errors: ErrorCollector) -> frozenset:
+    """The `name` of every document of the notification files (CrowdSec's notifications/*.yaml)."""
+    names = set()
+    for path, text in files:
+        try:
+            docs = list(load_documents(text, path))
+        except LoadError as err:
+            errors.add(err)
+            continue
+        for line, data in docs:
+            doc = Doc(data if isinstance(data, dict) else {}, path, "", errors, line)
+            if not isinstance(data, dict):
+                doc.error("(document)", f"expected a mapping with name and type, got {kind_of(data)}")
+                continue
+            name = get_str(doc, "name", required=True)
+            if name:
+                names.add(name)
+    return frozenset(names)
+
+
+def load_profiles(path: str, text: str, expr_ctx, errors: ErrorCollector,
+                  notification_names: frozenset | None = frozenset()) -> list[Profile]:
+    """`notification_names`: the notifications a profile may name (None: any name)."""
     out = []
     try:
         for line, data in load_documents(text, path):
-            p = _profile(Doc(data, path, "", errors, line), expr_ctx, errors)
+            p = _profile(Doc(data, path, "", errors, line), expr_ctx, errors, notification_names)
             if p is not None:
                 out.append(p)
     except LoadError as err:

@@ -1,7 +1,8 @@
 """Profiles: CrowdSec's `profiles.yaml` turning alerts into decisions, plus simulation and allowlists.
 
 Semantics of CrowdSec pkg/csprofiles: every filter of a profile that matches adds the profile's decisions;
-`on_success: break` stops after a matching profile, `on_failure: break` after a non-matching one. Decisions
+`on_success: break` stops after a matching profile, `on_failure: break` after a non-matching one; `on_error`
+says what a filter failing at run time does (docs/policy.md). Decisions
 take the alert's scope and value unless the profile names a scope. Time is the alert's event time.
 """
 
@@ -37,6 +38,8 @@ class Profile:
     duration_expr: Callable | None = None
     on_success: str = ""
     on_failure: str = ""
+    on_error: str = ""          # a filter that fails: "" (a non-match), ignore, continue, break, apply
+    notifications: tuple[str, ...] = ()     # names of notification files: counted, not delivered yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,16 +111,17 @@ class ProfileEngine:
             return []
         out: list[Decision] = []
         for profile in self.profiles:
-            matched = False
-            for flt in profile.filters:
-                try:
-                    ok = flt(alert)
-                except Exception:  # expression runtime error: counted, treated as no match
-                    self.counts.inc("profiles_filter_errors")
-                    continue
-                if ok is True:
-                    matched = True
-                    out.extend(self._generate(profile, alert, len(out)))
+            made, matched, failed = self._evaluate(profile, alert, len(out))
+            if failed and profile.on_error == "break":
+                break
+            if failed and profile.on_error in ("ignore", "continue"):
+                continue
+            if failed and profile.on_error == "apply":      # as if its filter matched: its decisions are made
+                made, matched = made or self._generate(profile, alert, len(out)), True
+            out.extend(made)
+            if matched:
+                for name in profile.notifications:
+                    self.counts.inc("profiles_notifications", name)
             if matched and profile.on_success == "break":
                 break
             if not matched and profile.on_failure == "break":
@@ -127,6 +131,25 @@ class ProfileEngine:
         for d in out:
             self.counts.inc("decisions", d.origin, d.scenario, d.type)
         return out
+
+    def _evaluate(self, profile: Profile, alert: Alert, start: int) -> tuple[list[Decision], bool, bool]:
+        """(decisions, matched, failed): every matching filter adds the profile's decisions. A filter that fails
+        at run time is counted; with an `on_error`, it ends the profile (failed; what matched before it is returned
+        for `apply`), without one it is a non-match."""
+        out: list[Decision] = []
+        matched = False
+        for flt in profile.filters:
+            try:
+                ok = flt(alert)
+            except Exception:  # expression runtime error: counted, then on_error
+                self.counts.inc("profiles_filter_errors")
+                if profile.on_error:
+                    return out, matched, True
+                continue
+            if ok is True:
+                matched = True
+                out.extend(self._generate(profile, alert, start + len(out)))
+        return out, matched, False
 
     def _duration(self, profile: Profile, template: DecisionTemplate, alert: Alert) -> float:
         if profile.duration_expr is None:

@@ -99,7 +99,10 @@ def content(tmp_path_factory) -> Path:
     for name, text in PARSERS.items():
         (base / "parsers" / "s02-enrich" / name).write_text(text)
     (base / "scenarios" / "zz-errors.yaml").write_text(SCENARIOS)
-    (base / "profiles.yaml").write_text(PROFILES)
+    (base / "profiles.yaml").write_text(PROFILES.replace("on_success: break\n",
+                                                         "notifications: [http_default]\non_success: break\n"))
+    (base / "notifications").mkdir()
+    (base / "notifications" / "http.yaml").write_text("type: http\nname: http_default\n")
     (base / "allowlists.yaml").write_text("name: office\nitems:\n  - value: 198.51.100.44\n")
     return base
 
