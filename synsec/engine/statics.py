@@ -37,7 +37,7 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, float):
         if value != value or value in (_INF, -_INF):
             return "NaN" if value != value else ("+Inf" if value > 0 else "-Inf")   # Go's %v
-        return repr(value) if value != int(value) else str(int(value))
+        return f"{value:f}"          # CrowdSec writes a float static with Go's %f: 401.000000, 7.181000
     return None
 
 

@@ -13,15 +13,19 @@ from synsec.engine.model import Event
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("10/Oct/2000:13:55:36 -0700", "2000-10-10T20:55:36Z"),
+    ("10/Oct/2000:13:55:36 -0700", "2000-10-10T13:55:36-07:00"),      # Go's MarshalText: the zone as written
+    ("10/Oct/2000:13:55:36 +0000", "2000-10-10T13:55:36Z"),
     ("Nov  2 10:00:01", "2026-11-02T10:00:01Z"),
-    ("2026-11-22T10:00:01.5+01:00", "2026-11-22T09:00:01.500000Z"),
+    ("2026-11-22T10:00:01.5+01:00", "2026-11-22T10:00:01.5+01:00"),
+    ("2023-04-06T09:05:54.9910Z", "2023-04-06T09:05:54.991Z"),        # the fraction without trailing zeros
     ("2026/11/22 10:00:01", "2026-11-22T10:00:01Z"),
     ("Mon Nov 22 10:00:01.123456 2026", "2026-11-22T10:00:01.123456Z"),
     ("1700000000", "2023-11-14T22:13:20Z"),
+    ("1700000000.25", "2023-11-14T22:13:20Z"),                          # Format(RFC3339): to the second
 ])
 def test_parse_date_layouts(text, expected):
-    """CrowdSec's date layouts parse to UTC; yearless syslog dates take the reference year."""
+    """CrowdSec's date layouts give MarshaledTime as Go writes it (zone and fraction as parsed); yearless syslog
+    dates take the reference year."""
     assert parse_date(text, 2026)[0] == expected
 
 

@@ -55,3 +55,10 @@ def test_errors_are_counted_and_a_map_value_fails_the_node():
     assert apply(evt, ctx) is True and evt.Meta == {"b": "kept", "inf": "+Inf"} and ctx.counts.total("parser_static_errors") == 1
     fail = compile_statics((Static("meta", "m", expr=_x("{'k': 1}")), Static("meta", "after", value="x")))
     assert fail(evt, ctx) is False and "after" not in evt.Meta and ctx.counts.total("parser_static_errors") == 2
+
+
+def test_a_float_static_is_written_as_go_percent_f():
+    """An expression giving a float is written as CrowdSec writes it (`fmt.Sprintf("%f")`): 401.000000."""
+    from synsec.engine.statics import as_text
+
+    assert as_text(401.0) == "401.000000" and as_text(7.181) == "7.181000" and as_text(3) == "3"

@@ -76,7 +76,7 @@ def _show_run(run, verbose: bool) -> None:
             click.echo(f"\tfill {report.file}; from this run, cscli would write:")
             click.echo("".join(f"\t\t{line}\n" for line in report.generated.splitlines()), nl=False)
     if run.missing_data and (verbose or not run.success):
-        click.echo(f"\tdata files not found (installed empty): {', '.join(run.missing_data)}")
+        click.echo(f"\tdata files not found (installed empty; a GeoIP database is left out): {', '.join(run.missing_data)}")
 
 
 @hubtest.command("run")

@@ -1,7 +1,9 @@
 """CrowdSec's `ParseDate`: the layouts of pkg/parser/enrich_date.go, parsed without a clock.
 
 Yearless syslog dates take the replay's reference year; dates without a zone are UTC. Returns
-(MarshaledTime RFC 3339 text, epoch seconds) or None.
+(MarshaledTime, epoch seconds) or None; MarshaledTime is what Go's `time.MarshalText` writes of the parsed time,
+as CrowdSec's ParseDate does: the wall time as written, its fraction without trailing zeros, and its zone
+(`Z` for UTC and for none, else `+01:00`); a Unix time is written in UTC to the second (`Format(RFC3339)`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _tz_offset(tz: str | None) -> int:
     return sign * (int(digits[:2]) * 3600 + int(digits[2:4]) * 60)
 
 
-def _from_match(g: dict, reference_year: int) -> float | None:
+def _from_match(g: dict, reference_year: int) -> tuple[float, str] | None:
     year = g.get("y") or g.get("y2")
     year = int(year) if year else reference_year
     if g.get("b"):
@@ -62,16 +64,18 @@ def _from_match(g: dict, reference_year: int) -> float | None:
     if not (1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and sec < 61):
         return None
     frac = g.get("frac")
-    ts = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0)) - _tz_offset(g.get("tz"))
-    return ts + (int(frac) / 10 ** len(frac) if frac else 0.0)
+    offset = _tz_offset(g.get("tz"))
+    ts = calendar.timegm((year, month, day, hour, minute, sec, 0, 0, 0)) - offset
+    digits = (frac or "").rstrip("0")
+    zone = "Z" if not offset else f"{'-' if offset < 0 else '+'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
+    text = (f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{sec:02d}"
+            + (f".{digits}" if digits else "") + zone)
+    return ts + (int(frac) / 10 ** len(frac) if frac else 0.0), text
 
 
 def _marshal(ts: float) -> str:
-    whole = int(ts // 1)
-    y, mo, d, h, mi, s = _gmtime(whole)
-    frac = ts - whole
-    if frac:
-        return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{int(round(frac * 1e6)):06d}Z"
+    """A Unix time as CrowdSec writes it: RFC 3339 in UTC, to the second."""
+    y, mo, d, h, mi, s = _gmtime(int(ts // 1))
     return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z"
 
 
@@ -92,20 +96,22 @@ def _gmtime(secs: int) -> tuple[int, int, int, int, int, int]:
     return (y + (m <= 2), m, d, h, mi, s)
 
 
-def _parse_uncached(text: str, reference_year: int) -> float | None:
+def _parse_uncached(text: str, reference_year: int) -> tuple[float, str] | None:
     for layout in _LAYOUTS:
         m = layout.match(text)
         if m:
-            ts = _from_match(m.groupdict(), reference_year)
-            if ts is not None:
-                return ts
+            found = _from_match(m.groupdict(), reference_year)
+            if found is not None:
+                return found
     m = _UNIX.match(text)
     if m:
         frac = m.group("frac")
-        return int(m.group("s")) + (int(frac) / 10 ** len(frac) if frac else 0.0)
+        ts = int(m.group("s")) + (int(frac) / 10 ** len(frac) if frac else 0.0)
+        return ts, _marshal(ts)
     m = _UNIX_MS.match(text)
     if m:
-        return int(m.group("ms")) / 1000.0
+        ts = int(m.group("ms")) / 1000.0
+        return ts, _marshal(ts)
     return None
 
 
@@ -115,8 +121,8 @@ def parse_date(text: str, reference_year: int, layout_hint: str = "") -> tuple[s
     hit = _cache.get(key, False)
     if hit is not False:
         return hit
-    ts = _parse_uncached(text.strip(), reference_year) if text else None
-    out = None if ts is None else (_marshal(ts), ts)
+    found = _parse_uncached(text.strip(), reference_year) if text else None
+    out = None if found is None else (found[1], found[0])
     if len(_cache) > 8192:
         _cache.clear()
     _cache[key] = out

@@ -55,10 +55,11 @@ def item_file(hub: Path, index: HubIndex, kind: str, name: str) -> tuple[Path, s
     if name.endswith((".yaml", ".yml")):
         rel = name.removeprefix("./").lstrip("/")
         src = (hub / rel).resolve()
-        parts = Path(rel).parts
-        if not src.is_relative_to(hub) or not src.is_file() or len(parts) < 2 or parts[0] != kind:
+        parts = Path(rel).parts               # <kind>/[<stage>/]…/file, anywhere in the hub (a test's own copy)
+        at = parts.index(kind) if kind in parts[:-1] else -1
+        if not src.is_relative_to(hub) or not src.is_file() or at < 0:
             raise HubError(f"{kind}: {name!r} is not a {kind} file of the hub")
-        stage = [parts[1]] if kind != "scenarios" and len(parts) > 2 else []
+        stage = [parts[at + 1]] if kind != "scenarios" and len(parts) > at + 2 else []
         return src, "/".join([kind, *stage, src.name])
     item = index.get(kind, name)
     src = (hub / item.path).resolve()

@@ -34,6 +34,7 @@ class TestRun:
     missing_data: list[str] = field(default_factory=list)
     lines: list[LineTrace] = field(default_factory=list)
     alerts: int = 0
+    kinds: tuple[str, ...] = ()     # what it asserts on: "parser" unless ignore_parsers, "scenario" with scenarios
 
     @property
     def success(self) -> bool:
@@ -43,7 +44,7 @@ class TestRun:
         return {"name": self.name, "success": self.success, "error": self.error,
                 "parser": self.parser.to_dict() if self.parser else None,
                 "scenario": self.scenario.to_dict() if self.scenario else None,
-                "missing_data": self.missing_data, "alerts": self.alerts}
+                "missing_data": self.missing_data, "alerts": self.alerts, "kinds": list(self.kinds)}
 
 
 def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tuple[ParseCollector, Output]:
@@ -94,6 +95,7 @@ class HubTestRunner:
         run = TestRun(Path(test).name)
         try:
             cfg = read_config(Path(test))
+            run.kinds = (("parser",) if not cfg.ignore_parsers else ()) + (("scenario",) if cfg.scenarios else ())
             with tempfile.TemporaryDirectory(prefix="synsec-hubtest-") as tmp:
                 cfg_dir = Path(tmp) / "config"
                 installed = install_test(cfg, self.hub, self.index, cfg_dir, self.data_dirs)
