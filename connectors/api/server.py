@@ -23,6 +23,7 @@ from aiohttp import web
 
 from connectors.api.alert_input import Oversize
 from connectors.api.inputs import InputError, parse_json, validate
+from connectors.api.allowlists import AllowlistRoutes, AllowlistStore
 from connectors.api.machines import AlertWriter, MachineRoutes, MachineStore, Unauthorized, read_body
 from connectors.api.metrics import CONTENT_TYPE, Metrics
 from connectors.api.model import parse_ip, parse_network
@@ -67,6 +68,7 @@ class Backend:
     alerts: AlertReader
     machines: MachineStore | None = None      # with `alert_writer`: the machine routes are served
     alert_writer: AlertWriter | None = None
+    allowlists: AllowlistStore | None = None  # the /v1/allowlists routes are served
 
 
 class KeyCache:
@@ -344,11 +346,12 @@ class Handlers:
         n = self.backend.alerts.delete_alerts(alert_id=request.match_info["alert_id"])
         return json_reply({"nbDeleted": str(n)}) if n else message(404, "alert not found")
 
+    def either_auth(self, request: web.Request) -> str:
+        """A bouncer or machine key (`X-Api-Key`), else a machine's token: the caller's name."""
+        return self.auth(request) if "X-Api-Key" in request.headers else self.machine_auth(request)
+
     async def usage_metrics(self, request: web.Request) -> web.Response:
-        if "X-Api-Key" in request.headers:
-            self.auth(request)
-        else:
-            self.machine_auth(request)
+        self.either_auth(request)
         return await self.machines.usage_metrics(request)
 
     async def health(self, request: web.Request) -> web.Response:
@@ -387,6 +390,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
     app.router.add_get("/v1/alerts/{alert_id}", h.get_alert)
     app.router.add_delete("/v1/alerts", h.delete_alerts)
     app.router.add_delete("/v1/alerts/{alert_id}", h.delete_alert)
+    if backend.allowlists is not None:
+        AllowlistRoutes(backend.allowlists, h.either_auth, clock).install(app)
     app.router.add_get("/health", h.health)
     app.router.add_get("/metrics", h.prometheus)
     return app

@@ -129,6 +129,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     profiles = _profiles(flags) if broker is None else None     # decide on pushed alerts; their counts served
     if profiles is not None:
         profiles.history.source = store     # GetDecisionsCount & co answer from the store
+        profiles.allowlist = profiles.allowlist.with_source(store.allowlist_reader())
     keys = StoreWriter(store, profiles.counts if profiles is not None else None)
     metrics = Metrics()
     register_crowd_metrics(metrics, settings.state_dir)
@@ -144,11 +145,11 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
 
         alert_writer = TopicAlertWriter(store, writer, topic_name(topology, "alerts"))
         closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
-                               flags) + closers
+                               flags, store.allowlist_reader()) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
     app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys, machines=store,
-                             alert_writer=alert_writer), metrics=metrics,
+                             alert_writer=alert_writer, allowlists=store), metrics=metrics,
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
                      secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
                      token_ttl=token_ttl, cert_roles=cert_roles)
@@ -180,7 +181,7 @@ def _profiles(flags: dict):
 
 
 def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,
-                 pull_interval: float, flags: dict) -> list:
+                 pull_interval: float, flags: dict, allowlists=None) -> list:
     """With credentials: the crowd of a Kafka installation (alerts topic → signals, blocklist → decisions
     topic); the closers that stop it (the feed first)."""
     from connectors.api.topic_view import make_decisions_producer
@@ -198,6 +199,8 @@ def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, 
                                pattern_dirs=list(flags["pattern_dirs"]))
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
+    if allowlists is not None:          # the store's lists (ccscli allowlists) filter the pulled blocklist too
+        content.allowlist = content.allowlist.with_source(allowlists)
     codecs = Codecs(LocalRegistry())
     kwargs = broker.kafka_python_kwargs()
     crowd = start_crowd(state_dir, content, "synsec", share, push_interval, pull_interval, creds=creds, cti=False,

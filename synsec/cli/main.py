@@ -102,6 +102,12 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
     warn_content(built[1])
+    if not no_store:
+        from synsec.store import Store
+
+        _store = Store(settings.state_dir)      # its allowlists apply (read through their own connection)
+        use_store_allowlists(built[1], built[0].profiles, _store)
+        _store.close()
     try:
         result = _run_with_progress(run_replay, files, parse_labels(log_type, labels), opts, ref, built, output,
                                     workers)
@@ -118,6 +124,11 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         emit_json(result.to_dict())
     else:
         _print_human(result)
+
+
+def use_store_allowlists(content, profiles, store) -> None:
+    """The store's allowlists (`ccscli allowlists`) join allowlists.yaml for the profiles and the crowd's pull."""
+    content.allowlist = profiles.allowlist = content.allowlist.with_source(store.allowlist_reader())
 
 
 def _run_with_progress(run_replay, files, labels, opts, ref, built, output, workers):
@@ -285,6 +296,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     store = None if no_store else Store(settings.state_dir)
     if store is not None:
         engine.profiles.history.source = store     # GetDecisionsCount & co: the store and this run
+        use_store_allowlists(content, engine.profiles, store)
     inputs = Inputs(sources, engine.counts, saved=state.get("positions") or {},
                     saved_globs=tuple(state.get("globs") or ()), cursors=state.get("cursors") or {},
                     warn=lambda text: click.echo(f"warning: {text}", err=True))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime, timezone
 
 from synsec.content.spec import Doc, check_keys, get_bool, get_list, get_str
 from synsec.content.yamlload import kind_of, line_of, load_documents
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.errors import ErrorCollector, LoadError
+from synsec.engine.history import target
 from synsec.engine.profiles import AllowEntry, Allowlist, DecisionTemplate, Profile, Simulation
 
 __all__ = ["load_profiles", "load_simulation", "load_allowlists", "load_notification_names", "ON_ERROR"]
@@ -166,10 +166,9 @@ def load_allowlists(path: str, text: str, errors: ErrorCollector) -> Allowlist:
                 d = ld.item("items", i, item)
                 check_keys(d, {"value", "expiration", "description"})
                 value = get_str(d, "value", required=True) or ""
-                try:
-                    net = ipaddress.ip_network(value, strict=False)
-                except ValueError:
-                    d.error("value", f"invalid IP or CIDR {value!r}")
+                net = target(value)
+                if net is None:
+                    d.error("value", f"invalid IP or CIDR {value[:70]!r}")
                     continue
                 entries.append(AllowEntry(net, _expiry(d), get_str(d, "description", "") or ""))
     return Allowlist(tuple(entries))

@@ -14,7 +14,7 @@ import re
 
 from .errors import SynsecError
 
-__all__ = ["parse_duration", "check_seconds", "bounded_until", "seconds_text", "DurationError",
+__all__ = ["parse_duration", "parse_duration_with_days", "check_seconds", "bounded_until", "seconds_text", "DurationError",
            "MAX_DURATION", "MAX_DURATION_TEXT"]
 
 MAX_DURATION = 10 * 365 * 24 * 3600.0      # seconds
@@ -70,6 +70,19 @@ def parse_duration(text, *, allow_negative: bool = False) -> float:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     return check_seconds(sign * total, text, allow_negative=allow_negative)
+
+
+def parse_duration_with_days(text) -> float:
+    """CrowdSec's ParseDurationWithDays: a Go duration, optionally led by whole days (`7d`, `1d12h`)."""
+    if isinstance(text, str):
+        m = _DAYS.match(text.strip())
+        if m:
+            rest = text.strip()[m.end():]
+            return check_seconds(int(m.group(1)) * 86400.0 + (parse_duration(rest) if rest else 0.0), text)
+    return parse_duration(text)
+
+
+_DAYS = re.compile(r"([0-9]{1,6})d")
 
 
 def bounded_until(until: object, now: float) -> float | None:

@@ -9,17 +9,16 @@ take the alert's scope and value unless the profile names a scope. Time is the a
 from __future__ import annotations
 
 import hashlib
-import ipaddress
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol
 
 from synsec.engine.counters import CounterSet
 from synsec.engine.decisions import until_of
 from synsec.engine.durations import DurationError, parse_duration
-from synsec.engine.history import DecisionHistory
+from synsec.engine.history import DecisionHistory, covers, target
 from synsec.engine.model import Alert, Decision
 
-__all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "ProfileEngine",
+__all__ = ["DecisionTemplate", "Profile", "Simulation", "Allowlist", "AllowEntry", "AllowlistSource", "ProfileEngine",
            "alert_id"]
 
 
@@ -60,22 +59,37 @@ class AllowEntry:
     description: str = ""
 
 
+class AllowlistSource(Protocol):
+    """Read-only allowlists kept elsewhere (the store's `ccscli allowlists`): the live entry over a value."""
+
+    def match(self, value: str, now: float) -> AllowEntry | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Allowlist:
+    """The one allowlist: the entries of allowlists.yaml, then those of its `sources` (the store's lists)."""
+
     entries: tuple[AllowEntry, ...] = ()
+    sources: tuple[AllowlistSource, ...] = ()
 
     def match(self, value: str, now: float) -> AllowEntry | None:
-        """The live entry covering `value` (an IP or a range) at event time `now`, if any."""
-        try:
-            net = ipaddress.ip_network(value, strict=False)
-        except ValueError:
+        """The live entry covering `value` (an IP or a range; IPv4-mapped IPv6 as IPv4) at time `now`, if any."""
+        net = target(value) if isinstance(value, str) else None
+        if net is None:
             return None
         for entry in self.entries:
             if entry.expires is not None and entry.expires <= now:
                 continue
-            if entry.network.version == net.version and net.subnet_of(entry.network):
+            if covers(entry.network, net):
                 return entry
+        for source in self.sources:
+            found = source.match(value, now)
+            if found is not None:
+                return found
         return None
+
+    def with_source(self, source: AllowlistSource) -> "Allowlist":
+        return replace(self, sources=(*self.sources, source))
 
 
 def alert_id(alert: Alert) -> str:

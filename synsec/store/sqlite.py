@@ -16,6 +16,7 @@ from pathlib import Path
 
 from synsec.engine.decisions import until_of
 from synsec.engine.model import Alert, Decision
+from synsec.store.allowlists import ALLOWLISTS_SCHEMA, AllowlistReader, AllowlistTable
 from synsec.store.decision_history import DecisionHistoryTable
 from synsec.store.bouncers import BOUNCERS_INDEX, BOUNCERS_SCHEMA, BouncerTable
 from synsec.store.alert_filter import AlertFilter
@@ -87,7 +88,7 @@ def _migrate(db: sqlite3.Connection) -> None:
         for col, typ in _NEW_COLUMNS.items():
             if col not in have:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
-        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA)
+        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA + ALLOWLISTS_SCHEMA)
         if "machine_id" not in {row[1] for row in db.execute("PRAGMA table_info(alerts)")}:
             db.execute("ALTER TABLE alerts ADD COLUMN machine_id TEXT")
         if "key_id" not in {row[1] for row in db.execute("PRAGMA table_info(bouncers)")}:
@@ -102,7 +103,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
 
 
-class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable):
+class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable, AllowlistTable):
     def __init__(self, state_dir: str | Path):
         self.dir = private_dir(state_dir)
         self.path = private_file(self.dir / "synsec.db")
@@ -116,6 +117,10 @@ class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable):
 
     def close(self) -> None:
         self.db.close()
+
+    def allowlist_reader(self) -> AllowlistReader:
+        """The allowlists of this store, read from any thread (an engine allowlist source)."""
+        return AllowlistReader(self.path)
 
     def add(self, alerts: list[Alert], decisions: list[Decision], now: float | None = None,
             machine_id: str | None = None) -> None:

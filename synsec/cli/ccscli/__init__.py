@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from synsec.cli.ccscli import (alerts, bouncers, capi, content, crowd, decisions, explain, hub, hubtest, machines,
-                               metrics)
+from synsec.cli.ccscli import (alerts, allowlists, bouncers, capi, content, crowd, decisions, explain, hub, hubtest,
+                               machines, metrics)
 
 __all__ = ["main", "ccscli"]
 
@@ -33,7 +33,8 @@ def version() -> None:
     click.echo(f"ccscli (synsec) {package_version('synsec')}")
 
 
-for module in (decisions, alerts, bouncers, machines, content, hub, hubtest, explain, metrics, capi, crowd):
+for module in (decisions, alerts, allowlists, bouncers, machines, content, hub, hubtest, explain, metrics, capi,
+               crowd):
     for command in module.COMMANDS:
         ccscli.add_command(command)
 

@@ -106,10 +106,12 @@ def _add(settings, inputs, output) -> None:
 @click.option("-d", "--duration", default="4h", show_default=True, help="Go duration (4h, 30m, 1h30m).")
 @click.option("-t", "--type", "dtype", default="ban", show_default=True, help="Decision type (ban, captcha…).")
 @click.option("-R", "--reason", help="Reason, shown as the decision's scenario.")
+@click.option("-B", "--bypass-allowlist", "bypass", is_flag=True,
+              help="Add the decision even if an allowlist holds the value.")
 @output_option
 @click.pass_obj
-def add(settings, ip, range_, duration, dtype, reason, output) -> None:
-    """Add a decision on an IP or a range (origin `ccscli`)."""
+def add(settings, ip, range_, duration, dtype, reason, bypass, output) -> None:
+    """Add a decision on an IP or a range (origin `ccscli`); refused on an allowlisted value unless -B."""
     from connectors.api.inputs import InputError, validate
 
     if bool(ip) == bool(range_):
@@ -120,7 +122,29 @@ def add(settings, ip, range_, duration, dtype, reason, output) -> None:
         inputs = [validate(item, origin=_ORIGIN)]
     except InputError as err:
         raise click.ClickException(str(err)) from None
+    if not bypass:
+        reasons = _allowlisted_by(settings, inputs[0].value)
+        if reasons:
+            raise click.ClickException(f"{inputs[0].value} is allowlisted by {', '.join(reasons)}; use "
+                                       "--bypass-allowlist to add the decision anyway")
     _add(settings, inputs, output)
+
+
+def _allowlisted_by(settings, value: str) -> list[str]:
+    """Why the store (or the API) allowlists `value`, as cscli asks the LAPI before adding a decision."""
+    from urllib.parse import quote
+
+    client = _client(settings)
+    if client is not None:
+        found = _call(client.request, "GET", f"/v1/allowlists/check/{quote(value, safe='')}")
+        return [found["reason"]] if found.get("allowlisted") else []
+    from synsec.store import Store
+
+    store = Store(settings.state_dir)
+    try:
+        return store.allowlisted_by(value, time.time())
+    finally:
+        store.close()
 
 
 @decisions.command("import")

@@ -5,9 +5,9 @@ CrowdsecCTI asks the ExprContext's lookup, which the runner points at the local 
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timedelta, timezone
 
+from ..durations import DurationError, parse_duration_with_days
 from .builtins import parse_go_duration
 from .gofmt import sprintf
 from .registry import helper
@@ -177,19 +177,13 @@ def get_active_decisions_time_left(ctx, value) -> timedelta:
 
 
 def _since_seconds(since) -> float | None:
-    """CrowdSec's ParseDurationWithDays: a Go duration, optionally led by whole days (`7d`, `1d12h`)."""
+    """CrowdSec's ParseDurationWithDays (`7d`, `1d12h`, any Go duration); None when it does not parse."""
     if isinstance(since, timedelta):
         return since.total_seconds()
-    if not isinstance(since, str):
-        return None
-    days, _, rest = since.partition("d") if _DAYS.match(since) else ("0", "", since)
     try:
-        return int(days) * 86400.0 + (parse_go_duration(rest).total_seconds() if rest else 0.0)
-    except ValueError:
+        return parse_duration_with_days(since)
+    except DurationError:
         return None
-
-
-_DAYS = re.compile(r"^[0-9]{1,6}d")
 
 
 # --- helpers that would need the network, a clock or a database: registered, deterministic, no I/O ---
