@@ -66,3 +66,17 @@ def test_geoip_unknown_or_invalid(dbs):
         assert ENRICHERS["GeoIpCity"](value, Event(), ctx) == {}
         assert ENRICHERS["GeoIpASN"](value, Event(), ctx) == {}
     assert ENRICHERS["GeoIpCity"]("203.0.113.7", Event(), EnrichContext()) == {}
+
+
+@pytest.mark.parametrize("text,layout,expected", [
+    ("08/02/2023, 7:32:47 PM", "01/02/2006, 3:04:05 PM", "2023-08-02T19:32:47Z"),
+    ("0613 10:22:21.684962", "0102 15:04:05", "2026-06-13T10:22:21.684962Z"),     # no year: the reference year
+    ("221128 14:49:17", "060102 15:04:05", "2022-11-28T14:49:17Z"),
+    ("2023-04-06 09:05:54.991-0700", "2006-01-02 15:04:05.000-0700", "2023-04-06T09:05:54.991-07:00"),
+    ("Mon Nov  2 10:00:01 2026", "Mon Jan _2 15:04:05 2006", "2026-11-02T10:00:01Z"),
+    ("2023-04-06 09:05:54,123456789", "2006-01-02 15:04:05,999999999", "2023-04-06T09:05:54.123456789Z"),
+    ("2026-11-22T10:00:01+01:00", "01/02/2006", "2026-11-22T10:00:01+01:00"),    # layout fails: the usual ones
+])
+def test_parse_date_with_the_events_go_layout(text, layout, expected):
+    """evt.StrTimeFormat (a Go layout) is tried first, as CrowdSec's ParseDate does."""
+    assert parse_date(text, 2026, layout)[0] == expected

@@ -11,6 +11,8 @@ from __future__ import annotations
 import calendar
 import re
 
+from synsec.engine.enrichers.golayout import hour_of, layout_regex
+
 __all__ = ["parse_date", "MONTHS"]
 
 MONTHS = {m: i for i, m in enumerate(
@@ -115,13 +117,23 @@ def _parse_uncached(text: str, reference_year: int) -> tuple[float, str] | None:
     return None
 
 
+def _parse_with_layout(text: str, layout: str, reference_year: int) -> tuple[float, str] | None:
+    """`text` read with the Go layout `layout` (the event's StrTimeFormat), or None."""
+    regex = layout_regex(layout)
+    m = regex.fullmatch(text) if regex is not None else None
+    return _from_match(hour_of(m.groupdict()), reference_year) if m else None
+
+
 def parse_date(text: str, reference_year: int, layout_hint: str = "") -> tuple[str, float] | None:
-    """(MarshaledTime, epoch seconds) for a date in any CrowdSec layout, or None."""
+    """(MarshaledTime, epoch seconds) for a date in any CrowdSec layout, or None. `layout_hint`
+    (evt.StrTimeFormat, a Go layout) is tried first, as CrowdSec's ParseDate tries it."""
     key = (text, reference_year, layout_hint)
     hit = _cache.get(key, False)
     if hit is not False:
         return hit
-    found = _parse_uncached(text.strip(), reference_year) if text else None
+    text = text.strip() if text else ""
+    found = _parse_with_layout(text, layout_hint, reference_year) if text and layout_hint else None
+    found = found or (_parse_uncached(text, reference_year) if text else None)
     out = None if found is None else (found[1], found[0])
     if len(_cache) > 8192:
         _cache.clear()
