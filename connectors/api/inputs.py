@@ -54,11 +54,17 @@ def _no_constant(name: str):
 
 
 def parse_json(raw: bytes | str) -> object:
-    """A request body or import file as JSON: UTF-8, no NaN/Infinity, no number of more than 4300 digits,
-    not nested beyond the interpreter's recursion limit — each an InputError, never a crash."""
+    """A request body or import file as JSON: UTF-8, no NaN/Infinity, no number of more than 4300 digits, no
+    lone surrogate escape (`"\\ud800"`), not nested beyond the interpreter's recursion limit — each an
+    InputError, never a crash."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant)
+        if "\\ud" in text or "\\uD" in text:      # an escaped surrogate: a lone one is no character
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return data
+    except UnicodeEncodeError:
+        raise InputError("invalid JSON: a string holds a lone surrogate (\\ud800-\\udfff)") from None
     except UnicodeDecodeError:
         raise InputError("body is not UTF-8") from None
     except RecursionError:
