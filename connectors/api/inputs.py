@@ -21,7 +21,9 @@ __all__ = ["DecisionInput", "InputError", "validate", "parse_import", "parse_jso
 
 DEFAULTS = {"duration": "4h", "type": "ban", "scope": "Ip", "reason": "manual 'ban' from ccscli",
             "origin": "ccscli"}
-_SCOPES = {"ip": "Ip", "range": "Range"}
+_SCOPES = {"ip": "Ip", "range": "Range", "country": "Country", "as": "AS"}
+_CUSTOM_SCOPE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")      # no colon: the decisions topic key is scope:value
+_MAX_VALUE = 256
 _TYPE_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 _MAX_TEXT = 1024                                         # per field: a reason is a sentence, not a file
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")            # would garble logs and ccscli's tables
@@ -88,8 +90,31 @@ def _text(item: dict, key: str, pre: str, default: str = "") -> str:
     return value
 
 
+def _scope(text: str, pre: str) -> str:
+    """Ip, Range, Country, AS (any case), or a custom scope name (kept as given)."""
+    scope = _SCOPES.get(text.lower())
+    if scope is None and not _CUSTOM_SCOPE.fullmatch(text):
+        raise InputError(f"{pre}invalid scope {text[:70]!r} (Ip, Range, Country, AS, or a custom name of "
+                         "letters, digits, _ . -)")
+    return scope or text
+
+
 def _value(scope: str, text: str, pre: str) -> str:
-    """The canonical text of an Ip or Range value (`connectors.api.model.parse_ip`/`parse_network`)."""
+    """The canonical text of a value: an Ip or Range (`connectors.api.model.parse_ip`/`parse_network`), a Country
+    (ISO 3166 alpha-2, upper case), an AS number (`AS` prefix dropped), or any other scope's text."""
+    if scope == "Country":
+        if len(text) != 2 or not text.isascii() or not text.isalpha():
+            raise InputError(f"{pre}invalid country {text[:70]!r}: two letters (ISO 3166-1 alpha-2)")
+        return text.upper()
+    if scope == "AS":
+        digits = text[2:] if text[:2].upper() == "AS" else text
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 10 and int(digits) <= 4294967295):
+            raise InputError(f"{pre}invalid AS number {text[:70]!r}")
+        return str(int(digits))
+    if scope not in ("Ip", "Range"):
+        if len(text) > _MAX_VALUE or any(c.isspace() for c in text):
+            raise InputError(f"{pre}invalid {scope} value {text[:70]!r}: at most {_MAX_VALUE} characters, no spaces")
+        return text
     try:
         return str(parse_ip(text) if scope == "Ip" else parse_network(text, strict=True))
     except ValueError as err:
@@ -109,9 +134,7 @@ def validate(item: dict, where: str = "", origin: str = "ccscli") -> DecisionInp
     if not value:
         raise InputError(f"{pre}missing value")
     scope_text = _text(item, "scope", pre, DEFAULTS["scope"])
-    scope = _SCOPES.get(scope_text.lower())
-    if scope is None:
-        raise InputError(f"{pre}unsupported scope {scope_text!r} (Ip or Range)")
+    scope = _scope(scope_text, pre)
     value = _value(scope, value, pre)
     dtype = _text(item, "type", pre, DEFAULTS["type"]).strip().lower()
     if not dtype or not set(dtype) <= _TYPE_OK:

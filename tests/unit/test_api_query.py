@@ -135,13 +135,26 @@ def test_filters_apply_to_stream(env):
     ({"value": "10.0.0.0/33", "scope": "range"}, "invalid range"), ({"value": "1.2.3.4", "duration": "4"},
                                                                     "invalid duration"),
     ({"value": "1.2.3.4", "duration": "-1h"}, "negative"), ({"value": "1.2.3.4", "scope": "Country"},
-                                                             "unsupported scope"),
+                                                             "invalid country"),
+    ({"value": "FRA", "scope": "country"}, "invalid country"), ({"value": "AS99999999999", "scope": "AS"},
+                                                                 "invalid AS number"),
+    ({"value": "x", "scope": "user:name"}, "invalid scope"), ({"value": "a b", "scope": "username"}, "no spaces"),
+    ({"value": "x" * 300, "scope": "username"}, "at most 256"),
     ({"value": ""}, "missing value"), ({"value": "1.2.3.4", "colour": "red"}, "unknown field"),
 ])
 def test_invalid_decision_inputs_are_rejected(item, message):
     """ccscli decisions with bad IPs, ranges, durations or scopes are refused with a clear error."""
     with pytest.raises(InputError, match=message):
         validate(item)
+
+
+def test_decision_inputs_of_every_scope_are_normalised():
+    """Country in upper case, AS without its prefix, custom scopes kept as given; Ip and Range as before."""
+    got = [(d.scope, d.value) for d in (validate({"value": "fr", "scope": "country"}),
+                                        validate({"value": "as13335", "scope": "As"}),
+                                        validate({"value": "alice@example.org", "scope": "username"}),
+                                        validate({"value": "2001:DB8::/32", "scope": "range"}))]
+    assert got == [("Country", "FR"), ("AS", "13335"), ("username", "alice@example.org"), ("Range", "2001:db8::/32")]
 
 
 def test_import_validates_every_entry_before_any():

@@ -33,17 +33,28 @@ def decisions() -> None:
 @click.option("--ip", "value", help="Only decisions for this value (over the API: and ranges containing it).")
 @click.option("--scenario")
 @click.option("--origin")
+@click.option("-r", "--range", "range_", help="Only decisions on ranges holding this range (--contained: inside it).")
+@click.option("--contained", is_flag=True, help="With --range: the decisions on IPs and ranges inside it.")
+@click.option("-t", "--type", "dtype", help="Only decisions of this type (ban, captcha…).")
+@click.option("--since", help="Only decisions taken in the last DURATION (4h, 7d) (store only).")
+@click.option("--until", help="Only decisions taken more than DURATION ago (store only).")
+@click.option("--no-simu", is_flag=True, help="Leave simulated decisions out (store only; the API has none).")
 @click.option("--limit", type=int, default=0)
 @output_option
 @click.pass_obj
-def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
+def list_(settings, show_all, value, scenario, origin, range_, contained, dtype, since, until, no_simu, limit,
+          output) -> None:
     """List active decisions."""
     client = _client(settings)
     now = time.time()
+    if contained and not range_:
+        raise click.UsageError("--contained needs --range")
     if client is not None:
-        if show_all:
-            raise click.UsageError("--all reads the embedded store; the API serves active decisions only")
-        params = {"ip": value, "scenarios_containing": scenario, "origins": origin}
+        if show_all or since or until or no_simu:
+            raise click.UsageError("--all, --since, --until and --no-simu read the embedded store; the API serves "
+                                   "active decisions only")
+        params = {"ip": value, "scenarios_containing": scenario, "origins": origin, "type": dtype, "range": range_,
+                  **({"contains": "false"} if contained else {})}
         rows = _call(client.request, "GET", "/v1/decisions", params) or []
         rows = rows[:limit] if limit else rows
         if output == "json":
@@ -54,8 +65,11 @@ def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
     from synsec.store import Store
 
     store = Store(settings.state_dir)
-    rows = store.decisions(active_only=not show_all, value=value, scenario=scenario, origin=origin, limit=limit)
+    rows = store.decisions(active_only=not show_all, value=value, scenario=scenario, origin=origin)
     store.close()
+    rows = _filtered(rows, now, dtype=dtype, since=since, until=until, no_simu=no_simu, range_=range_,
+                     contained=contained)
+    rows = rows[:limit] if limit else rows
     for r in rows:     # rows written before durations were bounded: no NaN/Infinity in JSON or the table
         r["until"] = bounded_until(r["until"], now)
         r["duration"] = bounded_until(r["duration"], 0.0)
@@ -64,6 +78,36 @@ def list_(settings, show_all, value, scenario, origin, limit, output) -> None:
         return
     _table(rows, lambda r: (r["id"], f"{max(0, int((r['until'] or now) - now))}s"
                             if r["deleted_at"] is None else "deleted", r["alert_id"]))
+
+
+def _filtered(rows: list[dict], now: float, *, dtype, since, until, no_simu, range_, contained) -> list[dict]:
+    """cscli's list filters over store rows: type, taken since/until DURATION ago, no simulated, by range."""
+    from synsec.engine.durations import DurationError, parse_duration_with_days
+    from synsec.engine.history import covers, target
+
+    bounds = {}
+    for name, text in (("--since", since), ("--until", until)):
+        if text:
+            try:
+                bounds[name] = now - parse_duration_with_days(text)
+            except DurationError as err:
+                raise click.BadParameter(str(err), param_hint=name) from None
+    net = target(range_) if range_ else None
+    if range_ and net is None:
+        raise click.BadParameter(f"{range_[:70]!r} is not an IP or CIDR range", param_hint="--range")
+
+    def keep(r: dict) -> bool:
+        if (dtype and r["type"] != dtype) or (no_simu and r["simulated"]):
+            return False
+        created = r["created_at"] or 0.0
+        if created < bounds.get("--since", created) or created > bounds.get("--until", created):
+            return False
+        if net is None:
+            return True
+        mine = target(r["value"]) if r["scope"].lower() in ("ip", "range") else None
+        return mine is not None and (covers(net, mine) if contained else covers(mine, net))
+
+    return [r for r in rows if keep(r)]
 
 
 def _table(rows, extra) -> None:
@@ -103,6 +147,8 @@ def _add(settings, inputs, output) -> None:
 @decisions.command("add")
 @click.option("-i", "--ip", help="Source IP (IPv4 or IPv6).")
 @click.option("-r", "--range", "range_", help="Source range (CIDR, e.g. 192.0.2.0/24).")
+@click.option("-v", "--value", help="A value of --scope (Country: FR; AS: 12345; a custom scope: any text).")
+@click.option("--scope", default="Ip", show_default=True, help="Scope of --value: Ip, Range, Country, AS or custom.")
 @click.option("-d", "--duration", default="4h", show_default=True, help="Go duration (4h, 30m, 1h30m).")
 @click.option("-t", "--type", "dtype", default="ban", show_default=True, help="Decision type (ban, captcha…).")
 @click.option("-R", "--reason", help="Reason, shown as the decision's scenario.")
@@ -110,19 +156,20 @@ def _add(settings, inputs, output) -> None:
               help="Add the decision even if an allowlist holds the value.")
 @output_option
 @click.pass_obj
-def add(settings, ip, range_, duration, dtype, reason, bypass, output) -> None:
-    """Add a decision on an IP or a range (origin `ccscli`); refused on an allowlisted value unless -B."""
+def add(settings, ip, range_, value, scope, duration, dtype, reason, bypass, output) -> None:
+    """Add a decision on an IP, a range or a value of any scope (origin `ccscli`); refused on an allowlisted IP
+    or range unless -B."""
     from connectors.api.inputs import InputError, validate
 
-    if bool(ip) == bool(range_):
-        raise click.UsageError("give exactly one of --ip or --range")
-    item = {"value": ip or range_, "scope": "Ip" if ip else "Range", "duration": duration, "type": dtype,
-            "reason": reason or f"manual '{dtype}' from ccscli"}
+    if sum(map(bool, (ip, range_, value))) != 1:
+        raise click.UsageError("give exactly one of --ip, --range or --value")
+    item = {"value": ip or range_ or value, "scope": "Ip" if ip else "Range" if range_ else scope,
+            "duration": duration, "type": dtype, "reason": reason or f"manual '{dtype}' from ccscli"}
     try:
         inputs = [validate(item, origin=_ORIGIN)]
     except InputError as err:
         raise click.ClickException(str(err)) from None
-    if not bypass:
+    if not bypass and inputs[0].scope in ("Ip", "Range"):
         reasons = _allowlisted_by(settings, inputs[0].value)
         if reasons:
             raise click.ClickException(f"{inputs[0].value} is allowlisted by {', '.join(reasons)}; use "
