@@ -131,3 +131,20 @@ def test_list_explain_and_coverage():
     covered = {i["name"] for i in cov["parsers"]["items"] if i["tests"]}
     assert {"synsec/sshd-logs", "synsec/nginx-logs"} <= covered
     assert "synsec/ssh-bf" in {i["name"] for i in cov["scenarios"]["items"] if i["tests"]}
+
+
+def test_overflows_are_sorted_and_keyed_as_cscli_reads_them():
+    """Overflows sort by scenario then sources, descending (cscli's LoadScenarioDump); a source is keyed by its IP
+    even once a postoverflow made it a range; alert events answer GetMeta."""
+    from synsec.engine.model import Alert, Source
+    from synsec.runner.hubtest.results import scenario_results
+
+    def alert(scenario, ip, scope="Ip", value=None):
+        return Alert(Scenario=scenario, Source=Source(Scope=scope, Value=value or ip, IP=ip), EventsCount=1,
+                     StartAt=0.0, StopAt=0.0, Events=[{"timestamp": 0.0, "meta": {"source_ip": ip}}])
+
+    out = scenario_results([alert("a/x", "1.2.3.4"), alert("a/x", "1.2.3.9"), alert("b/y", "1.2.3.1"),
+                            alert("a/x", "2001:0db8::1", "Range", "2001:db8::/64")])
+    assert [e.Overflow.GetSources() for e in out] == [["1.2.3.1"], ["2001:0db8::1"], ["1.2.3.9"], ["1.2.3.4"]]
+    assert out[1].Overflow.Sources["2001:0db8::1"].GetValue() == "2001:db8::/64"
+    assert out[0].Overflow.Alert.Events[0].GetMeta("source_ip") == "1.2.3.1"

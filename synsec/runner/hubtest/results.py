@@ -85,7 +85,7 @@ def _overflow(alert: Alert) -> Event:
     src = alert.Source
     view = dataclasses.replace(alert, Events=[_alert_event(e) for e in alert.Events])
     evt = Event(Line(""), type_=OVFLW)
-    evt.Overflow = RuntimeAlert(Alert=view, Sources={src.Value or src.IP: src})
+    evt.Overflow = RuntimeAlert(Alert=view, Sources={src.IP or src.Value: src})   # CrowdSec keys by the IP
     evt.ts = alert.StopAt
     return evt
 
