@@ -15,7 +15,8 @@ from synsec.content.datafiles import read_data_file
 from synsec.content.parsers import compile_parser_docs, data_entries, read_parser_docs
 from synsec.content.patterns import pattern_files
 from synsec.engine.grok import PatternLibrary
-from synsec.content.profiles import load_allowlists, load_notification_names, load_profiles, load_simulation
+from synsec.content.notifications import load_notifications
+from synsec.content.profiles import load_allowlists, load_profiles, load_simulation
 from synsec.content.yamlload import read_content_file
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.parser import ParserPipeline, Stage
@@ -44,7 +45,7 @@ class Content:
     parser_nodes: list = field(default_factory=list)
     postoverflow_nodes: list = field(default_factory=list)
     skipped: list = field(default_factory=list)      # "path:line: not loaded: …" (missing data files, when skipped)
-    notifications: frozenset = frozenset()           # names of the notification files (notifications/*.yaml)
+    notifications: dict = field(default_factory=dict)  # name → NotificationSpec (notifications/*.yaml)
 
     def warnings(self) -> list[str]:
         """What the runners print once at start: profiles naming notifications, which are not delivered yet."""
@@ -178,8 +179,8 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
     profiles_file, simulation_file, allowlists_file = (optional(n) for n in
                                                        ("profiles.yaml", "simulation.yaml", "allowlists.yaml"))
     notification_files = read_files(find_yaml(root / "notifications", errors), errors)
-    notification_names = load_notification_names(notification_files, errors)
-    profiles = load_profiles(*profiles_file, ctx, errors, notification_names) if profiles_file else []
+    notifications = load_notifications(notification_files, errors)
+    profiles = load_profiles(*profiles_file, ctx, errors, frozenset(notifications)) if profiles_file else []
     simulation = load_simulation(*simulation_file, errors) if simulation_file else Simulation()
     allowlist = load_allowlists(*allowlists_file, errors) if allowlists_file else Allowlist()
     if own:
@@ -188,5 +189,5 @@ def load_content(config_dir: str | Path, *, data_dirs: list | tuple = (), patter
         parsers=_stages(parser_nodes), postoverflows=_stages(post_nodes), scenarios=scenarios,
         profiles=profiles, simulation=simulation, allowlist=allowlist, expr_ctx=ctx, config_dir=root,
         parser_nodes=parser_nodes, postoverflow_nodes=post_nodes, skipped=skipped,
-        notifications=notification_names)
+        notifications=notifications)
 

@@ -11,7 +11,7 @@ from synsec.engine.errors import ErrorCollector, LoadError
 from synsec.engine.history import target
 from synsec.engine.profiles import AllowEntry, Allowlist, DecisionTemplate, Profile, Simulation
 
-__all__ = ["load_profiles", "load_simulation", "load_allowlists", "load_notification_names", "ON_ERROR"]
+__all__ = ["load_profiles", "load_simulation", "load_allowlists", "ON_ERROR"]
 
 PROFILE_KEYS = frozenset({"name", "debug", "filters", "decisions", "duration_expr", "notifications",
                           "on_success", "on_failure", "on_error"})
@@ -87,26 +87,6 @@ def _notifications(doc: Doc, known: frozenset | None) -> tuple[str, ...]:
             continue
         out.append(name)
     return tuple(out)
-
-
-def load_notification_names(files: list[tuple[str, str]], errors: ErrorCollector) -> frozenset:
-    """The `name` of every document of the notification files (CrowdSec's notifications/*.yaml)."""
-    names = set()
-    for path, text in files:
-        try:
-            docs = list(load_documents(text, path))
-        except LoadError as err:
-            errors.add(err)
-            continue
-        for line, data in docs:
-            doc = Doc(data if isinstance(data, dict) else {}, path, "", errors, line)
-            if not isinstance(data, dict):
-                doc.error("(document)", f"expected a mapping with name and type, got {kind_of(data)}")
-                continue
-            name = get_str(doc, "name", required=True)
-            if name:
-                names.add(name)
-    return frozenset(names)
 
 
 def load_profiles(path: str, text: str, expr_ctx, errors: ErrorCollector,

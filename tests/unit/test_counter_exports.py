@@ -102,7 +102,7 @@ def content(tmp_path_factory) -> Path:
     (base / "profiles.yaml").write_text(PROFILES.replace("on_success: break\n",
                                                          "notifications: [http_default]\non_success: break\n"))
     (base / "notifications").mkdir()
-    (base / "notifications" / "http.yaml").write_text("type: http\nname: http_default\n")
+    (base / "notifications" / "http.yaml").write_text("type: http\nname: http_default\nurl: http://127.0.0.1:9/\n")
     (base / "allowlists.yaml").write_text("name: office\nitems:\n  - value: 198.51.100.44\n")
     return base
 

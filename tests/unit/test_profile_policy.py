@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from synsec.cli.main import cli
 from synsec.content.loader import load_content
-from synsec.content.profiles import load_notification_names, load_profiles
+from synsec.content.notifications import load_notifications
+from synsec.content.profiles import load_profiles
 from synsec.engine.errors import ErrorCollector, LoadErrors
 from synsec.engine.expr import ExprContext
 from synsec.engine.model import Alert, Source
@@ -77,7 +78,7 @@ def test_notifications_are_checked_counted_and_warned(tmp_path):
         load_content(content)
     assert "profiles.yaml:7" in str(err.value) and "no notification named 'slack_default'" in str(err.value)
     (content / "notifications").mkdir()
-    (content / "notifications" / "slack.yaml").write_text("type: slack\nname: slack_default\n")
+    (content / "notifications" / "slack.yaml").write_text("type: slack\nname: slack_default\nwebhook: http://127.0.0.1:9/x\n")
     loaded = load_content(content)
     assert loaded.profiles[0].notifications == ("slack_default",)
     assert "not delivered yet" in loaded.warnings()[0]
@@ -94,6 +95,6 @@ def test_notifications_are_checked_counted_and_warned(tmp_path):
 def test_notification_files_need_names():
     """A notification document without `name` is an error naming its file."""
     errors = ErrorCollector()
-    assert load_notification_names([("n/http.yaml", "type: http\n"), ("n/ok.yaml", "name: a\ntype: http\n")],
-                                   errors) == frozenset({"a"})
+    assert set(load_notifications([("n/http.yaml", "type: http\nurl: http://127.0.0.1/\n"),
+                                   ("n/ok.yaml", "name: a\ntype: http\nurl: http://127.0.0.1/\n")], errors)) == {"a"}
     assert len(errors.errors) == 1 and "n/http.yaml" in str(errors.errors[0])
