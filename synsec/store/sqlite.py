@@ -205,6 +205,16 @@ class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable, Allo
                 self.db.execute(f"DELETE FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return len(ids)
 
+    def flush_alerts(self, *, max_items: int, max_age: float, now: float) -> int:
+        """Delete alerts stored before `now - max_age` (0: none by age), then all but the newest `max_items`
+        (0: no limit); their decisions stay. How many were deleted."""
+        with self.db:
+            n = self.db.execute("DELETE FROM alerts WHERE created_at < ?", (now - max_age,)).rowcount if max_age else 0
+            if max_items:
+                n += self.db.execute("DELETE FROM alerts WHERE id NOT IN (SELECT id FROM alerts ORDER BY created_at "
+                                     "DESC, id LIMIT ?)", (max_items,)).rowcount
+        return n
+
     def alert_counts(self) -> dict[str, int]:
         """{scenario: stored alerts}."""
         return dict(self.db.execute("SELECT scenario, COUNT(*) FROM alerts GROUP BY scenario").fetchall())

@@ -39,3 +39,40 @@ def test_decisions_add_any_scope_and_list_filters(tmp_path):
     assert "198.51.100.7" in _values(state) and "198.51.100.7" not in _values(state, "--no-simu")
     assert "needs --range" in ccs(state, "decisions", "list", "--contained", code=2)
     assert "invalid duration" in ccs(state, "decisions", "list", "--since", "soon", code=2)
+
+
+def test_simulation_enable_disable_status(tmp_path):
+    """cscli's rules: per scenario (exclusions invert the global switch), --global clears the exclusions; the
+    file written is what the loader reads."""
+    from synsec.content.profiles import load_simulation
+    from synsec.engine.errors import ErrorCollector
+
+    config = tmp_path / "config"
+    config.mkdir()
+    sim = ["--config-dir", str(config), "simulation"]
+    ccs(tmp_path, *sim, "enable", "synsec/ssh-bf")
+    assert "already enabled" in ccs(tmp_path, *sim, "enable", "synsec/ssh-bf")
+    assert "simulated: synsec/ssh-bf" in ccs(tmp_path, *sim, "status")
+    ccs(tmp_path, *sim, "enable", "--global")
+    ccs(tmp_path, *sim, "disable", "synsec/http-probing")
+    loaded = load_simulation("s", (config / "simulation.yaml").read_text(), ErrorCollector())
+    assert loaded.is_simulated("synsec/ssh-bf") and not loaded.is_simulated("synsec/http-probing")
+    assert "not simulated: synsec/http-probing" in ccs(tmp_path, *sim, "status")
+    ccs(tmp_path, *sim, "disable", "--global")
+    assert ccs(tmp_path, *sim, "status").strip().endswith("global simulation: disabled")
+    assert "not both" in ccs(tmp_path, *sim, "enable", "x", "--global", code=2)
+
+
+def test_alerts_flush_by_age_and_count(tmp_path):
+    """`alerts flush` deletes alerts stored longer ago than --max-age, then keeps the newest --max-items."""
+    from synsec.engine.model import Alert, Source
+
+    store = Store(tmp_path)
+    for i, at in enumerate([100.0, 1e12, 1e12 + 1, 1e12 + 2]):
+        store.add([Alert("s/x", Source(Value=f"192.0.2.{i}"), 1, 0.0, float(i), UUID=f"a{i}")], [], now=at)
+    store.close()
+    assert "1 alert(s) flushed" in ccs(tmp_path, "alerts", "flush", "--max-items", "0")
+    assert "1 alert(s) flushed" in ccs(tmp_path, "alerts", "flush", "--max-items", "2", "--max-age", "0s")
+    store = Store(tmp_path)
+    assert sorted(a["source"]["value"] for a in store.alerts()) == ["192.0.2.2", "192.0.2.3"]
+    store.close()

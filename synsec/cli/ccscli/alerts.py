@@ -86,6 +86,25 @@ def _path_id(alert_id: str) -> str:
     return urllib.parse.quote(alert_id, safe="")
 
 
+@alerts.command("flush")
+@click.option("--max-items", type=click.IntRange(0), default=5000, show_default=True,
+              help="Keep at most this many alerts (the newest); 0: no limit.")
+@click.option("--max-age", default="7d", show_default=True, help="Delete alerts stored longer ago (7d, 12h).")
+@click.pass_obj
+def flush(settings, max_items, max_age) -> None:
+    """Delete old alerts from the embedded store, as CrowdSec's flush (their decisions stay)."""
+    import time
+
+    from synsec.engine.durations import DurationError, parse_duration_with_days
+
+    try:
+        age = parse_duration_with_days(max_age)
+    except DurationError as err:
+        raise click.BadParameter(str(err), param_hint="--max-age") from None
+    n = _on_store(settings, lambda s: s.flush_alerts(max_items=max_items, max_age=age, now=time.time()))
+    click.echo(f"{n} alert(s) flushed")
+
+
 @alerts.command("delete")
 @click.option("--id", "alert_id", help="Delete this alert.")
 @click.option("-s", "--scenario", help="Delete the alerts of this scenario.")
