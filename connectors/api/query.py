@@ -188,7 +188,8 @@ def _ago(name: str, text: str, now: float) -> float:
         raise QueryError(f"{name}: {err}") from None
 
 
-def parse_alerts_query(params: Mapping[str, str], now: float, allowed: set[str] = ALERTS_KEYS) -> tuple[AlertFilter, int]:
+def parse_alerts_query(params: Mapping[str, str], now: float,
+                       allowed: set[str] = ALERTS_KEYS) -> tuple[AlertFilter, int]:
     """(filter, limit) of an alerts query; `since=1h`: started within the last hour, `until=1h`: before it."""
     _check_keys(params, allowed)
     get = {k: v.strip() for k, v in params.items() if v.strip()}

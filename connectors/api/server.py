@@ -285,7 +285,8 @@ class Handlers:
 
     async def post_decisions(self, request: web.Request) -> web.Response:
         self.auth(request, "machine")
-        items = parse_json(await read_body(request, MAX_BODY))   # any Content-Type, as CrowdSec's LAPI (curl -d sends a form's)
+        # any Content-Type, as CrowdSec's LAPI (curl -d sends a form's)
+        items = parse_json(await read_body(request, MAX_BODY))
         if not isinstance(items, list) or not items or not all(isinstance(x, dict) for x in items):
             raise InputError("body must be a non-empty JSON list of decision objects")
         decisions = [validate(x, f"decision {i + 1}") for i, x in enumerate(items)]

@@ -94,7 +94,8 @@ def test_pushed_alert_is_stored_and_banned_once(lapi):
     assert len(rows) == 1 and rows[0]["machine_id"] == "agent1"
     assert rows[0]["events"][0]["meta"]["http_path"] == "/x.php"
     m = json.loads(ccs(state, "machines", "inspect", "agent1", "-o", "json"))
-    assert m["last_push"] and m["last_heartbeat"] and m["scenarios"] == "crowdsecurity/http-probing,crowdsecurity/ssh-bf"
+    assert m["last_push"] and m["last_heartbeat"]
+    assert m["scenarios"] == "crowdsecurity/http-probing,crowdsecurity/ssh-bf"
     with _DIRECT.open(url + "/metrics", timeout=10) as resp:
         assert 'synsec_api_alerts_pushed_total{machine="agent1"}' in resp.read().decode()
 
@@ -154,8 +155,8 @@ def test_private_and_mapped_addresses(lapi):
      "more than 1000"),
     (json.dumps([alert(source={"scope": "Ip", "value": "0.0.0.x"})]).encode(), 400, "source"),
     (json.dumps([alert(source={"scope": "Ip"})]).encode(), 400, "missing value"),
-    (json.dumps([alert(decisions=[{"type": "ban", "scope": "Ip", "value": "1.2.3.4", "duration": "99999999h"}])]).encode(),
-     400, "decision 1"),
+    (json.dumps([alert(decisions=[{"type": "ban", "scope": "Ip", "value": "1.2.3.4",
+                                   "duration": "99999999h"}])]).encode(), 400, "decision 1"),
     (json.dumps([alert("192.0.2.1")] * 5001).encode(), 413, "more than 5000 alerts"),
     (b"[" + b" " * (16 * 1024 * 1024) + b"]", 413, "Too Large"),
 ])
