@@ -36,6 +36,8 @@ CREATE INDEX IF NOT EXISTS allowlist_items_range ON allowlist_items(version, sta
 MAX_ITEMS = 100_000          # items one list may hold (and one `add` may give)
 _MAX_COMMENT = 256
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HOLDS = ("SELECT 1 FROM allowlist_items WHERE version = ? AND start <= ? AND end >= ? AND "
+          "(expires_at IS NULL OR expires_at > ?) LIMIT 1")
 _CHECK = ("SELECT i.list, i.value, i.comment, i.expires_at FROM allowlist_items i WHERE i.version = ? AND "
           "((i.start <= ? AND i.end >= ?) OR (i.start >= ? AND i.end <= ?)) AND "
           "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY i.list, i.value LIMIT 20")
@@ -145,6 +147,23 @@ class AllowlistTable:
     def allowlisted_by(self, value: str, now: float) -> list[str]:
         """Why `value` is allowlisted ("list: item (comment)"); [] when it is not, or is no IP or CIDR."""
         return [_reason(r) for r in _matches(self.db, value, now)]
+
+    def apply_allowlists_to_decisions(self, now: float) -> int:
+        """Delete the active Ip and Range decisions an allowlist item holds (as `cscli allowlists add` does), so
+        bouncers drop them at their next pull; how many."""
+        rows = self.db.execute("SELECT id, value FROM decisions WHERE deleted_at IS NULL AND until > ? AND "
+                               "lower(scope) IN ('ip', 'range')", (now,)).fetchall()
+        gone = []
+        for did, value in rows:
+            net = target(value) if isinstance(value, str) else None
+            if net is not None and self.db.execute(_HOLDS, (*_bounds(net), now)).fetchone():
+                gone.append(did)
+        with self.db:
+            for i in range(0, len(gone), 500):
+                chunk = gone[i:i + 500]
+                self.db.execute(f"UPDATE decisions SET deleted_at = ? WHERE deleted_at IS NULL AND id IN "
+                                f"({','.join('?' * len(chunk))})", (now, *chunk))
+        return len(gone)
 
     def _list(self, row, now: float, with_items: bool) -> dict:
         name, description, created, updated = row

@@ -106,6 +106,9 @@ def test_ccscli_allowlists_and_decisions_add(tmp_path):
     ccs(state, "decisions", "add", "-i", "198.51.100.1")
     assert {d["value"] for d in json.loads(ccs(state, "decisions", "list", "-o", "json"))} == \
         {"192.0.2.9", "198.51.100.1"}
+    out = ccs(state, "allowlists", "add", "office", "198.51.100.0/28")      # active decisions there are lifted,
+    assert "2 active decision(s) on allowlisted values removed" in out      # the bypassed one too (as cscli)
+    assert json.loads(ccs(state, "decisions", "list", "-o", "json")) == []
     ccs(state, "allowlists", "remove", "office", "192.0.2.0/24")
     ccs(state, "allowlists", "delete", "office")
     assert "not found" in ccs(state, "allowlists", "inspect", "office", code=1)

@@ -77,7 +77,9 @@ def add(settings, name, values, path, expiration, comment) -> None:
             raise click.BadParameter(str(err), param_hint="--expiration") from None
     with _store(settings) as store:
         n = store.add_allowlist_items(name, values, now, expires_at=expires, comment=comment)
-    click.echo(f"added {n} item(s) to allowlist {name}")
+        gone = store.apply_allowlists_to_decisions(now)
+    click.echo(f"added {n} item(s) to allowlist {name}"
+               + (f"; {gone} active decision(s) on allowlisted values removed" if gone else ""))
 
 
 @allowlists.command("remove")
