@@ -5,7 +5,8 @@ catch a builtin class, it stays a second base (shown in brackets).
 
     SynsecError
     ├── LoadError                      content that cannot be loaded: path, line, field (synsec.content)
-    │   └── ExprError                  an expression that does not compile, at its field
+    │   ├── ExprError                  an expression that does not compile, at its field
+    │   └── MissingDataFile            a data file in none of the data dirs (synsec.content.datafiles)
     ├── LoadErrors                     every LoadError of one load, collected
     ├── ExprTextError                  expr text errors before they get a place (synsec.engine.expr)
     │   ├── LexError
