@@ -12,7 +12,7 @@ from connectors.kafka.admin import ensure_topics
 from connectors.kafka.history import TopicHistory
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.engine.decisions import taken
-from synsec.engine.model import Alert, Source
+from synsec.engine.model import Alert, Decision, Source
 from synsec.wire.codecs import Codecs
 from synsec.wire.records import decision_key, decision_to_record
 from synsec.wire.registry import LocalRegistry
@@ -23,7 +23,7 @@ IP = "192.0.2.77"
 
 
 def test_profiles_count_the_decisions_topic(broker, broker_settings, fresh_topology, tmp_path):
-    """A worker bans an IP twice (4h, 8h) on the topic; a restarted worker (empty memory) bans it 12h."""
+    """An engine bans an IP twice (4h, 8h) on the topic; a fresh engine (empty memory) reading it bans it 12h."""
     assert ensure_topics(broker_settings, fresh_topology).ok
     topic = fresh_topology.topics["decisions"].name
     opts = EngineOptions.from_flags(config_dir=escalation_content(tmp_path))
@@ -60,3 +60,35 @@ def test_profiles_count_the_decisions_topic(broker, broker_settings, fresh_topol
         producer.close()
         for history in histories:
             history.close()
+
+
+@pytest.mark.slow
+def test_worker_profiles_agent_counts_the_topic(tmp_path):
+    """`synsec worker` (topology single): two bans of an IP already on the decisions topic (an earlier worker's),
+    then a burst of ssh failures: the profiles agent bans it 12h."""
+    from kafka import KafkaProducer as Producer
+
+    from connectors.kafka.broker import LocalBroker
+    from tests.streams.topology_util import CODECS, Worker, collect, create_topics, produce_lines
+    from tests.unit.test_decision_history import bursts
+
+    content = escalation_content(tmp_path)
+    with LocalBroker(log_dir=tmp_path / "tansu") as local:
+        create_topics(local, "single")
+        producer = Producer(bootstrap_servers=local.bootstrap)
+        now = time.time()
+        for n in range(2):
+            d = Decision("synsec", "synsec/ssh-bf", "Ip", IP, "ban", 3600.0 * 4 * (n + 1), now - 600 + n, id=f"old{n}")
+            producer.send("synsec.decisions", key=decision_key(d), value=CODECS.encode("decision", decision_to_record(d)))
+        producer.flush()
+        producer.close()
+        worker = Worker(local, "single", tmp_path, args=("--config-dir", str(content)))
+        try:
+            produce_lines(local, bursts(IP, [now]).splitlines(), "syslog")
+            got = collect(local, ["synsec.decisions"], lambda g: sum(m.value is not None for m in g["synsec.decisions"])
+                          >= 3, timeout=90, quiet=0.5)
+        finally:
+            worker.stop()
+    made = [CODECS.decode("decision", m.value) for m in got["synsec.decisions"] if m.value is not None]
+    assert [d["id"] for d in made[:2]] == ["old0", "old1"] and len(made) == 3, worker.tail()
+    assert made[2]["duration"] in (12 * 3600, "12h0m0s"), made[2]
