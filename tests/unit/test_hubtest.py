@@ -63,6 +63,7 @@ def test_parser_results_are_shaped_as_crowdsec_records_them(hub: Path):
     `success` stage is present and empty; a line no s01 parser takes is Success false there."""
     (hub / ".tests" / "sshd-logs" / "parser.assert").write_text("\n".join([
         'len(results["success"][""]) == 0',
+        'len(results) == 4 && len(results["s01-parse"]) == 1',      # top-level nodes only, never their children
         'results["s01-parse"]["synsec/sshd-logs"][0].Idx == 1',
         'results["s01-parse"]["synsec/sshd-logs"][4].Success == false',
         'results["s01-parse"]["synsec/sshd-logs"][4].Evt.Parsed["program"] == "CRON"',
