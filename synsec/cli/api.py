@@ -14,6 +14,7 @@ import click
 
 from synsec.cli.crowd import crowd_credentials, crowd_options, start_crowd
 from synsec.cli.engine_options import content_dir, engine_options
+from synsec.cli.notify import start_notifications
 from synsec.cli.output import warn_content
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, topic_name, topology_option
@@ -126,7 +127,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     settings = settings_from_env(state_dir)
     store = Store(settings.state_dir)
     flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
-    profiles = _profiles(flags) if broker is None else None     # decide on pushed alerts; their counts served
+    profiles, notifications = _profiles(flags) if broker is None else (None, {})   # decide on pushed alerts
     if profiles is not None:
         profiles.history.source = store     # GetDecisionsCount & co answer from the store
         profiles.allowlist = profiles.allowlist.with_source(store.allowlist_reader())
@@ -134,6 +135,9 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
     metrics = Metrics()
     register_crowd_metrics(metrics, settings.state_dir)
     view, writer, source, closers = None, keys, str(settings.state_dir), []
+    notifier = start_notifications(settings.state_dir, notifications)
+    if notifier is not None:
+        closers.append(notifier.stop)
     if profiles is not None:
         view = SqliteDecisionView(store, min_interval=refresh_interval)
         alert_writer = StoreAlertWriter(store, profiles.decide)
@@ -165,7 +169,8 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
 
 
 def _profiles(flags: dict):
-    """The profiles of the content (with its simulation and allowlist) that decide on pushed alerts."""
+    """The profiles of the content (with its simulation and allowlist) that decide on pushed alerts, and the
+    notifications they name."""
     from synsec.assembly.build import EngineOptions, build_profiles
     from synsec.content.loader import load_content
     from synsec.engine.errors import LoadError, LoadErrors
@@ -176,8 +181,8 @@ def _profiles(flags: dict):
         content = load_content(opts.config_dir, data_dirs=list(opts.data_dirs), pattern_dirs=list(opts.pattern_dirs))
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
-    warn_content(content)
-    return build_profiles(opts, content)
+    warn_content(content, delivers=True)
+    return build_profiles(opts, content), content.notifications
 
 
 def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,

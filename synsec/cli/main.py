@@ -13,6 +13,7 @@ from synsec.cli.api import api
 from synsec.cli.clickhouse import clickhouse
 from synsec.cli.crowd import crowd_options, start_crowd
 from synsec.cli.engine_options import content_dir, engine_options
+from synsec.cli.notify import start_notifications
 from synsec.cli.output import emit_json, output_option, table, warn_content
 from synsec.cli.settings import settings_from_env
 from synsec.engine.errors import LoadError, LoadErrors
@@ -101,7 +102,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
         built = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
-    warn_content(built[1])
+    warn_content(built[1], delivers=not no_store)
     if not no_store:
         from synsec.store import Store
 
@@ -280,7 +281,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:
         raise click.ClickException(str(err)) from None
-    warn_content(content)
+    warn_content(content, delivers=not no_store)
     for line in content.skipped:        # CrowdSec logs an error and runs on: the other items run, loudly
         click.echo(f"warning: {line} (docs/hub.md, \"data: files\")", err=True)
     if content.skipped:
@@ -302,6 +303,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
                     warn=lambda text: click.echo(f"warning: {text}", err=True))
     crowd = None if no_store else start_crowd(settings.state_dir, content, engine.profiles.origin, share,
                                               push_interval, pull_interval)
+    notifier = None if store is None else start_notifications(settings.state_dir, content.notifications)
     sink = _LiveSink(output, store, crowd)
     runner = LiveRunner(engine, content, inputs, sink, state_dir=settings.state_dir,
                         opts=LiveOptions(poll_s=poll_interval, lateness_s=lateness), restore=state)
@@ -325,6 +327,8 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     finally:
         if crowd is not None:
             crowd.stop()
+        if notifier is not None:
+            notifier.stop()
         if store is not None:
             store.close()
         lock.close()

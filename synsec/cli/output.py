@@ -13,9 +13,9 @@ output_option = click.option("-o", "--output", "output", type=click.Choice(["hum
                              default="human", show_default=True, help="Output format.")
 
 
-def warn_content(content) -> None:
+def warn_content(content, delivers: bool = False) -> None:
     """The content's start-up warnings (`Content.warnings`), once each on stderr."""
-    for line in content.warnings():
+    for line in content.warnings(delivers):
         click.echo(f"warning: {line}", err=True)
 
 

@@ -22,7 +22,7 @@ from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.parser import ParserPipeline, Stage
 from synsec.engine.profiles import Allowlist, Simulation
 
-__all__ = ["Content", "load_content", "default_content_dir", "find_yaml", "read_files"]
+__all__ = ["Content", "load_content", "default_content_dir", "find_yaml", "read_files", "load_notification_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,13 +47,15 @@ class Content:
     skipped: list = field(default_factory=list)      # "path:line: not loaded: …" (missing data files, when skipped)
     notifications: dict = field(default_factory=dict)  # name → NotificationSpec (notifications/*.yaml)
 
-    def warnings(self) -> list[str]:
-        """What the runners print once at start: profiles naming notifications, which are not delivered yet."""
+    def warnings(self, delivers: bool = False) -> list[str]:
+        """What the runners print once at start: profiles naming notifications, when this runner does not
+        deliver them (`delivers`: synsec run, api and replay queue them in the store, docs/notifications.md)."""
         named = sorted({n for p in self.profiles for n in p.notifications})
-        if not named:
+        if not named or delivers:
             return []
-        return [f"profiles.yaml names notification(s) {', '.join(named)}: notifications are not delivered yet; "
-                f"synsec counts each one it would send (synsec_notifications_undelivered_total, docs/policy.md)"]
+        return [f"profiles.yaml names notification(s) {', '.join(named)}: this runner does not deliver "
+                f"notifications (synsec run and synsec api do); it counts each one it would send "
+                f"(synsec_notifications_total, docs/notifications.md)"]
 
 
 def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:
@@ -77,6 +79,15 @@ def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:
         seen.add(real)
         found += [Path(dp) / f for f in fs if f.endswith((".yaml", ".yml"))]
     return sorted(found, key=lambda p: (p.name, str(p)))
+
+
+def load_notification_dir(root: Path) -> dict:
+    """The notifications of a content directory alone (notifications/*.yaml, by name); LoadErrors when any
+    file has an error."""
+    errors = ErrorCollector()
+    specs = load_notifications(read_files(find_yaml(Path(root) / "notifications", errors), errors), errors)
+    errors.raise_if_any()
+    return specs
 
 
 def read_files(paths: list[Path], errors: ErrorCollector) -> list[tuple[str, str]]:

@@ -115,9 +115,10 @@ def _options(doc: Doc, kind: str) -> dict:
         elif key == "headers":
             headers = get_map(doc, key)
             bad = [k for k, v in headers.items() if not isinstance(k, str) or not isinstance(v, (str, int))
-                   or "\n" in str(k) + str(v) or "\r" in str(k) + str(v)]
+                   or isinstance(v, bool) or "\n" in str(k) + str(v) or "\r" in str(k) + str(v)]
             if bad:
-                doc.error(key, f"header {bad[0]!r}: expected a one-line string name and value")
+                doc.error(key, f"header {bad[0]!r}: expected a one-line string name and value (quote yes, no, "
+                               f"true, false)")
             out[key] = {str(k): str(v) for k, v in headers.items() if k not in bad}
         elif key == "receiver_emails":
             emails = [e for e in get_list(doc, key) if isinstance(e, str) and e]

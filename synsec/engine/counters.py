@@ -22,7 +22,7 @@ the same set, and so do the worker's agents.
 | decisions | origin, scenario, type | synsec_decisions_total | ProfileEngine (Engine.decide; the API's profiles for pushed alerts) |
 | profiles_allowlisted | | synsec_alerts_allowlisted_total | ProfileEngine (allowlists.yaml) |
 | profiles_filter_errors, profiles_duration_expr_errors | | synsec_profile_errors_total{kind=filter, duration_expr} | ProfileEngine |
-| profiles_notifications | notification | synsec_notifications_undelivered_total | ProfileEngine (a matched profile's `notifications:`, not delivered yet) |
+| profiles_notifications | notification | synsec_notifications_total | ProfileEngine (a matched profile's `notifications:`, queued with its alert) |
 | bytes | source | synsec_acquisition_bytes_total | line readers (synsec.runner.inputs, journal, listener), the worker's parse agent |
 | too_long, invalid_utf8, binary | | synsec_acquisition_line_errors_total{kind=…} | line readers; the worker's parse agent (too_long) |
 | unreadable | | synsec_acquisition_line_errors_total{kind=unreadable} | syslog listener, journal reader |
@@ -83,8 +83,8 @@ _F = (
     Family("synsec_decisions_total", "Decisions made, by origin, scenario and type.", ("origin", "scenario", "type")),
     Family("synsec_alerts_allowlisted_total", "Alerts whose source an allowlist covers (no decision made).", ()),
     Family("synsec_profile_errors_total", "Profile run-time errors (filter, duration_expr), by kind.", ("kind",)),
-    Family("synsec_notifications_undelivered_total", "Notifications a matched profile names, not delivered (not "
-           "built yet), by notification.", ("notification",)),
+    Family("synsec_notifications_total", "Notifications a matched profile names (queued with the alert for "
+           "delivery, docs/notifications.md), by notification.", ("notification",)),
     Family("synsec_worker_agent_total", "The worker agents' own counts (messages, batches, dead letters, "
            "markers…).", ("agent", "counter")),
 )
@@ -113,7 +113,7 @@ def _specs() -> tuple[CounterSpec, ...]:
             CounterSpec("profiles_allowlisted", (), "synsec_alerts_allowlisted_total"),
             CounterSpec("profiles_filter_errors", (), "synsec_profile_errors_total", "filter"),
             CounterSpec("profiles_duration_expr_errors", (), "synsec_profile_errors_total", "duration_expr"),
-            CounterSpec("profiles_notifications", ("notification",), "synsec_notifications_undelivered_total"),
+            CounterSpec("profiles_notifications", ("notification",), "synsec_notifications_total"),
             CounterSpec("bytes", src, "synsec_acquisition_bytes_total", scope="input")]
     out += [CounterSpec(kind, (), "synsec_acquisition_line_errors_total", kind, "input")
             for kind in ("too_long", "invalid_utf8", "binary")]

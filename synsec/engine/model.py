@@ -201,6 +201,7 @@ class Alert:
     Meta: dict = field(default_factory=dict)
     Decisions: list = field(default_factory=list)
     UUID: str = ""
+    Notify: tuple = ()          # names of the notifications its matched profiles name (ProfileEngine.decide)
 
     def GetScope(self) -> str:
         return self.Source.Scope

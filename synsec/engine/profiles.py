@@ -38,7 +38,7 @@ class Profile:
     on_success: str = ""
     on_failure: str = ""
     on_error: str = ""          # a filter that fails: "" (a non-match), ignore, continue, break, apply
-    notifications: tuple[str, ...] = ()     # names of notification files: counted, not delivered yet
+    notifications: tuple[str, ...] = ()     # names of notification files: alert.Notify, queued by the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,14 +116,15 @@ class ProfileEngine:
         return alert
 
     def decide(self, alert: Alert) -> list[Decision]:
-        """Decisions for one alert (counted by origin, scenario and type); also fills alert.Simulated, alert.UUID
-        and alert.Decisions."""
+        """Decisions for one alert (counted by origin, scenario and type); also fills alert.Simulated, alert.UUID,
+        alert.Decisions and alert.Notify (the notifications of its matched profiles, each once)."""
         self.stamp(alert)
         self.history.now = alert.StopAt
         if self.allowlist.match(alert.Source.Value or alert.Source.IP, alert.StopAt) is not None:
             self.counts.inc("profiles_allowlisted")
             return []
         out: list[Decision] = []
+        notify: dict[str, None] = {}
         for profile in self.profiles:
             made, matched, failed = self._evaluate(profile, alert, len(out))
             if failed and profile.on_error == "break":
@@ -136,11 +137,13 @@ class ProfileEngine:
             if matched:
                 for name in profile.notifications:
                     self.counts.inc("profiles_notifications", name)
+                    notify[name] = None
             if matched and profile.on_success == "break":
                 break
             if not matched and profile.on_failure == "break":
                 break
         alert.Decisions = out
+        alert.Notify = tuple(notify)
         self.history.record(out, alert.StopAt)
         for d in out:
             self.counts.inc("decisions", d.origin, d.scenario, d.type)

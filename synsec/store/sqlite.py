@@ -23,6 +23,7 @@ from synsec.store.alert_filter import AlertFilter
 from synsec.store.files import private_dir, private_file
 from synsec.store.machines import MACHINES_SCHEMA, MachineTable
 from synsec.store.metrics import METRICS_SCHEMA, MetricsTable
+from synsec.store.outbox import OUTBOX_SCHEMA, OutboxTable
 
 __all__ = ["Store", "default_state_dir"]
 
@@ -88,7 +89,8 @@ def _migrate(db: sqlite3.Connection) -> None:
         for col, typ in _NEW_COLUMNS.items():
             if col not in have:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
-        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA + ALLOWLISTS_SCHEMA)
+        db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA + ALLOWLISTS_SCHEMA
+                         + OUTBOX_SCHEMA)
         if "machine_id" not in {row[1] for row in db.execute("PRAGMA table_info(alerts)")}:
             db.execute("ALTER TABLE alerts ADD COLUMN machine_id TEXT")
         if "key_id" not in {row[1] for row in db.execute("PRAGMA table_info(bouncers)")}:
@@ -103,7 +105,7 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute("UPDATE decisions SET num = ? WHERE id = ?", (cur.lastrowid, did))
 
 
-class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable, AllowlistTable):
+class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable, AllowlistTable, OutboxTable):
     def __init__(self, state_dir: str | Path):
         self.dir = private_dir(state_dir)
         self.path = private_file(self.dir / "synsec.db")
@@ -141,6 +143,7 @@ class Store(BouncerTable, MetricsTable, MachineTable, DecisionHistoryTable, Allo
                 f"({','.join('?' * len(_DECISION_COLS))})",
                 [(d.id, d.alert_id, d.origin, d.scenario, d.scope, d.value, d.type, d.duration,
                   until_of(now, d.duration), int(d.simulated), now) for d in decisions])
+            self._queue_notifications(alerts, now)
 
     def decisions(self, *, active_only: bool = True, now: float | None = None, value: str | None = None,
                   scenario: str | None = None, origin: str | None = None, limit: int = 0) -> list[dict]:

@@ -1,5 +1,5 @@
 """Profiles' `on_error` (break, continue, apply, ignore) and `notifications:` (names checked against the
-notification files, counted, a warning that they are not delivered yet)."""
+notification files, counted, a warning where they are not delivered)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_on_error_rejects_other_values():
 
 def test_notifications_are_checked_counted_and_warned(tmp_path):
     """A profile's notification names must be those of notifications/*.yaml (else an error naming file and
-    line); known ones are counted per match and the runners warn once that they are not delivered."""
+    line); known ones are counted per match, and a runner that does not deliver them warns once."""
     content = tmp_path / "content"
     shutil.copytree(REPO / "scenarios", content)
     profile = "name: ban\nfilters:\n  - Alert.Remediation\ndecisions:\n  - type: ban\nnotifications:\n  - {}\n"
@@ -81,12 +81,12 @@ def test_notifications_are_checked_counted_and_warned(tmp_path):
     (content / "notifications" / "slack.yaml").write_text("type: slack\nname: slack_default\nwebhook: http://127.0.0.1:9/x\n")
     loaded = load_content(content)
     assert loaded.profiles[0].notifications == ("slack_default",)
-    assert "not delivered yet" in loaded.warnings()[0]
+    assert "does not deliver" in loaded.warnings()[0] and loaded.warnings(delivers=True) == []
     res = CliRunner().invoke(cli, ["replay", str(REPO / "scenarios" / "samples" / "auth-demo.log"), "--type",
                                    "syslog", "--config-dir", str(content), "--no-store", "-o", "json",
                                    "--reference-time", "2026-06-01T00:00:00Z"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    assert res.stderr.count("notifications are not delivered yet") == 1
+    assert res.stderr.count("this runner does not deliver notifications") == 1     # --no-store: none queued
     import json
     stats = json.loads(res.stdout)["stats"]
     assert stats["profiles_notifications"] >= 1

@@ -35,7 +35,7 @@ TABLES = (
                                                    ("active", "synsec_api_decisions_active"))),
     ("Profiles", ("kind",), (("errors", "synsec_profile_errors_total"),)),
     ("Allowlists", (), (("alerts allowlisted", "synsec_alerts_allowlisted_total"),)),
-    ("Notifications", ("notification",), (("undelivered", "synsec_notifications_undelivered_total"),)),
+    ("Notifications", ("notification",), (("queued", "synsec_notifications_total"),)),
     ("Whitelists", (), (("overflows whitelisted", "synsec_overflows_whitelisted_total"),)),
     ("API", ("route", "method", "code"), (("requests", "synsec_api_requests_total"),)),
     ("API bouncers", ("bouncer", "route"), (("pulls", "synsec_api_bouncer_pulls_total"),)),
