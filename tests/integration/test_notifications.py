@@ -281,3 +281,24 @@ def test_run_killed_between_queue_and_delivery_delivers_once(tmp_path, hook, pro
     assert "192.0.2.77 will get ban for next 4h0m0s" in server.requests[0]["body"]
     rows = _outbox(state)
     assert len(rows) == 1 and rows[0][2] is not None
+
+
+def test_api_delivers_for_machine_pushed_alerts(tmp_path, hook):
+    """`synsec api` deciding on an agent's pushed alert with a profile naming a webhook sends it, with the
+    machine that pushed it; pushed twice (an agent retrying) it is sent once."""
+    from tests.integration.test_api_http import ccs, running_api
+    from tests.integration.test_lapi_machines import PASSWORD, alert, call, login
+
+    server = hook()
+    content = _content(tmp_path, specs_text(server.port))
+    state = tmp_path / "state"
+    ccs(state, "machines", "add", "agent1", "--password", PASSWORD)
+    with running_api(state, args=("--refresh-interval", "0.05", "--config-dir", str(content))) as url:
+        token = login(url)
+        for _ in range(2):
+            assert call(url + "/v1/alerts", "POST", token=token, body=[alert("198.51.100.23")])[0] == 201
+        wait_for(lambda: server.ok())
+        time.sleep(0.6)
+    assert len(server.requests) == 1
+    assert server.requests[0]["body"].strip() == ("198.51.100.23 will get ban for next 4h0m0s for triggering "
+                                                  "crowdsecurity/http-probing on agent1.")
