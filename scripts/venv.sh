@@ -15,7 +15,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
   fi
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
-.venv/bin/python -m pip install -q -e "$spec"
+bash scripts/install.sh .venv/bin/python "$spec" -e

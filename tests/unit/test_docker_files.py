@@ -252,7 +252,7 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def test_dockerfile():
     """The image: the pinned slim base, COPY sources that exist, are in the build context and cover every
-    package pyproject installs, the rocksdb extra the workers' store needs, a non-root USER, a HEALTHCHECK, and an ENTRYPOINT that is a console script pyproject declares."""
+    package pyproject installs, the rocksdb extra the workers' store needs, a non-root USER, a HEALTHCHECK, the install step CI runs (scripts/install.sh), and an ENTRYPOINT that is a console script pyproject declares."""
     import json
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -276,7 +276,10 @@ def test_dockerfile():
     ignored = [p for p in (DOCKER / "Dockerfile.dockerignore").read_text().splitlines()
                if p.strip() and not p.startswith("#")]
     assert not copied & {p.rstrip("/") for p in ignored}, "a COPY source is left out of the build context"
-    install = " ".join(arg for op, arg in instructions if op == "RUN" and "pip install" in arg)
+    install = " ".join(arg for op, arg in instructions if op == "RUN" and "scripts/install.sh" in arg)
+    assert install, "the image installs synsec with scripts/install.sh, the step CI runs"
+    assert "bash scripts/install.sh .venv/bin/python" in (ROOT / "scripts" / "venv.sh").read_text()
+    assert "pip install" in (ROOT / "scripts" / "install.sh").read_text()
     if "rocksdb://" in (DOCKER / "compose.yaml").read_text():
         assert "[rocksdb]" in install, "a worker uses rocksdb:// but the image lacks the rocksdb extra"
     env = " ".join(arg for op, arg in instructions if op == "ENV")
