@@ -2,8 +2,9 @@
 an optional expiry and comment. A value is allowlisted when a live item holds it or it holds a live item
 (CrowdSec's `IsAllowlistedBy`: a range overlapping an allowlisted address is allowlisted too).
 
-Items are kept with the start and end of their range as fixed-width hex (8 digits for IPv4, 32 for IPv6), so one
-indexed range query answers a check whatever the size of the lists. An IPv4-mapped IPv6 address is its IPv4
+Items are kept with the start and end of their range as fixed-width hex (8 digits for IPv4, 32 for IPv6): the
+items holding a value are found by the value's address masked to each prefix length (at most 129 indexed
+lookups), those it holds by one indexed range scan, whatever the size of the lists. An IPv4-mapped IPv6 address is its IPv4
 address. `AllowlistReader` is the read-only side the engine's profiles, the crowd's pull and the API use: it
 opens its own connection per thread.
 """
@@ -36,11 +37,8 @@ CREATE INDEX IF NOT EXISTS allowlist_items_range ON allowlist_items(version, sta
 MAX_ITEMS = 100_000          # items one list may hold (and one `add` may give)
 _MAX_COMMENT = 256
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_HOLDS = ("SELECT 1 FROM allowlist_items WHERE version = ? AND start <= ? AND end >= ? AND "
-          "(expires_at IS NULL OR expires_at > ?) LIMIT 1")
-_CHECK = ("SELECT i.list, i.value, i.comment, i.expires_at FROM allowlist_items i WHERE i.version = ? AND "
-          "((i.start <= ? AND i.end >= ?) OR (i.start >= ? AND i.end <= ?)) AND "
-          "(i.expires_at IS NULL OR i.expires_at > ?) ORDER BY i.list, i.value LIMIT 20")
+_LIVE = "(expires_at IS NULL OR expires_at > ?)"
+_COLS = "SELECT list, value, comment, expires_at FROM allowlist_items"
 
 
 class AllowlistError(ValueError):
@@ -73,13 +71,29 @@ def _bounds(net) -> tuple[int, str, str]:
             format(int(net.broadcast_address), f"0{width}x"))
 
 
+def _holding(db: sqlite3.Connection, net, now: float, limit: int = 20) -> list:
+    """Live items that hold `net`: an item holding it starts at its address masked to the item's prefix, so the
+    distinct masked starts (at most 129) are looked up in the (version, start, end) index."""
+    version, _start, end = _bounds(net)
+    bits, width, addr = (32, 8, int(net.network_address)) if version == 4 else (128, 32, int(net.network_address))
+    full = (1 << bits) - 1
+    starts = sorted({format(addr & (full ^ ((1 << (bits - p)) - 1)), f"0{width}x") for p in range(net.prefixlen + 1)})
+    return db.execute(f"{_COLS} WHERE version = ? AND start IN ({','.join('?' * len(starts))}) AND end >= ? AND "
+                      f"{_LIVE} ORDER BY list, value LIMIT ?", (version, *starts, end, now, limit)).fetchall()
+
+
 def _matches(db: sqlite3.Connection, value: str, now: float) -> list[tuple[str, str, str, float | None]]:
+    """Live items holding `value` or held by it (CrowdSec's IsAllowlistedBy), at most 20 of each."""
     try:
         net = allowlist_item(value)
     except AllowlistError:
         return []
-    version, start, end = _bounds(net)
-    return db.execute(_CHECK, (version, start, end, start, end, now)).fetchall()
+    rows = _holding(db, net, now)
+    if net.num_addresses > 1:
+        version, start, end = _bounds(net)
+        rows += db.execute(f"{_COLS} WHERE version = ? AND start >= ? AND start <= ? AND end <= ? AND {_LIVE} "
+                           "ORDER BY start LIMIT 20", (version, start, end, end, now)).fetchall()
+    return sorted(set(rows))
 
 
 def _reason(row) -> str:
@@ -156,7 +170,7 @@ class AllowlistTable:
         gone = []
         for did, value in rows:
             net = target(value) if isinstance(value, str) else None
-            if net is not None and self.db.execute(_HOLDS, (*_bounds(net), now)).fetchone():
+            if net is not None and _holding(self.db, net, now, 1):
                 gone.append(did)
         with self.db:
             for i in range(0, len(gone), 500):
