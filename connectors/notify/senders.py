@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Callable
 
 from synsec.content.notifications import NotificationSpec
+from synsec.engine.errors import SynsecError
 
 __all__ = ["SENDERS", "DeliveryError", "send"]
 
 MAX_REPLY = 64 * 1024
 
 
-class DeliveryError(Exception):
+class DeliveryError(SynsecError):
     """One failed delivery attempt (retried until the notification's max_retry)."""
 
 

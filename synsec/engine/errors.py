@@ -19,6 +19,8 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── DecodeError, EncodeError       a topic value that is not what its schema says (synsec.wire.codecs)
     ├── RegistryError                  schema ids (synsec.wire.registry)
     │   └── UnknownSchemaId
+    ├── TemplateError                  a notification template that does not compile or render (synsec.engine.notify_template)
+    ├── AllowlistError [ValueError]    a bad allowlist name, item or size; an unknown or existing list (synsec.store.allowlists)
     ├── HubError                       a hub index, item, download or install refused (synsec.hub)
     ├── KafkaSettingsError             connection settings that cannot work (synsec.wire.kafka)
     ├── KafkaAdminError, BrokerError   topic administration, the bundled broker (connectors.kafka)
@@ -31,6 +33,7 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── Unauthorized                   no valid token for a registered watcher or machine → 401
     │                                  (connectors.central.server, connectors.api.machines)
     ├── CapiError                      what an installation got back from the Central API (connectors.crowd.client)
+    ├── DeliveryError                  one failed notification delivery, retried (connectors.notify.senders)
     ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
     ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)
     └── SinkBackpressure               the ClickHouse sink cannot take more yet (connectors.clickhouse.sink)

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .errors import SynsecError
+
 __all__ = ["Template", "TemplateError", "compile_template", "render", "FUNCS", "MAX_OUTPUT", "MAX_STEPS"]
 
 MAX_OUTPUT = 1 << 20        # characters a rendering may write
@@ -26,7 +28,7 @@ MAX_DEPTH = 40               # nesting of blocks and parentheses
 MAX_SOURCE = 64 * 1024       # characters of template text
 
 
-class TemplateError(Exception):
+class TemplateError(SynsecError):
     """A template that does not compile (with its 1-based line) or fails while rendering."""
 
     def __init__(self, message: str, line: int = 0):

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from synsec.engine.errors import SynsecError
 from synsec.engine.history import target
 from synsec.engine.profiles import AllowEntry
 
@@ -41,7 +42,7 @@ _LIVE = "(expires_at IS NULL OR expires_at > ?)"
 _COLS = "SELECT list, value, comment, expires_at FROM allowlist_items"
 
 
-class AllowlistError(ValueError):
+class AllowlistError(SynsecError, ValueError):
     """A bad allowlist name, item, comment or size; or an unknown or existing list."""
 
 
