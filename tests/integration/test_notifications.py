@@ -10,20 +10,21 @@ import datetime as dt
 import json
 import sqlite3
 import ssl
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+from click.testing import CliRunner
 
 from connectors.notify.dispatch import Dispatcher
+from synsec.cli.ccscli import ccscli
 from synsec.content.notifications import load_notifications
 from synsec.engine.errors import ErrorCollector
 from synsec.engine.model import Alert, Decision, Source
 from synsec.store import Store
-from tests.integration.test_run_live import CCSCLI, REPO, Run, append, failures, proc_guard, wait_for  # noqa: F401
+from tests.integration.test_run_live import REPO, Run, append, failures, proc_guard, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
 FORMAT = ("{{range . -}} {{$alert := . -}} {{range .Decisions -}} {{.Value}} will get {{.Type}} for next "
@@ -126,9 +127,9 @@ def test_http_webhook_method_headers_body_and_retry(tmp_path, hook):
     slack = [r for r in server.requests if r["path"] == "/services/T/B/X"]
     assert len(slack) == 1 and json.loads(slack[0]["body"]) == {"text": ":flag: 192.0.2.7"}
     assert counts["hook"] == {"queued": 0, "sent": 1, "failed": 0}
-    res = subprocess.run([*CCSCLI, "--state-dir", str(tmp_path), "--config-dir", str(_content(tmp_path, specs_text(
-        server.port))), "notifications", "list", "-o", "json"], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0, res.stderr
+    res = CliRunner().invoke(ccscli, ["--state-dir", str(tmp_path), "--config-dir", str(_content(
+        tmp_path, specs_text(server.port))), "notifications", "list", "-o", "json"])
+    assert res.exit_code == 0, res.output
     assert {r["name"]: (r["sent"], r["failed"]) for r in json.loads(res.stdout)}["hook"] == (1, 0)
 
 
@@ -302,3 +303,37 @@ def test_api_delivers_for_machine_pushed_alerts(tmp_path, hook):
     assert len(server.requests) == 1
     assert server.requests[0]["body"].strip() == ("198.51.100.23 will get ban for next 4h0m0s for triggering "
                                                   "crowdsecurity/http-probing on agent1.")
+
+
+def test_group_wait_and_threshold(tmp_path):
+    """Alerts wait group_wait before going out together in one message, unless group_threshold of them wait."""
+    log = tmp_path / "n.log"
+    specs = _specs(f"type: file\nname: file\nlog_path: {log}\ngroup_wait: 60s\ngroup_threshold: 3\n"
+                   f"format: '{{{{len .}}}} alert(s)'\n")
+    state = tmp_path / "state"
+    dispatcher, now = Dispatcher(state, specs), time.time()
+    store = _queue(state, "192.0.2.31", ("file",))
+    _queue(state, "192.0.2.32", ("file",)).close()
+    assert dispatcher.run_once(store, now) == 0 and not log.exists()          # 2 < threshold, not 60 s old
+    assert dispatcher.run_once(store, now + 61) == 1 and log.read_text() == "2 alert(s)\n"
+    for ip in ("192.0.2.33", "192.0.2.34", "192.0.2.35"):
+        _queue(state, ip, ("file",)).close()
+    assert dispatcher.run_once(store, time.time()) == 1                          # threshold reached at once
+    assert log.read_text() == "2 alert(s)\n3 alert(s)\n"
+
+
+def test_ccscli_notifications_test_inspect_list(tmp_path, hook):
+    """`test NAME` sends a sample ban now; `inspect` masks the Authorization header; an unknown name fails."""
+    server = hook()
+    content = _content(tmp_path, specs_text(server.port).replace("max_retry: 5\n", "headers:\n  Authorization: "
+                                                                                   "Bearer s3cret\n"))
+    base = ["--state-dir", str(tmp_path / "state"), "--config-dir", str(content), "notifications"]
+    res = CliRunner().invoke(ccscli, [*base, "test", "hook"])
+    assert res.exit_code == 0, res.output
+    assert len(server.ok()) == 1 and "192.0.2.1 will get ban for next 4h0m0s" in server.ok()[0]["body"]
+    assert server.ok()[0]["headers"]["Authorization"] == "Bearer s3cret"
+    res = CliRunner().invoke(ccscli, [*base, "inspect", "hook", "-o", "json"])
+    assert res.exit_code == 0 and "s3cret" not in res.stdout
+    assert json.loads(res.stdout)["headers"] == {"Authorization": "****"}
+    res = CliRunner().invoke(ccscli, [*base, "test", "nope"])
+    assert res.exit_code == 1 and "no notification named 'nope'" in res.output and res.exception.__class__ is SystemExit
