@@ -10,6 +10,7 @@ message is accepted, so only a crash in that instant repeats it; the message the
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -127,9 +128,11 @@ class Dispatcher:
 
     @staticmethod
     def _alerts(store: Store, rows: list[OutboxRow]) -> list[dict]:
-        """The queued alerts in CrowdSec's models.Alert shape, their decisions' durations as when queued."""
+        """The queued alerts in CrowdSec's models.Alert shape, their decisions' durations as when queued: the
+        store's decisions of the alert, else those it had when queued (Kafka mode: the decisions are on the
+        topic, not in the store)."""
         found = [(r, store.alert_row(r.alert_id)) for r in rows]
         found = [(r, a) for r, a in found if a is not None]     # an alert deleted since (ccscli alerts delete)
         decisions = store.decisions_of([a[2].get("id", "") for _, a in found])
-        return [lapi_alert(num, at, body, decisions.get(body.get("id", ""), []), r.created_at)
-                for r, (num, at, body) in found]
+        return [lapi_alert(num, at, body, decisions.get(body.get("id", "")) or json.loads(r.decisions or "[]"),
+                           r.created_at) for r, (num, at, body) in found]

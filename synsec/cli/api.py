@@ -150,6 +150,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
         alert_writer = TopicAlertWriter(store, writer, topic_name(topology, "alerts"))
         closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
                                flags, store.allowlist_reader()) + closers
+        closers = _kafka_notifications(settings.state_dir, broker, topology, flags) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
     app = create_app(Backend(view=view, writer=writer, keys=keys, alerts=keys, machines=store,
@@ -183,6 +184,28 @@ def _profiles(flags: dict):
         raise click.ClickException(str(err)) from None
     warn_content(content, delivers=True)
     return build_profiles(opts, content), content.notifications
+
+
+def _kafka_notifications(state_dir, broker, topology: str, flags: dict) -> list:
+    """With notifications in the content: the alerts topic read by the profiles to queue them, and their
+    dispatcher (docs/notifications.md); the closers that stop them (the feed first)."""
+    from connectors.crowd.kafka import AlertFeed
+    from connectors.notify.feed import AlertsNotifier
+    from synsec.content.loader import load_notification_dir
+    from synsec.engine.errors import LoadError, LoadErrors
+    from synsec.wire.codecs import Codecs
+    from synsec.wire.registry import LocalRegistry
+
+    try:
+        if not load_notification_dir(content_dir(flags["config_dir"])):
+            return []
+    except (LoadErrors, LoadError) as err:
+        raise click.ClickException(str(err)) from None
+    profiles, notifications = _profiles(flags)
+    notifier = start_notifications(state_dir, notifications)
+    feed = AlertFeed(broker.kafka_python_kwargs(), topic_name(topology, "alerts"), Codecs(LocalRegistry()),
+                     AlertsNotifier(state_dir, profiles)).start()
+    return [feed.stop, notifier.stop]
 
 
 def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,

@@ -54,8 +54,8 @@ class Content:
         if not named or delivers:
             return []
         return [f"profiles.yaml names notification(s) {', '.join(named)}: this runner does not deliver "
-                f"notifications (synsec run and synsec api do); it counts each one it would send "
-                f"(synsec_notifications_total, docs/notifications.md)"]
+                f"notifications (synsec run and synsec api, also with --broker, do); it counts each one it "
+                f"would send (synsec_notifications_total, docs/notifications.md)"]
 
 
 def find_yaml(root: Path, errors: ErrorCollector | None = None) -> list[Path]:

@@ -200,7 +200,7 @@ class Pipe:
 
 @dataclass
 class Cmd:
-    args: list                  # operands: ("field", path), ("var", name, path), ("lit", v), ("fn", name), ("pipe", Pipe)
+    args: list      # operands: ("field", path), ("var", name, path), ("lit", v), ("fn", name), ("pipe", Pipe)
     line: int
 
 
@@ -292,7 +292,6 @@ class _Parser:
             raise TemplateError(f"unexpected end of template: {{{{{word}}}}} has no {{{{end}}}}", ln)
         if end[0] == "else":
             if end[2].startswith("if ") and word == "if":       # else if: a nested if that shares our end
-                self.i -= 0
                 nested = Block("if", self.pipeline(end[2][3:], end[1]), [], end[1])
                 nested.body, end2 = self.block(end[1])
                 node.other = [nested]

@@ -5,20 +5,37 @@ so a notification is queued exactly when its alert is stored — once, whatever 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 
-__all__ = ["OutboxTable", "OUTBOX_SCHEMA", "OutboxRow", "outbox_id"]
+from synsec.engine.decisions import until_of
+
+__all__ = ["OutboxTable", "OUTBOX_SCHEMA", "OutboxRow", "outbox_id", "migrate_outbox"]
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS notification_outbox (
   id TEXT PRIMARY KEY, notification TEXT NOT NULL, alert_id TEXT NOT NULL, created_at REAL NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, last_error TEXT, batch TEXT,
-  sent_at REAL, failed_at REAL
+  sent_at REAL, failed_at REAL, decisions TEXT
 );
+CREATE TABLE IF NOT EXISTS notification_feed (partition INTEGER PRIMARY KEY, next_offset INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS notification_outbox_open ON notification_outbox(notification, created_at)
   WHERE sent_at IS NULL AND failed_at IS NULL;
 """
+
+
+def migrate_outbox(db) -> None:
+    """An outbox written before the decisions snapshot gets its column."""
+    if "decisions" not in {row[1] for row in db.execute("PRAGMA table_info(notification_outbox)")}:
+        db.execute("ALTER TABLE notification_outbox ADD COLUMN decisions TEXT")
+
+
+def _snapshot(decisions, now: float) -> str:
+    """The alert's decisions as the store's rows (`lapi_alert` reads them), for alerts stored without them."""
+    return json.dumps([{"num": 0, "origin": d.origin, "type": d.type, "scope": d.scope, "value": d.value,
+                        "scenario": d.scenario, "until": until_of(now, d.duration), "simulated": int(d.simulated)}
+                       for d in decisions])
 
 
 def outbox_id(notification: str, alert_id: str) -> str:
@@ -34,6 +51,7 @@ class OutboxRow:
     created_at: float
     attempts: int
     next_at: float
+    decisions: str | None = None        # JSON: the alert's decisions when queued (store rows' shape)
 
 
 class OutboxTable:
@@ -41,14 +59,15 @@ class OutboxTable:
 
     def _queue_notifications(self, alerts, now: float) -> None:
         """Inside Store.add's transaction: a row per name of each alert's `Notify` (ignored when queued)."""
-        rows = [(outbox_id(name, a.UUID), name, a.UUID, now, now) for a in alerts for name in a.Notify]
+        rows = [(outbox_id(name, a.UUID), name, a.UUID, now, now, _snapshot(a.Decisions, now))
+                for a in alerts for name in a.Notify]
         if rows:
             self.db.executemany("INSERT OR IGNORE INTO notification_outbox(id, notification, alert_id, created_at, "
-                                "next_at) VALUES (?,?,?,?,?)", rows)
+                                "next_at, decisions) VALUES (?,?,?,?,?,?)", rows)
 
     def open_notifications(self, limit: int = 10_000) -> list[OutboxRow]:
         """Rows neither sent nor given up, oldest first."""
-        rows = self.db.execute("SELECT id, notification, alert_id, created_at, attempts, next_at FROM "
+        rows = self.db.execute("SELECT id, notification, alert_id, created_at, attempts, next_at, decisions FROM "
                                "notification_outbox WHERE sent_at IS NULL AND failed_at IS NULL "
                                "ORDER BY created_at, id LIMIT ?", (limit,)).fetchall()
         return [OutboxRow(*r) for r in rows]
@@ -83,3 +102,13 @@ class OutboxTable:
         return self.db.execute("SELECT alert_id, attempts, last_error FROM notification_outbox WHERE "
                                "notification = ? AND last_error IS NOT NULL ORDER BY created_at DESC LIMIT ?",
                                (name, limit)).fetchall()
+
+    def feed_positions(self) -> dict[str, int]:
+        """{partition: next offset} of the alerts topic the API's notification feed has queued up to."""
+        return {str(p): o for p, o in self.db.execute("SELECT partition, next_offset FROM notification_feed")}
+
+    def save_feed_positions(self, positions: dict[int, int]) -> None:
+        with self.db:
+            self.db.executemany("INSERT INTO notification_feed(partition, next_offset) VALUES (?, ?) ON CONFLICT"
+                                "(partition) DO UPDATE SET next_offset = excluded.next_offset",
+                                sorted(positions.items()))

@@ -23,7 +23,7 @@ from synsec.store.alert_filter import AlertFilter
 from synsec.store.files import private_dir, private_file
 from synsec.store.machines import MACHINES_SCHEMA, MachineTable
 from synsec.store.metrics import METRICS_SCHEMA, MetricsTable
-from synsec.store.outbox import OUTBOX_SCHEMA, OutboxTable
+from synsec.store.outbox import OUTBOX_SCHEMA, OutboxTable, migrate_outbox
 
 __all__ = ["Store", "default_state_dir"]
 
@@ -91,6 +91,7 @@ def _migrate(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE decisions ADD COLUMN {col} {typ}")
         db.executescript(TRIGGERS + BOUNCERS_SCHEMA + METRICS_SCHEMA + MACHINES_SCHEMA + ALLOWLISTS_SCHEMA
                          + OUTBOX_SCHEMA)
+        migrate_outbox(db)
         if "machine_id" not in {row[1] for row in db.execute("PRAGMA table_info(alerts)")}:
             db.execute("ALTER TABLE alerts ADD COLUMN machine_id TEXT")
         if "key_id" not in {row[1] for row in db.execute("PRAGMA table_info(bouncers)")}:

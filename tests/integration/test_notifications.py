@@ -24,6 +24,7 @@ from synsec.content.notifications import load_notifications
 from synsec.engine.errors import ErrorCollector
 from synsec.engine.model import Alert, Decision, Source
 from synsec.store import Store
+from tests.integration.test_api_topic import broker, codecs  # noqa: F401 — module fixtures (tansu)
 from tests.integration.test_run_live import REPO, Run, append, failures, proc_guard, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.integration
@@ -93,7 +94,8 @@ def _queue(state: Path, ip: str, names: tuple) -> Store:
     now = time.time()
     alert = Alert("crowdsecurity/ssh-bf", Source("Ip", ip, IP=ip), 6, now - 10, now, Remediation=True,
                   UUID=f"alert-{ip}", Notify=names)
-    decision = Decision("synsec", alert.Scenario, "Ip", ip, "ban", 4 * 3600.0, now + 4 * 3600, id=f"d-{ip}", alert_id=alert.UUID)
+    decision = Decision("synsec", alert.Scenario, "Ip", ip, "ban", 4 * 3600.0, now + 4 * 3600, id=f"d-{ip}",
+                        alert_id=alert.UUID)
     store.add([alert], [decision], machine_id="m1")
     return store
 
@@ -337,3 +339,40 @@ def test_ccscli_notifications_test_inspect_list(tmp_path, hook):
     assert json.loads(res.stdout)["headers"] == {"Authorization": "****"}
     res = CliRunner().invoke(ccscli, [*base, "test", "nope"])
     assert res.exit_code == 1 and "no notification named 'nope'" in res.output and res.exception.__class__ is SystemExit
+
+
+def _feed_saved(state: Path) -> bool:
+    try:
+        db = sqlite3.connect(f"file:{state / 'synsec.db'}?mode=ro", uri=True)
+        try:
+            return bool(db.execute("SELECT count(*) FROM notification_feed").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.OperationalError:
+        return False
+
+
+def test_kafka_api_delivers_for_alerts_topic(tmp_path, hook, broker, codecs):  # noqa: F811
+    """`synsec api --broker`: an alert on synsec.alerts that a profile naming a webhook matches is sent once,
+    with the profile's ban; one no profile matches (no remediation) is not."""
+    from tests.integration.test_api_http import running_api
+    from tests.integration.test_crowd_kafka import _produce_alerts
+
+    server = hook()
+    content = _content(tmp_path, specs_text(server.port))
+    state, now = tmp_path / "state", time.time()
+    args = ("--refresh-interval", "0.05", "--broker", broker.url, "--topology", "single", "--config-dir",
+            str(content))
+    with running_api(state, tmp_path / "api.log", args=args, start_timeout=60):
+        wait_for(lambda: _feed_saved(state), timeout=30)          # the feed starts at the topic's end
+        bootstrap = broker.url.split("://", 1)[1]
+        _produce_alerts(bootstrap, codecs, [
+            Alert("crowdsecurity/ssh-bf", Source("Ip", "203.0.113.5", IP="203.0.113.5"), 6, now - 5, now,
+                  Remediation=True, UUID="kafka-1"),
+            Alert("crowdsecurity/ssh-bf", Source("Ip", "203.0.113.6", IP="203.0.113.6"), 6, now - 5, now,
+                  Remediation=False, UUID="kafka-2")])
+        wait_for(lambda: server.ok(), timeout=30)
+        time.sleep(0.6)
+    assert len(server.requests) == 1
+    assert server.requests[0]["body"].strip() == ("203.0.113.5 will get ban for next 4h0m0s for triggering "
+                                                  "crowdsecurity/ssh-bf on .")
