@@ -22,7 +22,7 @@ from synsec.assembly.metrics import register_engine
 __all__ = ["HELD", "WORKER_SCOPES", "worker_metrics", "install"]
 
 HELD = "synsec_worker_buckets_held"
-WORKER_SCOPES = ("engine", "input", "worker")
+WORKER_SCOPES = ("engine", "enrich", "input", "worker")
 
 
 def worker_metrics(shell) -> Counters:

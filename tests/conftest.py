@@ -14,3 +14,8 @@ def pytest_configure(config) -> None:
 
 def pytest_unconfigure(config) -> None:
     shutil.rmtree(getattr(config, "_synsec_config_dir", ""), ignore_errors=True)
+
+
+# No test sends a reverse_dns lookup to the machine's resolver (off loopback): lookups are off unless a test
+# starts its own DNS server and names it (tests/integration/test_reverse_dns.py).
+os.environ.setdefault("SYNSEC_DNS_SERVER", "off")

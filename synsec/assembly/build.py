@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from synsec.content.loader import Content, default_content_dir, load_content
+from synsec.assembly.rdns import ReverseDNS, parse_dns_server
 from synsec.engine.counters import CounterSet
 from synsec.engine.enrichers import ENRICHERS, EnrichContext
 from synsec.engine.errors import LoadError, Where
@@ -13,7 +15,7 @@ from synsec.engine.parser import ParseContext
 from synsec.engine.pipeline import INLINE, SPLIT, Engine
 from synsec.engine.profiles import ProfileEngine
 
-__all__ = ["EngineOptions", "build_engine", "split_engine", "build_profiles", "open_mmdb", "find_data_file",
+__all__ = ["EngineOptions", "build_engine", "split_engine", "build_profiles", "open_mmdb", "find_data_file", "reverse_dns",
            "CITY_MMDB", "ASN_MMDB"]
 
 # The names CrowdSec's geoip-enrich parser gives its databases in the data dir.
@@ -32,6 +34,11 @@ class EngineOptions:
     origin: str = "synsec"
     grok_engine: str = "auto"       # "re2": every grok on RE2 (the reference engine), e.g. to rule ours out
     skip_missing_data: bool = False  # leave out items whose data file is missing (Content.skipped), as `synsec run`
+    dns_server: str | None = None    # reverse_dns asks this IP:PORT; "off": no lookups (default: system resolver)
+    rdns_timeout: float = 1.0        # seconds a reverse_dns lookup may take
+    rdns_rate: float = 20.0          # reverse_dns lookups a second at most
+    rdns_wait: bool = True           # replay: an event waits for its lookup; live (False): proceeds without
+    rdns_fcrdns: bool = False        # keep a PTR name only when it resolves back to the IP (forward-confirmed)
 
     @classmethod
     def from_flags(cls, *, config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None,
@@ -67,6 +74,20 @@ def open_mmdb(path: Path | None):
         raise LoadError(Where(str(path), 1, "(file)"), f"not a readable MaxMind DB: {err}") from None
 
 
+def reverse_dns(opts: EngineOptions, counts: CounterSet) -> ReverseDNS | None:
+    """The reverse_dns enricher's resolver (None for `--dns-server off`: no lookups); a bad --dns-server is a
+    LoadError. $SYNSEC_DNS_SERVER is the default of --dns-server."""
+    given = opts.dns_server or os.environ.get("SYNSEC_DNS_SERVER")
+    if given == "off":
+        return None
+    try:
+        server = parse_dns_server(given) if given else None
+    except ValueError as err:
+        raise LoadError(Where("--dns-server", 1, "dns_server"), str(err)) from None
+    return ReverseDNS(counts, server=server, timeout=opts.rdns_timeout, rate=opts.rdns_rate, wait=opts.rdns_wait,
+                      fcrdns=opts.rdns_fcrdns)
+
+
 def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[Engine, Content]:
     """The engine of an in-process run: overflows handled `INLINE` (decided and reprocessed here)."""
     from synsec.engine.buckets import BucketManager
@@ -77,7 +98,7 @@ def build_engine(opts: EngineOptions, content: Content | None = None) -> tuple[E
                                skip_missing_data=opts.skip_missing_data)
     counts = CounterSet()     # the engine's one counter set: parser, enrichers, buckets, profiles, Engine
     enrich = EnrichContext(reference_year=opts.reference_year, city_db=open_mmdb(opts.geoip_city),
-                           asn_db=open_mmdb(opts.geoip_asn), counts=counts)
+                           asn_db=open_mmdb(opts.geoip_asn), reverse_dns=reverse_dns(opts, counts), counts=counts)
     ctx = ParseContext(enrichers=ENRICHERS, enrich_ctx=enrich, expr_ctx=content.expr_ctx, counts=counts)
     profiles = build_profiles(opts, content, counts)
     engine = Engine(content.parsers, BucketManager(content.scenarios, counts=counts), content.postoverflows,

@@ -276,7 +276,8 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     settings = settings_from_env(state_dir, config_dir)
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
-                                    reference_year=datetime.now(timezone.utc).year, skip_missing_data=True)
+                                    reference_year=datetime.now(timezone.utc).year, skip_missing_data=True,
+                                    rdns_wait=False)     # live: a reverse_dns miss never holds the pipeline
     try:
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:

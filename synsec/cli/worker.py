@@ -41,7 +41,7 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
     import time
     return WorkerSettings(
         broker=broker, topology=topo,
-        engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year),
+        engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year, rdns_wait=False),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, marker_interval=marker_interval, idle_advance_s=idle_advance,
         verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,

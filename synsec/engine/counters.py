@@ -14,6 +14,7 @@ the same set, and so do the worker's agents.
 | lines, parsed, unparsed, whitelisted | source | synsec_acquisition_lines_read_total, synsec_parser_hits_ok_total, synsec_parser_hits_ko_total, synsec_parser_whitelisted_total | Engine.parse |
 | no_timestamp | | synsec_parser_errors_total{kind=no_timestamp} | Engine.parse (a parsed line without a time) |
 | parser_dateparse_failed | | synsec_parser_errors_total{kind=dateparse_failed} | the ParseDate enricher |
+| rdns_cache_hits, rdns_cache_misses, rdns_queries, rdns_rate_waits, rdns_answered, rdns_nxdomain, rdns_timeouts, rdns_errors, rdns_fcrdns_failed, rdns_dropped, rdns_wait_timeouts | | synsec_enrich_rdns_total{kind=cache_hits…} | the reverse_dns resolver (synsec.assembly.rdns) |
 | parser_filter_errors, parser_whitelist_errors, parser_grok_expr_errors, parser_stash_errors, parser_static_errors | | synsec_parser_errors_total{kind=filter_errors…} | parser nodes, statics |
 | poured, overflows, underflows | scenario | synsec_bucket_poured_total, synsec_bucket_overflowed_total, synsec_bucket_underflowed_total | BucketManager |
 | bucket_filter_errors, bucket_groupby_errors, bucket_alert_errors | scenario | synsec_bucket_errors_total{kind=filter_errors…} | BucketManager |
@@ -54,7 +55,8 @@ class CounterSpec:
     labels: tuple[str, ...]         # the labels given to `inc`, in order
     family: str
     kind: str = ""                  # the family's `kind` label value for this counter ("" when none)
-    scope: str = "engine"           # engine | input (line readers) | run (synsec run's inputs) | worker
+    scope: str = "engine"           # engine | enrich (the reverse_dns resolver) | input (line readers) | run
+                                    # (synsec run's inputs) | worker
 
 
 _F = (
@@ -72,6 +74,9 @@ _F = (
            ("source",)),
     Family("synsec_parser_errors_total", "Parser run-time errors (expressions; dateparse_failed: a date no layout "
            "parses; no_timestamp: a parsed line without a time), by kind.", ("kind",)),
+    Family("synsec_enrich_rdns_total", "The reverse_dns enricher's lookups, by kind: cache hits and misses, queries "
+           "sent, queries that waited for the rate bound, their outcomes (answered, nxdomain, timeouts, errors, "
+           "fcrdns_failed), misses dropped (too many pending), waits given up.", ("kind",)),
     Family("synsec_bucket_poured_total", "Events poured into buckets, by scenario.", ("scenario",)),
     Family("synsec_bucket_overflowed_total", "Bucket overflows, by scenario.", ("scenario",)),
     Family("synsec_bucket_underflowed_total", "Buckets that leaked out without overflowing, by scenario.",
@@ -102,6 +107,9 @@ def _specs() -> tuple[CounterSpec, ...]:
     out += [CounterSpec(f"parser_{kind}", (), parser_errors, kind)
             for kind in ("dateparse_failed", "filter_errors", "whitelist_errors", "grok_expr_errors",
                          "stash_errors", "static_errors")]
+    out += [CounterSpec(f"rdns_{kind}", (), "synsec_enrich_rdns_total", kind, "enrich")
+            for kind in ("cache_hits", "cache_misses", "queries", "rate_waits", "answered", "nxdomain", "timeouts",
+                         "errors", "fcrdns_failed", "dropped", "wait_timeouts")]
     out += [CounterSpec("poured", sc, "synsec_bucket_poured_total"),
             CounterSpec("overflows", sc, "synsec_bucket_overflowed_total"),
             CounterSpec("underflows", sc, "synsec_bucket_underflowed_total")]
@@ -127,7 +135,7 @@ def _specs() -> tuple[CounterSpec, ...]:
 
 COUNTERS: tuple[CounterSpec, ...] = _specs()
 SPECS: dict[str, CounterSpec] = {s.name: s for s in COUNTERS}
-RUN_SCOPES = ("engine", "input", "run")          # what `synsec replay` and `synsec run` count and summarise
+RUN_SCOPES = ("engine", "enrich", "input", "run")          # what `synsec replay` and `synsec run` count and summarise
 # summary breakdowns: counters with exactly this one label are also given per label value, under this key
 BREAKDOWNS = {"source": "sources", "scenario": "buckets"}
 

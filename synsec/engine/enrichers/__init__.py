@@ -1,7 +1,8 @@
 """Parser `method:` enrichers, by CrowdSec name. Each returns a dict merged into `evt.Enriched`.
 
 An enricher is `fn(value: str, evt: Event, ctx: EnrichContext) -> dict[str, str]`. Databases (GeoIP/ASN mmdb
-readers) are opened by the shell and handed in through `EnrichContext`; the engine itself opens nothing.
+readers) and the reverse-DNS resolver are made by the shell and handed in through `EnrichContext`; the engine
+itself opens nothing and sends nothing.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ __all__ = ["EnrichContext", "ENRICHERS", "enricher_names"]
 
 @dataclass
 class EnrichContext:
-    """What enrichers may read: the replay's reference year, optional mmdb readers, the engine's counter set."""
+    """What enrichers may read: the replay's reference year, optional mmdb readers, the reverse-DNS resolver,
+    the engine's counter set."""
 
     reference_year: int = 1970
     city_db: Any = None        # maxminddb.Reader-like: .get_with_prefix_len(ip) -> (record, prefixlen)
     asn_db: Any = None
+    reverse_dns: Callable[[str], str] | None = None   # ip -> PTR name with its final dot, or "" (assembly.rdns)
     counts: CounterSet = field(default_factory=CounterSet)
 
 
@@ -37,8 +40,9 @@ def _parse_date(value: str, evt, ctx: EnrichContext) -> dict:
 
 
 def _reverse_dns(value: str, evt, ctx: EnrichContext) -> dict:
-    """Registered so hub content loads; synsec never does network lookups from the engine."""
-    return {}
+    """CrowdSec's reverse_dns: `reverse_dns` is the IP's PTR name (final dot kept); nothing when none is known."""
+    name = ctx.reverse_dns(value) if ctx.reverse_dns is not None and value else ""
+    return {"reverse_dns": name} if name else {}
 
 
 ENRICHERS: dict[str, Callable[[str, Any, EnrichContext], dict]] = {
