@@ -16,7 +16,11 @@ from synsec.engine.pipeline import INLINE, SPLIT, Engine
 from synsec.engine.profiles import ProfileEngine
 
 __all__ = ["EngineOptions", "build_engine", "split_engine", "build_profiles", "open_mmdb", "find_data_file", "reverse_dns",
+           "LIVE_RDNS_WAIT",
            "CITY_MMDB", "ASN_MMDB"]
+
+# How long a live process (synsec run, the worker) holds an event for a reverse_dns miss (docs/enrichment.md).
+LIVE_RDNS_WAIT = 0.25
 
 # The names CrowdSec's geoip-enrich parser gives its databases in the data dir.
 CITY_MMDB = "GeoLite2-City.mmdb"
@@ -37,7 +41,7 @@ class EngineOptions:
     dns_server: str | None = None    # reverse_dns asks this IP:PORT; "off": no lookups (default: system resolver)
     rdns_timeout: float = 1.0        # seconds a reverse_dns lookup may take
     rdns_rate: float = 20.0          # reverse_dns lookups a second at most
-    rdns_wait: bool = True           # replay: an event waits for its lookup; live (False): proceeds without
+    rdns_wait: float | None = None   # None (replay): an event waits for its lookup; S (live): S seconds at most
     rdns_fcrdns: bool = False        # keep a PTR name only when it resolves back to the IP (forward-confirmed)
 
     @classmethod

@@ -2,9 +2,9 @@
 
 `ReverseDNS(ip)` answers from an LRU cache with a TTL (names and misses both cached); on a miss it queues the
 IP for a small pool of resolver threads that send at most `rate` lookups a second, each bounded by `timeout`.
-With `wait` (replay) the caller then waits for that lookup, so a replay's verdicts depend on the DNS answers
-only, never on timing; without it (live) the caller proceeds with no name and a later event of the IP gets the
-cached one. Names end with a dot, as Go's net.LookupAddr (CrowdSec) writes them and the hub's lists expect.
+With `wait=None` (replay) the caller then waits for that lookup, so a replay's verdicts depend on the DNS
+answers only, never on timing; with `wait=S` (live) it waits S seconds at most, then proceeds with no name and a
+later event of the IP gets the cached one. Names end with a dot, as Go's net.LookupAddr (CrowdSec) writes them and the hub's lists expect.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class ReverseDNS:
     """The PTR name of an IP, cached, looked up by background threads at a bounded rate."""
 
     def __init__(self, counts: CounterSet, *, server: tuple[str, int] | None = None, timeout: float = 1.0,
-                 rate: float = 20.0, wait: bool = True, fcrdns: bool = False, ttl: float = 3600.0,
+                 rate: float = 20.0, wait: float | None = None, fcrdns: bool = False, ttl: float = 3600.0,
                  negative_ttl: float = 300.0, size: int = 10000, workers: int = 4, max_pending: int = 1024):
         self.counts, self.server, self.timeout, self.rate, self.wait = counts, server, timeout, rate, wait
         self.fcrdns, self.ttl, self.negative_ttl, self.size = fcrdns, ttl, negative_ttl, size
@@ -77,10 +77,12 @@ class ReverseDNS:
                 self._start()
                 self._queue.put(ip)
             ahead = len(self._pending)
-        if not self.wait:
-            return ""
         # every lookup ends within its timeout (twice with FCrDNS), after its turn in the rate and the pool
         bound = (ahead / self.workers + 1) * self.timeout * (2 if self.fcrdns else 1) + ahead / self.rate + 1.0
+        if self.wait is not None:
+            bound = min(bound, self.wait)
+        if bound <= 0:
+            return ""
         if not done.wait(bound):
             with self._lock:
                 self._count("rdns_wait_timeouts")

@@ -263,7 +263,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     SIGTERM stops with a summary (as does the end of stdin when nothing else is followed)."""
     import signal
 
-    from synsec.assembly.build import EngineOptions, build_engine
+    from synsec.assembly.build import LIVE_RDNS_WAIT, EngineOptions, build_engine
     from synsec.runner.live import LiveOptions, LiveRunner, load_state
     from synsec.runner.sources import Inputs
 
@@ -277,7 +277,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
                                     geoip_city=geoip_city, geoip_asn=geoip_asn,
                                     reference_year=datetime.now(timezone.utc).year, skip_missing_data=True,
-                                    rdns_wait=False)     # live: a reverse_dns miss never holds the pipeline
+                                    rdns_wait=LIVE_RDNS_WAIT)     # live: a reverse_dns miss holds an event briefly
     try:
         engine, content = build_engine(opts)
     except (LoadErrors, LoadError) as err:

@@ -25,7 +25,7 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
     `engine_flags`: the `engine_options` values (config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn)."""
     from streams.app import WorkerSettings
     from synsec.cli.api import parse_listen
-    from synsec.assembly.build import EngineOptions
+    from synsec.assembly.build import LIVE_RDNS_WAIT, EngineOptions
     from topologies import load_topology
 
     topo = load_topology(topology)
@@ -41,7 +41,8 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
     import time
     return WorkerSettings(
         broker=broker, topology=topo,
-        engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year, rdns_wait=False),
+        engine=EngineOptions.from_flags(**engine_flags, reference_year=time.gmtime().tm_year,
+                                        rdns_wait=LIVE_RDNS_WAIT),
         store=store, data_dir=Path(state_dir), registry_url=registry_url, agents=names,
         session_timeout=session_timeout, marker_interval=marker_interval, idle_advance_s=idle_advance,
         verify_end_offsets=verify_end_offsets, batch_max=batch_max, batch_interval=batch_interval,

@@ -157,14 +157,20 @@ def test_dead_server_times_out_within_the_bound(tmp_path):
     assert elapsed < 0.3 * 2 + 3.0
 
 
-def test_live_mode_proceeds_without_waiting(dns_server):
-    """rdns_wait=False: the first ask returns at once with nothing, a later one gets the cached name."""
-    rdns = ReverseDNS(CounterSet(), server=parse_dns_server(dns_server.address), wait=False)
-    assert rdns(BOT) == ""
-    deadline = time.monotonic() + 3
-    while rdns(BOT) == "" and time.monotonic() < deadline:
-        time.sleep(0.01)
+def test_live_mode_waits_briefly_then_proceeds(dns_server):
+    """A live wait (0.25 s) gets a prompt answer; against a dead server the event proceeds with no name once
+    its wait (0.1 s) is over, long before the lookup's own timeout (0.5 s)."""
+    rdns = ReverseDNS(CounterSet(), server=parse_dns_server(dns_server.address), wait=0.25)
     assert rdns(BOT) == PTR[BOT]
+    dead = DNSServer(answer=False)
+    try:
+        counts = CounterSet()
+        rdns = ReverseDNS(counts, server=parse_dns_server(dead.address), timeout=0.5, wait=0.1)
+        started = time.monotonic()
+        assert rdns(BOT) == ""
+        assert time.monotonic() - started < 0.3 and counts.total("rdns_wait_timeouts") == 1
+    finally:
+        dead.stop()
 
 
 def test_bad_dns_server_is_a_clear_error():
