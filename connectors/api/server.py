@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from connectors.api.alert_input import Oversize
+from connectors.api.dashboard import DashboardRoutes
 from connectors.api.inputs import InputError, parse_json, validate
 from connectors.api.allowlists import AllowlistRoutes, AllowlistStore
 from connectors.api.machines import AlertWriter, MachineRoutes, MachineStore, Unauthorized, read_body
@@ -393,6 +394,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
     app.router.add_delete("/v1/alerts/{alert_id}", h.delete_alert)
     if backend.allowlists is not None:
         AllowlistRoutes(backend.allowlists, h.either_auth, clock).install(app)
+    DashboardRoutes(h.active, lambda: h.view.refresh(h.clock(), force=True), backend.writer, backend.alerts,
+                    h.machine_auth, clock).install(app)
     app.router.add_get("/health", h.health)
     app.router.add_get("/metrics", h.prometheus)
     return app

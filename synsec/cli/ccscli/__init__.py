@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from synsec.cli.ccscli import (alerts, allowlists, bouncers, capi, content, crowd, decisions, explain, hub, hubtest,
-                               machines, metrics, notifications, simulation)
+from synsec.cli.ccscli import (alerts, allowlists, bouncers, capi, content, crowd, dashboard, decisions, explain, hub,
+                               hubtest, machines, metrics, notifications, simulation)
 
 __all__ = ["main", "ccscli"]
 
@@ -34,7 +34,7 @@ def version() -> None:
 
 
 for module in (decisions, alerts, allowlists, bouncers, machines, content, hub, hubtest, explain, metrics, capi,
-               crowd, notifications, simulation):
+               crowd, notifications, simulation, dashboard):
     for command in module.COMMANDS:
         ccscli.add_command(command)
 
