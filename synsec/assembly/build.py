@@ -87,7 +87,7 @@ def reverse_dns(opts: EngineOptions, counts: CounterSet) -> ReverseDNS | None:
     try:
         server = parse_dns_server(given) if given else None
     except ValueError as err:
-        raise LoadError(Where("--dns-server", 1, "dns_server"), str(err)) from None
+        raise LoadError(Where("--dns-server ($SYNSEC_DNS_SERVER)"), str(err)) from None
     return ReverseDNS(counts, server=server, timeout=opts.rdns_timeout, rate=opts.rdns_rate, wait=opts.rdns_wait,
                       fcrdns=opts.rdns_fcrdns)
 

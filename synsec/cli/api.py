@@ -90,7 +90,7 @@ def _broker(flags: dict):
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
         catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
         token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, config_dir, data_dirs,
-        pattern_dirs, geoip_city, geoip_asn, share, push_interval, pull_interval, **broker_flags) -> None:
+        pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
     agents (machines: POST /v1/watchers/login, /v1/alerts) and serve ccscli.
 

@@ -18,7 +18,7 @@ import click
 __all__ = ["engine_options", "engine_options_but_config_dir", "engine_argv", "ENGINE_FLAGS", "resolve_config_dir",
            "content_dir"]
 
-ENGINE_FLAGS = ("config_dir", "data_dirs", "pattern_dirs", "geoip_city", "geoip_asn")
+ENGINE_FLAGS = ("config_dir", "data_dirs", "pattern_dirs", "geoip_city", "geoip_asn", "dns_server")
 
 _DIR = click.Path(file_okay=False, exists=True)
 _FILE = click.Path(dir_okay=False, exists=True)
@@ -34,11 +34,15 @@ _OPTIONS = (
                  help="Country/City mmdb for GeoIpCity (default: GeoLite2-City.mmdb of a data dir)."),
     click.option("--geoip-asn", type=_FILE,
                  help="ASN mmdb for GeoIpASN/IpToRange (default: GeoLite2-ASN.mmdb of a data dir)."),
+    click.option("--dns-server", metavar="IP:PORT", envvar="SYNSEC_DNS_SERVER", show_envvar=True,
+                 help="DNS server the reverse_dns enricher asks (UDP); `off`: no lookups. Default: the system "
+                      "resolver (docs/enrichment.md)."),
 )
 
 
 def engine_options(fn):
-    """Add --config-dir, --data-dir, --patterns-dir, --geoip-city and --geoip-asn to a click command."""
+    """Add --config-dir, --data-dir, --patterns-dir, --geoip-city, --geoip-asn and --dns-server to a click
+    command."""
     for option in reversed(_OPTIONS):
         fn = option(fn)
     return fn
@@ -51,13 +55,15 @@ def engine_options_but_config_dir(fn):
     return fn
 
 
-def engine_argv(config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None) -> list[str]:
+def engine_argv(config_dir=None, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None,
+                dns_server=None) -> list[str]:
     """The engine flags as command-line arguments (for a child `synsec worker`)."""
     argv = ["--config-dir", str(config_dir)] if config_dir else []
     argv += [a for d in data_dirs for a in ("--data-dir", str(d))]
     argv += [a for d in pattern_dirs for a in ("--patterns-dir", str(d))]
     argv += ["--geoip-city", str(geoip_city)] if geoip_city else []
     argv += ["--geoip-asn", str(geoip_asn)] if geoip_asn else []
+    argv += ["--dns-server", dns_server] if dns_server else []
     return argv
 
 

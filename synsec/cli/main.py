@@ -86,7 +86,7 @@ def _print_stats(s: dict) -> None:
 @click.option("-j", "--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes that parse and route lines (the pouring stays in one process).")
 @output_option
-def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
+def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server,
            reference_time, state_dir, no_store, workers, output) -> None:
     """Replay log FILES (`-` for stdin, .gz accepted, `journalctl://filters=...` a journal) and print alerts and
     decisions."""
@@ -96,7 +96,7 @@ def replay(files, log_type, labels, config_dir, data_dirs, pattern_dirs, geoip_c
     settings = settings_from_env(state_dir, config_dir)
     ref = _reference(reference_time)
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
-                                    geoip_city=geoip_city, geoip_asn=geoip_asn,
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn, dns_server=dns_server,
                                     reference_year=datetime.fromtimestamp(ref, timezone.utc).year)
     try:
         built = build_engine(opts)
@@ -257,7 +257,7 @@ class _LiveSink:
 @click.option("-o", "--output", type=click.Choice(["human", "json"]), default="human", show_default=True,
               help="One line per alert/decision; json: one object per line.")
 @crowd_options
-def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
+def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server,
         state_dir, no_store, lateness, poll_interval, output, share, push_interval, pull_interval) -> None:
     """Follow log files, journald, syslog senders or stdin and detect live (CrowdSec's daemon mode); Ctrl-C or
     SIGTERM stops with a summary (as does the end of stdin when nothing else is followed)."""
@@ -275,7 +275,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
         click.echo(f"warning: {line}", err=True)
     settings = settings_from_env(state_dir, config_dir)
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
-                                    geoip_city=geoip_city, geoip_asn=geoip_asn,
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn, dns_server=dns_server,
                                     reference_year=datetime.now(timezone.utc).year, skip_missing_data=True,
                                     rdns_wait=LIVE_RDNS_WAIT)     # live: a reverse_dns miss holds an event briefly
     try:

@@ -38,7 +38,7 @@ __all__ = ["up"]
 @click.option("--metrics-listen", default="", metavar="HOST:PORT",
               help="The worker's Prometheus metrics on http://HOST:PORT/metrics (`ccscli metrics --url`).")
 def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, config_dir, data_dirs, pattern_dirs,
-       geoip_city, geoip_asn, metrics_listen):
+       geoip_city, geoip_asn, dns_server, metrics_listen):
     """Run synsec's distributed mode on this machine: broker, topics, worker, and FILES (and the --acquis
     sources) sent into it."""
     from kafka import KafkaConsumer, KafkaProducer
@@ -81,7 +81,7 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
         click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
         cmd = [sys.executable, "-m", "synsec.cli.main", "worker", "--broker", broker.url, "--topology", topology,
                "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2"]
-        cmd += engine_argv(config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn)
+        cmd += engine_argv(config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server)
         if metrics_listen:
             cmd += ["--metrics-listen", metrics_listen]
         worker = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -22,7 +22,8 @@ def worker_settings(broker, topology: str, engine_flags: dict, store: str, state
                     verify_end_offsets: bool = False, batch_max: int = 500, batch_interval: float = 0.05,
                     commit_interval: float = 1.0, metrics_listen: str = "", hold_max: int = 20_000):
     """WorkerSettings from the command line (the CLI edge: nothing below reads the environment).
-    `engine_flags`: the `engine_options` values (config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn)."""
+    `engine_flags`: the `engine_options` values (config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn,
+    dns_server)."""
     from streams.app import WorkerSettings
     from synsec.cli.api import parse_listen
     from synsec.assembly.build import LIVE_RDNS_WAIT, EngineOptions
@@ -102,7 +103,7 @@ def _decision_history(shell, broker, decisions_topic: str) -> None:
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (and /health), as CrowdSec's "
                    "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
 @click.option("--loglevel", default="warning", show_default=True)
-def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, store, state_dir,
+def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server, store, state_dir,
            registry_url, agents, session_timeout, marker_interval, idle_advance, hold_max, verify_end_offsets,
            batch_max, batch_interval, commit_interval, metrics_listen, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
@@ -111,7 +112,7 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
     from streams.app import create_app
 
     engine_flags = {"config_dir": content_dir(config_dir), "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
-                    "geoip_city": geoip_city, "geoip_asn": geoip_asn}
+                    "geoip_city": geoip_city, "geoip_asn": geoip_asn, "dns_server": dns_server}
     settings = worker_settings(broker, topology, engine_flags, store, state_dir, registry_url, agents,
                                session_timeout, marker_interval, idle_advance, verify_end_offsets, batch_max,
                                batch_interval, commit_interval, metrics_listen, hold_max)

@@ -173,6 +173,27 @@ def test_live_mode_waits_briefly_then_proceeds(dns_server):
         dead.stop()
 
 
+def test_replay_cli_dns_server_flag(tmp_path, dns_server):
+    """`synsec replay --dns-server IP:PORT` asks that server; a bad value is a one-line error, no traceback."""
+    import json
+
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+
+    cfg = _content(tmp_path)
+    log = _crawl_log(tmp_path / "access.log")
+    args = ["replay", str(log), "--type", "nginx", "--config-dir", str(cfg), "--no-store",
+            "--reference-time", "2024-03-01T12:00:00Z", "-o", "json"]
+    res = CliRunner().invoke(cli, args + ["--dns-server", dns_server.address], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {d["value"] for d in out["decisions"]} == {ATTACKER} and out["stats"]["rdns_answered"] == 2
+    res = CliRunner().invoke(cli, args + ["--dns-server", "dns.example:53"])
+    assert res.exit_code != 0 and "--dns-server" in res.output and "expected IP:PORT" in res.output
+    assert "Traceback" not in res.output
+
+
 def test_bad_dns_server_is_a_clear_error():
     with pytest.raises(ValueError, match="expected IP:PORT"):
         parse_dns_server("dns.example:53")

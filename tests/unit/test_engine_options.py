@@ -41,7 +41,7 @@ def test_up_gives_its_worker_every_engine_flag(tmp_path):
         (tmp_path / f).write_bytes(b"")
     values = {"config_dir": str(tmp_path / "cfg"), "data_dirs": (str(tmp_path / "d1"), str(tmp_path / "d2")),
               "pattern_dirs": (str(tmp_path / "p"),), "geoip_city": str(tmp_path / "city.mmdb"),
-              "geoip_asn": str(tmp_path / "asn.mmdb")}
+              "geoip_asn": str(tmp_path / "asn.mmdb"), "dns_server": "127.0.0.1:5353"}
     ctx = cli.commands["worker"].make_context("worker", engine_argv(**values))
     assert {k: ctx.params[k] for k in ENGINE_FLAGS} == values
 

@@ -48,7 +48,8 @@ def explain_lines(engine, lines: list[str], labels: dict) -> list[dict]:
 @engine_options_but_config_dir
 @output_option
 @click.pass_obj
-def explain(settings, file_, log, log_type, data_dirs, pattern_dirs, geoip_city, geoip_asn, output) -> None:
+def explain(settings, file_, log, log_type, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server,
+            output) -> None:
     """Explain how each line is parsed (like `cscli explain`)."""
     from synsec.assembly.build import EngineOptions, build_engine
     from synsec.engine.errors import LoadError, LoadErrors
@@ -59,7 +60,8 @@ def explain(settings, file_, log, log_type, data_dirs, pattern_dirs, geoip_city,
                                if ln.strip()]
     year = datetime.fromtimestamp(time.time(), timezone.utc).year
     opts = EngineOptions.from_flags(config_dir=content_dir(settings.config_dir), data_dirs=data_dirs, pattern_dirs=pattern_dirs,
-                                    geoip_city=geoip_city, geoip_asn=geoip_asn, reference_year=year)
+                                    geoip_city=geoip_city, geoip_asn=geoip_asn, dns_server=dns_server,
+                                    reference_year=year)
     try:
         engine, _ = build_engine(opts)
     except (LoadErrors, LoadError) as err:

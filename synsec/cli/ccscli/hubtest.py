@@ -24,12 +24,12 @@ def hubtest() -> None:
     """Run CrowdSec hub tests on synsec (like `cscli hubtest`)."""
 
 
-def _runner(hub, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None):
+def _runner(hub, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None, dns_server=None):
     from synsec.runner.hubtest import HubTestRunner
 
     now = time.time()
     return HubTestRunner(Path(hub), data_dirs=data_dirs, pattern_dirs=pattern_dirs, geoip_city=geoip_city,
-                         geoip_asn=geoip_asn, reference_year=datetime.fromtimestamp(now, timezone.utc).year,
+                         geoip_asn=geoip_asn, dns_server=dns_server, reference_year=datetime.fromtimestamp(now, timezone.utc).year,
                          reference_ts=now)
 
 
@@ -87,10 +87,10 @@ def _show_run(run, verbose: bool) -> None:
 @engine_options_but_config_dir
 @click.option("-v", "--verbose", is_flag=True, help="Every failed assertion, and passing tests' notes.")
 @output_option
-def run_cmd(names, all_, hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, verbose, output) -> None:
+def run_cmd(names, all_, hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server, verbose, output) -> None:
     """Run tests; exit status 1 when one fails (each failed assertion as file:line)."""
     tests = _select(hub, names, all_)
-    runner = _runner(hub, data_dirs, pattern_dirs, geoip_city, geoip_asn)
+    runner = _runner(hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server)
     runs = []
     for test in tests:
         runs.append(runner.run(test))
@@ -129,10 +129,11 @@ def list_cmd(hub, output) -> None:
 @engine_options_but_config_dir
 @click.option("--failures", is_flag=True, help="Show the nodes that failed too.")
 @output_option
-def explain_cmd(names, hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, failures, output) -> None:
+def explain_cmd(names, hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server, failures,
+                output) -> None:
     """For each line of a test's log: the parsers that succeeded at each stage and the scenarios it entered."""
     tests = _select(hub, names, False)
-    runner = _runner(hub, data_dirs, pattern_dirs, geoip_city, geoip_asn)
+    runner = _runner(hub, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server)
     runs = [runner.run(t) for t in tests]
     if output == "json":
         emit_json([{"name": r.name, "error": r.error, "lines": [

@@ -72,7 +72,7 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
 class HubTestRunner:
     """The tests of one hub checkout (`<hub>/.tests/`), run with the same engine flags."""
 
-    def __init__(self, hub: Path, *, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None,
+    def __init__(self, hub: Path, *, data_dirs=(), pattern_dirs=(), geoip_city=None, geoip_asn=None, dns_server=None,
                  reference_year: int = 1970, reference_ts: float = 0.0):
         self.hub = Path(hub)
         own_data = self.hub / "data"
@@ -80,6 +80,7 @@ class HubTestRunner:
         self.pattern_dirs = [Path(p) for p in pattern_dirs] or (
             [self.hub / "patterns"] if (self.hub / "patterns").is_dir() else [])
         self.geoip = (geoip_city, geoip_asn)
+        self.dns_server = dns_server
         self.reference_year = reference_year
         self.reference_ts = reference_ts
         self._index: HubIndex | None = None
@@ -102,7 +103,8 @@ class HubTestRunner:
                 run.missing_data = installed.missing_data
                 opts = EngineOptions.from_flags(config_dir=cfg_dir, data_dirs=self.data_dirs,
                                                 pattern_dirs=self.pattern_dirs, geoip_city=self.geoip[0],
-                                                geoip_asn=self.geoip[1], reference_year=self.reference_year)
+                                                geoip_asn=self.geoip[1], dns_server=self.dns_server,
+                                                reference_year=self.reference_year)
                 collector, out = replay_test(cfg, opts, self.reference_ts)
         except (LoadError, LoadErrors) as err:
             run.error = " | ".join(str(err).splitlines())
