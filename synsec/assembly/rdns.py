@@ -53,7 +53,7 @@ class ReverseDNS:
         self._pending: dict[str, threading.Event] = {}
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._next_slot = 0.0
-        self._pid = 0                                    # threads start on first use (and again after a fork)
+        self._pid = 0                                    # threads start on first ask (and again after a fork)
 
     def __call__(self, ip: str) -> str:
         """The name of `ip` with its final dot, or "" (none, not yet known, or not an IP)."""
@@ -61,6 +61,8 @@ class ReverseDNS:
             ip = str(ipaddress.ip_address(ip))
         except ValueError:
             return ""
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
             hit = self._cache.get(ip)
             if hit is not None and hit[0] > time.monotonic():
@@ -74,7 +76,6 @@ class ReverseDNS:
                     self._count("rdns_dropped")
                     return ""
                 done = self._pending[ip] = threading.Event()
-                self._start()
                 self._queue.put(ip)
             ahead = len(self._pending)
         # every lookup ends within its timeout (twice with FCrDNS), after its turn in the rate and the pool
@@ -94,10 +95,10 @@ class ReverseDNS:
     def _count(self, name: str) -> None:
         self.counts.inc(name)                            # under self._lock: these names are only counted here
 
-    def _start(self) -> None:
-        if self._pid == os.getpid():
-            return
-        self._pid = os.getpid()
+    def _after_fork(self) -> None:
+        """This process's own threads, queue and pending lookups (a forked `replay -j` worker inherits none)."""
+        self._lock = threading.Lock()
+        self._pending, self._queue, self._pid = {}, queue.SimpleQueue(), os.getpid()
         for _ in range(self.workers):
             threading.Thread(target=self._work, name="synsec-rdns", daemon=True).start()
 
@@ -117,7 +118,10 @@ class ReverseDNS:
         while True:
             ip = self._queue.get()
             self._take_slot()
-            name, outcome = self._resolve(ip)
+            try:
+                name, outcome = self._resolve(ip)
+            except Exception:                # noqa: BLE001 - a resolver thread outlives any one bad answer
+                name, outcome = "", "rdns_errors"
             with self._lock:
                 self._count(outcome)
                 self._cache[ip] = (time.monotonic() + (self.ttl if name else self.negative_ttl), name)

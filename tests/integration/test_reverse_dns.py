@@ -173,6 +173,28 @@ def test_live_mode_waits_briefly_then_proceeds(dns_server):
         dead.stop()
 
 
+def test_a_forked_process_looks_up_with_its_own_threads(dns_server):
+    """After a fork (replay -j workers) the child's lookups run on threads of its own, not its parent's."""
+    import os
+
+    rdns = ReverseDNS(CounterSet(), server=parse_dns_server(dns_server.address))
+    assert rdns(BOT) == PTR[BOT]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                   # the child: one lookup, its answer on the pipe, then out
+        try:
+            os.write(write, rdns(ATTACKER).encode() or b"-")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        answer = os.read(read, 256).decode()
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert answer == PTR[ATTACKER]
+
+
 def test_replay_cli_dns_server_flag(tmp_path, dns_server):
     """`synsec replay --dns-server IP:PORT` asks that server; a bad value is a one-line error, no traceback."""
     import json
