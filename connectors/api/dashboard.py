@@ -18,18 +18,24 @@ from aiohttp import web
 
 from connectors.api.query import QueryError, parse_uint
 from connectors.api.replies import json_reply, message
+from synsec.engine.errors import SynsecError
 
-__all__ = ["DashboardRoutes", "summarize", "CSP", "COMMUNITY_ORIGINS"]
+__all__ = ["DashboardRoutes", "summarize", "alert_stats", "timeline", "StatsUnavailable", "CSP", "COMMUNITY_ORIGINS",
+           "TOP"]
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 COMMUNITY_ORIGINS = {"CAPI", "lists"}      # decisions from the community blocklist and its subscribed lists
 _STATIC = {"index.html": "text/html", "app.js": "text/javascript", "app.css": "text/css",
            "favicon.svg": "image/svg+xml"}
-_MAX_ALERTS = 20_000       # newest alerts summarized
-_TOP = 10
+MAX_ALERTS = 20_000        # newest alerts summarized from the store
+TOP = 10
 _MAX_QUERY = 200
 _STEPS = (60, 300, 900, 3600, 4 * 3600, 86400, 7 * 86400)   # seconds per bar of "alerts over time"
+
+
+class StatsUnavailable(SynsecError):
+    """The alert panels' source (ClickHouse) did not answer: a 503 naming it."""
 
 
 def _epoch(text) -> float | None:
@@ -39,15 +45,18 @@ def _epoch(text) -> float | None:
         return None
 
 
-def _timeline(times: list[float], bars: int = 48) -> dict:
-    """Alert counts per step, the step the smallest of `_STEPS` that covers the span in `bars` bars."""
-    if not times:
-        return {"step": _STEPS[0], "points": []}
-    lo, hi = min(times), max(times)
-    step = next((s for s in _STEPS if (hi - lo) / s < bars), _STEPS[-1])
-    counts = Counter(int(t // step) * step for t in times)
+def timeline(counts: list[tuple[float, int]], bars: int = 48, min_step: int = 0) -> dict:
+    """(time, alerts) pairs summed per step, the step the smallest of `_STEPS` (at least `min_step`: the
+    granularity of the counts) that covers the span in `bars` bars (the longest one, if none does)."""
+    if not counts:
+        return {"step": max(_STEPS[0], min_step), "points": []}
+    lo, hi = min(t for t, _ in counts), max(t for t, _ in counts)
+    step = next((s for s in _STEPS if s >= min_step and (hi - lo) / s < bars), _STEPS[-1])
+    sums: Counter = Counter()
+    for t, n in counts:
+        sums[int(t // step) * step] += n
     first = int(lo // step) * step
-    return {"step": step, "points": [[t, counts.get(t, 0)] for t in range(first, int(hi // step) * step + 1, step)]}
+    return {"step": step, "points": [[t, sums.get(t, 0)] for t in range(first, int(hi // step) * step + 1, step)]}
 
 
 def _top_sources(alerts: list[dict]) -> list[dict]:
@@ -61,7 +70,7 @@ def _top_sources(alerts: list[dict]) -> list[dict]:
         counts[value] += 1
         seen.setdefault(value, {"value": value, "scope": src.get("scope", ""), "country": src.get("country", ""),
                                 "as_number": src.get("as_number", ""), "as_name": src.get("as_name", "")})
-    return [dict(seen[v], alerts=n) for v, n in counts.most_common(_TOP)]
+    return [dict(seen[v], alerts=n) for v, n in counts.most_common(TOP)]
 
 
 def _parse_rates(samples) -> list[dict]:
@@ -78,16 +87,21 @@ def _parse_rates(samples) -> list[dict]:
     return sorted(rows.values(), key=lambda r: -r["read"])
 
 
-def summarize(alerts: list[dict], decisions: list, samples, now: float) -> dict:
-    """Everything the dashboard draws, from alert bodies (newest first), active `DecisionRecord`s and counter
-    samples."""
-    times = [t for a in alerts for t in [_epoch(a.get("start_at"))] if t is not None]
+def alert_stats(alerts: list[dict]) -> dict:
+    """The alert panels (count, timeline, top scenarios and sources) from alert bodies, newest first."""
+    times = [(t, 1) for a in alerts for t in [_epoch(a.get("start_at"))] if t is not None]
+    return {"alerts": len(alerts), "timeline": timeline(times),
+            "top_scenarios": [{"scenario": s, "alerts": n}
+                              for s, n in Counter(a.get("scenario", "") for a in alerts).most_common(TOP)],
+            "top_sources": _top_sources(alerts)}
+
+
+def summarize(stats: dict, decisions: list, samples, now: float) -> dict:
+    """Everything the dashboard draws: the alert panels (`alert_stats`, or ClickHouse's), the active
+    `DecisionRecord`s by origin, and the parse rates of the counter samples."""
     origins = Counter(d.origin for d in decisions)
     community = sum(n for o, n in origins.items() if o in COMMUNITY_ORIGINS)
-    return {"now": now, "alerts": len(alerts), "timeline": _timeline(times),
-            "top_scenarios": [{"scenario": s, "alerts": n}
-                              for s, n in Counter(a.get("scenario", "") for a in alerts).most_common(_TOP)],
-            "top_sources": _top_sources(alerts),
+    return {"now": now, **stats,
             "decisions": {"active": len(decisions), "community": community, "by_origin": dict(origins.most_common())},
             "parse_rates": _parse_rates(samples)}
 
@@ -99,12 +113,14 @@ def _decision_row(d, now: float) -> dict:
 
 class DashboardRoutes:
     """The `/ui/` routes. `auth(request)` raises unless the caller holds a machine key or token; `active()`
-    returns the active decisions (refreshed); `writer`/`alerts`: the backend's."""
+    returns the active decisions (refreshed); `writer`/`alerts`: the backend's; `stats(now)`: the alert panels
+    (default: `alert_stats` of the newest `MAX_ALERTS` alerts of `alerts`)."""
 
     def __init__(self, active: Callable[[], list], refresh: Callable[[], None], writer, alerts, auth,
-                 clock: Callable[[], float]):
+                 clock: Callable[[], float], stats: Callable[[float], dict] | None = None):
         self.active, self.refresh, self.writer, self.alerts, self.auth, self.clock = \
             active, refresh, writer, alerts, auth, clock
+        self.stats = stats or (lambda now: alert_stats(alerts.alerts(limit=MAX_ALERTS)))
 
     def install(self, app: web.Application) -> None:
         app.router.add_get("/ui", self.redirect)
@@ -127,8 +143,11 @@ class DashboardRoutes:
     async def summary(self, request: web.Request) -> web.Response:
         self.auth(request)
         now = self.clock()
-        data = summarize(self.alerts.alerts(limit=_MAX_ALERTS), self.active(), self.alerts.metric_samples(), now)
-        return _secured(json_reply(data))
+        try:
+            stats = self.stats(now)
+        except StatsUnavailable as err:
+            return _secured(message(503, str(err)))
+        return _secured(json_reply(summarize(stats, self.active(), self.alerts.metric_samples(), now)))
 
     async def decisions(self, request: web.Request) -> web.Response:
         """Active decisions whose value, scenario, origin or type contains `q` (case-insensitive), longest

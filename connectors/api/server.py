@@ -365,9 +365,11 @@ class Handlers:
 
 def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
                throttle: AuthThrottle | None = None, secret: bytes | None = None, allow_registration: bool = False,
-               token_ttl: float = 3600.0, cert_roles: CertRoles | None = None) -> web.Application:
+               token_ttl: float = 3600.0, cert_roles: CertRoles | None = None,
+               dashboard_stats: Callable[[float], dict] | None = None) -> web.Application:
     """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too;
-    with `cert_roles` (HTTPS with a client CA), verified client certificates authenticate bouncers and agents."""
+    with `cert_roles` (HTTPS with a client CA), verified client certificates authenticate bouncers and agents;
+    `dashboard_stats`: where the dashboard's alert panels come from (default: `backend.alerts`)."""
     h = Handlers(backend, clock, metrics or Metrics(), throttle)
     h.cert_roles = cert_roles
     h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0),
@@ -395,7 +397,7 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
     if backend.allowlists is not None:
         AllowlistRoutes(backend.allowlists, h.either_auth, clock).install(app)
     DashboardRoutes(h.active, lambda: h.view.refresh(h.clock(), force=True), backend.writer, backend.alerts,
-                    h.machine_auth, clock).install(app)
+                    h.machine_auth, clock, dashboard_stats).install(app)
     app.router.add_get("/health", h.health)
     app.router.add_get("/metrics", h.prometheus)
     return app

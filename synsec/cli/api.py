@@ -84,13 +84,19 @@ def _broker(flags: dict):
               help="Client-certificate OU of agents (repeatable).")
 @click.option("--bouncers-ou", multiple=True, default=("bouncer-ou",), show_default=True,
               help="Client-certificate OU of bouncers (repeatable).")
+@click.option("--dashboard-clickhouse", metavar="URL",
+              help="The dashboard's alert panels from this ClickHouse (clickhouse://HOST:PORT/DB, filled by "
+                   "`synsec clickhouse sink`) instead of the store: every machine's alerts in Kafka mode.")
+@click.option("--dashboard-days", type=click.FloatRange(0.01, 3650.0), default=30.0, show_default=True,
+              help="With --dashboard-clickhouse: days of alerts the panels cover.")
 @_optional_broker_options
 @engine_options
 @crowd_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
         catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
         token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, config_dir, data_dirs,
-        pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, **broker_flags) -> None:
+        pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, dashboard_clickhouse,
+        dashboard_days, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
     agents (machines: POST /v1/watchers/login, /v1/alerts) and serve ccscli.
 
@@ -124,6 +130,14 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
             raise click.ClickException(f"TLS: {err}") from None
         cert_roles = CertRoles(tuple(agents_ou), tuple(bouncers_ou)) if tls_client_ca else None
     broker = _broker({k: broker_flags.get(k) for k in _BROKER_KEYS})
+    dashboard_stats = None
+    if dashboard_clickhouse:
+        from connectors.api.dashboard_clickhouse import ClickHouseStats
+
+        try:
+            dashboard_stats = ClickHouseStats(dashboard_clickhouse, dashboard_days * 86400)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--dashboard-clickhouse") from None
     settings = settings_from_env(state_dir)
     store = Store(settings.state_dir)
     flags = dict(config_dir=config_dir, data_dirs=data_dirs, pattern_dirs=pattern_dirs)
@@ -157,7 +171,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
                              alert_writer=alert_writer, allowlists=store), metrics=metrics,
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
                      secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
-                     token_ttl=token_ttl, cert_roles=cert_roles)
+                     token_ttl=token_ttl, cert_roles=cert_roles, dashboard_stats=dashboard_stats)
     click.echo(f"synsec api: serving http{'s' if ssl_context else ''}://{'[' + host + ']' if ':' in host else host}"
                f":{port}/ "
                f"from {source}", err=True)
