@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 
 from synsec.engine.counters import CounterSet
+from synsec.engine.errors import SynsecError
 
 __all__ = ["ReverseDNS", "parse_dns_server"]
 
@@ -181,15 +182,15 @@ def _absolute(name: str) -> str:
     return name if not name or name.endswith(".") else name + "."
 
 
-class _Timeout(Exception):
+class _Timeout(SynsecError):
     pass
 
 
-class _NoName(Exception):
+class _NoName(SynsecError):
     pass
 
 
-class _Failed(Exception):
+class _Failed(SynsecError):
     pass
 
 

@@ -34,6 +34,8 @@ catch a builtin class, it stays a second base (shown in brackets).
     │                                  (connectors.central.server, connectors.api.machines)
     ├── CapiError                      what an installation got back from the Central API (connectors.crowd.client)
     ├── DeliveryError                  one failed notification delivery, retried (connectors.notify.senders)
+    ├── _Timeout, _NoName, _Failed     one reverse-DNS lookup's outcome inside the resolver (synsec.assembly.rdns)
+    ├── StatsUnavailable               the dashboard's ClickHouse did not answer → 503 (connectors.api.dashboard)
     ├── MigrationError                 ClickHouse DDL migrations (connectors.clickhouse.migrate)
     ├── QueryError                     an analyst query or its parameters (connectors.clickhouse.queries)
     └── SinkBackpressure               the ClickHouse sink cannot take more yet (connectors.clickhouse.sink)
