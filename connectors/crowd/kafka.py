@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from connectors.background import Background
 from connectors.crowd.blocklist import ORIGIN, BlocklistCTI
 from connectors.kafka.follower import DecisionFollower
 from synsec.engine.errors import SynsecError
@@ -114,26 +115,17 @@ class TopicTarget:
         self.producer.close(timeout=5)
 
 
-class AlertFeed:
+class AlertFeed(Background):
     """Reads the alerts topic into `crowd.enqueue(alerts, positions)` in a daemon thread until `stop`."""
+
+    thread_name = "synsec-crowd-alerts"
 
     def __init__(self, consumer_kwargs: dict, topic: str, codecs, crowd, *, poll_ms: int = 500):
         self.consumer_kwargs, self.topic, self.codecs, self.crowd = dict(consumer_kwargs), topic, codecs, crowd
         self.poll_ms = poll_ms
         self.stats = {"alerts": 0, "poison": 0}
         self.ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> "AlertFeed":
-        self._thread = threading.Thread(target=self._run, name="synsec-crowd-alerts", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().__init__()
 
     def _assign(self, consumer):
         from kafka import TopicPartition

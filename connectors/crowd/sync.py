@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.background import Background
 from connectors.crowd.blocklist import BlocklistCTI, apply_stream
 from connectors.crowd.client import CapiClient, CapiError
 from connectors.crowd.queue import SignalQueue
@@ -51,8 +52,11 @@ class _Backoff:
         return wait
 
 
-class CrowdSync:
+class CrowdSync(Background):
     """Push and pull for one installation. `policy` None: sharing is off (nothing is queued, pulls go on)."""
+
+    thread_name = "synsec-crowd"
+    stop_timeout = 15.0
 
     def __init__(self, state_dir, client: CapiClient, policy: SharePolicy | None, *, open_target: Callable,
                  scenarios: set[str], allowlist, cti: BlocklistCTI | None = None,
@@ -63,9 +67,8 @@ class CrowdSync:
         self.clock, self.say = clock, say
         self.queue = SignalQueue(state_dir)          # the detecting side's connection (under `_lock`)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._pulled = False
 
     # -- the detecting thread --------------------------------------------------------------------------------
@@ -82,16 +85,10 @@ class CrowdSync:
             self.queue.add(**refused)
             return self.queue.enqueue(items, now, positions)
 
-    def start(self) -> "CrowdSync":
-        self._thread = threading.Thread(target=self._run, name="synsec-crowd", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._wake.set()                # out of its wait now, not at the next interval
+        super().stop(timeout)
         self.queue.close()
 
     # -- the crowd thread --------------------------------------------------------------------------------------

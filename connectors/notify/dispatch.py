@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from connectors.api.lapi_alerts import lapi_alert
+from connectors.background import Background
 from connectors.notify.senders import DeliveryError, send
 from synsec.content.notifications import NotificationSpec
 from synsec.engine.notify_template import TemplateError, render
@@ -50,27 +50,18 @@ def sample_alerts(now: float) -> list[dict]:
     return [lapi_alert(0, now, body, [decision], now)]
 
 
-class Dispatcher:
+class Dispatcher(Background):
     """Delivers the outbox of the store in `state_dir` for the notifications `specs` (by name)."""
+
+    thread_name = "synsec-notify"
 
     def __init__(self, state_dir: str | Path, specs: Mapping[str, NotificationSpec], *, poll: float = 0.25,
                  backoff: float = 1.0):
         self.state_dir, self.specs, self.poll, self.backoff = Path(state_dir), dict(specs), poll, backoff
         self.sent = self.failed_attempts = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> "Dispatcher":
-        self._thread = threading.Thread(target=self._loop, name="synsec-notify", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
+    def _run(self) -> None:
         store = Store(self.state_dir)
         try:
             while not self._stop.is_set():
