@@ -17,6 +17,8 @@ the same set, and so do the worker's agents.
 | rdns_cache_hits, rdns_cache_misses, rdns_queries, rdns_rate_waits, rdns_answered, rdns_nxdomain, rdns_timeouts, rdns_errors, rdns_fcrdns_failed, rdns_dropped, rdns_wait_timeouts | | synsec_enrich_rdns_total{kind=cache_hits…} | the reverse_dns resolver (synsec.assembly.rdns) |
 | parser_filter_errors, parser_whitelist_errors, parser_grok_expr_errors, parser_stash_errors, parser_static_errors | | synsec_parser_errors_total{kind=filter_errors…} | parser nodes, statics |
 | poured, overflows, underflows | scenario | synsec_bucket_poured_total, synsec_bucket_overflowed_total, synsec_bucket_underflowed_total | BucketManager |
+| canceled | scenario | synsec_bucket_canceled_total | BucketManager (a pour matching `cancel_on`) |
+| overflows_blackholed, overflows_filtered | scenario | synsec_bucket_overflows_discarded_total{kind=blackhole, overflow_filter} | BucketManager |
 | bucket_filter_errors, bucket_groupby_errors, bucket_alert_errors | scenario | synsec_bucket_errors_total{kind=filter_errors…} | BucketManager |
 | overflows_whitelisted | | synsec_overflows_whitelisted_total | Engine (postoverflow whitelists) |
 | alerts | scenario | synsec_alerts_total | Engine (after the postoverflows) |
@@ -81,6 +83,11 @@ _F = (
     Family("synsec_bucket_overflowed_total", "Bucket overflows, by scenario.", ("scenario",)),
     Family("synsec_bucket_underflowed_total", "Buckets that leaked out without overflowing, by scenario.",
            ("scenario",)),
+    Family("synsec_bucket_canceled_total", "Buckets a `cancel_on` event ended (no alert), by scenario.",
+           ("scenario",)),
+    Family("synsec_bucket_overflows_discarded_total", "Overflows discarded (no alert), by scenario and kind: "
+           "blackhole (the key overflowed within its blackhole), overflow_filter (the filter returned false).",
+           ("scenario", "kind")),
     Family("synsec_bucket_errors_total", "Bucket filter/groupby/alert errors, by scenario and kind.",
            ("scenario", "kind")),
     Family("synsec_overflows_whitelisted_total", "Overflows a postoverflow whitelist dropped (no alert).", ()),
@@ -112,7 +119,10 @@ def _specs() -> tuple[CounterSpec, ...]:
                          "errors", "fcrdns_failed", "dropped", "wait_timeouts")]
     out += [CounterSpec("poured", sc, "synsec_bucket_poured_total"),
             CounterSpec("overflows", sc, "synsec_bucket_overflowed_total"),
-            CounterSpec("underflows", sc, "synsec_bucket_underflowed_total")]
+            CounterSpec("underflows", sc, "synsec_bucket_underflowed_total"),
+            CounterSpec("canceled", sc, "synsec_bucket_canceled_total"),
+            CounterSpec("overflows_blackholed", sc, "synsec_bucket_overflows_discarded_total", "blackhole"),
+            CounterSpec("overflows_filtered", sc, "synsec_bucket_overflows_discarded_total", "overflow_filter")]
     out += [CounterSpec(f"bucket_{kind}", sc, "synsec_bucket_errors_total", kind)
             for kind in ("filter_errors", "groupby_errors", "alert_errors")]
     out += [CounterSpec("overflows_whitelisted", (), "synsec_overflows_whitelisted_total"),

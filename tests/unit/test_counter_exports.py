@@ -91,6 +91,29 @@ groupby: evt.Meta.source_ip
 scope:
   type: Range
   expression: "int(evt.Meta.target_user)"
+---
+type: leaky
+name: test/canceled
+description: every pour cancels its bucket
+filter: "evt.Meta.target_user == 'root'"
+groupby: evt.Meta.source_ip
+capacity: 5
+leakspeed: 10s
+cancel_on: "true"
+---
+type: trigger
+name: test/blackholed
+description: overflows of a key within a minute of the last are discarded
+filter: "evt.Meta.target_user == 'root'"
+groupby: evt.Meta.source_ip
+blackhole: 1m
+---
+type: trigger
+name: test/filtered
+description: its overflow_filter discards every overflow
+filter: "evt.Meta.target_user == 'root'"
+groupby: evt.Meta.source_ip
+overflow_filter: "false"
 """
 @pytest.fixture(scope="module")
 def content(tmp_path_factory) -> Path:

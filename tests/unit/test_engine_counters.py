@@ -75,9 +75,38 @@ def test_underflows_and_live_buckets_are_counted_per_scenario():
     assert m.live_by_scenario() == {"test/leaky": 1}
     m.advance(T0 + 1000)                              # 192.0.2.2's bucket leaks out
     assert m.counts.summary()["buckets"] == {"test/leaky": {
-        "poured": 4, "overflows": 1, "underflows": 1, "bucket_filter_errors": 0, "bucket_groupby_errors": 0,
-        "bucket_alert_errors": 0, "alerts": 0}}
+        "poured": 4, "overflows": 1, "underflows": 1, "canceled": 0, "overflows_blackholed": 0,
+        "overflows_filtered": 0, "bucket_filter_errors": 0, "bucket_groupby_errors": 0, "bucket_alert_errors": 0,
+        "alerts": 0}}
     assert m.live_by_scenario() == {}
+
+
+def test_bucket_ends_without_alert_are_counted_by_why():
+    """CrowdSec sends an empty overflow when a bucket ends without an alert: a `cancel_on` pour (also the first
+    one of a bucket), an overflow within the key's blackhole, an overflow its overflow_filter rejects, also a
+    counter's timed one. Each is counted under its name and raises no alert, and is neither an overflow nor an
+    underflow."""
+    specs = [_leaky(name="t/cancel", capacity=5, cancel_on=lambda e: e.Meta["user"] == "x"),
+             _leaky(name="t/bh", capacity=1, blackhole=60.0),
+             _leaky(name="t/filtered", capacity=1, overflow_filter=lambda queue, signal, leaky: False),
+             build_spec(name="t/counter", type="counter", capacity=-1, duration=5.0, filter=lambda e: True,
+                        overflow_filter=lambda queue, signal, leaky: leaky.Total_count > 3)]
+    m = BucketManager(specs)
+    alerts = []
+    for ts, user in ((0, ""), (1, "x"), (2, "x"), (3, ""), (4, ""), (20, ""), (21, "")):
+        evt = _ev(ts, "192.0.2.1")
+        evt.Meta["user"] = user
+        alerts += m.process(evt)
+    alerts += m.advance(T0 + 1000)
+    counts = {name: m.counts.by(name) for name in ("canceled", "overflows_blackholed", "overflows_filtered",
+                                                   "overflows", "underflows")}
+    assert counts == {
+        "canceled": {("t/cancel",): 2},                           # a live bucket, then a fresh one
+        "overflows_blackholed": {("t/bh",): 2},                   # at 3 (2nd overflow, 4 in the pair) and 21
+        "overflows_filtered": {("t/filtered",): 3, ("t/counter",): 1},
+        "overflows": {("t/bh",): 1, ("t/counter",): 1},           # bh's first, the counter of 5 events
+        "underflows": {("t/cancel",): 1}}                        # its bucket of 3, 4, 20, 21 leaks out
+    assert sorted(a.Scenario for a in alerts) == ["t/bh", "t/counter"]
 
 
 def test_register_engine_renders_live_counts(engine_and_content):

@@ -9,7 +9,7 @@ from netaddr import IPSet
 
 from synsec.engine.enrichers import ENRICHERS, EnrichContext
 from synsec.engine.enrichers.dateparse import parse_date
-from synsec.engine.model import Event
+from synsec.engine.model import Event, Line
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -53,19 +53,50 @@ def test_geoip_enrichers(dbs):
     ctx = EnrichContext(city_db=dbs[0], asn_db=dbs[1])
     evt = Event()
     assert ENRICHERS["GeoIpCity"]("203.0.113.7", evt, ctx) == {
-        "IsoCode": "FR", "IsInEU": "true", "Latitude": "48.85", "Longitude": "2.35"}
+        "IsoCode": "FR", "IsInEU": "true", "Latitude": "48.850000", "Longitude": "2.350000"}     # Go's %f
     assert ENRICHERS["GeoIpASN"]("203.0.113.7", evt, ctx) == {
         "ASNNumber": "64500", "ASNumber": "64500", "ASNOrg": "Example Net"}
     assert ENRICHERS["IpToRange"]("203.0.113.7", evt, ctx) == {"SourceRange": "203.0.113.0/25"}
 
 
 def test_geoip_unknown_or_invalid(dbs):
-    """An IP outside the databases, an invalid IP or a missing database enrich nothing (no crash)."""
+    """An invalid IP or a missing database enrich nothing (no crash); a valid IP outside the databases gets the
+    fields of Go's empty record, as CrowdSec's GeoIpCity/GeoIpASN give it (IpToRange nothing)."""
     ctx = EnrichContext(city_db=dbs[0], asn_db=dbs[1])
-    for value in ("198.51.100.1", "not-an-ip", ""):
+    for value in ("not-an-ip", "", "010.1.2.3"):
         assert ENRICHERS["GeoIpCity"](value, Event(), ctx) == {}
         assert ENRICHERS["GeoIpASN"](value, Event(), ctx) == {}
     assert ENRICHERS["GeoIpCity"]("203.0.113.7", Event(), EnrichContext()) == {}
+    assert ENRICHERS["GeoIpCity"]("198.51.100.1", Event(), ctx) == {
+        "IsoCode": "", "IsInEU": "false", "Latitude": "0.000000", "Longitude": "0.000000"}
+    assert ENRICHERS["GeoIpASN"]("198.51.100.1", Event(), ctx) == {"ASNNumber": "0", "ASNumber": "0", "ASNOrg": ""}
+    assert ENRICHERS["IpToRange"]("198.51.100.1", Event(), ctx) == {}
+
+
+def test_geoip_city_falls_back_to_registered_then_represented_country(tmp_path):
+    """A record without a country ISO code takes the registered country's, then the represented country's."""
+    city = MMDBWriter(ip_version=6, database_type="GeoIP2-City", ipv4_compatible=True)
+    city.insert_network(IPSet(["192.0.2.0/25"]), {"country": {"names": {"en": "?"}},
+                                                  "registered_country": {"iso_code": "DE",
+                                                                         "is_in_european_union": True}})
+    city.insert_network(IPSet(["192.0.2.128/25"]), {"represented_country": {"iso_code": "US"}})
+    city.to_db_file(str(tmp_path / "c.mmdb"))
+    ctx = EnrichContext(city_db=maxminddb.open_database(str(tmp_path / "c.mmdb")))
+    assert [ENRICHERS["GeoIpCity"](ip, Event(), ctx)["IsoCode"] for ip in ("192.0.2.1", "192.0.2.200")] == ["DE", "US"]
+    assert ENRICHERS["GeoIpCity"]("192.0.2.1", Event(), ctx)["IsInEU"] == "true"
+
+
+def test_unmarshal_json_fills_unmarshaled_from_the_raw_line():
+    """UnmarshalJSON decodes the line's raw text (not the static's value) into evt.Unmarshaled, numbers as
+    floats as Go's interface{} decoding gives them; a line that is not a JSON object changes nothing and fails
+    nothing (CrowdSec's unmarshalJSON logs and goes on)."""
+    evt = Event(Line('{"foo": "bar", "pouet": 42, "n": {"a": [1, "x"]}}\n'))
+    assert ENRICHERS["UnmarshalJSON"]("ignored", evt, EnrichContext()) == {}
+    assert evt.Unmarshaled == {"foo": "bar", "pouet": 42.0, "n": {"a": [1.0, "x"]}}
+    assert isinstance(evt.Unmarshaled["pouet"], float)
+    for raw in ("xxheader VALUE2 trailing stuff", "[1, 2]"):
+        evt = Event(Line(raw))
+        assert ENRICHERS["UnmarshalJSON"](raw, evt, EnrichContext()) == {} and evt.Unmarshaled == {}
 
 
 @pytest.mark.parametrize("text,layout,expected", [

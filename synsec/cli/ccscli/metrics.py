@@ -29,6 +29,8 @@ TABLES = (
     ("Buckets", ("scenario",), (("current", "synsec_buckets"), ("overflows", "synsec_bucket_overflowed_total"),
                                 ("poured", "synsec_bucket_poured_total"),
                                 ("underflows", "synsec_bucket_underflowed_total"),
+                                ("canceled", "synsec_bucket_canceled_total"),
+                                ("discarded", "synsec_bucket_overflows_discarded_total"),
                                 ("errors", "synsec_bucket_errors_total"))),
     ("Alerts", ("scenario",), (("raised", "synsec_alerts_total"), ("stored", "synsec_api_alerts"))),
     ("Decisions", ("origin", "type", "scenario"), (("made", "synsec_decisions_total"),

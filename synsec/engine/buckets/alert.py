@@ -16,7 +16,8 @@ __all__ = ["Overflow", "build_overflow", "runtime_alert", "go_time"]
 
 
 class Overflow(NamedTuple):
-    """What a transition emits when a bucket overflows: its alerts, or why it could not build them."""
+    """What a transition emits when a bucket overflows: its alerts, or why it could not build them; or, with
+    `dropped`, that the bucket ended without an alert (CrowdSec sends an empty overflow then), to be counted."""
 
     scenario: str             # the spec's id (its name unless documents share a name)
     key: str
@@ -24,6 +25,7 @@ class Overflow(NamedTuple):
     sources: dict             # value -> Source (CrowdSec RuntimeAlert.Sources)
     reprocess: bool
     error: str = ""
+    dropped: str = ""         # canceled (cancel_on), blackholed or filtered (overflow_filter): no alert
 
 
 def go_time(ts: float) -> str:

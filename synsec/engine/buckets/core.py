@@ -2,7 +2,8 @@
 new one (None when the bucket and its blackhole are gone) and the overflows to emit.
 
 Order of the hooks follows CrowdSec's processors: type (trigger) → distinct → cancel_on → pour (limiter) →
-after-pour (conditional, bayesian); on overflow: overflow_filter → blackhole. Timers fire when the event-time
+after-pour (conditional, bayesian); on overflow: overflow_filter → blackhole. A bucket that ends without an
+alert (cancel_on, an overflow discarded) emits an `Overflow` with `dropped` set and no alert, for the counters. Timers fire when the event-time
 watermark is strictly past them, so an event stamped exactly at a bucket's deadline still joins that bucket
 (CrowdSec's time machine: `d.After(lastTs.Add(Duration))`).
 """
@@ -63,6 +64,7 @@ def pour(spec, state, evt, now: float, key: str = "") -> tuple[BucketState | Non
                 return _kept(state), emits
             distinct = distinct | {value}
     if spec.cancel_on is not None and cancel.cancels(spec, evt):
+        emits.append(_dropped(spec, key, "canceled"))
         return _dormant(state, now), emits
     tat, allowed = kind.allow(spec, state, now)
     new = _poured(spec, state, evt, now, tat, distinct)
@@ -112,12 +114,19 @@ def _dormant(state, now: float):
     return None
 
 
+def _dropped(spec, key: str, why: str) -> Overflow:
+    """The bucket ended without an alert; `why` is the counter that counts it."""
+    return Overflow(spec.id, key, (), {}, False, dropped=why)
+
+
 def _overflow(spec, state, key: str, ovflw_ts: float, emits: list) -> BucketState | None:
     """The bucket overflows and dies; append its overflow unless filtered or blackholed."""
     if spec.blackhole and blackhole.blackholed(state, ovflw_ts):
+        emits.append(_dropped(spec, key, "overflows_blackholed"))
         return _dormant(state, ovflw_ts)
     ovf = build_overflow(spec, state, key, ovflw_ts)
     if spec.overflow_filter is not None and not overflow_filter.passes(spec, state, ovf, key, ovflw_ts):
+        emits.append(_dropped(spec, key, "overflows_filtered"))
         return _dormant(state, ovflw_ts)
     emits.append(ovf)
     if spec.blackhole:

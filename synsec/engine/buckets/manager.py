@@ -8,7 +8,8 @@ another. The alerts they return are `Alert`s, except that the first alert of an 
 `reprocess: true` scenario comes as `(alert, True)`: the caller feeds it back as an OVFLW event (CrowdSec's
 `reprocess`), once per overflow.
 
-`counts` (the engine's `synsec.engine.counters.CounterSet`) counts pours, overflows and underflows per scenario (a
+`counts` (the engine's `synsec.engine.counters.CounterSet`) counts pours, overflows, cancels, discarded overflows
+(blackhole, overflow_filter) and underflows per scenario (a
 bucket that leaked out, found when its timer fires or, when the watermark is behind, when the next pour into it
 finds it leaked); runtime errors of filter/groupby are counted there too and the event is skipped for that scenario.
 The active buckets per scenario are counted as they come and go (`live_by_scenario`, CrowdSec's `cs_buckets`
@@ -188,6 +189,9 @@ class BucketManager:
     def _emit(self, ovfs: list[Overflow]) -> list:
         alerts = []
         for ovf in ovfs:
+            if ovf.dropped:
+                self.counts.inc(ovf.dropped, ovf.scenario)
+                continue
             if ovf.error:
                 self.counts.inc("bucket_alert_errors", ovf.scenario)
                 continue

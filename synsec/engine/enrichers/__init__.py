@@ -13,6 +13,7 @@ from typing import Any, Callable
 from synsec.engine.counters import CounterSet
 from synsec.engine.enrichers.dateparse import parse_date
 from synsec.engine.enrichers.geoip import geoip_asn, geoip_city, ip_to_range
+from synsec.engine.expr.helpers_data import go_json
 
 __all__ = ["EnrichContext", "ENRICHERS", "enricher_names"]
 
@@ -45,12 +46,25 @@ def _reverse_dns(value: str, evt, ctx: EnrichContext) -> dict:
     return {"reverse_dns": name} if name else {}
 
 
+def _unmarshal_json(value: str, evt, ctx: EnrichContext) -> dict:
+    """CrowdSec's UnmarshalJSON method: the line's raw text (whatever the static's value) decoded into
+    `evt.Unmarshaled` (numbers as floats); a line that is not a JSON object leaves it as it was. Enriches nothing."""
+    try:
+        data = go_json(evt.Line.Raw)
+    except ValueError:
+        return {}
+    if isinstance(data, dict):
+        evt.Unmarshaled.update(data)
+    return {}
+
+
 ENRICHERS: dict[str, Callable[[str, Any, EnrichContext], dict]] = {
     "ParseDate": _parse_date,
     "GeoIpCity": geoip_city,
     "GeoIpASN": geoip_asn,
     "IpToRange": ip_to_range,
     "reverse_dns": _reverse_dns,
+    "UnmarshalJSON": _unmarshal_json,
 }
 
 

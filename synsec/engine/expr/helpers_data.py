@@ -15,7 +15,7 @@ from .helpers_str import GO_SPACE
 from .regex import Regex, RegexError, compile_regex
 from .registry import helper
 
-__all__ = ["json_extract", "json_path"]
+__all__ = ["json_extract", "json_path", "go_json"]
 
 
 def _file_special(call, cg):
@@ -125,6 +125,12 @@ def _go_number(raw) -> float:
     return float(str.__str__(raw))
 
 
+def go_json(blob: str):
+    """`blob` decoded as Go's json.Unmarshal into an interface{} does: numbers become floats. ValueError when
+    it is not JSON."""
+    return _plain(_loads_raw(blob), _go_number)
+
+
 def _extract(blob, keys: list[str]):
     try:
         return _walk(_parsed(blob), keys)
@@ -184,7 +190,7 @@ def unmarshal_json(blob, target, key):
     """Decode blob into target[key] (numbers become floats, as Go's interface{} decoding does).
 
     The compiled call checks the target first (runtime.writable): evt.Unmarshaled or a map in it."""
-    target[key] = _plain(_loads_raw(blob), _go_number)
+    target[key] = go_json(blob)
     return None
 
 
