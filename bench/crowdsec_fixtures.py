@@ -21,7 +21,8 @@ pkg/parser/parsing_test.go):
   stages; the expected events are matched to the results in any order, on Stage (when given), Process,
   Whitelisted and the expected keys of Parsed, Meta and Enriched (values as Go's YAML reads them into strings).
   Patterns are the checkout's `config/patterns`, data files and GeoIP databases its fixtures' root.
-  A fixture that needs the public DNS (reverse_dns) is reported apart: there is no network here.
+  A fixture that needs the public DNS (reverse_dns) is reported apart: there is no network here; so is one that
+  needs GeoIP databases its checkout lacks (1.4.6's CI downloaded them).
 """
 
 from __future__ import annotations
@@ -272,6 +273,9 @@ def run_parser_fixture(fixture: Path, data_root: Path, patterns: Path) -> Fixtur
         return res
     geo = {"geoip_city": data_root / CITY_MMDB if (data_root / CITY_MMDB).is_file() else None,
            "geoip_asn": data_root / ASN_MMDB if (data_root / ASN_MMDB).is_file() else None}
+    if "GeoIp" in texts and None in geo.values():
+        res.skipped = f"needs {CITY_MMDB} and {ASN_MMDB} beside the fixtures (1.4.6 fetched them in its CI)"
+        return res
     with tempfile.TemporaryDirectory() as tmp:
         for idx, entry in enumerate(_stagefiles(fixture / "parsers.yaml", fixture)):
             _link(Path(tmp) / "parsers" / entry["stage"], idx, entry["filename"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from synsec.content.datafiles import DataEntry
 from synsec.content.spec import Doc, check_keys, get_bool, get_int, get_list, get_map, get_str
-from synsec.content.yamlload import kind_of, line_of, load_documents
+from synsec.content.yamlload import PosDict, kind_of, line_of, load_documents
 from synsec.engine.errors import ErrorCollector, LoadError, Where
 from synsec.engine.durations import DurationError, parse_duration
 from synsec.engine.parser import GrokStep, Node, Static, Stash, Whitelist
@@ -135,7 +135,10 @@ class _Compiler:
                 if isinstance(raw, (list, dict)):
                     d.error("value", f"expected a string, got {kind_of(raw)}")
                     continue
-                value = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
+                # what Go's YAML puts in the string field: the source text (`yes`, `010`, `1.50` as written)
+                value = d.data.text_of("value") if isinstance(d.data, PosDict) else None
+                if value is None:
+                    value = "" if raw is None else ("true" if raw is True else "false" if raw is False else str(raw))
                 out.append(Static(kind, name, value=value, where=d.where(kind)))
             else:
                 fn = self.compile_expr(d, "expression", d.data.get("expression"))

@@ -32,15 +32,26 @@ _TAG = "tag:yaml.org,2002:"
 
 
 class PosDict(dict):
-    """A mapping that knows its own line and the line of each key (1-based)."""
+    """A mapping that knows its own line and the line of each key (1-based), and the source text of each scalar
+    value: what Go's YAML decoders put in a string field (`value: yes` is "yes", `010` is "010")."""
 
-    __slots__ = ("line", "key_lines", "path")
+    __slots__ = ("line", "key_lines", "path", "texts")
 
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.line = 0
         self.key_lines: dict[str, int] = {}
         self.path = "<string>"
+        self.texts: dict[str, str] = {}
+
+    def text_of(self, key: str) -> str | None:
+        """`key`'s scalar as Go reads it into a string: its source text, "" for null; None when not a scalar."""
+        value = self.get(key)
+        if value is None:
+            return "" if key in self else None
+        if isinstance(value, (dict, list)):
+            return None
+        return self.texts.get(key, value if isinstance(value, str) else str(value))
 
 
 class PosList(list):
@@ -197,6 +208,8 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> PosDict:
             raise loader.error(key_node.start_mark, f"{field}.{key}" if field else key, "duplicate key")
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode):
+            out.texts[key] = value_node.value
     return out
 
 

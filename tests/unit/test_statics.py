@@ -62,3 +62,20 @@ def test_a_float_static_is_written_as_go_percent_f():
     from synsec.engine.statics import as_text
 
     assert as_text(401.0) == "401.000000" and as_text(7.181) == "7.181000" and as_text(3) == "3"
+
+
+def test_a_static_value_is_its_yaml_source_text(tmp_path):
+    """`value:` is read as Go's YAML decoders read it into a string field: the scalar as written (`yes`, `010`,
+    `1.50`, `True`, `0x1F`), "" for null; PyYAML's bool/int/float readings would give true, 8, 1.5."""
+    from synsec.content.loader import load_content
+    from synsec.engine.enrichers import ENRICHERS, EnrichContext
+
+    stage = tmp_path / "parsers" / "s00-raw"
+    stage.mkdir(parents=True)
+    written = {"a": "yes", "b": "010", "c": "1.50", "d": "True", "e": "0x1F", "f": "'quoted: yes'", "g": "~"}
+    statics = "".join(f"  - meta: {k}\n    value: {v}\n" for k, v in written.items())
+    (stage / "p.yaml").write_text(f"name: t/p\nstatics:\n{statics}")
+    content = load_content(tmp_path)
+    evt = Event(Line("x"))
+    assert content.parsers.parse(evt, ParseContext(enrichers=ENRICHERS, enrich_ctx=EnrichContext())) is True
+    assert dict(evt.Meta) == {"a": "yes", "b": "010", "c": "1.50", "d": "True", "e": "0x1F", "f": "quoted: yes"}
