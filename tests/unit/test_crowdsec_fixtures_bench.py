@@ -4,23 +4,15 @@ Process, Whitelisted and the expected map keys; a wrong expectation fails under 
 
 from __future__ import annotations
 
-import importlib.util
 import json
+import runpy
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("crowdsec_fixtures", REPO / "bench" / "crowdsec_fixtures.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-fixtures = _load()
+fixtures = SimpleNamespace(**runpy.run_path(str(REPO / "bench" / "crowdsec_fixtures.py")))
 
 LEAKY = """type: leaky
 name: t/leaky
