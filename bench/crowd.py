@@ -16,10 +16,15 @@ fed to the shipped curation (connectors/central/curation.yaml, connectors/centra
               day; a ring of 20 reporters from 20 /24s registered within 5 minutes, pushing 100 benign targets;
               one reporter dumping 10,000 addresses in an hour on day 2; and all poisoners reporting 20
               crawler / CDN / resolver addresses;
-  sybils      (`--patient-sybils N`, default 0) N reporters from N unrelated networks registered weeks apart, that
-              behave like honest installations (they are hit and report like the others) and from day 3 on also
-              report the same 50 benign targets: the attack the curation does not stop (docs/crowd.md); their
-              targets are counted apart (`sybil_targets_listed`) and left out of the precision.
+  sybils      patient sybils (`--patient-sybils N`, default 6; 0: none): N reporters from N unrelated /24s whose
+              registrations are spread evenly over `--sybil-spread` days (default 49) ending a week before the
+              simulation starts — no cohort rule joins them — that behave like honest installations (they are hit
+              and report attacks like the others, so they earn trust by honest corroboration) and on day
+              `--sybil-day` (default 3) report `--sybil-targets` (default 50) benign targets within an hour.
+              `--sybil-strategy all` (default): every sybil reports every target; `rotate`: each target is reported
+              by `min_reporters` sybils only, picked so that no two sybils share more targets than they must (the
+              attacker who knows the collusion rule). Their targets are counted apart (listed ever, listed at the
+              end of the sybil day, hours listed) and reported both outside and inside the precision.
 Prints blocklist precision (listed attackers / listed), recall (listed among attackers reported by >= 3 honest
 installations running unmodified scenarios within 24 h), median time from an attacker's first report to its
 listing, signals/s the curation ingests on one core (process time of ingest + tick), and the curation's
@@ -38,6 +43,7 @@ from __future__ import annotations
 import argparse
 import base64
 import ipaddress
+import itertools
 import json
 import math
 import os
@@ -57,7 +63,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.central.curation import Curator  # noqa: E402
+from connectors.central.curation import Curator, Removed  # noqa: E402
 from connectors.central.rules import load_rules  # noqa: E402
 
 DAY, HOUR, PUSH = 86400.0, 3600.0, 10.0
@@ -84,6 +90,7 @@ class World:
         self.first_report: dict[str, float] = {}
         self.end = T0 + args.days * DAY
         self.patient_sybils = args.patient_sybils
+        self.sybil = args
         self._used: set[str] = set()
         self._blocks = 0
         self._population(args)
@@ -129,7 +136,8 @@ class World:
                 at = T0 + (day + rnd.random()) * DAY
                 self._install(f"new{day}-{j}", at, at)
         for i in range(args.patient_sybils):
-            self._install(f"sybil{i}", T0 - (50 - 7 * i) * DAY, T0, honest=True)
+            at = T0 - (7 + args.sybil_spread * (1 - i / args.patient_sybils)) * DAY
+            self._install(f"sybil{i}", at, T0, honest=True)
 
     def _install(self, name: str, registered: float, start: float, honest: bool = False) -> None:
         self.regs.append((registered, name, self._block()))
@@ -196,13 +204,30 @@ class World:
                 for name in group:
                     at = T0 + day * DAY + rnd.random() * HOUR
                     self.events += [(at + j * 0.01, name, ip, scenario, HASH[scenario]) for j, ip in enumerate(targets)]
-        self.sybil_targets = [self._ip() for _ in range(50)] if self.patient_sybils else []
-        for i in range(self.patient_sybils):
-            self.events += [(T0 + 3 * DAY + rnd.random() * HOUR, f"sybil{i}", ip, scenario, HASH[scenario])
-                            for ip in self.sybil_targets]
+        self._sybil_attack(scenario)
         self.regs.append((T0 - 5 * DAY, "spammer", self._block()))
         self.events += [(T0 + 2 * DAY + i * 0.36, "spammer", self._ip(), scenario, HASH[scenario])
                         for i in range(10_000)]
+
+    def _sybil_attack(self, scenario: str) -> None:
+        """The patient sybils' strike: every sybil reports every target, or rotating groups of min_reporters."""
+        args, rnd, n = self.sybil, self.rnd, self.patient_sybils
+        self.sybil_targets = [self._ip() for _ in range(args.sybil_targets)] if n else []
+        if not n:
+            return
+        group = min(n, self.rules.min_reporters)
+        shared: dict[tuple[int, int], int] = defaultdict(int)
+        start = T0 + args.sybil_day * DAY
+        for ip in self.sybil_targets:
+            if args.sybil_strategy == "all":
+                who = list(range(n))
+            else:       # the group whose pairs have shared fewest targets so far
+                who = min(itertools.combinations(range(n), group),
+                          key=lambda g: (max(shared[p] for p in itertools.combinations(g, 2)),
+                                         sum(shared[p] for p in itertools.combinations(g, 2))))
+                for p in itertools.combinations(who, 2):
+                    shared[p] += 1
+            self.events += [(start + rnd.random() * HOUR, f"sybil{i}", ip, scenario, HASH[scenario]) for i in who]
 
 
 def run(world: World, rules) -> dict:
@@ -226,17 +251,33 @@ def run(world: World, rules) -> dict:
     batches.sort(key=lambda b: b[0])
     signals = sum(len(b) for _, _, b in batches)
     removed = 0
+    sybil_targets = set(world.sybil_targets)
+    sybil_spans: dict[str, list[float]] = defaultdict(list)    # target -> [listed, removed, listed, …]
+    strike_end = T0 + (world.sybil.sybil_day + 1) * DAY
+    sybil_at_end: set[str] | None = None
     cpu = time.process_time()
+
+    def apply(changes, at: float) -> None:
+        nonlocal removed
+        for change in changes:
+            if isinstance(change, Removed):
+                removed += 1
+                if change.value in sybil_targets:
+                    sybil_spans[change.value].append(at)
+            elif change.new:
+                ever.add(change.value)
+                listed_at.setdefault(change.value, at)
+                if change.value in sybil_targets:
+                    sybil_spans[change.value].append(at)
     for at, who, reports in batches:
         while r < len(regs) and regs[r][0] <= at:
             cur.register(regs[r][1], regs[r][2], regs[r][0])
             r += 1
-        removed += len(cur.tick(at))
-        for change in cur.ingest(who, reports, at):
-            if change.new:
-                ever.add(change.value)
-                listed_at.setdefault(change.value, at)
-    removed += len(cur.tick(world.end + rules.decay + 2 * rules.window))
+        if sybil_at_end is None and at >= strike_end:
+            sybil_at_end = set(cur.listed()) & sybil_targets
+        apply(cur.tick(at), at)
+        apply(cur.ingest(who, reports, at), at)
+    apply(cur.tick(world.end + rules.decay + 2 * rules.window), world.end + rules.decay + 2 * rules.window)
     cpu = time.process_time() - cpu
 
     eligible = set()
@@ -246,7 +287,13 @@ def run(world: World, rules) -> dict:
             if len({w for t, w in reports[i:] if t < at + rules.window}) >= 3:
                 eligible.add(ip)
                 break
-    sybil = ever & set(world.sybil_targets)
+    sybil = ever & sybil_targets
+    sybil_hours = sum(sum(spans[1::2]) - sum(spans[0::2][:len(spans[1::2])]) for spans in sybil_spans.values()) / HOUR
+    sybils = [f"sybil{i}" for i in range(world.patient_sybils)]
+    honest = [name for _, name, _ in world.regs if name.startswith(("inst", "new"))]
+    cohort_size = defaultdict(int)
+    for name in honest + sybils:
+        cohort_size[cur.cohort_of(name)] += 1
     benign = ever - world.attackers - sybil
     hit = eligible & ever
     ttl = [listed_at[ip] - min(t for t, _ in world.honest_reports[ip]) for ip in hit]
@@ -254,8 +301,14 @@ def run(world: World, rules) -> dict:
     return {"installations_registered": st["reporters"], "signals": signals, "batches": len(batches),
             "attackers": len(world.attackers), "attackers_seen_by_3_honest": len(eligible),
             "listed_ever": len(ever - sybil), "listed_benign": len(benign), "tombstones": removed,
-            "sybil_targets_listed": len(sybil),
+            "sybil_targets_listed": len(sybil), "sybil_targets_listed_after_strike_day": len(sybil_at_end or ()),
+            "sybil_target_hours_listed": sybil_hours,
+            "sybil_cohorts": len({cur.cohort_of(n) for n in sybils}),
+            "sybils_trust": [round(cur.trust(n), 3) for n in sybils],
+            "honest_joined_by_collusion": sum(1 for n in honest if cohort_size[cur.cohort_of(n)] > 1),
+            "collusions": st["collusions"],
             "precision": (len(ever - sybil) - len(benign)) / len(ever - sybil) if ever - sybil else 1.0,
+            "precision_with_sybil_targets": (len(ever) - len(benign) - len(sybil)) / len(ever) if ever else 1.0,
             "recall": len(hit) / len(eligible) if eligible else 1.0,
             "median_time_to_list_s": statistics.median(ttl) if ttl else None,
             "p90_time_to_list_s": statistics.quantiles(ttl, n=10)[-1] if len(ttl) > 10 else None,
@@ -387,8 +440,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rules", help="a curation.yaml (default: the shipped one)")
     ap.add_argument("--json", help="write the figures to this file")
-    ap.add_argument("--patient-sybils", type=int, default=0,
-                    help="reporters from unrelated networks that build trust, then report 50 benign targets")
+    ap.add_argument("--patient-sybils", type=int, default=6,
+                    help="reporters from unrelated networks that build trust, then report benign targets (0: none)")
+    ap.add_argument("--sybil-targets", type=int, default=50, help="benign addresses the sybils report")
+    ap.add_argument("--sybil-day", type=int, default=3, help="simulated day of the sybils' strike")
+    ap.add_argument("--sybil-spread", type=float, default=49.0,
+                    help="days over which the sybils registered (ending a week before the simulation)")
+    ap.add_argument("--sybil-strategy", choices=("all", "rotate"), default="all",
+                    help="all: every sybil reports every target; rotate: min_reporters sybils a target")
     ap.add_argument("--central-signals", type=int, default=200_000,
                     help="signals pushed through a real synsec central process (0: skip)")
     args = ap.parse_args()
@@ -423,8 +482,13 @@ def main() -> int:
     print(f"poisoners trust {out['poisoners_trust']}, farm of 50 = {out['farm_cohorts']} cohort(s), ring of 20 = "
           f"{out['ring_cohorts']} cohort(s); not counted {out['not_counted']}")
     if args.patient_sybils:
-        print(f"sybils    {args.patient_sybils} patient reporters from unrelated networks listed "
-              f"{out['sybil_targets_listed']} of their 50 benign targets (not in the precision above)")
+        print(f"sybils    {args.patient_sybils} patient reporters ({args.sybil_strategy}) listed "
+              f"{out['sybil_targets_listed']} of their {args.sybil_targets} benign targets "
+              f"({out['sybil_targets_listed_after_strike_day']} still listed a day after, "
+              f"{out['sybil_target_hours_listed']:.1f} target-hours listed); precision with them "
+              f"{out['precision_with_sybil_targets']:.5f}; they end as {out['sybil_cohorts']} cohort(s), trust "
+              f"{out['sybils_trust']}; {out['collusions']} collusion join(s), "
+              f"{out['honest_joined_by_collusion']} honest installation(s) joined")
     print("targets met" if ok else "TARGETS MISSED")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, sort_keys=True))

@@ -5,6 +5,9 @@ registrations and signals in order rebuilds the same state. `Curator.register` p
 (same address block, same registration burst); `ingest` takes one reporter's reports and returns what was
 listed or had its expiry moved into another hour; `tick` expires reports and entries and returns the removals
 (tombstones). Trust is `(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`.
+Collusion: reporters that found (make the consensus of a first listing) more than `collusion.max_shared`
+listings together within `collusion.window` become one cohort, and the listings that no longer hold are
+removed at once (`ingest` then returns `Removed` too).
 """
 
 from __future__ import annotations
@@ -134,6 +137,9 @@ class Curator:
         self.received = 0
         self.refused: Counter[str] = Counter()
         self._labels: dict[str, int] = {}     # cohort label -> its first reporter (assign_cohort)
+        self._members: dict[int, list[int]] = {}    # cohort root -> its reporters (cohorts of more than one)
+        self._pairs: dict[tuple[int, int], deque[float]] = {}   # two founders -> when they founded together
+        self.collusions = 0                   # reporters joined by the collusion rule
         self._changed = Changed() if track else None
         self._dirty_ips = self._changed.ips if track else _Untracked
         self._dirty_reporters = self._changed.reporters if track else _Untracked
@@ -157,7 +163,9 @@ class Curator:
     def _union(self, a: int, b: int) -> None:
         ra, rb = self._cohort(a), self._cohort(b)
         if ra != rb:
-            self._parent[max(ra, rb)] = min(ra, rb)
+            root, child = min(ra, rb), max(ra, rb)
+            self._parent[child] = root
+            self._members[root] = self._members.get(root, [root]) + self._members.pop(child, [child])
 
     def register(self, name: str, address: str | None, at: float) -> None:
         """A reporter registered from `address` at `at`: joins the cohort of its address block and burst."""
@@ -213,8 +221,9 @@ class Curator:
                 return self._intern(known[1])
         return self._intern(scenario)
 
-    def ingest(self, name: str, reports: Iterable[tuple[str, str, str]], now: float) -> list[Listed]:
-        """One reporter's (address, scenario, scenario hash) reports received at `now`: what got listed."""
+    def ingest(self, name: str, reports: Iterable[tuple[str, str, str]], now: float) -> list[Listed | Removed]:
+        """One reporter's (address, scenario, scenario hash) reports received at `now`: what got listed (and
+        what the collusion rule removed)."""
         r = self._reporter(name)
         rules = self.rules
         out: list[Listed] = []
@@ -284,6 +293,64 @@ class Curator:
                 per[c] = t
         return out
 
+    def _founders(self, st: _Ip, behaviour: str, now: float) -> list[int]:
+        """The reporters that make the consensus for `behaviour`: each counted cohort's most trusted one."""
+        horizon, min_trust = now - self.rules.window, self.rules.min_trust
+        best: dict[int, tuple[float, int]] = {}
+        for rid, e in st.entries.items():
+            if e[1] <= horizon or e[2] != behaviour:
+                continue
+            t = self._trust(self._by_id[rid])
+            c = self._cohort(rid)
+            if t >= min_trust and (t, -rid) > best.get(c, (0.0, 0)):
+                best[c] = (t, -rid)
+        return sorted(-rid for _, rid in best.values())
+
+    def _found(self, value: str, st: _Ip, behaviour: str, now: float, out: list) -> None:
+        """A first listing: count its founders' pairs; join those past `collusion.max_shared` (collusion)."""
+        rules = self.rules
+        if not rules.collusion_max_shared:
+            return
+        horizon = now - rules.collusion_window
+        founders = self._founders(st, behaviour, now)
+        joined = []
+        for i, a in enumerate(founders):
+            for b in founders[i + 1:]:
+                times = self._prune(self._pairs.setdefault((a, b), deque()), horizon)
+                times.append(now)
+                if len(times) > rules.collusion_max_shared and self._cohort(a) != self._cohort(b):
+                    joined.append((a, b))
+        for a, b in joined:
+            if self._cohort(a) != self._cohort(b):
+                self._union(a, b)
+                self.collusions += 1
+                self._dirty_reporters.add(a)
+                self._dirty_reporters.add(b)
+        if joined:
+            self._recheck(joined, now, out)
+
+    @staticmethod
+    def _prune(items: deque, horizon: float) -> deque:
+        while items and items[0] <= horizon:
+            items.popleft()
+        return items
+
+    def _recheck(self, joined: list[tuple[int, int]], now: float, out: list) -> None:
+        """Remove the listings the joined cohorts supported that no longer hold; cost their reporters trust."""
+        roots = {self._cohort(a) for a, _ in joined}
+        members = {rid for root in roots for rid in self._members.get(root, [root])}
+        for value, st in sorted(self.ips.items()):
+            if not st.until or not st.entries.keys() & members or self._holds(self._support(st, now)) is not None:
+                continue
+            st.until, st.scenario = 0.0, ""
+            out.append(Removed(value))
+            self._dirty_ips.add(value)
+            for rid in st.entries.keys() & members:
+                self._by_id[rid].bad += self.rules.collusion_weight
+                self._dirty_reporters.add(rid)
+            st.slot = -1
+            self._schedule(value, st)
+
     def _holds(self, support: dict[str, dict[int, float]]) -> str | None:
         rules = self.rules
         best = [(len(per), sum(per.values()), b) for b, per in support.items()
@@ -301,6 +368,8 @@ class Curator:
         old, st.until = st.until, now + self.rules.decay
         if new or int(st.until // _PUBLISH_STEP) != int(old // _PUBLISH_STEP):
             out.append(Listed(value, st.scenario, st.until, new))
+        if new:
+            self._found(value, st, behaviour, now, out)
 
     # ------------------------------------------------------------------ expiry
     def _start(self, now: float) -> None:
@@ -434,4 +503,5 @@ class Curator:
         cohorts = len({self._cohort(r.id) for r in self._by_id})
         return {"reporters": len(self._by_id), "trusted_reporters": trusted, "cohorts": cohorts,
                 "tracked_addresses": len(self.ips), "listed": sum(1 for st in self.ips.values() if st.until),
-                "signals_received": self.received, "signals_not_counted": dict(sorted(self.refused.items()))}
+                "signals_received": self.received, "signals_not_counted": dict(sorted(self.refused.items())),
+                "collusions": self.collusions}

@@ -53,6 +53,9 @@ class Rules:
     registration_burst_size: int = 10
     registration_burst_window: float = 600.0
     decay: float = 259200.0
+    collusion_max_shared: int = 3
+    collusion_window: float = 604800.0
+    collusion_weight: float = 1.0
     hub_only: bool = True
     known_good: tuple[KnownGoodRange, ...] = ()
 
@@ -104,7 +107,7 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
         raise LoadError(Where(path, docs[1][0]), "expected one YAML document")
     errors = ErrorCollector()
     doc = Doc(docs[0][1] if docs else {}, path, "", errors, docs[0][0] if docs else 1)
-    check_keys(doc, {"consensus", "trust", "cohorts", "decay", "hub_only", "known_good"})
+    check_keys(doc, {"consensus", "trust", "cohorts", "collusion", "decay", "hub_only", "known_good"})
     d = Rules()
     con = doc.child("consensus", get_map(doc, "consensus"))
     check_keys(con, {"window", "min_reporters", "min_trust", "min_score", "behaviour"})
@@ -117,6 +120,8 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
     check_keys(burst, {"max_reports", "window", "weight"})
     coh = doc.child("cohorts", get_map(doc, "cohorts"))
     check_keys(coh, {"same_block", "ipv4_prefix", "ipv6_prefix", "burst_size", "burst_window"})
+    col = doc.child("collusion", get_map(doc, "collusion"))
+    check_keys(col, {"max_shared", "window", "weight"})
     rules = Rules(
         window=_duration(con, "window", d.window, 60.0),
         min_reporters=_int(con, "min_reporters", d.min_reporters, 2, 1000),
@@ -136,6 +141,9 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
         registration_burst_size=_int(coh, "burst_size", d.registration_burst_size, 2, 10 ** 6),
         registration_burst_window=_duration(coh, "burst_window", d.registration_burst_window, 0.0),
         decay=_duration(doc, "decay", d.decay, 60.0),
+        collusion_max_shared=_int(col, "max_shared", d.collusion_max_shared, 0, 10 ** 6),
+        collusion_window=_duration(col, "window", d.collusion_window, 60.0),
+        collusion_weight=_number(col, "weight", d.collusion_weight, 0.0, 1e6),
         hub_only=get_bool(doc, "hub_only", d.hub_only),
         known_good=_known_good(doc, Path(path).parent),
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
+import random
 from dataclasses import replace
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given, settings, strategies as st
 
-from connectors.central.curation import Curator
+from connectors.central.curation import Curator, Listed
 from connectors.central.rules import load_rules
 from connectors.central.server import Central, create_app
 from connectors.central.store import CentralStore
@@ -104,6 +106,77 @@ def test_attacker_reported_by_three_established_reporters_is_listed_within_the_w
     assert c.ingest("h5", [("45.13.227.7", SCEN, H)], T0 + 6 * 3600) == []
     (listed,) = c.ingest("h7", [("45.13.227.7", SCEN, H)], T0 + 20 * 3600)
     assert listed.new and listed.value == "45.13.227.7"
+
+
+def patient_sybils(c: Curator, n: int) -> list[str]:
+    """n sybils from n unrelated /24s registered a week apart, each with 20 past reports corroborated by an
+    honest reporter (the trust an honest installation earns); c needs >= 10 honest reporters h0…h9."""
+    names = [f"sybil{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        c.register(name, f"{150 + i}.{7 * i}.3.1", T0 - (70 - 7 * i) * DAY)
+    for k in range(20):
+        at = T0 - 9 * DAY + k * 600
+        for i, name in enumerate(names):
+            ip = f"62.{k}.{i}.1"
+            c.ingest(f"h{(i + k) % 10}", [(ip, SCEN, H)], at)
+            c.ingest(name, [(ip, SCEN, H)], at + 1)
+    c.tick(T0)
+    return names
+
+
+def strike(c: Curator, sybils: list[str], targets: list[str], strategy: str, rnd: random.Random) -> set[str]:
+    """The sybils report the targets within an hour (`all`: each sybil every target; `rotate`: min_reporters
+    sybils a target, pairs shared as little as possible); the targets ever listed."""
+    group = min(len(sybils), RULES.min_reporters)
+    shared = dict.fromkeys(itertools.combinations(range(len(sybils)), 2), 0)
+    ever: set[str] = set()
+    for j, ip in enumerate(targets):
+        if strategy == "all":
+            who = list(range(len(sybils)))
+            rnd.shuffle(who)
+        else:
+            who = min(itertools.combinations(range(len(sybils)), group),
+                      key=lambda g: max(shared[p] for p in itertools.combinations(g, 2)))
+            for p in itertools.combinations(who, 2):
+                shared[p] += 1
+        for k, i in enumerate(who):
+            ever |= {x.value for x in c.ingest(sybils[i], [(ip, SCEN, H)], T0 + j * 60 + k) if isinstance(x, Listed)}
+    return ever
+
+
+TARGETS = [f"64.20.{j}.9" for j in range(50)]
+
+
+def test_patient_sybils_list_all_their_targets_without_the_collusion_rule():
+    """The attack is real: six established sybils from unrelated networks list all 50 benign targets when the
+    collusion rule is off (`collusion.max_shared: 0`)."""
+    c = honest_crowd(10)
+    c.rules = replace(RULES, collusion_max_shared=0)
+    sybils = patient_sybils(c, 6)
+    assert all(c.trust(s) > RULES.baseline for s in sybils) and len({c.cohort_of(s) for s in sybils}) == 6
+    assert strike(c, sybils, TARGETS, "all", random.Random(1)) == set(TARGETS)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(st.integers(3, 7), st.sampled_from(["all", "rotate"]), st.randoms(use_true_random=False))
+def test_patient_sybils_list_a_bounded_few_and_lose_them_once_caught(n, strategy, rnd):
+    """Established sybils that report 50 benign targets together list at most (max_shared + 1) founder pairs'
+    worth of them — (max_shared + 1) * C(n, 2) / 3 — whatever their order, and lose trust; when every target was
+    reported by all of them, they end as fewer cohorts than a consensus needs and none of the targets stays
+    listed (removed at once, not at decay); honest consensus still lists afterwards."""
+    c = honest_crowd(10)
+    sybils = patient_sybils(c, n)
+    before = sum(c.trust(s) for s in sybils)
+    ever = strike(c, sybils, TARGETS, strategy, rnd)
+    m = RULES.collusion_max_shared
+    assert 0 < len(ever) <= (m + 1) * n * (n - 1) // 2 // 3
+    assert c.collusions > 0 and sum(c.trust(s) for s in sybils) < before
+    if strategy == "all":
+        assert len({c.cohort_of(s) for s in sybils}) < RULES.min_reporters
+        assert not set(c.listed()) & set(TARGETS)
+    for k, who in enumerate(("h1", "h4", "h8")):
+        c.ingest(who, [("45.13.227.8", SCEN, H)], T0 + 2 * 3600 + k)
+    assert "45.13.227.8" in c.listed()
 
 
 def test_decay_removes_the_entry_and_central_publishes_a_tombstone(tmp_path):

@@ -4,6 +4,7 @@ hub-hash counting, behaviours, cohorts, trust, decay with tombstones, explanatio
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -36,6 +37,7 @@ def test_shipped_rules_load_with_their_documented_defaults():
     rules = load_rules(DEFAULT_RULES)
     assert (rules.window, rules.min_reporters, rules.min_trust, rules.decay) == (86400.0, 3, 0.3, 259200.0)
     assert rules.baseline == 0.5 and rules.hub_only
+    assert (rules.collusion_max_shared, rules.collusion_window, rules.collusion_weight) == (3, 7 * 86400.0, 1.0)
     assert {r.source.split(":")[0] for r in rules.known_good} == {
         "reserved.txt", "public-dns.txt", "cdn.txt", "search-crawlers.txt"}
 
@@ -47,6 +49,9 @@ def test_shipped_rules_load_with_their_documented_defaults():
     ("consensus:\n  behaviour: vibes\n", "c.yaml:2: consensus.behaviour"),
     ("trust:\n  burst:\n    max_reports: many\n", "c.yaml:3: trust.burst.max_reports"),
     ("decay: 10s\n", "c.yaml:1: decay"),
+    ("collusion:\n  max_shared: -1\n", "c.yaml:2: collusion.max_shared"),
+    ("collusion:\n  window: 1s\n", "c.yaml:2: collusion.window"),
+    ("collusion: {wieght: 2}\n", "c.yaml:1: collusion.wieght"),
     ("known_good: [nope.txt]\n", "nope.txt:1: (file)"),
 ])
 def test_bad_rules_name_file_line_and_field(tmp_path, text, where):
@@ -193,8 +198,8 @@ def test_canonical_ipv4_fast_path_agrees_with_ipaddress(n, junk):
 def test_state_saved_as_records_rebuilds_the_same_curation(reports, cut):
     """Kafka mode: a curator rebuilt at any point from the records `take_changes` gave (as the changelogged
     table holds them) lists and removes exactly what the original does from then on."""
-    def make():
-        c = Curator(RULES, HUB, track=True)
+    def make():     # the collusion rule's state is not in the records (docs/crowd.md): off here
+        c = Curator(replace(RULES, collusion_max_shared=0), HUB, track=True)
         for i in range(5):
             c.assign_cohort(f"w{i}", f"cohort-{i % 4}")
         return c
@@ -209,7 +214,7 @@ def test_state_saved_as_records_rebuilds_the_same_curation(reports, cut):
         ips.update(got_ips)
         reps.update(got_reps)
         if k == cut:
-            b = Curator(RULES, HUB, track=True)
+            b = Curator(replace(RULES, collusion_max_shared=0), HUB, track=True)
             b.load(reps, {v: rec for v, rec in ips.items() if rec is not None}, now)
         elif k > cut:
             out_b = b.tick(now) + b.ingest(f"w{who}", [(ip, "a/http-probing", H)], now)
