@@ -5,7 +5,9 @@ Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /
 enrolment: refused with a 403, there is no console), `GET /health`; and synsec's own, for `ccscli crowd`:
 `GET /v2/crowd/explain?ip=` and `GET /v2/crowd/status` (any logged-in watcher; reporters are shown by
 pseudonym). Too many failed logins from one client address (IPv6: its /64) get 429 for a while
-(`connectors.api.throttle`, as the LAPI's wrong keys). Every request is logged (method, path, status). Every
+(`connectors.api.throttle`, as the LAPI's wrong keys). The client address (for the throttle and for the address
+a watcher registers from, which places it in a cohort) is the TCP peer, or behind `trusted_proxies` the
+X-Forwarded-For hop before the first trusted proxy (`connectors.api.forwarded`). Every request is logged (method, path, status). Every
 error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the same shape and
 one log line.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.api.forwarded import HEADER as FORWARDED_FOR, TrustedProxies
 from connectors.api.inputs import InputError, parse_json
 from connectors.api.model import parse_ip
 from connectors.api.replies import http_error, internal_error, json_reply, message
@@ -64,6 +67,11 @@ class Central:
     throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
     rate: list = field(default_factory=list)      # (received_at, signals) of the last minute
     bus: Any = None       # connectors.central.bus.SignalBus in Kafka mode: the topology curates, not `curator`
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)   # peers whose X-Forwarded-For is believed
+
+    def client(self, request: web.Request) -> str | None:
+        """The request's client address: its TCP peer, or who a trusted proxy says it forwards for."""
+        return self.proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, ()))
 
     def restore(self) -> None:
         """Rebuild the curation from the store's registrations and signals, then make the blocklist match it."""
@@ -141,11 +149,11 @@ class Handlers:
                 return message(200, "watcher already registered")
             return message(409, "machine_id already registered")
         try:
-            now = self.c.clock()
-            self.c.store.add_watcher(machine_id, hash_password(password), now, request.remote)
+            now, client = self.c.clock(), self.c.client(request)
+            self.c.store.add_watcher(machine_id, hash_password(password), now, client)
         except sqlite3.IntegrityError:
             return message(409, "machine_id already registered")
-        self.c.curator.register(machine_id, request.remote, now)
+        self.c.curator.register(machine_id, client, now)
         return message(201, "watcher registered")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -155,15 +163,15 @@ class Handlers:
         if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
                 isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios):
             raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
-        now = self.c.clock()
-        wait = self.c.throttle.retry_after(request.remote, now)
+        now, client = self.c.clock(), self.c.client(request)
+        wait = self.c.throttle.retry_after(client, now)
         if wait:
             resp = message(429, "too many failed logins: retry later")
             resp.headers["Retry-After"] = str(wait)
             return resp
         stored = self.c.store.password_of(machine_id)
         if stored is None or not check_password(stored, password):
-            self.c.throttle.failed(request.remote, now)
+            self.c.throttle.failed(client, now)
             return message(403, "incorrect machine_id or password")
         self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
         return json_reply(login_reply(self.c.secret, machine_id, now, self.c.token_ttl))

@@ -74,9 +74,13 @@ def _topology(name: str):
 @click.option("--broker", "broker_url", metavar="kafka://HOST:PORT",
               help="Kafka mode: signals go to the topology's signals topic and `synsec curation` decides; the "
                    "blocklist topic is served. Default: the curation runs in this process.")
+@click.option("--trusted-proxies", "trusted_proxies", multiple=True, metavar="CIDR[,CIDR…]",
+              help="Reverse proxies in front of central (CrowdSec's trusted_proxies): from these peers the client "
+                   "address is read from X-Forwarded-For, right to left through trusted hops. Default: none, "
+                   "the header is ignored.")
 @topology_option()
 def central(listen: str, state_dir: str | None, curation_file: str | None, hub_index: str | None,
-            token_ttl: float, broker_url: str | None, topology: str) -> None:
+            token_ttl: float, broker_url: str | None, trusted_proxies: tuple[str, ...], topology: str) -> None:
     """Serve CrowdSec's Central API so that CrowdSec LAPIs join a synsec crowd: watcher register and login,
     signals, the curated community blocklist (decisions/stream), metrics. See docs/crowd.md."""
     from connectors.api.protocol import serve
@@ -85,13 +89,19 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
     from connectors.central.store import CentralStore
     from connectors.api.tokens import load_secret
 
+    from connectors.api.forwarded import TrustedProxies, parse_trusted_proxies
+
     host, port = parse_listen(listen)
+    try:
+        proxies = TrustedProxies(parse_trusted_proxies(trusted_proxies))
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--trusted-proxies") from None
     settings = settings_from_env(state_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     rules, scenarios = _rules_and_scenarios(curation_file, hub_index, settings)
     store = CentralStore(settings.state_dir)
     c = Central(store=store, secret=load_secret(settings.state_dir), curator=Curator(rules, scenarios),
-                token_ttl=token_ttl)
+                token_ttl=token_ttl, proxies=proxies)
     if broker_url:
         from connectors.central.bus import SignalBus
 
