@@ -257,11 +257,15 @@ def run(world: World, rules) -> dict:
     sybil_at_end: set[str] | None = None
     cpu = time.process_time()
 
-    def apply(changes, at: float) -> None:
+    collusion_removed: list[str] = []      # removals `ingest` returned: the collusion rule's, not decay's
+
+    def apply(changes, at: float, ingest: bool = False) -> None:
         nonlocal removed
         for change in changes:
             if isinstance(change, Removed):
                 removed += 1
+                if ingest:
+                    collusion_removed.append(change.value)
                 if change.value in sybil_targets:
                     sybil_spans[change.value].append(at)
             elif change.new:
@@ -276,7 +280,7 @@ def run(world: World, rules) -> dict:
         if sybil_at_end is None and at >= strike_end:
             sybil_at_end = set(cur.listed()) & sybil_targets
         apply(cur.tick(at), at)
-        apply(cur.ingest(who, reports, at), at)
+        apply(cur.ingest(who, reports, at), at, ingest=True)
     apply(cur.tick(world.end + rules.decay + 2 * rules.window), world.end + rules.decay + 2 * rules.window)
     cpu = time.process_time() - cpu
 
@@ -307,6 +311,10 @@ def run(world: World, rules) -> dict:
             "sybils_trust": [round(cur.trust(n), 3) for n in sybils],
             "honest_joined_by_collusion": sum(1 for n in honest if cohort_size[cur.cohort_of(n)] > 1),
             "collusions": st["collusions"],
+            "collusion_removed_sybil_targets": sum(1 for v in collusion_removed if v in sybil_targets),
+            "collusion_removed_attackers": sum(1 for v in collusion_removed if v in world.attackers),
+            "collusion_removed_other": sum(1 for v in collusion_removed
+                                           if v not in sybil_targets and v not in world.attackers),
             "precision": (len(ever - sybil) - len(benign)) / len(ever - sybil) if ever - sybil else 1.0,
             "precision_with_sybil_targets": (len(ever) - len(benign) - len(sybil)) / len(ever) if ever else 1.0,
             "recall": len(hit) / len(eligible) if eligible else 1.0,
@@ -488,7 +496,9 @@ def main() -> int:
               f"{out['sybil_target_hours_listed']:.1f} target-hours listed); precision with them "
               f"{out['precision_with_sybil_targets']:.5f}; they end as {out['sybil_cohorts']} cohort(s), trust "
               f"{out['sybils_trust']}; {out['collusions']} collusion join(s), "
-              f"{out['honest_joined_by_collusion']} honest installation(s) joined")
+              f"{out['honest_joined_by_collusion']} honest installation(s) joined; removed by the rule: "
+              f"{out['collusion_removed_sybil_targets']} sybil target(s), {out['collusion_removed_attackers']} "
+              f"attacker(s), {out['collusion_removed_other']} other")
     print("targets met" if ok else "TARGETS MISSED")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, sort_keys=True))
