@@ -93,10 +93,8 @@ def wait_until(predicate, what: str, timeout: float = 10.0, step: float = 0.01):
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
-def nginx_config(d: Path, port: int, bouncer_port: int) -> Path:
-    (d / "www").mkdir()
-    (d / "www" / "index.html").write_text("hello\n")
-    (d / "synsec.conf").write_text(SNIPPET.read_text().replace("127.0.0.1:8081", f"127.0.0.1:{bouncer_port}"))
+def nginx_conf(d: Path, server: str) -> Path:
+    """d/nginx.conf: an unprivileged, foreground nginx whose files all live in d, serving the `server` block."""
     user = "user root;" if os.geteuid() == 0 else ""
     temps = "\n".join(f"    {name}_temp_path {d}/{name}_temp;" for name in
                       ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
@@ -111,16 +109,23 @@ http {{
     access_log {d}/access.log;
 {temps}
     server {{
-        listen 127.0.0.1:{port};
-        real_ip_header X-Forwarded-For;
-        set_real_ip_from 127.0.0.1;
-        root {d}/www;
-        include {d}/synsec.conf;
-        location / {{ index index.html; }}
+{server}
     }}
 }}
 """)
     return conf
+
+
+def nginx_config(d: Path, port: int, bouncer_port: int) -> Path:
+    (d / "www").mkdir()
+    (d / "www" / "index.html").write_text("hello\n")
+    (d / "synsec.conf").write_text(SNIPPET.read_text().replace("127.0.0.1:8081", f"127.0.0.1:{bouncer_port}"))
+    return nginx_conf(d, f"""        listen 127.0.0.1:{port};
+        real_ip_header X-Forwarded-For;
+        set_real_ip_from 127.0.0.1;
+        root {d}/www;
+        include {d}/synsec.conf;
+        location / {{ index index.html; }}""")
 
 
 @pytest.fixture(scope="module")

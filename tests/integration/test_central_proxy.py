@@ -12,7 +12,6 @@ import base64
 import http.client
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -22,10 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_bouncer_nginx import NGINX, nginx_conf
+from tests.integration.test_crowd_e2e import terminate
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 SCENARIO, DIGEST = "crowdsecurity/http-probing", "ab" * 32
 ATTACKER = "45.13.227.7"
 
@@ -47,16 +48,6 @@ def _wait(pred, what: str, timeout: float = 120.0) -> None:
 def _listening(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def call(port: int, method: str, path: str, body=None, source: str = "127.0.0.1", token: str | None = None,
@@ -95,36 +86,22 @@ def stack(tmp_path):
                               cwd=REPO, env=env, stdout=open(tmp_path / "central.log", "wb"), stderr=subprocess.STDOUT)]
     d = tmp_path / "nginx"
     d.mkdir()
-    temps = "\n".join(f"    {n}_temp_path {d}/{n}_temp;" for n in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (d / "nginx.conf").write_text(f"""{"user root;" if os.geteuid() == 0 else ""}
-daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/access.log;
-{temps}
-    server {{
-        listen 127.0.0.1:{nport};
+    conf = nginx_conf(d, f"""        listen 127.0.0.1:{nport};
         location / {{
             proxy_pass http://127.0.0.1:{cport};
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }}
-    }}
-}}
-""")
+        }}""")
     try:
         _wait(lambda: _listening(cport) or procs[0].poll() is not None, "central to listen")
         assert procs[0].poll() is None, (tmp_path / "central.log").read_text()
-        procs.append(subprocess.Popen([NGINX, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],
+        procs.append(subprocess.Popen([NGINX, "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         _wait(lambda: _listening(nport) or procs[1].poll() is not None, "nginx to listen")
         assert procs[1].poll() is None, procs[1].stdout.read().decode()
         yield cport, nport, tmp_path / "state" / "central.db"
     finally:
         for p in reversed(procs):
-            _stop(p)
+            terminate(p)
 
 
 def _register(port: int, name: str, source: str, forwarded: str | None = None) -> str:
