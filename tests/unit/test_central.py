@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from connectors.api.inputs import InputError
 from connectors.api.throttle import AuthThrottle
 from connectors.central.curation import Curator
-from connectors.central.rules import parse_rules
+from connectors.central.rules import load_rules, parse_rules
 from connectors.central.server import Central, create_app
 from connectors.central.signals import MAX_SIGNALS, parse_signals
 from connectors.central.store import CentralStore
@@ -234,6 +234,30 @@ def test_a_restart_rebuilds_the_curation_from_the_store(tmp_path):
         assert set(central.curator.listed()) == {"45.13.227.7"}
         assert [e[2] for e in store.blocklist()] == ["45.13.227.7"]
         assert central.curator.status()["reporters"] == 2
+    finally:
+        store.close()
+
+
+def test_a_refreshed_known_good_file_delists_and_charges_past_reporters_at_restart(tmp_path):
+    """Retroactive: after a known-good file gains a listed address's range (a refresh), the restart's replay
+    removes the listing (a tombstone a delta pull gets) and charges its past reporters as contradicted."""
+    async def first(client, store):
+        await _report(client, "w1", ["45.13.227.7"])
+        await _report(client, "w2", ["45.13.227.7"])
+    _run(tmp_path, first)
+    rules_dir = tmp_path / "rules"
+    rules_dir.mkdir()
+    (rules_dir / "new-crawler.txt").write_text("# source: test\n# updated: 2026-12-02\n45.13.227.0/24 NewBot\n")
+    (rules_dir / "curation.yaml").write_text("consensus: {min_reporters: 2, min_score: 0.9}\n"
+                                             "cohorts: {same_block: false}\nknown_good: [reserved.txt, new-crawler.txt]\n")
+    store = CentralStore(tmp_path)
+    central = Central(store=store, secret=SECRET, curator=Curator(load_rules(rules_dir / "curation.yaml"), HUB),
+                      clock=lambda: NOW + 3600)
+    try:
+        central.restore()
+        assert central.curator.listed() == {} and store.blocklist() == []
+        assert [x["removed_at"] is not None for x in store.listings_of("45.13.227.7")] == [True]
+        assert all(central.curator.trust(w) < RULES.baseline for w in ("w1", "w2"))
     finally:
         store.close()
 
