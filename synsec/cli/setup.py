@@ -3,7 +3,6 @@ the hub, create a key for local bouncers, optionally write systemd units, and sa
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -62,6 +61,7 @@ def _dirs(root: Path, config_dir, state_dir, with_systemd: bool) -> tuple[Path, 
 
 def _apply(config: Path, plan, targets: list, hub_url, data_urls, local_dirs) -> tuple[bool, int]:
     """Install the collections, add profiles.yaml, write the files; (something refused, items lacking data)."""
+    from synsec.hub.install import seed_profiles
     from synsec.setup.files import place
 
     refused, missing_data = False, 0
@@ -71,9 +71,8 @@ def _apply(config: Path, plan, targets: list, hub_url, data_urls, local_dirs) ->
             refused = refused or line.startswith("refused: ")
             missing_data += line.startswith("error: ")
     config.mkdir(parents=True, exist_ok=True)
-    made = _profiles(config)
-    if made:
-        click.echo(made)
+    for line in seed_profiles(config):
+        click.echo(line)
     for path, text in targets:
         click.echo(place(path, text))
     if not plan.sources:
@@ -111,17 +110,6 @@ def _install(config: Path, collections, hub_url, data_urls, local_dirs) -> list[
         raise click.ClickException(str(err)) from None
     return ([f"hub index from {url}"] + outcome.done + [f"refused: {r}" for r in outcome.refused]
             + [f"error: {m}" for m in outcome.missing])
-
-
-def _profiles(config: Path) -> str | None:
-    """Copy synsec's profiles.yaml into the config dir when it has none (without it there are no decisions)."""
-    from synsec.content.loader import default_content_dir
-
-    target = config / "profiles.yaml"
-    if os.path.lexists(target):
-        return None
-    shutil.copyfile(default_content_dir() / "profiles.yaml", target)
-    return f"{target}: written (synsec's default profiles: ban 4h)"
 
 
 def _bouncer_key(state_dir: Path, name: str) -> tuple[str | None, str]:

@@ -19,7 +19,7 @@ from synsec.hub.tree import (ItemState, default_config_dir, has_installed_conten
                              unlink_file, write_file)
 
 __all__ = ["default_config_dir", "has_installed_content", "ItemState", "Outcome", "update", "load_index",
-           "hub_url_of", "states", "install", "remove", "upgrade", "restore", "PROFILES"]
+           "hub_url_of", "states", "install", "remove", "upgrade", "restore", "seed_profiles", "PROFILES"]
 
 INDEX = "hub/.index.json"
 SOURCE = "hub/.hub_url"
@@ -142,7 +142,7 @@ def restore(config: Path, index: HubIndex, keys: list) -> list:
     return [f"enabled {t} {n}" for t, n in keys]
 
 
-def _seed_profiles(config: Path) -> list:
+def seed_profiles(config: Path) -> list:
     """A config dir without profiles.yaml gets synsec's (as CrowdSec's package ships /etc/crowdsec/profiles.yaml),
     so installed scenarios lead to decisions."""
     if (config / PROFILES).exists() or (config / PROFILES).is_symlink():
@@ -171,7 +171,7 @@ def install(config: Path, index: HubIndex, keys: list, hub_url: str, force: bool
     done, missing = _apply(config, index, todo, hub_url, "installed", origins,
                            check=[k for k in wanted if st[k].installed])
     done += restore(config, index, back)
-    return Outcome(done + (_seed_profiles(config) if todo or back else []), refused, missing)
+    return Outcome(done + (seed_profiles(config) if todo or back else []), refused, missing)
 
 
 def upgrade(config: Path, index: HubIndex, keys: list | None, hub_url: str, force: bool = False,
