@@ -1,15 +1,19 @@
-"""The HTTP layer of `synsec central` (aiohttp): CrowdSec's Central API v2 as CrowdSec 1.4.6 calls it.
+"""The HTTP layer of `synsec central` (aiohttp): CrowdSec's Central API in two versions, v2 as CrowdSec 1.4.6
+calls it and v3 as current CrowdSec does, over one set of handlers; what differs is in
+connectors/central/versions.py.
 
-Routes: `POST /v2/watchers` (register), `POST /v2/watchers/login` (JWT), `POST /v2/signals`,
-`GET /v2/decisions/stream`, `POST /v2/metrics/` (accepted, counted), `POST /v2/watchers/enroll` (console
-enrolment: refused with a 403, there is no console), `GET /health`; and synsec's own, for `ccscli crowd`:
-`GET /v2/crowd/explain?ip=` and `GET /v2/crowd/status` (any logged-in watcher; reporters are shown by
-pseudonym). Too many failed logins from one client address (IPv6: its /64) get 429 for a while
-(`connectors.api.throttle`, as the LAPI's wrong keys). The client address (for the throttle and for the address
-a watcher registers from, which places it in a cohort) is the TCP peer, or behind `trusted_proxies` the
-X-Forwarded-For hop before the first trusted proxy (`connectors.api.forwarded`). Every request is logged (method, path, status). Every
-error is a JSON `{"message": …}` with a 4xx status; an unexpected exception is a 500 with the same shape and
-one log line.
+Routes, under `/v2` and `/v3`: `POST …/watchers` (register), `POST …/watchers/login` (JWT), `POST …/signals`,
+`GET …/decisions/stream`, `POST …/metrics` (checked, counted), `POST …/watchers/enroll` (console enrolment:
+refused with a 403, there is no console); v3 only: `POST /v3/usage-metrics` (checked, counted) and
+`POST /v3/watchers/reset` (refused with a 403: the request carries no proof of ownership); `GET /health`; and
+synsec's own, for `ccscli crowd`: `GET …/crowd/explain?ip=` and `GET …/crowd/status` (any logged-in watcher;
+reporters are shown by pseudonym). A signal whose `uuid` the same watcher sent within the resend window is
+dropped (connectors/central/dedupe.py). Too many failed logins from one client address (IPv6: its /64) get
+429 for a while (`connectors.api.throttle`, as the LAPI's wrong keys). The client address (for the throttle
+and for the address a watcher registers from, which places it in a cohort) is the TCP peer, or behind
+`trusted_proxies` the X-Forwarded-For hop before the first trusted proxy (`connectors.api.forwarded`). Every
+request is logged (method, path, status). Every error is a JSON `{"message": …}` with a 4xx status; an
+unexpected exception is a 500 with the same shape and one log line.
 """
 
 from __future__ import annotations
@@ -32,8 +36,11 @@ from connectors.api.model import parse_ip
 from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.throttle import AuthThrottle
 from connectors.central.curation import Curator
+from connectors.central.dedupe import RecentIds
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
+from connectors.central.versions import VERSIONS, ApiVersion, flag, parse_metrics, parse_usage_metrics, \
+    stream_filters
 from connectors.api.tokens import TokenError, login_reply, verify_token
 from synsec.store.passwords import check_password, hash_password
 from synsec.engine.errors import SynsecError
@@ -47,7 +54,6 @@ MAX_BODY = 1024 * 1024
 _MACHINE_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")
 _SCENARIO = re.compile(r"[A-Za-z0-9_./:@+-]{1,256}")
 _MAX_SCENARIOS = 5000
-_STREAM_KEYS = {"startup", "scopes", "scenarios_containing", "scenarios_not_containing"}
 
 
 class Unauthorized(SynsecError):
@@ -64,6 +70,8 @@ class Central:
     clock: Callable[[], float] = time.time
     token_ttl: float = 3600.0
     metrics_received: int = 0
+    usage_metrics_received: int = 0
+    recent: RecentIds = field(default_factory=RecentIds)      # signal ids accepted lately (resends dropped)
     throttle: AuthThrottle = field(default_factory=AuthThrottle)   # failed logins per client address
     rate: list = field(default_factory=list)      # (received_at, signals) of the last minute
     bus: Any = None       # connectors.central.bus.SignalBus in Kafka mode: the topology curates, not `curator`
@@ -81,8 +89,10 @@ class Central:
             elif self.bus is None:
                 self.curator.tick(at)
                 self.curator.ingest(who, what, at)
+        now = self.clock()
+        for watcher, uuid, at in self.store.recent_ids(now - self.recent.window, self.recent.max_ids):
+            self.recent.accepted(watcher, (uuid,), at)
         if self.bus is None:
-            now = self.clock()
             self.curator.tick(now)
             self.store.sync(self.curator.listed(), now)
 
@@ -176,11 +186,15 @@ class Handlers:
         self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
         return json_reply(login_reply(self.c.secret, machine_id, now, self.c.token_ttl))
 
-    async def signals(self, request: web.Request) -> web.Response:
+    async def signals(self, version: ApiVersion, request: web.Request) -> web.Response:
         watcher = self.watcher(request)
-        signals = parse_signals(parse_json(await request.read()))
+        signals = parse_signals(parse_json(await request.read()), version.name)
         now = self.c.clock()
+        signals = self.c.recent.fresh(watcher, signals, now)
+        if not signals:
+            return message(200, "OK")       # every signal of the batch was received before (a resend)
         self.c.store.add_signals(watcher, signals, now)
+        self.c.recent.accepted(watcher, [s.uuid for s in signals], now)
         self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         if self.c.bus is not None:
             await self.c.bus.publish(watcher, self.c.curator.cohort_of(watcher), signals, now)
@@ -191,24 +205,36 @@ class Handlers:
         self.c.store.publish(removed + listed, now)
         return message(200, "OK")
 
-    async def stream(self, request: web.Request) -> web.Response:
+    async def stream(self, version: ApiVersion, request: web.Request) -> web.Response:
         watcher = self.watcher(request)
-        unknown = sorted(set(request.query) - _STREAM_KEYS)
+        unknown = sorted(set(request.query) - version.stream_params)
         if unknown:
             raise InputError(f"unknown parameter(s): {', '.join(unknown)[:200]}")
-        startup = request.query.get("startup", "false").lower()
-        if startup not in ("true", "false"):
-            raise InputError("startup must be true or false")
+        startup = flag(request.query, "startup", False)
+        community, links = flag(request.query, "community_pull", True), flag(request.query, "additional_pull", True)
+        keep = stream_filters(request.query)
         now = self.c.clock()
         self.c.store.publish(self.c.curator.tick(now), now)
-        new, deleted = self.c.store.stream(watcher, startup == "true")
-        return json_reply({"new": [_decision(e, now) for e in new], "deleted": [_decision(e, now) for e in deleted]})
+        new, deleted = self.c.store.stream(watcher, startup) if community else ([], [])
+        return json_reply(version.stream_body([d for d in (_decision(e, now) for e in new) if keep(d)],
+                                              [d for d in (_decision(e, now) for e in deleted) if keep(d)], links))
 
-    async def metrics(self, request: web.Request) -> web.Response:
+    async def metrics(self, version: ApiVersion, request: web.Request) -> web.Response:
         self.watcher(request)
-        await _body(request)
+        parse_metrics(parse_json(await request.read()))
         self.c.metrics_received += 1
+        return message(version.metrics_status, "OK")
+
+    async def usage_metrics(self, request: web.Request) -> web.Response:
+        self.watcher(request)
+        parse_usage_metrics(parse_json(await request.read()))
+        self.c.usage_metrics_received += 1
         return message(201, "OK")
+
+    async def reset(self, request: web.Request) -> web.Response:
+        _credentials(await _body(request), set())
+        return message(403, "password reset is not supported (the request proves no ownership): register a new "
+                            "watcher")
 
     async def enroll(self, request: web.Request) -> web.Response:
         self.watcher(request)
@@ -245,7 +271,8 @@ class Handlers:
         now = self.c.clock()
         self.c.store.publish(self.c.curator.tick(now), now)
         recent = sum(n for t, n in self.c.rate if t > now - 60)
-        out = {**self.c.curator.status(), "signals_per_second": round(recent / 60.0, 3)}
+        out = {**self.c.curator.status(), "signals_per_second": round(recent / 60.0, 3),
+               "signals_resent": self.c.recent.dropped}
         if self.c.bus is not None:      # the topology curates: its counts are not here
             out.update(listed=len(self.c.store.blocklist()), tracked_addresses=None, signals_not_counted={},
                        blocklist_records_applied=self.c.bus.applied)
@@ -267,14 +294,25 @@ def create_app(central: Central) -> web.Application:
     if central.bus is not None:
         app.on_startup.append(central.bus.start)
         app.on_cleanup.append(central.bus.stop)
-    app.router.add_post("/v2/watchers", h.register)
-    app.router.add_post("/v2/watchers/login", h.login)
-    app.router.add_post("/v2/watchers/enroll", h.enroll)
-    app.router.add_post("/v2/signals", h.signals)
-    app.router.add_get("/v2/decisions/stream", h.stream)
-    app.router.add_post("/v2/metrics", h.metrics)
-    app.router.add_post("/v2/metrics/", h.metrics)
-    app.router.add_get("/v2/crowd/explain", h.explain)
-    app.router.add_get("/v2/crowd/status", h.status)
+    for version in VERSIONS:
+        p = "/" + version.name
+        app.router.add_post(p + "/watchers", h.register)
+        app.router.add_post(p + "/watchers/login", h.login)
+        app.router.add_post(p + "/watchers/enroll", h.enroll)
+        app.router.add_post(p + "/signals", _bound(h.signals, version))
+        app.router.add_get(p + "/decisions/stream", _bound(h.stream, version))
+        app.router.add_post(p + "/metrics", _bound(h.metrics, version))
+        app.router.add_post(p + "/metrics/", _bound(h.metrics, version))
+        app.router.add_get(p + "/crowd/explain", h.explain)
+        app.router.add_get(p + "/crowd/status", h.status)
+    app.router.add_post("/v3/usage-metrics", h.usage_metrics)
+    app.router.add_post("/v3/watchers/reset", h.reset)
     app.router.add_get("/health", h.health)
     return app
+
+
+def _bound(handler, version: ApiVersion):
+    """A route handler of one version: `handler(version, request)`."""
+    async def serve(request: web.Request) -> web.StreamResponse:
+        return await handler(version, request)
+    return serve

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS watchers (machine_id TEXT PRIMARY KEY, password TEXT 
 CREATE TABLE IF NOT EXISTS signals (id INTEGER PRIMARY KEY, watcher TEXT NOT NULL, machine_id TEXT NOT NULL,
     scenario TEXT NOT NULL, scenario_hash TEXT NOT NULL, scenario_version TEXT NOT NULL, scope TEXT NOT NULL,
     value TEXT NOT NULL, start_at TEXT NOT NULL, stop_at TEXT NOT NULL, created_at TEXT NOT NULL,
-    events_count INTEGER, received_at REAL NOT NULL);
+    events_count INTEGER, received_at REAL NOT NULL, uuid TEXT);
 CREATE INDEX IF NOT EXISTS signals_received ON signals (received_at);
 CREATE INDEX IF NOT EXISTS signals_value ON signals (value);
 CREATE TABLE IF NOT EXISTS blocklist (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value TEXT NOT NULL,
@@ -45,6 +45,9 @@ class CentralStore:
         if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='watchers'").fetchone() and not any(
                 row[1] == "registered_from" for row in self.db.execute("PRAGMA table_info(watchers)")):
             self.db.execute("ALTER TABLE watchers ADD COLUMN registered_from TEXT")    # a first-slice store
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='signals'").fetchone() and not any(
+                row[1] == "uuid" for row in self.db.execute("PRAGMA table_info(signals)")):
+            self.db.execute("ALTER TABLE signals ADD COLUMN uuid TEXT")      # a store from before signal ids
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -72,9 +75,16 @@ class CentralStore:
             self.db.execute("BEGIN")
             self.db.executemany(
                 "INSERT INTO signals (watcher, machine_id, scenario, scenario_hash, scenario_version, scope, value,"
-                " start_at, stop_at, created_at, events_count, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " start_at, stop_at, created_at, events_count, received_at, uuid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(watcher, s.machine_id, s.scenario, s.scenario_hash, s.scenario_version, s.scope, s.value,
-                  s.start_at, s.stop_at, s.created_at, s.events_count, now) for s in signals])
+                  s.start_at, s.stop_at, s.created_at, s.events_count, now, s.uuid or None) for s in signals])
+
+    def recent_ids(self, since: float, limit: int) -> list[tuple[str, str, float]]:
+        """(watcher, uuid, received_at) of the last `limit` signals with an id received after `since`, oldest
+        first (central's resend window, rebuilt at start)."""
+        rows = self.db.execute("SELECT watcher, uuid, received_at FROM signals WHERE received_at > ? AND uuid IS NOT"
+                               " NULL ORDER BY id DESC LIMIT ?", (since, limit)).fetchall()
+        return rows[::-1]
 
     def signals(self) -> list[dict]:
         cur = self.db.execute("SELECT * FROM signals ORDER BY id")

@@ -1,0 +1,69 @@
+"""Central's window of recently accepted signal ids: a batch an installation sends again (its answer was lost,
+or it was killed between sending and noting the answer) is counted once.
+
+A signal is known by (watcher, its `uuid`), so one watcher can never suppress another's signals. The window
+holds the ids accepted within the last `window` seconds (24 h by default), and at most `max_ids` of them (the
+oldest go first): memory is bounded (an 8-byte digest per id, about 100 bytes with the set and queue that hold
+it: ~100 MB per million). It is rebuilt at start from the store's signals (`CentralStore.recent_ids`), so a
+central that stored a batch and died before answering still knows it. Signals without a uuid (CrowdSec 1.4.6,
+v2) are never dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Iterable
+
+from connectors.central.signals import Signal
+
+__all__ = ["RecentIds", "WINDOW", "MAX_IDS"]
+
+WINDOW = 86400.0
+MAX_IDS = 1_000_000
+
+
+def _key(watcher: str, uuid: str) -> int:
+    return int.from_bytes(hashlib.blake2b(f"{watcher}\0{uuid}".encode(), digest_size=8).digest(), "big")
+
+
+class RecentIds:
+    """The ids accepted within `window` seconds, at most `max_ids`; `fresh` keeps a batch's new signals."""
+
+    def __init__(self, window: float = WINDOW, max_ids: int = MAX_IDS):
+        self.window, self.max_ids = window, max_ids
+        self._ids: set[int] = set()
+        self._order: deque[tuple[float, int]] = deque()
+        self.dropped = 0        # signals not counted because their id was in the window
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def fresh(self, watcher: str, signals: list[Signal], now: float) -> list[Signal]:
+        """The signals of a batch whose id is not in the window (nor earlier in the batch)."""
+        self._expire(now)
+        out, batch = [], set()
+        for s in signals:
+            if s.uuid:
+                key = _key(watcher, s.uuid)
+                if key in self._ids or key in batch:
+                    self.dropped += 1
+                    continue
+                batch.add(key)
+            out.append(s)
+        return out
+
+    def accepted(self, watcher: str, uuids: Iterable[str], at: float) -> None:
+        """Remember ids central stored (after the store committed them)."""
+        for uuid in uuids:
+            if uuid:
+                key = _key(watcher, uuid)
+                if key not in self._ids:
+                    self._ids.add(key)
+                    self._order.append((at, key))
+        self._expire(at)
+
+    def _expire(self, now: float) -> None:
+        order, ids = self._order, self._ids
+        while order and (len(order) > self.max_ids or order[0][0] <= now - self.window):
+            ids.discard(order.popleft()[1])
