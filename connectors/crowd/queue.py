@@ -3,8 +3,10 @@
 A signal is keyed by its alert's id (deterministic: `synsec.engine.profiles.alert_id`), so enqueueing the same
 alert twice — a `synsec run` that re-reads lines after a crash — adds nothing, and an id already sent is never
 queued again (`sent` keeps ids for `keep_sent` seconds). A batch leaves the queue only after central answered
-2xx, so a restart or an outage of central loses nothing. The same file keeps the crowd's counters and the
-push/pull status that `ccscli capi status` shows.
+2xx, so a restart or an outage of central loses nothing. Each queued signal gets a random `uuid` (CrowdSec's
+`AddSignalsRequestItem.uuid`) when it is queued, kept in its stored body: a batch sent again after a lost answer
+carries the same ids, and central counts it once (connectors/central/dedupe.py). The same file keeps the crowd's
+counters and the push/pull status that `ccscli capi status` shows.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 from synsec.store.files import private_dir, private_file
@@ -40,6 +43,14 @@ class SignalQueue:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
         self.keep_sent = keep_sent
+        self._give_ids()
+
+    def _give_ids(self) -> None:
+        """Signals queued before signals had ids get one now (once: it is stored with them)."""
+        with self.db:
+            rows = self.db.execute("SELECT id, body FROM outbox WHERE body NOT LIKE '%\"uuid\":%'").fetchall()
+            self.db.executemany("UPDATE outbox SET body = ? WHERE id = ?",
+                                [(_dumps(_with_id(json.loads(body))), sid) for sid, body in rows])
 
     def close(self) -> None:
         self.db.close()
@@ -57,7 +68,7 @@ class SignalQueue:
                 if self.db.execute("SELECT 1 FROM sent WHERE id = ?", (sid,)).fetchone():
                     continue
                 added += self.db.execute("INSERT OR IGNORE INTO outbox VALUES (?, ?, ?)",
-                                         (sid, json.dumps(body, separators=(",", ":")), now)).rowcount
+                                         (sid, _dumps(_with_id(body)), now)).rowcount
             self._add(("signals_queued", added))
         return added
 
@@ -110,6 +121,14 @@ class SignalQueue:
     def _set(self, **values) -> None:
         self.db.executemany("INSERT OR REPLACE INTO status VALUES (?, ?)",
                             [(k, json.dumps(v)) for k, v in values.items()])
+
+
+def _with_id(body: dict) -> dict:
+    return body if body.get("uuid") else {**body, "uuid": str(uuid.uuid4())}
+
+
+def _dumps(body: dict) -> str:
+    return json.dumps(body, separators=(",", ":"))
 
 
 def register_metrics(metrics, state_dir: str | Path) -> None:

@@ -95,8 +95,8 @@ def _broker(flags: dict):
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
         catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
         token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, config_dir, data_dirs,
-        pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, dashboard_clickhouse,
-        dashboard_days, **broker_flags) -> None:
+        pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, capi_version,
+        dashboard_clickhouse, dashboard_days, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
     agents (machines: POST /v1/watchers/login, /v1/alerts) and serve ccscli.
 
@@ -163,7 +163,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
 
         alert_writer = TopicAlertWriter(store, writer, topic_name(topology, "alerts"))
         closers = _kafka_crowd(settings.state_dir, broker, topology, topic, share, push_interval, pull_interval,
-                               flags, store.allowlist_reader()) + closers
+                               capi_version, flags, store.allowlist_reader()) + closers
         closers = _kafka_notifications(settings.state_dir, broker, topology, flags) + closers
     for name in ("aiohttp.server", "aiohttp.web", "connectors.api.server"):   # no traceback flood
         logging.getLogger(name).addFilter(OneLineErrors())
@@ -223,7 +223,7 @@ def _kafka_notifications(state_dir, broker, topology: str, flags: dict) -> list:
 
 
 def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, push_interval: float,
-                 pull_interval: float, flags: dict, allowlists=None) -> list:
+                 pull_interval: float, capi_version: str, flags: dict, allowlists=None) -> list:
     """With credentials: the crowd of a Kafka installation (alerts topic → signals, blocklist → decisions
     topic); the closers that stop it (the feed first)."""
     from connectors.api.topic_view import make_decisions_producer
@@ -245,7 +245,8 @@ def _kafka_crowd(state_dir, broker, topology: str, decisions_topic: str, share, 
         content.allowlist = content.allowlist.with_source(allowlists)
     codecs = Codecs(LocalRegistry())
     kwargs = broker.kafka_python_kwargs()
-    crowd = start_crowd(state_dir, content, "synsec", share, push_interval, pull_interval, creds=creds, cti=False,
+    crowd = start_crowd(state_dir, content, "synsec", share, push_interval, pull_interval, capi_version,
+                        creds=creds, cti=False,
                         open_target=lambda: TopicTarget(kwargs, make_decisions_producer(broker), codecs,
                                                         decisions_topic))
     if crowd.policy is None:

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import click
 
-__all__ = ["crowd_options", "crowd_credentials", "start_crowd"]
+__all__ = ["crowd_options", "crowd_credentials", "start_crowd", "capi_version_option"]
+
+capi_version_option = click.option(
+    "--capi-version", type=click.Choice(["v3", "v2"]), default="v3", show_default=True, envvar="SYNSEC_CAPI_VERSION",
+    help="The Central API version to speak ($SYNSEC_CAPI_VERSION): v3 (current CrowdSec's), or v2 for a central "
+         "that only speaks CrowdSec 1.4.6's. docs/crowd.md.")
 
 
 _OPTIONS = (
@@ -23,11 +28,12 @@ _OPTIONS = (
                  help="Seconds between signal pushes (failed ones are retried with exponential back-off)."),
     click.option("--pull-interval", type=click.FloatRange(1.0, 86400.0), default=7200.0, show_default=True,
                  help="Seconds between community blocklist pulls (one at start)."),
+    capi_version_option,
 )
 
 
 def crowd_options(fn):
-    """Add --share/--no-share, --push-interval and --pull-interval to a command."""
+    """Add --share/--no-share, --push-interval, --pull-interval and --capi-version to a command."""
     for option in reversed(_OPTIONS):
         fn = option(fn)
     return fn
@@ -63,7 +69,7 @@ def crowd_credentials(state_dir: Path, share: bool | None):
 
 
 def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_interval: float,
-                pull_interval: float, *, creds=None, open_target=None, cti: bool = True):
+                pull_interval: float, capi_version: str = "v3", *, creds=None, open_target=None, cti: bool = True):
     """A started CrowdSync when the state dir has credentials (None otherwise). The blocklist goes to the
     embedded store unless `open_target` makes another target (Kafka mode: the decisions topic); with `cti`,
     `CrowdsecCTI(ip)` of `content`'s expressions answers from it."""
@@ -87,12 +93,12 @@ def start_crowd(state_dir: Path, content, origin: str, share: bool | None, push_
     if cti:
         lookup = BlocklistCTI({spec.name: dict(spec.labels) for spec in content.scenarios})
         content.expr_ctx.cti = lookup
-    sync = CrowdSync(state_dir, CapiClient(creds, names), policy,
+    sync = CrowdSync(state_dir, CapiClient(creds, names, version=capi_version), policy,
                      open_target=open_target or (lambda: StoreTarget(Store(state_dir))),
                      scenarios=set(names), allowlist=content.allowlist, cti=lookup,
                      opts=CrowdOptions(push_interval=push_interval, pull_interval=pull_interval),
                      say=lambda msg: click.echo(msg, err=True))
-    click.echo(f"crowd: {creds.url} as {creds.login}; sharing "
+    click.echo(f"crowd: {creds.url} ({capi_version}) as {creds.login}; sharing "
                + (f"on for {len(policy.scenarios)} of {len(names)} scenario(s) (the others are custom or tainted)"
                   if policy is not None else "off (--no-share)") + "; pulling the community blocklist", err=True)
     return sync.start()

@@ -258,7 +258,8 @@ class _LiveSink:
               help="One line per alert/decision; json: one object per line.")
 @crowd_options
 def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server,
-        state_dir, no_store, lateness, poll_interval, output, share, push_interval, pull_interval) -> None:
+        state_dir, no_store, lateness, poll_interval, output, share, push_interval, pull_interval,
+        capi_version) -> None:
     """Follow log files, journald, syslog senders or stdin and detect live (CrowdSec's daemon mode); Ctrl-C or
     SIGTERM stops with a summary (as does the end of stdin when nothing else is followed)."""
     import signal
@@ -303,7 +304,7 @@ def run(files, stdin, log_types, labels, acquis, config_dir, data_dirs, pattern_
                     saved_globs=tuple(state.get("globs") or ()), cursors=state.get("cursors") or {},
                     warn=lambda text: click.echo(f"warning: {text}", err=True))
     crowd = None if no_store else start_crowd(settings.state_dir, content, engine.profiles.origin, share,
-                                              push_interval, pull_interval)
+                                              push_interval, pull_interval, capi_version)
     notifier = None if store is None else start_notifications(settings.state_dir, content.notifications)
     sink = _LiveSink(output, store, crowd)
     runner = LiveRunner(engine, content, inputs, sink, state_dir=settings.state_dir,

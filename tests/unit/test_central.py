@@ -276,3 +276,153 @@ def test_ccscli_crowd_needs_credentials(tmp_path):
     (tmp_path / "c.yaml").write_text("url: http://127.0.0.1:1/\nlogin: w\npassword: p\nextra: 1\n")
     res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(tmp_path / "c.yaml"), "status"])
     assert res.exit_code == 2 and "c.yaml:4: extra" in res.output
+
+
+# ------------------------------------------------------------------ v3 (current CrowdSec) and resend dedupe
+async def _login_v3(client, machine_id: str) -> dict:
+    cred = {"machine_id": machine_id, "password": f"pw-{machine_id}"}
+    assert (await client.post("/v3/watchers", json=cred)).status == 201
+    resp = await client.post("/v3/watchers/login", json={**cred, "scenarios": ["crowdsecurity/http-probing"]})
+    assert resp.status == 200 and set(await resp.json()) == {"code", "expire", "token"}
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+def sig3(ip: str = "45.13.227.7", uuid: str = "", **kw) -> dict:
+    """A signal as current CrowdSec's apic.go sends it (alertToSignal), with context and decisions."""
+    item = sig(ip, uuid=uuid or "u-" + ip.replace(".", "-"), alert_id=7, kind="crowdsec",
+               context=[{"key": "target_uri", "value": "/.env"}],
+               decisions=[{"duration": "4h", "id": 3, "origin": "crowdsec", "scenario": "crowdsecurity/http-probing",
+                           "scope": "Ip", "type": "ban", "value": ip, "until": "2026-11-22T14:01:05Z",
+                           "uuid": "d-1", "simulated": False}])
+    item.update(kw)
+    return item
+
+
+def test_v3_round_trip_groups_the_stream_by_scenario_and_scope(tmp_path):
+    """v3: register, login, signals with CrowdSec's v3 keys, a grouped decisions/stream with links, metrics 200,
+    usage-metrics 201; community_pull=false sends nothing and keeps the watcher's position; filters apply."""
+    async def scenario(client, store):
+        h1, h2 = await _login_v3(client, "w1"), await _login_v3(client, "w2")
+        for h in (h1, h2):
+            assert (await client.post("/v3/signals", json=[sig3(), sig3("203.0.113.40")], headers=h)).status == 200
+        skipped = await (await client.get("/v3/decisions/stream?community_pull=false", headers=h1)).json()
+        delta = await (await client.get("/v3/decisions/stream", headers=h1)).json()
+        startup = await (await client.get("/v3/decisions/stream?startup=true&additional_pull=false", headers=h1)).json()
+        other = await (await client.get("/v3/decisions/stream?startup=true&scopes=range", headers=h1)).json()
+        notcontaining = await (await client.get("/v3/decisions/stream?startup=true&scenarios_not_containing=probing",
+                                                headers=h1)).json()
+        metrics = await client.post("/v3/metrics/", json={"apil_version": "v1.6.0", "bouncers": [], "machines": [
+            {"name": "m", "version": "v1.6.0", "last_push": "2026-11-22T10:00:00Z"}]}, headers=h1)
+        usage = await client.post("/v3/usage-metrics", json={"log_processors": [{}], "remediation_components": []},
+                                  headers=h1)
+        return skipped, delta, startup, other, notcontaining, metrics.status, usage.status
+    skipped, delta, startup, other, notcontaining, metrics, usage = _run(tmp_path, scenario)
+    assert skipped == {"new": [], "deleted": [], "links": {"blocklists": [], "allowlists": []}}
+    assert [(g["scenario"], g["scope"], [d["value"] for d in g["decisions"]]) for g in delta["new"]] == [
+        ("crowdsecurity/http-probing", "Ip", ["45.13.227.7"])]
+    assert delta["new"][0]["decisions"][0]["duration"].endswith("s") and delta["deleted"] == []
+    assert startup == {"new": delta["new"], "deleted": []}                  # additional_pull=false: no links
+    assert other["new"] == [] and notcontaining["new"] == []
+    assert (metrics, usage) == (200, 201)
+
+
+def test_v3_stream_deleted_entries_are_grouped_by_scope():
+    """v3's deleted part: one group per scope with the values; v2 keeps flat decisions."""
+    from connectors.central.versions import VERSIONS
+
+    v2, v3 = VERSIONS
+    gone = [{"id": 1, "origin": "CAPI", "type": "ban", "scope": "Ip", "value": v, "scenario": "s", "duration": "1s"}
+            for v in ("45.13.227.7", "45.13.227.8")]
+    assert v3.stream_body([], gone, False) == {"new": [], "deleted": [{"scope": "Ip", "decisions": [
+        "45.13.227.7", "45.13.227.8"]}]}
+    assert v2.stream_body([], gone, True) == {"new": [], "deleted": gone}
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("/v3/signals", [sig3(uuid="not a uuid")], "signal 1: uuid"),
+    ("/v3/signals", [sig3(alert_id=-1)], "signal 1: alert_id"),
+    ("/v3/signals", [sig3(alert_id="7")], "signal 1: alert_id"),
+    ("/v3/signals", [sig3(kind=["waf"])], "signal 1: kind"),
+    ("/v3/signals", [sig3(context={"k": "v"})], "signal 1: context"),
+    ("/v3/signals", [sig3(context=[{"key": "k", "value": "v", "x": 1}])], "signal 1: context[0]"),
+    ("/v3/signals", [sig3(context=[{"key": "k", "value": "v" * 5000}])], "signal 1: context[0].value"),
+    ("/v3/signals", [sig3(decisions=[{"id": "x"}])], "signal 1: decisions[0].id"),
+    ("/v3/signals", [sig3(decisions=[{"simulated": "no"}])], "signal 1: decisions[0].simulated"),
+    ("/v3/signals", [sig3(decisions=[{"value": 1}])], "signal 1: decisions[0].value"),
+    ("/v3/signals", [sig3(), sig3(source={"scope": "Ip"})], "signal 2: source"),
+    ("/v2/signals", [sig3()], "signal 1: unknown key(s) ['alert_id', 'context', 'decisions', 'kind']"),
+    ("/v3/metrics/", {"machines": [{"name": 1}]}, "machines[0].name"),
+    ("/v3/metrics/", {"bouncers": {}}, "bouncers must be a list"),
+    ("/v3/metrics/", {"apil_version": "x", "extra": 1}, "unknown key"),
+    ("/v3/metrics/", [], "must be a JSON object"),
+    ("/v2/metrics/", {"machines": "m"}, "machines must be a list"),
+    ("/v3/usage-metrics", {"lapi": []}, "lapi must be an object"),
+    ("/v3/usage-metrics", {"log_processors": [1]}, "log_processors"),
+    ("/v3/usage-metrics", {"other": 1}, "unknown key"),
+    ("/v3/watchers/reset", {"machine_id": "w1"}, "password"),
+    ("/v3/decisions/stream?community_pull=maybe", None, "community_pull must be true or false"),
+    ("/v3/decisions/stream?startup=1", None, "startup must be true or false"),
+    ("/v2/decisions/stream?community_pull=false", None, "unknown parameter(s): community_pull"),
+    ("/v3/decisions/stream?foo=1", None, "unknown parameter(s): foo"),
+])
+def test_malformed_v3_requests_are_400s_naming_the_field(tmp_path, path, body, field):
+    """A bad v3 body or query (and a v3-only key sent to v2) is a 400 whose message names the field."""
+    async def scenario(client, store):
+        h = await _login_v3(client, "w1")
+        resp = await (client.get(path, headers=h) if body is None else client.post(path, json=body, headers=h))
+        return resp.status, (await resp.json())["message"], len(store.signals())
+    status, text, stored = _run(tmp_path, scenario)
+    assert status == 400 and field in text, text
+    assert stored == 0
+
+
+def test_v3_reset_and_enroll_are_refused(tmp_path):
+    """watchers/reset carries no proof of ownership and there is no console: both are 403 JSON messages."""
+    async def scenario(client, store):
+        h = await _login_v3(client, "w1")
+        reset = await client.post("/v3/watchers/reset", json={"machine_id": "w1", "password": "new"})
+        enroll = await client.post("/v3/watchers/enroll", json={"attachment_key": "abc"}, headers=h)
+        login = await client.post("/v3/watchers/login", json={"machine_id": "w1", "password": "pw-w1"})
+        return reset.status, enroll.status, login.status
+    assert _run(tmp_path, scenario) == (403, 403, 200)
+
+
+def test_a_resent_batch_is_counted_once_and_ids_are_per_watcher(tmp_path):
+    """The same batch sent twice (v3 ids) is stored and curated once; another watcher's equal ids count;
+    signals without ids (v2, 1.4.6) are never dropped; the window survives a restart of central."""
+    async def scenario(client, store):
+        h1, h2 = await _login_v3(client, "w1"), await _login_v3(client, "w2")
+        batch = [sig3(), sig3("203.0.113.40", uuid="same"), sig3("203.0.113.41", uuid="same")]
+        for _ in range(2):
+            assert (await client.post("/v3/signals", json=batch, headers=h1)).status == 200
+        first = len(store.signals())
+        assert (await client.post("/v3/signals", json=batch, headers=h2)).status == 200
+        for _ in range(2):
+            assert (await client.post("/v2/signals", json=[sig("198.51.100.1")], headers=h1)).status == 200
+        status = await (await client.get("/v3/crowd/status", headers=h1)).json()
+        return first, len(store.signals()), status
+    first, total, status = _run(tmp_path, scenario)
+    assert first == 2 and total == 2 + 2 + 2              # w1's two ids once; w2's own; two v2 signals
+    assert status["signals_received"] == 6 and status["signals_resent"] == 1 + 3 + 1    # in-batch twice, resend
+    store = CentralStore(tmp_path)
+    central = Central(store=store, secret=SECRET, curator=Curator(RULES, HUB), clock=lambda: 1e12)
+    try:
+        central.restore()
+        from connectors.central.signals import parse_signals as parse
+
+        assert central.recent.fresh("w1", parse([sig3()], "v3"), 1e12) == []
+        assert len(central.recent.fresh("w3", parse([sig3()], "v3"), 1e12)) == 1
+    finally:
+        store.close()
+
+
+def test_the_resend_window_is_bounded_in_ids_and_time():
+    """The window forgets ids older than its duration and keeps at most max_ids (the oldest go first)."""
+    from connectors.central.dedupe import RecentIds
+
+    window = RecentIds(window=60.0, max_ids=3)
+    one = parse_signals([sig(uuid="a")])
+    window.accepted("w", ["a", "b", "c", "d"], 0.0)
+    assert len(window) == 3 and window.fresh("w", one, 1.0) == one          # "a" went first
+    assert window.fresh("w", parse_signals([sig(uuid="d")]), 59.0) == []
+    assert len(window.fresh("w", parse_signals([sig(uuid="d")]), 61.0)) == 1 and len(window) == 0

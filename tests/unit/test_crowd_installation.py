@@ -103,6 +103,41 @@ def test_queue_is_persisted_and_takes_each_id_once(tmp_path):
     q.close()
 
 
+def test_each_queued_signal_gets_a_stable_uuid(tmp_path):
+    """A signal gets a random uuid when queued, kept across reopens and resends; signals queued before ids existed
+    get one at the next open, once."""
+    import sqlite3
+    import uuid as uuidlib
+
+    q = SignalQueue(tmp_path)
+    q.enqueue([("a1", {"x": 1}), ("a2", {"x": 2})], now=1.0)
+    first = {sid: body["uuid"] for sid, body in q.batch(10)}
+    assert len(set(first.values())) == 2 and all(uuidlib.UUID(u).version == 4 for u in first.values())
+    assert {sid: body["uuid"] for sid, body in q.batch(10)} == first        # a resend carries the same ids
+    q.close()
+    with sqlite3.connect(tmp_path / "crowd.db") as db:                      # a queue from before signal ids
+        db.execute("""INSERT INTO outbox VALUES ('old', '{"x":3}', 0.5)""")
+    q = SignalQueue(tmp_path)
+    again = {sid: body["uuid"] for sid, body in q.batch(10)}
+    assert {k: again[k] for k in first} == first and again["old"]
+    q.close()
+    assert {sid: body["uuid"] for sid, body in SignalQueue(tmp_path).batch(10)} == again
+
+
+def test_v3_stream_groups_become_flat_decisions():
+    """A v3 answer's groups flatten to v2's decisions (scenario and scope from the group, deleted values with
+    their scope); a malformed group or item becomes one malformed entry, counted by apply_stream."""
+    from connectors.crowd.client import flat_stream
+
+    new, deleted = flat_stream(
+        [{"scenario": SCEN, "scope": "Ip", "decisions": [{"value": "91.200.12.9", "duration": "4h"}, "junk"]},
+         {"scenario": SCEN, "scope": "Ip", "decisions": None}, 7],
+        [{"scope": "Ip", "decisions": ["91.200.12.10", 5]}])
+    assert new[0] == {"scenario": SCEN, "scope": "Ip", "type": "ban", "value": "91.200.12.9", "duration": "4h"}
+    assert new[1:] == [None, None, None]
+    assert [(d["scope"], d["value"]) for d in deleted[:1]] == [("Ip", "91.200.12.10")] and deleted[1] is None
+
+
 def _pulled(value, cid=1, scenario=SCEN, duration="24h0m0s", scope="Ip"):
     return {"id": cid, "origin": "CAPI", "type": "ban", "scope": scope, "value": value, "scenario": scenario,
             "duration": duration}

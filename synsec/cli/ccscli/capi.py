@@ -7,6 +7,7 @@ import secrets
 
 import click
 
+from synsec.cli.crowd import capi_version_option
 from synsec.cli.output import emit_json, output_option, table, utc_text
 
 __all__ = ["COMMANDS"]
@@ -18,12 +19,13 @@ def capi() -> None:
 
 
 @capi.command("register")
+@capi_version_option
 @click.option("--url", required=True, help="The Central API's base URL (e.g. http://127.0.0.1:8090/).")
 @click.option("--machine-id", help="The watcher id to register (default: a random one).")
 @click.option("-f", "--file", "path", type=click.Path(dir_okay=False),
               help="Where to write the credentials (default: <state-dir>/online_api_credentials.yaml).")
 @click.pass_obj
-def register(settings, url, machine_id, path) -> None:
+def register(settings, capi_version, url, machine_id, path) -> None:
     """Register this installation with a Central API and write its credentials (url, login, password)."""
     from connectors.crowd.client import CapiError, register as capi_register
     from connectors.crowd.credentials import Credentials, check_url, credentials_path, save_credentials
@@ -35,7 +37,7 @@ def register(settings, url, machine_id, path) -> None:
     machine_id = machine_id or "synsec-" + secrets.token_hex(16)
     password = secrets.token_urlsafe(32)
     try:
-        capi_register(url, machine_id, password)
+        capi_register(url, machine_id, password, version=capi_version)
     except CapiError as err:
         raise click.ClickException(str(err)) from None
     dest = save_credentials(path or credentials_path(settings.state_dir),
@@ -45,9 +47,10 @@ def register(settings, url, machine_id, path) -> None:
 
 
 @capi.command("status")
+@capi_version_option
 @output_option
 @click.pass_obj
-def status(settings, output) -> None:
+def status(settings, capi_version, output) -> None:
     """Log in to the Central API with the stored credentials; show the push queue and the blocklist pulled."""
     from connectors.crowd.client import CapiClient, CapiError
     from connectors.crowd.credentials import credentials_path, load_credentials
@@ -64,7 +67,7 @@ def status(settings, output) -> None:
         raise click.ClickException(f"no Central API credentials in {path}: run `ccscli capi register --url URL`")
     error = ""
     try:
-        CapiClient(creds).login()
+        CapiClient(creds, version=capi_version).login()
     except CapiError as err:
         error = str(err)
     counters, state, pending = {}, {}, 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from synsec.cli.crowd import capi_version_option
 from synsec.cli.output import emit_json, output_option, table, utc_text
 
 __all__ = ["COMMANDS"]
@@ -21,9 +22,10 @@ __all__ = ["COMMANDS"]
 @click.option("--url", envvar="SYNSEC_CENTRAL_URL", help="Central's URL ($SYNSEC_CENTRAL_URL).")
 @click.option("--machine-id", envvar="SYNSEC_CENTRAL_MACHINE_ID", help="A registered watcher's machine id.")
 @click.option("--password", envvar="SYNSEC_CENTRAL_PASSWORD", help="Its password ($SYNSEC_CENTRAL_PASSWORD).")
+@capi_version_option
 @click.pass_context
 def crowd(ctx: click.Context, credentials: str | None, url: str | None, machine_id: str | None,
-          password: str | None) -> None:
+          password: str | None, capi_version: str) -> None:
     """The community blocklist as synsec central curates it (docs/crowd.md)."""
     from connectors.crowd.client import CapiClient
     from connectors.crowd.credentials import Credentials, check_url, credentials_path, load_credentials
@@ -42,7 +44,7 @@ def crowd(ctx: click.Context, credentials: str | None, url: str | None, machine_
                                        "--machine-id and --password")
     except (LoadError, ValueError) as err:
         raise click.UsageError(str(err)) from None
-    ctx.obj = CapiClient(creds)
+    ctx.obj = CapiClient(creds, version=capi_version)
 
 
 def _call(fn, *args):
