@@ -6,7 +6,8 @@ detections (manual decisions never reach here: signals are made from the engine'
 whose decisions all have another origin is refused too); sources that are not global unicast (private,
 loopback, link-local, shared, reserved, documentation, multicast); sources an allowlist covers; scenarios that
 are custom (not in the config dir's hub index) or tainted (the file's sha256 matches none of the index's
-versions for that name). The hash and version sent are the hub's, computed from the scenario file.
+versions for that name). The hash and version sent are the hub's, computed from the scenario file. The queue
+adds each signal's random `uuid` (connectors/crowd/queue.py).
 """
 
 from __future__ import annotations
