@@ -3,8 +3,8 @@ or it was killed between sending and noting the answer) is counted once.
 
 A signal is known by (watcher, its `uuid`), so one watcher can never suppress another's signals. The window
 holds the ids accepted within the last `window` seconds (24 h by default), and at most `max_ids` of them (the
-oldest go first): memory is bounded (an 8-byte digest per id, about 100 bytes with the set and queue that hold
-it: ~100 MB per million). It is rebuilt at start from the store's signals (`CentralStore.recent_ids`), so a
+oldest batches go first): memory is bounded (an 8-byte digest per id kept as an int in a set and in its batch's
+list: about 90 bytes an id, ~90 MB per million). It is rebuilt at start from the store's signals (`CentralStore.recent_ids`), so a
 central that stored a batch and died before answering still knows it. Signals without a uuid (CrowdSec 1.4.6,
 v2) are never dropped.
 """
@@ -33,7 +33,7 @@ class RecentIds:
     def __init__(self, window: float = WINDOW, max_ids: int = MAX_IDS):
         self.window, self.max_ids = window, max_ids
         self._ids: set[int] = set()
-        self._order: deque[tuple[float, int]] = deque()
+        self._order: deque[tuple[float, list[int]]] = deque()      # (accepted at, the batch's new keys)
         self.dropped = 0        # signals not counted because their id was in the window
 
     def __len__(self) -> int:
@@ -55,15 +55,19 @@ class RecentIds:
 
     def accepted(self, watcher: str, uuids: Iterable[str], at: float) -> None:
         """Remember ids central stored (after the store committed them)."""
+        keys = []
         for uuid in uuids:
             if uuid:
                 key = _key(watcher, uuid)
                 if key not in self._ids:
                     self._ids.add(key)
-                    self._order.append((at, key))
+                    keys.append(key)
+        if keys:
+            self._order.append((at, keys))
         self._expire(at)
 
     def _expire(self, now: float) -> None:
+        """Forget whole batches, oldest first, while the window is too old or holds more than `max_ids`."""
         order, ids = self._order, self._ids
-        while order and (len(order) > self.max_ids or order[0][0] <= now - self.window):
-            ids.discard(order.popleft()[1])
+        while order and (len(ids) > self.max_ids or order[0][0] <= now - self.window):
+            ids.difference_update(order.popleft()[1])

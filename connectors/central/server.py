@@ -26,6 +26,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 from aiohttp import web
@@ -90,8 +91,9 @@ class Central:
                 self.curator.tick(at)
                 self.curator.ingest(who, what, at)
         now = self.clock()
-        for watcher, uuid, at in self.store.recent_ids(now - self.recent.window, self.recent.max_ids):
-            self.recent.accepted(watcher, (uuid,), at)
+        rows = self.store.recent_ids(now - self.recent.window, self.recent.max_ids)
+        for (watcher, at), batch in groupby(rows, key=lambda row: (row[0], row[2])):     # one batch per request
+            self.recent.accepted(watcher, [uuid for _, uuid, _ in batch], at)
         if self.bus is None:
             self.curator.tick(now)
             self.store.sync(self.curator.listed(), now)
