@@ -1,4 +1,4 @@
-"""`synsec central`: the crowd's central API (CrowdSec's Central API v2), over a SQLite store in its state dir;
+"""`synsec central`: the crowd's central API (CrowdSec's Central API, v2 and v3), over a SQLite store in its state dir;
 `synsec curation`: the curation as a Faust app, for a central run with `--broker` (docs/crowd.md)."""
 
 from __future__ import annotations
