@@ -89,8 +89,8 @@ def test_build_tables_sums_hidden_labels_and_marks_unknown_families():
                Sample("synsec_bucket_errors_total", (("scenario", "s"), ("kind", "groupby_errors")), 3),
                Sample("synsec_bucket_poured_total", (("scenario", "s"),), 9)]
     cols, rows = build_tables(samples, {"synsec_bucket_overflowed_total"})["Buckets"]
-    assert cols == ["scenario", "current", "overflows", "poured", "underflows", "errors"]
-    assert rows == [["s", None, 0, 9, None, 5]]
+    assert cols == ["scenario", "current", "overflows", "poured", "underflows", "canceled", "discarded", "errors"]
+    assert rows == [["s", None, 0, 9, None, None, None, 5]]
 
 
 def test_bad_metrics_url_is_a_clear_error(tmp_path):
