@@ -138,7 +138,8 @@ class Curator:
         self.refused: Counter[str] = Counter()
         self._labels: dict[str, int] = {}     # cohort label -> its first reporter (assign_cohort)
         self._members: dict[int, list[int]] = {}    # cohort root -> its reporters (cohorts of more than one)
-        self._pairs: dict[tuple[int, int], deque[float]] = {}   # two founders -> when they founded together
+        self._pairs: dict[tuple[int, int], list[float]] = {}    # two founders -> when they founded together
+        self._pairs_sweep = 1024              # drop pairs with nothing in the window when there are more
         self.collusions = 0                   # reporters joined by the collusion rule
         self._changed = Changed() if track else None
         self._dirty_ips = self._changed.ips if track else _Untracked
@@ -314,12 +315,15 @@ class Curator:
         horizon = now - rules.collusion_window
         founders = self._founders(st, behaviour, now)
         joined = []
+        pairs = self._pairs
         for i, a in enumerate(founders):
             for b in founders[i + 1:]:
-                times = self._prune(self._pairs.setdefault((a, b), deque()), horizon)
-                times.append(now)
+                times = pairs[(a, b)] = [t for t in pairs.get((a, b), ()) if t > horizon] + [now]
                 if len(times) > rules.collusion_max_shared and self._cohort(a) != self._cohort(b):
                     joined.append((a, b))
+        if len(pairs) > self._pairs_sweep:
+            self._pairs = {k: v for k, v in pairs.items() if v[-1] > horizon}
+            self._pairs_sweep = max(1024, 2 * len(self._pairs))
         for a, b in joined:
             if self._cohort(a) != self._cohort(b):
                 self._union(a, b)
@@ -328,12 +332,6 @@ class Curator:
                 self._dirty_reporters.add(b)
         if joined:
             self._recheck(joined, now, out)
-
-    @staticmethod
-    def _prune(items: deque, horizon: float) -> deque:
-        while items and items[0] <= horizon:
-            items.popleft()
-        return items
 
     def _recheck(self, joined: list[tuple[int, int]], now: float, out: list) -> None:
         """Remove the listings the joined cohorts supported that no longer hold; cost their reporters trust."""
