@@ -1,7 +1,7 @@
 """Topology benchmark (`make bench-topology`): the 1M-line benchmark log through a real broker, 1 then 2 workers.
 
     .venv/bin/python bench/topology.py [--lines 1000000] [--rate 5000] [--workers 1,2] [--latency-lines N]
-                                       [--keys ip|none|random]
+                                       [--keys ip|none|random] [--worker-arg=--OPTION=VALUE …]
 
 The log is the nginx benchmark log of bench/replay.py (gen_log.py, seed 1; generated into bench/out/ when
 missing); `--lines N` takes its first N lines. For each worker count, on a fresh local broker (tansu) with the
@@ -46,6 +46,7 @@ from topologies import load_topology  # noqa: E402
 
 TOPICS = {role: t.name for role, t in load_topology("default").topics.items()}
 PARTITIONS = 4                 # of every topic in the default topology
+WORKER_ARGS: tuple[str, ...] = ()   # extra `synsec worker` options (--worker-arg)
 JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
 
 
@@ -123,7 +124,7 @@ def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: P
         keys: str = "ip") -> dict:
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
-        procs = [Worker(broker, "default", tmp, f"w{i}") for i in range(workers)]
+        procs = [Worker(broker, "default", tmp, f"w{i}", WORKER_ARGS) for i in range(workers)]
         try:
             time.sleep(JOIN_S)
             base = [cpu_rss(p.proc.pid)[0] for p in procs]
@@ -218,8 +219,12 @@ def main() -> None:
                          "of batches in a partition (docs/kafka.md)")
     ap.add_argument("--keys", choices=("ip", "none", "random"), default="ip",
                     help="message keys of the raw lines: the source IP, none (spread by the client) or random")
+    ap.add_argument("--worker-arg", action="append", default=[],
+                    help="an extra `synsec worker` option, e.g. --worker-arg=--marker-interval=0.25 (repeatable)")
     ap.add_argument("--json")
     args = ap.parse_args()
+    global WORKER_ARGS
+    WORKER_ARGS = tuple(args.worker_arg)
     log = benchmark_log(args.lines)
     with open(log, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
