@@ -13,6 +13,9 @@ every N messages (a commit flushes the producer and stalls the fetch loop), and 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +32,10 @@ from streams.transport import guard_flow_resume, transport_class
 from synsec.assembly.build import EngineOptions, build_engine
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
-__all__ = ["WorkerSettings", "create_app", "Shell"]
+__all__ = ["WorkerSettings", "create_app", "Shell", "run_worker", "STOP_TIMEOUT_S"]
 
 MAX_POLL_RECORDS = 1000
+STOP_TIMEOUT_S = 15.0       # how long a stop on SIGTERM/SIGINT may take before the process ends anyway
 QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka")   # per-record debug calls cost ~5 % of a worker
 
 
@@ -148,3 +152,32 @@ def create_app(settings: WorkerSettings) -> faust.App:
     agents.install(app, shell)
     install_metrics(app, shell)
     return app
+
+
+class _BoundedStop(faust.Worker):
+    """faust's Worker whose stop on a signal ends within `stop_timeout` seconds."""
+
+    def __init__(self, app: faust.App, stop_timeout: float, **kwargs):
+        super().__init__(app, **kwargs)
+        self._stop_timeout = stop_timeout
+
+    def _schedule_shutdown(self, signum) -> None:
+        if not self._signal_stop_time and self._stop_timeout > 0:
+            threading.Thread(target=self._deadline, args=(signum,), name="stop-deadline", daemon=True).start()
+        super()._schedule_shutdown(signum)
+
+    def _deadline(self, signum) -> None:
+        threading.Event().wait(self._stop_timeout)
+        sys.stderr.write(f"synsec: stop on {getattr(signum, 'name', signum)} did not end within "
+                         f"{self._stop_timeout:g} s (broker unreachable?); exiting without committing: the next "
+                         "start reads again from the last commit (nothing lost, nothing poured twice)\n")
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def run_worker(app: faust.App, loglevel: str, stop_timeout: float = STOP_TIMEOUT_S) -> None:
+    """Run `app` until SIGTERM or SIGINT. When the stop has not ended `stop_timeout` seconds after the signal (the
+    broker is gone: aiokafka retries its last fetch and commit for ever), the process exits with status 1, as a
+    SIGKILL would end it, which loses nothing (docs/kafka.md, crashes and restarts). 0: wait for ever."""
+    sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
+    _BoundedStop(app, stop_timeout, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -127,13 +126,15 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
               help="Kafka group session timeout (tansu makes a join wait half of it).")
 @click.option("--verify-end-offsets", is_flag=True,
               help="Read each changelog's end from a fetch (the bundled tansu broker needs it: see synsec worker).")
+@click.option("--stop-timeout", default=15.0, show_default=True, type=float,
+              help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process "
+                   "exits anyway with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
 @click.option("--loglevel", default="warning", show_default=True)
 def curation(broker, topology, curation_file, hub_index, state_dir, session_timeout, verify_end_offsets,
-             loglevel) -> None:
+             stop_timeout, loglevel) -> None:
     """Run the crowd's curation on the topology's signals topic (what `synsec central --broker` produces) and
     publish the community blocklist on its blocklist topic. See docs/crowd.md."""
-    import faust
-
+    from streams.app import run_worker
     from streams.curation import CurationSettings, create_curation_app
 
     rules, scenarios = _rules_and_scenarios(curation_file, hub_index, settings_from_env())
@@ -141,5 +142,4 @@ def curation(broker, topology, curation_file, hub_index, state_dir, session_time
                                                scenarios=scenarios, data_dir=Path(state_dir),
                                                session_timeout=session_timeout,
                                                verify_end_offsets=verify_end_offsets))
-    sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(app, loglevel, stop_timeout)

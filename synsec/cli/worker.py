@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -102,14 +101,15 @@ def _decision_history(shell, broker, decisions_topic: str) -> None:
 @click.option("--metrics-listen", default="", metavar="HOST:PORT", envvar="SYNSEC_METRICS_LISTEN", show_envvar=True,
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (and /health), as CrowdSec's "
                    "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
+@click.option("--stop-timeout", default=15.0, show_default=True, type=float,
+              help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process "
+                   "exits anyway with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server, store, state_dir,
            registry_url, agents, session_timeout, marker_interval, idle_advance, hold_max, verify_end_offsets,
-           batch_max, batch_interval, commit_interval, metrics_listen, loglevel):
+           batch_max, batch_interval, commit_interval, metrics_listen, stop_timeout, loglevel):
     """Run the synsec agents (parse, route, buckets, profiles, expiry) of a topology on a Kafka cluster."""
-    import faust
-
-    from streams.app import create_app
+    from streams.app import create_app, run_worker
 
     engine_flags = {"config_dir": content_dir(config_dir), "data_dirs": data_dirs, "pattern_dirs": pattern_dirs,
                     "geoip_city": geoip_city, "geoip_asn": geoip_asn, "dns_server": dns_server}
@@ -123,5 +123,4 @@ def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, ge
     warn_content(app.synsec.content)
     _blocklist_cti(app.synsec, broker, settings.topology.topics["decisions"].name)
     _decision_history(app.synsec, broker, settings.topology.topics["decisions"].name)
-    sys.argv = [sys.argv[0]]          # faust.Worker parses argv: give it none of ours
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    run_worker(app, loglevel, stop_timeout)
