@@ -214,11 +214,14 @@ class _Compiler:
                 out.append(Stash(get_str(d, "name", required=True) or "", key, value, ttl, max(size, 0)))
         return tuple(out)
 
-    def node(self, doc: Doc, stage: str) -> Node:
+    def node(self, doc: Doc, stage: str, before: int | None = None) -> Node:
+        """One node and its children; `before`: the error count before its doc was made (an emptiness error is
+        given only to a node with no other error)."""
+        before = len(self.errors.errors) if before is None else before
         check_keys(doc, NODE_KEYS)
         onsuccess = get_str(doc, "onsuccess", "") or ""
-        if onsuccess not in ("", "next_stage"):
-            doc.error("onsuccess", f"unknown onsuccess {onsuccess!r} (only next_stage)")
+        if onsuccess not in ("", "continue", "next_stage"):     # CrowdSec: "" behaves like continue
+            doc.error("onsuccess", f"unknown onsuccess {onsuccess!r} (continue or next_stage)")
         get_bool(doc, "debug")
         for name, regex in get_map(doc, "pattern_syntax").items():
             if str(name) in self.lib:
@@ -229,14 +232,27 @@ class _Compiler:
                 self.errors.add(err)
         children = []
         for i, child in enumerate(get_list(doc, "nodes")):
-            children.append(self.node(doc.item("nodes", i, child), stage))
-        return Node(
+            count = len(self.errors.errors)
+            children.append(self.node(doc.item("nodes", i, child), stage, count))
+        node = Node(
             name=get_str(doc, "name", "") or "", stage=stage,
             filter=self.compile_expr(doc, "filter", doc.data.get("filter"), predicate=True),
             grok=self.grok(doc), statics=self.statics(doc, "statics"), stash=self.stash(doc),
             whitelist=self.whitelist(doc), children=tuple(children), next_stage=onsuccess == "next_stage",
             where=doc.where(),
         )
+        if len(self.errors.errors) == before and _empty(doc.data):
+            doc.error(None, "node is empty: it needs a grok, nodes, statics or a whitelist with entries "
+                            "(CrowdSec refuses it: \"Node is empty\")")
+        return node
+
+
+def _empty(data: dict) -> bool:
+    """CrowdSec's "Node is empty": no grok, no child nodes, no statics, no whitelist ip, cidr or expression
+    (a filter, a stash or data alone do not make a node)."""
+    wl = data.get("whitelist")
+    return not (data.get("grok") or data.get("nodes") or data.get("statics")
+                or (isinstance(wl, dict) and any(wl.get(k) for k in ("ip", "cidr", "expression"))))
 
 
 def compile_parser_docs(docs: list[ParserDoc], lib, expr_ctx, errors: ErrorCollector) -> list[Node]:

@@ -341,3 +341,20 @@ def test_data_file_name_too_long_is_a_load_error(tmp_path):
     """Fuzz finding: a dest_file of 20,000 characters was an OSError (ENAMETOOLONG) out of Path.is_file."""
     _, errors = load(tmp_path, {"scenarios/a.yaml": SCENARIO + "data:\n  - dest_file: " + "a" * 20_000 + "\n"})
     assert "invalid data file name" in one_error(errors, "scenarios/a.yaml", 11, "data[0].dest_file")
+
+
+def test_onsuccess_continue_loads_and_an_empty_node_is_refused(tmp_path):
+    """As CrowdSec's node validation: `onsuccess: continue` is valid (it behaves like none), another word is an
+    error; a node with no grok, no nodes, no statics and no whitelist entry ("Node is empty": a filter, a stash
+    or a reason alone) is an error at its line, also a child node."""
+    grok = "grok:\n  pattern: '^x%{DATA:extr}$'\n  apply_on: Line.Raw\n"
+    content, errors = load(tmp_path / "a", {"parsers/s01-parse/p.yaml": "name: t\nonsuccess: continue\n" + grok})
+    assert errors == [] and len(content.parser_nodes) == 1 and not content.parser_nodes[0].next_stage
+    _, errors = load(tmp_path / "b", {"parsers/s01-parse/p.yaml": "name: t\nonsuccess: ratata\n" + grok})
+    one_error(errors, "p.yaml", 2, "onsuccess")
+    for i, text in enumerate((PARSER, "name: t\nwhitelist:\n  reason: r\n",
+                              "name: t\nstash:\n  - {name: s, key: evt.Line.Raw, value: evt.Line.Raw}\n")):
+        _, errors = load(tmp_path / f"c{i}", {"parsers/s01-parse/p.yaml": text})
+        assert "node is empty" in one_error(errors, "p.yaml", 1, "(document)"), text
+    _, errors = load(tmp_path / "d", {"parsers/s01-parse/p.yaml": PARSER + grok + "nodes:\n  - filter: 'true'\n"})
+    assert "node is empty" in one_error(errors, "p.yaml", 8, "nodes[0]")

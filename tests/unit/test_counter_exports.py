@@ -56,6 +56,9 @@ statics:
     expression: "int(evt.Meta.target_user)"
 nodes:
   - filter: "int(evt.Meta.target_user) > 0"
+    statics:
+      - meta: ctr_filtered
+        value: "1"
   - grok:
       pattern: '%{WORD:ctr_word}'
       expression: "int(evt.Meta.target_user)"
