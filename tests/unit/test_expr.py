@@ -233,3 +233,24 @@ def test_user_text_cannot_reach_python_names():
         run("evt.__class__")
     with pytest.raises(ExprError):
         compile_expr("evt._secret()", where=W)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("evt.THISPROPERTYSHOULDERROR == true", "type Event has no field THISPROPERTYSHOULDERROR"),
+    ("evt.Line.Foo == 'x'", "type Line has no field Foo"),
+    ("evt?.meta.source_ip", "type Event has no field meta"),            # fields are case-sensitive, as in Go
+])
+def test_an_unknown_field_of_the_event_is_a_load_error(text, message):
+    """CrowdSec's expr knows pipeline.Event and Line at compile time: a field neither has is a load error
+    ("has no field"), not a value read as nil at run time."""
+    with pytest.raises(ExprError, match=message):
+        compile_expr(text, where=W, params=("evt",))
+
+
+def test_a_crowdsec_event_field_synsec_lacks_still_compiles():
+    """evt.Appsec (CrowdSec's AppSec events, which synsec does not produce) compiles, for hub content that names
+    it, and fails as a run-time expression error; known fields and maps compile as before."""
+    fn = compile_expr("evt.Appsec.MatchedRules", where=W, params=("evt",))
+    with pytest.raises(ExprRuntimeError):
+        fn(ev())
+    assert run("evt.Line.Labels.type + evt.Meta.missing + evt.Stage") == "nginx"

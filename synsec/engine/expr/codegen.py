@@ -19,7 +19,7 @@ from .ops import OpsMixin
 from .parser import PREDICATES
 from .predicates import PredicateMixin
 from .registry import REGISTRY
-from .typeinfo import METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, method
+from .typeinfo import CLOSED_STRUCTS, METHOD_NAMES, PARAM_TYPES, STRUCT_FIELDS, field_type, method
 
 __all__ = ["CodeGen", "CompileError", "NOT_CONST"]
 
@@ -254,6 +254,8 @@ class CodeGen(OpsMixin, PredicateMixin):
                 return f"{obj}.{key}", ftype
             if otype == "strmap":
                 return f"{obj}.get({key!r}, '')", "str"
+            if otype in CLOSED_STRUCTS and key not in CLOSED_STRUCTS[otype]:
+                raise CompileError(f"type {otype} has no field {key}", node.pos)
         prop, _ = self.gen(node.prop)
         return f"_rt_member({obj}, {prop})", "any"
 

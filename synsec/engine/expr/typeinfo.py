@@ -11,7 +11,7 @@ from ..model import Alert, Event, RuntimeAlert, Source
 from .gotime import TIME_METHOD_TYPES, Month, Weekday
 
 __all__ = ["STRUCT_FIELDS", "STRUCT_METHODS", "PARAM_TYPES", "field_type", "method", "NUMERIC", "METHOD_NAMES",
-           "CLASS_METHODS"]
+           "CLASS_METHODS", "CLOSED_STRUCTS"]
 
 NUMERIC = frozenset({"int", "float"})
 
@@ -34,6 +34,11 @@ STRUCT_FIELDS: dict[str, dict[str, str]] = {
     "Source": {"Scope": "str", "Value": "str", "IP": "str", "Range": "str", "AsNumber": "str", "AsName": "str",
                "Cn": "str", "Latitude": "float", "Longitude": "float"},
 }
+
+# Structs whose every field CrowdSec's expr knows at compile time: another name is a load error there ("type
+# pipeline.Event has no field X"), so here too. Values: the fields CrowdSec has and synsec's model lacks (they
+# compile, and read as a run-time error).
+CLOSED_STRUCTS: dict[str, frozenset[str]] = {"Event": frozenset({"Appsec"}), "Line": frozenset()}
 
 # The only methods an expression may call: the Go methods CrowdSec's expr environment offers on its model
 # (name -> (result type, number of arguments)). Anything else -- `format`, `update`, `pop`, a dunder -- is a
