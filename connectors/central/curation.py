@@ -4,7 +4,11 @@ No I/O and no clock: every call takes `now` (the time central received the repor
 registrations and signals in order rebuilds the same state. `Curator.register` places a reporter in a cohort
 (same address block, same registration burst); `ingest` takes one reporter's reports and returns what was
 listed or had its expiry moved into another hour; `tick` expires reports and entries and returns the removals
-(tombstones). Trust is `(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`.
+(tombstones). Trust is `(prior_good + corroborated) / (prior_good + prior_bad + corroborated + bad)`, from
+integer counts (corroborations; uncorroborated, known-good, burst and collusion reports), and every decision
+reads it as it stood at the start of the current minute (an *epoch*): so the Kafka topology, which sums the
+counts of every partition once each has finished an epoch, decides what one process decides (streams/curation.py).
+Expiry runs minute by minute at each minute's own time, whatever the times `tick` is called at.
 Collusion: reporters that found (make the consensus of a first listing) more than `collusion.max_shared`
 listings together within `collusion.window` become one cohort, and the listings that no longer hold are
 removed at once (`ingest` then returns `Removed` too).
@@ -13,6 +17,7 @@ removed at once (`ingest` then returns `Removed` too).
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,9 +26,18 @@ from connectors.central.rules import KnownGoodRange, Rules
 from synsec.engine.expr.helpers_net import IpRangeSet, canonical_ipv4, parse_ip
 from synsec.hub.index import HubIndex
 
-__all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios", "Changed"]
+__all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios", "Changed", "EPOCH", "epoch_of",
+           "GOOD", "UNCORROBORATED", "KNOWN_GOOD", "BURST", "COLLUSION"]
 
-_GRAIN = 60.0        # seconds per slot of the expiry wheel
+EPOCH = 60.0         # seconds per slot of the expiry wheel, and per trust epoch
+_GRAIN = EPOCH
+GOOD, UNCORROBORATED, KNOWN_GOOD, BURST, COLLUSION = range(5)     # a reporter's counts, in this order
+_ZERO = (0, 0, 0, 0, 0)
+
+
+def epoch_of(now: float) -> int:
+    """The epoch (minute) of a time: decisions in it read trust as of its start."""
+    return int(now // EPOCH)
 _PUBLISH_STEP = 3600.0   # a listed entry's moved expiry is published when it crosses an hour (not every report)
 
 
@@ -75,18 +89,28 @@ class KnownGood:
 
 
 class _Reporter:
-    __slots__ = ("name", "id", "good", "bad", "burst_start", "burst_count", "signals", "refused", "label")
+    __slots__ = ("name", "id", "counts", "base", "epoch", "t_epoch", "t", "burst_start", "burst_count", "signals",
+                 "refused", "label")
 
     def __init__(self, name: str, rid: int):
         self.name, self.id = name, rid
-        self.good = self.bad = 0.0
+        self.counts = [0, 0, 0, 0, 0]  # GOOD, UNCORROBORATED, KNOWN_GOOD, BURST, COLLUSION so far
+        self.base = _ZERO              # the counts before `epoch`, the epoch of their last change
+        self.epoch = -1
+        self.t_epoch, self.t = None, 0.0     # trust as read in epoch t_epoch
         self.burst_start = float("-inf")
         self.burst_count = self.signals = self.refused = 0
         self.label = ""          # the cohort label central gave it (Kafka mode: `assign_cohort`)
 
+    def at(self, epoch: int) -> tuple:
+        """The counts as they stood at the start of `epoch`."""
+        return tuple(self.counts) if self.epoch < epoch else self.base
+
+    def trust_record(self) -> list:
+        return [self.epoch, self.counts, list(self.base)]
+
     def record(self) -> list:
-        return [self.good, self.bad, None if self.burst_start == float("-inf") else self.burst_start,
-                self.burst_count, self.signals, self.refused, self.label]
+        return [*self.trust_record(), self.signals, self.refused, self.label]
 
 
 class _Untracked:
@@ -144,6 +168,9 @@ class Curator:
         self._changed = Changed() if track else None
         self._dirty_ips = self._changed.ips if track else _Untracked
         self._dirty_reporters = self._changed.reporters if track else _Untracked
+        self._counted: set[int] = set()       # reporters whose counts changed since `trust_changes`
+        self._epoch = -1                      # the epoch being decided in
+        self.view = None          # Kafka mode: (name, epoch) -> every partition's counts at the epoch's start
 
     # ------------------------------------------------------------------ reporters and cohorts
     def _reporter(self, name: str) -> _Reporter:
@@ -168,8 +195,10 @@ class Curator:
             self._parent[child] = root
             self._members[root] = self._members.get(root, [root]) + self._members.pop(child, [child])
 
-    def register(self, name: str, address: str | None, at: float) -> None:
-        """A reporter registered from `address` at `at`: joins the cohort of its address block and burst."""
+    def register(self, name: str, address: str | None, at: float) -> dict[str, str]:
+        """A reporter registered from `address` at `at`: joins the cohort of its address block and burst.
+        Returns the reporters whose cohort changed, with their cohort's new name (Kafka mode publishes them)."""
+        before = [self._cohort(i) for i in range(len(self._parent))]
         r = self._reporter(name)
         rules = self.rules
         if rules.same_block and address:
@@ -189,13 +218,37 @@ class Curator:
         if len(recent) >= rules.registration_burst_size:
             for _, rid in recent:
                 self._union(recent[0][1], rid)
+        before.append(None)
+        return {x.name: self._by_id[self._cohort(x.id)].name for x in self._by_id
+                if self._cohort(x.id) != before[x.id]}
 
     def trust(self, name: str) -> float:
-        return self._trust(self._reporter(name))
+        """A reporter's trust with every count so far (decisions read it from the epoch's start)."""
+        r = self._reporter(name)
+        return self._formula(r.counts if self.view is None else self.view(name, self._epoch))
+
+    def _formula(self, c) -> float:
+        rules = self.rules
+        good = rules.prior_good + c[GOOD]
+        return good / (good + rules.prior_bad + c[UNCORROBORATED] * rules.uncorroborated
+                       + c[KNOWN_GOOD] * rules.known_good_weight + c[BURST] * rules.burst_weight
+                       + c[COLLUSION] * rules.collusion_weight)
 
     def _trust(self, r: _Reporter) -> float:
-        rules = self.rules
-        return (rules.prior_good + r.good) / (rules.prior_good + rules.prior_bad + r.good + r.bad)
+        """The trust decisions read: as the counts stood at the start of the current epoch."""
+        epoch = self._epoch
+        if r.t_epoch != epoch:
+            r.t_epoch = epoch
+            r.t = self._formula(r.at(epoch) if self.view is None else self.view(r.name, epoch))
+        return r.t
+
+    def _charge(self, r: _Reporter, kind: int) -> None:
+        """Count a corroboration or a contradiction of `r`, in the current epoch."""
+        if r.epoch != self._epoch:
+            r.base, r.epoch = tuple(r.counts), self._epoch
+        r.counts[kind] += 1
+        self._counted.add(r.id)
+        self._dirty_reporters.add(r.id)
 
     def cohort_of(self, name: str) -> str:
         return self._by_id[self._cohort(self._reporter(name).id)].name
@@ -222,25 +275,40 @@ class Curator:
                 return self._intern(known[1])
         return self._intern(scenario)
 
-    def ingest(self, name: str, reports: Iterable[tuple[str, str, str]], now: float) -> list[Listed | Removed]:
-        """One reporter's (address, scenario, scenario hash) reports received at `now`: what got listed (and
-        what the collusion rule removed)."""
+    def beyond_burst(self, name: str, n: int, now: float) -> list[bool]:
+        """Which of a reporter's next `n` reports, received at `now`, exceed its burst limit (in order)."""
         r = self._reporter(name)
         rules = self.rules
-        out: list[Listed] = []
-        self._start(now)
-        self._dirty_reporters.add(r.id)
-        for value, scenario, digest in reports:
-            self.received += 1
-            r.signals += 1
+        out = []
+        for _ in range(n):
             if now - r.burst_start >= rules.burst_window:
                 r.burst_start, r.burst_count = now, 0
             r.burst_count += 1
-            if r.burst_count > rules.burst_max_reports:
-                r.bad += rules.burst_weight
+            out.append(r.burst_count > rules.burst_max_reports)
+        return out
+
+    def ingest(self, name: str, reports: Iterable[tuple[str, str, str]], now: float,
+               beyond: list[bool] | None = None) -> list[Listed | Removed]:
+        """One reporter's (address, scenario, scenario hash) reports received at `now`: what got listed (and
+        what the collusion rule removed).
+        `beyond` (Kafka mode: central's `beyond_burst`, which sees all of a reporter's reports) says which
+        exceed the burst limit; by default this curator counts them."""
+        r = self._reporter(name)
+        out: list[Listed] = []
+        self._start(now)
+        self._epoch = epoch_of(now)
+        self._dirty_reporters.add(r.id)
+        reports = list(reports)
+        if beyond is None:
+            beyond = self.beyond_burst(name, len(reports), now)
+        for (value, scenario, digest), over in zip(reports, beyond):
+            self.received += 1
+            r.signals += 1
+            if over:
+                self._charge(r, BURST)
                 self._refuse(r, "burst")
             elif self.known_good.contains(value):
-                r.bad += rules.known_good_weight
+                self._charge(r, KNOWN_GOOD)
                 self._refuse(r, "known-good")
             elif self.verdict(scenario, digest):
                 self._refuse(r, "custom or modified scenario")
@@ -267,12 +335,11 @@ class Curator:
                 continue
             other = self._by_id[rid]
             if trusted and not e[4]:
-                other.good += 1
-                self._dirty_reporters.add(rid)
+                self._charge(other, GOOD)
                 entries[rid] = e[:4] + (True,)
             if not corroborated and self._trust(other) >= min_trust:
                 corroborated = True
-                r.good += 1
+                self._charge(r, GOOD)
         entries[r.id] = (old[0] if old else now, now, behaviour, scenario, corroborated)
         self._dirty_ips.add(value)
         self._evaluate(value, st, now, out)
@@ -344,15 +411,14 @@ class Curator:
             out.append(Removed(value))
             self._dirty_ips.add(value)
             for rid in st.entries.keys() & members:
-                self._by_id[rid].bad += self.rules.collusion_weight
-                self._dirty_reporters.add(rid)
+                self._charge(self._by_id[rid], COLLUSION)
             st.slot = -1
             self._schedule(value, st)
 
     def _holds(self, support: dict[str, dict[int, float]]) -> str | None:
         rules = self.rules
-        best = [(len(per), sum(per.values()), b) for b, per in support.items()
-                if len(per) >= rules.min_reporters and sum(per.values()) >= rules.min_score]
+        best = [(len(per), math.fsum(per.values()), b) for b, per in support.items()
+                if len(per) >= rules.min_reporters and math.fsum(per.values()) >= rules.min_score]
         return max(best)[2] if best else None
 
     def _evaluate(self, value: str, st: _Ip, now: float, out: list) -> None:
@@ -385,18 +451,28 @@ class Curator:
 
     def tick(self, now: float) -> list[Removed]:
         """Expire reports older than the window (an uncorroborated one costs its reporter trust) and listed
-        entries past their expiry: the removals to publish."""
+        entries past their expiry, minute by minute up to `now`: the removals to publish."""
         self._start(now)
+        out = self._run_slots(int(now // _GRAIN))
+        self._epoch = epoch_of(now)
+        return out
+
+    def advance(self, epoch: int) -> list[Removed]:
+        """Run expiry through the minute before `epoch` (Kafka mode: before the epoch's trust is summed)."""
+        return self._run_slots(epoch - 1) if self._next_slot is not None else []
+
+    def _run_slots(self, last: int) -> list[Removed]:
         out: list[Removed] = []
-        last = int(now // _GRAIN)
         slot = self._next_slot
         while slot <= last:
+            self._epoch = slot
+            at = slot * _GRAIN
             for value in self._wheel.pop(slot, ()):
                 st = self.ips.get(value)
                 if st is not None and st.slot == slot:
-                    self._expire(value, st, now, out)
+                    self._expire(value, st, at, out)
             slot += 1
-        self._next_slot = last
+        self._next_slot = max(self._next_slot, last + 1)
         return out
 
     def _expire(self, value: str, st: _Ip, now: float, out: list) -> None:
@@ -405,8 +481,7 @@ class Curator:
         for rid, e in list(st.entries.items()):
             if e[1] <= horizon:
                 if not e[4]:
-                    self._by_id[rid].bad += self.rules.uncorroborated
-                    self._dirty_reporters.add(rid)
+                    self._charge(self._by_id[rid], UNCORROBORATED)
                 del st.entries[rid]
         if st.until and st.until <= now:
             out.append(Removed(value))
@@ -435,20 +510,36 @@ class Curator:
         changed.reporters.clear()
         return ips, reporters
 
+    def trust_changes(self) -> dict[str, list]:
+        """Kafka mode: `[epoch, counts, counts before epoch]` of each reporter whose counts changed since the
+        last call (the partition's share, published for every partition to sum)."""
+        out = {self._by_id[rid].name: self._by_id[rid].trust_record() for rid in sorted(self._counted)}
+        self._counted.clear()
+        return out
+
+    @property
+    def next_slot(self) -> int | None:
+        """The first minute of expiry not yet run (saved with the state)."""
+        return self._next_slot
+
     def _ip_record(self, st: _Ip | None) -> list | None:
         if st is None:
             return None
         return [st.until, st.scenario, [[self._by_id[rid].name, *e] for rid, e in st.entries.items()]]
 
-    def load(self, reporters: dict[str, list], ips: dict[str, list], now: float) -> None:
-        """Rebuild from records `take_changes` gave (reporters first: their cohorts), as of `now`."""
+    def load(self, reporters: dict[str, list], ips: dict[str, list], now: float,
+             next_slot: int | None = None) -> None:
+        """Rebuild from records `take_changes` gave (reporters first: their cohorts), as of `now` (or of the
+        saved `next_slot`)."""
+        if next_slot is not None:
+            self._next_slot = next_slot
         self._start(now)
-        for name, (good, bad, burst_start, burst_count, signals, refused, label) in sorted(reporters.items()):
+        for name, (epoch, counts, base, signals, refused, label) in sorted(reporters.items()):
             if label:
                 self.assign_cohort(name, label)
             r = self._reporter(name)
-            r.good, r.bad, r.burst_count, r.signals, r.refused = good, bad, burst_count, signals, refused
-            r.burst_start = float("-inf") if burst_start is None else burst_start
+            r.epoch, r.counts, r.base, r.signals, r.refused = epoch, list(counts), tuple(base), signals, refused
+            r.t_epoch = None
         for value, (until, scenario, entries) in ips.items():
             st = self.ips[value] = _Ip()
             st.until, st.scenario = until, scenario
