@@ -2,32 +2,46 @@
 
 `synsec central --broker` produces each accepted signal to the topology's `signals` topic, keyed by source IP
 (so every report about an address lands on one partition), as an Avro `Signal` whose labels carry when central
-received it (`received_at`) and the reporter's cohort (`cohort`, from central's registrations); and every 30 s
-a time marker to each partition (key `tick:<time>`, no value), so that quiet partitions still expire entries.
-Each partition runs its own `Curator` (connectors/central/curation.py) over its addresses: consensus is exact
-(all reports of an address are on its partition), trust is estimated from the partition's share of each
-reporter's reports, and the burst limit is divided by the partition count. Its state is rows of the
-changelogged `curation` table — `<partition>\\0ip\\0<address>` and `<partition>\\0reporter\\0<name>` (JSON),
-re-assigned after each batch — so a restarted or rebalanced worker rebuilds the partition's curator from the
-table. Listings and removals go to the compacted `blocklist` topic (key `Ip:<address>`, JSON value, a
+received it (`received_at`), the reporter's cohort (`cohort`) and whether it exceeds the reporter's burst limit
+(`burst`: central sees all of a reporter's reports); time markers (key `tick:<time>`, no value) to every
+partition every few seconds and at each new minute; and `cohort:<reporter>` records to every partition when a
+registration changes cohorts (connectors/central/bus.py). Each partition runs its own `Curator`
+(connectors/central/curation.py) over its addresses.
+
+Trust is per reporter, not per address, so it is shared through the compacted **trust topic**
+(`<app_id>-curation-trust`, one partition): decisions in minute *m* (an epoch) read trust as of the start of
+*m*, so when a partition first sees a time in *m* it runs expiry through *m − 1*, publishes its counts of every
+reporter that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`) and
+then `<partition>\\0@` = *m*; it decides in *m* once every partition has published *m* (the events wait in
+order; other partitions go on). Every worker follows the whole trust topic (`TrustTable`) and sums the
+partitions' counts. So the blocklist is the one a single process computes (`synsec central` without a broker),
+whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in minute
+*m* waits until every partition has seen a time in *m* (central's markers: a few seconds).
+
+State: rows of the changelogged `curation` table — `<p>\\0ip\\0<address>`, `<p>\\0reporter\\0<name>` and
+`<p>\\0meta` — each `[seq, value, value before]`, the meta row written last with the batch's `seq` and the last
+signals offset applied. A worker that rebuilds a partition takes a row's value before when its `seq` is newer
+than the meta's (a batch cut by a crash is undone whole), skips the offsets already applied, and publishes its
+counts again. Listings and removals go to the compacted `blocklist` topic (key `Ip:<address>`, JSON value, a
 tombstone on removal), which central follows into its store.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import math
-from dataclasses import dataclass, replace
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import faust
 
-from connectors.central.bus import TICK_PREFIX
-from connectors.central.curation import Curator, Listed
+from connectors.central.bus import COHORT_PREFIX, TICK_PREFIX
+from connectors.central.curation import Curator, Listed, epoch_of
 from connectors.central.rules import Rules
 from streams.app import QUIET_LOGGERS, _App
-from streams.batching import as_current, work
+from streams.batching import Outbox, ack_all, as_current, batches
 from streams.bucketstore import partition_for
 from streams.transport import guard_flow_resume, transport_class
 from synsec.wire.codecs import Codecs, DecodeError
@@ -36,11 +50,13 @@ from synsec.wire.records import record_to_signal
 from synsec.wire.registry import LocalRegistry
 from topologies import CURATION_TABLE, Topology
 
-__all__ = ["CurationSettings", "create_curation_app", "blocklist_record"]
+__all__ = ["CurationSettings", "create_curation_app", "blocklist_record", "TrustTable"]
 
 log = logging.getLogger(__name__)
 
 _SEP = "\x00"
+_DONE = "@"
+_ZERO = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -62,43 +78,226 @@ def blocklist_record(change) -> tuple[bytes, bytes | None]:
     return key, None
 
 
+class TrustTable:
+    """The trust topic as read so far: each partition's counts per reporter and the epoch it has finished."""
+
+    def __init__(self, partitions: int):
+        self.partitions = partitions
+        self.done: dict[int, int] = {}
+        self.records: dict[str, list] = {}      # reporter -> per partition (epoch, counts, base) or None
+        self.changed = asyncio.Event()
+
+    def apply(self, key: bytes, value: bytes | None) -> None:
+        part, _, name = key.decode("utf-8", "surrogateescape").partition(_SEP)
+        if value is None or not part.isdigit() or int(part) >= self.partitions:
+            return
+        rec = json.loads(value)
+        if name == _DONE:
+            self.done[int(part)] = max(self.done.get(int(part), -1), int(rec))
+            self.changed.set()
+        else:
+            per = self.records.setdefault(name, [None] * self.partitions)
+            per[int(part)] = (rec[0], tuple(rec[1]), tuple(rec[2]))
+
+    def complete(self, epoch: int) -> bool:
+        """Whether every partition has published its counts up to the start of `epoch`."""
+        return len(self.done) == self.partitions and min(self.done.values()) >= epoch
+
+    def counts(self, name: str, epoch: int) -> tuple:
+        """A reporter's counts summed over the partitions, as they stood at the start of `epoch`."""
+        per = self.records.get(name)
+        if per is None:
+            return _ZERO
+        total = [0, 0, 0, 0]
+        for rec in per:
+            if rec is not None:
+                c = rec[1] if rec[0] < epoch else rec[2]
+                for i in range(4):
+                    total[i] += c[i]
+        return tuple(total)
+
+    async def wait(self, epoch: int, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for `epoch` to be complete."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not self.complete(epoch):
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.0, end - loop.time()))
+            except asyncio.TimeoutError:
+                return self.complete(epoch)
+        return True
+
+
+class _Part:
+    """One signals partition on this worker: its curator, what it has applied and saved, what waits."""
+
+    def __init__(self, curator: Curator, applied: int, seq: int, finished: int):
+        self.cur, self.applied, self.seq, self.finished = curator, applied, seq, finished
+        self.queue: deque = deque()       # events not applied yet, in order
+        self.fed = applied                # the last offset queued
+        self.nulls: list[bytes] = []      # rows of gone state, deleted once the next batch is saved
+        self.event = None                 # the latest event of the partition (table writes go to its changelog)
+        self.dirty = True                 # state to save
+        self.republish = True             # publish every count again (after a rebuild)
+
+
 class _Partitions:
     """A curator per signals partition, rebuilt from the table on first use."""
 
-    def __init__(self, settings: CurationSettings, table):
-        parts = settings.topology.topics["signals"].partitions
-        self.rules = replace(settings.rules, burst_max_reports=max(1, math.ceil(settings.rules.burst_max_reports
-                                                                              / parts)))
-        self.scenarios = settings.scenarios
-        self.table = table
-        self.curators: dict[int, Curator] = {}
+    def __init__(self, settings: CurationSettings, table, trust: TrustTable, trust_topic: str):
+        self.rules, self.scenarios = settings.rules, settings.scenarios
+        self.table, self.trust, self.trust_topic = table, trust, trust_topic
+        self.parts: dict[int, _Part] = {}
+        self.codecs = Codecs(LocalRegistry())
 
-    def get(self, partition: int, now: float) -> Curator:
-        cur = self.curators.get(partition)
-        if cur is None:
-            cur = self.curators[partition] = Curator(self.rules, self.scenarios, track=True)
-            ips, reporters, prefix = {}, {}, f"{partition}{_SEP}"
-            for key, value in list(self.table.items()):
-                text = key.decode("utf-8", "surrogateescape")
-                if value is None or not text.startswith(prefix):
-                    continue
-                _, kind, name = text.split(_SEP, 2)
-                (ips if kind == "ip" else reporters)[name] = json.loads(value)
-            cur.load(reporters, ips, now)
-            cur.take_changes()
-            log.info("curation: partition %d rebuilt from the table: %d addresses, %d reporters", partition,
-                     len(ips), len(reporters))
-        return cur
+    def get(self, partition: int) -> _Part:
+        part = self.parts.get(partition)
+        if part is None:
+            part = self.parts[partition] = self._rebuild(partition)
+        return part
 
-    def save(self, partition: int, cur: Curator) -> None:
-        ips, reporters = cur.take_changes()
-        for kind, rows in (("ip", ips), ("reporter", reporters)):
-            for name, rec in rows.items():
-                key = f"{partition}{_SEP}{kind}{_SEP}{name}".encode("utf-8", "surrogateescape")
-                if rec is None:
+    def _rebuild(self, partition: int) -> _Part:
+        prefix = f"{partition}{_SEP}"
+        rows = {}
+        for key, value in list(self.table.items()):
+            text = key.decode("utf-8", "surrogateescape")
+            if value is not None and text.startswith(prefix):
+                rows[text[len(prefix):]] = json.loads(value)
+        seq, applied, next_slot, finished = rows.pop("meta", [0, -1, None, -1])
+        ips, reporters, undone = {}, {}, {"ip": [], "reporter": []}
+        for name, (tag, value, before) in rows.items():
+            kind, _, what = name.partition(_SEP)
+            if tag > seq:                   # a row of a batch cut by a crash: undone, and written again
+                value = before
+                undone[kind].append(what)
+            if value is not None:
+                (ips if kind == "ip" else reporters)[what] = value
+        cur = Curator(self.rules, self.scenarios, track=True)
+        cur.view = self.trust.counts
+        cur.load(reporters, ips, None, next_slot)
+        cur.take_changes()
+        cur.mark_changed(undone["ip"], undone["reporter"])
+        log.info("curation: partition %d rebuilt from the table: %d addresses, %d reporters, offset %d",
+                 partition, len(ips), len(reporters), applied)
+        return _Part(cur, applied, seq, finished)
+
+    def feed(self, event) -> bool:
+        """Queue an event of a partition (False: it was applied or queued already: ack it)."""
+        part = self.get(event.message.partition)
+        part.event = event
+        if event.message.offset <= part.fed:
+            return False
+        part.fed = event.message.offset
+        part.queue.append(event)
+        return True
+
+    def drain(self, out: Outbox, blocklist) -> tuple[list, int | None]:
+        """Apply what can be applied: the events done, and the earliest epoch a partition waits for."""
+        done, waiting = [], None
+        for p, part in self.parts.items():
+            if part.republish:
+                self._publish(p, part, out, everything=True)
+            while part.queue:
+                event = part.queue[0]
+                need = self._apply(p, part, event.message, out, blocklist)
+                if need is not None:
+                    waiting = need if waiting is None else min(waiting, need)
+                    break
+                part.queue.popleft()
+                part.applied = event.message.offset
+                part.dirty = True
+                done.append(event)
+        return done, waiting
+
+    def _apply(self, p: int, part: _Part, msg, out: Outbox, blocklist) -> int | None:
+        """One message through the partition's curator; the epoch it waits for (None: applied or skipped)."""
+        key = msg.key or b""
+        cur = part.cur
+        if key.startswith(COHORT_PREFIX):
+            if msg.value:
+                cur.assign_cohort(key[len(COHORT_PREFIX):].decode("utf-8", "replace"), msg.value.decode())
+            return None
+        sig = None
+        if msg.value is None:
+            try:
+                now = float(key[len(TICK_PREFIX):]) if key.startswith(TICK_PREFIX) else None
+            except ValueError:
+                now = None
+        else:
+            try:
+                sig = record_to_signal(self.codecs.decode("signal", msg.value))
+                now = float(sig.labels.get("received_at", ""))
+            except (DecodeError, ValueError, KeyError, TypeError) as err:
+                log.warning("curation: %s[%d]@%d is not a central signal: %s", msg.topic, msg.partition,
+                            msg.offset, err)
+                now = None
+        if now is None:
+            return None
+        epoch = epoch_of(now)
+        if epoch > part.finished:
+            self._emit(cur.advance(epoch), out, blocklist)
+            part.finished = epoch
+            self._publish(p, part, out)
+        if not self.trust.complete(epoch):
+            return epoch
+        changes = cur.tick(now)
+        if sig is not None:
+            cur.assign_cohort(sig.installation_id, sig.labels.get("cohort") or sig.installation_id)
+            if sig.source.Scope == "Ip":
+                changes += cur.ingest(sig.installation_id, [(sig.source.Value, sig.scenario, sig.scenario_hash)],
+                                      now, [sig.labels.get("burst") == "1"])
+        self._emit(changes, out, blocklist)
+        return None
+
+    def _publish(self, p: int, part: _Part, out: Outbox, everything: bool = False) -> None:
+        """The partition's changed counts, then the epoch it has finished, on the trust topic."""
+        cur = part.cur
+        records = cur.trust_changes()
+        if everything:
+            records = {name: cur.reporters[name].trust_record() for name in cur.reporters} | records
+            part.republish = False
+        for name, rec in sorted(records.items()):
+            out.add(self.trust_topic, 0, f"{p}{_SEP}{name}".encode("utf-8", "surrogateescape"),
+                    json.dumps(rec, separators=(",", ":")).encode())
+        if part.finished >= 0:
+            out.add(self.trust_topic, 0, f"{p}{_SEP}{_DONE}".encode(), str(part.finished).encode())
+
+    @staticmethod
+    def _emit(changes, out: Outbox, blocklist) -> None:
+        for change in changes:
+            key, value = blocklist_record(change)
+            out.add(blocklist.name, partition_for(key, blocklist.partitions), key, value)
+
+    def save(self, stream) -> None:
+        """Write each changed partition's rows, then its meta row, to the table (its changelog partition)."""
+        for p, part in self.parts.items():
+            if not part.dirty or part.event is None:
+                continue
+            as_current(stream, part.event)
+            ips, reporters = part.cur.take_changes()
+            part.seq += 1
+            nulls, part.nulls = part.nulls, []
+            for kind, rows in (("ip", ips), ("reporter", reporters)):
+                for name, rec in rows.items():
+                    key = f"{p}{_SEP}{kind}{_SEP}{name}".encode("utf-8", "surrogateescape")
+                    old = self.table.get(key)
+                    before = None
+                    if old is not None:
+                        tag, value, prior = json.loads(old)
+                        before = value if tag < part.seq else prior
+                    if rec is None and before is None:
+                        self.table.pop(key, None)
+                        continue
+                    self.table[key] = json.dumps([part.seq, rec, before], separators=(",", ":")).encode()
+                    if rec is None:
+                        part.nulls.append(key)
+            for key in nulls:                   # gone before the last saved batch: nothing to undo to
+                if key not in part.nulls:
                     self.table.pop(key, None)
-                else:
-                    self.table[key] = json.dumps(rec, separators=(",", ":")).encode()
+            self.table[f"{p}{_SEP}meta".encode()] = json.dumps(
+                [part.seq, part.applied, part.cur.next_slot, part.finished]).encode()
+            part.dirty = False
 
 
 def create_curation_app(settings: CurationSettings) -> faust.App:
@@ -119,53 +318,47 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
                       partitions=signals.partitions, internal=False)
     table = app.Table(CURATION_TABLE, default=None, key_type=bytes, value_type=bytes, partitions=signals.partitions)
     table.key_serializer = table.value_serializer = "raw"   # before the store and changelog are made (lazily)
-    codecs = Codecs(LocalRegistry())
-    parts = _Partitions(settings, table)
+    trust = TrustTable(signals.partitions)
+    parts = _Partitions(settings, table, trust, topo.curation_trust_topic)
 
     @app.on_partitions_revoked.connect
     async def _revoked(app_, revoked, **kwargs) -> None:
-        parts.curators.clear()           # rebuilt from the table (recovered from its changelog) on next use
+        parts.parts.clear()              # rebuilt from the table (recovered from its changelog) on next use
+
+    @app.task
+    async def _follow_trust() -> None:
+        await _follow(settings.broker, topo.curation_trust_topic, trust)
 
     @app.agent(topic, name="curation", concurrency=1)
     async def curation(stream):
-        async for stream_, batch, out in work(stream, app.producer, 500):
-            touched = {}
-            for event in batch:
-                msg = event.message
-                changes = _apply(parts, codecs, msg)
-                if changes is None:
-                    continue
-                touched[msg.partition] = event
-                for change in changes:
-                    key, value = blocklist_record(change)
-                    out.add(blocklist.name, partition_for(key, blocklist.partitions), key, value)
-            for partition, event in touched.items():
-                as_current(stream_, event)                   # table writes go to this partition's changelog
-                parts.save(partition, parts.curators[partition])
+        stream_ = stream.noack()
+        async for batch in batches(stream_, 500):
+            done = [event for event in batch if not parts.feed(event)]
+            while True:
+                out = Outbox()
+                applied, waiting = parts.drain(out, blocklist)
+                await asyncio.gather(*await out.send(app.producer))   # output durable before the state says so
+                parts.save(stream_)
+                await ack_all(stream_, done + applied)
+                done = []
+                if waiting is None or not await trust.wait(waiting, 2.0):
+                    break
 
     return app
 
 
-def _apply(parts: _Partitions, codecs: Codecs, msg) -> list | None:
-    """One signals message through its partition's curator: the blocklist changes (None: not used)."""
-    key = msg.key or b""
-    if msg.value is None:
-        if not key.startswith(TICK_PREFIX):
-            return None
-        try:
-            now = float(key[len(TICK_PREFIX):])
-        except ValueError:
-            return None
-        return parts.get(msg.partition, now).tick(now)
+async def _follow(broker: BrokerSettings, name: str, trust: TrustTable) -> None:
+    """Read the trust topic from its start into `trust`, for as long as the worker runs."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(**broker.aiokafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
     try:
-        sig = record_to_signal(codecs.decode("signal", msg.value))
-        now = float(sig.labels.get("received_at", ""))
-    except (DecodeError, ValueError, KeyError, TypeError) as err:
-        log.warning("curation: %s[%d]@%d is not a central signal: %s", msg.topic, msg.partition, msg.offset, err)
-        return None
-    cur = parts.get(msg.partition, now)
-    cur.assign_cohort(sig.installation_id, sig.labels.get("cohort") or sig.installation_id)
-    if sig.source.Scope != "Ip":
-        return []
-    return cur.tick(now) + cur.ingest(sig.installation_id, [(sig.source.Value, sig.scenario, sig.scenario_hash)],
-                                      now)
+        consumer.assign([TopicPartition(name, 0)])
+        await consumer.seek_to_beginning()
+        while True:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    trust.apply(r.key or b"", r.value)
+    finally:
+        await consumer.stop()

@@ -35,6 +35,7 @@ TABLES = {BUCKETS_TABLE: "buckets-in", EXPIRY_TABLE: "decisions"}
 # one table fed from the signals topic: its changelog is `<app_id>-curation-curation-changelog`.
 CURATION_APP_SUFFIX = "-curation"
 CURATION_TABLE = "curation"
+CURATION_TRUST = "trust"        # the curation's compacted trust topic: <app_id>-curation-trust
 CHANGELOG_CONFIG = {"cleanup.policy": "compact"}
 
 # Kafka's topic-level configs (Kafka 3.x documentation). A typo here is silently stored by tansu and rejected
@@ -117,7 +118,17 @@ class Topology:
                     name=changelog_name(app_id, table), partitions=source.partitions,
                     replication=source.replication, config=dict(CHANGELOG_CONFIG),
                     key=f"the {table} table's key", value=f"the {table} table's value (Faust changelog)")
+        if "signals" in self.topics and "blocklist" in self.topics:
+            out[f"changelog:{CURATION_TRUST}"] = TopicSpec(
+                name=self.curation_trust_topic, partitions=1, replication=self.topics["signals"].replication,
+                config=dict(CHANGELOG_CONFIG), key="<signals partition>\\0<reporter>, or <partition>\\0@",
+                value="JSON: a partition's trust counts of a reporter, or the epoch it has finished")
         return out
+
+    @property
+    def curation_trust_topic(self) -> str:
+        """The curation's trust topic: every signals partition's counts per reporter (streams/curation.py)."""
+        return f"{self.curation_app_id}-{CURATION_TRUST}"
 
     @property
     def curation_app_id(self) -> str:

@@ -2,8 +2,13 @@
 blocklist back in (streams/curation.py says what runs between).
 
 Out, on the topology's `signals` topic: each `Ip` signal as an Avro `Signal` keyed by its address, with labels
-`received_at` (central's clock: the curation's time) and `cohort` (the reporter's cohort, from central's
-registrations); and every `tick` seconds a time marker to every partition. In: the compacted `blocklist` topic,
+`received_at` (central's clock: the curation's time), `cohort` (the reporter's cohort, from central's
+registrations) and `burst` ("1" when the report exceeds its reporter's burst limit: central sees all of a
+reporter's reports, in order); a time marker to every partition every `tick` seconds and before the first
+signal of each minute (so every partition finishes a trust epoch promptly); and to every partition, when a
+registration changes cohorts, a `cohort:<reporter>` record whose value is the reporter's new cohort. Records go
+out in the order central received what they carry (one lock), so each partition sees signals, cohort changes
+and markers in central's order. In: the compacted `blocklist` topic,
 read from its start by a consumer of no group, each record applied to central's store (a listing, an expiry
 move, or a tombstone), so `GET /v2/decisions/stream` serves what the topology decided.
 """
@@ -15,7 +20,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from connectors.central.curation import Listed, Removed
+from connectors.central.curation import Listed, Removed, epoch_of
 from connectors.central.signals import Signal
 from connectors.central.store import CentralStore
 from synsec.engine.model import Source
@@ -26,22 +31,25 @@ from synsec.wire.records import signal_to_record
 from synsec.wire.registry import LocalRegistry
 from topologies import Topology
 
-__all__ = ["SignalBus", "TICK_PREFIX"]
+__all__ = ["SignalBus", "TICK_PREFIX", "COHORT_PREFIX"]
 
 log = logging.getLogger(__name__)
 
 TICK_PREFIX = b"tick:"          # a time marker's key (streams.curation reads it)
+COHORT_PREFIX = b"cohort:"      # a cohort change's key: cohort:<reporter>, value the cohort's name
 
 
 class SignalBus:
     def __init__(self, broker: BrokerSettings, topology: Topology, store: CentralStore,
-                 clock: Callable[[], float], tick: float = 30.0):
+                 clock: Callable[[], float], tick: float = 5.0):
         self.broker, self.store, self.clock, self.tick = broker, store, clock, tick
         self.signals, self.blocklist = topology.topics["signals"], topology.topics["blocklist"]
         self.codecs = Codecs(LocalRegistry())
         self.producer = None
         self.tasks: list[asyncio.Task] = []
         self.applied = 0
+        self.lock = asyncio.Lock()      # one writer at a time: partitions see central's order
+        self.marked = -1                # the epoch of the last time markers
 
     async def start(self, _app=None) -> None:
         from aiokafka import AIOKafkaProducer
@@ -57,27 +65,50 @@ class SignalBus:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def publish(self, watcher: str, cohort: str, signals: list[Signal], now: float) -> None:
-        """Send the batch's Ip signals (acked by the broker before the watcher gets its 200)."""
-        futures = []
-        for s in signals:
-            if s.scope != "Ip":
-                continue
-            rec = SignalRecord(installation_id=watcher, scenario=s.scenario, source=Source("Ip", s.value, s.value),
-                               timestamp=now, scenario_version=s.scenario_version, scenario_hash=s.scenario_hash,
-                               events_count=s.events_count or 0,
-                               labels={"received_at": repr(now), "cohort": cohort, "machine_id": s.machine_id})
-            futures.append(await self.producer.send(self.signals.name, self.codecs.encode(
-                "signal", signal_to_record(rec)), key=s.value.encode()))
+    async def publish(self, watcher: str, cohort: str, signals: list[Signal], now: float,
+                      beyond: list[bool]) -> None:
+        """Send the batch's Ip signals (`beyond`: which exceed the burst limit, one per Ip signal), acked by
+        the broker before the watcher gets its 200."""
+        async with self.lock:
+            futures = await self._mark(now)
+            flags = iter(beyond)
+            for s in signals:
+                if s.scope != "Ip":
+                    continue
+                labels = {"received_at": repr(now), "cohort": cohort, "machine_id": s.machine_id}
+                if next(flags):
+                    labels["burst"] = "1"
+                rec = SignalRecord(installation_id=watcher, scenario=s.scenario,
+                                   source=Source("Ip", s.value, s.value), timestamp=now,
+                                   scenario_version=s.scenario_version, scenario_hash=s.scenario_hash,
+                                   events_count=s.events_count or 0, labels=labels)
+                futures.append(await self.producer.send(self.signals.name, self.codecs.encode(
+                    "signal", signal_to_record(rec)), key=s.value.encode()))
         if futures:
             await asyncio.gather(*futures)
 
+    async def cohorts(self, changes: dict[str, str]) -> None:
+        """Tell every partition the reporters whose cohort a registration changed."""
+        if not changes:
+            return
+        async with self.lock:
+            futures = [await self.producer.send(self.signals.name, label.encode(), key=COHORT_PREFIX + name.encode(),
+                                                partition=p)
+                       for name, label in sorted(changes.items()) for p in range(self.signals.partitions)]
+        await asyncio.gather(*futures)
+
+    async def _mark(self, now: float, force: bool = False) -> list:
+        """Time markers to every partition, when `now` is in a new epoch (or `force`); under the lock."""
+        if not force and epoch_of(now) <= self.marked:
+            return []
+        self.marked = max(self.marked, epoch_of(now))
+        return [await self.producer.send(self.signals.name, None, key=TICK_PREFIX + repr(now).encode(),
+                                         partition=partition) for partition in range(self.signals.partitions)]
+
     async def _ticks(self) -> None:
         while True:
-            now = self.clock()
-            for partition in range(self.signals.partitions):
-                await self.producer.send(self.signals.name, None, key=TICK_PREFIX + repr(now).encode(),
-                                         partition=partition)
+            async with self.lock:
+                await self._mark(self.clock(), force=True)
             await asyncio.sleep(self.tick)
 
     async def _follow(self) -> None:

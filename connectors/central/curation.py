@@ -527,13 +527,19 @@ class Curator:
             return None
         return [st.until, st.scenario, [[self._by_id[rid].name, *e] for rid, e in st.entries.items()]]
 
-    def load(self, reporters: dict[str, list], ips: dict[str, list], now: float,
+    def mark_changed(self, ips: Iterable[str], reporters: Iterable[str]) -> None:
+        """Have the next `take_changes` give these records again (their stored rows are stale)."""
+        self._dirty_ips.update(ips)
+        self._dirty_reporters.update(self._reporter(name).id for name in reporters)
+
+    def load(self, reporters: dict[str, list], ips: dict[str, list], now: float | None,
              next_slot: int | None = None) -> None:
         """Rebuild from records `take_changes` gave (reporters first: their cohorts), as of `now` (or of the
         saved `next_slot`)."""
         if next_slot is not None:
             self._next_slot = next_slot
-        self._start(now)
+        elif now is not None:
+            self._start(now)
         for name, (epoch, counts, base, signals, refused, label) in sorted(reporters.items()):
             if label:
                 self.assign_cohort(name, label)

@@ -90,6 +90,8 @@ class Central:
             elif self.bus is None:
                 self.curator.tick(at)
                 self.curator.ingest(who, what, at)
+            else:                       # Kafka mode: central counts bursts (it sees every report of a reporter)
+                self.curator.beyond_burst(who, len(what), at)
         now = self.clock()
         rows = self.store.recent_ids(now - self.recent.window, self.recent.max_ids)
         for (watcher, at), batch in groupby(rows, key=lambda row: (row[0], row[2])):     # one batch per request
@@ -165,7 +167,9 @@ class Handlers:
             self.c.store.add_watcher(machine_id, hash_password(password), now, client)
         except sqlite3.IntegrityError:
             return message(409, "machine_id already registered")
-        self.c.curator.register(machine_id, client, now)
+        relabelled = self.c.curator.register(machine_id, client, now)
+        if self.c.bus is not None:
+            await self.c.bus.cohorts(relabelled)
         return message(201, "watcher registered")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -199,7 +203,8 @@ class Handlers:
         self.c.recent.accepted(watcher, [s.uuid for s in signals], now)
         self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         if self.c.bus is not None:
-            await self.c.bus.publish(watcher, self.c.curator.cohort_of(watcher), signals, now)
+            beyond = self.c.curator.beyond_burst(watcher, sum(1 for s in signals if s.scope == "Ip"), now)
+            await self.c.bus.publish(watcher, self.c.curator.cohort_of(watcher), signals, now, beyond)
             return message(200, "OK")
         removed = self.c.curator.tick(now)
         listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals

@@ -39,8 +39,10 @@ def test_changelog_topics_follow_their_tables_topics():
     logs = default.changelogs
     assert {r: t.name for r, t in logs.items()} == {"changelog:buckets": "synsec-buckets-changelog",
                                                    "changelog:decisions-until": "synsec-decisions-until-changelog",
-                                                   "changelog:curation": "synsec-curation-curation-changelog"}
+                                                   "changelog:curation": "synsec-curation-curation-changelog",
+                                                   "changelog:trust": "synsec-curation-trust"}
     assert logs["changelog:curation"].partitions == default.topics["signals"].partitions
+    assert logs["changelog:trust"].partitions == 1          # one order of every partition's trust records
     assert logs["changelog:buckets"].partitions == default.topics["buckets-in"].partitions
     assert logs["changelog:decisions-until"].partitions == default.topics["decisions"].partitions
     assert {t.replication for t in logs.values()} == {3} and all(t.compacted for t in logs.values())
@@ -217,8 +219,10 @@ def test_ensure_topics_creates_the_default_topology(broker_settings, fresh_topol
     assert {t.role: t.name for t in report.topics if t.role.startswith("changelog:")} == {
         "changelog:buckets": f"{fresh_topology.app_id}-buckets-changelog",
         "changelog:decisions-until": f"{fresh_topology.app_id}-decisions-until-changelog",
-        "changelog:curation": f"{fresh_topology.app_id}-curation-curation-changelog"}
-    assert _partitions(broker_settings, names) == {n: 4 for n in names}
+        "changelog:curation": f"{fresh_topology.app_id}-curation-curation-changelog",
+        "changelog:trust": f"{fresh_topology.app_id}-curation-trust"}
+    trust = fresh_topology.curation_trust_topic
+    assert _partitions(broker_settings, names) == {n: 1 if n == trust else 4 for n in names}
     assert all(not t.messages for t in report.topics), report.topics   # configs read back as written
     assert any("replication factor capped at the 1 broker(s)" in w for w in report.warnings)
     assert {t.replication for t in report.topics} == {1}
@@ -348,7 +352,7 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     first = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 11
+    assert out["ok"] and {t["status"] for t in out["topics"]} == {"created"} and len(out["topics"]) == 12
     second = runner.invoke(cli, ["topics", "create", "--broker", broker.url, "--topology", topo, "-o", "json"])
     assert second.exit_code == 0 and {t["status"] for t in json.loads(second.stdout)["topics"]} == {"exists"}
     listed = runner.invoke(cli, ["topics", "list", "--broker", broker.url, "--topology", topo, "-o", "json"])
@@ -358,7 +362,8 @@ def test_cli_topics_create_and_list(broker, tmp_path, unique_name):
     assert mine[f"{prefix}synsec.decisions"]["config"]["cleanup.policy"] == "compact"
     assert mine[f"{prefix}s-buckets-changelog"]["role"] == "changelog:buckets"
     assert mine[f"{prefix}s-buckets-changelog"]["config"]["cleanup.policy"] == "compact"
-    assert {t["partitions"] for t in mine.values()} == {4} and len(mine) == 11
+    assert {t["partitions"] for t in mine.values()} == {1, 4} and len(mine) == 12
+    assert mine[f"{prefix}s-curation-trust"]["partitions"] == 1
 
 
 @pytest.mark.integration
