@@ -351,7 +351,8 @@ async def _follow(broker: BrokerSettings, name: str, trust: TrustTable) -> None:
     """Read the trust topic from its start into `trust`, for as long as the worker runs."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(**broker.aiokafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(**broker.aiokafka_kwargs(), enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_wait_ms=20)    # a decision waits for this read (tansu holds a fetch)
     await consumer.start()
     try:
         consumer.assign([TopicPartition(name, 0)])

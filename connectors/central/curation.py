@@ -554,6 +554,24 @@ class Curator:
                                                        corroborated)
             self._schedule(value, st)
 
+    def snapshot(self) -> dict:
+        """The whole state but the cohorts (central rebuilds those from its registrations), as JSON data."""
+        return {"reporters": {r.name: [*r.record(), None if r.burst_start == float("-inf") else r.burst_start,
+                                       r.burst_count] for r in self._by_id},
+                "ips": {v: self._ip_record(st) for v, st in self.ips.items()}, "next_slot": self._next_slot,
+                "epoch": self._epoch, "received": self.received, "refused": dict(self.refused)}
+
+    def restore(self, snap: dict) -> None:
+        """Take the state of a `snapshot` (after the registrations it followed were replayed)."""
+        reporters = snap["reporters"]
+        self.load({name: rec[:6] for name, rec in reporters.items()}, snap["ips"], None, snap["next_slot"])
+        for name, rec in reporters.items():
+            r = self.reporters[name]
+            r.burst_start = float("-inf") if rec[6] is None else rec[6]
+            r.burst_count = rec[7]
+        self._epoch, self.received = snap["epoch"], snap["received"]
+        self.refused = Counter(snap["refused"])
+
     # ------------------------------------------------------------------ reading
     def listed(self) -> dict[str, tuple[str, float]]:
         """Every listed address: (scenario, until)."""

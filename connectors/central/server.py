@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import sqlite3
@@ -77,21 +78,35 @@ class Central:
     rate: list = field(default_factory=list)      # (received_at, signals) of the last minute
     bus: Any = None       # connectors.central.bus.SignalBus in Kafka mode: the topology curates, not `curator`
     proxies: TrustedProxies = field(default_factory=TrustedProxies)   # peers whose X-Forwarded-For is believed
+    snapshots: bool = True          # keep the curation's state in the store (not in Kafka mode)
+    snapshot_every: int = 250_000   # signals between two snapshots (and one at a clean stop)
+    since_snapshot: int = 0
 
     def client(self, request: web.Request) -> str | None:
         """The request's client address: its TCP peer, or who a trusted proxy says it forwards for."""
         return self.proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, ()))
 
     def restore(self) -> None:
-        """Rebuild the curation from the store's registrations and signals, then make the blocklist match it."""
-        for kind, who, what, at in self.store.history():
+        """Rebuild the curation from the store — its last snapshot, then the registrations and the signals
+        stored after it, in order — then make the blocklist match it."""
+        snap = self.store.snapshot() if self.snapshots and self.bus is None else None
+        after, state = snap if snap else (0, None)
+        if state is not None and json.loads(state).get("rules") != self.rules_fingerprint():
+            after, state = 0, None      # other rules, known-good files or hub: replay everything under them
+        for kind, who, what, at in self.store.history(after):
             if kind == "register":
                 self.curator.register(who, what, at)
-            elif self.bus is None:
+                continue
+            if state is not None:       # every registration before the first later signal is in
+                self.curator.restore(json.loads(state))
+                state = None
+            if self.bus is None:
                 self.curator.tick(at)
                 self.curator.ingest(who, what, at)
             else:                       # Kafka mode: central counts bursts (it sees every report of a reporter)
                 self.curator.beyond_burst(who, len(what), at)
+        if state is not None:
+            self.curator.restore(json.loads(state))
         now = self.clock()
         rows = self.store.recent_ids(now - self.recent.window, self.recent.max_ids)
         for (watcher, at), batch in groupby(rows, key=lambda row: (row[0], row[2])):     # one batch per request
@@ -99,6 +114,19 @@ class Central:
         if self.bus is None:
             self.curator.tick(now)
             self.store.sync(self.curator.listed(), now)
+
+    def rules_fingerprint(self) -> str:
+        """What a snapshot was made under: the rules (known-good ranges included) and the hub's scenarios."""
+        cur = self.curator
+        text = repr((cur.rules, sorted((k, sorted(v[0]), v[1]) for k, v in cur.scenarios.items())))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def save_snapshot(self) -> None:
+        """Keep the curation's state in the store, so that the next start replays only what follows."""
+        if self.snapshots and self.bus is None:
+            state = {**self.curator.snapshot(), "rules": self.rules_fingerprint()}
+            self.store.save_snapshot(json.dumps(state, separators=(",", ":")).encode(), self.clock())
+            self.since_snapshot = 0
 
     def pseudonym(self, name: str) -> str:
         """A stable id for a reporter that does not reveal its machine id."""
@@ -210,6 +238,9 @@ class Handlers:
         listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals
                                                  if s.scope == "Ip"], now)
         self.c.store.publish(removed + listed, now)
+        self.c.since_snapshot += len(signals)
+        if self.c.since_snapshot >= self.c.snapshot_every:
+            self.c.save_snapshot()
         return message(200, "OK")
 
     async def stream(self, version: ApiVersion, request: web.Request) -> web.Response:
@@ -301,6 +332,10 @@ def create_app(central: Central) -> web.Application:
     if central.bus is not None:
         app.on_startup.append(central.bus.start)
         app.on_cleanup.append(central.bus.stop)
+    else:
+        async def _snapshot(_app) -> None:
+            central.save_snapshot()
+        app.on_cleanup.append(_snapshot)
     for version in VERSIONS:
         p = "/" + version.name
         app.router.add_post(p + "/watchers", h.register)

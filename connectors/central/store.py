@@ -32,6 +32,8 @@ CREATE INDEX IF NOT EXISTS signals_value ON signals (value);
 CREATE TABLE IF NOT EXISTS blocklist (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value TEXT NOT NULL,
     scenario TEXT NOT NULL, listed_at REAL NOT NULL, until REAL NOT NULL, removed_at REAL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS blocklist_seq ON blocklist (seq);
+CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), last_signal INTEGER NOT NULL,
+    taken_at REAL NOT NULL, state BLOB NOT NULL);
 """
 
 BlockEntry = tuple[int, str, str, str, float]     # id, scope, value, scenario, until
@@ -98,17 +100,32 @@ class CentralStore:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
 
-    def history(self) -> Iterator[tuple]:
-        """Registrations and Ip signals in the order central received them, to rebuild the curation:
-        `("register", machine_id, address, at)` and `("signals", watcher, [(value, scenario, hash)], at)`."""
+    def save_snapshot(self, state: bytes, now: float) -> int:
+        """Keep the curation's state as of the last stored signal (replacing the last snapshot); its id."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            last = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM signals").fetchone()[0]
+            self.db.execute("INSERT OR REPLACE INTO snapshot (id, last_signal, taken_at, state) VALUES (1, ?, ?, ?)",
+                            (last, now, state))
+        return last
+
+    def snapshot(self) -> tuple[int, bytes] | None:
+        """The last signal id and the state of the last snapshot (None: none taken)."""
+        row = self.db.execute("SELECT last_signal, state FROM snapshot WHERE id = 1").fetchone()
+        return (row[0], row[1]) if row else None
+
+    def history(self, after: int = 0) -> Iterator[tuple]:
+        """Registrations and Ip signals (those with an id above `after`) in the order central received them, to
+        rebuild the curation: `("register", machine_id, address, at)` and
+        `("signals", watcher, [(value, scenario, hash)], at)`."""
         regs = self.db.execute("SELECT machine_id, registered_from, registered_at FROM watchers"
                                " ORDER BY registered_at, machine_id").fetchall()
         i = 0
         batch: list[tuple[str, str, str]] = []
         key = None
         for watcher, value, scenario, digest, at in self.db.execute(
-                "SELECT watcher, value, scenario, scenario_hash, received_at FROM signals WHERE scope='Ip'"
-                " ORDER BY id"):
+                "SELECT watcher, value, scenario, scenario_hash, received_at FROM signals WHERE scope='Ip' AND id > ?"
+                " ORDER BY id", (after,)):
             if key != (watcher, at) and batch:
                 yield ("signals", key[0], batch, key[1])
                 batch = []
