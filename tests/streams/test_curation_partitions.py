@@ -44,8 +44,8 @@ def crowd(seed: int = 7) -> list[tuple]:
         out.append(("register", name, f"{20 + i}.1.{i}.9", T0 - 86400 + i * 3600))
     attackers = [f"45.{rng.randrange(1, 250)}.{rng.randrange(250)}.{i}" for i in range(150)]
     now = T0
-    for step in range(150):                      # every ~7 simulated minutes
-        now += rng.choice((61.0, 400.0, 733.0))
+    for step in range(100):                      # every ~10 simulated minutes
+        now += rng.choice((61.0, 600.0, 1100.0))
         for ip in rng.sample(attackers, 2):
             for who in rng.sample(honest, rng.choice((1, 1, 2, 3, 4))):
                 out.append(("signals", who, [ip], now + rng.random()))
@@ -59,10 +59,10 @@ def crowd(seed: int = 7) -> list[tuple]:
         if step == 60:                           # a ring: three reporters, each alone at first …
             for k in range(3):
                 out.append(("register", f"r{k}", f"{90 + k}.2.2.2", now + 4 + k))
-        if 60 < step < 100 and step % 4 == 0:
+        if 60 < step < 95 and step % 4 == 0:
             for k in range(3):
                 out.append(("signals", f"r{k}", [f"93.{step}.0.1"], now + 5 + k))
-        if step == 90:                           # … then a registration burst makes them one cohort
+        if step == 80:                           # … then a registration burst makes them one cohort
             for k in range(3, 10):
                 out.append(("register", f"r{k}", f"{90 + k}.2.2.2", now + 6 + k))
     out.sort(key=lambda e: e[3])
