@@ -38,7 +38,7 @@ from pathlib import Path
 import faust
 
 from connectors.central.bus import COHORT_PREFIX, TICK_PREFIX
-from connectors.central.curation import Curator, Listed, epoch_of
+from connectors.central.curation import NO_COUNTS, Curator, Listed, epoch_of
 from connectors.central.rules import Rules
 from streams.app import QUIET_LOGGERS, _App
 from streams.batching import Outbox, ack_all, as_current, batches
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 
 _SEP = "\x00"
 _DONE = "@"
-_ZERO = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -107,13 +106,13 @@ class TrustTable:
         """A reporter's counts summed over the partitions, as they stood at the start of `epoch`."""
         per = self.records.get(name)
         if per is None:
-            return _ZERO
-        total = [0, 0, 0, 0]
+            return NO_COUNTS
+        total = list(NO_COUNTS)
         for rec in per:
             if rec is not None:
                 c = rec[1] if rec[0] < epoch else rec[2]
-                for i in range(4):
-                    total[i] += c[i]
+                for i, n in enumerate(c):
+                    total[i] += n
         return tuple(total)
 
     async def wait(self, epoch: int, timeout: float) -> bool:

@@ -27,12 +27,12 @@ from synsec.engine.expr.helpers_net import IpRangeSet, canonical_ipv4, parse_ip
 from synsec.hub.index import HubIndex
 
 __all__ = ["Curator", "Listed", "Removed", "KnownGood", "hub_scenarios", "Changed", "EPOCH", "epoch_of",
-           "GOOD", "UNCORROBORATED", "KNOWN_GOOD", "BURST", "COLLUSION"]
+           "GOOD", "UNCORROBORATED", "KNOWN_GOOD", "BURST", "COLLUSION", "NO_COUNTS"]
 
 EPOCH = 60.0         # seconds per slot of the expiry wheel, and per trust epoch
 _GRAIN = EPOCH
 GOOD, UNCORROBORATED, KNOWN_GOOD, BURST, COLLUSION = range(5)     # a reporter's counts, in this order
-_ZERO = (0, 0, 0, 0, 0)
+NO_COUNTS = (0, 0, 0, 0, 0)
 
 
 def epoch_of(now: float) -> int:
@@ -95,7 +95,7 @@ class _Reporter:
     def __init__(self, name: str, rid: int):
         self.name, self.id = name, rid
         self.counts = [0, 0, 0, 0, 0]  # GOOD, UNCORROBORATED, KNOWN_GOOD, BURST, COLLUSION so far
-        self.base = _ZERO              # the counts before `epoch`, the epoch of their last change
+        self.base = NO_COUNTS              # the counts before `epoch`, the epoch of their last change
         self.epoch = -1
         self.t_epoch, self.t = None, 0.0     # trust as read in epoch t_epoch
         self.burst_start = float("-inf")
