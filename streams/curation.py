@@ -340,10 +340,20 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
                 parts.save(stream_)
                 await ack_all(stream_, done + applied)
                 done = []
-                if waiting is None or not await trust.wait(waiting, 2.0):
+                if waiting is None or not await _settle(trust, waiting, stream_.channel.queue):
                     break
 
     return app
+
+
+async def _settle(trust: TrustTable, epoch: int, queue) -> bool:
+    """Wait (at most 2 s) for `epoch`'s trust, unless messages arrive first (they may be what it waits for)."""
+    for _ in range(40):
+        if await trust.wait(epoch, 0.05):
+            return True
+        if not queue.empty():
+            return False
+    return False
 
 
 async def _follow(broker: BrokerSettings, name: str, trust: TrustTable) -> None:
