@@ -25,7 +25,7 @@ from synsec.wire.kafka import BrokerSettings
 from tests.streams.test_curation_topology import SYNSEC, Proc
 from topologies import TOPOLOGY_DIR, load_topology
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 H = "c" * 64
 SCEN = "crowdsecurity/http-probing"
