@@ -98,6 +98,21 @@ def test_xml_helpers_match_local_names_in_namespaced_documents():
     assert run("XMLGetNodeValue('<bad', '/Event')") == ""
 
 
+def test_xml_helpers_read_text_around_elements_as_go_does():
+    """Event Viewer's copied XML ("- <Event …>- <System>…"): text outside the elements and an XML declaration
+    are read past as etree (Go's encoding/xml) reads them; what still does not parse gives ""."""
+    xml = ("- <Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'>- <System>  <Provider "
+           "Name='Microsoft-Windows-Security-Auditing' />  <Channel>Security</Channel></System>"
+           "- <EventData><Data Name='IpAddress'>10.0.0.9</Data></EventData></Event>")
+    evt = Event(Line(xml))
+    assert run("XMLGetNodeValue(evt.Line.Raw, '/Event/System[1]/Channel')", evt) == "Security"
+    assert run("XMLGetAttributeValue(evt.Line.Raw, '/Event/System[1]/Provider', 'Name')", evt) == \
+        "Microsoft-Windows-Security-Auditing"
+    assert run("XMLGetNodeValue(evt.Line.Raw, \"/Event/EventData[1]/Data[@Name='IpAddress']\")", evt) == "10.0.0.9"
+    assert run("XMLGetNodeValue('<?xml version=\"1.0\"?> <a><b>x</b></a> tail', '/a/b')") == "x"
+    assert run("XMLGetNodeValue('- <a><b>x</a>', '/a/b')") == ""
+
+
 def test_stash_ttl_counts_event_time():
     """SetInStash/GetFromStash keep values until the event-time TTL passes; no clock is read."""
     ctx = ExprContext()

@@ -149,3 +149,20 @@ def test_overflows_are_sorted_and_keyed_as_cscli_reads_them():
     assert [e.Overflow.GetSources() for e in out] == [["1.2.3.1"], ["2001:0db8::1"], ["1.2.3.9"], ["1.2.3.4"]]
     assert out[1].Overflow.Sources["2001:0db8::1"].GetValue() == "2001:db8::/64"
     assert out[0].Overflow.Alert.Events[0].GetMeta("source_ip") == "1.2.3.1"
+
+
+def test_events_without_a_time_are_parsed_but_not_poured(hub: Path):
+    """As CrowdSec's time machine (TimeMachinePour skips an event without MarshaledTime): a test that leaves
+    dateparse-enrich out parses its lines but pours none, so its brute force makes no overflow."""
+    test = hub / ".tests" / "ssh-bf"
+    cfg = (test / "config.yaml").read_text().replace("- synsec/dateparse-enrich\n", "")
+    (test / "config.yaml").write_text(cfg)
+    (test / "scenario.assert").write_text("len(results) == 0\n")
+    res = _ccscli("run", "ssh-bf", "--hub", str(hub), "-o", "json")
+    out = json.loads(res.output)
+    assert res.exit_code == 0, res.output
+    assert out["tests"][0]["alerts"] == 0 and out["tests"][0]["scenario"]["assertions"] == 1
+    (test / "config.yaml").write_text(cfg.replace("- synsec/syslog-logs\n",
+                                                  "- synsec/syslog-logs\n- synsec/dateparse-enrich\n"))
+    res = _ccscli("run", "ssh-bf", "--hub", str(hub), "-o", "json")
+    assert res.exit_code == 1 and json.loads(res.output)["tests"][0]["alerts"] >= 1

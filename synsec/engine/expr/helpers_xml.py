@@ -3,6 +3,7 @@ event XML with its default namespace works with `/Event/System[1]/Computer`."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from .registry import helper
@@ -11,6 +12,7 @@ __all__ = ["etree_path"]
 
 _last_doc: list = [(None, None)]
 _paths: dict[str, str] = {}
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def etree_path(path: str) -> str:
@@ -50,9 +52,19 @@ def _document(xml_text: str):
         doc = ET.Element("document")
         doc.append(root)
     except (ET.ParseError, ValueError):
-        doc = None
+        doc = _lenient_document(xml_text)
     _last_doc[0] = (xml_text, doc)
     return doc
+
+
+def _lenient_document(xml_text: str):
+    """The document as etree (Go's encoding/xml) reads it: text around the elements (Windows Event Viewer's
+    copied "- <Event…>- <System>…") and several top-level elements are allowed; None when it still does not parse."""
+    body = _XML_DECL.sub("", xml_text, count=1)
+    try:
+        return ET.fromstring(f"<document>{body}</document>")
+    except (ET.ParseError, ValueError):
+        return None
 
 
 def _find(xml_text, path):

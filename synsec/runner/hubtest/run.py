@@ -48,7 +48,9 @@ class TestRun:
 
 
 def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tuple[ParseCollector, Output]:
-    """Replay the test's log through an engine built from `opts` with the parse collector on."""
+    """Replay the test's log through an engine built from `opts` with the parse collector on. As in CrowdSec's
+    time machine (what cscli hubtest runs), an event that its parsers gave no time (`MarshaledTime`, set by
+    dateparse-enrich) is parsed and recorded but poured into no bucket."""
     engine, _ = build_engine(opts)
     engine.sort_ties = False            # the log's order, as cscli hubtest runs crowdsec (-order-event)
     collector = ParseCollector()
@@ -61,7 +63,7 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
         evt = engine.parse(Line(text, src, labels), reference_ts if engine.last_event_time == 0.0 else 0.0)
         trace.whitelisted = engine.counts.total("whitelisted") > whitelisted
         trace.parsed = evt is not None or trace.whitelisted
-        if evt is None:
+        if evt is None or not evt.MarshaledTime:     # CrowdSec's time machine pours no event without a time
             continue
         trace.buckets = engine.route(evt)
         out.extend(engine.pour(evt, trace.buckets))
