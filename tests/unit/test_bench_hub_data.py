@@ -1,0 +1,51 @@
+"""bench/hub_data.py: a --data-dir for bench/hub_tests.py made from a git copy of the lists repository that the
+hub-data site serves: hub-data paths and synced external lists map to the repository's files, the rest is named."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("hub_data", REPO / "bench" / "hub_data.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_data_dir_from_a_lists_repository(tmp_path: Path):
+    lists = tmp_path / "lists"
+    (lists / "web").mkdir(parents=True)
+    (lists / ".github").mkdir()
+    (lists / "web" / "paths.txt").write_text("/etc/passwd\n")
+    (lists / "cdn.txt").write_text("192.0.2.0/24\n")
+    (lists / ".github" / "sync-sources.json").write_text(json.dumps(
+        [{"name": "cdn", "url": "https://cdn.example/ips.txt", "output": "cdn.txt"}]))
+    _git(lists, "init", "-q")
+    _git(lists, "add", "-A")
+    _git(lists, "commit", "-qm", "lists")
+    hub = tmp_path / "hub"
+    (hub / "scenarios" / "a").mkdir(parents=True)
+    (hub / "scenarios" / "a" / "s.yaml").write_text(
+        "name: a/s\ndata:\n"
+        "- {source_url: 'https://hub-data.crowdsec.net/web/paths.txt', dest_file: my_paths.txt, type: string}\n"
+        "- {source_url: 'https://cdn.example/ips.txt', dest_file: cdn_ips.txt, type: string}\n"
+        "- {source_url: 'https://hub-data.crowdsec.net/mmdb/City.mmdb', dest_file: City.mmdb}\n"
+        "- {source_url: 'https://elsewhere.example/x.txt', dest_file: x.txt}\n---\nname: a/t\n")
+    out = tmp_path / "data"
+    written, missing = _module().build(hub, lists / ".git", out)
+    assert written == {"my_paths.txt": "web/paths.txt", "cdn_ips.txt": "cdn.txt"}
+    assert (out / "my_paths.txt").read_text() == "/etc/passwd\n" and (out / "cdn_ips.txt").is_file()
+    assert set(missing) == {"City.mmdb", "x.txt"}
+    assert "not a file of the lists repository" in missing["City.mmdb"][0]
+    assert "not on the hub-data site" in missing["x.txt"][0]
