@@ -1,5 +1,6 @@
-"""Other CrowdSec helpers: numbers, time, Sprintf, stash, decision counts, and the I/O helpers that the pure
-engine registers as safe constants (LookupHost, Hostname, GeoIP*, LibInjection*); TimeNow gives event time;
+"""Other CrowdSec helpers: numbers, time, Sprintf, stash, decision counts, LibInjectionIsSQLI/IsXSS
+(synsec.engine.expr.libinjection), and the I/O helpers that the pure engine registers as safe constants
+(LookupHost, Hostname, GeoIP*); TimeNow gives event time;
 CrowdsecCTI asks the ExprContext's lookup, which the runner points at the local community blocklist."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from ..durations import DurationError, parse_duration_with_days
 from .builtins import parse_go_duration
 from .gofmt import sprintf
+from .libinjection import is_sqli, is_xss
 from .registry import helper
 
 __all__ = ["distance"]
@@ -223,12 +225,13 @@ def geoip_range_enrich(ip):
     return None
 
 
-@helper("LibInjectionIsSQLI", 1, returns="bool")
+@helper("LibInjectionIsSQLI", 1, returns="bool", pure=True)
 def libinjection_is_sqli(s) -> bool:
-    """libinjection is not available: always false."""
-    return False
+    """Whether the text reads as SQL injection (synsec.engine.expr.libinjection)."""
+    return isinstance(s, str) and is_sqli(s)
 
 
-@helper("LibInjectionIsXSS", 1, returns="bool")
+@helper("LibInjectionIsXSS", 1, returns="bool", pure=True)
 def libinjection_is_xss(s) -> bool:
-    return False
+    """Whether the text reads as XSS (synsec.engine.expr.libinjection)."""
+    return isinstance(s, str) and is_xss(s)

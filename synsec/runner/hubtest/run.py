@@ -50,7 +50,8 @@ class TestRun:
 def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tuple[ParseCollector, Output]:
     """Replay the test's log through an engine built from `opts` with the parse collector on. As in CrowdSec's
     time machine (what cscli hubtest runs), an event that its parsers gave no time (`MarshaledTime`, set by
-    dateparse-enrich) is parsed and recorded but poured into no bucket."""
+    dateparse-enrich) is parsed and recorded but poured only into trigger buckets (TimeMachinePour skips it; the
+    trigger's processor overflows before that pour)."""
     engine, _ = build_engine(opts)
     engine.sort_ties = False            # the log's order, as cscli hubtest runs crowdsec (-order-event)
     collector = ParseCollector()
@@ -63,9 +64,12 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
         evt = engine.parse(Line(text, src, labels), reference_ts if engine.last_event_time == 0.0 else 0.0)
         trace.whitelisted = engine.counts.total("whitelisted") > whitelisted
         trace.parsed = evt is not None or trace.whitelisted
-        if evt is None or not evt.MarshaledTime:     # CrowdSec's time machine pours no event without a time
+        if evt is None:
             continue
         trace.buckets = engine.route(evt)
+        if not evt.MarshaledTime:           # CrowdSec's time machine: no time, only trigger buckets take it
+            specs = engine.buckets.specs
+            trace.buckets = [(scenario, key) for scenario, key in trace.buckets if specs[scenario].kind.instant]
         out.extend(engine.pour(evt, trace.buckets))
     out.extend(engine.finish())
     return collector, out
