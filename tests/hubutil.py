@@ -28,9 +28,14 @@ def require_hub() -> dict[str, Path]:
     return paths
 
 
-def crowdsec_ref():
-    """bench/crowdsec_ref.py as a module (it installs hub collections the way cscli does)."""
-    spec = importlib.util.spec_from_file_location("crowdsec_ref", REPO / "bench" / "crowdsec_ref.py")
+def bench_module(name: str):
+    """bench/<name>.py as a module (bench/ is scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def crowdsec_ref():
+    """bench/crowdsec_ref.py as a module (it installs hub collections the way cscli does)."""
+    return bench_module("crowdsec_ref")

@@ -3,19 +3,11 @@ hub-data site serves: hub-data paths and synced external lists map to the reposi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("hub_data", REPO / "bench" / "hub_data.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+from tests.hubutil import bench_module
 
 
 def _git(cwd: Path, *args: str) -> None:
@@ -43,7 +35,7 @@ def test_data_dir_from_a_lists_repository(tmp_path: Path):
         "- {source_url: 'https://hub-data.crowdsec.net/mmdb/City.mmdb', dest_file: City.mmdb}\n"
         "- {source_url: 'https://elsewhere.example/x.txt', dest_file: x.txt}\n---\nname: a/t\n")
     out = tmp_path / "data"
-    written, missing = _module().build(hub, lists / ".git", out)
+    written, missing = bench_module("hub_data").build(hub, lists / ".git", out)
     assert written == {"my_paths.txt": "web/paths.txt", "cdn_ips.txt": "cdn.txt"}
     assert (out / "my_paths.txt").read_text() == "/etc/passwd\n" and (out / "cdn_ips.txt").is_file()
     assert set(missing) == {"City.mmdb", "x.txt"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
 import os
@@ -15,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.hubutil import bench_module
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("gen_log", REPO / "bench" / "gen_log.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen_log = _load()
+gen_log = bench_module("gen_log")
 
 NGINX_RE = re.compile(
     r'^(?P<ip>[0-9a-f.:]+) - - \[(?P<ts>\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d \+0000)\] '
