@@ -173,3 +173,23 @@ def test_events_without_a_time_are_poured_into_trigger_buckets_only(hub: Path):
     (test / "config.yaml").write_text(timed)
     out = json.loads(_ccscli("run", "ssh-bf", "--hub", str(hub), "-o", "json").output)
     assert out["tests"][0]["alerts"] >= 1
+
+
+def test_an_overflow_of_several_sources_is_one_result():
+    """An overflow whose events came from two IPs (a conditional bucket grouped by user) is one result holding
+    both sources, as CrowdSec's dump records it; two overflows stay two results."""
+    from synsec.engine.model import Alert, Source
+    from synsec.runner.hubtest.results import scenario_results
+
+    events = [{"timestamp": 1.0, "meta": {"source_ip": "192.0.2.1"}},
+              {"timestamp": 2.0, "meta": {"source_ip": "192.0.2.2"}}]
+
+    def alert(ip, message="Ip 2 sources performed 'a/x'", stop=2.0):
+        return Alert(Scenario="a/x", Source=Source(Scope="Ip", Value=ip, IP=ip), EventsCount=2, StartAt=1.0,
+                     StopAt=stop, Events=[dict(e) for e in events], Message=message)
+
+    out = scenario_results([alert("192.0.2.1"), alert("192.0.2.2"), alert("192.0.2.3", stop=9.0)])
+    assert len(out) == 2
+    both = next(e for e in out if len(e.Overflow.GetSources()) == 2)
+    assert sorted(both.Overflow.GetSources()) == ["192.0.2.1", "192.0.2.2"]
+    assert both.Overflow.Sources["192.0.2.2"].GetScope() == "Ip"

@@ -81,17 +81,32 @@ def _alert_event(item: dict) -> Event:
     return evt
 
 
-def _overflow(alert: Alert) -> Event:
-    src = alert.Source
+def _overflow(alerts: list[Alert]) -> Event:
+    """One overflow as cscli's results hold it: its first alert, and the sources of all its alerts."""
+    alert = alerts[0]
     view = dataclasses.replace(alert, Events=[_alert_event(e) for e in alert.Events])
     evt = Event(Line(""), type_=OVFLW)
-    evt.Overflow = RuntimeAlert(Alert=view, Sources={src.IP or src.Value: src})   # CrowdSec keys by the IP
+    sources = {a.Source.IP or a.Source.Value: a.Source for a in alerts}        # CrowdSec keys by the IP
+    evt.Overflow = RuntimeAlert(Alert=view, Sources=sources)
     evt.ts = alert.StopAt
     return evt
 
 
+def _same_overflow(a: Alert, b: Alert) -> bool:
+    """Alerts made by one overflow (one per source, next to each other): same scenario, times, events, message."""
+    return (a.Scenario, a.StartAt, a.StopAt, a.EventsCount, a.Message, a.Events) == \
+        (b.Scenario, b.StartAt, b.StopAt, b.EventsCount, b.Message, b.Events)
+
+
 def scenario_results(alerts: list[Alert]) -> list[Event]:
-    """The overflow events of `alerts` in the order scenario assertions index them."""
-    events = [_overflow(a) for a in alerts]
+    """The overflow events of `alerts` in the order scenario assertions index them: one per overflow (an
+    overflow of several sources is one result holding them all, as CrowdSec's dump records it)."""
+    groups: list[list[Alert]] = []
+    for alert in alerts:
+        if groups and _same_overflow(groups[-1][0], alert):
+            groups[-1].append(alert)
+        else:
+            groups.append([alert])
+    events = [_overflow(g) for g in groups]
     events.sort(key=lambda e: e.Overflow.Alert.Scenario + "@".join(e.Overflow.GetSources()), reverse=True)
     return events
