@@ -154,7 +154,8 @@ def test_overflows_are_sorted_and_keyed_as_cscli_reads_them():
 def test_events_without_a_time_are_poured_into_trigger_buckets_only(hub: Path):
     """As CrowdSec's time machine: an event without MarshaledTime (no dateparse-enrich) is parsed but skipped by
     TimeMachinePour, so the leaky ssh-bf makes no overflow; a trigger's processor overflows before that pour, so a
-    trigger bucket still takes it (one overflow per failing source, its blackhole holding the rest)."""
+    trigger bucket still takes it (one overflow per failing source, its blackhole holding the rest). A time that
+    ParseDate fails to read is a time all the same (CrowdSec stamps the event with the current time)."""
     test = hub / ".tests" / "ssh-bf"
     (hub / "scenarios" / "ssh-trigger.yaml").write_text(
         "type: trigger\nname: t/ssh-trigger\ndescription: x\nfilter: evt.Meta.log_type == 'ssh_failed-auth'\n"
@@ -173,6 +174,14 @@ def test_events_without_a_time_are_poured_into_trigger_buckets_only(hub: Path):
     (test / "config.yaml").write_text(timed)
     out = json.loads(_ccscli("run", "ssh-bf", "--hub", str(hub), "-o", "json").output)
     assert out["tests"][0]["alerts"] >= 1
+    (hub / "parsers" / "s02-enrich" / "aaa-garbage-time.yaml").write_text(     # before dateparse-enrich
+        "name: t/garbage-time\ndescription: x\nfilter: evt.StrTime != ''\nstatics:\n"
+        "  - target: evt.StrTime\n    value: not a date\n")
+    (test / "config.yaml").write_text(timed.replace("- synsec/dateparse-enrich\n",
+                                                    "- ./parsers/s02-enrich/aaa-garbage-time.yaml\n"
+                                                    "- synsec/dateparse-enrich\n"))
+    out = json.loads(_ccscli("run", "ssh-bf", "--hub", str(hub), "-o", "json").output)
+    assert out["tests"][0]["alerts"] >= 1      # ParseDate ran and failed: CrowdSec dates it now, and pours it
 
 
 def test_an_overflow_of_several_sources_is_one_result():

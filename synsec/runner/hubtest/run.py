@@ -51,7 +51,8 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
     """Replay the test's log through an engine built from `opts` with the parse collector on. As in CrowdSec's
     time machine (what cscli hubtest runs), an event that its parsers gave no time (`MarshaledTime`, set by
     dateparse-enrich) is parsed and recorded but poured only into trigger buckets (TimeMachinePour skips it; the
-    trigger's processor overflows before that pour)."""
+    trigger's processor overflows before that pour). A time that ParseDate could not read is a time all the same:
+    CrowdSec then stamps the event with the current time, synsec with its fallback time."""
     engine, _ = build_engine(opts)
     engine.sort_ties = False            # the log's order, as cscli hubtest runs crowdsec (-order-event)
     collector = ParseCollector()
@@ -61,13 +62,15 @@ def replay_test(cfg: TestConfig, opts: EngineOptions, reference_ts: float) -> tu
     for src, text in iter_lines([str(cfg.log_path.resolve())], engine.counts):
         trace = collector.start(text)
         whitelisted = engine.counts.total("whitelisted")
+        undated = engine.counts.total("parser_dateparse_failed")
         evt = engine.parse(Line(text, src, labels), reference_ts if engine.last_event_time == 0.0 else 0.0)
         trace.whitelisted = engine.counts.total("whitelisted") > whitelisted
+        dated_now = engine.counts.total("parser_dateparse_failed") > undated     # CrowdSec: MarshaledTime = now
         trace.parsed = evt is not None or trace.whitelisted
         if evt is None:
             continue
         trace.buckets = engine.route(evt)
-        if not evt.MarshaledTime:           # CrowdSec's time machine: no time, only trigger buckets take it
+        if not evt.MarshaledTime and not dated_now:   # CrowdSec's time machine: no time, only triggers take it
             specs = engine.buckets.specs
             trace.buckets = [(scenario, key) for scenario, key in trace.buckets if specs[scenario].kind.instant]
         out.extend(engine.pour(evt, trace.buckets))
