@@ -22,6 +22,7 @@ from connectors.central.signals import Signal
 from connectors.kafka.admin import ensure_topics
 from streams.curation import blocklist_record
 from synsec.wire.kafka import BrokerSettings
+from tests.streams.test_crash_cuts import _recover as final     # what a compacted topic keeps
 from tests.streams.test_curation_topology import SYNSEC, Proc
 from topologies import TOPOLOGY_DIR, load_topology
 
@@ -82,16 +83,6 @@ def in_process(events: list[tuple], rules) -> tuple[list[tuple[bytes, bytes | No
     end = events[-1][3] + 3 * EPOCH
     records += [blocklist_record(x) for x in c.tick(end)]
     return records, end
-
-
-def final(records) -> dict[bytes, bytes]:
-    state: dict[bytes, bytes] = {}
-    for key, value in records:
-        if value is None:
-            state.pop(key, None)
-        else:
-            state[key] = value
-    return state
 
 
 def per_key(records) -> dict[bytes, list]:
