@@ -1,6 +1,7 @@
 """Deterministic generator of benchmark logs (nginx access log and/or sshd auth log) with ground truth.
 
     python bench/gen_log.py --lines 100000 --kind nginx|sshd|mixed --seed 1 -o FILE [--truth FILE.json]
+                            [--shape sessions|benign-heavy]
 
 Output files
   --kind nginx   FILE is an nginx access log, default `combined` format:
@@ -19,7 +20,10 @@ Traffic model
     assets (css/js/images/fonts, some 304), think time, next page; rare 404 on a page, rare failed
     login followed by success. Clients are drawn from a large pool and a line is given to a random
     active session, so each client is naturally paced (~0.25 lines/s, ~0.05 pages/s): far below every
-    CrowdSec threshold. sshd: public-key and password logins with session open/close, rare password
+    CrowdSec threshold. `--shape benign-heavy` (nginx): a stream of visitors instead, each from an
+    address of its own, reading 1-6 pages at human pace (think time 3-120 s) with 0-2 assets a page:
+    about half the lines are benign non-static GETs, poured into http-crawl-non_statics, whose buckets
+    mostly underflow alone (the busy-site shape of issue 15). sshd: public-key and password logins with session open/close, rare password
     typos, CRON sessions. Benign paths and user agents avoid CrowdSec's sensitive-file, traversal,
     sqli/xss, backdoor and bad-user-agent lists (tests/unit/test_gen_log.py checks this when the
     Debian data files are unpacked).
@@ -63,6 +67,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 ATTACKER_RANGES = ["203.0.113.0/24", "198.51.100.0/24", "2001:db8::/32"]
 BENIGN_RANGES = ["192.0.2.0/24", "100.64.0.0/10"]
 HOSTNAME = "web1"
+SHAPES = ("sessions", "benign-heavy")
 
 # ----------------------------------------------------------------------------- benign vocabulary
 BROWSER_UAS = [
@@ -330,7 +335,8 @@ def benign_ip(rng: random.Random) -> str:
 
 
 # ----------------------------------------------------------------------------- benign nginx
-def _page_visit(rng: random.Random, referer: str) -> list[tuple]:
+def _page(rng: random.Random) -> str:
+    """A benign non-static page (site pages, search, small API calls)."""
     r = rng.random()
     if r < 0.12:
         page = "/"
@@ -351,6 +357,11 @@ def _page_visit(rng: random.Random, referer: str) -> list[tuple]:
         page = rng.choice(("/api/v1/cart", "/api/v1/recommendations?limit=8",
                            "/api/v1/stock?sku=" + str(rng.randrange(10000, 99999)),
                            "/api/v1/session"))
+    return page
+
+
+def _page_visit(rng: random.Random, referer: str) -> list[tuple]:
+    page = _page(rng)
     status = 404 if rng.random() < 0.01 else 200
     out = []
     verb = "GET"
@@ -394,6 +405,44 @@ def benign_nginx(rng: random.Random, n: int, rate: float, n_sessions: int):
             s[3] = SITE + q[-1][1]
         verb, path, status, size, ref = q.pop()
         yield t, s[0], f'"{verb} {path} HTTP/1.1" {status} {size} "{ref}" "{s[1]}"'
+
+
+def benign_visitors(rng: random.Random, n: int, rate: float):
+    """Yield (t, ip, rest), t monotonic: the benign-heavy shape. Visitors arrive one after another, each
+    from an address of its own, and read a few pages at human pace (think time 3-120 s, median ~25 s);
+    each page brings 0-2 static assets within a second. About half the lines are non-static GETs, so
+    most benign lines are poured into the crawl scenario, and most of those buckets underflow alone."""
+    pending: list = []           # heap of (t, seq, ip, rest)
+    seq = 0
+    t = 0.0
+    emitted = 0
+    arrivals = rate / 7.0        # a visitor makes ~7 lines (3.5 pages, ~1 asset each)
+    expo = rng.expovariate
+    while emitted < n:
+        t += expo(arrivals)
+        while pending and pending[0][0] <= t and emitted < n:
+            pt, _, ip, rest = heapq.heappop(pending)
+            emitted += 1
+            yield pt, ip, rest
+        ip, ua, ref, tv = benign_ip(rng), rng.choice(BROWSER_UAS), "-", t
+        for _ in range(rng.randrange(1, 7)):
+            page = _page(rng)
+            status = 404 if rng.random() < 0.01 else 200
+            verb = "POST" if page == "/api/v1/cart" and rng.random() < 0.3 else "GET"
+            size = rng.randrange(180, 900) if status == 404 else rng.randrange(2500, 48000)
+            reqs = [(tv, f'"{verb} {page} HTTP/1.1" {status} {size} "{ref}" "{ua}"')]
+            ref = SITE + page
+            if status == 200 and not page.startswith("/api/"):
+                ta = tv
+                for a in rng.sample(STATIC_ASSETS, rng.randrange(0, 3)):
+                    ta += rng.uniform(0.05, 0.5)
+                    reqs.append((ta, f'"GET {a} HTTP/1.1" {304 if rng.random() < 0.5 else 200} '
+                                     f'{rng.randrange(0, 250000)} "{ref}" "{ua}"'))
+            for rt, rest in reqs:
+                seq += 1
+                heapq.heappush(pending, (rt, seq, ip, rest))
+            tv += min(120.0, 3.0 + rng.lognormvariate(3.0, 0.9))
+    # (the remaining pending tail is dropped: exactly n lines are emitted)
 
 
 # ----------------------------------------------------------------------------- benign sshd
@@ -685,7 +734,7 @@ def write_log(path: Path, log: str, benign_iter, attacks, tf: TimeFmt) -> int:
 
 
 def generate_one(rng, log, n_lines, rate, span, attack_ratio, path: Path, tf: TimeFmt,
-                 ips: AttackerIPs, near_misses: int = 0):
+                 ips: AttackerIPs, near_misses: int = 0, shape: str = "sessions"):
     budget = max(1, round(n_lines * attack_ratio)) if attack_ratio > 0 else 0
     if budget:
         attacks, truth = make_attacks(rng, log, budget, span, ips, tf)
@@ -698,7 +747,9 @@ def generate_one(rng, log, n_lines, rate, span, attack_ratio, path: Path, tf: Ti
     n_benign = max(0, n_lines - len(attacks))
     if len(attacks) > n_lines:
         raise SystemExit(f"--lines {n_lines} too small for one attack episode per kind")
-    if log == "nginx":
+    if log == "nginx" and shape == "benign-heavy":
+        benign = benign_visitors(rng, n_benign, n_benign / span if span else rate)
+    elif log == "nginx":
         sessions = max(50, int(rate * 4))  # ~0.25 lines/s per active session
         benign = benign_nginx(rng, n_benign, n_benign / span if span else rate, sessions)
     else:
@@ -709,8 +760,12 @@ def generate_one(rng, log, n_lines, rate, span, attack_ratio, path: Path, tf: Ti
 
 
 def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None = None,
-             attack_ratio: float = 0.02, start: str = DEFAULT_START, near_misses: int = 0) -> dict:
-    """Generate the log file(s); return the ground-truth dict."""
+             attack_ratio: float = 0.02, start: str = DEFAULT_START, near_misses: int = 0,
+             shape: str = "sessions") -> dict:
+    """Generate the log file(s); return the ground-truth dict. `shape`: the benign nginx traffic
+    (SHAPES)."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape {shape!r}: one of {', '.join(SHAPES)}")
     rng = random.Random(seed)
     start_dt = _dt.datetime.fromisoformat(start)
     if start_dt.tzinfo is None:
@@ -735,7 +790,8 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
     else:
         raise ValueError(kind)
     for log, n, path in plan:
-        written, truth, near = generate_one(rng, log, n, r, span, attack_ratio, path, tf, ips, near_misses)
+        written, truth, near = generate_one(rng, log, n, r, span, attack_ratio, path, tf, ips, near_misses,
+                                            shape)
         files[log] = str(path)
         counts[log] = written
         attackers.extend(truth)
@@ -746,7 +802,7 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
             per_sc[sc] = per_sc.get(sc, 0) + c
     return {
         "generator": "bench/gen_log.py", "version": GENERATOR_VERSION, "seed": seed,
-        "kind": kind, "files": files, "lines": counts, "attack_ratio": attack_ratio,
+        "kind": kind, **({"shape": shape} if shape != "sessions" else {}), "files": files, "lines": counts, "attack_ratio": attack_ratio,
         "crowdsec_type": {"nginx": "nginx", "sshd": "syslog"},
         "start": tf.iso(0), "end": tf.iso(span),
         "attacker_ranges": ATTACKER_RANGES, "benign_ranges": BENIGN_RANGES,
@@ -770,9 +826,14 @@ def main(argv=None) -> int:
     ap.add_argument("--start", default=DEFAULT_START, help="ISO start time (UTC if naive)")
     ap.add_argument("--near-misses", type=int, default=0,
                     help="benign slow probers and well-paced crawlers (nginx), alternately")
+    ap.add_argument("--shape", choices=SHAPES, default="sessions",
+                    help="benign nginx traffic: sessions (a few hundred clients browsing pages and their "
+                         "assets) or benign-heavy (a stream of visitors, each from its own address, "
+                         "reading a few pages at human pace)")
     args = ap.parse_args(argv)
     truth = generate(args.lines, args.kind, args.seed, Path(args.output), rate=args.rate,
-                     attack_ratio=args.attack_ratio, start=args.start, near_misses=args.near_misses)
+                     attack_ratio=args.attack_ratio, start=args.start, near_misses=args.near_misses,
+                     shape=args.shape)
     if args.truth:
         Path(args.truth).write_text(json.dumps(truth, indent=1) + "\n")
     n_att = sum(a["lines"] for a in truth["attackers"])

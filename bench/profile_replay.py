@@ -1,6 +1,6 @@
 """Profile a synsec replay (default: 100k-line nginx log on unmodified hub content) with cProfile.
 
-    .venv/bin/python bench/profile_replay.py [--lines 100000] [--kind nginx|sshd] [--own]
+    .venv/bin/python bench/profile_replay.py [--lines 100000] [--kind nginx|sshd|nginx-benign] [--own]
                                              [--top 25] [--pstats OUT.prof] [--json OUT]
 
 Prints the top functions by cumulative and by self time, then a breakdown of where the time goes:
@@ -27,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))      # this checkout's engine, wherever the venv's editable install points
 
 import replay as bench_replay  # noqa: E402  (bench/replay.py: log generation + hub config)
 
@@ -86,8 +87,9 @@ def breakdown(st: pstats.Stats) -> dict[str, float]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--lines", type=int, default=100_000)
-    ap.add_argument("--kind", choices=("nginx", "sshd"), default="nginx")
+    ap.add_argument("--lines", type=int, help="default 100000; 200000 for nginx-benign")
+    ap.add_argument("--kind", choices=tuple(bench_replay.LOG_TYPE), default="nginx",
+                    help="nginx-benign: the benign-heavy shape (gen_log --shape benign-heavy)")
     ap.add_argument("--own", action="store_true", help="synsec's own content instead of the hub")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--pstats", help="also dump raw pstats here (snakeviz/gprof2dot)")
@@ -98,6 +100,8 @@ def main(argv=None) -> int:
     from synsec.assembly.build import EngineOptions, build_engine
     from synsec.runner.inputs import iter_lines
 
+    if args.lines is None:
+        args.lines = 200_000 if args.kind == "nginx-benign" else 100_000
     log, _truth = bench_replay.gen_logs(args.kind, args.lines)
     if args.own:
         opts = EngineOptions(reference_year=time.gmtime().tm_year)

@@ -173,16 +173,21 @@ class Engine:
         if len(ties) > 1 and self.sort_ties:
             ties.sort(key=_tie_of)
         out = Output()
-        buckets = self.buckets
+        buckets, overflows = self.buckets, self._overflows
         for evt, routes in ties:
             if routes is None:
-                out.extend(self._overflows(buckets.process(evt)))
+                alerts = buckets.process(evt)
+                if alerts:
+                    overflows(alerts, out)
                 continue
             if evt.ts > buckets.watermark:
-                out.extend(self._overflows(buckets.advance(evt.ts)))
+                overflows(buckets.advance(evt.ts), out)
             for scenario, key in routes:
-                out.extend(self._overflows(buckets.pour_one(scenario, key, evt)))
-        out.extend(self._pour_overflowed())
+                alerts = buckets.pour_one(scenario, key, evt)
+                if alerts:
+                    overflows(alerts, out)
+        if self._overflowed:
+            out.extend(self._pour_overflowed())
         return out
 
     def _pour_overflowed(self) -> Output:
@@ -195,8 +200,10 @@ class Engine:
                 out.extend(self._overflows(self.buckets.process(evt)))
         return out
 
-    def _overflows(self, alerts) -> Output:
-        out = Output()
+    def _overflows(self, alerts, out: Output | None = None) -> Output:
+        """Alerts of the buckets → postoverflows, counted, into `out` (a new Output when None), then `after`."""
+        if out is None:
+            out = Output()
         for item in alerts:
             alert, reprocess = item if isinstance(item, tuple) else (item, False)
             alert = self._postoverflow(alert)

@@ -237,3 +237,28 @@ def test_benign_traffic_avoids_crowdsec_lists(nginx20k):
         assert any(s.upper() in a.upper() for s in sqli), a
     for a in gen_log.XSS_ARGS:
         assert any(s.upper() in a.upper() for s in xss), a
+
+
+def test_benign_heavy_shape(tmp_path):
+    """--shape benign-heavy: same bytes for the same seed, many distinct benign visitors each making a handful of
+    requests, about half the lines benign non-static GETs, and the attackers of the default shape's truth format."""
+    a = gen_log.generate(20000, "nginx", 3, tmp_path / "a.log", shape="benign-heavy")
+    b = gen_log.generate(20000, "nginx", 3, tmp_path / "b.log", shape="benign-heavy")
+    assert (tmp_path / "a.log").read_bytes() == (tmp_path / "b.log").read_bytes()
+    b["files"] = a["files"]
+    assert a == b and a["shape"] == "benign-heavy" and a["attackers"]
+    attackers = set(a["attacker_ips"])
+    per_ip, pages = {}, 0
+    for line in (tmp_path / "a.log").read_text().splitlines():
+        m = NGINX_RE.match(line)
+        assert m, line
+        if m["ip"] in attackers:
+            continue
+        assert _in(m["ip"], BENIGN_NETS)
+        per_ip[m["ip"]] = per_ip.get(m["ip"], 0) + 1
+        path = m["req"].split("?")[0]
+        pages += m["verb"] in ("GET", "HEAD") and not gen_log.is_static(path)
+    assert len(per_ip) > 2000 and max(per_ip.values()) < 60
+    assert 0.4 < pages / 20000 < 0.65
+    with pytest.raises(ValueError):
+        gen_log.generate(100, "nginx", 3, tmp_path / "c.log", shape="nope")

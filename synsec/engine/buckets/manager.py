@@ -115,10 +115,14 @@ class BucketManager:
         spec = self.specs[scenario]
         bkey = (scenario, key)
         old = self.buckets.get(bkey)
-        new, ovfs = pour(spec, old, evt, evt.ts, key)
-        self.counts.inc("poured", scenario)
-        if old is not None and old.count and not spec.timed_overflow and deadline(spec, old) < evt.ts:
-            self.counts.inc("underflows", scenario)     # leaked out before its timer fired (a watermark behind): pour ticked it
+        ts = evt.ts
+        new, ovfs = pour(spec, old, evt, ts, key)
+        counts = self.counts.values
+        poured, labels = counts["poured"], (scenario,)
+        poured[labels] = poured.get(labels, 0) + 1
+        if old is not None and old.count and not spec.timed_overflow and old.last_ts + spec.lifetime < ts:
+            under = counts["underflows"]  # leaked out before its timer fired (a watermark behind): pour ticked it
+            under[labels] = under.get(labels, 0) + 1
         self._store(bkey, spec, old, new)
         return self._emit(ovfs) if ovfs else []
 
@@ -165,18 +169,23 @@ class BucketManager:
 
     def _fire(self, now: float) -> list:
         alerts: list = []
-        heap = self._heap
+        heap, scheduled, buckets, specs = self._heap, self._scheduled, self.buckets, self.specs
+        pop = heapq.heappop
         while heap and heap[0][0] < now:
-            due, _, bkey = heapq.heappop(heap)
-            if self._scheduled.get(bkey) != due:
+            due, _, bkey = pop(heap)
+            if scheduled.get(bkey) != due:
                 continue                                   # superseded by an earlier entry
-            del self._scheduled[bkey]
-            state = self.buckets.get(bkey)
+            del scheduled[bkey]
+            state = buckets.get(bkey)
             if state is None:
                 continue
-            spec = self.specs[bkey[0]]
-            if deadline(spec, state) >= now:               # moved later by a pour: look again then
+            spec = specs[bkey[0]]
+            due = deadline(spec, state)
+            if due >= now:                                 # moved later by a pour: look again then
                 self._schedule(bkey, spec, state)
+                continue
+            if state.count and not spec.timed_overflow and state.bh_until <= due:
+                self._underflow(bkey)                      # tick's answer for a leaked-out bucket, no blackhole left
                 continue
             new, ovfs = tick(spec, state, now, bkey[1])
             self._store(bkey, spec, state, new)
@@ -185,6 +194,13 @@ class BucketManager:
             elif state.count and not spec.timed_overflow and (new is None or not new.count):
                 self.counts.inc("underflows", bkey[0])        # died of old age (leaked out)
         return alerts
+
+    def _underflow(self, bkey) -> None:
+        """An active bucket leaked out with no blackhole to keep: gone, counted (what tick + _store do for it)."""
+        del self.buckets[bkey]
+        self._live[bkey[0]] = self._live.get(bkey[0], 0) - 1
+        under, labels = self.counts.values["underflows"], (bkey[0],)
+        under[labels] = under.get(labels, 0) + 1
 
     def _emit(self, ovfs: list[Overflow]) -> list:
         alerts = []

@@ -20,9 +20,18 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch
 
 
+_valid: dict = {}
+
+
 def _valid_ip(text: str) -> bool:
-    """Go's net.ParseIP: dotted quads without leading zeros, or IPv6 (no zone)."""
-    return _IPV4(text) is not None or _valid_ipv6(text)
+    """Go's net.ParseIP: dotted quads without leading zeros, or IPv6 (no zone); memoised (sources repeat)."""
+    ok = _valid.get(text)
+    if ok is None:
+        ok = _IPV4(text) is not None or _valid_ipv6(text)
+        if len(_valid) >= 65536:
+            _valid.clear()
+        _valid[text] = ok
+    return ok
 
 
 @lru_cache(maxsize=65536)
@@ -42,6 +51,9 @@ def _network(text: str) -> str | None:
         return str(ipaddress.ip_network(text, strict=False))
     except ValueError:
         return None
+
+
+_ENRICHED_KEYS = frozenset(("ASNumber", "ASNNumber", "ASNOrg", "IsoCode", "Latitude", "Longitude", "SourceRange"))
 
 
 def _float(text: str) -> float:
@@ -78,10 +90,17 @@ def _log_sources(spec, evt):
         return f"scope is {scope} but Meta[source_ip] doesn't exist"
     if not _valid_ip(ip):
         return f"scope is {scope} but '{ip}' isn't a valid ip"
-    asn = enriched.get("ASNumber")
-    if asn is None:
-        asn = enriched.get("ASNNumber", "")
-    declared = meta.get("SourceRange") or enriched.get("SourceRange") or ""
+    if _ENRICHED_KEYS.isdisjoint(enriched):     # no GeoIP/range enrichment: what the gets below would give
+        asn = org = cn = ""
+        lat = lon = None
+        declared = meta.get("SourceRange") or ""
+    else:
+        asn = enriched.get("ASNumber")
+        if asn is None:
+            asn = enriched.get("ASNNumber", "")
+        org, cn = enriched.get("ASNOrg", ""), enriched.get("IsoCode", "")
+        lat, lon = enriched.get("Latitude"), enriched.get("Longitude")
+        declared = meta.get("SourceRange") or enriched.get("SourceRange") or ""
     rng = ""
     if declared:
         rng = _network(declared)
@@ -91,8 +110,7 @@ def _log_sources(spec, evt):
         value = ip
     else:
         value = _scope_value(spec, evt) if spec.scope_expr is not None else rng
-    return ((scope, value, ip, rng, asn, enriched.get("ASNOrg", ""), enriched.get("IsoCode", ""),
-             _float(enriched.get("Latitude", "0") or "0"), _float(enriched.get("Longitude", "0") or "0")),)
+    return ((scope, value, ip, rng, asn, org, cn, _float(lat) if lat else 0.0, _float(lon) if lon else 0.0),)
 
 
 def _overflow_sources(spec, evt):
