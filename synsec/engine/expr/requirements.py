@@ -29,8 +29,10 @@ from .registry import REGISTRY
 __all__ = ["Atom", "Clause", "requirement", "node_key", "is_field"]
 
 _STRING_TESTS = ("contains", "startsWith", "endsWith")
-# Fields whose equality tells little apart on a typical stream: any other clause is preferred to these.
-_WEAK_FIELDS = frozenset({"log_type", "service", "type", "source"})
+# Fields whose equality tells little apart on a typical stream: any other clause is preferred to these. Most
+# web requests are GETs of non-static pages, so `static_ressource == 'false'` or `verb in ['GET', 'HEAD']` would
+# make a scenario a candidate for most lines (http-probing's `http_status in [...]` is the selective clause).
+_WEAK_FIELDS = frozenset({"log_type", "service", "type", "source", "static_ressource", "verb", "http_verb"})
 
 
 @dataclasses.dataclass(frozen=True)
