@@ -9,7 +9,8 @@ The breakdown sums *self* time per category, decided by the function's source fi
 C builtins and stdlib functions (re.Pattern.match, datetime, str methods, ...) is charged to the
 synsec category of whoever called them (split across callers by their share of calls' time),
 so regex time under grok counts as grok and regex time under RegexpInFile counts as expr.
-Only the replay loop is profiled (content loading is not). cProfile roughly doubles run time;
+Only the replay loop is profiled (content loading is not), by default on the process CPU clock (--timer cpu:
+other jobs on a shared machine do not count). cProfile roughly doubles run time (triples with the CPU clock);
 the percentages, not the absolute seconds, are what matters.
 The log and hub config are the cached ones bench/replay.py makes under bench/out/.
 """
@@ -27,7 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO))      # this checkout's engine, wherever the venv's editable install points
+_code = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv[:-1] else str(REPO)
+sys.path.insert(0, _code)          # this checkout's engine (or --code's), wherever the editable install points
 
 import replay as bench_replay  # noqa: E402  (bench/replay.py: log generation + hub config)
 
@@ -92,6 +94,11 @@ def main(argv=None) -> int:
                     help="nginx-benign: the benign-heavy shape (gen_log --shape benign-heavy)")
     ap.add_argument("--own", action="store_true", help="synsec's own content instead of the hub")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--code", help="directory holding the synsec/ to profile (bench/ab.py's exports); default "
+                                   "this checkout")
+    ap.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                    help="cProfile's clock: process CPU time (default; other jobs on the machine do not count) "
+                         "or wall time (cheaper to read, lower overhead)")
     ap.add_argument("--pstats", help="also dump raw pstats here (snakeviz/gprof2dot)")
     ap.add_argument("--json", help="write the breakdown here")
     args = ap.parse_args(argv)
@@ -123,7 +130,7 @@ def main(argv=None) -> int:
             engine.process(Line(text, _src, labels), ref if engine.last_event_time == 0.0 else 0.0)
         engine.finish()
 
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time if args.timer == "cpu" else time.perf_counter)
     t0, c0 = time.perf_counter(), time.process_time()
     prof.runcall(run)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0

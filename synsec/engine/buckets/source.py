@@ -20,18 +20,9 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch
 
 
-_valid: dict = {}
-
-
 def _valid_ip(text: str) -> bool:
-    """Go's net.ParseIP: dotted quads without leading zeros, or IPv6 (no zone); memoised (sources repeat)."""
-    ok = _valid.get(text)
-    if ok is None:
-        ok = _IPV4(text) is not None or _valid_ipv6(text)
-        if len(_valid) >= 65536:
-            _valid.clear()
-        _valid[text] = ok
-    return ok
+    """Go's net.ParseIP: dotted quads without leading zeros, or IPv6 (no zone)."""
+    return _IPV4(text) is not None or _valid_ipv6(text)
 
 
 @lru_cache(maxsize=65536)
