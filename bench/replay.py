@@ -1,12 +1,13 @@
 """Replay benchmark: synsec throughput/CPU/RSS on generated nginx + sshd logs, vs CrowdSec 1.4.6.
 
-    .venv/bin/python bench/replay.py [--big] [--lines N] [--crowdsec-lines N] [--no-crowdsec]
+    .venv/bin/python bench/replay.py [--big] [--lines N] [--benign-lines N] [--crowdsec-lines N] [--no-crowdsec]
                                      [--no-memory] [--json OUT]
 
 (what `make bench` runs; see bench/README.md for what every figure means)
 
 Steps
-  a. synsec, own content (scenarios/): nginx + sshd logs of --lines lines (100k; +1M with --big)
+  a. synsec, own content (scenarios/): nginx + sshd logs of --lines lines (100k; +1M with --big), and the
+     benign-heavy nginx log of --benign-lines lines (200k: gen_log --shape benign-heavy, issue 15)
   b. synsec, unmodified hub content (collections crowdsecurity/linux, sshd, nginx,
      base-http-scenarios, wordpress installed by bench/crowdsec_ref.build_config)
   c. CrowdSec 1.4.6 (if scripts/crowdsec-hub.sh provides it) on a prefix of the nginx log
