@@ -45,6 +45,9 @@ class Reference:
     def _emit(self, ovfs):
         out = []
         for ovf in ovfs:
+            if ovf.dropped:                           # ended without an alert: canceled, blackholed, filtered
+                self.counts[ovf.dropped, ovf.scenario] += 1
+                continue
             if ovf.error:
                 self.counts["bucket_alert_errors", ovf.scenario] += 1
                 continue
@@ -99,7 +102,8 @@ def canonical(alerts):
 
 def manager_counts(m):
     out = Counter()
-    for name in ("poured", "overflows", "underflows", "bucket_alert_errors"):
+    for name in ("poured", "overflows", "underflows", "bucket_alert_errors", "canceled", "overflows_blackholed",
+                 "overflows_filtered"):
         for (scenario,), n in m.counts.by(name).items():
             out[name, scenario] += n
     return out
