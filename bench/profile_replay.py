@@ -9,8 +9,8 @@ The breakdown sums *self* time per category, decided by the function's source fi
 C builtins and stdlib functions (re.Pattern.match, datetime, str methods, ...) is charged to the
 synsec category of whoever called them (split across callers by their share of calls' time),
 so regex time under grok counts as grok and regex time under RegexpInFile counts as expr.
-Only the replay loop is profiled (content loading is not), by default on the process CPU clock (--timer cpu:
-other jobs on a shared machine do not count). cProfile roughly doubles run time (triples with the CPU clock);
+Only the replay loop is profiled (content loading is not). cProfile roughly doubles run time; --timer cpu
+(the process CPU clock: other jobs on a loaded machine do not count) makes it ~4x slower still;
 the percentages, not the absolute seconds, are what matters.
 The log and hub config are the cached ones bench/replay.py makes under bench/out/.
 """
@@ -96,9 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--code", help="directory holding the synsec/ to profile (bench/ab.py's exports); default "
                                    "this checkout")
-    ap.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
-                    help="cProfile's clock: process CPU time (default; other jobs on the machine do not count) "
-                         "or wall time (cheaper to read, lower overhead)")
+    ap.add_argument("--timer", choices=("cpu", "wall"), default="wall",
+                    help="cProfile's clock: wall time (default) or process CPU time (other jobs on a loaded "
+                         "machine do not count, but reading it makes the profiled run ~4x slower)")
     ap.add_argument("--pstats", help="also dump raw pstats here (snakeviz/gprof2dot)")
     ap.add_argument("--json", help="write the breakdown here")
     args = ap.parse_args(argv)
