@@ -23,8 +23,8 @@ Traffic model
     CrowdSec threshold. `--shape benign-heavy` (nginx): a stream of visitors instead, each from an
     address of its own, reading 1-6 pages at human pace (think time 3-120 s) with 0-2 assets a page:
     about half the lines are benign non-static GETs, poured into http-crawl-non_statics, whose buckets
-    mostly underflow alone (the busy-site shape of issue 15). sshd: public-key and password logins with session open/close, rare password
-    typos, CRON sessions. Benign paths and user agents avoid CrowdSec's sensitive-file, traversal,
+    mostly underflow alone (the busy-site shape of issue 15). sshd: public-key and password logins with
+    session open/close, rare password typos, CRON sessions. Benign paths and user agents avoid CrowdSec's sensitive-file, traversal,
     sqli/xss, backdoor and bad-user-agent lists (tests/unit/test_gen_log.py checks this when the
     Debian data files are unpacked).
   * Attacks: `--attack-ratio` (default 2 %) of the lines, from 203.0.113.0/24, 198.51.100.0/24 and
@@ -802,7 +802,8 @@ def generate(lines: int, kind: str, seed: int, out: Path, *, rate: float | None 
             per_sc[sc] = per_sc.get(sc, 0) + c
     return {
         "generator": "bench/gen_log.py", "version": GENERATOR_VERSION, "seed": seed,
-        "kind": kind, **({"shape": shape} if shape != "sessions" else {}), "files": files, "lines": counts, "attack_ratio": attack_ratio,
+        "kind": kind, **({"shape": shape} if shape != "sessions" else {}), "files": files, "lines": counts,
+        "attack_ratio": attack_ratio,
         "crowdsec_type": {"nginx": "nginx", "sshd": "syslog"},
         "start": tf.iso(0), "end": tf.iso(span),
         "attacker_ranges": ATTACKER_RANGES, "benign_ranges": BENIGN_RANGES,
