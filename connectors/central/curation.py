@@ -161,6 +161,7 @@ class Curator:
         self.received = 0
         self.refused: Counter[str] = Counter()
         self._labels: dict[str, int] = {}     # cohort label -> its first reporter (assign_cohort)
+        self._moved: list[int] | None = None      # reporters whose cohort a registration changed
         self._members: dict[int, list[int]] = {}    # cohort root -> its reporters (cohorts of more than one)
         self._pairs: dict[tuple[int, int], list[float]] = {}    # two founders -> when they founded together
         self._pairs_sweep = 1024              # drop pairs with nothing in the window when there are more
@@ -193,12 +194,15 @@ class Curator:
         if ra != rb:
             root, child = min(ra, rb), max(ra, rb)
             self._parent[child] = root
-            self._members[root] = self._members.get(root, [root]) + self._members.pop(child, [child])
+            moved = self._members.pop(child, [child])
+            self._members[root] = self._members.get(root, [root]) + moved
+            if self._moved is not None:
+                self._moved += moved
 
     def register(self, name: str, address: str | None, at: float) -> dict[str, str]:
         """A reporter registered from `address` at `at`: joins the cohort of its address block and burst.
         Returns the reporters whose cohort changed, with their cohort's new name (Kafka mode publishes them)."""
-        before = [self._cohort(i) for i in range(len(self._parent))]
+        self._moved = []
         r = self._reporter(name)
         rules = self.rules
         if rules.same_block and address:
@@ -218,9 +222,8 @@ class Curator:
         if len(recent) >= rules.registration_burst_size:
             for _, rid in recent:
                 self._union(recent[0][1], rid)
-        before.append(None)
-        return {x.name: self._by_id[self._cohort(x.id)].name for x in self._by_id
-                if self._cohort(x.id) != before[x.id]}
+        moved, self._moved = {r.id, *self._moved}, None
+        return {self._by_id[i].name: self._by_id[self._cohort(i)].name for i in sorted(moved)}
 
     def trust(self, name: str) -> float:
         """A reporter's trust with every count so far (decisions read it from the epoch's start)."""
