@@ -223,13 +223,18 @@ class _Compiler:
         if onsuccess not in ("", "continue", "next_stage"):     # CrowdSec: "" behaves like continue
             doc.error("onsuccess", f"unknown onsuccess {onsuccess!r} (continue or next_stage)")
         get_bool(doc, "debug")
-        for name, regex in get_map(doc, "pattern_syntax").items():
+        syntax = doc.child("pattern_syntax", get_map(doc, "pattern_syntax"))
+        syntax_ok = True
+        for name, regex in syntax.data.items():
             if str(name) in self.lib:
                 continue  # CrowdSec warns "already registred" and keeps the first definition
-            try:
+            try:        # grokky compiles a pattern as it is added: a bad regex, or a name not defined yet, fails
                 self.lib.add(str(name), str(regex), where=doc.where("pattern_syntax"))
+                self.lib.compile_named(str(name), where=syntax.where(name))
             except LoadError as err:
                 self.errors.add(err)
+                syntax_ok = False
+                break     # CrowdSec stops at the node's first bad pattern (its grok is not compiled either)
         children = []
         for i, child in enumerate(get_list(doc, "nodes")):
             count = len(self.errors.errors)
@@ -237,7 +242,7 @@ class _Compiler:
         node = Node(
             name=get_str(doc, "name", "") or "", stage=stage,
             filter=self.compile_expr(doc, "filter", doc.data.get("filter"), predicate=True),
-            grok=self.grok(doc), statics=self.statics(doc, "statics"), stash=self.stash(doc),
+            grok=self.grok(doc) if syntax_ok else None, statics=self.statics(doc, "statics"), stash=self.stash(doc),
             whitelist=self.whitelist(doc), children=tuple(children), next_stage=onsuccess == "next_stage",
             where=doc.where(),
         )

@@ -328,13 +328,17 @@ def test_bad_pattern_file_does_not_hide_parser_errors(tmp_path):
 
 def test_grok_expansion_bomb_is_a_load_error(tmp_path):
     """pattern_syntax B1..B39, each `%{B<n-1>}%{B<n-1>}`, is refused once the expansion passes MAX_EXPANSION
-    characters (2^40 characters: ccscli lint ran out of time and memory)."""
+    characters (2^40 characters: ccscli lint ran out of time and memory), at the first entry that does (each
+    entry is compiled as it is added, as grokky does)."""
     from synsec.engine.grok.expand import MAX_EXPANSION
 
     syntax = "".join(f"  B{i}: '%{{B{i - 1}}}%{{B{i - 1}}}'\n" for i in range(1, 40))
     text = PARSER + "pattern_syntax:\n  B0: 'ab'\n" + syntax + "grok:\n  pattern: '%{B39:x}'\n  apply_on: message\n"
     _, errors = load(tmp_path, {"parsers/s01-parse/p.yaml": text})
-    assert f"expands to more than {MAX_EXPANSION} characters" in one_error(errors, "p.yaml", 46, "grok.pattern")
+    m = re.search(r"p\.yaml:(\d+): pattern_syntax\.B(\d+): ", errors[0])
+    assert m and int(m.group(1)) == 5 + int(m.group(2)) and 10 < int(m.group(2)) < 39, errors   # B<n>'s own line
+    error = one_error(errors, "p.yaml", int(m.group(1)), f"pattern_syntax.B{m.group(2)}")
+    assert f"expands to more than {MAX_EXPANSION} characters" in error
 
 
 def test_data_file_name_too_long_is_a_load_error(tmp_path):
@@ -358,3 +362,18 @@ def test_onsuccess_continue_loads_and_an_empty_node_is_refused(tmp_path):
         assert "node is empty" in one_error(errors, "p.yaml", 1, "(document)"), text
     _, errors = load(tmp_path / "d", {"parsers/s01-parse/p.yaml": PARSER + grok + "nodes:\n  - filter: 'true'\n"})
     assert "node is empty" in one_error(errors, "p.yaml", 8, "nodes[0]")
+
+
+def test_pattern_syntax_is_checked_as_each_pattern_is_added(tmp_path):
+    """grokky compiles a pattern_syntax entry when it is added: a regex that does not compile, or a reference to
+    a pattern defined only later, is a load error at that entry even when no grok uses it; a reference to an
+    earlier entry loads."""
+    grok = "grok:\n  pattern: '^x%{DATA:extr}$'\n  apply_on: Line.Raw\n"
+    _, errors = load(tmp_path / "a", {"parsers/s01-parse/p.yaml": "name: t\npattern_syntax:\n  BAD: '[a-$'\n" + grok})
+    assert "does not compile" in one_error(errors, "p.yaml", 3, "pattern_syntax.BAD")
+    later = "name: t\npattern_syntax:\n  ONE_T: 'a%{TWO_T}'\n  TWO_T: 'b'\n" + grok
+    _, errors = load(tmp_path / "b", {"parsers/s01-parse/p.yaml": later})
+    assert "TWO_T" in one_error(errors, "p.yaml", 3, "pattern_syntax.ONE_T")
+    earlier = "name: t\npattern_syntax:\n  TWO_T: 'b'\n  ONE_T: 'a%{TWO_T}'\n" + grok.replace("DATA", "ONE_T")
+    content, errors = load(tmp_path / "c", {"parsers/s01-parse/p.yaml": earlier})
+    assert errors == [] and len(content.parser_nodes) == 1
