@@ -108,10 +108,10 @@ def test_crafted_long_messages_take_linear_time():
         times = []
         for n in (16384, 65536):
             data = make(n)
-            start = time.perf_counter()
+            start = time.process_time()
             for _ in range(5):
                 _check(data)
-            times.append(time.perf_counter() - start)
+            times.append(time.process_time() - start)
         assert times[1] < 12 * times[0] + 0.05, (make(8), times)
 
 

@@ -75,11 +75,11 @@ def test_names_and_sizes_are_bounded(tmp_path, monkeypatch):
     with pytest.raises(AllowlistError, match="not found"):
         store.add_allowlist_items("nope", ["192.0.2.1"], 1.0)
     store.add_allowlist_items("big", [f"10.{i // 256}.{i % 256}.0/24" for i in range(20_000)], 1.0)
-    start = time.perf_counter()
+    start = time.process_time()
     for i in range(0, 20_000, 100):
         assert store.allowlisted_by(f"10.{i // 256}.{i % 256}.1", 2.0)
     assert not store.allowlisted_by("11.0.0.1", 2.0)
-    assert time.perf_counter() - start < 2.0
+    assert time.process_time() - start < 2.0
     monkeypatch.setattr(allowlists_mod, "MAX_ITEMS", 20_001)
     with pytest.raises(AllowlistError, match="more than"):
         store.add_allowlist_items("big", ["172.16.0.1", "172.16.0.2"], 1.0)

@@ -61,15 +61,15 @@ def test_parse_kv_lax_errors_and_writer_rules():
 
 
 def test_parse_kv_lax_is_linear():
-    """Hostile lines (a long key run, thousands of quotes and keys) parse in well under a second."""
+    """Hostile lines (a long key run, thousands of quotes and keys) parse in well under a CPU second (process time: a loaded machine does not fail it)."""
     for line in ("a" * 200_000, 'k="' * 50_000, "k=v " * 50_000, '\\"' * 100_000 + "k=v"):
         evt = Event(Line(line))
-        started = time.perf_counter()
+        started = time.process_time()
         try:
             run("ParseKVLax(evt.Line.Raw, evt.Unmarshaled, 'a')", evt)
         except ExprRuntimeError:
             pass
-        assert time.perf_counter() - started < 1.0, line[:20]
+        assert time.process_time() - started < 1.0, line[:20]
 
 
 @pytest.mark.parametrize("query,expected", [          # CrowdSec's TestParseQuery
