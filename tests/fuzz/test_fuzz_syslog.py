@@ -19,6 +19,7 @@ import time
 
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
+from connectors.kafka.broker import free_port
 from synsec.runner.acquis import SyslogSource
 from synsec.engine.counters import CounterSet
 from synsec.runner.listener import SyslogListener
@@ -168,7 +169,7 @@ def test_listener_on_hostile_datagrams_and_streams():
 
     rng = random.Random(1)
     counts = CounterSet()
-    listener = SyslogListener(SyslogSource(addr="127.0.0.1", port=_free_port(), max_message_len=512,
+    listener = SyslogListener(SyslogSource(addr="127.0.0.1", port=free_port(), max_message_len=512,
                                            labels={"type": "syslog"}), counts)
     listener.start(NOW)
     addr = ("127.0.0.1", listener.source.port)
@@ -206,9 +207,3 @@ def _drain(listener: SyslogListener) -> list:
         if not got and not more:
             time.sleep(0.01)
     return out
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-        tcp.bind(("127.0.0.1", 0))
-        return tcp.getsockname()[1]

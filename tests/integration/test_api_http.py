@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.kafka.broker import free_port
 from synsec.cli.api import api as api_command
 from synsec.cli.api import parse_listen
 from synsec.cli.ccscli import ccscli
+from tests.procutil import stop
 
 pytestmark = pytest.mark.integration
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -51,12 +46,7 @@ def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ..
                 time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, grace=15)
         out.close()
 
 

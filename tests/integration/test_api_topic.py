@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from tests.integration.test_api_http import ccs, free_port, http, running_api
+from connectors.kafka.broker import free_port
+from tests.integration.test_api_http import ccs, http, running_api
 
 pytestmark = pytest.mark.integration
 

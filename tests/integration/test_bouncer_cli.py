@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from connectors.kafka.broker import free_port
+from tests import procutil
 from tests.integration.test_bouncer_nginx import wait_until
 from tests.integration.test_bouncer_nginx import topic  # noqa: F401  (the module-scoped broker fixture)
 
@@ -26,13 +27,11 @@ def start(args: list[str], out: Path) -> subprocess.Popen:
 
 
 def stop(proc: subprocess.Popen) -> int:
-    proc.send_signal(signal.SIGINT)
-    try:
-        return proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """SIGINT: the bouncer's exit status; the test fails if it had to be killed after 15 s."""
+    code = procutil.stop(proc, signal.SIGINT, grace=15)
+    if code == -signal.SIGKILL:
         pytest.fail("bouncer did not stop on SIGINT")
+    return code
 
 
 def test_firewall_dry_run_prints_script(topic, tmp_path):

@@ -22,6 +22,7 @@ from connectors.kafka.follower import DecisionFollower
 from connectors.bouncers.nginx import SNIPPET, NginxBouncer
 from connectors.kafka.broker import free_port
 from synsec.engine.model import Decision
+from tests import procutil
 
 pytestmark = pytest.mark.integration
 
@@ -159,12 +160,7 @@ def stack(topic, tmp_path_factory):
         wait_until(follower.ready.is_set, "the follower to catch up", 10)
         yield f"http://127.0.0.1:{port}/", follower, bouncer
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        procutil.stop(proc, grace=5)
         bouncer.stop()
         stop.set()
         thread.join(timeout=5)

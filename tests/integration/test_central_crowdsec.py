@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -19,9 +18,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from connectors.kafka.broker import free_port
 from synsec.cli.ccscli import ccscli
 from tests.hubutil import crowdsec_ref, require_hub
 from tests.integration.test_hub_compat import nginx_log
+from tests.procutil import stop
 
 pytestmark = [pytest.mark.hub, pytest.mark.integration]
 
@@ -37,12 +38,6 @@ on_success: break
 
 
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))    # loopback: never via $http_proxy
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _call(url: str, body=None, token: str | None = None) -> dict:
@@ -65,7 +60,7 @@ def _wait(pred, timeout: float, what: str, step: float = 0.25):
 
 def _lapi_config(work: Path, central_url: str) -> tuple[Path, int]:
     """crowdsec_ref's replay config plus an `api.server` (LAPI on a free port, sqlite) joined to central."""
-    port = _port()
+    port = free_port()
     cfg_path = crowdsec_ref().build_config(work, require_hub(), ["crowdsecurity/nginx"], f"http://127.0.0.1:{port}/")
     cfg, etc = yaml.safe_load(cfg_path.read_text()), work / "cfg"
     (etc / "profiles.yaml").write_text(PROFILES)
@@ -92,13 +87,7 @@ class Procs:
         return p
 
     def stop(self, p: subprocess.Popen) -> None:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p, grace=15)
 
 
 @pytest.fixture
@@ -130,7 +119,7 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     """1.4.6's LAPI logs in, pushes its alerts as signals (stored with IP and scenario), and after a second
     watcher reports the same global IP, pulls it at its next start as a CAPI decision; no documentation IP."""
     paths = require_hub()
-    cport = _port()
+    cport = free_port()
     central_url = f"http://127.0.0.1:{cport}/"
     state = tmp_path / "central"
     rules = tmp_path / "curation.yaml"
@@ -146,7 +135,7 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     work = tmp_path / "cs"
     cfg, lport = _lapi_config(work, central_url)
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
-    env.update(HTTP_PROXY=f"http://127.0.0.1:{_port()}", HTTPS_PROXY=f"http://127.0.0.1:{_port()}",
+    env.update(HTTP_PROXY=f"http://127.0.0.1:{free_port()}", HTTPS_PROXY=f"http://127.0.0.1:{free_port()}",
                NO_PROXY="127.0.0.1")       # nothing but loopback: the public hub/CAPI hosts get a refusing proxy
     bindir = paths["CROWDSEC_BIN"].parent
     subprocess.run([str(bindir / "cscli"), "-c", str(cfg), "machines", "add", "synsec-bench", "--password",

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,8 +18,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from connectors.kafka.broker import free_port
 from synsec.cli.ccscli import ccscli
 from tests.hubutil import require_hub
+from tests.procutil import stop
 from tests.integration.test_run_live import REPO, Run, append, wait_for
 
 pytestmark = [pytest.mark.hub, pytest.mark.integration]
@@ -31,23 +31,6 @@ OTHERS = ("91.200.12.10", "91.200.12.11")
 PRIVATE = "10.1.2.3"
 SCENARIO = "crowdsecurity/http-probing"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def terminate(proc: subprocess.Popen) -> None:
-    """SIGTERM the process this test started (by its Popen), SIGKILL after 10 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def cs(*args: str) -> str:
@@ -84,7 +67,7 @@ class Central:
     the scenarios of Debian's hub index, the one the installations install from."""
 
     def __init__(self, state: Path, log: Path):
-        self.state, self.log, self.port = state, log, _port()
+        self.state, self.log, self.port = state, log, free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc: subprocess.Popen | None = None
 
@@ -109,7 +92,7 @@ class Central:
 
     def stop(self) -> None:
         if self.proc is not None:
-            terminate(self.proc)
+            stop(self.proc)
 
     def signals(self, watcher: str) -> list[tuple]:
         """(value, scenario, start_at) of each signal central stored for `watcher`."""
@@ -130,7 +113,7 @@ def stack(tmp_path):
         if isinstance(thing, Central):
             thing.stop()
         else:
-            terminate(thing.proc if isinstance(thing, Run) else thing)
+            stop(thing.proc if isinstance(thing, Run) else thing)
 
 
 def probing(ip: str, start: datetime) -> str:
@@ -199,7 +182,7 @@ def test_attacker_seen_by_two_installations_is_enforced_by_a_third(tmp_path, hub
                                    *(["--no-share"] if n == "c" else []), cfg=c_cfg if n == "c" else None),
             "abc")))
     stack.extend(runs.values())
-    api_port = _port()
+    api_port = free_port()
     key = cs("--state-dir", str(states["c"]), "bouncers", "add", "fw", "-o", "raw").strip()
     api = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{api_port}",
                             "--state-dir", str(states["c"])], cwd=REPO, stdout=subprocess.DEVNULL,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.hubutil import REPO, require_hub
+from tests.procutil import stop
 from tests.integration.test_api_http import running_api
 
 pytestmark = [pytest.mark.integration, pytest.mark.hub, pytest.mark.slow]
@@ -118,9 +119,4 @@ def test_real_custom_bouncer_gets_bans_and_deletions(tmp_path):
                 {c[1] for c in calls(record) if c[0] == "del"}), "del calls", log)
             assert dels == {gone, "2001:db8:dead::/48"}          # the other bans stay
         finally:
-            bouncer.terminate()
-            try:
-                bouncer.wait(10)
-            except subprocess.TimeoutExpired:
-                bouncer.kill()
-                bouncer.wait()
+            stop(bouncer)

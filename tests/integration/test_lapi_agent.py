@@ -15,10 +15,11 @@ import subprocess
 import pytest
 import yaml
 
+from connectors.kafka.broker import free_port
 from synsec.metrics import parse
 from tests.hubutil import crowdsec_ref, require_hub
 from tests.integration.test_api_http import ccs, http, running_api
-from tests.integration.test_central_crowdsec import ATTACKER, PROFILES, _port, _wait
+from tests.integration.test_central_crowdsec import ATTACKER, PROFILES, _wait
 from tests.integration.test_hub_compat import T0, nginx_log
 from tests.integration.test_lapi_tls import _call, _ctx, certs  # noqa: F401 — certs: a module fixture
 
@@ -46,7 +47,7 @@ def _agent_setup(tmp_path):
     want = _synsec_pairs(work / "cfg", work / "data", log)
     assert len(want) == 3, want
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "no_proxy")}
-    env.update(HTTP_PROXY=f"http://127.0.0.1:{_port()}", HTTPS_PROXY=f"http://127.0.0.1:{_port()}",
+    env.update(HTTP_PROXY=f"http://127.0.0.1:{free_port()}", HTTPS_PROXY=f"http://127.0.0.1:{free_port()}",
                NO_PROXY="127.0.0.1")       # loopback only
     return paths, work, cfg_path, log, want, env
 
@@ -68,7 +69,7 @@ def test_crowdsec_146_agent_reports_to_synsec_api(tmp_path):
     id and deletes by scenario; the machine's login, push and scenarios are recorded."""
     paths, work, cfg_path, log, want, env = _agent_setup(tmp_path)
     state, cfg, data = tmp_path / "state", work / "cfg", work / "data"
-    port = _port()
+    port = free_port()
     ccs(state, "machines", "add", "agent1", "--auto", "-f", str(cfg / "local_api_credentials.yaml"),
         "--url", f"http://127.0.0.1:{port}/")
     creds = yaml.safe_load((cfg / "local_api_credentials.yaml").read_text())
@@ -125,7 +126,7 @@ def test_crowdsec_146_agent_over_mtls(tmp_path, certs):  # noqa: F811
     paths, work, cfg_path, log, want, env = _agent_setup(tmp_path)
     state, cfg, data = tmp_path / "state", work / "cfg", work / "data"
     key = ccs(state, "bouncers", "add", "fw", "-o", "raw").strip()
-    port = _port()
+    port = free_port()
     (cfg / "local_api_credentials.yaml").write_text(yaml.safe_dump({
         "url": f"https://127.0.0.1:{port}/", "ca_cert_path": str(certs / "ca.pem"),
         "cert_path": str(certs / "agent.pem"), "key_path": str(certs / "agent.key")}))

@@ -179,7 +179,7 @@ def test_email_over_starttls_with_login(tmp_path):
     the certificate is the test's own, trusted through ca_cert_path."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
-    from tests.integration.test_api_http import free_port
+    from connectors.kafka.broker import free_port
 
     cert, key = _cert(tmp_path)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_shipper_rsyslog import _stop
+from tests.procutil import stop
 from tests.integration.test_run_live import Run, append, failures, proc_guard, wait_decision, wait_for  # noqa: F401
 
 pytestmark = [pytest.mark.integration]
@@ -152,6 +152,6 @@ ruleset(name="udp") {{ action(type="omfwd" target="127.0.0.1" port="{port}" prot
         for ip in ("192.0.2.110", "192.0.2.111"):
             assert wait_decision(state, ip)["scenario"] == "crowdsecurity/ssh-bf"
     finally:
-        _stop(proc)
+        stop(proc)
     stats = run.stop()
     assert stats["lines"] == 12 and stats["parsed"] == 12 and stats["unreadable"] == 0

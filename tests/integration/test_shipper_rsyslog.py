@@ -12,7 +12,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.procutil import stop
+
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,16 +30,6 @@ CONF = ROOT / "connectors" / "shippers" / "rsyslog" / "synsec.conf"
 SAMPLE = ROOT / "scenarios" / "samples" / "auth-demo.log"
 BANNED = "192.0.2.15"                 # 8 failed root logins in 8 s: synsec/ssh-bf (see `synsec replay`)
 WAIT = 90.0
-
-
-def _stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def _wheel_librdkafka(into: Path) -> Path:
@@ -88,7 +79,7 @@ def running_worker(tmp_path: Path):
             assert proc.poll() is None, f"{proc.args[0]} exited early with {proc.returncode}"
     finally:
         for proc in reversed(procs):
-            _stop(proc)
+            stop(proc)
         broker.stop()
 
 

@@ -19,6 +19,7 @@ from connectors.kafka.admin import ensure_topics
 from connectors.kafka.broker import free_port
 from synsec.wire.kafka import BrokerSettings
 from tests.integration.test_central_crowdsec import _call, _wait
+from tests.procutil import stop
 from topologies import TOPOLOGY_DIR, load_topology
 
 pytestmark = pytest.mark.integration
@@ -34,13 +35,7 @@ class Proc:
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def stop(self, sig=signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc, sig, grace=20)
 
 
 @pytest.fixture

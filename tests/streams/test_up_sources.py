@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.procutil import stop
 from tests.integration.test_run_syslog import acquis_for, failure, free_port, logger
 from tests.streams.topology_util import REPO
 
@@ -49,10 +50,4 @@ def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
         for child in children:                                  # nothing left behind
             assert not Path(f"/proc/{child}").exists() or Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        stop(proc, signal.SIGINT, grace=30)

@@ -20,6 +20,7 @@ from synsec.wire.codecs import Codecs
 from synsec.wire.registry import LocalRegistry
 from synsec.engine.model import Line
 from synsec.assembly.build import EngineOptions, build_engine
+from tests.procutil import stop
 from topologies import load_topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,13 +63,7 @@ class Worker:
         self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop(self.proc, grace=20)
 
     def tail(self) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-30:])

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from connectors.api.metrics import Metrics
+from connectors.kafka.broker import free_port
 from connectors.api.server import Backend, create_app
 from connectors.api.sqlite_view import SqliteDecisionView, StoreWriter
 from synsec.assembly.build import EngineOptions, build_engine
@@ -213,12 +214,6 @@ def test_every_counter_is_in_the_summary_ccscli_metrics_and_the_api_metrics(cont
     assert {c.name: _labelled(served, c) for c in RUN} == {c.name: stats[c.name] for c in RUN}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_every_input_counter_is_in_the_run_summary_and_its_exports(tmp_path):
     """`synsec run`'s inputs on real files, a real syslog listener and a real journalctl: a file opened,
     truncated and rotated, then resumed after a restart, a transform that returns no line, a TCP connection over
@@ -227,7 +222,7 @@ def test_every_input_counter_is_in_the_run_summary_and_its_exports(tmp_path):
     the run's summary, its store samples and ccscli's tables."""
     log = tmp_path / "auth.log"
     log.write_text(SSH.format(m=0, s=1, pid=1, user="root", ip="192.0.2.9"))
-    port = _free_port()
+    port = free_port()
     acquis = tmp_path / "acquis.yaml"
     acquis.write_text(f"""filenames: ['{log}']
 labels: {{type: syslog}}

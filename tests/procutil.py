@@ -1,0 +1,24 @@
+"""The processes a test starts: stopped by their Popen (never by name), a grace period, then SIGKILL.
+
+Free loopback ports come from `connectors.kafka.broker.free_port` (the one used by the broker fixture).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+__all__ = ["stop"]
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, grace: float = 10.0) -> int:
+    """Send `sig` to a process this test started unless it has exited, SIGKILL it after `grace` seconds; return
+    its exit status (-9 when it had to be killed)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
