@@ -25,9 +25,10 @@ pytestmark = pytest.mark.integration
 
 @contextmanager
 def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ...] = ("--refresh-interval", "0.05"),
-                start_timeout: float = 15, port: int | None = None, tls=None):
+                start_timeout: float = 60, port: int | None = None, tls=None):
     """Start `synsec api ARGS` on a free 127.0.0.1 port (or `port`); yield its base URL; stop it by its PID.
-    `tls`: an `ssl.SSLContext` that trusts the server (it serves HTTPS)."""
+    `tls`: an `ssl.SSLContext` that trusts the server (it serves HTTPS). `start_timeout` only bounds the wait
+    for /health (a process that exits fails at once): generous, for machines busy with parallel test workers."""
     port = port or free_port()
     out = open(log or Path(state_dir).parent / f"api-{port}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "api", "--listen", f"127.0.0.1:{port}",
@@ -40,7 +41,7 @@ def running_api(state_dir: Path, log: Path | None = None, *, args: tuple[str, ..
             try:
                 urllib.request.urlopen(url + "/health", timeout=1, context=tls).read()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:                  # refused, reset, or a timeout while it starts
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"synsec api did not start: {out.name}") from None
                 time.sleep(0.1)
