@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from connectors.kafka.broker import free_port
 from synsec.cli.ccscli import ccscli
 from tests.hubutil import require_hub
-from tests.procutil import stop
 from tests.integration.test_run_live import REPO, Run, append, wait_for
+from tests.procutil import stop
 
 pytestmark = [pytest.mark.hub, pytest.mark.integration]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.hubutil import REPO, require_hub
-from tests.procutil import stop
 from tests.integration.test_api_http import running_api
+from tests.procutil import stop
 
 pytestmark = [pytest.mark.integration, pytest.mark.hub, pytest.mark.slow]
 

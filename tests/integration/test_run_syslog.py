@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procutil import stop
 from tests.integration.test_run_live import Run, append, failures, proc_guard, wait_decision, wait_for  # noqa: F401
+from tests.procutil import stop
 
 pytestmark = [pytest.mark.integration]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procutil import stop
 from tests.integration.test_run_syslog import acquis_for, failure, free_port, logger
+from tests.procutil import stop
 from tests.streams.topology_util import REPO
 
 
