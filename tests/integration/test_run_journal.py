@@ -7,6 +7,7 @@ from journal export format, and appending to them is what journalctl follows."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -37,11 +38,15 @@ class Journal:
         self.dir.mkdir()
         self.seq = 0
 
-    def append(self, entries: list[dict]) -> None:
+    def append(self, entries: list[dict], after: float | None = None) -> float:
+        """Entries stamped now, or 1 ms apart just after the time `after` (the value an earlier append returned,
+        so that two batches stay as close in event time as the scenario needs, however long the test waited in
+        between); returns the time of the last one."""
         out = bytearray()
+        now = int(time.time() * 1e6) if after is None else int(after * 1e6)
         for fields in entries:
             self.seq += 1
-            now = int(time.time() * 1e6)
+            now = now + 1000 if after is not None else max(now, int(time.time() * 1e6))
             out += f"__REALTIME_TIMESTAMP={now}\n__MONOTONIC_TIMESTAMP={self.seq}\n_BOOT_ID={BOOT}\n".encode()
             for key, value in fields.items():
                 if isinstance(value, bytes):           # binary field: KEY\n, 64-bit LE size, bytes, \n
@@ -54,6 +59,21 @@ class Journal:
         res = subprocess.run([JOURNAL_REMOTE, "-o", str(self.dir / "remote.journal"), str(export)],
                              capture_output=True, text=True, timeout=30)
         assert res.returncode == 0, res.stderr
+        return now / 1e6
+
+
+def _journalctl_at_the_end(run: Run, journal_dir: Path) -> bool:
+    """The run's journalctl child has the journal open and sleeps in poll: it reached the end and follows."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != run.proc.pid or (stat.parent / "comm").read_text().strip() != "journalctl":
+                continue
+            fds = [os.readlink(fd) for fd in (stat.parent / "fd").iterdir()]
+            return any(fd.startswith(str(journal_dir)) for fd in fds) and "poll" in (stat.parent / "wchan").read_text()
+        except (OSError, ValueError):
+            continue                                            # a process that just exited
+    return False
 
 
 def sshd(ip: str, n: int, port: int = 40000, unit: str = "ssh.service") -> list[dict]:
@@ -75,7 +95,7 @@ def test_journalctl_source_follows_bans_and_resumes_after_its_cursor(tmp_path, p
     run = Run(state, "--acquis", str(acquis))
     proc_guard.append(run)
     assert "1 journal(s)" in "".join(run.err)
-    time.sleep(0.5)                                             # journalctl is at the journal's end
+    wait_for(lambda: _journalctl_at_the_end(run, journal.dir))
     journal.append(sshd("192.0.2.51", 6, unit="cron.service"))  # another unit: filtered out by journalctl
     journal.append([{**sshd("192.0.2.52", 1)[0], "MESSAGE": b"bin\x00ary \xff"}])
     journal.append(sshd("192.0.2.52", 6))
@@ -87,10 +107,10 @@ def test_journalctl_source_follows_bans_and_resumes_after_its_cursor(tmp_path, p
     [(src, cursor)] = saved["cursors"].items()
     assert src == f"journalctl---directory={journal.dir}._SYSTEMD_UNIT=ssh.service" and ";i=" in cursor
 
-    journal.append(sshd("192.0.2.53", 3))                       # written while stopped
+    stopped_at = journal.append(sshd("192.0.2.53", 3))          # written while stopped
     again = Run(state, "--acquis", str(acquis))
     proc_guard.append(again)
-    journal.append(sshd("192.0.2.53", 3, port=41000))
+    journal.append(sshd("192.0.2.53", 3, port=41000), after=stopped_at)   # 6 in a few ms: ssh-bf's burst
     decision = wait_decision(state, "192.0.2.53")
     assert decision["scenario"] == "synsec/ssh-bf"
     stats = again.stop()
