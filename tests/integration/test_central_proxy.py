@@ -21,20 +21,15 @@ from pathlib import Path
 
 import pytest
 
+from connectors.kafka.broker import free_port
 from tests.integration.test_bouncer_nginx import NGINX, nginx_conf
-from tests.integration.test_crowd_e2e import terminate
+from tests.procutil import stop
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO, DIGEST = "crowdsecurity/http-probing", "ab" * 32
 ATTACKER = "45.13.227.7"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(pred, what: str, timeout: float = 120.0) -> None:
@@ -78,7 +73,7 @@ def stack(tmp_path):
         "content": base64.b64encode(b"type: leaky\n").decode(),
         "versions": {"0.1": {"digest": DIGEST, "deprecated": False}}}},
         "parsers": {}, "collections": {}, "postoverflows": {}}))
-    cport, nport = _free_port(), _free_port()
+    cport, nport = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "central", "--listen", f"127.0.0.1:{cport}",
                                "--state-dir", str(tmp_path / "state"), "--hub-index", str(index),
@@ -101,7 +96,7 @@ def stack(tmp_path):
         yield cport, nport, tmp_path / "state" / "central.db"
     finally:
         for p in reversed(procs):
-            terminate(p)
+            stop(p)
 
 
 def _register(port: int, name: str, source: str, forwarded: str | None = None) -> str:
