@@ -29,9 +29,10 @@ if [ -z "${SYNSEC_FILEBEAT:-}" ]; then
   fi
 fi
 # The tests mostly wait on real servers and subprocesses: pytest-xdist runs the test files on parallel workers,
-# two per core and at least 4 (SYNSEC_TEST_WORKERS=N to choose; 0 runs everything in this one process). Each file
+# two per core, at least 4 and at most 8 (SYNSEC_TEST_WORKERS=N to choose; 0: everything in this one process). Each file
 # stays on one worker (--dist loadfile): its tests run in file order and its module fixtures start once. Arguments
 # are passed to pytest after these and win (`bash scripts/test.sh -n 0 tests/unit`).
 cores=$(nproc 2>/dev/null || echo 2)
-workers=${SYNSEC_TEST_WORKERS:-$(( cores * 2 > 4 ? cores * 2 : 4 ))}
+workers=$(( cores * 2 < 4 ? 4 : cores * 2 > 8 ? 8 : cores * 2 ))
+workers=${SYNSEC_TEST_WORKERS:-$workers}
 exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
