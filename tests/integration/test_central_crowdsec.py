@@ -148,7 +148,7 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     log = tmp_path / "attack.log"
     log.write_text("\n".join(line.replace("203.0.113.30", ATTACKER) for line in nginx_log()) + "\n")
     subprocess.run([str(paths["CROWDSEC_BIN"]), "-c", str(cfg), "-dsn", f"file://{log}", "-type", "nginx",
-                    "-no-api"], check=True, env=env, cwd=work, capture_output=True, timeout=60)
+                    "-no-api"], check=True, env=env, cwd=work, capture_output=True, timeout=180)
 
     # 1.4.6 pushes signals 15-45 s after it starts (then every 30 s)
     store = state / "central.db"

@@ -55,7 +55,7 @@ def _agent_setup(tmp_path):
 def _replay(paths, cfg_path, log, want, env, work) -> None:
     """crowdsec -dsn file://LOG -no-api: it pushes its alerts; its own overflows (as it logs them) are `want`."""
     run = subprocess.run([str(paths["CROWDSEC_BIN"]), "-c", str(cfg_path), "-dsn", f"file://{log}", "-type",
-                          "nginx", "-no-api"], env=env, cwd=work, capture_output=True, timeout=60)
+                          "nginx", "-no-api"], env=env, cwd=work, capture_output=True, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     theirs = set(re.findall(r"msg=\"Ip (\S+) performed '([^']+)' \(", run.stderr.decode(errors="replace")))
     assert {(s, ip) for ip, s in theirs} == want

@@ -13,11 +13,12 @@ from tests.streams.topology_util import REPO, read_lines, replay_reference
 @pytest.mark.integration
 @pytest.mark.slow
 def test_synsec_up_bans_the_attackers_of_a_tailed_file(tmp_path):
-    """`synsec up FILE --from-start` starts its own broker and worker and prints replay's decisions."""
+    """`synsec up FILE --from-start` starts its own broker and worker and prints replay's decisions. Its idle
+    clock runs from the last line sent, while the worker still starts: 30 s leaves room for a busy machine."""
     sample = REPO / "scenarios" / "samples" / "auth-demo.log"
     _, decisions, _ = replay_reference(read_lines(sample), "syslog")
     proc = subprocess.run([sys.executable, "-m", "synsec.cli.main", "up", str(sample), "--type", "syslog",
-                           "--from-start", "--exit-after-idle", "12"], cwd=tmp_path, capture_output=True,
+                           "--from-start", "--exit-after-idle", "30"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     printed = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("ban ")}
