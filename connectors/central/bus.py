@@ -16,6 +16,7 @@ move, or a tombstone), so `GET /v2/decisions/stream` serves what the topology de
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from connectors.central.curation import Listed, Removed, epoch_of
 from connectors.central.signals import Signal
 from connectors.central.store import CentralStore
+from synsec.engine.errors import SynsecError
 from synsec.engine.model import Source
 from synsec.wire.codecs import Codecs
 from synsec.wire.kafka import BrokerSettings
@@ -31,12 +33,18 @@ from synsec.wire.records import signal_to_record
 from synsec.wire.registry import LocalRegistry
 from topologies import Topology
 
-__all__ = ["SignalBus", "TICK_PREFIX", "COHORT_PREFIX"]
+__all__ = ["SignalBus", "BrokerUnavailable", "TICK_PREFIX", "COHORT_PREFIX"]
 
 log = logging.getLogger(__name__)
 
 TICK_PREFIX = b"tick:"          # a time marker's key (streams.curation reads it)
 COHORT_PREFIX = b"cohort:"      # a cohort change's key: cohort:<reporter>, value the cohort's name
+PUBLISH_TIMEOUT = 5.0           # seconds a watcher's batch waits for the broker's ack before its 503
+STARTUP_TIMEOUT = 60.0          # seconds central's start waits for the acks of what was left unsent
+
+
+class BrokerUnavailable(SynsecError):
+    """The broker did not ack produced signals in time: the batch is stored, its watcher gets a 503."""
 
 
 class SignalBus:
@@ -50,12 +58,17 @@ class SignalBus:
         self.applied = 0
         self.lock = asyncio.Lock()      # one writer at a time: partitions see central's order
         self.marked = -1                # the epoch of the last time markers
+        self.inflight: dict[int, asyncio.Future] = {}      # stored signal id -> its delivery, not acked yet
+        self.acked: list[int] = []      # stored signal ids acked, not yet marked published
 
     async def start(self, _app=None) -> None:
         from aiokafka import AIOKafkaProducer
 
         self.producer = AIOKafkaProducer(**self.broker.aiokafka_kwargs(), linger_ms=5)
         await self.producer.start()
+        sent = await self.flush(STARTUP_TIMEOUT)        # before serving: what a crash or an outage left unsent
+        if sent:
+            log.info("signals: %d stored signals sent again (unpublished at the last stop)", sent)
         self.tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._ticks())]
 
     async def stop(self, _app=None) -> None:
@@ -65,27 +78,43 @@ class SignalBus:
         if self.producer is not None:
             await self.producer.stop()
 
-    async def publish(self, watcher: str, cohort: str, signals: list[Signal], now: float,
-                      beyond: list[bool]) -> None:
-        """Send the batch's Ip signals (`beyond`: which exceed the burst limit, one per Ip signal), acked by
-        the broker before the watcher gets its 200."""
+    async def flush(self, timeout: float = PUBLISH_TIMEOUT) -> int:
+        """Produce every stored signal the broker has not acked yet, in stored order with its stored labels, and
+        wait up to `timeout` seconds for the acks (also of those another call sent); the number sent.
+        BrokerUnavailable when not all were acked in time: they stay unpublished and go at a later flush."""
         async with self.lock:
-            futures = await self._mark(now)
-            flags = iter(beyond)
-            for s in signals:
-                if s.scope != "Ip":
-                    continue
-                labels = {"received_at": repr(now), "cohort": cohort, "machine_id": s.machine_id}
-                if next(flags):
-                    labels["burst"] = "1"
-                rec = SignalRecord(installation_id=watcher, scenario=s.scenario,
-                                   source=Source("Ip", s.value, s.value), timestamp=now,
-                                   scenario_version=s.scenario_version, scenario_hash=s.scenario_hash,
-                                   events_count=s.events_count or 0, labels=labels)
-                futures.append(await self.producer.send(self.signals.name, self.codecs.encode(
-                    "signal", signal_to_record(rec)), key=s.value.encode()))
-        if futures:
-            await asyncio.gather(*futures)
+            self._note_acked()
+            rows = self.store.unpublished()
+            waits = [self.inflight[r["id"]] for r in rows if r["id"] in self.inflight]
+            new = [r for r in rows if r["id"] not in self.inflight]
+            if new:
+                waits += await self._mark(self.clock())
+            for r in new:
+                fut = await self.producer.send(self.signals.name, self.codecs.encode("signal", _record(r)),
+                                               key=r["value"].encode())
+                self.inflight[r["id"]] = fut
+                fut.add_done_callback(functools.partial(self._sent, r["id"]))
+                waits.append(fut)
+        if waits:
+            done, pending = await asyncio.wait(waits, timeout=timeout)
+            failed = [f for f in done if f.cancelled() or f.exception() is not None]
+            if pending or failed:
+                why = f"no ack in {timeout:g} s" if pending else f"{type(failed[0].exception()).__name__}"
+                raise BrokerUnavailable(f"the broker did not take {len(pending) + len(failed)} of "
+                                        f"{len(waits)} records ({why}); the signals are stored and sent later")
+        self._note_acked()
+        return len(new)
+
+    def _sent(self, rid: int, fut: asyncio.Future) -> None:
+        """A produced signal's delivery ended: acked (marked published at the next flush) or to send again."""
+        self.inflight.pop(rid, None)
+        if not fut.cancelled() and fut.exception() is None:
+            self.acked.append(rid)
+
+    def _note_acked(self) -> None:
+        if self.acked:
+            ids, self.acked = self.acked, []
+            self.store.mark_published(ids)
 
     async def cohorts(self, changes: dict[str, str]) -> None:
         """Tell every partition the reporters whose cohort a registration changed."""
@@ -109,6 +138,10 @@ class SignalBus:
         while True:
             async with self.lock:
                 await self._mark(self.clock(), force=True)
+            try:
+                await self.flush()      # what an outage left unsent goes once the broker is back
+            except BrokerUnavailable as err:
+                log.warning("signals: %s", err)
             await asyncio.sleep(self.tick)
 
     async def _follow(self) -> None:
@@ -129,6 +162,18 @@ class SignalBus:
                     self.applied += len(changes)
         finally:
             await consumer.stop()
+
+
+def _record(row: dict) -> dict:
+    """A stored Ip signal as the `Signal` record central produced (or produces again) for it."""
+    labels = {"received_at": repr(row["received_at"]), "cohort": row["cohort"] or "", "machine_id": row["machine_id"]}
+    if row["burst"]:
+        labels["burst"] = "1"
+    rec = SignalRecord(installation_id=row["watcher"], scenario=row["scenario"],
+                       source=Source("Ip", row["value"], row["value"]), timestamp=row["received_at"],
+                       scenario_version=row["scenario_version"], scenario_hash=row["scenario_hash"],
+                       events_count=row["events_count"] or 0, labels=labels)
+    return signal_to_record(rec)
 
 
 def _change(key: bytes | None, value: bytes | None) -> Listed | Removed | None:

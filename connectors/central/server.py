@@ -37,6 +37,7 @@ from connectors.api.inputs import InputError, parse_json
 from connectors.api.model import parse_ip
 from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.throttle import AuthThrottle
+from connectors.central.bus import BrokerUnavailable
 from connectors.central.curation import Curator
 from connectors.central.dedupe import RecentIds
 from connectors.central.signals import parse_signals
@@ -227,12 +228,18 @@ class Handlers:
         signals = self.c.recent.fresh(watcher, signals, now)
         if not signals:
             return message(200, "OK")       # every signal of the batch was received before (a resend)
-        self.c.store.add_signals(watcher, signals, now)
+        if self.c.bus is None:
+            self.c.store.add_signals(watcher, signals, now)
+        else:       # stored unpublished with the labels it goes out with, now or at a later flush (or start)
+            beyond = self.c.curator.beyond_burst(watcher, sum(1 for s in signals if s.scope == "Ip"), now)
+            self.c.store.add_signals(watcher, signals, now, self.c.curator.cohort_of(watcher), beyond)
         self.c.recent.accepted(watcher, [s.uuid for s in signals], now)
         self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         if self.c.bus is not None:
-            beyond = self.c.curator.beyond_burst(watcher, sum(1 for s in signals if s.scope == "Ip"), now)
-            await self.c.bus.publish(watcher, self.c.curator.cohort_of(watcher), signals, now, beyond)
+            try:
+                await self.c.bus.flush()
+            except BrokerUnavailable as err:
+                return message(503, f"signals stored but not yet published: {err}")
             return message(200, "OK")
         removed = self.c.curator.tick(now)
         listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals

@@ -26,8 +26,10 @@ CREATE TABLE IF NOT EXISTS watchers (machine_id TEXT PRIMARY KEY, password TEXT 
 CREATE TABLE IF NOT EXISTS signals (id INTEGER PRIMARY KEY, watcher TEXT NOT NULL, machine_id TEXT NOT NULL,
     scenario TEXT NOT NULL, scenario_hash TEXT NOT NULL, scenario_version TEXT NOT NULL, scope TEXT NOT NULL,
     value TEXT NOT NULL, start_at TEXT NOT NULL, stop_at TEXT NOT NULL, created_at TEXT NOT NULL,
-    events_count INTEGER, received_at REAL NOT NULL, uuid TEXT);
+    events_count INTEGER, received_at REAL NOT NULL, uuid TEXT, published INTEGER NOT NULL DEFAULT 1,
+    cohort TEXT, burst INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS signals_received ON signals (received_at);
+CREATE INDEX IF NOT EXISTS signals_unpublished ON signals (id) WHERE published = 0;
 CREATE INDEX IF NOT EXISTS signals_value ON signals (value);
 CREATE TABLE IF NOT EXISTS blocklist (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value TEXT NOT NULL,
     scenario TEXT NOT NULL, listed_at REAL NOT NULL, until REAL NOT NULL, removed_at REAL, seq INTEGER NOT NULL);
@@ -35,6 +37,9 @@ CREATE INDEX IF NOT EXISTS blocklist_seq ON blocklist (seq);
 CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), last_signal INTEGER NOT NULL,
     taken_at REAL NOT NULL, state BLOB NOT NULL);
 """
+
+_ADDED_SIGNAL_COLUMNS = (("uuid", "TEXT"), ("published", "INTEGER NOT NULL DEFAULT 1"), ("cohort", "TEXT"),
+                         ("burst", "INTEGER NOT NULL DEFAULT 0"))
 
 BlockEntry = tuple[int, str, str, str, float]     # id, scope, value, scenario, until
 
@@ -47,9 +52,11 @@ class CentralStore:
         if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='watchers'").fetchone() and not any(
                 row[1] == "registered_from" for row in self.db.execute("PRAGMA table_info(watchers)")):
             self.db.execute("ALTER TABLE watchers ADD COLUMN registered_from TEXT")    # a first-slice store
-        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='signals'").fetchone() and not any(
-                row[1] == "uuid" for row in self.db.execute("PRAGMA table_info(signals)")):
-            self.db.execute("ALTER TABLE signals ADD COLUMN uuid TEXT")      # a store from before signal ids
+        if self.db.execute("SELECT 1 FROM sqlite_master WHERE name='signals'").fetchone():
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(signals)")}
+            for name, kind in _ADDED_SIGNAL_COLUMNS:        # a store from before signal ids / the published flag
+                if name not in columns:
+                    self.db.execute(f"ALTER TABLE signals ADD COLUMN {name} {kind}")
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -72,14 +79,37 @@ class CentralStore:
         return self.db.execute("SELECT machine_id, scenarios FROM watchers ORDER BY machine_id").fetchall()
 
     # ---------------------------------------------------------------- signals
-    def add_signals(self, watcher: str, signals: list[Signal], now: float) -> None:
+    def add_signals(self, watcher: str, signals: list[Signal], now: float, cohort: str | None = None,
+                    beyond: list[bool] | None = None) -> None:
+        """Store a batch; with `beyond` (Kafka mode: which Ip signals exceed the burst limit, one per Ip
+        signal) its Ip signals are stored unpublished, with `cohort`, until `published` marks them."""
+        flags = iter(beyond or ())
+        rows = []
+        for s in signals:
+            pending = beyond is not None and s.scope == "Ip"
+            rows.append((watcher, s.machine_id, s.scenario, s.scenario_hash, s.scenario_version, s.scope, s.value,
+                         s.start_at, s.stop_at, s.created_at, s.events_count, now, s.uuid or None, int(not pending),
+                         cohort if pending else None, int(next(flags)) if pending else 0))
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(
                 "INSERT INTO signals (watcher, machine_id, scenario, scenario_hash, scenario_version, scope, value,"
-                " start_at, stop_at, created_at, events_count, received_at, uuid) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(watcher, s.machine_id, s.scenario, s.scenario_hash, s.scenario_version, s.scope, s.value,
-                  s.start_at, s.stop_at, s.created_at, s.events_count, now, s.uuid or None) for s in signals])
+                " start_at, stop_at, created_at, events_count, received_at, uuid, published, cohort, burst)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def unpublished(self, limit: int = 10_000) -> list[dict]:
+        """The first `limit` stored signals not yet acked by the broker, in stored order (Kafka mode)."""
+        cur = self.db.execute("SELECT id, watcher, machine_id, scenario, scenario_hash, scenario_version, value,"
+                              " events_count, received_at, cohort, burst FROM signals WHERE published = 0"
+                              " ORDER BY id LIMIT ?", (limit,))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def mark_published(self, ids: list[int]) -> None:
+        """Note that the broker acked these signals."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.executemany("UPDATE signals SET published = 1 WHERE id = ?", [(i,) for i in ids])
 
     def recent_ids(self, since: float, limit: int) -> list[tuple[str, str, float]]:
         """(watcher, uuid, received_at) of the last `limit` signals with an id received after `since`, oldest

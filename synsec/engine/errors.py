@@ -32,6 +32,7 @@ catch a builtin class, it stays a second base (shown in brackets).
     ├── TokenError                     a login token (LAPI or central) malformed, badly signed or expired (connectors.api.tokens)
     ├── Unauthorized                   no valid token for a registered watcher or machine → 401
     │                                  (connectors.central.server, connectors.api.machines)
+    ├── BrokerUnavailable              the broker did not ack central's signals in time → 503 (connectors.central.bus)
     ├── CapiError                      what an installation got back from the Central API (connectors.crowd.client)
     ├── DeliveryError                  one failed notification delivery, retried (connectors.notify.senders)
     ├── _Timeout, _NoName, _Failed     one reverse-DNS lookup's outcome inside the resolver (synsec.assembly.rdns)

@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import random
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from connectors.central.bus import SignalBus
 from connectors.central.curation import EPOCH, Curator
 from connectors.central.rules import parse_rules
 from connectors.central.signals import Signal
+from connectors.central.store import CentralStore
 from connectors.kafka.admin import ensure_topics
 from streams.curation import blocklist_record
 from synsec.wire.kafka import BrokerSettings
@@ -132,7 +134,8 @@ async def _produce(setups: list[Setup], events: list[tuple], rules, clock: list[
     central = Curator(rules, HUB)
     buses = []
     for s in setups:
-        bus = SignalBus(BrokerSettings.from_url(s.broker.url), s.topo, None, lambda: clock[0])
+        bus = SignalBus(BrokerSettings.from_url(s.broker.url), s.topo, CentralStore(Path(tempfile.mkdtemp())),
+                        lambda: clock[0])
         bus.producer = AIOKafkaProducer(bootstrap_servers=s.broker.bootstrap, linger_ms=5)
         await bus.producer.start()
         buses.append(bus)
@@ -147,10 +150,12 @@ async def _produce(setups: list[Setup], events: list[tuple], rules, clock: list[
             signals = [Signal(who, SCEN, H, "0.1", "Ip", v, "", "", "", 1) for v in what]
             beyond = central.beyond_burst(who, len(signals), at)
             for bus in buses:
-                await bus.publish(who, central.cohort_of(who), signals, at, beyond)
+                bus.store.add_signals(who, signals, at, central.cohort_of(who), beyond)
+                await bus.flush()
     finally:
         for bus in buses:
             await bus.producer.stop()
+            bus.store.close()
 
 
 async def _mark(setups: list[Setup], at: float) -> None:

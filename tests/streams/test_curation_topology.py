@@ -57,15 +57,9 @@ def test_central_and_the_curation_topology_list_through_the_broker(broker, tmp_p
     topo_path = tmp_path / "topology.yaml"
     topo_path.write_text(topo_text)
     assert ensure_topics(BrokerSettings.from_url(broker.url), load_topology(str(topo_path))).ok
-    rules = tmp_path / "curation.yaml"
-    rules.write_text("cohorts: {same_block: false}\n")          # every watcher registers from 127.0.0.1
-    index = tmp_path / "index.json"
-    index.write_text(json.dumps({"scenarios": {SCENARIO: {
-        "path": f"scenarios/{SCENARIO}.yaml", "version": "0.2", "labels": {"service": "http"},
-        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.2": {"digest": H}}}}}))
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    common = ["--topology", str(topo_path), "--curation", str(rules), "--hub-index", str(index)]
+    common = ["--topology", str(topo_path), *_hub_and_rules(tmp_path)]
     procs.append(Proc([*SYNSEC, "central", "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "c"),
                        "--broker", broker.url, *common], tmp_path / "central.log"))
     curation_cmd = [*SYNSEC, "curation", "--broker", broker.url, *common, "--state-dir", str(tmp_path / "cur"),
@@ -101,6 +95,17 @@ def test_central_and_the_curation_topology_list_through_the_broker(broker, tmp_p
     why = _call(url + "v2/crowd/explain?ip=45.13.227.8", token=tokens["w2"])
     assert why["listed"] and why["rule"].startswith("decided by the curation topology")
     assert "rebuilt from the table" in (tmp_path / "curation2.log").read_text()
+
+
+def _hub_and_rules(tmp_path: Path) -> list[str]:
+    """Central's and the curation's --curation and --hub-index options: one scenario, no same-block cohorts."""
+    rules = tmp_path / "curation.yaml"
+    rules.write_text("cohorts: {same_block: false}\n")          # every watcher registers from 127.0.0.1
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"scenarios": {SCENARIO: {
+        "path": f"scenarios/{SCENARIO}.yaml", "version": "0.2", "labels": {"service": "http"},
+        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.2": {"digest": H}}}}}))
+    return ["--curation", str(rules), "--hub-index", str(index)]
 
 
 def _health(url: str) -> bool:
