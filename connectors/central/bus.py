@@ -76,25 +76,31 @@ class SignalBus:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.producer is not None:
-            await self.producer.stop()
+            await self.producer.stop()      # sends what it holds: acked ones are marked, not sent again
+            self._note_acked()
 
     async def flush(self, timeout: float = PUBLISH_TIMEOUT) -> int:
         """Produce every stored signal the broker has not acked yet, in stored order with its stored labels, and
         wait up to `timeout` seconds for the acks (also of those another call sent); the number sent.
         BrokerUnavailable when not all were acked in time: they stay unpublished and go at a later flush."""
+        from aiokafka.errors import KafkaError
+
         async with self.lock:
             self._note_acked()
             rows = self.store.unpublished()
             waits = [self.inflight[r["id"]] for r in rows if r["id"] in self.inflight]
             new = [r for r in rows if r["id"] not in self.inflight]
-            if new:
-                waits += await self._mark(self.clock())
-            for r in new:
-                fut = await self.producer.send(self.signals.name, self.codecs.encode("signal", _record(r)),
-                                               key=r["value"].encode())
-                self.inflight[r["id"]] = fut
-                fut.add_done_callback(functools.partial(self._sent, r["id"]))
-                waits.append(fut)
+            try:
+                for r in new:
+                    waits += await self._mark(r["received_at"])    # at start (nothing marked yet): as when live
+                    fut = await self.producer.send(self.signals.name, self.codecs.encode("signal", _record(r)),
+                                                   key=r["value"].encode())
+                    self.inflight[r["id"]] = fut
+                    fut.add_done_callback(functools.partial(self._sent, r["id"]))
+                    waits.append(fut)
+            except KafkaError as err:       # e.g. no metadata for the topic, or the send buffer full
+                raise BrokerUnavailable(f"the broker did not take the signals ({type(err).__name__}); they are"
+                                        " stored and sent later") from None
         if waits:
             done, pending = await asyncio.wait(waits, timeout=timeout)
             failed = [f for f in done if f.cancelled() or f.exception() is not None]
@@ -135,12 +141,14 @@ class SignalBus:
                                          partition=partition) for partition in range(self.signals.partitions)]
 
     async def _ticks(self) -> None:
+        from aiokafka.errors import KafkaError
+
         while True:
-            async with self.lock:
-                await self._mark(self.clock(), force=True)
             try:
+                async with self.lock:
+                    await self._mark(self.clock(), force=True)
                 await self.flush()      # what an outage left unsent goes once the broker is back
-            except BrokerUnavailable as err:
+            except (BrokerUnavailable, KafkaError) as err:
                 log.warning("signals: %s", err)
             await asyncio.sleep(self.tick)
 

@@ -461,3 +461,34 @@ def test_the_resend_window_is_bounded_in_ids_and_time():
     assert len(window) == 3 and window.fresh("w", one, 1.0) == one          # "a" went first
     assert window.fresh("w", parse_signals([sig(uuid="d")]), 59.0) == []
     assert len(window.fresh("w", parse_signals([sig(uuid="d")]), 61.0)) == 1 and len(window) == 0
+
+
+def test_an_old_store_gets_the_published_flag_and_its_signals_count_as_published(tmp_path):
+    """A store from before the published flag opens with the columns added; its rows are not sent again, and a
+    Kafka-mode batch is stored unpublished (Ip signals only) with its cohort and burst flags until marked."""
+    import sqlite3
+
+    from connectors.central.signals import Signal
+
+    db = sqlite3.connect(tmp_path / "central.db")
+    db.execute("CREATE TABLE signals (id INTEGER PRIMARY KEY, watcher TEXT NOT NULL, machine_id TEXT NOT NULL,"
+               " scenario TEXT NOT NULL, scenario_hash TEXT NOT NULL, scenario_version TEXT NOT NULL,"
+               " scope TEXT NOT NULL, value TEXT NOT NULL, start_at TEXT NOT NULL, stop_at TEXT NOT NULL,"
+               " created_at TEXT NOT NULL, events_count INTEGER, received_at REAL NOT NULL)")
+    db.execute("INSERT INTO signals VALUES (1, 'w0', 'm', 's', 'h', '1', 'Ip', '1.2.3.4', '', '', '', 1, 5.0)")
+    db.commit()
+    db.close()
+    store = CentralStore(tmp_path)
+    try:
+        assert store.unpublished() == []
+        batch = [Signal("m", "s", "h", "1", "Ip", v, "", "", "", 1, uuid=f"u{v}") for v in ("5.6.7.8", "9.9.9.9")]
+        batch.insert(1, Signal("m", "s", "h", "1", "Range", "10.0.0.0/8", "", "", "", 1))
+        store.add_signals("w1", batch, 7.5, "c1", [False, True])
+        rows = store.unpublished()
+        assert [(r["value"], r["cohort"], r["burst"], r["received_at"]) for r in rows] == [
+            ("5.6.7.8", "c1", 0, 7.5), ("9.9.9.9", "c1", 1, 7.5)]
+        store.mark_published([rows[0]["id"]])
+        assert [r["value"] for r in store.unpublished()] == ["9.9.9.9"]
+        assert len(store.signals()) == 4
+    finally:
+        store.close()
