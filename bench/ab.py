@@ -8,7 +8,7 @@ importing that copy. Runs alternate base, new, base, new… so that load from ot
 machine hits both alike; compare CPU µs/line (the replay loop's process time), not wall time.
 Prints per kind and version the median CPU µs/line, lines/CPU-s, lines/s (wall), peak RSS, and
 whether the alerts (scenario, source, events count, start/stop), the number of decisions and the bucket
-counts per scenario (pours, overflows, underflows…) are identical in every run.
+counts per scenario (pours, overflows, underflows…: the counters both versions have) are identical in every run.
 """
 
 from __future__ import annotations
@@ -37,6 +37,19 @@ def export(rev: str) -> Path:
                                  capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
     return dest
+
+
+def _shared_counters(per_runs) -> set:
+    """The bucket counter names every run reports (a version may count what an older one did not)."""
+    out = None
+    for buckets in per_runs:
+        names = {name for counts in (buckets or {}).values() for name in counts}
+        out = names if out is None else out & names
+    return out or set()
+
+
+def _only(buckets: dict | None, names: set) -> dict:
+    return {sc: {k: v for k, v in counts.items() if k in names} for sc, counts in (buckets or {}).items()}
 
 
 def main(argv=None) -> int:
@@ -76,8 +89,10 @@ def main(argv=None) -> int:
     print("\n== medians")
     for kind, by in runs.items():
         first = by["base"][0]
-        same = all((run["alerts"], run["decisions"], run["buckets"])
-                   == (first["alerts"], first["decisions"], first["buckets"]) for rs in by.values() for run in rs)
+        names = _shared_counters(run["buckets"] for rs in by.values() for run in rs)
+        same = all((run["alerts"], run["decisions"], _only(run["buckets"], names))
+                   == (first["alerts"], first["decisions"], _only(first["buckets"], names))
+                   for rs in by.values() for run in rs)
         med = {name: {k: statistics.median(run[k] for run in rs) for k in
                       ("cpu_us_per_line", "lines_per_cpu_s", "lines_per_s", "peak_rss_mb")}
                for name, rs in by.items()}
