@@ -105,7 +105,10 @@ class Reorder:
         self.overflows: list[Held] = [h for h in held if h.lane == OVERFLOWS]
         heapq.heapify(self.overflows)
         self.forced = 0                  # released before the marked time by the last `release`
-        self._moved = True               # a marker came since the marked time was last computed
+        # a marker came since the marked time was last computed; not on a rebuild: the state was saved right after
+        # a release, so recomputing it at once (`newest` may have moved since, with every source idle) would
+        # release earlier than the run before the restart did, and make the records still to come late
+        self._moved = False
         self.grace = grace
         self.resumed_at: float | None = None   # wall time a source came back when every source was idle
 

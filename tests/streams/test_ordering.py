@@ -114,6 +114,28 @@ def test_state_round_trips_what_a_restart_needs():
     assert again.threshold == 5.0 and math.isinf(Reorder(1, 1).threshold)
 
 
+def test_a_restart_with_every_source_idle_releases_at_the_same_message_as_without_it():
+    """With every source idle, a record newer than the newest time known waits for the next marker; a Reorder
+    rebuilt from the ledger there (after a crash, or a rebalance) releases it at that same marker, not at the
+    first message it takes: earlier, the records of the sources still to come would be late (poured out of
+    order) after a restart only (issue 11)."""
+    order = Reorder(upstream=2, hold_max=100)
+    order.mark(0, 5.0, idle=True)
+    order.mark(1, 5.0, idle=True)
+    assert order.release() == []
+    assert order.take(_held(7.0, b"a", 1))              # source 0, back: newer than what is known
+    assert order.release() == []                        # as before it, until a marker comes
+    state = order.state()
+    again = Reorder(2, 100, state["watermarks"], state["threshold"], state["newest"], list(order.heap),
+                    state["idle"])
+    for r in (order, again):
+        assert r.take(_held(6.0, b"b", 2))              # source 1, back with an older line: on time
+        assert r.release() == []
+        r.mark(0, 8.0)
+        r.mark(1, 8.0)
+        assert _ts(r.release()) == [(6.0, b"b"), (7.0, b"a")]
+
+
 def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
     """When a source comes back while every source was idle, the marked time does not move for `grace` wall
     seconds unless the others come back too (another worker may not have fetched their new lines yet)."""
