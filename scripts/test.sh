@@ -31,8 +31,16 @@ fi
 # The tests mostly wait on real servers and subprocesses: pytest-xdist runs the test files on parallel workers,
 # two per core, at least 4 and at most 8 (SYNSEC_TEST_WORKERS=N to choose; 0: everything in this one process). Each file
 # stays on one worker (--dist loadfile): its tests run in file order and its module fixtures start once. Arguments
-# are passed to pytest after these and win (`bash scripts/test.sh -n 0 tests/unit`).
+# are passed to pytest after these and win (`bash scripts/test.sh -n 0 tests/unit`). Without arguments, the tests
+# marked `alone` (paced by the wall clock: a loaded machine changes what they test) run afterwards, by themselves.
 cores=$(nproc 2>/dev/null || echo 2)
 workers=$(( cores * 2 < 4 ? 4 : cores * 2 > 8 ? 8 : cores * 2 ))
 workers=${SYNSEC_TEST_WORKERS:-$workers}
-exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "$workers" --dist loadfile "$@"
+pytest=(.venv/bin/python -m pytest -q -p no:cacheprovider)
+if [ $# -gt 0 ]; then
+  exec "${pytest[@]}" -n "$workers" --dist loadfile "$@"
+fi
+status=0
+"${pytest[@]}" -n "$workers" --dist loadfile -m "not alone" || status=$?
+"${pytest[@]}" -m alone || status=$(( status ? status : $? ))
+exit "$status"

@@ -261,6 +261,7 @@ def _paced(seconds: float, base: float, slow_every: float = 2.6):
         time.sleep(0.02)
 
 
+@pytest.mark.alone
 def test_a_source_back_from_idle_makes_no_late_records(tmp_path):
     """Regression (a source back from idle made late records): partitions 1-3 get a steady stream; partition 0
     gets one line every 2.6 s, so it is idle in between, from a shipper that batches for 0.4 s (its line
