@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import random
 import time
-from types import SimpleNamespace
 
 import pytest
 
 import streams.agents
-from streams.agents import _Buckets
 from streams.batching import Outbox
 from streams.routing import IDLE_LINE, Router, marker_value
-from synsec.engine.model import Line
 from synsec.wire.records import event_to_record
-from tests.streams.test_crash_cuts import CHANGELOG, SOURCES, _alert, _kind, _recover, _shell
-from tests.streams.topology_util import REPO, read_lines
+from tests.streams.test_crash_cuts import SOURCES, _dealt, _kind, _recover, _shell
+from tests.streams.test_crash_cuts import _run as _run_cuts
 
 GRACE = 5.0
 
@@ -42,15 +39,12 @@ def messages() -> list[bytes]:
     """buckets-in records as in test_crash_cuts, with a pause in the middle: every source marked idle, then the
     traffic resumes."""
     shell = _shell({})
-    lines = [(line, "nginx") for line in read_lines(REPO / "scenarios" / "samples" / "nginx-demo.log")]
-    lines += [(line, "syslog") for line in read_lines(REPO / "scenarios" / "samples" / "auth-demo.log")]
-    events = [e for e in (shell.engine.parse(Line(text, "t", {"type": t})) for text, t in lines) if e]
-    events.sort(key=lambda e: e.ts)
-    per_source = [events[s::SOURCES] for s in range(SOURCES)]
+    per_source = _dealt(shell)
+    total = sum(len(source) for source in per_source)
     router, rng, out, cursor = Router(shell, origins=True), random.Random(3), Outbox(), [0] * SOURCES
     paused = False
     while any(cursor[s] < len(per_source[s]) for s in range(SOURCES)):
-        if not paused and sum(cursor) >= len(events) * 2 // 5:
+        if not paused and sum(cursor) >= total * 2 // 5:
             paused = True
             newest = max(router.max_ts.values())
             for s in range(SOURCES):
@@ -69,28 +63,17 @@ def messages() -> list[bytes]:
 
 
 def _run(data: dict, messages: list[bytes], start: int, batch: int, clock: _Clock, tick: float, monkeypatch):
-    """As test_crash_cuts._run, with the agent's wall clock moving `tick` seconds per message."""
+    """test_crash_cuts._run over every message from `start`, the agent's wall clock moving `tick` seconds per
+    message."""
     monkeypatch.setattr(streams.agents, "time", clock)
-    shell = _shell(data)
-    shell.settings = SimpleNamespace(hold_max=shell.settings.hold_max, idle_advance_s=GRACE)
-    state = _Buckets(shell)
-    sent = []
-    for b in range(start, len(messages), batch):
-        out, touched = Outbox(), {}
-        for offset in range(b, min(b + batch, len(messages))):
-            clock.now += tick
-            msg = SimpleNamespace(topic="synsec.buckets-in", partition=0, offset=offset, value=messages[offset],
-                                  key=None, timestamp=0.0)
-            part = state.take(SimpleNamespace(message=msg), out)
-            if part is not None:
-                touched[0] = part
-        alerts = [_alert(v) for (topic, _p), recs in out.records.items() if topic == "synsec.alerts" for _k, v in recs]
-        out = Outbox()
-        for part in touched.values():
-            part.store.commit(out, part.order.state())
-        sent.append((alerts, out.records.get((CHANGELOG, 0), [])))
-    monkeypatch.setattr(streams.agents, "time", time)
-    return sent, state
+
+    def advance() -> None:
+        clock.now += tick
+
+    try:
+        return _run_cuts(data, messages, start, len(messages), batch, GRACE, advance)
+    finally:
+        monkeypatch.setattr(streams.agents, "time", time)
 
 
 def _buckets(state) -> dict:

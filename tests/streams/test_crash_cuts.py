@@ -46,7 +46,7 @@ class _Table(dict):
 _ENGINE: list = []
 
 
-def _shell(data: dict, hold_max: int = 20_000):
+def _shell(data: dict, hold_max: int = 20_000, idle_advance_s: float = 0.0):
     """What `_Buckets` uses of the worker's Shell (one compiled engine for all: the agent keeps no state in it)."""
     if not _ENGINE:
         _ENGINE.append(build_engine(EngineOptions(reference_year=time.gmtime().tm_year)))
@@ -56,8 +56,17 @@ def _shell(data: dict, hold_max: int = 20_000):
     return SimpleNamespace(
         engine=engine, content=content, codecs=codecs, table=_Table(data, BucketCodec(codecs)),
         topology=load_topology("single"), parse_routes=True, buckets_partitions=1, marker_sources=SOURCES,
-        settings=SimpleNamespace(hold_max=hold_max, idle_advance_s=0.0), counts=counts,
+        settings=SimpleNamespace(hold_max=hold_max, idle_advance_s=idle_advance_s), counts=counts,
         count=lambda name, n=1: counts.__setitem__(name, counts.get(name, 0) + n))
+
+
+def _dealt(shell) -> list[list]:
+    """The samples' events (nginx and sshd) in time order, dealt to the SOURCES source partitions in turn."""
+    lines = [(line, "nginx") for line in read_lines(REPO / "scenarios" / "samples" / "nginx-demo.log")]
+    lines += [(line, "syslog") for line in read_lines(REPO / "scenarios" / "samples" / "auth-demo.log")]
+    events = [e for e in (shell.engine.parse(Line(text, "t", {"type": t})) for text, t in lines) if e]
+    events.sort(key=lambda e: e.ts)
+    return [events[s::SOURCES] for s in range(SOURCES)]
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +74,7 @@ def messages() -> list[bytes]:
     """synsec.buckets-in's records: the samples' lines in time order, dealt to 3 sources, routed in batches of
     1-6 lines per source, interleaved at random; markers after each batch, idle markers at the end."""
     shell = _shell({})
-    lines = [(line, "nginx") for line in read_lines(REPO / "scenarios" / "samples" / "nginx-demo.log")]
-    lines += [(line, "syslog") for line in read_lines(REPO / "scenarios" / "samples" / "auth-demo.log")]
-    events = [e for e in (shell.engine.parse(Line(text, "t", {"type": t})) for text, t in lines) if e]
-    events.sort(key=lambda e: e.ts)
-    per_source = [events[s::SOURCES] for s in range(SOURCES)]
+    per_source = _dealt(shell)
     router, rng, out, cursor = Router(shell, origins=True), random.Random(3), Outbox(), [0] * SOURCES
     while any(cursor[s] < len(per_source[s]) for s in range(SOURCES)):
         s = rng.choice([s for s in range(SOURCES) if cursor[s] < len(per_source[s])])
@@ -84,14 +89,18 @@ def messages() -> list[bytes]:
     return [value for _key, value in out.records[("synsec.buckets-in", 0)]]
 
 
-def _run(data: dict, messages: list[bytes], start: int, stop: int, batch: int):
-    """Feed messages[start:stop] in batches; per batch, (alerts, changelog records) as the agent sends them."""
-    state = _Buckets(_shell(data))
+def _run(data: dict, messages: list[bytes], start: int, stop: int, batch: int, idle_advance_s: float = 0.0,
+         before_each=None):
+    """Feed messages[start:stop] in batches; per batch, (alerts, changelog records) as the agent sends them.
+    `before_each()`, if given, is called before each message is taken."""
+    state = _Buckets(_shell(data, idle_advance_s=idle_advance_s))
     sent = []
     for b in range(start, stop, batch):
         out = Outbox()
         touched = {}
         for offset in range(b, min(b + batch, stop)):
+            if before_each is not None:
+                before_each()
             msg = SimpleNamespace(topic="synsec.buckets-in", partition=0, offset=offset, value=messages[offset],
                                   key=None, timestamp=0.0)
             part = state.take(SimpleNamespace(message=msg), out)
