@@ -23,7 +23,7 @@ def _read_lines(url: str) -> float:
                if line.startswith("synsec_worker_agent_total{") and 'agent="parse"' in line)
 
 
-def _consuming(broker, tmp_path, name: str, *args: str) -> tuple[Worker, int]:
+def _consuming(broker, tmp_path, name: str, *args: str) -> Worker:
     """A worker that has joined its group and read a line (so its fetch loop and commits are running)."""
     port = free_port()
     worker = Worker(broker, "default", tmp_path, name, args=("--metrics-listen", f"127.0.0.1:{port}", *args))
@@ -33,7 +33,7 @@ def _consuming(broker, tmp_path, name: str, *args: str) -> tuple[Worker, int]:
         assert worker.proc.poll() is None, worker.tail()
         try:
             if _read_lines(f"http://127.0.0.1:{port}/metrics") > 0:
-                return worker, port
+                return worker
         except OSError:
             pass
         if not produced:
@@ -58,12 +58,12 @@ def test_sigterm_stops_cleanly_and_within_the_timeout_when_the_broker_is_gone(tm
     broker = LocalBroker(log_dir=tmp_path / "tansu").start()
     try:
         create_topics(broker, "default")
-        worker, _ = _consuming(broker, tmp_path, "live", "--stop-timeout", "30")
-        code, took = _sigterm(worker, 40)
+        worker = _consuming(broker, tmp_path, "live", "--stop-timeout", "30")
+        code, _took = _sigterm(worker, 40)
         assert code == 0, worker.tail()
         assert "did not end within" not in worker.log.read_text()
 
-        worker, _ = _consuming(broker, tmp_path, "orphan", "--stop-timeout", "3")
+        worker = _consuming(broker, tmp_path, "orphan", "--stop-timeout", "3")
     finally:
         broker.stop()
     code, took = _sigterm(worker, 30)
