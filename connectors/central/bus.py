@@ -105,7 +105,8 @@ class SignalBus:
             done, pending = await asyncio.wait(waits, timeout=timeout)
             failed = [f for f in done if f.cancelled() or f.exception() is not None]
             if pending or failed:
-                why = f"no ack in {timeout:g} s" if pending else f"{type(failed[0].exception()).__name__}"
+                why = (f"no ack in {timeout:g} s" if pending else "cancelled" if failed[0].cancelled()
+                       else type(failed[0].exception()).__name__)
                 raise BrokerUnavailable(f"the broker did not take {len(pending) + len(failed)} of "
                                         f"{len(waits)} records ({why}); the signals are stored and sent later")
         self._note_acked()
