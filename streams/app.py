@@ -32,10 +32,9 @@ from streams.transport import guard_flow_resume, transport_class
 from synsec.assembly.build import EngineOptions, build_engine
 from topologies import BUCKETS_TABLE, WORKER_AGENTS, Topology
 
-__all__ = ["WorkerSettings", "create_app", "Shell", "run_worker", "STOP_TIMEOUT_S"]
+__all__ = ["WorkerSettings", "create_app", "Shell", "run_worker"]
 
 MAX_POLL_RECORDS = 1000
-STOP_TIMEOUT_S = 15.0       # how long a stop on SIGTERM/SIGINT may take before the process ends anyway
 QUIET_LOGGERS = ("aiokafka", "faust", "mode", "kafka")   # per-record debug calls cost ~5 % of a worker
 
 
@@ -175,7 +174,7 @@ class _BoundedStop(faust.Worker):
         os._exit(1)
 
 
-def run_worker(app: faust.App, loglevel: str, stop_timeout: float = STOP_TIMEOUT_S) -> None:
+def run_worker(app: faust.App, loglevel: str, stop_timeout: float) -> None:
     """Run `app` until SIGTERM or SIGINT. When the stop has not ended `stop_timeout` seconds after the signal (the
     broker is gone: aiokafka retries its last fetch and commit for ever), the process exits with status 1, as a
     SIGKILL would end it, which loses nothing (docs/kafka.md, crashes and restarts). 0: wait for ever."""

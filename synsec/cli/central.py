@@ -11,7 +11,7 @@ import click
 
 from synsec.cli.api import parse_listen
 from synsec.cli.settings import settings_from_env
-from synsec.cli.topics import broker_options, broker_settings_from_options, topology_option
+from synsec.cli.topics import broker_options, broker_settings_from_options, stop_timeout_option, topology_option
 
 __all__ = ["central", "curation"]
 
@@ -126,9 +126,7 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
               help="Kafka group session timeout (tansu makes a join wait half of it).")
 @click.option("--verify-end-offsets", is_flag=True,
               help="Read each changelog's end from a fetch (the bundled tansu broker needs it: see synsec worker).")
-@click.option("--stop-timeout", default=15.0, show_default=True, type=float,
-              help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process "
-                   "exits anyway with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
+@stop_timeout_option
 @click.option("--loglevel", default="warning", show_default=True)
 def curation(broker, topology, curation_file, hub_index, state_dir, session_timeout, verify_end_offsets,
              stop_timeout, loglevel) -> None:

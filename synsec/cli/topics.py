@@ -9,7 +9,8 @@ import click
 
 from synsec.cli.output import emit_json, table
 
-__all__ = ["topics", "broker_options", "broker_settings_from_options", "topology_option", "topic_name"]
+__all__ = ["topics", "broker_options", "broker_settings_from_options", "topology_option", "stop_timeout_option",
+           "topic_name"]
 
 _output = click.option("-o", "--output", "output", type=click.Choice(["human", "json"]), default="human",
                        show_default=True, help="Output format.")
@@ -72,6 +73,13 @@ def topology_option(default: str = "default", help: str = "A shipped topology (d
                     "YAML file; the command's topics are its topics unless named.", **kw):
     """The `--topology NAME|PATH` option every Kafka command takes."""
     return click.option("--topology", default=default, show_default=True, metavar="NAME|PATH", help=help, **kw)
+
+
+# The `--stop-timeout` of the commands that run a Faust app (streams.app.run_worker).
+stop_timeout_option = click.option(
+    "--stop-timeout", default=15.0, show_default=True, type=float,
+    help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process exits anyway "
+         "with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
 
 
 def topic_name(topology: str, role: str, override: str | None = None) -> str:

@@ -9,7 +9,7 @@ import click
 
 from synsec.cli.engine_options import content_dir, engine_options
 from synsec.cli.output import warn_content
-from synsec.cli.topics import broker_options
+from synsec.cli.topics import broker_options, stop_timeout_option
 from synsec.engine.errors import LoadError, LoadErrors
 from topologies import WORKER_AGENTS as _AGENTS
 
@@ -101,9 +101,7 @@ def _decision_history(shell, broker, decisions_topic: str) -> None:
 @click.option("--metrics-listen", default="", metavar="HOST:PORT", envvar="SYNSEC_METRICS_LISTEN", show_envvar=True,
               help="Serve Prometheus metrics on http://HOST:PORT/metrics (and /health), as CrowdSec's "
                    "prometheus listen_addr/listen_port, e.g. 127.0.0.1:6060. Default: off.")
-@click.option("--stop-timeout", default=15.0, show_default=True, type=float,
-              help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process "
-                   "exits anyway with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
+@stop_timeout_option
 @click.option("--loglevel", default="warning", show_default=True)
 def worker(broker, topology, config_dir, data_dirs, pattern_dirs, geoip_city, geoip_asn, dns_server, store, state_dir,
            registry_url, agents, session_timeout, marker_interval, idle_advance, hold_max, verify_end_offsets,
