@@ -46,7 +46,6 @@ from topologies import load_topology  # noqa: E402
 
 TOPICS = {role: t.name for role, t in load_topology("default").topics.items()}
 PARTITIONS = 4                 # of every topic in the default topology
-WORKER_ARGS: tuple[str, ...] = ()   # extra `synsec worker` options (--worker-arg)
 JOIN_S = 8.0                   # a worker's start-up and group join on tansu (half the 6 s session timeout)
 
 
@@ -121,10 +120,10 @@ def cpu_rss(pid: int) -> tuple[float, float]:
 
 
 def run(lines: list[str], workers: int, rate: float, ref: dict[str, int], tmp: Path, linger_ms: int,
-        keys: str = "ip") -> dict:
+        keys: str = "ip", worker_args: tuple[str, ...] = ()) -> dict:
     with LocalBroker(log_dir=tmp / "tansu") as broker:
         create_topics(broker, "default")
-        procs = [Worker(broker, "default", tmp, f"w{i}", WORKER_ARGS) for i in range(workers)]
+        procs = [Worker(broker, "default", tmp, f"w{i}", worker_args) for i in range(workers)]
         try:
             time.sleep(JOIN_S)
             base = [cpu_rss(p.proc.pid)[0] for p in procs]
@@ -223,8 +222,6 @@ def main() -> None:
                     help="an extra `synsec worker` option, e.g. --worker-arg=--marker-interval=0.25 (repeatable)")
     ap.add_argument("--json")
     args = ap.parse_args()
-    global WORKER_ARGS
-    WORKER_ARGS = tuple(args.worker_arg)
     log = benchmark_log(args.lines)
     with open(log, encoding="utf-8") as f:
         lines = [line.rstrip("\n") for line in f if line.strip()]
@@ -236,7 +233,7 @@ def main() -> None:
             part = lines[:args.latency_lines] if rate and args.latency_lines else lines
             part_ref = {k: v for k, v in ref.items() if v < len(part)}
             with tempfile.TemporaryDirectory(prefix="synsec-bench-topology-") as tmp:
-                r = run(part, w, rate, part_ref, Path(tmp), args.linger_ms, args.keys)
+                r = run(part, w, rate, part_ref, Path(tmp), args.linger_ms, args.keys, tuple(args.worker_arg))
             results.append(r)
             print(json.dumps(r), flush=True)
     table(results)
