@@ -77,7 +77,7 @@ def topology_option(default: str = "default", help: str = "A shipped topology (d
 
 # The `--stop-timeout` of the commands that run a Faust app (streams.app.run_worker).
 stop_timeout_option = click.option(
-    "--stop-timeout", default=15.0, show_default=True, type=float,
+    "--stop-timeout", default=15.0, show_default=True, type=click.FloatRange(min=0),
     help="Seconds a stop on SIGTERM/SIGINT may take (committing, leaving the group) before the process exits anyway "
          "with status 1, as after a SIGKILL, which loses nothing (0: wait for ever).")
 

@@ -70,3 +70,14 @@ def test_sigterm_stops_cleanly_and_within_the_timeout_when_the_broker_is_gone(tm
     assert code == 1, worker.tail()
     assert 2.5 < took < 15, took
     assert "did not end within 3 s" in worker.log.read_text(), worker.tail()
+
+
+def test_a_negative_stop_timeout_is_a_usage_error():
+    from click.testing import CliRunner
+
+    from synsec.cli.main import cli
+
+    for command in ("worker", "curation"):
+        res = CliRunner().invoke(cli, [command, "--stop-timeout", "-1"])
+        assert res.exit_code == 2, res.output
+        assert "--stop-timeout" in res.output and "-1" in res.output, res.output
