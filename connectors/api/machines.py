@@ -99,6 +99,7 @@ class MachineRoutes:
     cert_machine: Callable[[web.Request], str | None] = lambda request: None   # a client certificate's machine
     token_ttl: float = 3600.0
     metrics: Metrics = field(default_factory=Metrics)
+    written: Callable[[], None] = lambda: None   # after a push: the API's view reads it (read-your-writes)
 
     def machine_id(self, request: web.Request) -> str:
         """The machine a request's bearer token was issued to (Unauthorized otherwise)."""
@@ -190,6 +191,7 @@ class MachineRoutes:
         self.machines.machine_seen(machine_id, "push", now, ip_address=request.remote,
                                    user_agent=_text_header(request, "User-Agent"))
         self.metrics.pushed(machine_id, len(pushed))
+        self.written()
         return json_reply(ids, 201)
 
     async def usage_metrics(self, request: web.Request) -> web.Response:

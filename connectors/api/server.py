@@ -378,7 +378,8 @@ def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metr
     if backend.machines is not None and backend.alert_writer is not None and secret is not None:
         h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,
                                        h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl,
-                                       metrics=h.metrics, cert_machine=h.cert_machine)
+                                       metrics=h.metrics, cert_machine=h.cert_machine,
+                                       written=lambda: h.view.refresh(h.clock(), force=True))
         app.router.add_post("/v1/watchers", m.register)
         app.router.add_post("/v1/watchers/login", m.login)
         app.router.add_get("/v1/refresh_token", m.refresh_token)

@@ -64,12 +64,13 @@ def alert(ip: str = "45.13.227.7", scenario: str = "crowdsecurity/http-probing",
 
 @pytest.fixture(scope="module")
 def lapi(tmp_path_factory):
-    """`synsec api` (embedded store, synsec's own profiles) with machine agent1, a bouncer key and a machine key."""
+    """`synsec api` (embedded store, synsec's own profiles) with machine agent1, a bouncer key and a machine key.
+    The view's periodic refresh is slowed to 60 s: what a request sees right after a push is read-your-writes."""
     state = tmp_path_factory.mktemp("lapi") / "state"
     ccs(state, "machines", "add", "agent1", "--password", PASSWORD)
     keys = {"fw": ccs(state, "bouncers", "add", "fw", "-o", "raw").strip(),
             "admin": ccs(state, "bouncers", "add", "admin", "--role", "machine", "-o", "raw").strip()}
-    with running_api(state, args=("--refresh-interval", "0.05", "--auth-fail-limit", "1000")) as url:
+    with running_api(state, args=("--refresh-interval", "60", "--auth-fail-limit", "1000")) as url:
         yield url, state, keys
 
 
