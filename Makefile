@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint bench-api bench-topology bench-crowd fuzz
+.PHONY: demo test bench lint bench-api bench-topology bench-crowd coverage fuzz
 demo:
 	bash scripts/demo.sh
 test:
@@ -14,5 +14,7 @@ bench-topology:
 	bash scripts/venv.sh test && .venv/bin/python bench/topology.py
 bench-crowd:
 	bash scripts/venv.sh test && .venv/bin/python bench/crowd.py
+coverage:
+	bash scripts/venv.sh test && .venv/bin/python bench/coverage.py
 fuzz:
 	bash scripts/venv.sh test && SYNSEC_FUZZ_LONG=1 .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/fuzz

@@ -37,6 +37,19 @@ __all__ = ["generate", "measure", "replay", "score"]
 # family -> why a miss there is not held against the content (empty: every family is expected found)
 NOT_EXPECTED: dict[str, str] = {}
 
+# The first run (seed 1, 200 users; the content before this script's commit) found 49 of 57 attackers, issue 15's
+# families 40 of 41, 0 false positives. Every miss was the content's, none the log's:
+#   wp-config     2 names (.bak, .swp) 1 s apart; the scenario wanted 3: capacity 2 -> 1 (nobody asks for even one)
+#   http-crawl    400 WordPress permalinks (/2026/10/post/) in ~80 s; distinct on file_name, empty for "dir/" paths:
+#                 distinct on the path
+#   sensitive     a git dumper (.git/HEAD, packed-refs, description, COMMIT_EDITMSG, refs/heads/...): 4 of its 8
+#                 paths were listed: the rest added
+#   injection     12 hand-made SQLi queries (AND 1=1, "or", DROP TABLE, ORDER BY were unlisted): fragments added
+#   wordpress-bf  xmlrpc.php brute force: new synsec/http-wordpress-xmlrpc-bf
+#   credential-stuffing  a login API (401) and a form (200 re-rendered): new synsec/http-login-bf
+#   slow-probe    a sensitive path every ~3.5 min for 2 h: new synsec/http-sensitive-files-slow
+# After: 57/57, 0 false positives (seeds 1-5, and 1,500 browser sessions on seed 7).
+
 FILES = {"syslog": ("syslog.log", "syslog"), "access": ("access.log", "nginx"), "error": ("error.log", "nginx")}
 
 
