@@ -84,22 +84,16 @@ def crawlers(tr: Traffic, users: int) -> None:
 
 
 def monitors(tr: Traffic, users: int) -> None:
-    ua = "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"
-    ips = [tr.ip(f"216.144.248.{n}") for n in (16, 17, 18, 19)]
-    for ip in ips:
-        tr.benign[ip] = "UptimeRobot"
-    t = 10.0
-    while t < SPAN:
-        tr.access(t, tr.rng.choice(ips), "HEAD", "/", 200, ua)
-        t += 300
-    ua = "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)"
-    ips = [tr.ip(ip) for ip in ("178.255.152.2", "185.180.12.65", "23.22.2.46")]
-    for ip in ips:
-        tr.benign[ip] = "Pingdom"
-    t = 25.0
-    while t < SPAN:
-        tr.access(t, tr.rng.choice(ips), "GET", "/", 200, ua)
-        t += 60
+    for who, ua, ips, (t, step, method) in [
+            ("UptimeRobot", "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+             [f"216.144.248.{n}" for n in (16, 17, 18, 19)], (10.0, 300, "HEAD")),
+            ("Pingdom", "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)",
+             ["178.255.152.2", "185.180.12.65", "23.22.2.46"], (25.0, 60, "GET"))]:
+        for ip in ips:                         # an uptime service: one check of / a period, from one of its probes
+            tr.benign[tr.ip(ip)] = who
+        while t < SPAN:
+            tr.access(t, tr.rng.choice(ips), method, "/", 200, ua)
+            t += step
     ip = tr.ip()                               # the owner's Prometheus blackbox exporter on another VPS
     tr.benign[ip] = "blackbox exporter"
     t = 3.0

@@ -290,6 +290,16 @@ def bad_user_agents(tr: Traffic) -> None:
             tr.access(t, ip, "GET", path, status, ua, proto="HTTP/1.0" if name == "masscan" else "HTTP/1.1")
 
 
+def _browser_burst(tr: Traffic, family: str, paths: list[str], gap: tuple[float, float], statuses: list[int]) -> None:
+    """One attacker with a browser's user agent asking for `paths`, `gap` seconds apart."""
+    ip = tr.attacker(family)
+    ua = tr.rng.choice(BROWSERS)
+    t = _start(tr)
+    for path in paths:
+        t += tr.rng.uniform(*gap)
+        tr.access(t, ip, "GET", path, statuses[0] if len(statuses) == 1 else tr.rng.choice(statuses), ua)
+
+
 def sensitive_files(tr: Traffic) -> None:
     probes = {
         "env": ["/.env", "/api/.env", "/laravel/.env", "/app/.env", "/.env.bak", "/backend/.env", "/.env.production"],
@@ -302,12 +312,7 @@ def sensitive_files(tr: Traffic) -> None:
                    f"/{SITE}.zip", "/wordpress.tar.gz"],
     }
     for paths in probes.values():
-        ip = tr.attacker("sensitive-files")
-        ua = tr.rng.choice(BROWSERS)
-        t = _start(tr)
-        for path in paths:
-            t += tr.rng.uniform(0.3, 2.0)
-            tr.access(t, ip, "GET", path, 404, ua)
+        _browser_burst(tr, "sensitive-files", paths, (0.3, 2.0), [404])
 
 
 def wordpress_bf(tr: Traffic) -> None:
@@ -360,12 +365,7 @@ def http_injection(tr: Traffic) -> None:
                       "/?load=..\\..\\..\\..\\boot.ini"],
     }
     for paths in payloads.values():
-        ip = tr.attacker("http-injection")
-        ua = tr.rng.choice(BROWSERS)
-        t = _start(tr)
-        for path in paths:
-            t += tr.rng.uniform(0.5, 3.0)
-            tr.access(t, ip, "GET", path, tr.rng.choice([200, 200, 404, 403]), ua)
+        _browser_burst(tr, "http-injection", paths, (0.5, 3.0), [200, 200, 404, 403])
 
 
 SCAN_PATHS = ["/admin.php", "/shell.php", "/wso.php", "/cmd.php", "/upload.php", "/up.php", "/alfa.php",
