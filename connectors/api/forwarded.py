@@ -4,15 +4,20 @@ CrowdSec's `trusted_proxies` semantics: the TCP peer is the client unless it is 
 X-Forwarded-For entry, from the right, is the hop before it, and the first address that is not a trusted proxy
 is the client. A header from an untrusted peer is ignored (anyone can forge it). An unreadable entry stops the
 walk at the last trusted hop, so garbage never names a client: the proxy does.
+
+`client_middleware` applies it to a whole aiohttp app (`synsec api`, `synsec central`): every handler reads the
+client in `request.remote` — the auth-failure throttle, a machine's recorded address, a watcher's cohort.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from aiohttp import web
+
 from connectors.api.model import IPNetwork, parse_ip, parse_network
 
-__all__ = ["TrustedProxies", "parse_trusted_proxies"]
+__all__ = ["TrustedProxies", "parse_trusted_proxies", "client_middleware"]
 
 HEADER = "X-Forwarded-For"
 
@@ -58,3 +63,14 @@ class TrustedProxies:
             if not self.trusted(current):
                 return current
         return current
+
+
+def client_middleware(proxies: TrustedProxies):
+    """An aiohttp middleware (put it first) giving every handler the request's client as `request.remote`."""
+    @web.middleware
+    async def client_address(request: web.Request, handler) -> web.StreamResponse:
+        client = proxies.client(request.remote, request.headers.getall(HEADER, ()))
+        if client != request.remote:
+            request = request.clone(remote=client)
+        return await handler(request)
+    return client_address

@@ -31,6 +31,7 @@ from connectors.api.model import parse_ip, parse_network
 from connectors.api.replies import http_error, internal_error, json_reply, message
 from connectors.api.query import (DELETE_ALERTS_KEYS, QueryError, parse_alerts_query, parse_decisions_query,
                                   parse_stream_query, parse_uint, select, stream_body)
+from connectors.api.forwarded import TrustedProxies, client_middleware
 from connectors.api.throttle import AuthThrottle
 from connectors.api.tls import CertRoles
 from connectors.api.view import AlertReader, DecisionView, DecisionWriter, KeyStore
@@ -142,14 +143,18 @@ def _bearer(request: web.Request) -> bool:
 
 class OneLineErrors(logging.Filter):
     """Turns a log record's traceback into one line (aiohttp logs one per malformed request) and lets at most
-    `per_second` records through each second; the next one let through says how many were dropped."""
+    `per_second` records through each second; the next one let through says how many were dropped. With
+    `only`, on a handler: applies to the records of that logger and its children (e.g. "aiokafka", which logs
+    each reconnection attempt while a broker is down), and lets the others through untouched."""
 
-    def __init__(self, per_second: int = 20, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, per_second: int = 20, clock: Callable[[], float] = time.monotonic, only: str = ""):
         super().__init__()
-        self.per_second, self.clock = per_second, clock
+        self.per_second, self.clock, self.only = per_second, clock, only
         self._second, self._count, self.suppressed = 0, 0, 0
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if self.only and record.name != self.only and not record.name.startswith(self.only + "."):
+            return True
         second = int(self.clock())
         if second != self._second:
             self._second, self._count = second, 0
@@ -366,15 +371,18 @@ class Handlers:
 def create_app(backend: Backend, *, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
                throttle: AuthThrottle | None = None, secret: bytes | None = None, allow_registration: bool = False,
                token_ttl: float = 3600.0, cert_roles: CertRoles | None = None,
-               dashboard_stats: Callable[[float], dict] | None = None) -> web.Application:
+               dashboard_stats: Callable[[float], dict] | None = None,
+               proxies: TrustedProxies | None = None) -> web.Application:
     """The API app; with `backend.machines`, `backend.alert_writer` and a token `secret`, the machine routes too;
     with `cert_roles` (HTTPS with a client CA), verified client certificates authenticate bouncers and agents;
-    `dashboard_stats`: where the dashboard's alert panels come from (default: `backend.alerts`)."""
+    `dashboard_stats`: where the dashboard's alert panels come from (default: `backend.alerts`); `proxies`: the
+    reverse proxies whose X-Forwarded-For names the client (`request.remote` for every handler)."""
     h = Handlers(backend, clock, metrics or Metrics(), throttle)
     h.cert_roles = cert_roles
     h.metrics.views(h.active, backend.alerts.alert_counts, lambda: getattr(backend.view, "out_of_range", 0),
                     backend.alerts.metric_samples)
-    app = web.Application(middlewares=[h.errors_and_metrics], client_max_size=MAX_BODY)
+    first = [client_middleware(proxies)] if proxies is not None and proxies.networks else []
+    app = web.Application(middlewares=[*first, h.errors_and_metrics], client_max_size=MAX_BODY)
     if backend.machines is not None and backend.alert_writer is not None and secret is not None:
         h.machines = m = MachineRoutes(backend.machines, backend.alert_writer, secret, clock, h.retry_after,
                                        h.auth_failed, allow_registration=allow_registration, token_ttl=token_ttl,

@@ -19,7 +19,7 @@ from synsec.cli.output import warn_content
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, topic_name, topology_option
 
-__all__ = ["api", "parse_listen"]
+__all__ = ["api", "parse_listen", "trusted_proxies_option"]
 
 _BROKER_KEYS = ("broker_url", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password",
                 "ssl_cafile", "ssl_certfile", "ssl_keyfile")
@@ -37,6 +37,22 @@ def parse_listen(text: str, param_hint: str = "--listen") -> tuple[str, int]:
         except ValueError:
             raise click.BadParameter(f"{host!r} is not an IP address", param_hint=param_hint) from None
     return host, int(port)
+
+
+def _trusted_proxies(_ctx, _param, values: tuple[str, ...]):
+    from connectors.api.forwarded import TrustedProxies, parse_trusted_proxies
+
+    try:
+        return TrustedProxies(parse_trusted_proxies(values))
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+trusted_proxies_option = click.option(
+    "--trusted-proxies", "proxies", multiple=True, metavar="CIDR[,CIDR…]", callback=_trusted_proxies,
+    help="Reverse proxies in front of this server (CrowdSec's trusted_proxies): from these peers the client address "
+         "(for the auth-failure throttle and the address a machine or watcher is recorded with) is read from "
+         "X-Forwarded-For, right to left through trusted hops. Default: none, the header is ignored.")
 
 
 def _optional_broker_options(fn):
@@ -89,12 +105,13 @@ def _broker(flags: dict):
                    "`synsec clickhouse sink`) instead of the store: every machine's alerts in Kafka mode.")
 @click.option("--dashboard-days", type=click.FloatRange(0.01, 3650.0), default=30.0, show_default=True,
               help="With --dashboard-clickhouse: days of alerts the panels cover.")
+@trusted_proxies_option
 @_optional_broker_options
 @engine_options
 @crowd_options
 def api(listen: str, state_dir: str | None, refresh_interval: float, topology: str, topic: str | None,
         catch_up_timeout: float, auth_fail_limit: int, auth_fail_window: float, allow_registration: bool,
-        token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, config_dir, data_dirs,
+        token_ttl: float, tls_cert, tls_key, tls_client_ca, agents_ou, bouncers_ou, proxies, config_dir, data_dirs,
         pattern_dirs, geoip_city, geoip_asn, dns_server, share, push_interval, pull_interval, capi_version,
         dashboard_clickhouse, dashboard_days, **broker_flags) -> None:
     """Serve decisions to CrowdSec bouncers (GET /v1/decisions, /v1/decisions/stream), take alerts from CrowdSec
@@ -171,7 +188,7 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
                              alert_writer=alert_writer, allowlists=store), metrics=metrics,
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
                      secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
-                     token_ttl=token_ttl, cert_roles=cert_roles, dashboard_stats=dashboard_stats)
+                     token_ttl=token_ttl, cert_roles=cert_roles, dashboard_stats=dashboard_stats, proxies=proxies)
     click.echo(f"synsec api: serving http{'s' if ssl_context else ''}://{'[' + host + ']' if ':' in host else host}"
                f":{port}/ "
                f"from {source}", err=True)

@@ -9,6 +9,7 @@ a client, or sent by a peer that is not a trusted proxy, must change nothing.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -46,10 +47,10 @@ def _listening(port: int) -> bool:
 
 
 def call(port: int, method: str, path: str, body=None, source: str = "127.0.0.1", token: str | None = None,
-         forwarded: str | None = None) -> tuple[int, dict]:
-    """One request to 127.0.0.1:port from the loopback address `source`."""
+         forwarded: str | None = None, key: str | None = None) -> tuple[int, dict]:
+    """One request to 127.0.0.1:port from the loopback address `source` (`key`: an X-Api-Key)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=(source, 0))
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **({"X-Api-Key": key} if key else {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     if forwarded:
@@ -65,35 +66,44 @@ def call(port: int, method: str, path: str, body=None, source: str = "127.0.0.1"
 @pytest.fixture
 def stack(tmp_path):
     """central (trusting 127.0.0.1) and nginx in front of it, on free loopback ports; stopped by PID."""
-    if not Path(NGINX).exists():
-        pytest.fail("nginx is not installed: apt-get install -y nginx-light (scripts/apt-packages.txt)")
     index = tmp_path / "index.json"
     index.write_text(json.dumps({"scenarios": {SCENARIO: {
         "path": f"scenarios/{SCENARIO}.yaml", "version": "0.1", "labels": {"service": "http"},
         "content": base64.b64encode(b"type: leaky\n").decode(),
         "versions": {"0.1": {"digest": DIGEST, "deprecated": False}}}},
         "parsers": {}, "collections": {}, "postoverflows": {}}))
-    cport, nport = free_port(), free_port()
+    cport = free_port()
+    with behind_nginx(tmp_path, ["central", "--listen", f"127.0.0.1:{cport}", "--state-dir", str(tmp_path / "state"),
+                                 "--hub-index", str(index), "--trusted-proxies", "127.0.0.1/32"], cport) as nport:
+        yield cport, nport, tmp_path / "state" / "central.db"
+
+
+@contextlib.contextmanager
+def behind_nginx(tmp_path: Path, synsec_args: list[str], port: int):
+    """`synsec SYNSEC_ARGS` (serving on 127.0.0.1:`port`, its output in tmp_path/synsec.log) and nginx in front of
+    it on a free loopback port, appending the client to X-Forwarded-For; yields nginx's port; stops both by PID."""
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is not installed: apt-get install -y nginx-light (scripts/apt-packages.txt)")
+    nport = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "central", "--listen", f"127.0.0.1:{cport}",
-                               "--state-dir", str(tmp_path / "state"), "--hub-index", str(index),
-                               "--trusted-proxies", "127.0.0.1/32"],
-                              cwd=REPO, env=env, stdout=open(tmp_path / "central.log", "wb"), stderr=subprocess.STDOUT)]
+    log = tmp_path / "synsec.log"
+    procs = [subprocess.Popen([sys.executable, "-m", "synsec.cli.main", *synsec_args], cwd=REPO, env=env,
+                              stdout=open(log, "wb"), stderr=subprocess.STDOUT)]
     d = tmp_path / "nginx"
     d.mkdir()
     conf = nginx_conf(d, f"""        listen 127.0.0.1:{nport};
         location / {{
-            proxy_pass http://127.0.0.1:{cport};
+            proxy_pass http://127.0.0.1:{port};
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         }}""")
     try:
-        _wait(lambda: _listening(cport) or procs[0].poll() is not None, "central to listen")
-        assert procs[0].poll() is None, (tmp_path / "central.log").read_text()
+        _wait(lambda: _listening(port) or procs[0].poll() is not None, f"synsec {synsec_args[0]} to listen")
+        assert procs[0].poll() is None, log.read_text()
         procs.append(subprocess.Popen([NGINX, "-p", str(d), "-c", str(conf), "-e", str(d / "error.log")],
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         _wait(lambda: _listening(nport) or procs[1].poll() is not None, "nginx to listen")
         assert procs[1].poll() is None, procs[1].stdout.read().decode()
-        yield cport, nport, tmp_path / "state" / "central.db"
+        yield nport
     finally:
         for p in reversed(procs):
             stop(p)
