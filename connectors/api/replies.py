@@ -1,6 +1,6 @@
 """JSON replies in CrowdSec's shape (`{"message": …}` for errors), shared by `synsec api` and `synsec central`:
-the reply for a body, for an error message, for an aiohttp HTTPException, and for a bug (one log line, a 500
-without details)."""
+the reply for a body, for an error message, for a server it needs being unreachable (503 with Retry-After), for
+an aiohttp HTTPException, and for a bug (one log line, a 500 without details)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 
 from aiohttp import web
 
-__all__ = ["json_reply", "message", "http_error", "internal_error"]
+__all__ = ["json_reply", "message", "unavailable", "http_error", "internal_error"]
 
 
 def json_reply(data, status: int = 200) -> web.Response:
@@ -18,6 +18,13 @@ def json_reply(data, status: int = 200) -> web.Response:
 
 def message(status: int, text: str) -> web.Response:
     return json_reply({"message": text}, status)
+
+
+def unavailable(text: str, retry_after: float) -> web.Response:
+    """A 503: what is missing (a server this one needs), and when to try again (Retry-After, whole seconds)."""
+    resp = message(503, text)
+    resp.headers["Retry-After"] = str(max(1, round(retry_after)))
+    return resp
 
 
 def http_error(err: web.HTTPException) -> web.Response:

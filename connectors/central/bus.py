@@ -6,11 +6,16 @@ Out, on the topology's `signals` topic: each `Ip` signal as an Avro `Signal` key
 registrations) and `burst` ("1" when the report exceeds its reporter's burst limit: central sees all of a
 reporter's reports, in order); a time marker to every partition every `tick` seconds and before the first
 signal of each minute (so every partition finishes a trust epoch promptly); and to every partition, when a
-registration changes cohorts, a `cohort:<reporter>` record whose value is the reporter's new cohort. Records go
-out in the order central received what they carry (one lock), so each partition sees signals, cohort changes
-and markers in central's order. In: the compacted `blocklist` topic,
-read from its start by a consumer of no group, each record applied to central's store (a listing, an expiry
-move, or a tombstone), so `GET /v2/decisions/stream` serves what the topology decided.
+registration changes cohorts, a `cohort:<reporter>` record whose value is the reporter's new cohort. Signals and
+cohort changes are stored first (connectors/central/store.py) and marked published when the broker acks them;
+records go out in the order central received what they carry (one lock, and a change follows the signals
+stored before it), so each partition sees signals, cohort changes and markers in central's order. Broker down:
+central starts and serves anyway; what is stored goes out when the broker is reached (tried every `retry`
+seconds) and at every tick after that; each flush is bounded (a watcher's batch gets its 503 in 5 s).
+
+In: the compacted `blocklist` topic, read from its start by a consumer of no group (again from where it stopped
+after losing the broker), each record applied to central's store (a listing, an expiry move, or a tombstone), so
+`GET /v2/decisions/stream` serves what the topology decided.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ TICK_PREFIX = b"tick:"          # a time marker's key (streams.curation reads it
 COHORT_PREFIX = b"cohort:"      # a cohort change's key: cohort:<reporter>, value the cohort's name
 PUBLISH_TIMEOUT = 5.0           # seconds a watcher's batch waits for the broker's ack before its 503
 STARTUP_TIMEOUT = 60.0          # seconds central's start waits for the acks of what was left unsent
+RETRY = 5.0                     # seconds between two attempts to reach the broker, and between two resends
 
 
 class BrokerUnavailable(SynsecError):
@@ -49,26 +55,76 @@ class BrokerUnavailable(SynsecError):
 
 class SignalBus:
     def __init__(self, broker: BrokerSettings, topology: Topology, store: CentralStore,
-                 clock: Callable[[], float], tick: float = 5.0):
-        self.broker, self.store, self.clock, self.tick = broker, store, clock, tick
+                 clock: Callable[[], float], tick: float = RETRY, retry: float = RETRY):
+        self.broker, self.store, self.clock, self.tick, self.retry = broker, store, clock, tick, retry
+        self.publish_timeout = PUBLISH_TIMEOUT
         self.signals, self.blocklist = topology.topics["signals"], topology.topics["blocklist"]
         self.codecs = Codecs(LocalRegistry())
-        self.producer = None
+        self.producer = None            # None until the broker was reached (central serves meanwhile)
         self.tasks: list[asyncio.Task] = []
         self.applied = 0
         self.lock = asyncio.Lock()      # one writer at a time: partitions see central's order
         self.marked = -1                # the epoch of the last time markers
-        self.inflight: dict[int, asyncio.Future] = {}      # stored signal id -> its delivery, not acked yet
-        self.acked: list[int] = []      # stored signal ids acked, not yet marked published
+        self.inflight: dict[tuple, list] = {}      # ("signal"|"cohort", stored id) -> its deliveries, not acked yet
+        self.acked: list[tuple] = []    # those acked, not yet marked published
+        self.up = False                 # the last flush was acked
+        self.positions: dict[int, int] = {}     # blocklist partition -> the next offset to apply
 
-    async def start(self, _app=None) -> None:
+    def reached(self) -> bool:
+        """Whether the broker answered the last flush (False before it was first reached)."""
+        return self.producer is not None and self.up
+
+    @property
+    def where(self) -> str:
+        return ",".join(self.broker.bootstrap_servers)
+
+    def new_producer(self):
         from aiokafka import AIOKafkaProducer
 
-        self.producer = AIOKafkaProducer(**self.broker.aiokafka_kwargs(), linger_ms=5)
-        await self.producer.start()
-        sent = await self.flush(STARTUP_TIMEOUT)        # before serving: what a crash or an outage left unsent
-        if sent:
-            log.info("signals: %d stored signals sent again (unpublished at the last stop)", sent)
+        return AIOKafkaProducer(**self.broker.aiokafka_kwargs(), linger_ms=5)
+
+    async def start(self, _app=None) -> None:
+        """Reach the broker and send what a crash or an outage left unsent, before serving; when the broker
+        cannot be reached, serve anyway (signals are stored and answered 503) and keep trying every `retry` s."""
+        if await self._connect(first=True):
+            await self._resume()
+        else:
+            self.tasks = [asyncio.create_task(self._reconnect())]
+
+    async def _connect(self, first: bool = False) -> bool:
+        """One attempt to start a producer; False (logged) when the broker does not answer."""
+        from aiokafka.errors import KafkaError
+
+        producer = self.new_producer()
+        try:
+            await asyncio.wait_for(producer.start(), self.retry + self.publish_timeout)
+        except (KafkaError, OSError, asyncio.TimeoutError) as err:
+            await _quietly(producer.stop())
+            if first:
+                log.warning("signals: waiting for the broker at %s (%s); serving meanwhile: signals are stored "
+                            "and answered 503 until it is reached (another try every %g s)", self.where,
+                            type(err).__name__, self.retry)
+            return False
+        self.producer, self.up = producer, True
+        if not first:
+            log.info("signals: reached the broker at %s", self.where)
+        return True
+
+    async def _reconnect(self) -> None:
+        while not await self._connect():
+            log.info("signals: still waiting for the broker at %s", self.where)
+            await asyncio.sleep(self.retry)
+        await self._resume()
+
+    async def _resume(self) -> None:
+        """Connected: send what is stored unsent, then follow the blocklist and resend every `tick` s."""
+        try:
+            sent = await self.flush(STARTUP_TIMEOUT)
+        except BrokerUnavailable as err:
+            log.warning("signals: %s", err)
+        else:
+            if sent:
+                log.info("signals: %d stored signals sent again (unpublished at the last stop)", sent)
         self.tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._ticks())]
 
     async def stop(self, _app=None) -> None:
@@ -76,62 +132,95 @@ class SignalBus:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.producer is not None:
-            await self.producer.stop()      # sends what it holds: acked ones are marked, not sent again
+            await _quietly(asyncio.wait_for(self.producer.stop(), self.publish_timeout))   # sends what it holds
             self._note_acked()
 
-    async def flush(self, timeout: float = PUBLISH_TIMEOUT) -> int:
-        """Produce every stored signal the broker has not acked yet, in stored order with its stored labels, and
-        wait up to `timeout` seconds for the acks (also of those another call sent); the number sent.
-        BrokerUnavailable when not all were acked in time: they stay unpublished and go at a later flush."""
+    async def flush(self, timeout: float | None = None, mark: bool = False) -> int:
+        """Produce every stored signal and cohort change the broker has not acked yet, in the order central
+        received them, with their stored labels (`mark`: time markers first), and wait up to `timeout` seconds
+        in all for the acks (also of those another call sent); the number of signals sent. BrokerUnavailable
+        when not all were acked in time: they stay unpublished and go at a later flush (`_ticks`)."""
         from aiokafka.errors import KafkaError
 
-        async with self.lock:
-            self._note_acked()
-            rows = self.store.unpublished()
-            waits = [self.inflight[r["id"]] for r in rows if r["id"] in self.inflight]
-            new = [r for r in rows if r["id"] not in self.inflight]
-            try:
-                for r in new:
-                    waits += await self._mark(r["received_at"])    # at start (nothing marked yet): as when live
-                    fut = await self.producer.send(self.signals.name, self.codecs.encode("signal", _record(r)),
-                                                   key=r["value"].encode())
-                    self.inflight[r["id"]] = fut
-                    fut.add_done_callback(functools.partial(self._sent, r["id"]))
-                    waits.append(fut)
-            except KafkaError as err:       # e.g. no metadata for the topic, or the send buffer full
-                raise BrokerUnavailable(f"the broker did not take the signals ({type(err).__name__}); they are"
-                                        " stored and sent later") from None
+        timeout = self.publish_timeout if timeout is None else timeout
+        if self.producer is None:
+            raise BrokerUnavailable(f"the broker at {self.where} has not been reached yet; the signals are stored "
+                                    "and sent once it is")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            async with asyncio.timeout_at(deadline), self.lock:     # bounded: also the wait for another flush
+                self._note_acked()
+                items = self._unsent()
+                waits = [f for key, _ in items if key in self.inflight for f in self.inflight[key]]
+                new = [(key, row) for key, row in items if key not in self.inflight]
+                waits += await self._produce(new, mark)
+        except KafkaError as err:       # e.g. no metadata for the topic, or the send buffer full
+            self.up = False
+            raise BrokerUnavailable(f"the broker did not take the signals ({type(err).__name__}); they are"
+                                    " stored and sent later") from None
+        except TimeoutError:
+            self.up = False
+            raise BrokerUnavailable(f"the broker at {self.where} took no record in {timeout:g} s; the signals"
+                                    " are stored and sent later") from None
         if waits:
-            done, pending = await asyncio.wait(waits, timeout=timeout)
+            left = max(0.0, deadline - loop.time())
+            done, pending = await asyncio.wait(waits, timeout=left)
             failed = [f for f in done if f.cancelled() or f.exception() is not None]
             if pending or failed:
+                self.up = False
                 why = (f"no ack in {timeout:g} s" if pending else "cancelled" if failed[0].cancelled()
                        else type(failed[0].exception()).__name__)
                 raise BrokerUnavailable(f"the broker did not take {len(pending) + len(failed)} of "
                                         f"{len(waits)} records ({why}); the signals are stored and sent later")
         self._note_acked()
-        return len(new)
+        self.up = True
+        return sum(1 for (kind, _), _ in new if kind == "signal")
 
-    def _sent(self, rid: int, fut: asyncio.Future) -> None:
-        """A produced signal's delivery ended: acked (marked published at the next flush) or to send again."""
-        self.inflight.pop(rid, None)
-        if not fut.cancelled() and fut.exception() is None:
-            self.acked.append(rid)
+    def _unsent(self) -> list[tuple[tuple, dict]]:
+        """Stored signals and cohort changes not acked yet, merged in the order central received them (a change
+        follows the signals stored before it)."""
+        rows = self.store.unpublished()
+        changes = self.store.unpublished_cohorts()
+        if len(rows) == 10_000:         # more signals wait: no change stored after the last one read
+            changes = [c for c in changes if c["after_signal"] <= rows[-1]["id"]]
+        order = [((r["id"], 0, 0), ("signal", r["id"]), r) for r in rows]
+        order += [((c["after_signal"], 1, c["id"]), ("cohort", c["id"]), c) for c in changes]
+        return [(key, row) for _, key, row in sorted(order, key=lambda x: x[0])]
+
+    async def _produce(self, items: list[tuple[tuple, dict]], mark: bool) -> list:
+        """Send the items (under the lock); their deliveries, and those of the time markers sent with them."""
+        waits = await self._mark(self.clock(), force=True) if mark else []
+        for key, row in items:
+            if key[0] == "signal":
+                waits += await self._mark(row["received_at"])     # at start (nothing marked yet): as when live
+                futs = [await self.producer.send(self.signals.name, self.codecs.encode("signal", _record(row)),
+                                                 key=row["value"].encode())]
+            else:
+                futs = [await self.producer.send(self.signals.name, row["cohort"].encode(), partition=p,
+                                                 key=COHORT_PREFIX + row["reporter"].encode())
+                        for p in range(self.signals.partitions)]
+            self.inflight[key] = futs
+            for fut in futs:
+                fut.add_done_callback(functools.partial(self._sent, key))
+            waits += futs
+        return waits
+
+    def _sent(self, key: tuple, fut: asyncio.Future) -> None:
+        """A delivery ended: when it was the item's last and all were acked, the item is marked published at
+        the next flush; when one failed, the item is sent again."""
+        futs = self.inflight.get(key)
+        if futs is None or fut not in futs or not all(f.done() for f in futs):
+            return
+        del self.inflight[key]
+        if not any(f.cancelled() or f.exception() is not None for f in futs):
+            self.acked.append(key)
 
     def _note_acked(self) -> None:
         if self.acked:
-            ids, self.acked = self.acked, []
-            self.store.mark_published(ids)
-
-    async def cohorts(self, changes: dict[str, str]) -> None:
-        """Tell every partition the reporters whose cohort a registration changed."""
-        if not changes:
-            return
-        async with self.lock:
-            futures = [await self.producer.send(self.signals.name, label.encode(), key=COHORT_PREFIX + name.encode(),
-                                                partition=p)
-                       for name, label in sorted(changes.items()) for p in range(self.signals.partitions)]
-        await asyncio.gather(*futures)
+            keys, self.acked = self.acked, []
+            self.store.mark_published([i for kind, i in keys if kind == "signal"])
+            self.store.mark_cohorts_published([i for kind, i in keys if kind == "cohort"])
 
     async def _mark(self, now: float, force: bool = False) -> list:
         """Time markers to every partition, when `now` is in a new epoch (or `force`); under the lock."""
@@ -142,28 +231,46 @@ class SignalBus:
                                          partition=partition) for partition in range(self.signals.partitions)]
 
     async def _ticks(self) -> None:
-        from aiokafka.errors import KafkaError
-
+        """Every `tick` seconds: time markers, and what an outage left unsent (once the broker is back)."""
         while True:
             try:
-                async with self.lock:
-                    await self._mark(self.clock(), force=True)
-                await self.flush()      # what an outage left unsent goes once the broker is back
-            except (BrokerUnavailable, KafkaError) as err:
+                sent = await self.flush(mark=True)
+            except BrokerUnavailable as err:
                 log.warning("signals: %s", err)
+            else:
+                if sent:
+                    log.info("signals: %d stored signals sent (after an outage)", sent)
             await asyncio.sleep(self.tick)
 
     async def _follow(self) -> None:
+        """Apply the blocklist topic to the store, from its start; when the broker goes away, start again from
+        where it stopped (the start, when the broker came back empty) every `retry` seconds until it answers."""
+        while True:
+            try:
+                await self._follow_once()
+            except Exception as err:  # noqa: BLE001 — whatever stopped it, the follower must go on
+                log.warning("blocklist: lost the broker at %s (%s); following again in %g s", self.where,
+                            type(err).__name__, self.retry)
+            await asyncio.sleep(self.retry)
+
+    async def _follow_once(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
         consumer = AIOKafkaConsumer(**self.broker.aiokafka_kwargs(), enable_auto_commit=False,
                                     auto_offset_reset="earliest")
         await consumer.start()
         try:
-            consumer.assign([TopicPartition(self.blocklist.name, p) for p in range(self.blocklist.partitions)])
+            parts = [TopicPartition(self.blocklist.name, p) for p in range(self.blocklist.partitions)]
+            consumer.assign(parts)
             await consumer.seek_to_beginning()
+            for tp in parts:
+                if tp.partition in self.positions:      # past its end (an emptied broker): reset to its start
+                    consumer.seek(tp, self.positions[tp.partition])
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
+                for tp, records in batch.items():
+                    if records:
+                        self.positions[tp.partition] = records[-1].offset + 1
                 changes = [change for records in batch.values() for r in records
                            if (change := _change(r.key, r.value)) is not None]
                 if changes:
@@ -171,6 +278,14 @@ class SignalBus:
                     self.applied += len(changes)
         finally:
             await consumer.stop()
+
+
+async def _quietly(awaitable) -> None:
+    """Await a client's stop, whatever it raises (a client that never connected, a broker gone)."""
+    try:
+        await awaitable
+    except Exception as err:  # noqa: BLE001 — stopping: nothing to do about it but say so
+        log.info("stopping a Kafka client: %s", type(err).__name__)
 
 
 def _record(row: dict) -> dict:

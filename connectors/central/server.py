@@ -9,11 +9,13 @@ refused with a 403, there is no console); v3 only: `POST /v3/usage-metrics` (che
 synsec's own, for `ccscli crowd`: `GET …/crowd/explain?ip=` and `GET …/crowd/status` (any logged-in watcher;
 reporters are shown by pseudonym). A signal whose `uuid` the same watcher sent within the resend window is
 dropped (connectors/central/dedupe.py). Too many failed logins from one client address (IPv6: its /64) get
-429 for a while (`connectors.api.throttle`, as the LAPI's wrong keys). The client address (for the throttle
-and for the address a watcher registers from, which places it in a cohort) is the TCP peer, or behind
-`trusted_proxies` the X-Forwarded-For hop before the first trusted proxy (`connectors.api.forwarded`). Every
-request is logged (method, path, status). Every error is a JSON `{"message": …}` with a 4xx status; an
-unexpected exception is a 500 with the same shape and one log line.
+429 for a while (`connectors.api.throttle`, as the LAPI's wrong keys). The client address (`request.remote`: for
+the throttle and for the address a watcher registers from, which places it in a cohort) is the TCP peer, or
+behind `trusted_proxies` the X-Forwarded-For hop before the first trusted proxy
+(`connectors.api.forwarded.client_middleware`). Every request is logged (method, path, status). Every error is
+a JSON `{"message": …}` with a 4xx status, or a 503 with Retry-After when the broker (Kafka mode) does not take a
+batch of signals (stored: it goes out later); an unexpected exception is a 500 with the same shape and one log
+line.
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.api.forwarded import HEADER as FORWARDED_FOR, TrustedProxies
+from connectors.api.forwarded import TrustedProxies, client_middleware
 from connectors.api.inputs import InputError, parse_json
 from connectors.api.model import parse_ip
-from connectors.api.replies import http_error, internal_error, json_reply, message
+from connectors.api.replies import http_error, internal_error, json_reply, message, unavailable
 from connectors.api.throttle import AuthThrottle
 from connectors.central.bus import BrokerUnavailable
 from connectors.central.curation import Curator
@@ -82,10 +84,6 @@ class Central:
     snapshots: bool = True          # keep the curation's state in the store (not in Kafka mode)
     snapshot_every: int = 250_000   # signals between two snapshots (and one at a clean stop)
     since_snapshot: int = 0
-
-    def client(self, request: web.Request) -> str | None:
-        """The request's client address: its TCP peer, or who a trusted proxy says it forwards for."""
-        return self.proxies.client(request.remote, request.headers.getall(FORWARDED_FOR, ()))
 
     def restore(self) -> None:
         """Rebuild the curation from the store — its last snapshot, then the registrations and the signals
@@ -191,14 +189,13 @@ class Handlers:
             if check_password(stored, password):
                 return message(200, "watcher already registered")
             return message(409, "machine_id already registered")
-        try:
-            now, client = self.c.clock(), self.c.client(request)
-            self.c.store.add_watcher(machine_id, hash_password(password), now, client)
+        hashed, now, client = hash_password(password), self.c.clock(), request.remote
+        relabelled = self.c.curator.register(machine_id, client, now)
+        try:        # Kafka mode: the cohort changes are stored with it, and go out with the signals (bus.flush)
+            self.c.store.add_watcher(machine_id, hashed, now, client,
+                                     relabelled if self.c.bus is not None else None)
         except sqlite3.IntegrityError:
             return message(409, "machine_id already registered")
-        relabelled = self.c.curator.register(machine_id, client, now)
-        if self.c.bus is not None:
-            await self.c.bus.cohorts(relabelled)
         return message(201, "watcher registered")
 
     async def login(self, request: web.Request) -> web.Response:
@@ -208,7 +205,7 @@ class Handlers:
         if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
                 isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios):
             raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
-        now, client = self.c.clock(), self.c.client(request)
+        now, client = self.c.clock(), request.remote
         wait = self.c.throttle.retry_after(client, now)
         if wait:
             resp = message(429, "too many failed logins: retry later")
@@ -239,7 +236,7 @@ class Handlers:
             try:
                 await self.c.bus.flush()
             except BrokerUnavailable as err:
-                return message(503, f"signals stored but not yet published: {err}")
+                return unavailable(f"signals stored but not yet published: {err}", self.c.bus.retry)
             return message(200, "OK")
         removed = self.c.curator.tick(now)
         listed = self.c.curator.ingest(watcher, [(s.value, s.scenario, s.scenario_hash) for s in signals
@@ -324,7 +321,9 @@ class Handlers:
         return json_reply(out)
 
     async def health(self, request: web.Request) -> web.Response:
-        return json_reply({"status": "up"})
+        if self.c.bus is None:
+            return json_reply({"status": "up"})
+        return json_reply({"status": "up", "broker": "up" if self.c.bus.reached() else "down"})
 
 
 def _decision(entry, now: float) -> dict:
@@ -335,7 +334,7 @@ def _decision(entry, now: float) -> dict:
 
 def create_app(central: Central) -> web.Application:
     h = Handlers(central)
-    app = web.Application(middlewares=[h.errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[client_middleware(central.proxies), h.errors], client_max_size=MAX_BODY)
     if central.bus is not None:
         app.on_startup.append(central.bus.start)
         app.on_cleanup.append(central.bus.stop)

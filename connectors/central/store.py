@@ -34,6 +34,8 @@ CREATE INDEX IF NOT EXISTS signals_value ON signals (value);
 CREATE TABLE IF NOT EXISTS blocklist (id INTEGER PRIMARY KEY, scope TEXT NOT NULL, value TEXT NOT NULL,
     scenario TEXT NOT NULL, listed_at REAL NOT NULL, until REAL NOT NULL, removed_at REAL, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS blocklist_seq ON blocklist (seq);
+CREATE TABLE IF NOT EXISTS cohort_changes (id INTEGER PRIMARY KEY, after_signal INTEGER NOT NULL,
+    reporter TEXT NOT NULL, cohort TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), last_signal INTEGER NOT NULL,
     taken_at REAL NOT NULL, state BLOB NOT NULL);
 """
@@ -67,9 +69,32 @@ class CentralStore:
         row = self.db.execute("SELECT password FROM watchers WHERE machine_id=?", (machine_id,)).fetchone()
         return row[0] if row else None
 
-    def add_watcher(self, machine_id: str, password_hash: str, now: float, address: str | None = None) -> None:
-        self.db.execute("INSERT INTO watchers (machine_id, password, registered_at, registered_from)"
-                        " VALUES (?, ?, ?, ?)", (machine_id, password_hash, now, address))
+    def add_watcher(self, machine_id: str, password_hash: str, now: float, address: str | None = None,
+                    cohorts: dict[str, str] | None = None) -> None:
+        """Store a watcher and (Kafka mode) the cohort changes its registration made, unpublished, in one
+        transaction: a crash or an outage loses neither."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO watchers (machine_id, password, registered_at, registered_from)"
+                            " VALUES (?, ?, ?, ?)", (machine_id, password_hash, now, address))
+            self.add_cohort_changes(cohorts or {})
+
+    def add_cohort_changes(self, changes: dict[str, str]) -> None:
+        """Cohort changes (reporter -> its new cohort) to publish after the signals stored so far (Kafka mode)."""
+        self.db.executemany("INSERT INTO cohort_changes (after_signal, reporter, cohort) VALUES"
+                            " ((SELECT COALESCE(MAX(id), 0) FROM signals), ?, ?)", sorted(changes.items()))
+
+    def unpublished_cohorts(self) -> list[dict]:
+        """The cohort changes not yet acked by the broker: {id, after_signal, reporter, cohort}, stored order."""
+        cur = self.db.execute("SELECT id, after_signal, reporter, cohort FROM cohort_changes ORDER BY id")
+        return [dict(zip(("id", "after_signal", "reporter", "cohort"), row)) for row in cur.fetchall()]
+
+    def mark_cohorts_published(self, ids: list[int]) -> None:
+        """The broker acked these cohort changes (on every partition): forget them."""
+        if ids:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.executemany("DELETE FROM cohort_changes WHERE id = ?", [(i,) for i in ids])
 
     def logged_in(self, machine_id: str, scenarios: list[str], now: float) -> None:
         self.db.execute("UPDATE watchers SET scenarios=?, last_login=? WHERE machine_id=?",
@@ -107,6 +132,8 @@ class CentralStore:
 
     def mark_published(self, ids: list[int]) -> None:
         """Note that the broker acked these signals."""
+        if not ids:
+            return
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany("UPDATE signals SET published = 1 WHERE id = ?", [(i,) for i in ids])

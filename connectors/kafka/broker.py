@@ -53,8 +53,10 @@ def free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     # tansu listens with SO_REUSEPORT: a second tansu on a taken port starts "fine" and the two share the
-    # connections. A plain bind (no SO_REUSEPORT) fails while anything listens there.
+    # connections. A bind without SO_REUSEPORT fails while anything listens there; with SO_REUSEADDR it does not
+    # fail on the connections a stopped broker left in TIME_WAIT (tansu binds past those too).
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:

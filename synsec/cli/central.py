@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.api import parse_listen
+from synsec.cli.api import parse_listen, trusted_proxies_option
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, stop_timeout_option, topology_option
 
@@ -72,14 +72,12 @@ def _topology(name: str):
               help="Seconds a login token is valid.")
 @click.option("--broker", "broker_url", metavar="kafka://HOST:PORT",
               help="Kafka mode: signals go to the topology's signals topic and `synsec curation` decides; the "
-                   "blocklist topic is served. Default: the curation runs in this process.")
-@click.option("--trusted-proxies", "trusted_proxies", multiple=True, metavar="CIDR[,CIDR…]",
-              help="Reverse proxies in front of central (CrowdSec's trusted_proxies): from these peers the client "
-                   "address is read from X-Forwarded-For, right to left through trusted hops. Default: none, "
-                   "the header is ignored.")
+                   "blocklist topic is served; a broker down does not stop central (signals are stored and answered "
+                   "503 until it is reached). Default: the curation runs in this process.")
+@trusted_proxies_option
 @topology_option()
 def central(listen: str, state_dir: str | None, curation_file: str | None, hub_index: str | None,
-            token_ttl: float, broker_url: str | None, trusted_proxies: tuple[str, ...], topology: str) -> None:
+            token_ttl: float, broker_url: str | None, proxies, topology: str) -> None:
     """Serve CrowdSec's Central API so that CrowdSec LAPIs join a synsec crowd: watcher register and login,
     signals, the curated community blocklist (decisions/stream), metrics. See docs/crowd.md."""
     from connectors.api.protocol import serve
@@ -88,13 +86,7 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
     from connectors.central.store import CentralStore
     from connectors.api.tokens import load_secret
 
-    from connectors.api.forwarded import TrustedProxies, parse_trusted_proxies
-
     host, port = parse_listen(listen)
-    try:
-        proxies = TrustedProxies(parse_trusted_proxies(trusted_proxies))
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--trusted-proxies") from None
     settings = settings_from_env(state_dir)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     rules, scenarios = _rules_and_scenarios(curation_file, hub_index, settings)
@@ -102,7 +94,11 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
     c = Central(store=store, secret=load_secret(settings.state_dir), curator=Curator(rules, scenarios),
                 token_ttl=token_ttl, proxies=proxies)
     if broker_url:
+        from connectors.api.server import OneLineErrors
         from connectors.central.bus import SignalBus
+
+        for handler in logging.getLogger().handlers:       # aiokafka logs every reconnection attempt
+            handler.addFilter(OneLineErrors(per_second=1, only="aiokafka"))
 
         c.bus = SignalBus(broker_settings_from_options(broker_url), _topology(topology), store, time.time)
     c.restore()

@@ -145,7 +145,8 @@ async def _produce(setups: list[Setup], events: list[tuple], rules, clock: list[
             if kind == "register":
                 changes = central.register(who, what, at)
                 for bus in buses:
-                    await bus.cohorts(changes)
+                    bus.store.add_cohort_changes(changes)
+                    await bus.flush()
                 continue
             signals = [Signal(who, SCEN, H, "0.1", "Ip", v, "", "", "", 1) for v in what]
             beyond = central.beyond_burst(who, len(signals), at)

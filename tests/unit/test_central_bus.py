@@ -1,0 +1,150 @@
+"""Central's Kafka side against a scripted producer: a broker down at start, lost while serving, or hanging on a
+send gives bounded JSON 503s with Retry-After where signals need it, never a 500; every other route serves from
+the store; and the reconnect and the 5 s resend path (`SignalBus._ticks`) deliver every stored signal and cohort
+change exactly once, in the order central received them. The same against real tansu:
+tests/streams/test_central_broker_down.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp.test_utils import TestClient, TestServer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
+
+from connectors.central.bus import COHORT_PREFIX, SignalBus
+from connectors.central.curation import Curator
+from connectors.central.rules import parse_rules
+from connectors.central.server import Central, create_app
+from connectors.central.store import CentralStore
+from synsec.wire.kafka import BrokerSettings
+from tests.unit.test_central import HUB, SECRET, sig
+from topologies import load_topology
+
+RULES = parse_rules("consensus: {min_reporters: 2, min_score: 0.9}\n")     # same /24: one cohort
+
+
+class FakeBroker:
+    """`state`: "off" (connections refused, acks fail), "hang" (a send never returns), "up" (acked)."""
+
+    def __init__(self, state: str):
+        self.state = state
+        self.records: list[tuple[bytes, bytes | None, int | None]] = []     # what was acked, in order
+
+
+class FakeProducer:
+    def __init__(self, broker: FakeBroker):
+        self.b = broker
+
+    async def start(self) -> None:
+        if self.b.state == "off":
+            raise KafkaConnectionError("Unable to bootstrap from [('127.0.0.1', 9, <AddressFamily.AF_INET: 2>)]")
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, topic, value=None, key=None, partition=None):
+        if self.b.state == "hang":          # aiokafka waiting for metadata or for room in its buffer
+            await asyncio.Event().wait()
+        fut = asyncio.get_running_loop().create_future()
+        if self.b.state == "up":
+            fut.set_result(None)
+            self.b.records.append((key, value, partition))
+        else:                               # the batch expires unacked
+            asyncio.get_running_loop().call_later(0.02, fut.set_exception, KafkaTimeoutError())
+        return fut
+
+
+async def _never() -> None:
+    await asyncio.Event().wait()
+
+
+def _central(tmp_path, broker: FakeBroker) -> tuple[Central, CentralStore]:
+    store = CentralStore(tmp_path)
+    bus = SignalBus(BrokerSettings.from_url("kafka://127.0.0.1:9"), load_topology("single"), store,
+                    lambda: 1_800_000_000.0, tick=0.05, retry=0.05)
+    bus.publish_timeout = 0.3
+    bus.new_producer = lambda: FakeProducer(broker)
+    bus._follow_once = _never           # no blocklist topic here
+    return Central(store=store, secret=SECRET, curator=Curator(RULES, HUB), bus=bus), store
+
+
+async def _until(pred, what: str, steps: int = 400) -> None:
+    for _ in range(steps):
+        if pred():
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"never: {what}")
+
+
+async def _register(client, who: str) -> dict:
+    cred = {"machine_id": who, "password": f"pw-{who}"}
+    assert (await client.post("/v2/watchers", json=cred)).status == 201
+    resp = await client.post("/v2/watchers/login", json=cred)
+    assert resp.status == 200
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+def _signal_values(broker: FakeBroker) -> list[str]:
+    return [key.decode() for key, value, _ in broker.records if value is not None and not key.startswith(b"cohort:")]
+
+
+def test_a_broker_down_at_start_gives_503s_for_signals_only_and_everything_goes_once_it_is_reached(tmp_path):
+    """Started with the broker refusing: health says so, register/login/stream/metrics answer, signals get a
+    JSON 503 with Retry-After; once the broker answers, the stored cohort changes and signals go out once, the
+    change of the second registration before the signal stored after it."""
+    broker = FakeBroker("off")
+    central, store = _central(tmp_path, broker)
+
+    async def main():
+        async with TestClient(TestServer(create_app(central))) as client:
+            assert await (await client.get("/health")).json() == {"status": "up", "broker": "down"}
+            h1 = await _register(client, "w1")
+            await _register(client, "w2")           # same /24 as w1: a cohort change for the topology
+            assert store.unpublished_cohorts()
+            stream = await client.get("/v2/decisions/stream?startup=true", headers=h1)
+            metrics = await client.post("/v2/metrics", json={"machines": []}, headers=h1)
+            assert (stream.status, metrics.status) == (200, 201)
+            refused = await client.post("/v2/signals", json=[sig(uuid="u1")], headers=h1)
+            body = await refused.json()
+            assert refused.status == 503 and refused.headers["Retry-After"] == "1"
+            assert "stored but not yet published" in body["message"] and "has not been reached" in body["message"]
+            resend = await client.post("/v2/signals", json=[sig(uuid="u1")], headers=h1)
+            assert resend.status == 200             # the retrying client: stored already
+            broker.state = "up"
+            await _until(lambda: not store.unpublished() and not store.unpublished_cohorts(), "all published")
+            assert await (await client.get("/health")).json() == {"status": "up", "broker": "up"}
+    asyncio.run(main())
+    store.close()
+    cohorts = [i for i, (key, _, _) in enumerate(broker.records) if key.startswith(COHORT_PREFIX)]
+    (signal_at,) = [i for i, (key, value, _) in enumerate(broker.records) if value and key == b"45.13.227.7"]
+    assert cohorts and max(cohorts) < signal_at
+    assert _signal_values(broker) == ["45.13.227.7"]
+
+
+def test_the_resend_path_delivers_what_a_lost_or_hanging_broker_left_stored_exactly_once(tmp_path):
+    """Connected, then acks fail (one batch) and then sends hang (another batch, and a registration): each batch
+    gets its 503 within the publish bound, nobody resends, and when the broker is back the periodic resend
+    delivers both batches and the cohort change once each and marks them published."""
+    broker = FakeBroker("up")
+    central, store = _central(tmp_path, broker)
+
+    async def main():
+        async with TestClient(TestServer(create_app(central))) as client:
+            h1 = await _register(client, "w1")
+            assert (await client.post("/v2/signals", json=[sig("45.13.227.1", uuid="a")], headers=h1)).status == 200
+            broker.state = "off"
+            lost = await client.post("/v2/signals", json=[sig("45.13.227.2", uuid="b")], headers=h1)
+            assert lost.status == 503 and "Retry-After" in lost.headers
+            broker.state = "hang"
+            hung = await client.post("/v2/signals", json=[sig("45.13.227.3", uuid="c")], headers=h1)
+            assert hung.status == 503 and "took no record" in (await hung.json())["message"]
+            assert (await client.post("/v2/watchers", json={"machine_id": "w2", "password": "p"})).status == 201
+            assert (await client.get("/health")).status == 200
+            assert len(store.unpublished()) == 2 and store.unpublished_cohorts()
+            broker.state = "up"
+            await _until(lambda: not store.unpublished() and not store.unpublished_cohorts(), "the resend")
+    asyncio.run(main())
+    store.close()
+    assert _signal_values(broker) == ["45.13.227.1", "45.13.227.2", "45.13.227.3"]
+    cohorts = sorted(key for key, _, _ in broker.records if key.startswith(COHORT_PREFIX))
+    assert cohorts == [b"cohort:w1", b"cohort:w2"] * load_topology("single").topics["signals"].partitions
