@@ -61,8 +61,9 @@ OWN_NAME = {
     "crowdsecurity/http-bf-wordpress_bf": "synsec/http-wordpress-bf",
     "crowdsecurity/http-wordpress_user-enum": "synsec/http-wordpress-user-enum",
     "crowdsecurity/http-crawl-non_statics": "synsec/http-crawl-non-statics",
-    # LePresidente/http-generic-401-bf (access-log 401s): synsec's http-basic-auth-bf reads the
-    # nginx *error* log instead, so there is no own-content equivalent -> not scored.
+    # LePresidente/http-generic-401-bf counts access-log 401s; gen_log's are POSTs to /api/v1/login, which
+    # synsec/http-login-bf catches (its http-basic-auth-bf reads the nginx *error* log instead).
+    "LePresidente/http-generic-401-bf": "synsec/http-login-bf",
     "crowdsecurity/ssh-bf": "synsec/ssh-bf",
     "crowdsecurity/ssh-slow-bf": "synsec/ssh-slow-bf",
     "crowdsecurity/ssh-bf_user-enum": "synsec/ssh-user-enum",
