@@ -15,6 +15,6 @@ bench-topology:
 bench-crowd:
 	bash scripts/venv.sh test && .venv/bin/python bench/crowd.py
 coverage:
-	bash scripts/venv.sh test && .venv/bin/python bench/coverage.py
+	bash scripts/venv.sh test && .venv/bin/python bench/ootb_coverage.py
 fuzz:
 	bash scripts/venv.sh test && SYNSEC_FUZZ_LONG=1 .venv/bin/python -m pytest -q -s -p no:cacheprovider tests/fuzz

@@ -1,4 +1,4 @@
-"""The attacker-labelled mixed log of bench/coverage.py: a Debian host's syslog (sshd, postfix, dovecot, proftpd,
+"""The attacker-labelled mixed log of bench/ootb_coverage.py: a Debian host's syslog (sshd, postfix, dovecot, proftpd,
 MariaDB; a second host's vsftpd) and its nginx access and error logs, over two hours, from a seed.
 
 The traffic is written from public knowledge of what attackers and ordinary clients send (exploit write-ups and

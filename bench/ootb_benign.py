@@ -1,12 +1,12 @@
-"""The benign clients of bench/coverage.py's log: browsers (static-heavy page loads, a few 404s, an office behind
+"""The benign clients of bench/ootb_coverage.py's log: browsers (static-heavy page loads, a few 404s, an office behind
 one NAT address), search-engine crawlers at their normal pace, uptime monitors, feed readers and link previews, an
 admin who mistypes passwords, mobile-app and partner API clients, and the same host's ordinary sshd, mail and FTP
-logins. Written, like the attacks (bench/coverage_traffic.py), without reading synsec's content.
+logins. Written, like the attacks (bench/ootb_attacks.py), without reading synsec's content.
 """
 
 from __future__ import annotations
 
-from coverage_traffic import ASSETS, BROWSERS, PAGES, SITE, SPAN, Traffic
+from ootb_attacks import ASSETS, BROWSERS, PAGES, SITE, SPAN, Traffic
 
 __all__ = ["BENIGN"]
 
