@@ -266,11 +266,15 @@ class SignalBus:
             for tp in parts:
                 if tp.partition in self.positions:      # past its end (an emptied broker): reset to its start
                     consumer.seek(tp, self.positions[tp.partition])
+            checked = asyncio.get_running_loop().time()
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
                 for tp, records in batch.items():
                     if records:
                         self.positions[tp.partition] = records[-1].offset + 1
+                if asyncio.get_running_loop().time() - checked >= self.retry:
+                    checked = asyncio.get_running_loop().time()
+                    await self._emptied(consumer, parts)
                 changes = [change for records in batch.values() for r in records
                            if (change := _change(r.key, r.value)) is not None]
                 if changes:
@@ -278,6 +282,19 @@ class SignalBus:
                     self.applied += len(changes)
         finally:
             await consumer.stop()
+
+
+    async def _emptied(self, consumer, parts: list) -> None:
+        """A partition that now ends before what was applied from it lost its records (a broker with memory
+        storage restarted; tansu then answers a fetch past the end with nothing, not an error): read it again
+        from its start, or the records produced to it again up to that offset would be skipped."""
+        ends = await consumer.end_offsets(parts)
+        for tp in parts:
+            if ends[tp] < self.positions.get(tp.partition, 0):
+                log.warning("blocklist: partition %d ends at offset %d, before the %d applied: the broker lost it;"
+                            " reading it again from its start", tp.partition, ends[tp], self.positions[tp.partition])
+                self.positions[tp.partition] = 0
+                await consumer.seek_to_beginning(tp)
 
 
 async def _quietly(awaitable) -> None:

@@ -16,7 +16,7 @@ from connectors.kafka.broker import LocalBroker, free_port
 from synsec.wire.kafka import BrokerSettings
 from tests.integration.test_central_crowdsec import _call, _wait
 from tests.streams.test_central_outage import _batch, _signals_on
-from tests.streams.test_curation_topology import SYNSEC, Proc, _hub_and_rules, procs  # noqa: F401
+from tests.streams.test_curation_topology import SCENARIO, SYNSEC, Proc, _hub_and_rules, procs  # noqa: F401
 from topologies import TOPOLOGY_DIR, load_topology
 
 pytestmark = pytest.mark.integration
@@ -66,6 +66,22 @@ def _broker(port: int, topo, tmp_path, n: int) -> LocalBroker:
     return broker
 
 
+def _list(broker: LocalBroker, topo, ip: str) -> None:
+    """What the curation topology publishes for a listing: a record on the blocklist topic."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    try:
+        producer.send(topo.topics["blocklist"].name, key=f"Ip:{ip}".encode(),
+                      value=json.dumps({"value": ip, "scenario": SCENARIO, "until": 4e9}).encode()).get(10)
+    finally:
+        producer.close()
+
+
+def _listed(url: str, token: str) -> set[str]:
+    return {d["value"] for d in _call(url + "v2/decisions/stream?startup=true", token=token)["new"]}
+
+
 def _cohort_records(broker: LocalBroker, topic: str) -> list[bytes]:
     from kafka import KafkaConsumer
 
@@ -108,7 +124,8 @@ def test_a_broker_lost_while_serving_gives_bounded_503s_and_what_was_stored_goes
     """Broker up, then stopped: signals get 503 + Retry-After within the client's timeout, the rest answers (a
     registration's cohort change is stored, never produced); nobody resends; tansu back on its port (empty:
     memory storage, topics created again): the batch and, by the periodic resend, the cohort change are on the
-    topic once; the log says once what the follower lost, not a line per retry."""
+    topic once; every route answers as before, and the blocklist follower, which had read one record of the old
+    broker, reads the new broker's topic from its start; aiokafka's reconnection lines are at most one a second."""
     url, broker_port, topo, log = setup
     broker = _broker(broker_port, topo, tmp_path, 1)
     try:
@@ -117,6 +134,8 @@ def test_a_broker_lost_while_serving_gives_bounded_503s_and_what_was_stored_goes
         _call(url + "v2/watchers", cred)
         token = _call(url + "v2/watchers/login", cred)["token"]
         assert _call(url + "v2/signals", _batch(["45.13.227.1"], "a"), token) == {"message": "OK"}
+        _list(broker, topo, "45.13.227.8")
+        assert _wait(lambda: _listed(url, token) == {"45.13.227.8"}, 30, "the first blocklist record")
     finally:
         broker.stop()
     status, retry, body = _refused(url + "v2/signals", _batch(["45.13.227.2", "45.13.227.3"], "b"), token)
@@ -130,6 +149,13 @@ def test_a_broker_lost_while_serving_gives_bounded_503s_and_what_was_stored_goes
                      "the periodic resend of the cohort change")
         assert [s["source"]["value"] for s in _signals_on(broker, topic)] == ["45.13.227.2", "45.13.227.3"]
         assert _wait(lambda: _health(url).get("broker") == "up", 30, "health")
+        assert _call(url + "v2/signals", _batch(["45.13.227.4"], "c"), token) == {"message": "OK"}
+        assert _call(url + "v2/watchers", {"machine_id": "w3", "password": "pw-w3"}) == {
+            "message": "watcher registered"}
+        assert _call(url + "v2/metrics", {"machines": []}, token) == {"message": "OK"}
+        assert _wait(lambda: "reading it again from its start" in log.read_text(), 30, "the follower's reset")
+        _list(broker, topo, "45.13.227.9")        # offset 0 of the new broker: before where the follower was
+        assert _wait(lambda: _listed(url, token) == {"45.13.227.8", "45.13.227.9"}, 60, "the blocklist again")
     finally:
         broker.stop()
     kafka_lines = Counter(line[:19] for line in log.read_text().splitlines() if " aiokafka" in line)
