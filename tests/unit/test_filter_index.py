@@ -173,3 +173,44 @@ def test_set_candidates_cover_every_true_filter_on_both_engines(d):
         for i, f in enumerate(SET_COMPILED):
             if f(evt) is True:
                 assert mask >> i & 1, f"{engine}: {SET_FILTERS[i]!r} true but not a candidate for {d}"
+
+
+def _memo_free(compiled):
+    """The same index with its memo off (every member value longer than the memo takes)."""
+    import synsec.engine.buckets.index as index_module
+
+    limit, index_module._MEMO_TEXT = index_module._MEMO_TEXT, -1
+    try:
+        return FilterIndex(compiled)
+    finally:
+        index_module._MEMO_TEXT = limit
+
+
+GROUPED = FILTERS + ["Sprintf('%s%s', evt.Meta.http_path, evt.Meta.x) contains 'ab'",   # two members: no group
+                     "Lower(evt.Meta.ua) == 'evil-agent' and QueryUnescape(evt.Meta.ua) contains 'bot'"]
+GROUPED_COMPILED = [_compile(t) for t in GROUPED]
+GROUPED_INDEXES = (FilterIndex(GROUPED_COMPILED), _memo_free(GROUPED_COMPILED))
+long_values = st.one_of(values, values.map(lambda v: v * 40))        # some past the memo's text limit
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.fixed_dictionaries({
+    "meta": st.dictionaries(st.sampled_from(["log_type", "http_status", "http_path", "x", "ua"]), long_values),
+    "parsed": st.dictionaries(st.sampled_from(["verb", "args", "file"]), long_values)}), min_size=1, max_size=6))
+def test_memoised_masks_equal_computed_ones(ds):
+    """A group's mask taken from the memo (member values seen before) is the mask computed afresh."""
+    memo, fresh = GROUPED_INDEXES
+    for d in ds:
+        evt = _event(d)
+        assert memo.candidates(evt) == fresh.candidates(evt), d
+
+
+def test_fields_of_one_member_share_a_memo():
+    """The fields over `evt.Meta.http_path` (plain, Upper, Lower, Upper(PathUnescape)) share one memo keyed by
+    the path; the field over two members (Sprintf of http_path and x) is memoised by neither."""
+    idx = FilterIndex(GROUPED_COMPILED)
+    memos = {k: v for k, v in idx.candidates.__globals__.items() if k.startswith("_memo")}
+    idx.candidates(_event({"meta": {"http_path": "/wp-x", "x": "q"}, "parsed": {}}))
+    assert [k for k, memo in memos.items() if "/wp-x" in memo] != []
+    assert not any("q" in memo for memo in memos.values())
+    assert len([k for k, memo in memos.items() if "/wp-x" in memo]) == 1

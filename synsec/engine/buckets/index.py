@@ -8,6 +8,11 @@ atoms: one regex-set match per field (Rust's RegexSet, else RE2's), or plain `in
 of the scenarios whose clause holds, plus those without a clause. Their full filters then decide, so the
 index changes which filters run, never what they decide.
 
+Fields that read one and the same member of the event through pure helpers (`evt.Meta.http_path`,
+`Upper(evt.Meta.http_path)`, `Upper(PathUnescape(evt.Meta.http_path))`) form a group whose mask is a function of
+that member's value alone: it is kept in a bounded memo keyed by the value (a short string), so a path, user
+agent or referer seen before costs one dict lookup instead of its case foldings, unescapes and set matches.
+
 When a field's evaluation raises or yields a non-string, every scenario with an atom on that field stays a
 candidate (its own filter then counts the error, as without the index).
 """
@@ -21,8 +26,9 @@ import re2
 from synsec.engine.errors import Where
 from synsec.engine.expr.codegen import CodeGen
 from synsec.engine.expr.compiler import compile_fields, generated_function
+from synsec.engine.expr.nodes import Call, Const, Ident, Member
 from synsec.engine.expr.regex import literal_pattern
-from synsec.engine.expr.requirements import requirement
+from synsec.engine.expr.requirements import node_key, requirement
 from synsec.engine.grok.rust import literal as rust_literal
 
 try:
@@ -38,6 +44,8 @@ _OPTIONS.never_capture = True
 _OPTIONS.log_errors = False
 _UNANCHORED = re2._re2.RE2.Anchor.UNANCHORED
 _WHERE = Where("<filter index>")
+_MEMO_TEXT = 256        # a group's masks are memoised for member values up to this many characters,
+_MEMO_SIZE = 16384      # at most this many per group (the memo empties when full)
 
 
 class _Field:
@@ -51,10 +59,11 @@ class _Field:
         self.has: dict[str, int] = {}
         self.all_mask = 0
 
-    def code(self, i: int, ns: dict) -> list[str]:
-        """Statements OR-ing into `m` the masks of this field's true atoms; value in `_v{i}`."""
+    def code(self, i: int, ns: dict, value: str) -> list[str]:
+        """Statements OR-ing into `m` the masks of this field's true atoms; its value is `value`, kept in `_v{i}`;
+        `i` names this field's tables in the namespace `ns`."""
         v = f"_v{i}"
-        out = [f"    {v} = _vals[{i}]", f"    if {v}.__class__ is not str:", f"        m |= {self.all_mask}",
+        out = [f"    {v} = {value}", f"    if {v}.__class__ is not str:", f"        m |= {self.all_mask}",
                "    else:"]
         if self.eq:
             ns[f"_eq{i}"] = self.eq
@@ -78,6 +87,40 @@ class _Field:
         if len(out) == 4:
             out.append("        pass")
         return out
+
+    def memo_worthy(self) -> bool:
+        """Whether memoising this field's mask saves work: a helper to run or substrings to look for."""
+        return bool(self.has) or not isinstance(self.node, Member)
+
+
+def _reads(node) -> list | None:
+    """The members of the event a field reads (`evt.A.b` chains with constant names, no `?.`), or None when the
+    field has another shape (the whole event, a chain, anything but pure helper calls over members and
+    constants: requirements.is_field admits only those, and the index then does without a memo)."""
+    if isinstance(node, Const):
+        return []
+    if isinstance(node, Call):
+        out: list = []
+        for arg in node.args:
+            reads = _reads(arg)
+            if reads is None:
+                return None
+            out += reads
+        return out
+    base = node
+    while isinstance(base, Member) and not base.optional and isinstance(base.prop, Const):
+        base = base.obj
+    if isinstance(node, Member) and isinstance(base, Ident) and base.name == "evt":
+        return [node]
+    return None
+
+
+def _one_read(node):
+    """The one event member a field is a function of, or None."""
+    reads = _reads(node)
+    if not reads or len({node_key(r) for r in reads}) != 1:
+        return None
+    return reads[0]
 
 
 def _literal_set(literals: list[str]) -> tuple[Callable[[str], bool], Callable[[str], Any]] | None:
@@ -133,11 +176,47 @@ class FilterIndex:
         if not fields:
             always = self.always
             return lambda evt: always
-        ns: dict[str, Any] = {"_read": compile_fields([f.node for f in fields], where=_WHERE, ctx=ctx),
-                              "UnicodeEncodeError": UnicodeEncodeError}   # not among generated builtins
+        groups: dict[Any, tuple[Any, list[_Field]]] = {}
+        plain: list[_Field] = []
+        for f in fields:
+            read = _one_read(f.node)
+            if read is None:
+                plain.append(f)
+            else:
+                groups.setdefault(node_key(read), (read, []))[1].append(f)
+        for key, (read, members) in list(groups.items()):
+            if len(members) == 1 and not members[0].memo_worthy():
+                plain.append(members[0])
+                del groups[key]
+        ns: dict[str, Any] = {"UnicodeEncodeError": UnicodeEncodeError}   # not among generated builtins
+        reads = [read for read, _members in groups.values()]
+        ns["_read"] = compile_fields([f.node for f in plain] + reads, where=_WHERE, ctx=ctx)
         lines = ["def _candidates(evt):", "    _vals = _read(evt)", f"    m = {self.always}"]
-        for i, f in enumerate(fields):
-            lines += f.code(i, ns)
+        n = 0
+        for j, f in enumerate(plain):
+            lines += f.code(n, ns, f"_vals[{j}]")
+            n += 1
+        for g, (_read, members) in enumerate(groups.values()):
+            body = [f"def _group{g}(evt):", f"    _gv = _gread{g}(evt)", "    m = 0"]
+            for j, f in enumerate(members):
+                body += f.code(n, ns, f"_gv[{j}]")
+                n += 1
+            body.append("    return m")
+            ns[f"_gread{g}"] = compile_fields([f.node for f in members], where=_WHERE, ctx=ctx)
+            ns[f"_group{g}"] = generated_function("\n".join(body) + "\n", ns, f"_group{g}", "<filter index>")
+            ns[f"_memo{g}"] = {}
+            r = f"_r{g}"
+            lines += [f"    {r} = _vals[{len(plain) + g}]",
+                      f"    if {r}.__class__ is str and len({r}) <= {_MEMO_TEXT}:",
+                      f"        _g = _memo{g}.get({r})",
+                      "        if _g is None:",
+                      f"            _g = _group{g}(evt)",
+                      f"            if len(_memo{g}) >= {_MEMO_SIZE}:",
+                      f"                _memo{g}.clear()",
+                      f"            _memo{g}[{r}] = _g",
+                      "        m |= _g",
+                      "    else:",
+                      f"        m |= _group{g}(evt)"]
         lines.append("    return m")
         return generated_function("\n".join(lines) + "\n", ns, "_candidates", "<filter index>")
 
