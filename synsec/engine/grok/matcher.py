@@ -12,6 +12,7 @@ import re2
 from re2 import _re2
 
 from ..errors import LoadError, Where
+from ..expr.compiler import generated_function
 from .rust import capture_names, to_rust
 
 try:
@@ -49,7 +50,7 @@ def _decode(data: bytes) -> str:
 class Grok:
     """Match one expanded grok pattern against a line; `match` returns {field: text} or None."""
 
-    __slots__ = ("regex", "fields", "prefilter", "engine", "_program", "_slots", "_fast")
+    __slots__ = ("regex", "fields", "prefilter", "engine", "_program", "_slots", "_fast", "_take")
 
     def __init__(self, regex: str, groups: dict[str, str], prefilter: str | None, where: Where,
                  engine: str = "auto"):
@@ -63,6 +64,7 @@ class Grok:
         self._slots: tuple[tuple[str, int], ...] = tuple((f, index[g]) for f, g in groups.items())
         self._fast = _rust_program(regex, index) if engine == "auto" else None
         self.engine = "rust" if self._fast is not None else "re2"
+        self._take = _taker(self._slots)
 
     def match(self, text: str) -> dict[str, str] | None:
         """Fields of the leftmost match in `text` ("" for groups that did not take part), or None.
@@ -79,7 +81,7 @@ class Grok:
                 return self.match_re2(text)
             if caps is None:
                 return None
-            return {f: caps[i] or "" for f, i in self._slots}
+            return self._take(caps)
         return self.match_re2(text)
 
     def match_re2(self, text: str) -> dict[str, str] | None:
@@ -102,6 +104,13 @@ class Grok:
 
     def __repr__(self) -> str:
         return f"Grok(fields={self.fields!r}, prefilter={self.prefilter!r}, engine={self.engine!r})"
+
+
+def _taker(slots: tuple[tuple[str, int], ...]):
+    """`take(caps) -> {field: text}` for a list of groups (None: did not take part, read as ""): one dict
+    display generated once, about twice as fast as a comprehension over the slots."""
+    items = ", ".join(f"{field!r}: caps[{i}] or ''" for field, i in slots)
+    return generated_function(f"def _take(caps):\n    return {{{items}}}\n", {}, "_take", "<grok fields>")
 
 
 def _rust_program(regex: str, re2_index: dict[str, int]):
