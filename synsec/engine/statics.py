@@ -9,12 +9,16 @@ directly — with exactly the semantics of applying the entries one by one (Crow
 * an empty value is skipped, except for the ParseDate method;
 * `meta|parsed|enriched: name` set a key; `target: evt.X.Y` sets a field (CrowdSec SetTargetByName);
   `method: Name` runs the enricher and merges what it returns into Enriched.
+
+An expression is generated inline from its syntax tree (the code its own compiled function runs, without the
+call); one whose names would clash with another entry's is called instead.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from synsec.engine.expr.codegen import CodeGen
 from synsec.engine.expr.compiler import generated_function
 
 __all__ = ["compile_statics", "as_text", "set_target"]
@@ -86,10 +90,31 @@ def _writer(kind: str, name: str) -> str:
     raise ValueError(f"unknown statics kind {kind!r}")
 
 
+def _inline(expr: Any, gens: dict, ns: dict) -> tuple[str, bool] | None:
+    """(code, metered) of a compiled expression's body over `v_evt`, its names added to `ns`; None when it has no
+    syntax tree or a name it needs is already bound to something else (another context's helper)."""
+    tree, ctx = getattr(expr, "tree", None), getattr(expr, "ctx", None)
+    if tree is None or ctx is None or tuple(getattr(expr, "params", ())) != ("evt",):
+        return None
+    cg = gens.get(id(ctx))
+    if cg is None:
+        cg = gens[id(ctx)] = CodeGen(("evt",), ctx)   # one generator per context: temporaries never clash
+    cg.metered = False
+    try:
+        body, _typ = cg.gen(tree)
+    except Exception:  # noqa: BLE001 - it compiled once; if it does not now, the call is the safe choice
+        return None
+    for name, value in cg.namespace.items():
+        if ns.setdefault(name, value) is not value:
+            return None
+    return body, cg.metered
+
+
 def compile_statics(statics) -> Callable[[Any, Any], bool]:
     """One function `apply(evt, ctx) -> bool` applying `statics` (a sequence of parser.Static) in order."""
     ns: dict[str, Any] = {"_as_text": as_text, "_set_target": set_target}
-    lines = ["def _apply(evt, ctx):"]
+    gens: dict = {}
+    lines = ["def _apply(evt, ctx):", "    v_evt = evt"]
     for i, st in enumerate(statics):
         keep_empty = st.kind == "method" and st.name == "ParseDate"
         store = _writer(st.kind, st.name)
@@ -99,10 +124,15 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
                 continue
             lines += [f"    _v = {value!r}", f"    if True:", f"        {store}"]
             continue
-        ns[f"_x{i}"] = getattr(st.expr, "fn", st.expr)
+        inline = _inline(st.expr, gens, ns)
+        if inline is None:
+            ns[f"_x{i}"] = getattr(st.expr, "fn", st.expr)
+            value = [f"        _v = _x{i}(evt)"]
+        else:
+            value = (["        _b = _rt_Budget()"] if inline[1] else []) + [f"        _v = {inline[0]}"]
         lines += [
             "    try:",
-            f"        _v = _x{i}(evt)",
+            *value,
             "    except Exception:",
             "        ctx.count('parser_static_errors')",
             "        _v = ''",

@@ -79,3 +79,21 @@ def test_a_static_value_is_its_yaml_source_text(tmp_path):
     evt = Event(Line("x"))
     assert content.parsers.parse(evt, ParseContext(enrichers=ENRICHERS, enrich_ctx=EnrichContext())) is True
     assert dict(evt.Meta) == {"a": "yes", "b": "010", "c": "1.50", "d": "True", "e": "0x1F", "f": "quoted: yes"}
+
+
+def test_expressions_run_inline_unless_their_names_clash():
+    """Expressions are generated into the statics function (no call); one whose helper of another context would
+    take a name already bound is called instead, and both read their own context's data."""
+    from synsec.engine.expr import ExprContext
+
+    one = ExprContext(files={"f.txt": ["a"]})
+    two = ExprContext(files={"f.txt": ["b"]})
+    statics = (Static("meta", "x", expr=compile_expr("evt.Parsed.p + '!'", where=W)),
+               Static("meta", "one", expr=compile_expr("join(File('f.txt'), ',')", where=W, ctx=one)),
+               Static("meta", "two", expr=compile_expr("join(File('f.txt'), ',')", where=W, ctx=two)))
+    apply = compile_statics(statics)
+    names = apply.__code__.co_names
+    assert "_x0" not in names and "_x1" not in names and "_x2" in names
+    evt = Event(Line("x"))
+    evt.Parsed["p"] = "v"
+    assert apply(evt, _ctx()) is True and (evt.Meta["x"], evt.Meta["one"], evt.Meta["two"]) == ("v!", "a", "b")
