@@ -257,14 +257,14 @@ def run(world: World, rules) -> dict:
     sybil_at_end: set[str] | None = None
     cpu = time.process_time()
 
-    collusion_removed: list[str] = []      # removals `ingest` returned: the collusion rule's, not decay's
+    collusion_removed: list[str] = []      # the collusion rule's removals (not decay's)
 
-    def apply(changes, at: float, ingest: bool = False) -> None:
+    def apply(changes, at: float) -> None:
         nonlocal removed
         for change in changes:
             if isinstance(change, Removed):
                 removed += 1
-                if ingest:
+                if change.collusion:
                     collusion_removed.append(change.value)
                 if change.value in sybil_targets:
                     sybil_spans[change.value].append(at)
@@ -280,7 +280,7 @@ def run(world: World, rules) -> dict:
         if sybil_at_end is None and at >= strike_end:
             sybil_at_end = set(cur.listed()) & sybil_targets
         apply(cur.tick(at), at)
-        apply(cur.ingest(who, reports, at), at, ingest=True)
+        apply(cur.ingest(who, reports, at), at)
     apply(cur.tick(world.end + rules.decay + 2 * rules.window), world.end + rules.decay + 2 * rules.window)
     cpu = time.process_time() - cpu
 

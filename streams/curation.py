@@ -11,16 +11,20 @@ registration changes cohorts (connectors/central/bus.py). Each partition runs it
 Trust is per reporter, not per address, so it is shared through the compacted **trust topic**
 (`<app_id>-curation-trust`, one partition): decisions in minute *m* (an epoch) read trust as of the start of
 *m*, so when a partition first sees a time in *m* it runs expiry through *m − 1*, publishes its counts of every
-reporter that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`) and
-then `<partition>\\0@` = *m*; it decides in *m* once every partition has published *m* (the events wait in
-order; other partitions go on). Every worker follows the whole trust topic (`TrustTable`) and sums the
+reporter that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`), the
+co-foundings of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then
+`<partition>\\0@` = *m*; it decides in *m* once every partition has published *m* (the events wait in order;
+other partitions go on), after applying the collusion joins of *m* (`Curator.join`, from every partition's
+co-foundings: the same joins everywhere). After a gap in time it first enters the epoch after the last one
+(joins read that epoch's trust). Every worker follows the whole trust topic (`TrustTable`) and sums the
 partitions' counts. So the blocklist is the one a single process computes (`synsec central` without a broker),
 whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in minute
 *m* waits until every partition has seen a time in *m* (central's markers: a few seconds).
 
-State: rows of the changelogged `curation` table — `<p>\\0ip\\0<address>`, `<p>\\0reporter\\0<name>` and
-`<p>\\0meta` — each `[seq, value, value before]`, the meta row written last with the batch's `seq` and the last
-signals offset applied. A worker that rebuilds a partition takes a row's value before when its `seq` is newer
+State: rows of the changelogged `curation` table — `<p>\\0ip\\0<address>`, `<p>\\0reporter\\0<name>`,
+`<p>\\0pair\\0<a>\\0<b>` (co-foundings and the epoch of a join) and `<p>\\0meta` — each `[seq, value, value
+before]`, the meta row written last with the batch's `seq`, the last signals offset applied and the last epoch
+whose joins were applied. A worker that rebuilds a partition takes a row's value before when its `seq` is newer
 than the meta's (a batch cut by a crash is undone whole), skips the offsets already applied, and publishes its
 counts again. Listings and removals go to the compacted `blocklist` topic (key `Ip:<address>`, JSON value, a
 tombstone on removal), which central follows into its store.
@@ -39,6 +43,7 @@ import faust
 
 from connectors.central.bus import COHORT_PREFIX, TICK_PREFIX
 from connectors.central.curation import NO_COUNTS, Curator, Listed, epoch_of
+from connectors.central.pairs import forget_epochs
 from connectors.central.rules import Rules
 from streams.app import QUIET_LOGGERS, _App
 from streams.batching import Outbox, ack_all, as_current, batches
@@ -78,17 +83,32 @@ def blocklist_record(change) -> tuple[bytes, bytes | None]:
 
 
 class TrustTable:
-    """The trust topic as read so far: each partition's counts per reporter and the epoch it has finished."""
+    """The trust topic as read so far: each partition's counts per reporter, its co-foundings per pair of
+    reporters (the collusion rule) and the epoch it has finished."""
 
     def __init__(self, partitions: int):
         self.partitions = partitions
         self.done: dict[int, int] = {}
         self.records: dict[str, list] = {}      # reporter -> per partition (epoch, counts, base) or None
+        self.pairs: dict[tuple[str, str], dict[int, list]] = {}    # pair -> partition -> [[epoch, address]…]
+        self.by_epoch: dict[int, set[tuple[str, str]]] = {}        # epoch -> the pairs that co-founded in it
         self.changed = asyncio.Event()
 
     def apply(self, key: bytes, value: bytes | None) -> None:
         part, _, name = key.decode("utf-8", "surrogateescape").partition(_SEP)
-        if value is None or not part.isdigit() or int(part) >= self.partitions:
+        if not part.isdigit() or int(part) >= self.partitions:
+            return
+        if _SEP in name:                        # a pair's co-foundings on that partition
+            pair = tuple(name.split(_SEP, 1))
+            if value is None:
+                self.pairs.get(pair, {}).pop(int(part), None)
+                return
+            seen = json.loads(value)
+            self.pairs.setdefault(pair, {})[int(part)] = seen
+            for epoch, _ in seen:
+                self.by_epoch.setdefault(epoch, set()).add(pair)
+            return
+        if value is None:
             return
         rec = json.loads(value)
         if name == _DONE:
@@ -115,6 +135,18 @@ class TrustTable:
                     total[i] += n
         return tuple(total)
 
+    def founded(self, epoch: int):
+        """The pairs that co-founded a listing in `epoch`, on any partition (Curator.pair_view)."""
+        return self.by_epoch.get(epoch, ())
+
+    def shared(self, pair: tuple[str, str], first: int, last: int) -> int:
+        """How many listings `pair` co-founded in epochs `first`..`last`, summed over the partitions (an address
+        is on one partition, so none is counted twice)."""
+        return sum(1 for seen in self.pairs.get(pair, {}).values() for e, _ in seen if first <= e <= last)
+
+    def forget(self, before: int) -> None:
+        forget_epochs(self, before)
+
     async def wait(self, epoch: int, timeout: float) -> bool:
         """Wait at most `timeout` seconds for `epoch` to be complete."""
         loop = asyncio.get_running_loop()
@@ -131,8 +163,8 @@ class TrustTable:
 class _Part:
     """One signals partition on this worker: its curator, what it has applied and saved, what waits."""
 
-    def __init__(self, curator: Curator, applied: int, seq: int, finished: int):
-        self.cur, self.applied, self.seq, self.finished = curator, applied, seq, finished
+    def __init__(self, curator: Curator, applied: int, seq: int, finished: int, joined: int):
+        self.cur, self.applied, self.seq, self.finished, self.joined = curator, applied, seq, finished, joined
         self.queue: deque = deque()       # events not applied yet, in order
         self.fed = applied                # the last offset queued
         self.nulls: list[bytes] = []      # rows of gone state, deleted once the next batch is saved
@@ -163,23 +195,24 @@ class _Partitions:
             text = key.decode("utf-8", "surrogateescape")
             if value is not None and text.startswith(prefix):
                 rows[text[len(prefix):]] = json.loads(value)
-        seq, applied, next_slot, finished = rows.pop("meta", [0, -1, None, -1])
-        ips, reporters, undone = {}, {}, {"ip": [], "reporter": []}
+        seq, applied, next_slot, finished, *rest = rows.pop("meta", [0, -1, None, -1, -1])
+        joined = rest[0] if rest else finished      # a row from before the collusion rule was shared
+        ips, reporters, pairs, undone = {}, {}, {}, {"ip": [], "reporter": [], "pair": []}
         for name, (tag, value, before) in rows.items():
             kind, _, what = name.partition(_SEP)
             if tag > seq:                   # a row of a batch cut by a crash: undone, and written again
                 value = before
                 undone[kind].append(what)
             if value is not None:
-                (ips if kind == "ip" else reporters)[what] = value
+                {"ip": ips, "reporter": reporters, "pair": pairs}[kind][what] = value
         cur = Curator(self.rules, self.scenarios, track=True)
-        cur.view = self.trust.counts
-        cur.load(reporters, ips, None, next_slot)
+        cur.view, cur.pair_view = self.trust.counts, self.trust
+        cur.load(reporters, ips, None, next_slot, pairs)
         cur.take_changes()
-        cur.mark_changed(undone["ip"], undone["reporter"])
+        cur.mark_changed(undone["ip"], undone["reporter"], undone["pair"])
         log.info("curation: partition %d rebuilt from the table: %d addresses, %d reporters, offset %d",
                  partition, len(ips), len(reporters), applied)
-        return _Part(cur, applied, seq, finished)
+        return _Part(cur, applied, seq, finished, joined)
 
     def feed(self, event) -> bool:
         """Queue an event of a partition (False: it was applied or queued already: ack it)."""
@@ -234,12 +267,16 @@ class _Partitions:
         if now is None:
             return None
         epoch = epoch_of(now)
-        if epoch > part.finished:
-            self._emit(cur.advance(epoch), out, blocklist)
-            part.finished = epoch
-            self._publish(p, part, out)
-        if not self.trust.complete(epoch):
-            return epoch
+        while part.joined < epoch:      # enter `epoch`; after a gap, first the epoch after the last one
+            target = part.joined + 1 if 0 <= part.joined < epoch - 1 else epoch
+            if target > part.finished:
+                self._emit(cur.advance(target), out, blocklist)
+                part.finished = target
+                self._publish(p, part, out)
+            if not self.trust.complete(target):
+                return target
+            self._emit(cur.join(target), out, blocklist)
+            part.joined = target
         changes = cur.tick(now)
         if sig is not None:
             cur.assign_cohort(sig.installation_id, sig.labels.get("cohort") or sig.installation_id)
@@ -250,15 +287,20 @@ class _Partitions:
         return None
 
     def _publish(self, p: int, part: _Part, out: Outbox, everything: bool = False) -> None:
-        """The partition's changed counts, then the epoch it has finished, on the trust topic."""
+        """The partition's changed counts and co-foundings, then the epoch it has finished, on the trust topic."""
         cur = part.cur
         records = cur.trust_changes()
+        pairs = cur.pair_changes()
         if everything:
             records = {name: cur.reporters[name].trust_record() for name in cur.reporters} | records
+            pairs = {pair: sorted([e, v] for e, v in seen) for pair, seen in cur.pairs.seen.items()} | pairs
             part.republish = False
         for name, rec in sorted(records.items()):
             out.add(self.trust_topic, 0, f"{p}{_SEP}{name}".encode("utf-8", "surrogateescape"),
                     json.dumps(rec, separators=(",", ":")).encode())
+        for (a, b), seen in sorted(pairs.items()):
+            out.add(self.trust_topic, 0, f"{p}{_SEP}{a}{_SEP}{b}".encode("utf-8", "surrogateescape"),
+                    json.dumps(seen, separators=(",", ":")).encode() if seen else None)
         if part.finished >= 0:
             out.add(self.trust_topic, 0, f"{p}{_SEP}{_DONE}".encode(), str(part.finished).encode())
 
@@ -274,10 +316,10 @@ class _Partitions:
             if not part.dirty or part.event is None:
                 continue
             as_current(stream, part.event)
-            ips, reporters = part.cur.take_changes()
+            ips, reporters, pairs = part.cur.take_changes()
             part.seq += 1
             nulls, part.nulls = part.nulls, []
-            for kind, rows in (("ip", ips), ("reporter", reporters)):
+            for kind, rows in (("ip", ips), ("reporter", reporters), ("pair", pairs)):
                 for name, rec in rows.items():
                     key = f"{p}{_SEP}{kind}{_SEP}{name}".encode("utf-8", "surrogateescape")
                     old = self.table.get(key)
@@ -295,7 +337,7 @@ class _Partitions:
                 if key not in part.nulls:
                     self.table.pop(key, None)
             self.table[f"{p}{_SEP}meta".encode()] = json.dumps(
-                [part.seq, part.applied, part.cur.next_slot, part.finished]).encode()
+                [part.seq, part.applied, part.cur.next_slot, part.finished, part.joined]).encode()
             part.dirty = False
 
 

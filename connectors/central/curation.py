@@ -10,8 +10,12 @@ reads it as it stood at the start of the current minute (an *epoch*): so the Kaf
 counts of every partition once each has finished an epoch, decides what one process decides (streams/curation.py).
 Expiry runs minute by minute at each minute's own time, whatever the times `tick` is called at.
 Collusion: reporters that found (make the consensus of a first listing) more than `collusion.max_shared`
-listings together within `collusion.window` become one cohort, and the listings that no longer hold are
-removed at once (`ingest` then returns `Removed` too).
+listings together within `collusion.window` become one cohort at the start of the next minute (an epoch), and
+the listings that no longer hold are removed then (`tick`, or `ingest` when nothing ticked, returns them). The
+co-foundings are kept per pair as (minute, address) in `Pairs`; the joins of minute *m* read every co-founding
+of the minutes before *m* and the trust of *m*, so the Kafka topology, where an address's co-foundings are seen
+on its partition only, shares them like trust and joins the same cohorts at the same minute on every partition
+(`join`, `pair_view`: streams/curation.py).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from connectors.central.pairs import PAIR_SEP, Pairs
 from connectors.central.rules import KnownGoodRange, Rules
 from synsec.engine.expr.helpers_net import IpRangeSet, canonical_ipv4, parse_ip
 from synsec.hub.index import HubIndex
@@ -52,6 +57,7 @@ class Listed:
 @dataclass(frozen=True)
 class Removed:
     value: str
+    collusion: bool = False   # removed by the collusion rule (else: decay)
 
 
 def hub_scenarios(index: HubIndex) -> dict[str, tuple[frozenset[str], str]]:
@@ -129,6 +135,7 @@ class Changed:
     def __init__(self):
         self.ips: set[str] = set()
         self.reporters: set[int] = set()
+    # the pairs of the collusion rule are tracked by `Pairs.changed`
 
 
 class _Ip:
@@ -163,12 +170,16 @@ class Curator:
         self._labels: dict[str, int] = {}     # cohort label -> its first reporter (assign_cohort)
         self._moved: list[int] | None = None      # reporters whose cohort a registration changed
         self._members: dict[int, list[int]] = {}    # cohort root -> its reporters (cohorts of more than one)
-        self._pairs: dict[tuple[int, int], list[float]] = {}    # two founders -> when they founded together
-        self._pairs_sweep = 1024              # drop pairs with nothing in the window when there are more
+        self.pairs = Pairs()                  # this curator's co-foundings and joins
+        self._pairs_sweep = 1024              # drop old co-foundings when there are more pairs than this
+        self._joined = -1                     # the last epoch whose joins were applied
+        self.pair_view = None     # Kafka mode: every partition's co-foundings (`founded`, `shared`); see `join`
         self.collusions = 0                   # reporters joined by the collusion rule
         self._changed = Changed() if track else None
         self._dirty_ips = self._changed.ips if track else _Untracked
         self._dirty_reporters = self._changed.reporters if track else _Untracked
+        if not track:
+            self.pairs.changed = self.pairs.published = _Untracked
         self._counted: set[int] = set()       # reporters whose counts changed since `trust_changes`
         self._epoch = -1                      # the epoch being decided in
         self.view = None          # Kafka mode: (name, epoch) -> every partition's counts at the epoch's start
@@ -297,8 +308,9 @@ class Curator:
         `beyond` (Kafka mode: central's `beyond_burst`, which sees all of a reporter's reports) says which
         exceed the burst limit; by default this curator counts them."""
         r = self._reporter(name)
-        out: list[Listed] = []
+        out: list[Listed | Removed] = []
         self._start(now)
+        self._due_join(epoch_of(now), out)
         self._epoch = epoch_of(now)
         self._dirty_reporters.add(r.id)
         reports = list(reports)
@@ -364,54 +376,84 @@ class Curator:
                 per[c] = t
         return out
 
-    def _founders(self, st: _Ip, behaviour: str, now: float) -> list[int]:
+    def _founders(self, st: _Ip, behaviour: str, now: float) -> list[str]:
         """The reporters that make the consensus for `behaviour`: each counted cohort's most trusted one."""
         horizon, min_trust = now - self.rules.window, self.rules.min_trust
-        best: dict[int, tuple[float, int]] = {}
+        best: dict[int, tuple[float, str]] = {}     # ties go to the first name: ids differ by partition
         for rid, e in st.entries.items():
             if e[1] <= horizon or e[2] != behaviour:
                 continue
-            t = self._trust(self._by_id[rid])
+            r = self._by_id[rid]
+            t = self._trust(r)
             c = self._cohort(rid)
-            if t >= min_trust and (t, -rid) > best.get(c, (0.0, 0)):
-                best[c] = (t, -rid)
-        return sorted(-rid for _, rid in best.values())
+            if t >= min_trust and (c not in best or (-t, r.name) < (-best[c][0], best[c][1])):
+                best[c] = (t, r.name)
+        return sorted(name for _, name in best.values())
 
-    def _found(self, value: str, st: _Ip, behaviour: str, now: float, out: list) -> None:
-        """A first listing: count its founders' pairs; join those past `collusion.max_shared` (collusion)."""
+    def _found(self, value: str, st: _Ip, behaviour: str, now: float) -> None:
+        """A first listing: its founders' pairs co-founded it (the joins come at the next epoch: `join`)."""
         rules = self.rules
         if not rules.collusion_max_shared:
             return
-        horizon = now - rules.collusion_window
         founders = self._founders(st, behaviour, now)
-        joined = []
-        pairs = self._pairs
+        epoch, keep = epoch_of(now), 2 * self._window_epochs()
+        pairs = self.pairs
         for i, a in enumerate(founders):
             for b in founders[i + 1:]:
-                times = pairs[(a, b)] = [t for t in pairs.get((a, b), ()) if t > horizon] + [now]
-                if len(times) > rules.collusion_max_shared and self._cohort(a) != self._cohort(b):
-                    joined.append((a, b))
-        if len(pairs) > self._pairs_sweep:
-            self._pairs = {k: v for k, v in pairs.items() if v[-1] > horizon}
-            self._pairs_sweep = max(1024, 2 * len(self._pairs))
-        for a, b in joined:
-            if self._cohort(a) != self._cohort(b):
-                self._union(a, b)
-                self.collusions += 1
-                self._dirty_reporters.add(a)
-                self._dirty_reporters.add(b)
-        if joined:
-            self._recheck(joined, now, out)
+                pairs.add((a, b), epoch, value, keep)
+        if len(pairs.seen) > self._pairs_sweep:
+            pairs.sweep(epoch - keep)
+            self._pairs_sweep = max(1024, 2 * len(pairs.seen))
 
-    def _recheck(self, joined: list[tuple[int, int]], now: float, out: list) -> None:
+    def _window_epochs(self) -> int:
+        return max(1, math.ceil(self.rules.collusion_window / EPOCH))
+
+    def _due_join(self, epoch: int, out: list) -> None:
+        """In one process: the joins due at the start of an epoch up to `epoch` (the one after the last
+        co-founding), unless applied already. Kafka mode calls `join` itself, once every partition is there."""
+        due = self.pairs.last + 1
+        if self.pair_view is None and self._joined < due <= epoch:
+            out += self.join(due)
+
+    def join(self, epoch: int) -> list[Removed]:
+        """The collusion rule at the start of `epoch`: pairs that co-founded in the epoch before and, with it,
+        more than `collusion.max_shared` listings within `collusion.window`, become one cohort; the listings
+        that no longer hold are removed. Reads every partition's co-foundings in Kafka mode (`pair_view`)."""
+        out: list[Removed] = []
+        self._joined = max(self._joined, epoch)
+        rules = self.rules
+        if not rules.collusion_max_shared:
+            return out
+        view = self.pair_view if self.pair_view is not None else self.pairs
+        first = epoch - self._window_epochs()
+        joined = []
+        for a, b in sorted(view.founded(epoch - 1)):
+            ra, rb = self._reporter(a).id, self._reporter(b).id
+            shared = view.shared((a, b), first, epoch - 1)
+            if self._cohort(ra) != self._cohort(rb) and shared > rules.collusion_max_shared:
+                self._union(ra, rb)
+                self.pairs.joined[(a, b)] = epoch
+                self.pairs.changed.add((a, b))
+                self.collusions += 1
+                self._dirty_reporters.add(ra)
+                self._dirty_reporters.add(rb)
+                joined.append(ra)
+        view.forget(epoch - 2 * self._window_epochs())
+        if joined:
+            saved, self._epoch = self._epoch, epoch
+            self._recheck(joined, epoch * EPOCH, out)
+            self._epoch = max(saved, epoch)
+        return out
+
+    def _recheck(self, joined: list[int], now: float, out: list) -> None:
         """Remove the listings the joined cohorts supported that no longer hold; cost their reporters trust."""
-        roots = {self._cohort(a) for a, _ in joined}
+        roots = {self._cohort(a) for a in joined}
         members = {rid for root in roots for rid in self._members.get(root, [root])}
         for value, st in sorted(self.ips.items()):
             if not st.until or not st.entries.keys() & members or self._holds(self._support(st, now)) is not None:
                 continue
             st.until, st.scenario = 0.0, ""
-            out.append(Removed(value))
+            out.append(Removed(value, collusion=True))
             self._dirty_ips.add(value)
             for rid in st.entries.keys() & members:
                 self._charge(self._by_id[rid], COLLUSION)
@@ -436,7 +478,7 @@ class Curator:
         if new or int(st.until // _PUBLISH_STEP) != int(old // _PUBLISH_STEP):
             out.append(Listed(value, st.scenario, st.until, new))
         if new:
-            self._found(value, st, behaviour, now, out)
+            self._found(value, st, behaviour, now)
 
     # ------------------------------------------------------------------ expiry
     def _start(self, now: float) -> None:
@@ -468,6 +510,7 @@ class Curator:
         out: list[Removed] = []
         slot = self._next_slot
         while slot <= last:
+            self._due_join(slot, out)
             self._epoch = slot
             at = slot * _GRAIN
             for value in self._wheel.pop(slot, ()):
@@ -504,14 +547,25 @@ class Curator:
             self._union(self._labels.setdefault(label, r.id), r.id)
             self._dirty_reporters.add(r.id)
 
-    def take_changes(self) -> tuple[dict[str, list | None], dict[str, list]]:
-        """The records of what changed since the last call (an address's None: it is gone); needs `track`."""
+    def take_changes(self) -> tuple[dict[str, list | None], dict[str, list], dict[str, list | None]]:
+        """The records of what changed since the last call: addresses (None: gone), reporters, and pairs of
+        the collusion rule (key `a\\0b`; None: gone); needs `track`."""
         changed = self._changed
         ips = {v: self._ip_record(self.ips.get(v)) for v in changed.ips}
         reporters = {self._by_id[rid].name: self._by_id[rid].record() for rid in changed.reporters}
+        pairs = {PAIR_SEP.join(pair): self.pairs.record(pair) for pair in self.pairs.changed}
         changed.ips.clear()
         changed.reporters.clear()
-        return ips, reporters
+        self.pairs.changed.clear()
+        return ips, reporters, pairs
+
+    def pair_changes(self) -> dict[tuple[str, str], list]:
+        """Kafka mode: this partition's co-foundings (`[[epoch, address]…]`) of each pair that changed since
+        the last call, for every partition to read (`pair_view`)."""
+        pairs = self.pairs
+        out = {pair: sorted([e, v] for e, v in pairs.seen.get(pair, ())) for pair in sorted(pairs.published)}
+        pairs.published.clear()
+        return out
 
     def trust_changes(self) -> dict[str, list]:
         """Kafka mode: `[epoch, counts, counts before epoch]` of each reporter whose counts changed since the
@@ -530,15 +584,17 @@ class Curator:
             return None
         return [st.until, st.scenario, [[self._by_id[rid].name, *e] for rid, e in st.entries.items()]]
 
-    def mark_changed(self, ips: Iterable[str], reporters: Iterable[str]) -> None:
+    def mark_changed(self, ips: Iterable[str], reporters: Iterable[str], pairs: Iterable[str] = ()) -> None:
         """Have the next `take_changes` give these records again (their stored rows are stale)."""
         self._dirty_ips.update(ips)
         self._dirty_reporters.update(self._reporter(name).id for name in reporters)
+        if self._changed is not None:
+            self.pairs.changed.update(tuple(key.split(PAIR_SEP, 1)) for key in pairs)
 
     def load(self, reporters: dict[str, list], ips: dict[str, list], now: float | None,
-             next_slot: int | None = None) -> None:
-        """Rebuild from records `take_changes` gave (reporters first: their cohorts), as of `now` (or of the
-        saved `next_slot`)."""
+             next_slot: int | None = None, pairs: dict[str, list] | None = None) -> None:
+        """Rebuild from records `take_changes` gave (reporters first: their cohorts; then the pairs: the
+        collusion rule's joins), as of `now` (or of the saved `next_slot`)."""
         if next_slot is not None:
             self._next_slot = next_slot
         elif now is not None:
@@ -549,6 +605,14 @@ class Curator:
             r = self._reporter(name)
             r.epoch, r.counts, r.base, r.signals, r.refused = epoch, list(counts), tuple(base), signals, refused
             r.t_epoch = None
+        for key, rec in sorted((pairs or {}).items()):
+            pair = tuple(key.split(PAIR_SEP, 1))
+            self.pairs.load(pair, rec)
+            if rec[0] is not None:
+                a, b = (self._reporter(name).id for name in pair)
+                if self._cohort(a) != self._cohort(b):
+                    self._union(a, b)
+                    self.collusions += 1
         for value, (until, scenario, entries) in ips.items():
             st = self.ips[value] = _Ip()
             st.until, st.scenario = until, scenario
@@ -562,17 +626,21 @@ class Curator:
         return {"reporters": {r.name: [*r.record(), None if r.burst_start == float("-inf") else r.burst_start,
                                        r.burst_count] for r in self._by_id},
                 "ips": {v: self._ip_record(st) for v, st in self.ips.items()}, "next_slot": self._next_slot,
-                "epoch": self._epoch, "received": self.received, "refused": dict(self.refused)}
+                "epoch": self._epoch, "received": self.received, "refused": dict(self.refused),
+                "pairs": {PAIR_SEP.join(p): self.pairs.record(p) for p in self.pairs.seen.keys() | self.pairs.joined},
+                "joined": self._joined}
 
     def restore(self, snap: dict) -> None:
         """Take the state of a `snapshot` (after the registrations it followed were replayed)."""
         reporters = snap["reporters"]
-        self.load({name: rec[:6] for name, rec in reporters.items()}, snap["ips"], None, snap["next_slot"])
+        self.load({name: rec[:6] for name, rec in reporters.items()}, snap["ips"], None, snap["next_slot"],
+                  snap.get("pairs"))
         for name, rec in reporters.items():
             r = self.reporters[name]
             r.burst_start = float("-inf") if rec[6] is None else rec[6]
             r.burst_count = rec[7]
         self._epoch, self.received = snap["epoch"], snap["received"]
+        self._joined = snap.get("joined", self._epoch)
         self.refused = Counter(snap["refused"])
 
     # ------------------------------------------------------------------ reading

@@ -1,7 +1,8 @@
 """Trust across partitions (issue 12): the curation topology on the real bundled broker (tansu) lists exactly
 what one process lists — with 1 or 4 signals partitions, 1 or 2 `synsec curation` workers, and a worker
 SIGKILLed midway and replaced — for a crowd whose trust decides (corroboration, uncorroborated noise,
-known-good reports, a burst, a cohort that forms after its members reported)."""
+known-good reports, a burst, a cohort that forms after its members reported) and whose cohorts the collusion
+rule joins (a sybil ring whose listings, on several partitions, are removed once its pairs are joined)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ import pytest
 from kafka import KafkaConsumer
 
 from connectors.central.bus import SignalBus
-from connectors.central.curation import EPOCH, Curator
+from connectors.central.curation import EPOCH, Curator, Removed
 from connectors.central.rules import parse_rules
 from connectors.central.signals import Signal
 from connectors.central.store import CentralStore
 from connectors.kafka.admin import ensure_topics
+from streams.bucketstore import partition_for
 from streams.curation import blocklist_record
 from synsec.wire.kafka import BrokerSettings
 from tests.streams.test_crash_cuts import _recover as final     # what a compacted topic keeps
@@ -34,8 +36,8 @@ H = "c" * 64
 SCEN = "crowdsecurity/http-probing"
 HUB = {SCEN: (frozenset({H}), "http")}
 T0 = 1_800_000_000.0
-# the collusion rule joins cohorts on one partition only (docs/crowd.md): off here
-RULES_TEXT = "decay: 2h\nconsensus: {window: 6h}\ntrust: {burst: {max_reports: 40}}\ncollusion: {max_shared: 0}\n"
+RULES_TEXT = "decay: 2h\nconsensus: {window: 6h}\ntrust: {burst: {max_reports: 40}}\ncollusion: {window: 1h}\n"
+SYBIL_TARGETS = [f"64.20.{j}.9" for j in range(8)]
 
 
 def crowd(seed: int = 7) -> list[tuple]:
@@ -46,6 +48,8 @@ def crowd(seed: int = 7) -> list[tuple]:
     honest = [f"h{i}" for i in range(12)]
     for i, name in enumerate(honest):
         out.append(("register", name, f"{20 + i}.1.{i}.9", T0 - 86400 + i * 3600))
+    for k in range(3):                           # a sybil ring: unrelated networks, registered days apart
+        out.append(("register", f"s{k}", f"{150 + k}.7.3.1", T0 - (10 - 3 * k) * 86400))
     attackers = [f"45.{rng.randrange(1, 250)}.{rng.randrange(250)}.{i}" for i in range(150)]
     now = T0
     for step in range(100):                      # every ~10 simulated minutes
@@ -58,6 +62,10 @@ def crowd(seed: int = 7) -> list[tuple]:
             out.append(("signals", who, [f"77.{step % 250}.{k}.1" for k in range(12)], now + 1.5))
         if step % 20 == 5:                       # a known-good address
             out.append(("signals", rng.choice(honest[8:]), ["8.8.8.8"], now + 2))
+        if step == 40:                           # … lists targets together, until its pairs are joined
+            for j, ip in enumerate(SYBIL_TARGETS):
+                for k in range(3):
+                    out.append(("signals", f"s{k}", [ip], now + 20 + 15 * j + k))
         if step == 30:                           # a burst: 60 addresses in one batch (limit 40 an hour)
             out.append(("signals", "h11", [f"46.1.{k}.{k}" for k in range(60)], now + 3))
         if step == 60:                           # a ring: three reporters, each alone at first …
@@ -73,18 +81,20 @@ def crowd(seed: int = 7) -> list[tuple]:
     return out
 
 
-def in_process(events: list[tuple], rules) -> tuple[list[tuple[bytes, bytes | None]], float]:
-    """What `synsec central` without a broker publishes for the events, in order (and the end time)."""
+def in_process(events: list[tuple], rules) -> tuple[list[tuple[bytes, bytes | None]], float, list[Removed]]:
+    """What `synsec central` without a broker publishes for the events, in order (and the end time, and the
+    collusion rule's removals)."""
     c = Curator(rules, HUB)
-    records = []
+    records, changes = [], []
     for kind, who, what, at in events:
         if kind == "register":
             c.register(who, what, at)
             continue
-        records += [blocklist_record(x) for x in c.tick(at) + c.ingest(who, [(v, SCEN, H) for v in what], at)]
+        changes += c.tick(at) + c.ingest(who, [(v, SCEN, H) for v in what], at)
     end = events[-1][3] + 3 * EPOCH
-    records += [blocklist_record(x) for x in c.tick(end)]
-    return records, end
+    changes += c.tick(end)
+    records = [blocklist_record(x) for x in changes]
+    return records, end, [x for x in changes if isinstance(x, Removed) and x.collusion]
 
 
 def per_key(records) -> dict[bytes, list]:
@@ -184,9 +194,12 @@ def test_the_blocklist_does_not_depend_on_partitions_workers_or_a_kill(broker, t
         "path": f"scenarios/{SCEN}.yaml", "version": "0.1", "labels": {"service": "http"},
         "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.1": {"digest": H}}}}}))
     events = crowd()
-    expected, end = in_process(events, rules)
+    expected, end, colluded = in_process(events, rules)
     listed = final(expected)
     assert 10 <= len(listed) and any(v is None for _, v in expected)     # listings and removals
+    ring = {x.value for x in colluded} & set(SYBIL_TARGETS)     # the collusion rule removed what the ring listed,
+    assert len(ring) >= 4 and not ring & set(listed)            # on more than one of 4 partitions
+    assert len({partition_for(v.encode(), 4) for v in ring}) > 1
     common = ["--curation", str(rules_file), "--hub-index", str(index)]
     base = unique_name()
     setups = {cfg: Setup(broker, tmp_path, f"{base}-{cfg}", parts, workers, common)

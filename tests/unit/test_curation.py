@@ -193,29 +193,35 @@ def test_canonical_ipv4_fast_path_agrees_with_ipaddress(n, junk):
 
 
 @settings(max_examples=60, derandomize=True, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["45.1.1.1", "45.1.1.2", "8.8.8.8", "45.1.1.3"]),
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from(["45.1.1.1", "45.1.1.2", "8.8.8.8", "45.1.1.3",
+                                                              "45.1.1.4", "45.1.1.5"]),
                           st.floats(0, 3 * 86400)), min_size=1, max_size=40), st.integers(0, 40))
 def test_state_saved_as_records_rebuilds_the_same_curation(reports, cut):
     """Kafka mode: a curator rebuilt at any point from the records `take_changes` gave (as the changelogged
-    table holds them) lists and removes exactly what the original does from then on."""
-    def make():     # the collusion rule's state is not in the records (docs/crowd.md): off here
-        c = Curator(replace(RULES, collusion_max_shared=0), HUB, track=True)
+    table holds them) lists, removes and joins (the collusion rule, at max_shared 1) exactly what the original
+    does from then on."""
+    rules = replace(RULES, collusion_max_shared=1)
+
+    def make():
+        c = Curator(rules, HUB, track=True)
         for i in range(5):
             c.assign_cohort(f"w{i}", f"cohort-{i % 4}")
         return c
     reports = sorted(reports, key=lambda r: r[2])
     a = make()
-    ips, reps = {}, {}
+    ips, reps, pairs = {}, {}, {}
     b = None
     for k, (who, ip, dt) in enumerate(reports):
         now = NOW + dt
         step = a.tick(now) + a.ingest(f"w{who}", [(ip, "a/http-probing", H)], now)
-        got_ips, got_reps = a.take_changes()
+        got_ips, got_reps, got_pairs = a.take_changes()
         ips.update(got_ips)
         reps.update(got_reps)
+        pairs.update(got_pairs)
         if k == cut:
-            b = Curator(replace(RULES, collusion_max_shared=0), HUB, track=True)
-            b.load(reps, {v: rec for v, rec in ips.items() if rec is not None}, now)
+            b = Curator(rules, HUB, track=True)
+            b.load(reps, {v: rec for v, rec in ips.items() if rec is not None}, now,
+                   pairs={p: rec for p, rec in pairs.items() if rec is not None})
         elif k > cut:
             out_b = b.tick(now) + b.ingest(f"w{who}", [(ip, "a/http-probing", H)], now)
             assert out_b == step
@@ -223,3 +229,4 @@ def test_state_saved_as_records_rebuilds_the_same_curation(reports, cut):
     if cut < len(reports) - 1:
         assert b.tick(end) == a.tick(end) and b.listed() == a.listed() == {}
         assert {n: b.trust(n) for n in reps} == {n: a.trust(n) for n in reps}
+        assert {n: b.cohort_of(n) for n in reps} == {n: a.cohort_of(n) for n in reps}

@@ -31,6 +31,7 @@ RANK = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
 SAME_LAYER: dict[tuple[str, str], str] = {
     ("streams", "connectors.central.curation"): "streams/curation.py runs central's pure curation in the topology",
     ("streams", "connectors.central.rules"): "and its rules (one curation for central and the topology)",
+    ("streams", "connectors.central.pairs"): "and its collusion rule's co-foundings (the trust topic shares them)",
     ("streams", "connectors.central.bus"): "and reads the signals topic's time markers central's bus writes",
 }
 
