@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from streams.batching import Outbox, as_current, work
 from streams.bucketstore import PartitionStore, partition_for
@@ -163,11 +164,13 @@ class _Partition:
     """One buckets-in partition's engine: its manager over the table view, and its event-time order
     (streams.ordering), both rebuilt from the table."""
 
-    def __init__(self, shell, partition: int, overflow_sources: int):
+    def __init__(self, shell, partition: int, overflow_sources: int, end: float = math.inf):
+        """`end`: the partition's end offset now (PartitionStore.end_at_load; inf when unknown)."""
         eng = shell.engine
         self.partition = partition
         self.overflows_marked = -math.inf     # the last overflow marker this partition sent
-        self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer)
+        self.store = PartitionStore(shell.table, partition, shell.buckets_partitions, shell.table.value_serializer,
+                                    end)
         manager = BucketManager(shell.content.scenarios, store=self.store)
         self.engine = split_engine(eng, manager)
         state = self.store.ledger.order
@@ -179,6 +182,13 @@ class _Partition:
                              state.get("threshold", -math.inf), state.get("newest", -math.inf), held,
                              state.get("idle", ()), shell.settings.idle_advance_s, overflow_sources,
                              state.get("overflow_marks"), state.get("overflow_threshold", -math.inf))
+
+
+def _fetched_end(shell, msg) -> float:
+    """The end offset of `msg`'s partition as of the fetch that brought it (inf when there is no consumer)."""
+    consumer = getattr(getattr(shell, "app", None), "consumer", None)
+    end = _end(consumer, TP(msg.topic, msg.partition)) if consumer is not None else None
+    return math.inf if end is None else max(end, msg.offset + 1)
 
 
 def _held(item: tuple[str, str, Any], value: bytes, origin: tuple[int, int, int] | None, offset: int) -> Held:
@@ -222,7 +232,8 @@ class _Buckets:
             return None
         part = self.partitions.get(msg.partition)
         if part is None:
-            part = self.partitions[msg.partition] = _Partition(shell, msg.partition, self.overflow_sources)
+            part = self.partitions[msg.partition] = _Partition(shell, msg.partition, self.overflow_sources,
+                                                               _fetched_end(shell, msg))
         store, order = part.store, part.order
         if msg.offset <= store.ledger.offset:
             shell.count("buckets.redelivered")       # taken before a crash: not twice
@@ -250,6 +261,7 @@ class _Buckets:
                 store.hold(msg.offset, msg.value)
             else:
                 shell.count("buckets.late")          # behind what was released: poured now, out of order
+                store.unhold(msg.offset)             # an earlier owner may have held it (PartitionStore.end_at_load)
                 self.pour(part, held, out)
         self.release(part, out)
         return part

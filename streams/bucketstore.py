@@ -173,6 +173,12 @@ class PartitionStore(MutableMapping):
     routed again under new buckets-in offsets, with the same origins). Records waiting for event-time order are
     kept under `held_key` (`hold`, `unhold`, `held()`).
 
+    `end_at_load` is the partition's end offset when the store was loaded: a record below it may have been held
+    by an earlier owner in changelog records this store never read (a recovery that stopped before the end of
+    the changelog, the last batch of an owner evicted while still writing), so releasing it always writes its
+    tombstone, held in this batch or not; otherwise a later owner reading the whole changelog would load it as
+    held and pour it a second time (tests/streams/test_crash_cuts.py).
+
     Writes are held back (read-your-writes) until `commit()`, once per batch, so a bucket poured many times in
     a batch is written once, and a record held and released in the same batch never written: the agent first
     sends the alerts the batch produced and waits for the broker's ack, then commits, so a crash in between
@@ -188,11 +194,13 @@ class PartitionStore(MutableMapping):
 
     _DELETED = object()
 
-    def __init__(self, table: MutableMapping, partition: int, partitions: int, codec: "BucketCodec"):
+    def __init__(self, table: MutableMapping, partition: int, partitions: int, codec: "BucketCodec",
+                 end_at_load: float = 0):
         self.table = table
         self.partition = partition
         self.partitions = partitions
         self.codec = codec
+        self.end_at_load = end_at_load
         self.offset = -1
         self.pending: dict[bytes, Any] = {}
         self.holding: dict[bytes, Any] = {}           # held records to write (HeldValue) or delete (_DELETED)
@@ -236,7 +244,7 @@ class PartitionStore(MutableMapping):
     def unhold(self, offset: int) -> None:
         """The record held at `offset` has been poured."""
         raw = held_key(self.partition, offset)
-        if raw not in self.table.data:
+        if raw not in self.table.data and offset >= self.end_at_load:
             self.holding.pop(raw, None)                 # held and released between two commits: never written
         else:
             self.holding[raw] = self._DELETED

@@ -20,7 +20,7 @@ import pytest
 
 from streams.agents import _Buckets
 from streams.batching import Outbox
-from streams.bucketstore import BucketCodec
+from streams.bucketstore import BucketCodec, PartitionStore
 from streams.routing import Router
 from synsec.assembly.build import EngineOptions, build_engine
 from synsec.engine.model import Line
@@ -94,6 +94,8 @@ def _run(data: dict, messages: list[bytes], start: int, stop: int, batch: int, i
     """Feed messages[start:stop] in batches; per batch, (alerts, changelog records) as the agent sends them.
     `before_each()`, if given, is called before each message is taken."""
     state = _Buckets(_shell(data, idle_advance_s=idle_advance_s))
+    consumer = SimpleNamespace(highwater=lambda tp: stop)       # the partition's end, as the worker's fetch says
+    state.shell.app = SimpleNamespace(consumer=consumer)
     sent = []
     for b in range(start, stop, batch):
         out = Outbox()
@@ -183,3 +185,25 @@ def test_a_crash_at_any_point_of_a_batchs_changelog_loses_nothing_and_counts_not
                 tried += 1
     print(f"{tried} crashes tried")
     assert tried >= 10
+
+
+def test_a_successor_that_read_part_of_the_changelog_leaves_no_held_record_to_pour_twice(messages):
+    """Regression (issue 11): a successor whose recovery read only a prefix of the changelog (it stopped early, or
+    the previous owner, evicted, wrote its last batch after) takes the records of the unread part again, and
+    holds and pours some of them within one batch; were their tombstones skipped (never written, as far as it
+    could see), a later owner reading the whole changelog would load them as held and pour them twice."""
+    reference, _ = _run({}, messages, 0, len(messages), 7)
+    crashes = [i for i, (_a, c) in enumerate(reference) if any(_kind(k, v) == "held" for k, v in c)]
+    codec = BucketCodec(CODECS)
+    tried, left = 0, []
+    for crashed in crashes[::max(1, len(crashes) // 4)]:
+        changelog = reference[crashed][1]
+        before = [rec for _a, c in reference[:crashed] for rec in c]
+        for cut in _cuts(changelog)[:-1]:
+            after, _state = _run(_recover(before + changelog[:cut]), messages, crashed * 7, len(messages), 40)
+            whole = _recover(before + changelog + [rec for _a, c in after for rec in c])
+            held = PartitionStore(_Table(whole, codec), 0, 1, codec).held()
+            tried += 1
+            if held:
+                left.append((crashed, cut, [offset for offset, _v in held]))
+    assert tried >= 10 and not left, (tried, left[:4])
