@@ -3,6 +3,10 @@
 A node runs: filter → whitelist checks → grok (on `apply_on` or an expression) → grok statics → stash →
 child nodes → node statics → `onsuccess: next_stage`. A stage passes when one of its nodes succeeds; an
 event that no node of a stage accepts stops there and counts as unparsed.
+
+`process_node` says how a node runs, for any node; each node is also generated once, at construction, into a
+Python function of its own (`Node.run`: only the steps the node has, its filter inline), which the stages run
+unless a tracer (`ccscli explain`) watches every node.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any, Callable
 
 from synsec.engine.counters import CounterSet
 from synsec.engine.errors import Where
+from synsec.engine.expr.compiler import generated_function, inline_body
 from synsec.engine.model import Event
 from synsec.engine.statics import as_text as _as_text
 from synsec.engine.statics import compile_statics, set_target
@@ -101,10 +106,13 @@ class Node:
     next_stage: bool = False
     where: Where = Where()
     apply: Callable | None = None   # the statics compiled (set at construction)
+    run: Callable | None = field(default=None, repr=False)   # process_node generated for this node
 
     def __post_init__(self) -> None:
         if self.statics and self.apply is None:
             self.apply = compile_statics(self.statics)
+        if self.run is None:
+            self.run = compile_node(self)
 
 
 @dataclass(slots=True)
@@ -235,10 +243,81 @@ def process_node(node: Node, evt: Event, ctx: ParseContext, stages: tuple[str, .
     if ctx.tracer:
         ctx.tracer(node, evt, state)
     if state and node.next_stage:
-        idx = stages.index(evt.Stage) if evt.Stage in stages else -1
-        if 0 <= idx < len(stages) - 1:
-            evt.Stage = stages[idx + 1]
+        _next_stage(evt, stages)
     return state
+
+
+def _next_stage(evt: Event, stages: tuple[str, ...]) -> None:
+    """`onsuccess: next_stage`: the event moves to the stage after its own (the last stage keeps it)."""
+    idx = stages.index(evt.Stage) if evt.Stage in stages else -1
+    if 0 <= idx < len(stages) - 1:
+        evt.Stage = stages[idx + 1]
+
+
+def compile_node(node: Node) -> Callable[[Event, ParseContext, tuple], bool]:
+    """`process_node` for this node only, as one generated function (its children already have theirs): the
+    steps it lacks are left out, its filter runs inline, a grok on a field is matched in place. No tracer."""
+    ns: dict[str, Any] = {"_check_whitelist": _check_whitelist, "_run_grok": _run_grok, "_apply_stash": _apply_stash,
+                          "_next_stage": _next_stage, "_wl": node.whitelist, "_stash": node.stash,
+                          "_apply": node.apply, "_children": tuple(child.run for child in node.children)}
+    lines = ["def _run(evt, ctx, stages):", "    v_evt = evt"]
+    if node.filter is not None:
+        lines += ["    try:", *_filter_code(node.filter, ns), "    except Exception:",
+                  "        ctx.count('parser_filter_errors')", "        return False",
+                  "    if _o is not True:", "        return False"]
+    lines.append("    state = True")
+    if node.whitelist is not None:
+        lines += ["    listed, has_wl = _check_whitelist(_wl, evt, ctx)", "    if listed:",
+                  "        evt.Whitelisted = True", "        evt.WhitelistReason = _wl.reason",
+                  "        if evt.Overflow is not None:", "            evt.Overflow.Whitelisted = True",
+                  "            evt.Overflow.Reason = _wl.reason"]
+    grok = node.grok
+    if grok is not None:
+        lines += _grok_code(grok, ns) + ["    state = grok_ok"]
+    if node.stash:
+        lines += ["    if " + ("grok_ok and " if grok is not None else "") + "ctx.expr_ctx is not None:",
+                  "        _apply_stash(_stash, evt, ctx)"]
+    if node.children:
+        lines += ["    for _child in _children:", "        if _child(evt, ctx, stages):", "            state = True"]
+        if node.next_stage:
+            lines.append("            break")
+        lines += ["        elif not grok_ok:" if grok is not None else "        else:", "            state = False"]
+    if node.statics:
+        lines += ["    if state" + (" and (listed or not has_wl)" if node.whitelist is not None else "") + ":",
+                  "        state = _apply(evt, ctx)"]
+    if node.next_stage:
+        lines += ["    if state:", "        _next_stage(evt, stages)"]
+    lines.append("    return state")
+    return generated_function("\n".join(lines) + "\n", ns, "_run", f"<node {node.where}>")
+
+
+def _filter_code(filt: Callable, ns: dict) -> list[str]:
+    """Statements (inside a try) setting `_o` to the filter's value; a predicate's non-bool value raises, as the
+    compiled predicate does."""
+    inline = inline_body(filt, {}, ns)
+    if inline is None:
+        ns["_filter"] = filt
+        return ["        _o = _filter(evt)"]
+    code, metered, typ = inline
+    out = (["        _b = _rt_Budget()"] if metered else []) + [f"        _o = {code}"]
+    if typ != "bool":
+        out += ["        if _o.__class__ is not bool:", "            raise TypeError('filter: not a bool')"]
+    return out
+
+
+def _grok_code(step: GrokStep, ns: dict) -> list[str]:
+    """Statements setting `grok_ok` as `_run_grok` does; a grok on the raw line or a parsed field runs in place."""
+    ns["_step"], ns["_match"], ns["_gapply"] = step, step.grok.match, step.apply
+    if not step.apply_on:
+        return ["    grok_ok = _run_grok(_step, evt, ctx)"]
+    text = "evt.Line.Raw" if step.apply_on == "Line.Raw" else f"evt.Parsed.get({step.apply_on!r})"
+    return [f"    _text = {text}",
+            "    _fields = _match(_text) if _text is not None else None",
+            "    if _fields:",
+            "        evt.Parsed.update(_fields)",
+            "        grok_ok = " + ("_gapply(evt, ctx)" if step.apply is not None else "True"),
+            "    else:",
+            "        grok_ok = False"]
 
 
 def _apply_stash(stashes: tuple[Stash, ...], evt: Event, ctx: ParseContext) -> None:
@@ -266,6 +345,7 @@ class ParserPipeline:
         if not evt.Stage:
             evt.Stage = names[0]
         collect = ctx.collector
+        traced = ctx.tracer is not None
         for i, stage in enumerate(self.stages):
             if evt.Stage in names and names.index(evt.Stage) > i:
                 continue
@@ -273,7 +353,7 @@ class ParserPipeline:
                 return False
             ok = False
             for node in stage.nodes:
-                ret = process_node(node, evt, ctx, names)
+                ret = process_node(node, evt, ctx, names) if traced else node.run(evt, ctx, names)
                 if collect is not None:
                     collect(stage.name, node, evt, ret)
                 if ret:

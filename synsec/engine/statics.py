@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from synsec.engine.expr.codegen import CodeGen
-from synsec.engine.expr.compiler import generated_function
+from synsec.engine.expr.compiler import generated_function, inline_body
 
 __all__ = ["compile_statics", "as_text", "set_target"]
 
@@ -90,26 +89,6 @@ def _writer(kind: str, name: str) -> str:
     raise ValueError(f"unknown statics kind {kind!r}")
 
 
-def _inline(expr: Any, gens: dict, ns: dict) -> tuple[str, bool] | None:
-    """(code, metered) of a compiled expression's body over `v_evt`, its names added to `ns`; None when it has no
-    syntax tree or a name it needs is already bound to something else (another context's helper)."""
-    tree, ctx = getattr(expr, "tree", None), getattr(expr, "ctx", None)
-    if tree is None or ctx is None or tuple(getattr(expr, "params", ())) != ("evt",):
-        return None
-    cg = gens.get(id(ctx))
-    if cg is None:
-        cg = gens[id(ctx)] = CodeGen(("evt",), ctx)   # one generator per context: temporaries never clash
-    cg.metered = False
-    try:
-        body, _typ = cg.gen(tree)
-    except Exception:  # noqa: BLE001 - it compiled once; if it does not now, the call is the safe choice
-        return None
-    for name, value in cg.namespace.items():
-        if ns.setdefault(name, value) is not value:
-            return None
-    return body, cg.metered
-
-
 def compile_statics(statics) -> Callable[[Any, Any], bool]:
     """One function `apply(evt, ctx) -> bool` applying `statics` (a sequence of parser.Static) in order."""
     ns: dict[str, Any] = {"_as_text": as_text, "_set_target": set_target}
@@ -124,7 +103,7 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
                 continue
             lines += [f"    _v = {value!r}", f"    if True:", f"        {store}"]
             continue
-        inline = _inline(st.expr, gens, ns)
+        inline = inline_body(st.expr, gens, ns)
         if inline is None:
             ns[f"_x{i}"] = getattr(st.expr, "fn", st.expr)
             value = [f"        _v = _x{i}(evt)"]

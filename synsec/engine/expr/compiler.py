@@ -12,7 +12,7 @@ from .context import ExprContext
 from .parser import parse
 
 __all__ = ["Compiled", "ExprRuntimeError", "compile_expr", "compile_predicate", "compile_fields",
-           "FIELD_ERROR", "generated_function"]
+           "FIELD_ERROR", "generated_function", "inline_body"]
 
 
 class ExprRuntimeError(SynsecError):
@@ -124,6 +124,30 @@ def generated_function(code: str, ns: dict, name: str, filename: str) -> Functio
     module = compile(code, filename, "exec")
     fn_code = next(c for c in module.co_consts if isinstance(c, CodeType) and c.co_name == name)
     return FunctionType(fn_code, ns, name)
+
+
+def inline_body(expr: Any, gens: dict, ns: dict) -> tuple[str, bool, str] | None:
+    """(code, metered, type) of a compiled expression's body over `v_evt`, for a generated function that runs
+    it inline (statics, parser nodes) instead of calling it; its names are added to `ns`, its temporaries
+    come from `gens`' one generator per context (so they never clash). None when it has no syntax tree or a
+    name it needs is already bound to something else (another context's data): call it then. `metered`: the
+    code charges `_b`, which must be a fresh `_rt_Budget()`; a predicate's non-bool value is the caller's to
+    refuse when `type` is not "bool"."""
+    tree, ctx = getattr(expr, "tree", None), getattr(expr, "ctx", None)
+    if tree is None or ctx is None or tuple(getattr(expr, "params", ())) != ("evt",):
+        return None
+    cg = gens.get(id(ctx))
+    if cg is None:
+        cg = gens[id(ctx)] = CodeGen(("evt",), ctx)
+    cg.metered = False
+    try:
+        body, typ = cg.gen(tree)
+    except Exception:  # noqa: BLE001 - it compiled once; if it does not now, the call is the safe choice
+        return None
+    for name, value in cg.namespace.items():
+        if ns.setdefault(name, value) is not value:
+            return None
+    return body, cg.metered, typ
 
 
 def _static(fn: Callable[..., Any]) -> staticmethod:
