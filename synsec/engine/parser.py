@@ -61,6 +61,12 @@ class Whitelist:
     cidrs: tuple = ()
     exprs: tuple = ()
     memo: dict = field(default_factory=dict, compare=False, repr=False)   # source text -> listed (None: no IP)
+    v4: tuple = field(default=(), init=False, compare=False, repr=False)  # (IPv4 ints listed, IPv4 ranges)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "v4", (frozenset(int(ip) for ip in self.ips if ip.version == 4),
+                                        tuple((int(net.network_address), int(net.broadcast_address))
+                                              for net in self.cidrs if net.version == 4)))
 
     @property
     def has_ip_checks(self) -> bool:
@@ -71,15 +77,37 @@ class Whitelist:
         listed = self.memo.get(value, _UNSEEN)
         if listed is not _UNSEEN:
             return listed
-        ip = _parse_ip(value)
-        if not ip:
-            listed = None
+        n = _ipv4_int(value)
+        if n is not None:            # a dotted quad: integer tests, the answer ipaddress would give
+            ips, ranges = self.v4
+            listed = n in ips or any(low <= n <= high for low, high in ranges)
         else:
-            listed = ip in self.ips or any(ip.version == net.version and ip in net for net in self.cidrs)
+            ip = _parse_ip(value)
+            if not ip:
+                listed = None
+            else:
+                listed = ip in self.ips or any(ip.version == net.version and ip in net for net in self.cidrs)
         if len(self.memo) > 65536:
             self.memo.clear()
         self.memo[value] = listed
         return listed
+
+
+def _ipv4_int(text: str) -> int | None:
+    """The address of an IPv4 dotted quad as `ipaddress.IPv4Address` reads it (four ASCII decimal octets up to
+    255, no leading zero), or None for any other text (which may still be an address: IPv6)."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 3 or (part[0] == "0" and len(part) > 1):
+            return None
+        octet = int(part)
+        if octet > 255:
+            return None
+        n = n << 8 | octet
+    return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,20 +375,21 @@ class ParserPipeline:
         collect = ctx.collector
         traced = ctx.tracer is not None
         for i, stage in enumerate(self.stages):
-            if evt.Stage in names and names.index(evt.Stage) > i:
-                continue
-            if evt.Stage != stage.name:
+            name = stage.name
+            if evt.Stage != name:
+                if evt.Stage in names and names.index(evt.Stage) > i:
+                    continue                         # already past this stage
                 return False
             ok = False
             for node in stage.nodes:
                 ret = process_node(node, evt, ctx, names) if traced else node.run(evt, ctx, names)
                 if collect is not None:
-                    collect(stage.name, node, evt, ret)
+                    collect(name, node, evt, ret)
                 if ret:
                     ok = True
                     if node.next_stage:
                         break
-                if evt.Stage != stage.name:
+                if evt.Stage != name:
                     break
             if not ok:
                 return False

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from synsec.engine.model import Event, Line, RuntimeAlert
 from synsec.engine.parser import ParseContext, Whitelist, _check_whitelist
 
@@ -38,7 +41,7 @@ def test_a_source_that_is_not_an_ip_leaves_has_false():
 
 def test_memo_gives_the_same_verdict_on_repeats_and_is_bounded(monkeypatch):
     """The second lookup of a source (listed, not listed or not an IP) parses nothing and gives the same
-    answer; the memo never grows unbounded."""
+    answer (a dotted quad is never given to ipaddress); the memo never grows unbounded."""
     from synsec.engine import parser
 
     wl = _wl()
@@ -49,7 +52,7 @@ def test_memo_gives_the_same_verdict_on_repeats_and_is_bounded(monkeypatch):
         assert wl.ip_listed("10.9.9.9") is True
         assert wl.ip_listed("11.0.0.1") is False
         assert wl.ip_listed("nope") is None
-    assert parsed == ["10.9.9.9", "11.0.0.1", "nope"]
+    assert parsed == ["nope"]
     assert set(wl.memo) == {"10.9.9.9", "11.0.0.1", "nope"}
     for i in range(70000):
         wl.ip_listed(f"172.16.{i // 256 % 256}.{i % 256}-{i}")
@@ -61,3 +64,25 @@ def test_overflow_sources_any_listed_whitelists():
     evt = Event(Line("x"))
     evt.Overflow = RuntimeAlert(Alert=None, Sources={"198.51.100.1": None, "10.0.0.5": None})
     assert _check_whitelist(_wl(), evt, CTX) == (True, True)
+
+
+octets = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "007", "0", "255", "256", "1000", "",
+                                                                  "\u0661", "\u00b2", " 1", "+1", "-1", "1_0"]))
+texts = st.one_of(st.lists(octets, min_size=3, max_size=5).map(".".join),
+                  st.sampled_from(["2001:db8::1", "::ffff:10.0.0.1", "::1", "10.0.0.1%eth0", "fe80::1%1"]))
+
+
+@settings(max_examples=500, deadline=None)
+@given(texts)
+def test_dotted_quads_are_listed_as_ipaddress_lists_them(text):
+    """The integer test on dotted quads gives exactly the verdict of ipaddress (None for what it refuses)."""
+    wl = Whitelist("w", frozenset({ipaddress.ip_address("192.0.2.7"), ipaddress.ip_address("::ffff:10.0.0.1")}),
+                   (ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("172.16.0.0/12"),
+                    ipaddress.ip_network("2001:db8::/32")))
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        expected = None
+    else:
+        expected = ip in wl.ips or any(ip.version == net.version and ip in net for net in wl.cidrs)
+    assert wl.ip_listed(text) is expected

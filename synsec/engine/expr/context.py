@@ -60,6 +60,8 @@ class Stash:
 
     def stamp(self, ts: float) -> None:
         """The entries written since the last stamp expire `ttl` after event time `ts` (never before `now`)."""
+        if not self._fresh:
+            return
         start = max(self.now, ts)
         for cache, key, ttl in self._fresh:
             entry = cache.get(key)
