@@ -371,3 +371,29 @@ def test_grok_package_opens_no_file_and_imports_no_io():
                 assert node.module.split(".")[0] not in banned_mod, path
             elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id != "open", path
+
+
+def test_memo_gives_the_matchers_answer_in_a_fresh_dict():
+    """A text seen before gets the same fields (or None) as matching it again, in a dict of its own."""
+    grok = lib_of(BASIC).compile("^%{PAIR}$")
+    first = grok.match("a=1")
+    first["key"] = "changed"
+    assert grok.match("a=1") == {"key": "a", "value": "1"} == grok._match("a=1")
+    assert grok.match("nope") is None and grok.match("nope") is None
+    long = "b=" + "2" * 300                     # past the memo's text limit: matched every time
+    assert grok.match(long) == {"key": "b", "value": "2" * 300}
+
+
+def test_memo_is_dropped_when_texts_do_not_repeat():
+    """A grok fed texts that never repeat stops memoising after its trial; one whose texts repeat keeps it."""
+    from synsec.engine.grok import matcher
+
+    unique = lib_of(BASIC).compile("^%{PAIR}$")
+    for i in range(matcher._TRIAL):
+        assert unique.match(f"k={i}") == {"key": "k", "value": str(i)}
+    assert unique._memo is None
+    assert unique.match("k=7") == {"key": "k", "value": "7"}
+    repeated = lib_of(BASIC).compile("%{PAIR}")
+    for i in range(2 * matcher._TRIAL):
+        repeated.match(f"k={i % (matcher._TRIAL // 2)}") if i % 2 else repeated.match(f"x={i}")
+    assert repeated._memo is not None

@@ -4,6 +4,10 @@ Both engines are automata with leftmost-first semantics and the same group numbe
 regex (it is the reference, gives the load errors, and takes the lines the Rust binding cannot: text with lone
 surrogates); Rust's `regex` crate matches when the regex translates (`rust.to_rust`) and compiles, because it
 finds submatches about 3x faster on the long hub patterns. `engine="re2"` keeps a grok on RE2 only.
+
+A grok applied to a field that repeats (the request path of http-logs, split into directory, file and
+extension) keeps its results in a bounded memo keyed by the text; one whose texts rarely repeat (a whole log
+line) drops its memo after a trial, so that it costs nothing there.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ __all__ = ["Grok", "compile_regex", "ENGINES"]
 ENGINES = ("auto", "re2")
 
 _UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+_MEMO_TEXT = 256       # texts up to this many characters are memoised,
+_MEMO_SIZE = 16384     # at most this many a grok (the memo empties when full);
+_TRIAL = 2048          # after this many texts not seen before, a grok that had few repeats stops memoising
+_MISS = object()
 # Expanded hub patterns (IPV6 inside IPORHOST, several times) outgrow RE2's default 8 MiB program budget.
 _MAX_MEM = 64 << 20
 
@@ -50,7 +58,8 @@ def _decode(data: bytes) -> str:
 class Grok:
     """Match one expanded grok pattern against a line; `match` returns {field: text} or None."""
 
-    __slots__ = ("regex", "fields", "prefilter", "engine", "_program", "_slots", "_fast", "_take")
+    __slots__ = ("regex", "fields", "prefilter", "engine", "_program", "_slots", "_fast", "_take", "_memo",
+                 "_hits", "_misses")
 
     def __init__(self, regex: str, groups: dict[str, str], prefilter: str | None, where: Where,
                  engine: str = "auto"):
@@ -65,13 +74,32 @@ class Grok:
         self._fast = _rust_program(regex, index) if engine == "auto" else None
         self.engine = "rust" if self._fast is not None else "re2"
         self._take = _taker(self._slots)
+        self._memo: dict | None = {}      # text -> result, None once the trial found few repeats
+        self._hits = self._misses = 0
 
     def match(self, text: str) -> dict[str, str] | None:
         """Fields of the leftmost match in `text` ("" for groups that did not take part), or None.
 
         A pattern without fields that matches gives {}; CrowdSec counts an empty result as a failed grok,
-        which is the caller's rule to apply, not this matcher's.
+        which is the caller's rule to apply, not this matcher's. The dict is the caller's to keep or change.
         """
+        memo = self._memo
+        if memo is None or len(text) > _MEMO_TEXT:
+            return self._match(text)
+        got = memo.get(text, _MISS)
+        if got is _MISS:
+            got = self._match(text)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[text] = got
+            self._misses += 1
+            if self._misses == _TRIAL and self._hits * 3 < self._misses:   # under 1 hit in 4: not worth it
+                self._memo = None
+        else:
+            self._hits += 1
+        return None if got is None else dict(got)
+
+    def _match(self, text: str) -> dict[str, str] | None:
         if self.prefilter is not None and self.prefilter not in text:
             return None
         if self._fast is not None:
