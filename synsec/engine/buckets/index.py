@@ -25,7 +25,8 @@ import re2
 
 from synsec.engine.errors import Where
 from synsec.engine.expr.codegen import CodeGen
-from synsec.engine.expr.compiler import compile_fields, generated_function
+from synsec.engine.expr.compiler import FIELD_ERROR, compile_fields, generated_function
+from synsec.engine.expr.context import ExprContext
 from synsec.engine.expr.nodes import Call, Const, Ident, Member
 from synsec.engine.expr.regex import literal_pattern
 from synsec.engine.expr.requirements import node_key, requirement
@@ -115,6 +116,21 @@ def _reads(node) -> list | None:
     return None
 
 
+def _read_code(nodes: list, ctx, ns: dict) -> list[str]:
+    """Statements computing each field into `_f{i}` as compile_fields does (FIELD_ERROR for one that raised),
+    inline in the function that uses them; the generator's names go into `ns`."""
+    cg = CodeGen(("evt",), ctx if ctx is not None else ExprContext())
+    out = ["    v_evt = evt"]
+    for i, node in enumerate(nodes):
+        body, _typ = cg.gen(node)
+        out += ["    try:", f"        _f{i} = {body}", "    except Exception:", f"        _f{i} = _ERR"]
+    if cg.metered:
+        out.insert(0, "    _b = _rt_Budget()")
+    ns.update(cg.namespace)
+    ns["_ERR"] = FIELD_ERROR
+    return out
+
+
 def _one_read(node):
     """The one event member a field is a function of, or None."""
     reads = _reads(node)
@@ -190,11 +206,10 @@ class FilterIndex:
                 del groups[key]
         ns: dict[str, Any] = {"UnicodeEncodeError": UnicodeEncodeError}   # not among generated builtins
         reads = [read for read, _members in groups.values()]
-        ns["_read"] = compile_fields([f.node for f in plain] + reads, where=_WHERE, ctx=ctx)
-        lines = ["def _candidates(evt):", "    _vals = _read(evt)", f"    m = {self.always}"]
+        lines = ["def _candidates(evt):", *_read_code([f.node for f in plain] + reads, ctx, ns), f"    m = {self.always}"]
         n = 0
         for j, f in enumerate(plain):
-            lines += f.code(n, ns, f"_vals[{j}]")
+            lines += f.code(n, ns, f"_f{j}")
             n += 1
         for g, (_read, members) in enumerate(groups.values()):
             body = [f"def _group{g}(evt):", f"    _gv = _gread{g}(evt)", "    m = 0"]
@@ -206,7 +221,7 @@ class FilterIndex:
             ns[f"_group{g}"] = generated_function("\n".join(body) + "\n", ns, f"_group{g}", "<filter index>")
             ns[f"_memo{g}"] = {}
             r = f"_r{g}"
-            lines += [f"    {r} = _vals[{len(plain) + g}]",
+            lines += [f"    {r} = _f{len(plain) + g}",
                       f"    if {r}.__class__ is str and len({r}) <= {_MEMO_TEXT}:",
                       f"        _g = _memo{g}.get({r})",
                       "        if _g is None:",

@@ -60,22 +60,19 @@ class BucketManager:
 
     # --- routing ---
     def route(self, evt) -> list[tuple[str, str]]:
-        """The (scenario id, key) buckets this event goes to: filter true, groupby evaluated ("" without one)."""
+        """The (scenario id, key) buckets this event goes to: filter true, groupby evaluated ("" without one).
+        Only the scenarios the filter index names as candidates are tried, in scenario order."""
         out = []
-        for name, filt, groupby in self._candidates(evt):
-            key = self._key(name, filt, groupby, evt)
+        m = self.index.candidates(evt)
+        routes, key_of = self._routes, self._key
+        while m:
+            low = m & -m
+            m ^= low
+            name, filt, groupby = routes[low.bit_length() - 1]
+            key = key_of(name, filt, groupby, evt)
             if key is not None:
                 out.append((name, key))
         return out
-
-    def _candidates(self, evt):
-        """The routes whose filter may be true for evt (the filter index), in scenario order."""
-        m = self.index.candidates(evt)
-        routes = self._routes
-        while m:
-            low = m & -m
-            yield routes[low.bit_length() - 1]
-            m ^= low
 
     def _key(self, name, filt, groupby, evt):
         if filt is not None:
