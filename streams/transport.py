@@ -24,7 +24,12 @@
   after a SIGKILL before any commit, on a loaded machine, 1 start in 4 processed nothing). `guard_flow_resume`:
   when a resume at the end of a recovery empties buffers that held messages, every stream partition is sought
   again to its committed offset (its first offset when there is none). What an agent had already taken is
-  handled twice: the agents are idempotent on redelivery.
+  handled twice: the agents are idempotent on redelivery. The fetch loop seeks itself, before it hands over
+  its next message (`Consumer.reseek_wanted`): the rest of the batch it is delivering was fetched before the
+  seek and is skipped for the partitions sought (read again from where they are sought). Seeking from a task of
+  its own let the loop deliver that rest after the seek, which moved the loop's read offset past the messages
+  sought back to, and the loop then skipped them as delivered already: lines lost after a restart or a
+  rebalance on a loaded machine (a leaky bucket that missed one overflowed later, with more events).
   A message acked twice (read again like this) is no longer left in Faust's unacked set, which made a stop wait.
 - **Batched sends.** `Producer.send_records` appends records to aiokafka batch builders and hands each batch to
   the accumulator in one call, instead of one `send` (and one Faust `FutureMessage`) per record. Faust's commit
@@ -96,14 +101,16 @@ class Consumer(driver.Consumer):
 
     #: aiokafka client kwargs (bootstrap servers, TLS, SASL) when end offsets must be verified; None: trust them
     end_offsets_client: Mapping[str, Any] | None = None
+    reseek_wanted = False              # the fetch loop seeks the stream partitions again before its next message
     yield_every = 100                  # messages handed to the streams between two returns to the event loop
     thread_class: type[ConsumerThread] = ConsumerThread
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return self.thread_class(self, loop=self.loop, beacon=self.beacon)
 
-    async def reseek_streams(self) -> None:
-        """Seek the assigned stream partitions to their committed offsets again (see `guard_flow_resume`)."""
+    async def reseek_streams(self) -> set[TP]:
+        """Seek the assigned stream partitions to their committed offsets again (see `guard_flow_resume`); the
+        partitions sought."""
         recovery = self.app.tables.recovery
         tps = [tp for tp in self.assignment() if not recovery._is_changelog_tp(tp)]
         committed = {tp: self._committed_offset.get(tp) for tp in tps}
@@ -111,6 +118,12 @@ class Consumer(driver.Consumer):
         first = await self.earliest_offsets(*missing) if missing else {}
         for tp in tps:
             await self.seek(tp, committed[tp] or first.get(tp) or 0)
+        return set(tps)
+
+    async def _reseek(self) -> set[TP]:
+        """The seek `reseek_wanted` asks for, made by the fetch loop between two messages."""
+        self.reseek_wanted = False
+        return await self.reseek_streams()
 
     def ack(self, message: Any) -> bool:
         acked = super().ack(message)
@@ -139,7 +152,8 @@ class Consumer(driver.Consumer):
         return may
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - exercised by every worker test
-        # Faust 0.15.3 Consumer._drain_messages; only the delivery line differs (see the module docstring).
+        # Faust 0.15.3 Consumer._drain_messages; only the delivery line and the seeks `reseek_wanted` asks for
+        # differ (see the module docstring).
         callback = self.callback
         getmany = self.getmany
         consumer_should_stop = self._stopped.is_set
@@ -153,12 +167,19 @@ class Consumer(driver.Consumer):
         yield_every, since_yield = self.yield_every, 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
+                if self.reseek_wanted:
+                    await self._reseek()
                 set_flag(CONSUMER_FETCHING)
                 ait = getmany(timeout=1.0)
                 await self.sleep(0)
                 if self.should_stop:
                     continue
+                sought: set = set()
                 async for tp, message in ait:
+                    if self.reseek_wanted:
+                        sought = await self._reseek()       # the rest of this batch was fetched before the seek
+                    if tp in sought:
+                        continue                            # read again from where it was sought
                     since_yield += 1
                     if since_yield > yield_every:
                         await asyncio.sleep(0)
@@ -224,7 +245,7 @@ def guard_flow_resume(app: Any) -> None:
         if dropped and app.tables.recovery.completed.is_set() and isinstance(app.consumer, Consumer):
             app.consumer.log.info("%d buffered message(s) dropped when the flow resumed: reading them again",
                                   dropped)
-            app.consumer._reseek_task = asyncio.ensure_future(app.consumer.reseek_streams())
+            app.consumer.reseek_wanted = True          # the fetch loop seeks before its next message
 
     flow.resume = guarded_resume
 

@@ -1,0 +1,92 @@
+"""The worker's fetch loop (streams.transport.Consumer._drain_messages) without a broker: what it hands to the
+streams when `guard_flow_resume` asks for the stream partitions to be read again at the end of a recovery."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+
+from faust.types import TP
+
+from streams.transport import Consumer, guard_flow_resume
+
+TOPIC = TP("synsec.raw", 0)
+
+
+class _Loop(Consumer):
+    """A Consumer over one partition of 30 messages, fetched 10 at a time from a position that seeks move, as
+    aiokafka's; Faust's seek and the worker's fetch loop and reseek are the real ones."""
+
+    should_stop = False
+    consumer_stopped_errors = ()
+    yield_every = 100
+    log = SimpleNamespace(info=lambda *a, **k: None, dev=lambda *a, **k: None)
+
+    def __init__(self, app, on_message):
+        self.app = app
+        self.callback = on_message
+        self.position = 0
+        self.end = 30
+        self._stopped = asyncio.Event()
+        self.fetcher = SimpleNamespace(_stopped=asyncio.Event())
+        self._read_offset = defaultdict(lambda: None)
+        self._committed_offset = {}
+        self._commit_every = None
+        self._n_acked = 0
+        self.diag = SimpleNamespace(set_flag=lambda flag: None, unset_flag=lambda flag: None)
+
+    def _may_deliver_directly(self):
+        return lambda: True
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def assignment(self):
+        return {TOPIC}
+
+    async def earliest_offsets(self, *tps):
+        return {tp: 0 for tp in tps}
+
+    async def _seek(self, tp, offset: int) -> None:
+        self.position = offset
+
+    async def getmany(self, timeout: float):
+        if self.position >= self.end:
+            self.fetcher._stopped.set()                    # everything read: the loop ends
+            return
+        batch = list(range(self.position, min(self.position + 10, self.end)))
+        self.position = batch[-1] + 1                      # fetched: the position moves past them
+        for offset in batch:
+            yield TOPIC, SimpleNamespace(topic=TOPIC.topic, partition=0, offset=offset)
+
+
+def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
+    """Regression (issue 11, lines lost after a restart or a rebalance on a loaded machine): the flow resumes
+    at the end of a recovery, dropping buffered messages, while the fetch loop is half way through a batch;
+    every message from the committed offset on is handed to the streams again after that resume (the rest of
+    the batch, fetched before the seek, used to move the read offset past them, and they were skipped)."""
+    queue = asyncio.Queue()
+    queue.put_nowait("buffered")                           # a message the resume drops from an agent's buffer
+    flow = SimpleNamespace(_queues=[queue], resume=lambda: queue.get_nowait())
+    app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                          tables=SimpleNamespace(recovery=SimpleNamespace(
+                              completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
+    guard_flow_resume(app)
+    delivered: list[int] = []
+    resumed_at: list[int] = []
+
+    async def on_message(message) -> None:
+        delivered.append(message.offset)
+        if message.offset == 4 and not resumed_at:
+            resumed_at.append(len(delivered))
+            app.flow_control.resume()                      # the end of a recovery, as Faust resumes the flow
+        await asyncio.sleep(0)
+
+    async def run() -> None:
+        app.consumer = loop = _Loop(app, on_message)
+        await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
+
+    asyncio.run(run())
+    assert resumed_at
+    assert sorted(set(delivered[resumed_at[0]:])) == list(range(30)), delivered
