@@ -123,7 +123,11 @@ class Consumer(driver.Consumer):
     async def _reseek(self) -> set[TP]:
         """The seek `reseek_wanted` asks for, made by the fetch loop between two messages."""
         self.reseek_wanted = False
-        return await self.reseek_streams()
+        try:
+            return await self.reseek_streams()
+        except Exception as exc:  # noqa: BLE001 - the partitions moved meanwhile: the rebalance under way seeks them
+            self.log.warning("seeking the stream partitions again failed (%r); left to the rebalance", exc)
+            return set()
 
     def ack(self, message: Any) -> bool:
         acked = super().ack(message)

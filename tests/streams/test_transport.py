@@ -21,7 +21,7 @@ class _Loop(Consumer):
     should_stop = False
     consumer_stopped_errors = ()
     yield_every = 100
-    log = SimpleNamespace(info=lambda *a, **k: None, dev=lambda *a, **k: None)
+    log = SimpleNamespace(info=lambda *a, **k: None, dev=lambda *a, **k: None, warning=lambda *a, **k: None)
 
     def __init__(self, app, on_message):
         self.app = app
