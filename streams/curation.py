@@ -9,17 +9,18 @@ registration changes cohorts (connectors/central/bus.py). Each partition runs it
 (connectors/central/curation.py) over its addresses.
 
 Trust is per reporter, not per address, so it is shared through the compacted **trust topic**
-(`<app_id>-curation-trust`, one partition): decisions in minute *m* (an epoch) read trust as of the start of
-*m*, so when a partition first sees a time in *m* it runs expiry through *m − 1*, publishes its counts of every
-reporter that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`), the
-co-foundings of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then
-`<partition>\\0@` = *m*; it decides in *m* once every partition has published *m* (the events wait in order;
-other partitions go on), after applying the collusion joins of *m* (`Curator.join`, from every partition's
-co-foundings: the same joins everywhere). After a gap in time it first enters the epoch after the last one
-(joins read that epoch's trust). Every worker follows the whole trust topic (`TrustTable`) and sums the
+(`<app_id>-curation-trust`, one partition): decisions in minute *m* (an epoch) read trust as of the start of *m*, so
+when a partition first sees a time in *m* it runs expiry through *m − 1*, publishes its counts of every reporter
+that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`), the co-foundings
+of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then `<partition>\\0@` = *m*;
+it decides in *m* once every partition has published *m* (the events wait in order; other partitions go on), after
+applying the collusion joins of *m* (`Curator.join`, from every partition's co-foundings: the same joins
+everywhere). After a gap in time it first enters the epoch after the last one (joins read that epoch's trust), and
+enters the later epoch once every partition has saved its joins there (`<partition>\\0#` = that epoch): the skipped
+epochs' expiry changes counts they read. Every worker follows the whole trust topic (`TrustTable`) and sums the
 partitions' counts. So the blocklist is the one a single process computes (`synsec central` without a broker),
-whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in minute
-*m* waits until every partition has seen a time in *m* (central's markers: a few seconds).
+whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in minute *m*
+waits until every partition has seen a time in *m* (central's markers: a few seconds).
 
 State: rows of the changelogged `curation` table — `<p>\\0ip\\0<address>`, `<p>\\0reporter\\0<name>`,
 `<p>\\0pair\\0<a>\\0<b>` (co-foundings and the epoch of a join) and `<p>\\0meta` — each `[seq, value, value
@@ -33,6 +34,7 @@ tombstone on removal), which central follows into its store.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections import deque
@@ -61,6 +63,7 @@ log = logging.getLogger(__name__)
 
 _SEP = "\x00"
 _DONE = "@"
+_JOINED = "#"
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,10 @@ class TrustTable:
     def __init__(self, partitions: int):
         self.partitions = partitions
         self.done: dict[int, int] = {}
+        self.joined: dict[int, int] = {}     # partition -> the last epoch whose collusion joins it applied
         self.records: dict[str, list] = {}      # reporter -> per partition (epoch, counts, base) or None
         self.pairs: dict[tuple[str, str], dict[int, list]] = {}    # pair -> partition -> [[epoch, address]…]
+        self.partners: dict[str, set[tuple[str, str]]] = {}        # reporter -> its pairs
         self.by_epoch: dict[int, set[tuple[str, str]]] = {}        # epoch -> the pairs that co-founded in it
         self.changed = asyncio.Event()
 
@@ -105,18 +110,26 @@ class TrustTable:
                 return
             seen = json.loads(value)
             self.pairs.setdefault(pair, {})[int(part)] = seen
+            for name in pair:
+                self.partners.setdefault(name, set()).add(pair)
             for epoch, _ in seen:
                 self.by_epoch.setdefault(epoch, set()).add(pair)
             return
         if value is None:
             return
         rec = json.loads(value)
-        if name == _DONE:
-            self.done[int(part)] = max(self.done.get(int(part), -1), int(rec))
+        if name in (_DONE, _JOINED):
+            marks = self.done if name == _DONE else self.joined
+            marks[int(part)] = max(marks.get(int(part), -1), int(rec))
             self.changed.set()
         else:
             per = self.records.setdefault(name, [None] * self.partitions)
             per[int(part)] = (rec[0], tuple(rec[1]), tuple(rec[2]))
+
+    def all_joined(self, epoch: int) -> bool:
+        """Whether every partition has applied (and saved) the collusion joins of `epoch`: nobody reads trust
+        as of `epoch` any more."""
+        return len(self.joined) == self.partitions and min(self.joined.values()) >= epoch
 
     def complete(self, epoch: int) -> bool:
         """Whether every partition has published its counts up to the start of `epoch`."""
@@ -144,19 +157,24 @@ class TrustTable:
         is on one partition, so none is counted twice)."""
         return sum(1 for seen in self.pairs.get(pair, {}).values() for e, _ in seen if first <= e <= last)
 
+    def founded_by(self, name: str, first: int, last: int) -> int:
+        """How many listings `name` co-founded in epochs `first`..`last`, on any partition."""
+        return len({(e, v) for pair in self.partners.get(name, ()) for seen in self.pairs[pair].values()
+                    for e, v in seen if first <= e <= last})
+
     def forget(self, before: int) -> None:
         forget_epochs(self, before)
 
-    async def wait(self, epoch: int, timeout: float) -> bool:
-        """Wait at most `timeout` seconds for `epoch` to be complete."""
+    async def wait(self, ready, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for `ready()` (`complete` or `all_joined` of an epoch) to hold."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
-        while not self.complete(epoch):
+        while not ready():
             self.changed.clear()
             try:
                 await asyncio.wait_for(self.changed.wait(), max(0.0, end - loop.time()))
             except asyncio.TimeoutError:
-                return self.complete(epoch)
+                return ready()
         return True
 
 
@@ -171,6 +189,8 @@ class _Part:
         self.event = None                 # the latest event of the partition (table writes go to its changelog)
         self.dirty = True                 # state to save
         self.republish = True             # publish every count again (after a rebuild)
+        self.saved_joined = joined        # the joins the table holds (announced on the trust topic: `#`)
+        self.announced = -1
 
 
 class _Partitions:
@@ -180,6 +200,7 @@ class _Partitions:
         self.rules, self.scenarios = settings.rules, settings.scenarios
         self.table, self.trust, self.trust_topic = table, trust, trust_topic
         self.parts: dict[int, _Part] = {}
+        self.generation = 0               # revocations so far
         self.codecs = Codecs(LocalRegistry())
 
     def get(self, partition: int) -> _Part:
@@ -224,17 +245,20 @@ class _Partitions:
         part.queue.append(event)
         return True
 
-    def drain(self, out: Outbox, blocklist) -> tuple[list, int | None]:
-        """Apply what can be applied: the events done, and the earliest epoch a partition waits for."""
-        done, waiting = [], None
+    def drain(self, out: Outbox, blocklist) -> tuple[list, list]:
+        """Apply what can be applied: the events done, and what the partitions that wait wait for (checks)."""
+        done, waiting = [], []
         for p, part in self.parts.items():
             if part.republish:
                 self._publish(p, part, out, everything=True)
+            if part.saved_joined > part.announced:
+                out.add(self.trust_topic, 0, f"{p}{_SEP}{_JOINED}".encode(), str(part.saved_joined).encode())
+                part.announced = part.saved_joined
             while part.queue:
                 event = part.queue[0]
                 need = self._apply(p, part, event.message, out, blocklist)
                 if need is not None:
-                    waiting = need if waiting is None else min(waiting, need)
+                    waiting.append(need)
                     break
                 part.queue.popleft()
                 part.applied = event.message.offset
@@ -242,8 +266,9 @@ class _Partitions:
                 done.append(event)
         return done, waiting
 
-    def _apply(self, p: int, part: _Part, msg, out: Outbox, blocklist) -> int | None:
-        """One message through the partition's curator; the epoch it waits for (None: applied or skipped)."""
+    def _apply(self, p: int, part: _Part, msg, out: Outbox, blocklist):
+        """One message through the partition's curator; None when applied or skipped, else the check it waits
+        for (every partition has finished an epoch, or applied its joins)."""
         key = msg.key or b""
         cur = part.cur
         if key.startswith(COHORT_PREFIX):
@@ -270,13 +295,18 @@ class _Partitions:
         while part.joined < epoch:      # enter `epoch`; after a gap, first the epoch after the last one
             target = part.joined + 1 if 0 <= part.joined < epoch - 1 else epoch
             if target > part.finished:
+                if 0 <= part.joined < target - 1 and not self.trust.all_joined(part.joined):
+                    return functools.partial(self.trust.all_joined, part.joined)   # (its expiry would change
+                    # counts that partitions still joining at `joined` read)
                 self._emit(cur.advance(target), out, blocklist)
+                part.dirty = True
                 part.finished = target
                 self._publish(p, part, out)
             if not self.trust.complete(target):
-                return target
+                return functools.partial(self.trust.complete, target)
             self._emit(cur.join(target), out, blocklist)
             part.joined = target
+            part.dirty = True
         changes = cur.tick(now)
         if sig is not None:
             cur.assign_cohort(sig.installation_id, sig.labels.get("cohort") or sig.installation_id)
@@ -310,6 +340,10 @@ class _Partitions:
             key, value = blocklist_record(change)
             out.add(blocklist.name, partition_for(key, blocklist.partitions), key, value)
 
+    def unannounced(self) -> bool:
+        """Whether a partition saved joins it has not announced yet (the next `drain` does)."""
+        return any(part.saved_joined > part.announced for part in self.parts.values())
+
     def save(self, stream) -> None:
         """Write each changed partition's rows, then its meta row, to the table (its changelog partition)."""
         for p, part in self.parts.items():
@@ -338,6 +372,7 @@ class _Partitions:
                     self.table.pop(key, None)
             self.table[f"{p}{_SEP}meta".encode()] = json.dumps(
                 [part.seq, part.applied, part.cur.next_slot, part.finished, part.joined]).encode()
+            part.saved_joined = part.joined
             part.dirty = False
 
 
@@ -365,6 +400,7 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
     @app.on_partitions_revoked.connect
     async def _revoked(app_, revoked, **kwargs) -> None:
         parts.parts.clear()              # rebuilt from the table (recovered from its changelog) on next use
+        parts.generation += 1
 
     @app.task
     async def _follow_trust() -> None:
@@ -376,22 +412,28 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
         async for batch in batches(stream_, 500):
             done = [event for event in batch if not parts.feed(event)]
             while True:
-                out = Outbox()
+                out, generation = Outbox(), parts.generation
                 applied, waiting = parts.drain(out, blocklist)
                 await asyncio.gather(*await out.send(app.producer))   # output durable before the state says so
+                if parts.generation != generation:      # revoked meanwhile: its state is gone, not saved, so
+                    await ack_all(stream_, done)        # what it applied is not acked (read again, as after a
+                    break                               # crash)
                 parts.save(stream_)
                 await ack_all(stream_, done + applied)
                 done = []
-                if waiting is None or not await _settle(trust, waiting, stream_.channel.queue):
+                if parts.unannounced():
+                    continue
+                if not waiting or not await _settle(trust, waiting, stream_.channel.queue):
                     break
 
     return app
 
 
-async def _settle(trust: TrustTable, epoch: int, queue) -> bool:
-    """Wait (at most 2 s) for `epoch`'s trust, unless messages arrive first (they may be what it waits for)."""
+async def _settle(trust: TrustTable, waiting: list, queue) -> bool:
+    """Wait (at most 2 s) for one of the checks partitions wait for, unless messages arrive first (they may be
+    what it waits for)."""
     for _ in range(40):
-        if await trust.wait(epoch, 0.05):
+        if await trust.wait(lambda: any(ready() for ready in waiting), 0.05):
             return True
         if not queue.empty():
             return False

@@ -417,8 +417,9 @@ class Curator:
 
     def join(self, epoch: int) -> list[Removed]:
         """The collusion rule at the start of `epoch`: pairs that co-founded in the epoch before and, with it,
-        more than `collusion.max_shared` listings within `collusion.window`, become one cohort; the listings
-        that no longer hold are removed. Reads every partition's co-foundings in Kafka mode (`pair_view`)."""
+        more than `collusion.max_shared` listings within `collusion.window`, at least `collusion.min_share` of
+        what either of them founded there, become one cohort; the listings that no longer hold are removed.
+        Reads every partition's co-foundings in Kafka mode (`pair_view`)."""
         out: list[Removed] = []
         self._joined = max(self._joined, epoch)
         rules = self.rules
@@ -429,8 +430,11 @@ class Curator:
         joined = []
         for a, b in sorted(view.founded(epoch - 1)):
             ra, rb = self._reporter(a).id, self._reporter(b).id
+            if self._cohort(ra) == self._cohort(rb):
+                continue
             shared = view.shared((a, b), first, epoch - 1)
-            if self._cohort(ra) != self._cohort(rb) and shared > rules.collusion_max_shared:
+            if shared > rules.collusion_max_shared and shared >= rules.collusion_min_share * max(
+                    view.founded_by(a, first, epoch - 1), view.founded_by(b, first, epoch - 1)):
                 self._union(ra, rb)
                 self.pairs.joined[(a, b)] = epoch
                 self.pairs.changed.add((a, b))

@@ -18,6 +18,7 @@ class Pairs:
         self.seen: dict[tuple[str, str], set[tuple[int, str]]] = {}
         self.joined: dict[tuple[str, str], int] = {}
         self.by_epoch: dict[int, set[tuple[str, str]]] = {}
+        self.partners: dict[str, set[tuple[str, str]]] = {}     # reporter -> its pairs with co-foundings
         self.last = -1                      # the newest epoch with a co-founding
         self.changed: set[tuple[str, str]] = set()     # records to save (`Changed`)
         self.published: set[tuple[str, str]] = set()   # co-foundings to share (`pair_changes`)
@@ -28,6 +29,8 @@ class Pairs:
         seen.add((epoch, value))
         self.seen[pair] = seen
         self.by_epoch.setdefault(epoch, set()).add(pair)
+        for name in pair:
+            self.partners.setdefault(name, set()).add(pair)
         self.last = max(self.last, epoch)
         self.changed.add(pair)
         self.published.add(pair)
@@ -43,6 +46,11 @@ class Pairs:
         """How many listings `pair` co-founded in epochs `first`..`last`."""
         return sum(1 for e, _ in self.seen.get(pair, ()) if first <= e <= last)
 
+    def founded_by(self, name: str, first: int, last: int) -> int:
+        """How many listings `name` co-founded (with anyone) in epochs `first`..`last`."""
+        return len({x for pair in self.partners.get(name, ()) for x in self.seen.get(pair, ())
+                    if first <= x[0] <= last})
+
     def sweep(self, horizon: int) -> None:
         """Forget co-foundings before `horizon` (a joined pair is kept: it says who is one cohort)."""
         for epoch in [e for e in self.by_epoch if e < horizon]:
@@ -50,6 +58,8 @@ class Pairs:
         for pair, seen in list(self.seen.items()):
             if seen and max(seen)[0] < horizon:
                 del self.seen[pair]
+                for name in pair:
+                    self.partners[name].discard(pair)
                 self.changed.add(pair)
                 self.published.add(pair)
 
@@ -66,6 +76,8 @@ class Pairs:
             self.joined[pair] = joined
         if seen:
             self.seen[pair] = {(e, v) for e, v in seen}
+            for name in pair:
+                self.partners.setdefault(name, set()).add(pair)
             for e, _ in seen:
                 self.by_epoch.setdefault(e, set()).add(pair)
                 self.last = max(self.last, e)

@@ -54,6 +54,7 @@ class Rules:
     registration_burst_window: float = 600.0
     decay: float = 259200.0
     collusion_max_shared: int = 3
+    collusion_min_share: float = 0.1
     collusion_window: float = 604800.0
     collusion_weight: float = 1.0
     hub_only: bool = True
@@ -121,7 +122,7 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
     coh = doc.child("cohorts", get_map(doc, "cohorts"))
     check_keys(coh, {"same_block", "ipv4_prefix", "ipv6_prefix", "burst_size", "burst_window"})
     col = doc.child("collusion", get_map(doc, "collusion"))
-    check_keys(col, {"max_shared", "window", "weight"})
+    check_keys(col, {"max_shared", "min_share", "window", "weight"})
     rules = Rules(
         window=_duration(con, "window", d.window, 60.0),
         min_reporters=_int(con, "min_reporters", d.min_reporters, 2, 1000),
@@ -142,6 +143,7 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
         registration_burst_window=_duration(coh, "burst_window", d.registration_burst_window, 0.0),
         decay=_duration(doc, "decay", d.decay, 60.0),
         collusion_max_shared=_int(col, "max_shared", d.collusion_max_shared, 0, 10 ** 6),
+        collusion_min_share=_number(col, "min_share", d.collusion_min_share, 0.0, 1.0),
         collusion_window=_duration(col, "window", d.collusion_window, 60.0),
         collusion_weight=_number(col, "weight", d.collusion_weight, 0.0, 1e6),
         hub_only=get_bool(doc, "hub_only", d.hub_only),

@@ -36,7 +36,7 @@ H = "c" * 64
 SCEN = "crowdsecurity/http-probing"
 HUB = {SCEN: (frozenset({H}), "http")}
 T0 = 1_800_000_000.0
-RULES_TEXT = "decay: 2h\nconsensus: {window: 6h}\ntrust: {burst: {max_reports: 40}}\ncollusion: {window: 1h}\n"
+RULES_TEXT = "decay: 2h\nconsensus: {window: 6h}\ntrust: {burst: {max_reports: 40}}\ncollusion: {max_shared: 3, window: 1h}\n"
 SYBIL_TARGETS = [f"64.20.{j}.9" for j in range(8)]
 
 

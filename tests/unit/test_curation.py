@@ -37,7 +37,8 @@ def test_shipped_rules_load_with_their_documented_defaults():
     rules = load_rules(DEFAULT_RULES)
     assert (rules.window, rules.min_reporters, rules.min_trust, rules.decay) == (86400.0, 3, 0.3, 259200.0)
     assert rules.baseline == 0.5 and rules.hub_only
-    assert (rules.collusion_max_shared, rules.collusion_window, rules.collusion_weight) == (3, 7 * 86400.0, 1.0)
+    assert (rules.collusion_max_shared, rules.collusion_min_share, rules.collusion_window,
+            rules.collusion_weight) == (3, 0.1, 7 * 86400.0, 1.0)
     assert {r.source.split(":")[0] for r in rules.known_good} == {
         "reserved.txt", "public-dns.txt", "cdn.txt", "search-crawlers.txt"}
 
@@ -51,6 +52,7 @@ def test_shipped_rules_load_with_their_documented_defaults():
     ("decay: 10s\n", "c.yaml:1: decay"),
     ("collusion:\n  max_shared: -1\n", "c.yaml:2: collusion.max_shared"),
     ("collusion:\n  window: 1s\n", "c.yaml:2: collusion.window"),
+    ("collusion:\n  min_share: 2\n", "c.yaml:2: collusion.min_share"),
     ("collusion: {wieght: 2}\n", "c.yaml:1: collusion.wieght"),
     ("known_good: [nope.txt]\n", "nope.txt:1: (file)"),
 ])
@@ -190,6 +192,26 @@ def test_canonical_ipv4_fast_path_agrees_with_ipaddress(n, junk):
     text = str(ipaddress.IPv4Address(n))
     assert canonical_ipv4(text) == n
     assert canonical_ipv4("0" + text) is None and (junk == "" or canonical_ipv4(text + junk) is None)
+
+
+@pytest.mark.parametrize("elsewhere, joined", [(0, True), (120, False)])
+def test_collusion_joins_a_pair_only_when_what_it_shares_is_a_share_of_what_it_founds(elsewhere, joined):
+    """Two reporters that co-found 5 listings (more than max_shared 3) are joined at the next minute, and the
+    listings resting on them removed, unless each also founded `elsewhere` / 2 other listings (5 of 65 is below
+    min_share 0.1): a busy honest pair is not a ring."""
+    c = Curator(RULES, HUB)
+    at, out = NOW, []
+    for k in range(elsewhere):                  # a and b, each with two others, not together
+        for who in ("a" if k % 2 else "b", f"x{k}", f"y{k}"):
+            c.ingest(who, [(f"45.2.{k}.1", "a/http-probing", H)], at)
+        at += 60
+    for k in range(5):                          # a and b together, each time with another third reporter
+        for who in ("a", "b", f"z{k}"):
+            out += c.ingest(who, [(f"45.3.{k}.1", "a/http-probing", H)], at)
+        at += 60
+    removed = [x for x in out + c.tick(at + 60) if isinstance(x, Removed)]
+    assert (c.cohort_of("a") == c.cohort_of("b")) is joined
+    assert bool(removed) is joined and all(r.collusion for r in removed)
 
 
 @settings(max_examples=60, derandomize=True, deadline=None)
