@@ -224,7 +224,7 @@ def _run_grok(step: GrokStep, evt: Event, ctx: ParseContext) -> bool:
             return False
     else:
         text = ""
-    fields = step.grok.match(text)
+    fields = step.grok.lookup(text)
     if not fields:
         return False
     evt.Parsed.update(fields)
@@ -335,7 +335,7 @@ def _filter_code(filt: Callable, ns: dict) -> list[str]:
 
 def _grok_code(step: GrokStep, ns: dict) -> list[str]:
     """Statements setting `grok_ok` as `_run_grok` does; a grok on the raw line or a parsed field runs in place."""
-    ns["_step"], ns["_match"], ns["_gapply"] = step, step.grok.match, step.apply
+    ns["_step"], ns["_match"], ns["_gapply"] = step, step.grok.lookup, step.apply
     if not step.apply_on:
         return ["    grok_ok = _run_grok(_step, evt, ctx)"]
     text = "evt.Line.Raw" if step.apply_on == "Line.Raw" else f"evt.Parsed.get({step.apply_on!r})"

@@ -397,3 +397,10 @@ def test_memo_is_dropped_when_texts_do_not_repeat():
     for i in range(2 * matcher._TRIAL):
         repeated.match(f"k={i % (matcher._TRIAL // 2)}") if i % 2 else repeated.match(f"x={i}")
     assert repeated._memo is not None
+
+
+def test_lookup_shares_the_memos_dict_and_match_copies_it():
+    """The parser's `lookup` hands out the memo's dict itself (read-only); `match` a copy of it."""
+    grok = lib_of(BASIC).compile("^%{PAIR}$")
+    assert grok.lookup("c=3") is grok.lookup("c=3") == {"key": "c", "value": "3"}
+    assert grok.match("c=3") is not grok.lookup("c=3")

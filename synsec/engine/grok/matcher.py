@@ -83,6 +83,12 @@ class Grok:
         A pattern without fields that matches gives {}; CrowdSec counts an empty result as a failed grok,
         which is the caller's rule to apply, not this matcher's. The dict is the caller's to keep or change.
         """
+        got = self.lookup(text)
+        return None if got is None else dict(got)
+
+    def lookup(self, text: str) -> dict[str, str] | None:
+        """`match`, but the dict may be the memo's own: read it, never change it (the parser copies it into
+        the event's Parsed)."""
         memo = self._memo
         if memo is None or len(text) > _MEMO_TEXT:
             return self._match(text)
@@ -97,7 +103,7 @@ class Grok:
                 self._memo = None
         else:
             self._hits += 1
-        return None if got is None else dict(got)
+        return got
 
     def _match(self, text: str) -> dict[str, str] | None:
         if self.prefilter is not None and self.prefilter not in text:
