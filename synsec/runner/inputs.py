@@ -78,12 +78,20 @@ class LineSplitter:
             data, self.skipping, self.pending = data[nl + 1:], False, 0
         parts = (self.partial + data).split(b"\n") if self.partial else data.split(b"\n")
         rest = parts.pop()
-        counts.inc("bytes", src, n=len(parts))             # the newlines decode_line does not see
-        out = []
-        for raw in parts:
-            text = decode_line(raw, counts, src, self.limit - 1)   # limit - 1: the newline counts
-            if text is not None:
-                out.append(text)
+        out: list[str] = []
+        append, limit = out.append, self.limit - 1      # limit - 1: the newline counts
+        total, too_long = len(parts), 0                 # bytes (the newlines too) and lines skipped
+        for raw in parts:                               # decode_line's rules, counted once for the chunk
+            total += len(raw)
+            if len(raw) > limit:
+                too_long += 1
+                continue
+            raw = raw.rstrip(b"\r\n")
+            if raw:
+                append(decode_text(raw, counts))
+        counts.inc("bytes", src, n=total)
+        if too_long:
+            counts.inc("too_long", n=too_long)
         self.partial, self.pending = rest, len(rest)
         if len(rest) >= self.limit:                        # an over-long line still being written
             counts.inc("too_long")
