@@ -139,3 +139,15 @@ def test_manager_equals_the_pure_transitions_over_every_bucket(rows):
     assert canonical(m.flush()) == canonical(ref.advance(math.inf))
     assert dict(m.buckets) == ref.states == {}
     assert manager_counts(m) == +ref.counts
+
+
+def test_timers_fire_by_due_time_then_in_the_order_they_were_scheduled():
+    """Counters due at the same time overflow in the order their buckets were scheduled; an earlier one first."""
+    m = BucketManager([build_spec(name="r/counter", type="counter", capacity=-1, duration=6.0,
+                                  groupby=lambda e: e.Meta["source_ip"])])
+    for ts, ip in ((T0, "192.0.2.9"), (T0 + 1, "192.0.2.3"), (T0 + 1, "192.0.2.1"), (T0 + 1, "192.0.2.2")):
+        evt = Event()
+        evt.ts = float(ts)
+        evt.Meta["source_ip"] = ip
+        m.process(evt)
+    assert [a.Source.Value for a in m.flush()] == ["192.0.2.9", "192.0.2.3", "192.0.2.1", "192.0.2.2"]

@@ -19,7 +19,6 @@ gauge), so a metrics scrape never walks the store (in the worker a walk decodes 
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from typing import Iterable, MutableMapping
 
@@ -49,9 +48,9 @@ class BucketManager:
         self.counts = CounterSet() if counts is None else counts
         self._live: dict[str, int] = {}     # scenario -> active buckets, kept by _store
         self.watermark = -math.inf
-        self._heap: list = []
-        self._scheduled: dict = {}
-        self._seq = itertools.count()
+        self._heap: list[float] = []        # the distinct times timers are due at (a heap of floats: cheap to order)
+        self._due: dict[float, list] = {}   # due time -> bucket keys scheduled for it, in the order they were
+        self._scheduled: dict = {}          # bucket key -> its earliest scheduled time (later entries are stale)
         for bkey, state in list(self.buckets.items()):
             if state.count:
                 self._live[bkey[0]] = self._live.get(bkey[0], 0) + 1
@@ -101,7 +100,7 @@ class BucketManager:
         alerts = []
         if ts > self.watermark:
             self.watermark = ts
-            if self._heap and self._heap[0][0] < ts:
+            if self._heap and self._heap[0] < ts:
                 alerts = self._fire(ts)
         for name, key in self.route(evt):
             alerts.extend(self.pour_one(name, key, evt))
@@ -127,7 +126,7 @@ class BucketManager:
         """Event time has reached `watermark`: fire every timer strictly before it."""
         if watermark > self.watermark:
             self.watermark = watermark
-        return self._fire(watermark) if self._heap and self._heap[0][0] < watermark else []
+        return self._fire(watermark) if self._heap and self._heap[0] < watermark else []
 
     def flush(self) -> list:
         """End of input: fire every pending timer (counters overflow, buckets underflow); the store empties."""
@@ -162,34 +161,41 @@ class BucketManager:
         current = self._scheduled.get(bkey)
         if current is None or due < current:
             self._scheduled[bkey] = due
-            heapq.heappush(self._heap, (due, next(self._seq), bkey))
+            keys = self._due.get(due)
+            if keys is None:
+                self._due[due] = [bkey]
+                heapq.heappush(self._heap, due)
+            else:
+                keys.append(bkey)
 
     def _fire(self, now: float) -> list:
+        """Fire the timers due strictly before `now`, by due time, then in the order they were scheduled."""
         alerts: list = []
-        heap, scheduled, buckets, specs = self._heap, self._scheduled, self.buckets, self.specs
+        heap, due_keys, scheduled, buckets, specs = self._heap, self._due, self._scheduled, self.buckets, self.specs
         pop = heapq.heappop
-        while heap and heap[0][0] < now:
-            due, _, bkey = pop(heap)
-            if scheduled.get(bkey) != due:
-                continue                                   # superseded by an earlier entry
-            del scheduled[bkey]
-            state = buckets.get(bkey)
-            if state is None:
-                continue
-            spec = specs[bkey[0]]
-            due = deadline(spec, state)
-            if due >= now:                                 # moved later by a pour: look again then
-                self._schedule(bkey, spec, state)
-                continue
-            if state.count and not spec.timed_overflow and state.bh_until <= due:
-                self._underflow(bkey)                      # tick's answer for a leaked-out bucket, no blackhole left
-                continue
-            new, ovfs = tick(spec, state, now, bkey[1])
-            self._store(bkey, spec, state, new)
-            if ovfs:
-                alerts.extend(self._emit(ovfs))
-            elif state.count and not spec.timed_overflow and (new is None or not new.count):
-                self.counts.inc("underflows", bkey[0])        # died of old age (leaked out)
+        while heap and heap[0] < now:
+            when = pop(heap)
+            for bkey in due_keys.pop(when):
+                if scheduled.get(bkey) != when:
+                    continue                               # superseded by an earlier entry
+                del scheduled[bkey]
+                state = buckets.get(bkey)
+                if state is None:
+                    continue
+                spec = specs[bkey[0]]
+                due = deadline(spec, state)
+                if due >= now:                             # moved later by a pour: look again then
+                    self._schedule(bkey, spec, state)
+                    continue
+                if state.count and not spec.timed_overflow and state.bh_until <= due:
+                    self._underflow(bkey)                  # tick's answer for a leaked-out bucket, no blackhole left
+                    continue
+                new, ovfs = tick(spec, state, now, bkey[1])
+                self._store(bkey, spec, state, new)
+                if ovfs:
+                    alerts.extend(self._emit(ovfs))
+                elif state.count and not spec.timed_overflow and (new is None or not new.count):
+                    self.counts.inc("underflows", bkey[0])    # died of old age (leaked out)
         return alerts
 
     def _underflow(self, bkey) -> None:
