@@ -176,6 +176,7 @@ def test_a_worker_killed_with_records_held_loses_none_and_pours_none_twice(tmp_p
     assert got_decisions == decisions
 
 
+@pytest.mark.alone
 def test_a_worker_killed_beside_another_with_records_held_hands_them_over_once(tmp_path, logs):
     """Regression (issue 11: alerts with later stops and more events after a rebalance on a loaded machine): two
     workers share 4 partitions fed unkeyed lines; one, which never committed, is SIGKILLed while records wait for
