@@ -183,8 +183,9 @@ def test_a_worker_killed_beside_another_with_records_held_hands_them_over_once(t
     event-time order, and the other takes its partitions over at the rebalance (their changelog recovered, the
     raw partitions read again from the start) while the rest of the log comes: replay's alerts and decisions,
     and once every source is idle no record is left held in the changelog (one left would be poured again by
-    the next owner). It failed when the end of the recovery dropped buffered messages (3 runs in 14 at load
-    13): streams.transport's fetch loop then skipped lines it was to read again."""
+    the next owner). It failed when the end of the recovery dropped buffered messages (2 runs in 8 at load
+    13): streams.transport's fetch loop then skipped lines it was to read again. Still open: 3 runs in 12 at
+    load 13-16 fail with records late around the kill (buckets.late up to 231), with or without that drop."""
     pairs, alerts, decisions, start = logs(0)
     cut = len(pairs) // 2
     port = free_port()
