@@ -394,9 +394,17 @@ def test_memo_is_dropped_when_texts_do_not_repeat():
     assert unique._memo is None
     assert unique.match("k=7") == {"key": "k", "value": "7"}
     repeated = lib_of(BASIC).compile("%{PAIR}")
-    for i in range(2 * matcher._TRIAL):
-        repeated.match(f"k={i % (matcher._TRIAL // 2)}") if i % 2 else repeated.match(f"x={i}")
+    for i in range(4 * matcher._TRIAL):            # two texts in three seen before
+        repeated.match(f"k={i % 64}") if i % 3 else repeated.match(f"x={i}")
     assert repeated._memo is not None
+
+
+def test_text_without_the_required_literal_skips_the_memo():
+    """A text the prefilter refuses is answered None before the memo (a cheap refusal is not worth a memo)."""
+    grok = lib_of(BASIC).compile("^%{WORD:w} HTTP/%{NUM:n}$")
+    assert grok.prefilter == " HTTP/"
+    assert grok.match("GET x") is None and "GET x" not in grok._memo
+    assert grok.match("GET HTTP/1") == {"w": "GET", "n": "1"} and "GET HTTP/1" in grok._memo
 
 
 def test_lookup_shares_the_memos_dict_and_match_copies_it():
