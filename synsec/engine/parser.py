@@ -316,7 +316,10 @@ def compile_node(node: Node) -> Callable[[Event, ParseContext, tuple], bool]:
     if node.next_stage:
         lines += ["    if state:", "        _next_stage(evt, stages)"]
     lines.append("    return state")
-    return generated_function("\n".join(lines) + "\n", ns, "_run", f"<node {node.where}>")
+    try:
+        return generated_function("\n".join(lines) + "\n", ns, "_run", f"<node {node.where}>")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):   # a filter too deep to inline: interpret
+        return lambda evt, ctx, stages: process_node(node, evt, ctx, stages)
 
 
 def _filter_code(filt: Callable, ns: dict) -> list[str]:

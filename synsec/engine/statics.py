@@ -89,8 +89,9 @@ def _writer(kind: str, name: str) -> str:
     raise ValueError(f"unknown statics kind {kind!r}")
 
 
-def compile_statics(statics) -> Callable[[Any, Any], bool]:
-    """One function `apply(evt, ctx) -> bool` applying `statics` (a sequence of parser.Static) in order."""
+def compile_statics(statics, inline: bool = True) -> Callable[[Any, Any], bool]:
+    """One function `apply(evt, ctx) -> bool` applying `statics` (a sequence of parser.Static) in order; the
+    expressions are called instead of inlined when `inline` is false or the inlined code does not compile."""
     ns: dict[str, Any] = {"_as_text": as_text, "_set_target": set_target}
     gens: dict = {}
     lines = ["def _apply(evt, ctx):", "    v_evt = evt"]
@@ -103,12 +104,12 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
                 continue
             lines += [f"    _v = {value!r}", f"    if True:", f"        {store}"]
             continue
-        inline = inline_body(st.expr, gens, ns)
-        if inline is None:
+        body = inline_body(st.expr, gens, ns) if inline else None
+        if body is None:
             ns[f"_x{i}"] = getattr(st.expr, "fn", st.expr)
             value = [f"        _v = _x{i}(evt)"]
         else:
-            value = (["        _b = _rt_Budget()"] if inline[1] else []) + [f"        _v = {inline[0]}"]
+            value = (["        _b = _rt_Budget()"] if body[1] else []) + [f"        _v = {body[0]}"]
         lines += [
             "    try:",
             *value,
@@ -124,4 +125,9 @@ def compile_statics(statics) -> Callable[[Any, Any], bool]:
             f"        {store}",
         ]
     lines.append("    return True")
-    return generated_function("\n".join(lines) + "\n", ns, "_apply", "<statics>")
+    try:
+        return generated_function("\n".join(lines) + "\n", ns, "_apply", "<statics>")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        if not inline:
+            raise
+        return compile_statics(statics, inline=False)     # the expressions compiled alone: call them

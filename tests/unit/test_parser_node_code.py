@@ -110,3 +110,27 @@ def test_generated_nodes_match_process_node_on_hostile_shapes(tmp_path, line):
     evt2.Stage = "s01-parse"
     assert node.run(evt, ctx, ("s01-parse",)) == process_node(node, evt2, ctx2, ("s01-parse",))
     assert evt.to_dict() == evt2.to_dict() and ctx.counts.snapshot() == ctx2.counts.snapshot()
+
+
+def test_a_node_whose_function_does_not_compile_is_interpreted(tmp_path, monkeypatch):
+    """A node whose generated function Python refuses (a filter too deep to inline) runs through process_node,
+    with the same verdicts."""
+    import synsec.engine.parser as parser_module
+
+    real = parser_module.generated_function
+
+    def picky(code, ns, name, filename):
+        if name == "_run":
+            raise SyntaxError("too many nested parentheses")
+        return real(code, ns, name, filename)
+
+    monkeypatch.setattr(parser_module, "generated_function", picky)
+    stage = tmp_path / "parsers" / "s01-parse"
+    stage.mkdir(parents=True)
+    (stage / "hostile.yaml").write_text(HOSTILE)
+    pipe = load_content(tmp_path).parsers
+    assert pipe.stages[0].nodes[0].run.__name__ == "<lambda>"        # the interpreting fallback
+    for line in ("int 1", "word 1", "allow 3"):
+        assert _walk(pipe, line, {"type": "x"}, False) == _walk(pipe, line, {"type": "x"}, True)
+    assert pipe.parse(Event(Line("word 1", "f", {"type": "x"})), ParseContext(enrichers=ENRICHERS,
+                                                                           enrich_ctx=EnrichContext())) is True

@@ -97,3 +97,23 @@ def test_expressions_run_inline_unless_their_names_clash():
     evt = Event(Line("x"))
     evt.Parsed["p"] = "v"
     assert apply(evt, _ctx()) is True and (evt.Meta["x"], evt.Meta["one"], evt.Meta["two"]) == ("v!", "a", "b")
+
+
+def test_inlined_code_that_does_not_compile_falls_back_to_calls(monkeypatch):
+    """When the function with the expressions inline does not compile (too deep for Python), the statics still
+    apply, calling each compiled expression."""
+    import synsec.engine.statics as statics_module
+
+    real = statics_module.generated_function
+
+    def picky(code, ns, name, filename):
+        if "v_evt.Parsed" in code:
+            raise RecursionError("too deep")
+        return real(code, ns, name, filename)
+
+    monkeypatch.setattr(statics_module, "generated_function", picky)
+    apply = compile_statics((Static("meta", "x", expr=compile_expr("evt.Parsed.p + '!'", where=W)),))
+    assert "_x0" in apply.__code__.co_names
+    evt = Event(Line("x"))
+    evt.Parsed["p"] = "v"
+    assert apply(evt, _ctx()) is True and evt.Meta["x"] == "v!"
