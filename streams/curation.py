@@ -15,20 +15,20 @@ that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, co
 of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then `<partition>\\0@` = *m*;
 it decides in *m* once every partition has published *m* (the events wait in order; other partitions go on), after
 applying the collusion joins of *m* (`Curator.join`, from every partition's co-foundings: the same joins
-everywhere). After a gap in time it enters every epoch of the gap in turn, each with the same barrier (a join reads
-trust as of its epoch, and one epoch's expiry must not change counts a slower partition still reads). Every worker
-follows the whole trust topic (`TrustTable`) and sums the partitions' counts. So the blocklist is the one a single
-process computes (`synsec central` without a broker), whatever the partition count, the worker count, restarts or
-rebalances; the price is that a decision in minute *m* waits until every partition has seen a time in *m* (central's
-markers: a few seconds).
+everywhere). After a gap in time it first enters the epoch after the last one it saw (joins read that epoch's
+trust), and enters the later epoch once every partition has saved its joins there (`<partition>\\0#` = that epoch):
+the skipped epochs' expiry changes counts they read. Every worker follows the whole trust topic (`TrustTable`) and
+sums the partitions' counts. So the blocklist is the one a single process computes (`synsec central` without a
+broker), whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in
+minute *m* waits until every partition has seen a time in *m* (central's markers: a few seconds).
 
 State: rows of the changelogged `curation` table — `<p>\\0ip\\0<address>`, `<p>\\0reporter\\0<name>`,
 `<p>\\0pair\\0<a>\\0<b>` (co-foundings and the epoch of a join) and `<p>\\0meta` — each `[seq, value, value
-before]`, the meta row written last with the batch's `seq`, the last signals offset applied and the last epoch
-whose joins were applied. A worker that rebuilds a partition takes a row's value before when its `seq` is newer
-than the meta's (a batch cut by a crash is undone whole), skips the offsets already applied, and publishes its
-counts again. Listings and removals go to the compacted `blocklist` topic (key `Ip:<address>`, JSON value, a
-tombstone on removal), which central follows into its store.
+before]`, the meta row written last with the batch's `seq`, the last signals offset applied, the last epoch whose
+joins were applied and the last epoch it saw a message in. A worker that rebuilds a partition takes a row's value
+before when its `seq` is newer than the meta's (a batch cut by a crash is undone whole), skips the offsets already
+applied, and publishes its counts again. Listings and removals go to the compacted `blocklist` topic (key
+`Ip:<address>`, JSON value, a tombstone on removal), which central follows into its store.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 _SEP = "\x00"
 _DONE = "@"
+_JOINED = "#"
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class TrustTable:
     def __init__(self, partitions: int):
         self.partitions = partitions
         self.done: dict[int, int] = {}
+        self.joined: dict[int, int] = {}     # partition -> the last epoch whose collusion joins it applied
         self.records: dict[str, list] = {}      # reporter -> per partition (epoch, counts, base) or None
         self.pairs: dict[tuple[str, str], dict[int, list]] = {}    # pair -> partition -> [[epoch, address]…]
         self.partners: dict[str, set[tuple[str, str]]] = {}        # reporter -> its pairs
@@ -116,12 +118,18 @@ class TrustTable:
         if value is None:
             return
         rec = json.loads(value)
-        if name == _DONE:
-            self.done[int(part)] = max(self.done.get(int(part), -1), int(rec))
+        if name in (_DONE, _JOINED):
+            marks = self.done if name == _DONE else self.joined
+            marks[int(part)] = max(marks.get(int(part), -1), int(rec))
             self.changed.set()
         else:
             per = self.records.setdefault(name, [None] * self.partitions)
             per[int(part)] = (rec[0], tuple(rec[1]), tuple(rec[2]))
+
+    def all_joined(self, epoch: int) -> bool:
+        """Whether every partition has applied (and saved) the collusion joins of `epoch`: nobody reads trust
+        as of `epoch` any more."""
+        return len(self.joined) == self.partitions and min(self.joined.values()) >= epoch
 
     def complete(self, epoch: int) -> bool:
         """Whether every partition has published its counts up to the start of `epoch`."""
@@ -158,7 +166,7 @@ class TrustTable:
         forget_epochs(self, before)
 
     async def wait(self, ready, timeout: float) -> bool:
-        """Wait at most `timeout` seconds for `ready()` (`complete` of an epoch) to hold."""
+        """Wait at most `timeout` seconds for `ready()` (`complete` or `all_joined` of an epoch) to hold."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while not ready():
@@ -173,14 +181,17 @@ class TrustTable:
 class _Part:
     """One signals partition on this worker: its curator, what it has applied and saved, what waits."""
 
-    def __init__(self, curator: Curator, applied: int, seq: int, finished: int, joined: int):
+    def __init__(self, curator: Curator, applied: int, seq: int, finished: int, joined: int, seen: int):
         self.cur, self.applied, self.seq, self.finished, self.joined = curator, applied, seq, finished, joined
+        self.seen = seen                  # the newest epoch of a message applied (a gap starts after it)
         self.queue: deque = deque()       # events not applied yet, in order
         self.fed = applied                # the last offset queued
         self.nulls: list[bytes] = []      # rows of gone state, deleted once the next batch is saved
         self.event = None                 # the latest event of the partition (table writes go to its changelog)
         self.dirty = True                 # state to save
         self.republish = True             # publish every count again (after a rebuild)
+        self.saved_joined = joined        # the joins the table holds (announced on the trust topic: `#`)
+        self.announced = -1
 
 
 class _Partitions:
@@ -206,8 +217,9 @@ class _Partitions:
             text = key.decode("utf-8", "surrogateescape")
             if value is not None and text.startswith(prefix):
                 rows[text[len(prefix):]] = json.loads(value)
-        seq, applied, next_slot, finished, *rest = rows.pop("meta", [0, -1, None, -1, -1])
+        seq, applied, next_slot, finished, *rest = rows.pop("meta", [0, -1, None, -1, -1, -1])
         joined = rest[0] if rest else finished      # a row from before the collusion rule was shared
+        seen = rest[1] if len(rest) > 1 else joined
         ips, reporters, pairs, undone = {}, {}, {}, {"ip": [], "reporter": [], "pair": []}
         for name, (tag, value, before) in rows.items():
             kind, _, what = name.partition(_SEP)
@@ -223,7 +235,7 @@ class _Partitions:
         cur.mark_changed(undone["ip"], undone["reporter"], undone["pair"])
         log.info("curation: partition %d rebuilt from the table: %d addresses, %d reporters, offset %d",
                  partition, len(ips), len(reporters), applied)
-        return _Part(cur, applied, seq, finished, joined)
+        return _Part(cur, applied, seq, finished, joined, seen)
 
     def feed(self, event) -> bool:
         """Queue an event of a partition (False: it was applied or queued already: ack it)."""
@@ -241,6 +253,9 @@ class _Partitions:
         for p, part in self.parts.items():
             if part.republish:
                 self._publish(p, part, out, everything=True)
+            if part.saved_joined > part.announced:
+                out.add(self.trust_topic, 0, f"{p}{_SEP}{_JOINED}".encode(), str(part.saved_joined).encode())
+                part.announced = part.saved_joined
             while part.queue:
                 event = part.queue[0]
                 need = self._apply(p, part, event.message, out, blocklist)
@@ -255,7 +270,7 @@ class _Partitions:
 
     def _apply(self, p: int, part: _Part, msg, out: Outbox, blocklist):
         """One message through the partition's curator; None when applied or skipped, else the check it waits
-        for (every partition has finished an epoch)."""
+        for (every partition has finished an epoch, or applied its joins)."""
         key = msg.key or b""
         cur = part.cur
         if key.startswith(COHORT_PREFIX):
@@ -279,9 +294,12 @@ class _Partitions:
         if now is None:
             return None
         epoch = epoch_of(now)
-        while part.joined < epoch:      # enter `epoch`: after a gap, every epoch of the gap in turn
-            target = part.joined + 1 if part.joined >= 0 else epoch
+        while part.joined < epoch:      # enter `epoch`; after a gap, first the epoch after the last one seen
+            target = part.joined + 1 if 0 <= part.seen == part.joined < epoch - 1 else epoch
             if target > part.finished:
+                if 0 <= part.joined < target - 1 and not self.trust.all_joined(part.joined):
+                    return functools.partial(self.trust.all_joined, part.joined)   # (its expiry would change
+                    # counts that partitions still joining at `joined` read)
                 self._emit(cur.advance(target), out, blocklist)
                 part.dirty = True
                 part.finished = target
@@ -291,6 +309,7 @@ class _Partitions:
             self._emit(cur.join(target), out, blocklist)
             part.joined = target
             part.dirty = True
+        part.seen = max(part.seen, epoch)
         changes = cur.tick(now)
         if sig is not None:
             cur.assign_cohort(sig.installation_id, sig.labels.get("cohort") or sig.installation_id)
@@ -324,6 +343,10 @@ class _Partitions:
             key, value = blocklist_record(change)
             out.add(blocklist.name, partition_for(key, blocklist.partitions), key, value)
 
+    def unannounced(self) -> bool:
+        """Whether a partition saved joins it has not announced yet (the next `drain` does)."""
+        return any(part.saved_joined > part.announced for part in self.parts.values())
+
     def save(self, stream) -> None:
         """Write each changed partition's rows, then its meta row, to the table (its changelog partition)."""
         for p, part in self.parts.items():
@@ -351,7 +374,8 @@ class _Partitions:
                 if key not in part.nulls:
                     self.table.pop(key, None)
             self.table[f"{p}{_SEP}meta".encode()] = json.dumps(
-                [part.seq, part.applied, part.cur.next_slot, part.finished, part.joined]).encode()
+                [part.seq, part.applied, part.cur.next_slot, part.finished, part.joined, part.seen]).encode()
+            part.saved_joined = part.joined
             part.dirty = False
 
 
@@ -400,6 +424,8 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
                 parts.save(stream_)
                 await ack_all(stream_, done + applied)
                 done = []
+                if parts.unannounced():
+                    continue
                 if not waiting or not await _settle(trust, waiting, stream_.channel.queue):
                     break
 
