@@ -143,11 +143,12 @@ def _bearer(request: web.Request) -> bool:
 
 class OneLineErrors(logging.Filter):
     """Turns a log record's traceback into one line (aiohttp logs one per malformed request) and lets at most
-    `per_second` records through each second; the next one let through says how many were dropped. With
+    `per_second` records through each second (the second of the record's own time, the one a log line prints,
+    unless a `clock` is given); the next one let through says how many were dropped. With
     `only`, on a handler: applies to the records of that logger and its children (e.g. "aiokafka", which logs
     each reconnection attempt while a broker is down), and lets the others through untouched."""
 
-    def __init__(self, per_second: int = 20, clock: Callable[[], float] = time.monotonic, only: str = ""):
+    def __init__(self, per_second: int = 20, clock: Callable[[], float] | None = None, only: str = ""):
         super().__init__()
         self.per_second, self.clock, self.only = per_second, clock, only
         self._second, self._count, self.suppressed = 0, 0, 0
@@ -155,7 +156,7 @@ class OneLineErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if self.only and record.name != self.only and not record.name.startswith(self.only + "."):
             return True
-        second = int(self.clock())
+        second = int(self.clock() if self.clock is not None else record.created)
         if second != self._second:
             self._second, self._count = second, 0
         self._count += 1

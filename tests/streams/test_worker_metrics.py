@@ -78,7 +78,7 @@ def test_ccscli_metrics_of_a_worker_equal_the_engine_counts(tmp_path, monkeypatc
     assert expected["acquisition"] == [{"source": "synsec.raw", "lines_read": 181, "lines_parsed": 178,
                                         "lines_unparsed": 3, "bytes_read": expected["acquisition"][0]["bytes_read"]}]
     assert expected["acquisition"][0]["bytes_read"] > 181 * 40
-    assert len(expected["buckets"]) == 10 and sum(r["underflows"] for r in expected["buckets"]) > 0
+    assert len(expected["buckets"]) == 11 and sum(r["underflows"] for r in expected["buckets"]) > 0
     assert sum(r["made"] for r in expected["decisions"]) == len(decisions) == 10
     port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
