@@ -121,9 +121,17 @@ class Topology:
         if "signals" in self.topics and "blocklist" in self.topics:
             out[f"changelog:{CURATION_TRUST}"] = TopicSpec(
                 name=self.curation_trust_topic, partitions=1, replication=self.topics["signals"].replication,
-                config=dict(CHANGELOG_CONFIG), key="<signals partition>\\0<reporter>, or <partition>\\0@",
+                config=dict(CHANGELOG_CONFIG), key="<signals partition>\\0<reporter>, or <partition>\\0:done",
                 value="JSON: a partition's trust counts of a reporter, or the epoch it has finished")
         return out
+
+    @property
+    def crowd_roles(self) -> tuple[str, ...]:
+        """The roles (in `all_topics`) of the crowd's topics: what `synsec central --broker` and `synsec curation`
+        use — signals, blocklist, the curation's changelog and trust topics; none when the topology has no crowd."""
+        if "signals" not in self.topics or "blocklist" not in self.topics:
+            return ()
+        return ("signals", "blocklist", f"changelog:{CURATION_TABLE}", f"changelog:{CURATION_TRUST}")
 
     @property
     def curation_trust_topic(self) -> str:

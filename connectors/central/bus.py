@@ -9,7 +9,10 @@ signal of each minute (so every partition finishes a trust epoch promptly); and 
 registration changes cohorts, a `cohort:<reporter>` record whose value is the reporter's new cohort. Signals and
 cohort changes are stored first (connectors/central/store.py) and marked published when the broker acks them;
 records go out in the order central received what they carry (one lock, and a change follows the signals
-stored before it), so each partition sees signals, cohort changes and markers in central's order. Broker down:
+stored before it), so each partition sees signals, cohort changes and markers in central's order. Once it reaches the
+broker, central creates the crowd's topics that are missing, as `synsec topics create` makes them
+(`ensure_crowd_topics`: signals, blocklist, the curation's changelog and trust topics; a broker that creates topics
+on first use would make them with its defaults: not compacted, its partition count). Broker down:
 central starts and serves anyway; what is stored goes out when the broker is reached (tried every `retry`
 seconds) and at every tick after that; each flush is bounded (a watcher's batch gets its 503 in 5 s).
 
@@ -38,7 +41,7 @@ from synsec.wire.records import signal_to_record
 from synsec.wire.registry import LocalRegistry
 from topologies import Topology
 
-__all__ = ["SignalBus", "BrokerUnavailable", "TICK_PREFIX", "COHORT_PREFIX"]
+__all__ = ["SignalBus", "BrokerUnavailable", "TICK_PREFIX", "COHORT_PREFIX", "ensure_crowd_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,28 @@ class BrokerUnavailable(SynsecError):
     """The broker did not ack produced signals in time: the batch is stored, its watcher gets a 503."""
 
 
+def ensure_crowd_topics(broker: BrokerSettings, topology: Topology, timeout_s: float = 30.0) -> list[str]:
+    """Create the crowd's topics the broker lacks (`Topology.crowd_roles`: what `synsec central --broker` and
+    `synsec curation` use), with the partitions and configs `synsec topics create` gives them; existing ones are
+    left alone. What to tell the operator: one line per topic created, differing from the topology (a broker that
+    creates topics on first use made it with its defaults) or not created, and the report's warnings.
+    KafkaAdminError when the broker cannot be reached."""
+    from connectors.kafka.admin import ensure_topics
+
+    report = ensure_topics(broker, topology, timeout_s=timeout_s, roles=topology.crowd_roles)
+    lines = []
+    for t in report.topics:
+        if t.status != "exists" or t.messages:
+            lines.append(f"topic {t.name} ({t.role}): {t.status}" + "".join(f"; {m}" for m in t.messages))
+    return lines + list(report.warnings)
+
+
 class SignalBus:
     def __init__(self, broker: BrokerSettings, topology: Topology, store: CentralStore,
                  clock: Callable[[], float], tick: float = RETRY, retry: float = RETRY):
         self.broker, self.store, self.clock, self.tick, self.retry = broker, store, clock, tick, retry
+        self.topology = topology
+        self.topics_checked = False     # the crowd's topics were created (or found) on the broker
         self.publish_timeout = PUBLISH_TIMEOUT
         self.signals, self.blocklist = topology.topics["signals"], topology.topics["blocklist"]
         self.codecs = Codecs(LocalRegistry())
@@ -106,9 +127,26 @@ class SignalBus:
                             type(err).__name__, self.retry)
             return False
         self.producer, self.up = producer, True
+        if not self.topics_checked:
+            await self._ensure_topics()
         if not first:
             log.info("signals: reached the broker at %s", self.where)
         return True
+
+    async def _ensure_topics(self) -> None:
+        """The crowd's missing topics created before anything is produced or followed (once; a failure is
+        logged: what exists is used as it is)."""
+        from connectors.kafka.admin import KafkaAdminError
+
+        try:
+            lines = await asyncio.to_thread(ensure_crowd_topics, self.broker, self.topology,
+                                            self.retry + self.publish_timeout)
+        except KafkaAdminError as err:
+            log.warning("topics: not checked (%s); the crowd's topics are used as the broker has them", err)
+            lines = []
+        for line in lines:
+            (log.info if line.endswith(": created") else log.warning)("topics: %s", line)
+        self.topics_checked = True
 
     async def _reconnect(self) -> None:
         while not await self._connect():

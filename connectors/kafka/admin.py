@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from synsec.wire.kafka import BrokerSettings, KafkaSettingsError
 from synsec.engine.errors import SynsecError
@@ -98,18 +98,23 @@ def open_admin(settings: BrokerSettings, timeout_s: float = 30.0) -> Iterator[An
         admin.close()
 
 
-def ensure_topics(settings: BrokerSettings, topology: Topology, *, timeout_s: float = 30.0) -> TopicsReport:
-    """Create the topology's missing topics; report existing ones (and any mismatch). Idempotent."""
+def ensure_topics(settings: BrokerSettings, topology: Topology, *, timeout_s: float = 30.0,
+                  roles: Iterable[str] | None = None) -> TopicsReport:
+    """Create the topology's missing topics (only those of `roles`, roles of `Topology.all_topics`, when given);
+    report existing ones (and any mismatch). Idempotent."""
     with open_admin(settings, timeout_s) as admin:
-        return ensure_topics_with(admin, topology, timeout_ms=int(timeout_s * 1000))
+        return ensure_topics_with(admin, topology, timeout_ms=int(timeout_s * 1000), roles=roles)
 
 
-def ensure_topics_with(admin: Any, topology: Topology, *, timeout_ms: int = 30000) -> TopicsReport:
+def ensure_topics_with(admin: Any, topology: Topology, *, timeout_ms: int = 30000,
+                       roles: Iterable[str] | None = None) -> TopicsReport:
     """ensure_topics on an open KafkaAdminClient (or anything with its methods)."""
     warnings: list[str] = []
     brokers = _broker_count(admin, warnings)
     present = set(admin.list_topics())
     specs = topology.all_topics
+    if roles is not None:
+        specs = {role: specs[role] for role in roles}
     replication = {role: min(spec.replication, brokers or spec.replication) for role, spec in specs.items()}
     capped = [spec.name for role, spec in specs.items() if replication[role] < spec.replication]
     if capped:

@@ -99,6 +99,7 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
 
         for handler in logging.getLogger().handlers:       # aiokafka logs every reconnection attempt
             handler.addFilter(OneLineErrors(per_second=1, only="aiokafka"))
+        logging.getLogger("kafka").setLevel(logging.WARNING)    # kafka-python's admin (the topics) chats at INFO
 
         c.bus = SignalBus(broker_settings_from_options(broker_url), _topology(topology), store, time.time)
     c.restore()
@@ -109,6 +110,25 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
         serve(create_app(c), host, port)
     finally:
         store.close()
+
+
+def _create_crowd_topics(broker, topo, retry: float = 5.0) -> None:
+    """The crowd's missing topics created before the worker starts (Faust would otherwise make the trust and
+    blocklist topics with the broker's defaults on first use); tried again every `retry` s until the broker
+    answers."""
+    from connectors.central.bus import ensure_crowd_topics
+    from connectors.kafka.admin import KafkaAdminError
+
+    while True:
+        try:
+            lines = ensure_crowd_topics(broker, topo, timeout_s=10.0)
+            break
+        except KafkaAdminError as err:
+            click.echo(f"synsec curation: waiting for the broker to create the crowd's topics ({err}); another "
+                       f"try in {retry:g} s", err=True)
+            time.sleep(retry)
+    for line in lines:
+        click.echo(f"synsec curation: {line}", err=True)
 
 
 @click.command()
@@ -132,7 +152,9 @@ def curation(broker, topology, curation_file, hub_index, state_dir, session_time
     from streams.curation import CurationSettings, create_curation_app
 
     rules, scenarios = _rules_and_scenarios(curation_file, hub_index, settings_from_env())
-    app = create_curation_app(CurationSettings(broker=broker, topology=_topology(topology), rules=rules,
+    topo = _topology(topology)
+    _create_crowd_topics(broker, topo)
+    app = create_curation_app(CurationSettings(broker=broker, topology=topo, rules=rules,
                                                scenarios=scenarios, data_dir=Path(state_dir),
                                                session_timeout=session_timeout,
                                                verify_end_offsets=verify_end_offsets))

@@ -65,6 +65,7 @@ def _central(tmp_path, broker: FakeBroker) -> tuple[Central, CentralStore]:
     bus.publish_timeout = 0.3
     bus.new_producer = lambda: FakeProducer(broker)
     bus._follow_once = _never           # no blocklist topic here
+    bus.topics_checked = True           # nor an admin to create topics with
     return Central(store=store, secret=SECRET, curator=Curator(RULES, HUB), bus=bus), store
 
 
@@ -206,3 +207,4 @@ def test_any_request_in_any_broker_state_is_answered_without_a_500_and_what_was_
     store.close()
     assert statuses.get(503) and statuses.get(200) and statuses.get(400)
     assert sorted(v.decode() for v in sent) == sorted(stored)
+
