@@ -400,10 +400,11 @@ def central_throughput(world: World, n: int, watchers: int = 50, batch: int = 50
         for start in range(0, len(events), batch):
             chunk = events[start:start + batch]
             who = start // batch % watchers
-            bodies.append((tokens[who], json.dumps([
+            bodies.append((tokens[who], json.dumps([     # created_at: each its own (central drops a v2 signal
                 {"scenario": sc, "scenario_hash": h, "scenario_version": "0.1", "source": {"scope": "Ip", "value": ip},
-                 "start_at": "2026-11-22T10:00:00Z", "stop_at": "2026-11-22T10:00:05Z"}
-                for _, _, ip, sc, h in chunk]).encode(), len(chunk)))
+                 "start_at": "2026-11-22T10:00:00Z", "stop_at": "2026-11-22T10:00:05Z",     # equal to one it has)
+                 "created_at": f"2026-11-22T10:00:05.{start + k:09d}Z"}
+                for k, (_, _, ip, sc, h) in enumerate(chunk)]).encode(), len(chunk)))
         queue = list(reversed(bodies))
         lock = threading.Lock()
         errors: list[str] = []

@@ -1,12 +1,15 @@
 """Central's window of recently accepted signal ids: a batch an installation sends again (its answer was lost,
 or it was killed between sending and noting the answer) is counted once.
 
-A signal is known by (watcher, its `uuid`), so one watcher can never suppress another's signals. The window
+A signal is known by (watcher, its id), so one watcher can never suppress another's signals. Its id is its
+`uuid`, or for a signal that has none (CrowdSec 1.4.6, v2) a digest of its content (`signal_id`: machine id,
+scenario, hash, source scope and value, start/stop/created times, events count), so a 1.4.6 batch sent again
+(after a 503, or an answer lost) is dropped like a batch with uuids; two signals of one watcher equal in all of
+these are one signal. The window
 holds the ids accepted within the last `window` seconds (24 h by default), and at most `max_ids` of them (the
 oldest batches go first): memory is bounded (an 8-byte digest per id kept as an int in a set and in its batch's
-list: about 90 bytes an id, ~90 MB per million). It is rebuilt at start from the store's signals (`CentralStore.recent_ids`), so a
-central that stored a batch and died before answering still knows it. Signals without a uuid (CrowdSec 1.4.6,
-v2) are never dropped.
+list: about 90 bytes an id, ~90 MB per million). It is rebuilt at start from the store's signals (`CentralStore.recent_signals`), so a
+central that stored a batch and died before answering still knows it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,21 @@ from collections.abc import Iterable
 
 from connectors.central.signals import Signal
 
-__all__ = ["RecentIds", "WINDOW", "MAX_IDS"]
+__all__ = ["RecentIds", "WINDOW", "MAX_IDS", "signal_id"]
 
 WINDOW = 86400.0
 MAX_IDS = 1_000_000
+
+
+def signal_id(s: Signal) -> str:
+    """What a resend of `s` is known by: its `uuid`; without one, `~` (never in a uuid) and a digest of what the
+    installation sent (as parsed: an IPv4-mapped address reads as IPv4)."""
+    if s.uuid:
+        return s.uuid
+    count = "" if s.events_count is None else str(s.events_count)
+    text = "\0".join((s.machine_id, s.scenario, s.scenario_hash, s.scope, s.value, s.start_at, s.stop_at,
+                      s.created_at, count))
+    return "~" + hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
 
 
 def _key(watcher: str, uuid: str) -> int:
@@ -44,24 +58,22 @@ class RecentIds:
         self._expire(now)
         out, batch = [], set()
         for s in signals:
-            if s.uuid:
-                key = _key(watcher, s.uuid)
-                if key in self._ids or key in batch:
-                    self.dropped += 1
-                    continue
-                batch.add(key)
+            key = _key(watcher, signal_id(s))
+            if key in self._ids or key in batch:
+                self.dropped += 1
+                continue
+            batch.add(key)
             out.append(s)
         return out
 
-    def accepted(self, watcher: str, uuids: Iterable[str], at: float) -> None:
-        """Remember ids central stored (after the store committed them)."""
+    def accepted(self, watcher: str, ids: Iterable[str], at: float) -> None:
+        """Remember the ids (`signal_id`) of signals central stored (after the store committed them)."""
         keys = []
-        for uuid in uuids:
-            if uuid:
-                key = _key(watcher, uuid)
-                if key not in self._ids:
-                    self._ids.add(key)
-                    keys.append(key)
+        for sid in ids:
+            key = _key(watcher, sid)
+            if key not in self._ids:
+                self._ids.add(key)
+                keys.append(key)
         if keys:
             self._order.append((at, keys))
         self._expire(at)

@@ -138,12 +138,13 @@ class CentralStore:
             self.db.execute("BEGIN")
             self.db.executemany("UPDATE signals SET published = 1 WHERE id = ?", [(i,) for i in ids])
 
-    def recent_ids(self, since: float, limit: int) -> list[tuple[str, str, float]]:
-        """(watcher, uuid, received_at) of the last `limit` signals with an id received after `since`, oldest
-        first (central's resend window, rebuilt at start)."""
-        rows = self.db.execute("SELECT watcher, uuid, received_at FROM signals WHERE received_at > ? AND uuid IS NOT"
-                               " NULL ORDER BY id DESC LIMIT ?", (since, limit)).fetchall()
-        return rows[::-1]
+    def recent_signals(self, since: float, limit: int) -> list[tuple[str, Signal, float]]:
+        """(watcher, signal, received_at) of the last `limit` signals received after `since`, oldest first
+        (central's resend window, rebuilt at start: connectors/central/dedupe.py)."""
+        rows = self.db.execute("SELECT watcher, machine_id, scenario, scenario_hash, scenario_version, scope, value,"
+                               " start_at, stop_at, created_at, events_count, uuid, received_at FROM signals"
+                               " WHERE received_at > ? ORDER BY id DESC LIMIT ?", (since, limit)).fetchall()
+        return [(row[0], Signal(*row[1:11], uuid=row[11] or ""), row[12]) for row in reversed(rows)]
 
     def signals(self) -> list[dict]:
         cur = self.db.execute("SELECT * FROM signals ORDER BY id")

@@ -208,3 +208,25 @@ def test_any_request_in_any_broker_state_is_answered_without_a_500_and_what_was_
     assert statuses.get(503) and statuses.get(200) and statuses.get(400)
     assert sorted(v.decode() for v in sent) == sorted(stored)
 
+
+def test_a_v2_batch_without_uuids_resent_after_a_503_is_stored_and_published_once(tmp_path):
+    """CrowdSec 1.4.6 sends no uuid: its batch answered 503 (broker down) and sent again is dropped as a resend
+    by its content (200), so the store and the topic hold each signal once; a signal differing only in its
+    created time is another signal."""
+    broker = FakeBroker("off")
+    central, store = _central(tmp_path, broker)
+    batch = [sig("45.13.227.7", created_at="2026-11-22T10:01:06Z"), sig("45.13.227.8", events_count=3)]
+
+    async def main():
+        async with TestClient(TestServer(create_app(central))) as client:
+            h1 = await _register(client, "w1")
+            assert (await client.post("/v2/signals", json=batch, headers=h1)).status == 503
+            assert (await client.post("/v2/signals", json=batch, headers=h1)).status == 200
+            broker.state = "up"
+            await _until(lambda: not store.unpublished(), "all published")
+            again = [sig("45.13.227.7", created_at="2026-11-22T10:01:07Z")]
+            assert (await client.post("/v2/signals", json=again, headers=h1)).status == 200
+    asyncio.run(main())
+    store.close()
+    assert [s["value"] for s in CentralStore(tmp_path).signals()] == ["45.13.227.7", "45.13.227.8", "45.13.227.7"]
+    assert _signal_values(broker) == ["45.13.227.7", "45.13.227.8", "45.13.227.7"]
