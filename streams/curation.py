@@ -12,11 +12,11 @@ Trust is per reporter, not per address, so it is shared through the compacted **
 (`<app_id>-curation-trust`, one partition): decisions in minute *m* (an epoch) read trust as of the start of *m*, so
 when a partition first sees a time in *m* it runs expiry through *m − 1*, publishes its counts of every reporter
 that changed (`<partition>\\0<reporter>`: `[epoch of the last change, counts, counts before it]`), the co-foundings
-of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then `<partition>\\0@` = *m*;
+of the collusion rule that grew (`<partition>\\0<a>\\0<b>`: `[[epoch, address]…]`) and then `<partition>\\0:done` = *m*;
 it decides in *m* once every partition has published *m* (the events wait in order; other partitions go on), after
 applying the collusion joins of *m* (`Curator.join`, from every partition's co-foundings: the same joins
 everywhere). After a gap in time it first enters the epoch after the last one it saw (joins read that epoch's
-trust), and enters the later epoch once every partition has saved its joins there (`<partition>\\0#` = that epoch):
+trust), and enters the later epoch once every partition has saved its joins there (`<partition>\\0:joined` = that epoch):
 the skipped epochs' expiry changes counts they read. Every worker follows the whole trust topic (`TrustTable`) and
 sums the partitions' counts. So the blocklist is the one a single process computes (`synsec central` without a
 broker), whatever the partition count, the worker count, restarts or rebalances; the price is that a decision in
@@ -62,8 +62,12 @@ __all__ = ["CurationSettings", "create_curation_app", "blocklist_record", "Trust
 log = logging.getLogger(__name__)
 
 _SEP = "\x00"
-_DONE = "@"
-_JOINED = "#"
+# A partition's marks on the trust topic, `<p>\0<mark>`, beside its reporters' counts, `<p>\0<reporter>`: a mark
+# starts with ":", which no reporter's name holds (a watcher's machine id is 1-128 of A-Za-z0-9_.@-, checked at
+# registration: connectors/central/server.py). Before this, the marks were "@" and "#" ("@" is a valid machine id):
+# records of those keys left in a compacted topic hold an epoch, not a list, and are skipped (`TrustTable.apply`).
+_DONE = ":done"
+_JOINED = ":joined"
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class TrustTable:
             marks = self.done if name == _DONE else self.joined
             marks[int(part)] = max(marks.get(int(part), -1), int(rec))
             self.changed.set()
-        else:
+        elif isinstance(rec, list):         # not an old mark's epoch (above)
             per = self.records.setdefault(name, [None] * self.partitions)
             per[int(part)] = (rec[0], tuple(rec[1]), tuple(rec[2]))
 
