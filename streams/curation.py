@@ -430,21 +430,23 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
                 done = []
                 if parts.unannounced():
                     continue
-                if not waiting or not await _settle(trust, waiting, stream_.channel.queue):
+                if not waiting or not await _settle(trust, waiting, stream_.channel.queue, parts):
                     break
 
     return app
 
 
-async def _settle(trust: TrustTable, waiting: list, queue) -> bool:
-    """Wait (at most 2 s) for one of the checks partitions wait for, unless messages arrive first (they may be
-    what it waits for)."""
-    for _ in range(40):
+async def _settle(trust: TrustTable, waiting: list, queue, parts: _Partitions) -> bool:
+    """Wait for one of the checks partitions wait for (True), unless messages arrive first (they may be what it
+    waits for) or partitions are revoked (False). Unbounded: what it waits for may be another worker's partition
+    that is late (starting, rebuilding) while this one gets no message (no central marks it: a replay's end, or
+    central stopped); giving up would leave the agent waiting for a message that may never come."""
+    generation = parts.generation
+    while True:
         if await trust.wait(lambda: any(ready() for ready in waiting), 0.05):
             return True
-        if not queue.empty():
+        if not queue.empty() or parts.generation != generation:
             return False
-    return False
 
 
 async def _follow(broker: BrokerSettings, name: str, trust: TrustTable) -> None:
