@@ -282,7 +282,10 @@ class Curator:
             return "modified scenario (its hash is no hub version's)"
         return ""
 
-    def _behaviour(self, scenario: str) -> str:
+    def behaviour(self, scenario: str) -> str:
+        """The behaviour a scenario's reports count for (consensus, and what a watcher's pull serves it): with
+        `consensus.behaviour: service`, its hub `service` label, else `type` label; otherwise (or for a scenario
+        not in the hub index, or without those labels) its own name."""
         if self.rules.behaviour == "service":
             known = self.scenarios.get(scenario)
             if known and known[1]:
@@ -328,7 +331,7 @@ class Curator:
             elif self.verdict(scenario, digest):
                 self._refuse(r, "custom or modified scenario")
             else:
-                self._report(r, value, self._intern(scenario), self._behaviour(scenario), now, out)
+                self._report(r, value, self._intern(scenario), self.behaviour(scenario), now, out)
         return out
 
     def _refuse(self, r: _Reporter, why: str) -> None:

@@ -114,6 +114,16 @@ class Central:
             self.curator.tick(now)
             self.store.sync(self.curator.listed(), now)
 
+    def matching(self, watcher: str, entries: list) -> list:
+        """The entries listed for a behaviour of a scenario the watcher runs (the names its last login sent; how
+        CrowdSec's CAPI matches the community blocklist to an installation); all of them for a watcher that sent
+        none."""
+        runs = self.store.scenarios_of(watcher)
+        if not runs:
+            return entries
+        wanted = {self.curator.behaviour(name) for name in runs}
+        return [e for e in entries if self.curator.behaviour(e[3]) in wanted]
+
     def rules_fingerprint(self) -> str:
         """What a snapshot was made under: the rules (known-good ranges included) and the hub's scenarios."""
         cur = self.curator
@@ -258,6 +268,7 @@ class Handlers:
         now = self.c.clock()
         self.c.store.publish(self.c.curator.tick(now), now)
         new, deleted = self.c.store.stream(watcher, startup) if community else ([], [])
+        new = self.c.matching(watcher, new)
         return json_reply(version.stream_body([d for d in (_decision(e, now) for e in new) if keep(d)],
                                               [d for d in (_decision(e, now) for e in deleted) if keep(d)], links))
 

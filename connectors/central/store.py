@@ -100,6 +100,11 @@ class CentralStore:
         self.db.execute("UPDATE watchers SET scenarios=?, last_login=? WHERE machine_id=?",
                         (",".join(scenarios), now, machine_id))
 
+    def scenarios_of(self, machine_id: str) -> list[str]:
+        """The scenario names a watcher sent at its last login (none: it sent none, or never logged in)."""
+        row = self.db.execute("SELECT scenarios FROM watchers WHERE machine_id=?", (machine_id,)).fetchone()
+        return [name for name in (row[0] if row else "").split(",") if name]
+
     def watchers(self) -> list[tuple[str, str]]:
         return self.db.execute("SELECT machine_id, scenarios FROM watchers ORDER BY machine_id").fetchall()
 

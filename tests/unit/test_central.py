@@ -495,3 +495,42 @@ def test_an_old_store_gets_the_published_flag_and_its_signals_count_as_published
         assert len(store.signals()) == 4
     finally:
         store.close()
+
+
+def test_the_stream_serves_the_behaviours_of_the_scenarios_a_watcher_runs(tmp_path):
+    """decisions/stream (v2 and v3) serves a watcher the entries listed for a behaviour of a scenario its last
+    login sent: another http scenario gets the http entry and not the ssh one; ssh-bf and a custom scenario get
+    the ssh one; a custom scenario alone gets none; a login that sent no scenarios gets every entry."""
+    hub = {**HUB, "crowdsecurity/ssh-bf": (frozenset({"c8bb46"}), "ssh"),
+           "crowdsecurity/http-bad-user-agent": (frozenset({"c8bb47"}), "http")}
+    store = CentralStore(tmp_path)
+    central = Central(store=store, secret=SECRET, curator=Curator(RULES, hub))
+
+    async def pull(client, who: str, scenarios, version: str) -> list[str]:
+        cred = {"machine_id": who, "password": f"pw-{who}"}
+        await client.post(f"/{version}/watchers", json=cred)
+        login = {**cred, **({"scenarios": scenarios} if scenarios is not None else {})}
+        token = (await (await client.post(f"/{version}/watchers/login", json=login)).json())["token"]
+        got = await (await client.get(f"/{version}/decisions/stream?startup=true",
+                                      headers={"Authorization": f"Bearer {token}"})).json()
+        if version == "v2":
+            return sorted(d["value"] for d in got["new"])
+        return sorted(d["value"] for group in got["new"] for d in group["decisions"])
+
+    async def main():
+        async with TestClient(TestServer(create_app(central))) as client:
+            for who in ("w1", "w2"):
+                body = [sig("45.13.227.7"), sig("45.13.227.8", scenario="crowdsecurity/ssh-bf", scenario_hash="c8bb46")]
+                assert (await client.post("/v2/signals", json=body, headers=await _login(client, who))).status == 200
+            return [await pull(client, "w3", ["crowdsecurity/http-bad-user-agent"], "v2"),
+                    await pull(client, "w3", ["crowdsecurity/http-bad-user-agent"], "v3"),
+                    await pull(client, "w4", ["crowdsecurity/ssh-bf", "me/custom"], "v3"),
+                    await pull(client, "w4", ["me/custom"], "v2"),
+                    await pull(client, "w4", None, "v2"),
+                    await pull(client, "w5", [], "v3")]
+    try:
+        got = asyncio.run(main())
+    finally:
+        store.close()
+    both = ["45.13.227.7", "45.13.227.8"]
+    assert got == [["45.13.227.7"], ["45.13.227.7"], ["45.13.227.8"], [], both, both]
