@@ -179,6 +179,12 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     procs.start(lapi_cmd, work / "lapi2.log", env=env, cwd=work)
     pulled = _wait(lambda: _capi_decisions(work / "crowdsec.db"), 30, "CAPI decisions pulled by crowdsec 1.4.6")
     assert pulled == {(ATTACKER, "CAPI")}
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:                    # 1.4.6's login sent its scenarios: central matched the pull to their behaviours
+        sent = con.execute("SELECT scenarios FROM watchers WHERE machine_id = 'lapi-1'").fetchone()[0].split(",")
+    finally:
+        con.close()
+    assert "crowdsecurity/http-probing" in sent
     # ccscli crowd over central, as lapi-1 (its online_api_credentials.yaml)
     creds = work / "cfg" / "online_api_credentials.yaml"
     res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "explain", ATTACKER, "-o", "json"])
