@@ -211,9 +211,9 @@ class Handlers:
     async def login(self, request: web.Request) -> web.Response:
         body = await _body(request)
         machine_id, password = _credentials(body, {"scenarios"})
-        scenarios = body.get("scenarios") or []
-        if not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
-                isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios):
+        scenarios = (body.get("scenarios") or []) if "scenarios" in body else None    # None: keep the stored ones
+        if scenarios is not None and (not isinstance(scenarios, list) or len(scenarios) > _MAX_SCENARIOS or not all(
+                isinstance(s, str) and _SCENARIO.fullmatch(s) for s in scenarios)):
             raise InputError(f"scenarios must be a list of at most {_MAX_SCENARIOS} scenario names")
         now, client = self.c.clock(), request.remote
         wait = self.c.throttle.retry_after(client, now)
@@ -225,7 +225,7 @@ class Handlers:
         if stored is None or not check_password(stored, password):
             self.c.throttle.failed(client, now)
             return message(403, "incorrect machine_id or password")
-        self.c.store.logged_in(machine_id, sorted(set(scenarios)), now)
+        self.c.store.logged_in(machine_id, None if scenarios is None else sorted(set(scenarios)), now)
         return json_reply(login_reply(self.c.secret, machine_id, now, self.c.token_ttl))
 
     async def signals(self, version: ApiVersion, request: web.Request) -> web.Response:

@@ -96,7 +96,11 @@ class CentralStore:
                 self.db.execute("BEGIN")
                 self.db.executemany("DELETE FROM cohort_changes WHERE id = ?", [(i,) for i in ids])
 
-    def logged_in(self, machine_id: str, scenarios: list[str], now: float) -> None:
+    def logged_in(self, machine_id: str, scenarios: list[str] | None, now: float) -> None:
+        """A login; `scenarios` replaces the stored list unless None (the login sent none: ccscli's)."""
+        if scenarios is None:
+            self.db.execute("UPDATE watchers SET last_login=? WHERE machine_id=?", (now, machine_id))
+            return
         self.db.execute("UPDATE watchers SET scenarios=?, last_login=? WHERE machine_id=?",
                         (",".join(scenarios), now, machine_id))
 

@@ -95,9 +95,11 @@ def register(url: str, machine_id: str, password: str, timeout: float = 10.0,
 class CapiClient:
     """One watcher's session: logs in when needed (and again after a 401), then pushes and pulls."""
 
-    def __init__(self, creds: Credentials, scenarios: list[str] | tuple[str, ...] = (), *, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.time, version: str = DEFAULT_VERSION):
-        self.creds, self.scenarios, self.timeout, self.clock = creds, sorted(set(scenarios)), timeout, clock
+    def __init__(self, creds: Credentials, scenarios: list[str] | tuple[str, ...] | None = None, *,
+                 timeout: float = 10.0, clock: Callable[[], float] = time.time, version: str = DEFAULT_VERSION):
+        # None (ccscli's sessions): the login sends no `scenarios`, so central keeps those the installation sent
+        self.scenarios = None if scenarios is None else sorted(set(scenarios))
+        self.creds, self.timeout, self.clock = creds, timeout, clock
         self.version = _version(version)
         self._opener = _opener(creds.url)
         self._token: str | None = None
@@ -109,7 +111,8 @@ class CapiClient:
     def login(self) -> str:
         answer = _request(self._opener, "POST", f"{self.creds.url}{self.version}/watchers/login",
                           {"machine_id": self.creds.login, "password": self.creds.password,
-                           "scenarios": self.scenarios}, timeout=self.timeout)
+                           **({} if self.scenarios is None else {"scenarios": self.scenarios})},
+                          timeout=self.timeout)
         token = answer.get("token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise CapiError(f"POST /{self.version}/watchers/login: no token in the answer")

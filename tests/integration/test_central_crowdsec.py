@@ -179,12 +179,6 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     procs.start(lapi_cmd, work / "lapi2.log", env=env, cwd=work)
     pulled = _wait(lambda: _capi_decisions(work / "crowdsec.db"), 30, "CAPI decisions pulled by crowdsec 1.4.6")
     assert pulled == {(ATTACKER, "CAPI")}
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:                    # 1.4.6's login sent its scenarios: central matched the pull to their behaviours
-        sent = con.execute("SELECT scenarios FROM watchers WHERE machine_id = 'lapi-1'").fetchone()[0].split(",")
-    finally:
-        con.close()
-    assert "crowdsecurity/http-probing" in sent
     # ccscli crowd over central, as lapi-1 (its online_api_credentials.yaml)
     creds = work / "cfg" / "online_api_credentials.yaml"
     res = CliRunner().invoke(ccscli, ["crowd", "--credentials", str(creds), "explain", ATTACKER, "-o", "json"])
@@ -199,6 +193,12 @@ def test_crowdsec_146_lapi_joins_a_synsec_crowd(tmp_path, procs):
     res = CliRunner().invoke(ccscli, ["crowd", "--url", central_url, "--machine-id", "lapi-1", "--password", "no",
                                       "status"])
     assert res.exit_code == 1 and "HTTP 403" in res.output
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:        # 1.4.6's login sent its scenarios (central matched its pull to them); ccscli's logins kept them
+        sent = con.execute("SELECT scenarios FROM watchers WHERE machine_id = 'lapi-1'").fetchone()[0].split(",")
+    finally:
+        con.close()
+    assert "crowdsecurity/http-probing" in sent
     requests = (tmp_path / "central.log").read_text()
     for line in ("POST /v2/watchers/login -> 200", "POST /v2/signals -> 200", "GET /v2/decisions/stream -> 200",
                  "POST /v2/metrics/ -> 201"):

@@ -499,8 +499,9 @@ def test_an_old_store_gets_the_published_flag_and_its_signals_count_as_published
 
 def test_the_stream_serves_the_behaviours_of_the_scenarios_a_watcher_runs(tmp_path):
     """decisions/stream (v2 and v3) serves a watcher the entries listed for a behaviour of a scenario its last
-    login sent: another http scenario gets the http entry and not the ssh one; ssh-bf and a custom scenario get
-    the ssh one; a custom scenario alone gets none; a login that sent no scenarios gets every entry."""
+    login that had them: another http scenario gets the http entry and not the ssh one; ssh-bf and a custom
+    scenario get the ssh one; a custom scenario alone gets none, and still after a login without the key (ccscli's);
+    a watcher that never sent scenarios, or sent an empty list, gets every entry."""
     hub = {**HUB, "crowdsecurity/ssh-bf": (frozenset({"c8bb46"}), "ssh"),
            "crowdsecurity/http-bad-user-agent": (frozenset({"c8bb47"}), "http")}
     store = CentralStore(tmp_path)
@@ -527,10 +528,11 @@ def test_the_stream_serves_the_behaviours_of_the_scenarios_a_watcher_runs(tmp_pa
                     await pull(client, "w4", ["crowdsecurity/ssh-bf", "me/custom"], "v3"),
                     await pull(client, "w4", ["me/custom"], "v2"),
                     await pull(client, "w4", None, "v2"),
-                    await pull(client, "w5", [], "v3")]
+                    await pull(client, "w5", [], "v3"),
+                    await pull(client, "w6", None, "v2")]
     try:
         got = asyncio.run(main())
     finally:
         store.close()
     both = ["45.13.227.7", "45.13.227.8"]
-    assert got == [["45.13.227.7"], ["45.13.227.7"], ["45.13.227.8"], [], both, both]
+    assert got == [["45.13.227.7"], ["45.13.227.7"], ["45.13.227.8"], [], [], both, both]
