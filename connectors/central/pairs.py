@@ -89,11 +89,3 @@ def forget_epochs(owner, before: int) -> None:
         for epoch in [e for e in owner.by_epoch if e < before]:
             del owner.by_epoch[epoch]
         owner._index_limit = max(1024, 2 * len(owner.by_epoch))
-
-
-def forget_epochs(owner, before: int) -> None:
-    """`owner.by_epoch` without the epochs before `before`, once it has twice the entries of the last time."""
-    if len(owner.by_epoch) > getattr(owner, "_index_limit", 1024):
-        for epoch in [e for e in owner.by_epoch if e < before]:
-            del owner.by_epoch[epoch]
-        owner._index_limit = max(1024, 2 * len(owner.by_epoch))
