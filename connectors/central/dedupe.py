@@ -2,7 +2,7 @@
 or it was killed between sending and noting the answer) is counted once.
 
 A signal is known by (watcher, its id), so one watcher can never suppress another's signals. Its id is its
-`uuid`, or for a signal that has none (CrowdSec 1.4.6, v2) a digest of its content (`signal_id`: machine id,
+`uuid`, or for a signal that has none (CrowdSec 1.4.6, v2) a digest of its content (`signal_key`: machine id,
 scenario, hash, source scope and value, start/stop/created times, events count), so a 1.4.6 batch sent again
 (after a 503, or an answer lost) is dropped like a batch with uuids; two signals of one watcher equal in all of
 these are one signal. The window
@@ -20,25 +20,22 @@ from collections.abc import Iterable
 
 from connectors.central.signals import Signal
 
-__all__ = ["RecentIds", "WINDOW", "MAX_IDS", "signal_id"]
+__all__ = ["RecentIds", "WINDOW", "MAX_IDS", "signal_key"]
 
 WINDOW = 86400.0
 MAX_IDS = 1_000_000
 
 
-def signal_id(s: Signal) -> str:
-    """What a resend of `s` is known by: its `uuid`; without one, `~` (never in a uuid) and a digest of what the
-    installation sent (as parsed: an IPv4-mapped address reads as IPv4)."""
+def signal_key(watcher: str, s: Signal) -> int:
+    """What a resend of `s` by `watcher` is known by: an 8-byte digest of the watcher and the signal's `uuid`, or
+    for a signal without one, of `~` (never in a uuid) and what the installation sent (as parsed: an IPv4-mapped
+    address reads as IPv4)."""
     if s.uuid:
-        return s.uuid
-    count = "" if s.events_count is None else str(s.events_count)
-    text = "\0".join((s.machine_id, s.scenario, s.scenario_hash, s.scope, s.value, s.start_at, s.stop_at,
-                      s.created_at, count))
-    return "~" + hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=12).hexdigest()
-
-
-def _key(watcher: str, uuid: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{watcher}\0{uuid}".encode(), digest_size=8).digest(), "big")
+        text = f"{watcher}\0{s.uuid}"
+    else:
+        text = "\0".join((watcher, "~", s.machine_id, s.scenario, s.scenario_hash, s.scope, s.value, s.start_at,
+                          s.stop_at, s.created_at, "" if s.events_count is None else str(s.events_count)))
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big")
 
 
 class RecentIds:
@@ -58,7 +55,7 @@ class RecentIds:
         self._expire(now)
         out, batch = [], set()
         for s in signals:
-            key = _key(watcher, signal_id(s))
+            key = signal_key(watcher, s)
             if key in self._ids or key in batch:
                 self.dropped += 1
                 continue
@@ -66,11 +63,11 @@ class RecentIds:
             out.append(s)
         return out
 
-    def accepted(self, watcher: str, ids: Iterable[str], at: float) -> None:
-        """Remember the ids (`signal_id`) of signals central stored (after the store committed them)."""
+    def accepted(self, watcher: str, signals: Iterable[Signal], at: float) -> None:
+        """Remember the signals central stored (after the store committed them)."""
         keys = []
-        for sid in ids:
-            key = _key(watcher, sid)
+        for s in signals:
+            key = signal_key(watcher, s)
             if key not in self._ids:
                 self._ids.add(key)
                 keys.append(key)

@@ -41,7 +41,7 @@ from connectors.api.replies import http_error, internal_error, json_reply, messa
 from connectors.api.throttle import AuthThrottle
 from connectors.central.bus import BrokerUnavailable
 from connectors.central.curation import Curator
-from connectors.central.dedupe import RecentIds, signal_id
+from connectors.central.dedupe import RecentIds
 from connectors.central.signals import parse_signals
 from connectors.central.store import CentralStore
 from connectors.central.versions import VERSIONS, ApiVersion, flag, parse_metrics, parse_usage_metrics, \
@@ -109,7 +109,7 @@ class Central:
         now = self.clock()
         rows = self.store.recent_signals(now - self.recent.window, self.recent.max_ids)
         for (watcher, at), batch in groupby(rows, key=lambda row: (row[0], row[2])):     # one batch per request
-            self.recent.accepted(watcher, [signal_id(s) for _, s, _ in batch], at)
+            self.recent.accepted(watcher, [s for _, s, _ in batch], at)
         if self.bus is None:
             self.curator.tick(now)
             self.store.sync(self.curator.listed(), now)
@@ -240,7 +240,7 @@ class Handlers:
         else:       # stored unpublished with the labels it goes out with, now or at a later flush (or start)
             beyond = self.c.curator.beyond_burst(watcher, sum(1 for s in signals if s.scope == "Ip"), now)
             self.c.store.add_signals(watcher, signals, now, self.c.curator.cohort_of(watcher), beyond)
-        self.c.recent.accepted(watcher, [signal_id(s) for s in signals], now)
+        self.c.recent.accepted(watcher, signals, now)
         self.c.rate = [(t, n) for t, n in self.c.rate if t > now - 60] + [(now, len(signals))]
         if self.c.bus is not None:
             try:

@@ -460,7 +460,7 @@ def test_the_resend_window_is_bounded_in_ids_and_time():
     window = RecentIds(window=60.0, max_ids=3)
     one = parse_signals([sig(uuid="a")])
     for uuid in "abcd":                          # four batches of one id
-        window.accepted("w", [uuid], 0.0)
+        window.accepted("w", parse_signals([sig(uuid=uuid)]), 0.0)
     assert len(window) == 3 and window.fresh("w", one, 1.0) == one          # "a" went first
     assert window.fresh("w", parse_signals([sig(uuid="d")]), 59.0) == []
     assert len(window.fresh("w", parse_signals([sig(uuid="d")]), 61.0)) == 1 and len(window) == 0
