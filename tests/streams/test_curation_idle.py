@@ -5,8 +5,6 @@ no central marks the partitions every 5 s). It used to give up after 2 s and wai
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import re
 import signal
@@ -15,10 +13,9 @@ import time
 import pytest
 
 from connectors.central.curation import EPOCH
-from connectors.central.rules import parse_rules
 from streams.bucketstore import partition_for
 from tests.streams.test_crash_cuts import _recover as final
-from tests.streams.test_curation_partitions import H, RULES_TEXT, SCEN, T0, Setup, _produce, in_process
+from tests.streams.test_curation_partitions import T0, Setup, _produce, in_process, rules_and_options
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +37,7 @@ def test_a_worker_waiting_for_a_late_partition_of_another_worker_goes_on(broker,
     partition 1 is stopped (SIGSTOP) while the same reporters list another address on partition 0 ten minutes later
     (a gap: partition 0 enters minute 1 and waits for partition 1 there), and continued 4 s later: both addresses
     of minute 10 are listed, though no message comes after."""
-    rules_file = tmp_path / "curation.yaml"
-    rules_file.write_text(RULES_TEXT)
-    rules = parse_rules(RULES_TEXT, str(rules_file))
-    index = tmp_path / "index.json"
-    index.write_text(json.dumps({"scenarios": {SCEN: {
-        "path": f"scenarios/{SCEN}.yaml", "version": "0.1", "labels": {"service": "http"},
-        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.1": {"digest": H}}}}}))
+    rules, common = rules_and_options(tmp_path)
     (first, later), (other,) = _on(0, 2), _on(1, 1)
     names = ["r1", "r2", "r3"]
     events = [("register", name, f"{20 + i}.1.{i}.9", T0 - 86400 + i * 3600) for i, name in enumerate(names)]
@@ -55,7 +46,7 @@ def test_a_worker_waiting_for_a_late_partition_of_another_worker_goes_on(broker,
     expected, _, _ = in_process(events + gap, rules)
     want = sorted(final(expected))
     assert want == sorted(f"Ip:{ip}".encode() for ip in (first, other, later))
-    s = Setup(broker, tmp_path, unique_name(), 2, 2, ["--curation", str(rules_file), "--hub-index", str(index)])
+    s = Setup(broker, tmp_path, unique_name(), 2, 2, common)
     try:
         asyncio.run(_produce([s], events, rules, [T0]))
         assert _wait(lambda: len(final(s.blocklist())) == 2, 90), "minute 0's listings"

@@ -81,6 +81,17 @@ def crowd(seed: int = 7) -> list[tuple]:
     return out
 
 
+def rules_and_options(tmp_path: Path):
+    """The rules of these tests, and the `--curation` and `--hub-index` options that give them to a worker."""
+    rules_file = tmp_path / "curation.yaml"
+    rules_file.write_text(RULES_TEXT)
+    index = tmp_path / "index.json"
+    index.write_text(json.dumps({"scenarios": {SCEN: {
+        "path": f"scenarios/{SCEN}.yaml", "version": "0.1", "labels": {"service": "http"},
+        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.1": {"digest": H}}}}}))
+    return parse_rules(RULES_TEXT, str(rules_file)), ["--curation", str(rules_file), "--hub-index", str(index)]
+
+
 def in_process(events: list[tuple], rules) -> tuple[list[tuple[bytes, bytes | None]], float, list[Removed]]:
     """What `synsec central` without a broker publishes for the events, in order (and the end time, and the
     collusion rule's removals)."""
@@ -186,13 +197,7 @@ def test_the_blocklist_does_not_depend_on_partitions_workers_or_a_kill(broker, t
     """The same signal stream into 1 and 4 partitions, with 1 and 2 curation workers, and with the only worker
     SIGKILLed midway and replaced: each blocklist topic ends with exactly the in-process blocklist, and each
     address's records are the in-process ones in order (a record repeated by a replay counted once)."""
-    rules_file = tmp_path / "curation.yaml"
-    rules_file.write_text(RULES_TEXT)
-    rules = parse_rules(RULES_TEXT, str(rules_file))
-    index = tmp_path / "index.json"
-    index.write_text(json.dumps({"scenarios": {SCEN: {
-        "path": f"scenarios/{SCEN}.yaml", "version": "0.1", "labels": {"service": "http"},
-        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.1": {"digest": H}}}}}))
+    rules, common = rules_and_options(tmp_path)
     events = crowd()
     expected, end, colluded = in_process(events, rules)
     listed = final(expected)
@@ -200,7 +205,6 @@ def test_the_blocklist_does_not_depend_on_partitions_workers_or_a_kill(broker, t
     ring = {x.value for x in colluded} & set(SYBIL_TARGETS)     # the collusion rule removed what the ring listed,
     assert len(ring) >= 4 and not ring & set(listed)            # on more than one of 4 partitions
     assert len({partition_for(v.encode(), 4) for v in ring}) > 1
-    common = ["--curation", str(rules_file), "--hub-index", str(index)]
     base = unique_name()
     setups = {cfg: Setup(broker, tmp_path, f"{base}-{cfg}", parts, workers, common)
               for cfg, parts, workers in (("p1w1", 1, 1), ("p4w1", 4, 1), ("p4w2", 4, 2), ("p4kill", 4, 1))}

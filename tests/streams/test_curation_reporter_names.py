@@ -6,7 +6,6 @@ marks): watchers named `@`, `#`-free look-alikes and the longest id list an addr
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import time
 
@@ -19,10 +18,10 @@ from streams.curation import _DONE, _JOINED, TrustTable
 from synsec.wire.kafka import BrokerSettings
 from tests.integration.test_central_crowdsec import _call, _wait
 from connectors.central.curation import EPOCH
-from connectors.central.rules import parse_rules
 from tests.streams.test_crash_cuts import _recover as final
 from tests.streams.test_crowd_topics import _topology
-from tests.streams.test_curation_partitions import HUB, RULES_TEXT, SCEN, T0, Setup, _mark, _produce, in_process, per_key
+from tests.streams.test_curation_partitions import (T0, Setup, _mark, _produce, in_process, per_key,
+                                                    rules_and_options)
 from tests.streams.test_curation_topology import H, SCENARIO, SYNSEC, Proc, _health, _hub_and_rules, procs  # noqa: F401
 
 NAMES = ["@", "@@", "-", "meta", "a" * 128]
@@ -81,20 +80,13 @@ def test_reporters_named_at_keep_the_minute_barrier_working_across_minutes(broke
     """Reporters `@`, `@@`, `-` and `meta` list one address in a minute (their counts then go out on the trust topic
     as `<p>\\0@`…, where `@` was partition p's minute mark) and another two minutes later: 2 partitions, one worker,
     the blocklist is the in-process one (the old marks made the trust follower fail and the second listing wait)."""
-    rules_file = tmp_path / "curation.yaml"
-    rules_file.write_text(RULES_TEXT)
-    rules = parse_rules(RULES_TEXT, str(rules_file))
-    index = tmp_path / "index.json"
-    index.write_text(json.dumps({"scenarios": {SCEN: {
-        "path": f"scenarios/{SCEN}.yaml", "version": "0.1", "labels": {"service": "http"},
-        "content": base64.b64encode(b"type: leaky\n").decode(), "versions": {"0.1": {"digest": next(iter(
-            HUB[SCEN][0]))}}}}}))
+    rules, common = rules_and_options(tmp_path)
     events = [("register", name, f"{20 + i}.1.{i}.9", T0 - 86400 + i * 3600) for i, name in enumerate(NAMES)]
     for k, ip in enumerate(["45.13.227.7", "45.13.227.8", "45.13.227.9"]):
         events += [("signals", who, [ip], T0 + k * 2 * EPOCH + i) for i, who in enumerate(NAMES[k % 2:][:3])]
     expected, end, _ = in_process(events, rules)
     assert len(final(expected)) == 3
-    s = Setup(broker, tmp_path, unique_name(), 2, 1, ["--curation", str(rules_file), "--hub-index", str(index)])
+    s = Setup(broker, tmp_path, unique_name(), 2, 1, common)
     try:
         asyncio.run(_produce([s], events, rules, [T0]))
         asyncio.run(_mark([s], end))
