@@ -21,10 +21,13 @@ watermark (`watermark()`), up to which the engine's timers fire:
   whose partitions are empty, just started). A source that has lines
   waiting is never marked idle, so when traffic resumes after a pause the sources that have not sent yet
   hold the marked time at the pause. When every source is idle, everything held is released and the timers
-  fire up to the newest event time known (as replay's would at the newest line). When traffic resumes
-  after every source was idle, the marked time waits up to `grace` wall seconds (`--idle-advance`) for the
-  sources still marked idle to send: with several workers, another worker may not have fetched its
-  partitions' new lines yet (a backlog started on idle workers released past them, measured).
+  fire up to the newest event time known (as replay's would at the newest line). When traffic starts or
+  resumes while no other source is busy (each is idle or has not reported yet), the marked time waits up to
+  `grace` wall seconds (`--idle-advance`) for the sources still marked idle to send: with several workers,
+  another worker may not have fetched its partitions' new lines yet (a backlog started on idle workers
+  released past them, measured). That includes a start: a worker that knows no time yet marks its empty
+  sources idle, and when another worker's sources start first they must not pass the first one's lines
+  still to come (on a loaded machine they were late: issue 11; only a source back from idle used to wait).
 * **Tie-break.** Records with the same time are poured in the order of every runner
   (synsec.engine.ties): by their event's raw line, then by their *content* (the routed record's bytes
   without its origin: scenario, bucket key, then the Avro event). It depends on nothing but the lines, so
@@ -110,7 +113,7 @@ class Reorder:
         # release earlier than the run before the restart did, and make the records still to come late
         self._moved = False
         self.grace = grace
-        self.resumed_at: float | None = None   # wall time a source came back when every source was idle
+        self.resumed_at: float | None = None   # wall time a source came back (or first came) when no other was busy
 
     def __len__(self) -> int:
         return len(self.heap) + len(self.overflows)
@@ -125,8 +128,9 @@ class Reorder:
             self.marks[source] = ts if ts > -math.inf else IDLE
         else:
             current = self.marks.get(source)
-            if source in self.idle and len(self.idle) >= max(len(self.marks), self.upstream):
-                self.resumed_at = now                     # traffic resumes after a pause
+            others_quiet = self.idle.issuperset(s for s in self.marks if s != source)   # idle, or not heard from
+            if others_quiet and (current is None or source in self.idle):
+                self.resumed_at = now                     # traffic starts, or resumes after a pause
             if current is None or ts > current or source in self.idle:
                 self.marks[source] = ts
             self.idle.discard(source)

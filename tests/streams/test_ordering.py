@@ -157,6 +157,44 @@ def test_traffic_resuming_after_a_pause_waits_for_the_sources_still_idle():
     assert _ts(order.release(200.5)) == [(35.0, b"b")]
 
 
+def test_a_worker_that_fetched_later_is_waited_for_after_marking_its_empty_sources_idle():
+    """Regression (issue 11, records late at the start on a loaded machine): worker B marks its sources 1 and 3
+    idle before it knows any time (its partitions empty yet); worker A's sources 0 and 2 then start, never
+    marked before. The marked time waits `grace` for B's sources as when traffic resumes after a pause: B's
+    first lines, which reach the partition after A's of later seconds, are on time and poured in order."""
+    order = Reorder(upstream=4, hold_max=100, grace=10.0)
+    order.mark(1, -math.inf, idle=True, now=0.0)
+    order.mark(3, -math.inf, idle=True, now=0.0)
+    order.mark(0, 100.0, now=2.0)                   # A's sources: their first markers, their records
+    order.mark(2, 101.0, now=2.0)
+    for i, ts in enumerate((100.0, 130.0, 142.0)):
+        assert order.take(_held(ts, b"a%d" % i, i))
+    order.mark(0, 157.0, now=2.1)
+    order.mark(2, 142.0, now=2.1)
+    assert order.release(2.1) == [] and order.marked(2.1) == -math.inf
+    order.mark(1, 100.0, now=4.0)                   # B's sources, 2 s later, from the start of the log
+    assert order.take(_held(100.0, b"b1", 10)) and order.take(_held(104.0, b"b2", 11))
+    order.mark(3, 107.0, now=4.0)
+    assert order.take(_held(107.0, b"b3", 12))
+    order.mark(1, 105.0, now=4.0)
+    assert _ts(order.release(4.0)) == [(100.0, b"a0"), (100.0, b"b1"), (104.0, b"b2")]
+    order.mark(1, 150.0, now=4.5)
+    order.mark(3, 150.0, now=4.5)
+    assert _ts(order.release(4.5)) == [(107.0, b"b3"), (130.0, b"a1")]
+
+
+def test_sources_that_never_report_are_waited_for_only_grace_seconds():
+    """A source marked idle before its worker knew any time and silent since is left out once `grace` is over
+    (a worker whose partitions stay empty holds nothing back for good)."""
+    order = Reorder(upstream=2, hold_max=100, grace=10.0)
+    order.mark(1, -math.inf, idle=True, now=0.0)
+    order.mark(0, 5.0, now=1.0)
+    order.take(_held(4.0, b"a", 1))
+    order.mark(0, 6.0, now=2.0)
+    assert order.release(10.9) == []
+    assert _ts(order.release(11.0)) == [(4.0, b"a")]
+
+
 def test_reprocessed_overflows_wait_for_every_partition_to_have_poured_past_them():
     """An overflow event is held until every buckets-in partition's overflow marker (how far it has poured) is
     past it, then poured merged with the log records, after those of its time; the timers wait for that lane;
