@@ -185,7 +185,7 @@ def test_a_worker_killed_beside_another_with_records_held_hands_them_over_once(t
     and once every source is idle no record is left held in the changelog (one left would be poured again by
     the next owner). It failed when the end of the recovery dropped buffered messages (2 runs in 8 at load
     13): streams.transport's fetch loop then skipped lines it was to read again; and with records late (3 runs
-    in 12 at load 13-16; the one traced, 60 and 23 late from the first lines on): streams.ordering let the
+    in 12 at load 13-16; 3 traced, 23 to 81 late from the first lines on): streams.ordering let the
     sources of the worker that routed first past the other's, marked idle before it knew any time (test_ordering)."""
     pairs, alerts, decisions, start = logs(0)
     cut = len(pairs) // 2
