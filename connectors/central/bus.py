@@ -126,11 +126,15 @@ class SignalBus:
                             "and answered 503 until it is reached (another try every %g s)", self.where,
                             type(err).__name__, self.retry)
             return False
-        self.producer, self.up = producer, True
         if not self.topics_checked:
-            await self._ensure_topics()
+            try:
+                await self._ensure_topics()
+            except asyncio.CancelledError:                  # stopped meanwhile: the producer is not kept
+                await _quietly(producer.stop())
+                raise
         if not first:
             log.info("signals: reached the broker at %s", self.where)
+        self.producer, self.up = producer, True     # after the topics and the log line: /health says up then
         return True
 
     async def _ensure_topics(self) -> None:
