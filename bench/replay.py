@@ -118,6 +118,7 @@ def _worker(spec: dict) -> dict:
         for text in f:
             engine.process(Line(text.rstrip("\n"), spec["log"], labels),
                                 ref if engine.last_event_time == 0.0 else 0.0)
+    engine.advance(engine.last_event_time)     # pours the last second's events (they wait for their ties)
     gc.collect()
     rss1 = _rss_now_kb()
     live = len(engine.buckets.live_buckets())
@@ -300,6 +301,8 @@ def main(argv=None) -> int:
     ap.add_argument("--crowdsec-lines", type=int, default=20_000, help="nginx prefix for CrowdSec")
     ap.add_argument("--crowdsec-sshd-lines", type=int, default=20_000,
                     help="sshd prefix for CrowdSec (0: skip)")
+    ap.add_argument("--crowdsec-benign-lines", type=int, default=20_000,
+                    help="benign-heavy nginx prefix for CrowdSec (0: skip)")
     ap.add_argument("--no-crowdsec", action="store_true")
     ap.add_argument("--no-hub", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
@@ -363,10 +366,12 @@ def main(argv=None) -> int:
         import crowdsec_ref
         cfg, data = hub
         say("== c. CrowdSec 1.4.6 vs synsec (hub content) on the same prefix")
-        for kind, n_pre in (("nginx", args.crowdsec_lines), ("sshd", args.crowdsec_sshd_lines)):
-            if n_pre <= 0:
+        for kind, n_pre, size in (("nginx", args.crowdsec_lines, args.lines),
+                                  ("sshd", args.crowdsec_sshd_lines, args.lines),
+                                  ("nginx-benign", args.crowdsec_benign_lines, args.benign_lines)):
+            if n_pre <= 0 or (kind, size) not in logs:
                 continue
-            pre = prefix(logs[(kind, args.lines)][0], n_pre)
+            pre = prefix(logs[(kind, size)][0], n_pre)
             cs = crowdsec_ref.run_crowdsec(pre, LOG_TYPE[kind], HUB_COLLECTIONS,
                                            OUT / f"crowdsec-{kind}")
             sy = run_worker({"mode": "replay", "log": str(pre), "type": LOG_TYPE[kind],
