@@ -1,4 +1,4 @@
-.PHONY: demo test bench lint bench-api bench-topology bench-crowd coverage fuzz
+.PHONY: demo test bench lint bench-api bench-topology bench-crowd bench-crowd-topology coverage fuzz
 demo:
 	bash scripts/demo.sh
 test:
@@ -14,6 +14,8 @@ bench-topology:
 	bash scripts/venv.sh test && .venv/bin/python bench/topology.py
 bench-crowd:
 	bash scripts/venv.sh test && .venv/bin/python bench/crowd.py
+bench-crowd-topology:
+	bash scripts/venv.sh test && .venv/bin/python bench/crowd.py --topology
 coverage:
 	bash scripts/venv.sh test && .venv/bin/python bench/ootb_coverage.py
 fuzz:

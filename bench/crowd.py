@@ -36,6 +36,8 @@ threads, and central's own CPU time (from /proc) gives its signals/s on one core
 
     .venv/bin/python bench/crowd.py [--installations 1000] [--days 7] [--attackers 40000] [--seed 1] [--json F]
                                     [--central-signals 200000]
+    .venv/bin/python bench/crowd.py --topology [--signals 100000] [--workers 1,2]     # Kafka mode: see
+                                                                                       # bench/crowd_topology.py
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+import urllib.error
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
@@ -361,84 +364,138 @@ def _hub_index(path: Path) -> None:
     path.write_text(json.dumps({"scenarios": scenarios, "parsers": {}, "collections": {}, "postoverflows": {}}))
 
 
-def central_throughput(world: World, n: int, watchers: int = 50, batch: int = 500, threads: int = 4) -> dict:
-    """`synsec central` in its own process, fed n of the simulated signals over HTTP: its CPU-time signals/s."""
-    work = Path(tempfile.mkdtemp(prefix="bench-crowd-"))
-    _hub_index(work / "index.json")
-    # every watcher registers from 127.0.0.1 within seconds: without this they would be one cohort
-    (work / "curation.yaml").write_text("cohorts: {same_block: false, burst_size: 1000000}\n")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "central", "--listen", f"127.0.0.1:{port}",
-                             "--state-dir", str(work / "state"), "--hub-index", str(work / "index.json"),
-                             "--curation", str(work / "curation.yaml")],
-                            stdout=subprocess.DEVNULL, stderr=open(work / "central.log", "wb"), cwd=ROOT)
+class CentralProcess:
+    """A real `synsec central` child process on a free loopback port, its own state dir under `work`, the
+    simulation's hub index and rules relaxed for watchers that all register from 127.0.0.1 at once (address
+    blocks and registration bursts off); an HTTP client for it. `extra`: more options (`--broker …`)."""
 
-    def call(path: str, body, token: str | None = None):
-        req = urllib.request.Request(url + path, data=body if isinstance(body, bytes) else json.dumps(body).encode(),
+    def __init__(self, work: Path, name: str, extra: tuple[str, ...] = ()):
+        self.index, self.rules = work / "index.json", work / "curation.yaml"
+        if not self.index.exists():
+            _hub_index(self.index)
+            self.rules.write_text("cohorts: {same_block: false, burst_size: 1000000}\n")
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/"
+        self.state = work / name
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self.proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "central", "--listen",
+                                      f"127.0.0.1:{port}", "--state-dir", str(self.state), *self.options(), *extra],
+                                     stdout=subprocess.DEVNULL, stderr=open(work / f"{name}.log", "wb"), cwd=ROOT)
+
+    def options(self) -> list[str]:
+        """The rules and hub options central runs with (the curation workers take the same)."""
+        return ["--hub-index", str(self.index), "--curation", str(self.rules)]
+
+    def call(self, path: str, body=None, token: str | None = None):
+        data = None if body is None else body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data,
                                      headers={"Content-Type": "application/json",
                                               **({"Authorization": f"Bearer {token}"} if token else {})})
-        with opener.open(req, timeout=120) as resp:
+        with self.opener.open(req, timeout=120) as resp:
             return json.loads(resp.read() or b"null")
-    try:
-        for _ in range(200):
+
+    def wait_health(self, ready=lambda health: True, timeout: float = 60.0) -> dict:
+        """Its /health once `ready(health)` holds; RuntimeError when it does not within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"synsec central exited with {self.proc.returncode}")
             try:
-                opener.open(url + "health", timeout=1).read()
-                break
+                health = self.call("health")
+                if ready(health):
+                    return health
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("synsec central did not get ready")
+
+    def register(self, watchers: int) -> list[str]:
+        """Register and log in `watchers` watchers; their tokens."""
         tokens = []
         for i in range(watchers):
             cred = {"machine_id": f"bench-{i}", "password": f"pw-{i}"}
-            call("v2/watchers", cred)
-            tokens.append(call("v2/watchers/login", cred)["token"])
-        events = world.events[:n]
-        bodies = []
-        for start in range(0, len(events), batch):
-            chunk = events[start:start + batch]
-            who = start // batch % watchers
-            bodies.append((tokens[who], json.dumps([     # created_at: each its own (central drops a v2 signal
-                {"scenario": sc, "scenario_hash": h, "scenario_version": "0.1", "source": {"scope": "Ip", "value": ip},
-                 "start_at": "2026-11-22T10:00:00Z", "stop_at": "2026-11-22T10:00:05Z",     # equal to one it has)
-                 "created_at": f"2026-11-22T10:00:05.{start + k:09d}Z"}
-                for k, (_, _, ip, sc, h) in enumerate(chunk)]).encode(), len(chunk)))
+            self.call("v2/watchers", cred)
+            tokens.append(self.call("v2/watchers/login", cred)["token"])
+        return tokens
+
+    def push(self, bodies: list[tuple[str, bytes, int]], threads: int = 4) -> list[str]:
+        """POST every (token, body, count) to v2/signals from `threads` client threads; a 503 (Kafka mode: stored,
+        not yet published) is sent again a second later (central drops the resend's signals as resends). The
+        errors."""
         queue = list(reversed(bodies))
         lock = threading.Lock()
         errors: list[str] = []
 
-        def push():
+        def work():
             while True:
                 with lock:
                     if not queue:
                         return
                     token, body, _ = queue.pop()
-                try:
-                    call("v2/signals", body, token)
-                except OSError as err:
-                    errors.append(str(err))
-        cpu, wall = _cpu_seconds(proc.pid), time.monotonic()
-        pool = [threading.Thread(target=push) for _ in range(threads)]
+                for _attempt in range(30):
+                    try:
+                        self.call("v2/signals", body, token)
+                        break
+                    except urllib.error.HTTPError as err:
+                        if err.code != 503:
+                            errors.append(str(err))
+                            break
+                        time.sleep(1.0)
+                    except OSError as err:
+                        errors.append(str(err))
+                        break
+        pool = [threading.Thread(target=work) for _ in range(threads)]
         for t in pool:
             t.start()
         for t in pool:
             t.join()
-        cpu, wall = _cpu_seconds(proc.pid) - cpu, time.monotonic() - wall
+        return errors
+
+    def cpu(self) -> float:
+        return _cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def signals_body(reports: list[tuple[str, str, str]], first: int) -> bytes:
+    """A v2 signals body of (address, scenario, hash) reports; each signal's `created_at` its own (numbered
+    from `first`), as central drops a v2 signal equal to one its watcher sent before."""
+    return json.dumps([
+        {"scenario": sc, "scenario_hash": h, "scenario_version": "0.1", "source": {"scope": "Ip", "value": ip},
+         "start_at": "2026-11-22T10:00:00Z", "stop_at": "2026-11-22T10:00:05Z",
+         "created_at": f"2026-11-22T10:00:05.{first + k:09d}Z"} for k, (ip, sc, h) in enumerate(reports)]).encode()
+
+
+def central_throughput(world: World, n: int, watchers: int = 50, batch: int = 500, threads: int = 4) -> dict:
+    """`synsec central` in its own process, fed n of the simulated signals over HTTP: its CPU-time signals/s."""
+    work = Path(tempfile.mkdtemp(prefix="bench-crowd-"))
+    central = CentralProcess(work, "state")
+    try:
+        central.wait_health(timeout=20)
+        tokens = central.register(watchers)
+        events = world.events[:n]
+        bodies = [(tokens[start // batch % watchers],
+                   signals_body([(ip, sc, h) for _, _, ip, sc, h in events[start:start + batch]], start),
+                   len(events[start:start + batch])) for start in range(0, len(events), batch)]
+        cpu, wall = central.cpu(), time.monotonic()
+        errors = central.push(bodies, threads)
+        cpu, wall = central.cpu() - cpu, time.monotonic() - wall
         sent = sum(k for _, _, k in bodies)
-        status = json.loads(opener.open(urllib.request.Request(
-            url + "v2/crowd/status", headers={"Authorization": f"Bearer {tokens[0]}"}), timeout=30).read())
+        status = central.call("v2/crowd/status", token=tokens[0])
         return {"central_signals": sent, "central_errors": len(errors), "central_cpu_s": cpu, "central_wall_s": wall,
                 "central_signals_per_cpu_s": sent / cpu if cpu else 0.0, "central_listed": status["listed"],
                 "central_signals_received": status["signals_received"]}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        central.stop()
 
 
 def main() -> int:
@@ -459,12 +516,24 @@ def main() -> int:
                     help="all: every sybil reports every target; rotate: min_reporters sybils a target")
     ap.add_argument("--central-signals", type=int, default=200_000,
                     help="signals pushed through a real synsec central process (0: skip)")
+    ap.add_argument("--topology", action="store_true",
+                    help="Kafka mode instead (bench/crowd_topology.py): central --broker and curation workers on "
+                         "the bundled broker, the first --signals signals through central's HTTP API")
+    ap.add_argument("--signals", type=int, default=100_000, help="with --topology: signals pushed")
+    ap.add_argument("--workers", default="1,2", help="with --topology: curation worker counts, one run each")
     args = ap.parse_args()
     rules = load_rules(args.rules)
     t = time.monotonic()
     world = World(args, rules)
     print(f"simulated {args.installations} installations over {args.days} days: {len(world.events):,} signals "
           f"(built in {time.monotonic() - t:.1f}s)", file=sys.stderr)
+    if args.topology:
+        from bench.crowd_topology import print_topology, run_topology
+
+        results = run_topology(world, args.signals, [int(w) for w in args.workers.split(",")])
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+        return 0 if print_topology(results) else 1
     out = run(world, rules)
     out["memory_per_100k_tracked_bytes"] = memory_per_100k(rules)
     if args.central_signals:
