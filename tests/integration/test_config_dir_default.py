@@ -154,7 +154,7 @@ def test_up_gives_its_worker_the_config_dir(config, tmp_path):
     log = tmp_path / "auth.log"
     log.write_text("")
     proc = subprocess.run([sys.executable, "-m", "synsec.cli.main", "up", str(log), "--type", "syslog",
-                           "--exit-after-idle", "30"], cwd=REPO, capture_output=True, text=True, timeout=120)
+                           "--exit-after-idle", "30", "--no-api"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert f"content: {config} (config directory)" in proc.stderr
     assert str(bad) in proc.stderr and "the worker exited with 1" in proc.stderr

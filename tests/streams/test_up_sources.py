@@ -25,7 +25,8 @@ def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
     stops up, its broker and its worker (exit 0)."""
     port = free_port()
     acquis = acquis_for(tmp_path, port)
-    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "up", "--acquis", str(acquis)], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "up", "--acquis", str(acquis), "--no-api"],
+                            cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
     out: list[str] = []
@@ -44,7 +45,7 @@ def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
             assert proc.poll() is None and time.monotonic() < end, "".join(err)[-2000:]
             time.sleep(0.1)
         children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
-        assert len(children) == 2                               # tansu and the worker
+        assert len(children) == 2                               # tansu and the worker (--no-api)
         proc.send_signal(signal.SIGTERM)                        # as systemd or `docker stop` would
         assert proc.wait(60) == 0, "".join(err)[-2000:]
         for child in children:                                  # nothing left behind
