@@ -18,7 +18,8 @@ seconds) and at every tick after that; each flush is bounded (a watcher's batch 
 
 In: the compacted `blocklist` topic, read from its start by a consumer of no group (again from where it stopped
 after losing the broker), each record applied to central's store (a listing, an expiry move, or a tombstone), so
-`GET /v2/decisions/stream` serves what the topology decided.
+`GET /v2/decisions/stream` serves what the topology decided; once read from its start to its end, what the store
+lists and the topic does not (a broker that lost it) is removed.
 """
 
 from __future__ import annotations
@@ -308,6 +309,9 @@ class SignalBus:
             for tp in parts:
                 if tp.partition in self.positions:      # past its end (an emptied broker): reset to its start
                     consumer.seek(tp, self.positions[tp.partition])
+            # read from the start of every partition: the topic's content is the whole blocklist
+            truth = {} if not self.positions else None
+            ends = await consumer.end_offsets(parts) if truth is not None else {}
             checked = asyncio.get_running_loop().time()
             while True:
                 batch = await consumer.getmany(timeout_ms=500)
@@ -322,9 +326,30 @@ class SignalBus:
                 if changes:
                     self.store.publish(changes, self.clock())
                     self.applied += len(changes)
+                if truth is not None:
+                    truth = self._settle(truth, changes, ends)
         finally:
             await consumer.stop()
 
+
+    def _settle(self, truth: dict, changes: list, ends: dict) -> dict | None:
+        """Keep what the topic lists as read from its start; once every partition was read to the end it had
+        when the follower started, make the store's blocklist exactly that (what the store listed before and the
+        topic no longer holds — the broker lost it: memory storage restarted while central was stopped — is
+        removed, with its removal in the stream) and return None: the rest is applied as it comes."""
+        for change in changes:
+            if isinstance(change, Removed):
+                truth.pop(change.value, None)
+            else:
+                truth[change.value] = (change.scenario, change.until)
+        if any(self.positions.get(tp.partition, 0) < end for tp, end in ends.items()):
+            return truth
+        stale = {value for _, _, value, _, _ in self.store.blocklist()} - set(truth)
+        if stale:
+            log.warning("blocklist: %d listing(s) of the store are not on the topic (the broker lost them): "
+                        "removed", len(stale))
+            self.store.publish([Removed(v) for v in sorted(stale)], self.clock())
+        return None
 
     async def _emptied(self, consumer, parts: list) -> None:
         """A partition that now ends before what was applied from it lost its records (a broker with memory
