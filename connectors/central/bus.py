@@ -51,6 +51,7 @@ COHORT_PREFIX = b"cohort:"      # a cohort change's key: cohort:<reporter>, valu
 PUBLISH_TIMEOUT = 5.0           # seconds a watcher's batch waits for the broker's ack before its 503
 STARTUP_TIMEOUT = 60.0          # seconds central's start waits for the acks of what was left unsent
 RETRY = 5.0                     # seconds between two attempts to reach the broker, and between two resends
+UNSENT_BATCH = 10_000           # stored signals read at a time to be produced
 
 
 class BrokerUnavailable(SynsecError):
@@ -180,7 +181,8 @@ class SignalBus:
 
     async def flush(self, timeout: float | None = None, mark: bool = False) -> int:
         """Produce every stored signal and cohort change the broker has not acked yet, in the order central
-        received them, with their stored labels (`mark`: time markers first), and wait up to `timeout` seconds
+        received them, with their stored labels (`mark`: then time markers, at the time the flush began, or at the
+        last signal sent when more wait: every signal received before a marker goes before it), and wait up to `timeout` seconds
         in all for the acks (also of those another call sent); the number of signals sent. BrokerUnavailable
         when not all were acked in time: they stay unpublished and go at a later flush (`_ticks`)."""
         from aiokafka.errors import KafkaError
@@ -194,10 +196,16 @@ class SignalBus:
         try:
             async with asyncio.timeout_at(deadline), self.lock:     # bounded: also the wait for another flush
                 self._note_acked()
+                at = self.clock()       # what is stored after this read was received at or after it
                 items = self._unsent()
                 waits = [f for key, _ in items if key in self.inflight for f in self.inflight[key]]
                 new = [(key, row) for key, row in items if key not in self.inflight]
-                waits += await self._produce(new, mark)
+                waits += await self._produce(new)
+                if mark:
+                    signals = [row for (kind, _), row in items if kind == "signal"]
+                    if len(signals) >= UNSENT_BATCH:    # more are stored: mark no later than what was sent
+                        at = min(at, signals[-1]["received_at"])
+                    waits += await self._mark(at, force=True)
         except KafkaError as err:       # e.g. no metadata for the topic, or the send buffer full
             self.up = False
             raise BrokerUnavailable(f"the broker did not take the signals ({type(err).__name__}); they are"
@@ -223,17 +231,17 @@ class SignalBus:
     def _unsent(self) -> list[tuple[tuple, dict]]:
         """Stored signals and cohort changes not acked yet, merged in the order central received them (a change
         follows the signals stored before it)."""
-        rows = self.store.unpublished()
+        rows = self.store.unpublished(UNSENT_BATCH)
         changes = self.store.unpublished_cohorts()
-        if len(rows) == 10_000:         # more signals wait: no change stored after the last one read
+        if len(rows) == UNSENT_BATCH:   # more signals wait: no change stored after the last one read
             changes = [c for c in changes if c["after_signal"] <= rows[-1]["id"]]
         order = [((r["id"], 0, 0), ("signal", r["id"]), r) for r in rows]
         order += [((c["after_signal"], 1, c["id"]), ("cohort", c["id"]), c) for c in changes]
         return [(key, row) for _, key, row in sorted(order, key=lambda x: x[0])]
 
-    async def _produce(self, items: list[tuple[tuple, dict]], mark: bool) -> list:
+    async def _produce(self, items: list[tuple[tuple, dict]]) -> list:
         """Send the items (under the lock); their deliveries, and those of the time markers sent with them."""
-        waits = await self._mark(self.clock(), force=True) if mark else []
+        waits = []
         for key, row in items:
             if key[0] == "signal":
                 waits += await self._mark(row["received_at"])     # at start (nothing marked yet): as when live

@@ -230,3 +230,30 @@ def test_a_v2_batch_without_uuids_resent_after_a_503_is_stored_and_published_onc
     store.close()
     assert [s["value"] for s in CentralStore(tmp_path).signals()] == ["45.13.227.7", "45.13.227.8", "45.13.227.7"]
     assert _signal_values(broker) == ["45.13.227.7", "45.13.227.8", "45.13.227.7"]
+
+
+def test_a_time_marker_goes_after_the_signals_received_before_it(tmp_path):
+    """The 5 s flush that marks the time sends the stored signals first and the markers after them, at the time the
+    flush began: a signal received in one minute never reaches a partition behind a marker of the next (the topology
+    would apply it late, with the next minute's trust, unlike the in-process curation)."""
+    from connectors.central.bus import TICK_PREFIX
+    from connectors.central.curation import epoch_of
+    from connectors.central.signals import Signal
+
+    broker, clock = FakeBroker("up"), [1_800_000_059.5]
+    store = CentralStore(tmp_path)
+    bus = SignalBus(BrokerSettings.from_url("kafka://127.0.0.1:9"), load_topology("default"), store, lambda: clock[0])
+    bus.producer = FakeProducer(broker)
+    store.add_signals("w1", [Signal("w1", "crowdsecurity/ssh-bf", "c" * 64, "0.1", "Ip", f"45.0.0.{i}", "", "", "", 1)
+                             for i in range(8)], clock[0], "w1", [False] * 8)
+    clock[0] += 1.0                                         # the tick comes in the next minute
+    asyncio.run(bus.flush(mark=True))
+    marked: dict[int, int] = {}             # partition -> epoch of its last marker (each goes to every partition)
+    seen = 0
+    for key, value, partition in broker.records:
+        if key.startswith(TICK_PREFIX):
+            marked[partition] = max(marked.get(partition, -1), epoch_of(float(key[len(TICK_PREFIX):])))
+        elif value is not None:
+            seen += 1
+            assert max(marked.values(), default=-1) <= epoch_of(1_800_000_059.5), (key, marked)
+    assert seen == 8 and len(marked) == 4 and min(marked.values()) == epoch_of(clock[0])
