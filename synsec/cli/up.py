@@ -213,6 +213,7 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
     except KeyboardInterrupt:
         click.echo("stopping", err=True)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)     # a second SIGTERM does not cut the stop short
         if inputs is not None:
             inputs.close()
         children.stop()
