@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.central.curation import Curator, Removed  # noqa: E402
 from connectors.central.rules import load_rules  # noqa: E402
+from tests.procutil import stop  # noqa: E402
 
 DAY, HOUR, PUSH = 86400.0, 3600.0, 10.0
 T0 = 1_800_000_000.0
@@ -457,13 +458,7 @@ class CentralProcess:
         return _cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, grace=15)
 
 
 def signals_body(reports: list[tuple[str, str, str]], first: int) -> bytes:

@@ -39,6 +39,7 @@ from connectors.kafka.broker import LocalBroker
 from streams.curation import blocklist_record
 from synsec.hub.index import parse_index
 from synsec.wire.kafka import BrokerSettings
+from tests.procutil import stop
 from topologies import load_topology
 
 __all__ = ["run_topology", "print_topology"]
@@ -90,13 +91,7 @@ class Worker:
         return "Ready" in self.log.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc, grace=30)
 
 
 def _wait(check, timeout: float, what: str) -> None:
