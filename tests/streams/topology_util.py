@@ -210,3 +210,50 @@ def replay_alert_ids(lines: list[str], log_type: str) -> set[str]:
 
 def read_lines(path: Path) -> list[str]:
     return [line.rstrip("\n") for line in path.open(encoding="utf-8") if line.strip()]
+
+
+def order_report(broker, missing=(), group: str = "synsec", partitions: int = 4) -> str:
+    """After a failure, what tells a lost record from a stalled partition (streams.ordering): per
+    synsec.buckets-in partition, its last offset and the group's committed one, the ledger its changelog
+    last holds (newest offset taken, release threshold, newest time, each source's marker, the idle sources,
+    the newest origin taken per source) and the records held there (count, oldest and newest time); the
+    committed offsets of synsec.raw; and for each alert in `missing` ((scenario, source, start, stop, ...)),
+    its bucket's buckets-in partition and the records of its time found there, with their origins (none: its
+    lines were never routed; one copy below the ledger's offset and origin: taken, so poured or held)."""
+    from streams.bucketstore import Ledger, held_prefix, marks_key, partition_for, table_key
+    from synsec.wire.records import bucket_in_origin, record_to_bucket_in
+
+    got = collect(broker, ["synsec-buckets-changelog", "synsec.buckets-in"], lambda g: all(g.values()), timeout=30,
+                  quiet=2)
+    last_in = {}
+    for m in got["synsec.buckets-in"]:
+        last_in[m.partition] = max(last_in.get(m.partition, -1), m.offset)
+    table = {}
+    for m in got["synsec-buckets-changelog"]:
+        table[m.key] = m.value
+    lines = []
+    for p in range(partitions):
+        raw = table.get(marks_key(p))
+        ledger = Ledger.from_json(raw[8:]) if raw else None
+        held = [CODECS.decode("bucket_in", v[8:]) for k, v in table.items()
+                if k.startswith(held_prefix(p)) and v is not None]
+        times = sorted(record_to_bucket_in(rec)[2].ts for rec in held)
+        order = ledger.order if ledger else {}
+        lines.append(f"buckets-in {p}: last offset {last_in.get(p)}, committed "
+                     f"{committed(broker, group, 'synsec.buckets-in', p)}; ledger offset "
+                     f"{ledger.offset if ledger else None}, threshold {order.get('threshold')}, newest "
+                     f"{order.get('newest')}, markers {order.get('watermarks')}, idle {order.get('idle')}, "
+                     f"origins taken {ledger.marks if ledger else None}; held "
+                     f"{len(times)}" + (f" ({times[0]} .. {times[-1]})" if times else ""))
+    lines.append("synsec.raw committed: " + str([committed(broker, group, "synsec.raw", p) for p in range(partitions)]))
+    for a in missing:
+        key = table_key(a[0], a[1])
+        routed = []                 # where the bucket's records were read: did its lines reach buckets-in at all?
+        for m in (m for m in got["synsec.buckets-in"] if m.key == key):
+            rec = CODECS.decode("bucket_in", m.value)
+            ts = record_to_bucket_in(rec)[2].ts
+            if a[2] <= ts <= a[3]:
+                routed.append((m.offset, ts, bucket_in_origin(rec)))
+        lines.append(f"missing {a}: buckets-in {partition_for(key, partitions)}, its records there (offset, time, "
+                     f"origin): {routed}")
+    return "\n".join(lines)
