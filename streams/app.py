@@ -115,6 +115,7 @@ def create_app(settings: WorkerSettings) -> faust.App:
     topo = settings.topology
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.INFO))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)      # Faust's worker starts in it
     app = _App(
         topo.app_id,
         **settings.broker.faust_kwargs(),

@@ -389,6 +389,7 @@ def create_curation_app(settings: CurationSettings) -> faust.App:
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.INFO))
     signals, blocklist = topo.topics["signals"], topo.topics["blocklist"]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)      # Faust's worker starts in it
     app = _App(topo.curation_app_id, **settings.broker.faust_kwargs(), store="memory://", autodiscover=False,
                datadir=str(settings.data_dir), topic_partitions=signals.partitions, topic_allow_declare=True,
                topic_disable_leader=True, consumer_auto_offset_reset="earliest",

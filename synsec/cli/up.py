@@ -138,7 +138,7 @@ def _join(children: Children, url: str, state_dir: Path, timeout: float = 60.0) 
 @click.option("--no-api", is_flag=True, help="Do not start the API.")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="The API's state dir (bouncer keys, Central API credentials; $SYNSEC_STATE_DIR); with --central, "
-                   "central's and the curation's state go in its central/ and curation/.")
+                   "central's and the curation's state go in its central/ and curation/, the worker's in worker/.")
 @click.option("--central", "central_listen", metavar="HOST:PORT",
               help="Also run a one-machine crowd on the broker: `synsec central --broker` serving here and one "
                    "`synsec curation` worker; the API registers with it unless it has Central API credentials.")
@@ -187,7 +187,8 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
         ensure_topics(BrokerSettings.from_url(broker.url), topo)
         click.echo(f"broker {broker.url} (tansu, pid {broker.pid}); topics of topology {topo.name!r} ready", err=True)
         cmd = [*SYNSEC, "worker", "--broker", broker.url, "--topology", topology,
-               "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2", *content]
+               "--session-timeout", "6", "--verify-end-offsets", "--idle-advance", "2",
+               "--state-dir", str(state / "worker"), *content]     # not /tmp/synsec-worker, shared by every run
         if metrics_listen:
             cmd += ["--metrics-listen", metrics_listen]
         worker = children.start("worker", cmd)

@@ -25,7 +25,8 @@ def test_synsec_up_with_a_syslog_acquisition_bans(tmp_path):
     stops up, its broker and its worker (exit 0)."""
     port = free_port()
     acquis = acquis_for(tmp_path, port)
-    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "up", "--acquis", str(acquis), "--no-api"],
+    proc = subprocess.Popen([sys.executable, "-m", "synsec.cli.main", "up", "--acquis", str(acquis), "--no-api",
+                             "--state-dir", str(tmp_path / "state")],
                             cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)})
