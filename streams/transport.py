@@ -31,6 +31,11 @@
   sought back to, and the loop then skipped them as delivered already: lines lost after a restart or a
   rebalance on a loaded machine (a leaky bucket that missed one overflowed later, with more events).
   A message acked twice (read again like this) is no longer left in Faust's unacked set, which made a stop wait.
+  The loop also empties the agents' buffers again when it seeks: the message it was handing over when the flow
+  resumed (Faust's delivery may wait, e.g. for its producer buffer) went in after the resume had emptied them,
+  and an agent that took it before the dropped messages came again skipped those as taken already (the buckets
+  agent's ledger keeps the newest offset taken, the routed records' origins the newest line: 8 raw lines once,
+  14 and 23 buckets-in messages twice, in 24 hand-over runs on a starved CPU share).
 - **Batched sends.** `Producer.send_records` appends records to aiokafka batch builders and hands each batch to
   the accumulator in one call, instead of one `send` (and one Faust `FutureMessage`) per record. Faust's commit
   flushes this same producer before committing offsets, so records sent before a message is acked are durable
@@ -121,8 +126,14 @@ class Consumer(driver.Consumer):
         return set(tps)
 
     async def _reseek(self) -> set[TP]:
-        """The seek `reseek_wanted` asks for, made by the fetch loop between two messages."""
+        """The seek `reseek_wanted` asks for, made by the fetch loop between two messages. The agents' buffers
+        are emptied again first: a message the loop was handing over when the flow resumed went in after they
+        were emptied, and taken before the messages dropped ahead of it it would hide them (see the module doc).
+        With direct delivery (the flow open, the producer buffer below its bound: so at the end of a recovery)
+        no agent runs between that hand-over and this call: Faust's last step of a delivery is a put that does
+        not wait."""
         self.reseek_wanted = False
+        self.app.flow_control.clear()
         try:
             return await self.reseek_streams()
         except Exception as exc:  # noqa: BLE001 - the partitions moved meanwhile: the rebalance under way seeks them

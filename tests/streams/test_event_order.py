@@ -190,7 +190,10 @@ def test_a_worker_killed_beside_another_with_records_held_hands_them_over_once(t
     the next owner). It failed when the end of the recovery dropped buffered messages (2 runs in 8 at load
     13): streams.transport's fetch loop then skipped lines it was to read again; and with records late (3 runs
     in 12 at load 13-16; 3 traced, 23 to 81 late from the first lines on): streams.ordering let the
-    sources of the worker that routed first past the other's, marked idle before it knew any time (test_ordering)."""
+    sources of the worker that routed first past the other's, marked idle before it knew any time (test_ordering);
+    and probably once (two alerts of one partition missing, nothing late or left held; not traced) when the
+    message the fetch loop was handing over at that drop reached an agent before the dropped ones came again,
+    which it then skipped as taken (traced as offset jumps in 3 of 24 runs on a starved CPU share; test_transport)."""
     pairs, alerts, decisions, start = logs(0)
     cut = len(pairs) // 2
     port, victim_port = free_port(), free_port()

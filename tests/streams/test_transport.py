@@ -68,7 +68,7 @@ def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
     the batch, fetched before the seek, used to move the read offset past them, and they were skipped)."""
     queue = asyncio.Queue()
     queue.put_nowait("buffered")                           # a message the resume drops from an agent's buffer
-    flow = SimpleNamespace(_queues=[queue], resume=lambda: queue.get_nowait())
+    flow = SimpleNamespace(_queues=[queue], resume=lambda: queue.get_nowait(), clear=lambda: queue._queue.clear())
     app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
                           tables=SimpleNamespace(recovery=SimpleNamespace(
                               completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
@@ -90,3 +90,50 @@ def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
     asyncio.run(run())
     assert resumed_at
     assert sorted(set(delivered[resumed_at[0]:])) == list(range(30)), delivered
+
+
+def test_a_message_in_flight_when_the_flow_resumes_does_not_reach_an_agent_before_those_dropped():
+    """Regression (issue 11: records lost after a rebalance on a loaded machine, seen as an offset jump in the
+    buckets agent right after the resume): the fetch loop is handing over a message (Faust's delivery waits,
+    e.g. for the producer buffer to ebb) when the flow resumes and drops the buffered ones before it; that
+    message must not reach the agent before the dropped ones are read again: an agent takes each partition's
+    messages in offset order and skips what is not past the newest it took (streams.bucketstore's ledger,
+    streams.routing's origins), so the dropped ones, read again after it, were skipped for good."""
+    queue: asyncio.Queue = asyncio.Queue()
+    flow = SimpleNamespace(_queues=[queue])
+    flow.clear = lambda: queue._queue.clear()
+    flow.resume = flow.clear                               # Faust's resume empties the agents' buffers
+    app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                          tables=SimpleNamespace(recovery=SimpleNamespace(
+                              completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
+    guard_flow_resume(app)
+    taken: list[int] = []
+    dropped: list[int] = []
+
+    async def on_message(message) -> None:                 # Faust's Conductor: waits, then puts without waiting
+        if message.offset == 14 and not dropped:
+            dropped.extend(queue._queue)
+            app.flow_control.resume()                      # the end of a recovery, while 14 is in flight
+        await asyncio.sleep(0)
+        queue.put_nowait(message.offset)
+
+    async def agent() -> None:                             # slower than the fetch loop; skips what it took
+        while True:
+            offset = await queue.get()
+            if not taken or offset > taken[-1]:
+                taken.append(offset)
+            for _ in range(3):
+                await asyncio.sleep(0)
+
+    async def run() -> None:
+        app.consumer = loop = _Loop(app, on_message)
+        worker = asyncio.ensure_future(agent())
+        await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
+        while queue.qsize():
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        worker.cancel()
+
+    asyncio.run(run())
+    assert dropped and min(dropped) < 14
+    assert taken == list(range(30)), (dropped, taken)
