@@ -35,7 +35,10 @@
   resumed (Faust's delivery may wait, e.g. for its producer buffer) went in after the resume had emptied them,
   and an agent that took it before the dropped messages came again skipped those as taken already (the buckets
   agent's ledger keeps the newest offset taken, the routed records' origins the newest line: 8 raw lines once,
-  14 and 23 buckets-in messages twice, in 24 hand-over runs on a starved CPU share).
+  14 and 23 buckets-in messages twice, in 24 hand-over runs on a starved CPU share). A message whose delivery
+  finds the flow suspended (a recovery under way) waits for the flow before it is handed over, and is read
+  again instead when that resume dropped buffered messages: handed over as Faust does (its put waits for the
+  flow) it went into a buffer at the resume, and an agent could take it before the loop sought.
 - **Batched sends.** `Producer.send_records` appends records to aiokafka batch builders and hands each batch to
   the accumulator in one call, instead of one `send` (and one Faust `FutureMessage`) per record. Faust's commit
   flushes this same producer before committing offsets, so records sent before a message is acked are durable
@@ -129,9 +132,9 @@ class Consumer(driver.Consumer):
         """The seek `reseek_wanted` asks for, made by the fetch loop between two messages. The agents' buffers
         are emptied again first: a message the loop was handing over when the flow resumed went in after they
         were emptied, and taken before the messages dropped ahead of it it would hide them (see the module doc).
-        With direct delivery (the flow open, the producer buffer below its bound: so at the end of a recovery)
-        no agent runs between that hand-over and this call: Faust's last step of a delivery is a put that does
-        not wait."""
+        With direct delivery no agent runs between that hand-over and this call (Faust's last step of a
+        delivery is a put that does not wait); a delivery that finds the flow suspended waits for it before
+        handing over, and comes here first when its resume asked for a seek."""
         self.reseek_wanted = False
         self.app.flow_control.clear()
         try:
@@ -179,6 +182,8 @@ class Consumer(driver.Consumer):
         commit_every = self._commit_every
         acks_enabled_for = self.app.topics.acks_enabled_for
         direct = self._may_deliver_directly()
+        flow_control = self.app.flow_control
+        flow_suspended = flow_control._suspend.is_set           # FlowControlEvent.is_active() negated
         yield_every, since_yield = self.yield_every, 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -211,6 +216,12 @@ class Consumer(driver.Consumer):
                     if direct():
                         await callback(message)
                     else:
+                        if flow_suspended():                # a recovery: hand nothing over before it ends
+                            await self.wait_first(flow_control.acquire(), self.suspend_flow.wait())
+                            if self.reseek_wanted:          # its resume dropped buffered messages
+                                sought = await self._reseek()
+                                if tp in sought:
+                                    continue
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                     set_read_offset(tp, offset)
                 unset_flag(CONSUMER_FETCHING)

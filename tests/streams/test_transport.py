@@ -9,6 +9,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
+from mode.utils.queues import FlowControlEvent, FlowControlQueue
+
 from streams.transport import Consumer, guard_flow_resume
 
 TOPIC = TP("synsec.raw", 0)
@@ -68,7 +70,7 @@ def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
     the batch, fetched before the seek, used to move the read offset past them, and they were skipped)."""
     queue = asyncio.Queue()
     queue.put_nowait("buffered")                           # a message the resume drops from an agent's buffer
-    flow = SimpleNamespace(_queues=[queue], resume=lambda: queue.get_nowait(), clear=lambda: queue._queue.clear())
+    flow = SimpleNamespace(_queues=[queue], _suspend=asyncio.Event(), resume=lambda: queue.get_nowait(), clear=lambda: queue._queue.clear())
     app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
                           tables=SimpleNamespace(recovery=SimpleNamespace(
                               completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
@@ -100,7 +102,7 @@ def test_a_message_in_flight_when_the_flow_resumes_does_not_reach_an_agent_befor
     messages in offset order and skips what is not past the newest it took (streams.bucketstore's ledger,
     streams.routing's origins), so the dropped ones, read again after it, were skipped for good."""
     queue: asyncio.Queue = asyncio.Queue()
-    flow = SimpleNamespace(_queues=[queue])
+    flow = SimpleNamespace(_queues=[queue], _suspend=asyncio.Event())
     flow.clear = lambda: queue._queue.clear()
     flow.resume = flow.clear                               # Faust's resume empties the agents' buffers
     app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
@@ -137,3 +139,63 @@ def test_a_message_in_flight_when_the_flow_resumes_does_not_reach_an_agent_befor
     asyncio.run(run())
     assert dropped and min(dropped) < 14
     assert taken == list(range(30)), (dropped, taken)
+
+
+class _FlowLoop(_Loop):
+    """`_Loop` delivering as a worker does: directly while the flow is open, else through `wait_first`."""
+
+    def __init__(self, app, on_message):
+        super().__init__(app, on_message)
+        self.suspend_flow = asyncio.Event()                # Faust's consumer-side pause: never set here
+        self._crashed = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    def _may_deliver_directly(self):
+        return self.app.flow_control.is_active
+
+
+def test_a_message_whose_delivery_waits_for_a_suspended_flow_is_read_again_after_the_resume():
+    """Regression (issue 11, records lost after a recovery): the flow is suspended (a rebalance's recovery)
+    while the fetch loop hands over message 14 and the agent still has 10-13 buffered; the resume drops those.
+    Handed over as Faust does (its put waits for the flow), 14 went into the emptied buffer at the resume and
+    the agent took it before the loop sought back, then skipped 10-13 read again as taken already."""
+    taken: list[int] = []
+
+    async def run() -> None:
+        flow = FlowControlEvent(initially_suspended=False)
+        queue: FlowControlQueue = FlowControlQueue(flow_control=flow, clear_on_resume=True)
+        app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                              tables=SimpleNamespace(recovery=SimpleNamespace(
+                                  completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
+        guard_flow_resume(app)
+
+        suspended: list[int] = []
+
+        async def on_message(message) -> None:             # Faust's Conductor: the put waits for the flow
+            await queue.put(message.offset)
+            if message.offset == 13 and not suspended:
+                suspended.append(queue.qsize())
+                flow.suspend()                             # a recovery starts, 14 is next
+                asyncio.get_running_loop().call_later(0.05, flow.resume)
+
+        async def agent() -> None:                         # slower than the loop; takes each offset past the
+            while True:                                    # newest it took, and nothing during a recovery
+                await flow.acquire()
+                offset = await queue.get()
+                if not taken or offset > taken[-1]:
+                    taken.append(offset)
+                for _ in range(3):
+                    await asyncio.sleep(0)
+
+        app.consumer = loop = _FlowLoop(app, on_message)
+        worker = asyncio.ensure_future(agent())
+        await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
+        while queue.qsize():
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        worker.cancel()
+
+        assert suspended[0] > 1                            # messages were buffered when the flow stopped
+
+    asyncio.run(run())
+    assert taken == list(range(30)), taken
