@@ -39,6 +39,11 @@ def parse_listen(text: str, param_hint: str = "--listen") -> tuple[str, int]:
     return host, int(port)
 
 
+def format_listen(host: str, port: int) -> str:
+    """`HOST:PORT` as `parse_listen` reads it (an IPv6 address in brackets)."""
+    return f"{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 def _trusted_proxies(_ctx, _param, values: tuple[str, ...]):
     from connectors.api.forwarded import TrustedProxies, parse_trusted_proxies
 
@@ -189,9 +194,8 @@ def api(listen: str, state_dir: str | None, refresh_interval: float, topology: s
                      throttle=AuthThrottle(auth_fail_limit, auth_fail_window),
                      secret=load_secret(settings.state_dir, "api.secret"), allow_registration=allow_registration,
                      token_ttl=token_ttl, cert_roles=cert_roles, dashboard_stats=dashboard_stats, proxies=proxies)
-    click.echo(f"synsec api: serving http{'s' if ssl_context else ''}://{'[' + host + ']' if ':' in host else host}"
-               f":{port}/ "
-               f"from {source}", err=True)
+    click.echo(f"synsec api: serving http{'s' if ssl_context else ''}://{format_listen(host, port)}/ from {source}",
+               err=True)
     try:
         serve(app, host, port, ssl_context)
     finally:

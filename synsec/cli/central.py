@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.api import parse_listen, trusted_proxies_option
+from synsec.cli.api import format_listen, parse_listen, trusted_proxies_option
 from synsec.cli.settings import settings_from_env
 from synsec.cli.topics import broker_options, broker_settings_from_options, stop_timeout_option, topology_option
 
@@ -103,7 +103,7 @@ def central(listen: str, state_dir: str | None, curation_file: str | None, hub_i
 
         c.bus = SignalBus(broker_settings_from_options(broker_url), _topology(topology), store, time.time)
     c.restore()
-    click.echo(f"synsec central: serving http://{'[' + host + ']' if ':' in host else host}:{port}/ "
+    click.echo(f"synsec central: serving http://{format_listen(host, port)}/ "
                f"from {settings.state_dir} ({len(scenarios)} hub scenarios"
                f"{', Kafka mode' if broker_url else ''})", err=True)
     try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from synsec.cli.api import parse_listen
+from synsec.cli.api import format_listen, parse_listen
 from synsec.cli.engine_options import content_dir, engine_argv, engine_options
 
 __all__ = ["up"]
@@ -61,13 +61,9 @@ class Children:
                 proc.wait(5)
 
 
-def _hostport(host: str, port: int) -> str:
-    return f"{'[' + host + ']' if ':' in host else host}:{port}"
-
-
 def _url(host: str, port: int) -> str:
     """The http:// URL of a server listening on host:port, as a client on this machine reaches it."""
-    return f"http://{_hostport({'0.0.0.0': '127.0.0.1', '::': '::1'}.get(host, host), port)}/"
+    return f"http://{format_listen({'0.0.0.0': '127.0.0.1', '::': '::1'}.get(host, host), port)}/"
 
 
 def _start_crowd(children: Children, broker, topology: str, listen: tuple[str, int], state_dir: Path,
@@ -79,7 +75,7 @@ def _start_crowd(children: Children, broker, topology: str, listen: tuple[str, i
     index = config_dir / INDEX
     common = ["--broker", broker.url, "--topology", topology, *(["--hub-index", str(index)] if index.is_file() else [])]
     host, port = listen
-    central = children.start("central", [*SYNSEC, "central", "--listen", _hostport(host, port),
+    central = children.start("central", [*SYNSEC, "central", "--listen", format_listen(host, port),
                                          "--state-dir", str(state_dir / "central"), *common])
     children.start("curation worker", [*SYNSEC, "curation", *common, "--state-dir", str(state_dir / "curation"),
                                        "--session-timeout", "6", "--verify-end-offsets"])
@@ -199,7 +195,7 @@ def up(files, log_type, acquis, topology, port, from_start, exit_after_idle, con
         if api_at:
             host, api_port = api_at
             api = children.start("api", [*SYNSEC, "api", "--broker", broker.url, "--topology", topology,
-                                         "--listen", _hostport(host, api_port),
+                                         "--listen", format_listen(host, api_port),
                                          "--state-dir", str(state), *content])
             click.echo(f"api {_url(host, api_port)} (pid {api.pid}, state dir {state}): "
                        f"`ccscli --state-dir {state} bouncers add NAME` makes a bouncer key", err=True)
