@@ -183,7 +183,6 @@ class Consumer(driver.Consumer):
         acks_enabled_for = self.app.topics.acks_enabled_for
         direct = self._may_deliver_directly()
         flow_control = self.app.flow_control
-        flow_suspended = flow_control._suspend.is_set           # FlowControlEvent.is_active() negated
         yield_every, since_yield = self.yield_every, 0
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -216,7 +215,7 @@ class Consumer(driver.Consumer):
                     if direct():
                         await callback(message)
                     else:
-                        if flow_suspended():                # a recovery: hand nothing over before it ends
+                        if not flow_control.is_active():    # a recovery: hand nothing over before it ends
                             await self.wait_first(flow_control.acquire(), self.suspend_flow.wait())
                             if self.reseek_wanted:          # its resume dropped buffered messages
                                 sought = await self._reseek()

@@ -63,6 +63,25 @@ class _Loop(Consumer):
             yield TOPIC, SimpleNamespace(topic=TOPIC.topic, partition=0, offset=offset)
 
 
+def _app(flow) -> SimpleNamespace:
+    """A worker's app as the fetch loop sees it (a recovery completed), its flow's resume guarded."""
+    app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
+                          tables=SimpleNamespace(recovery=SimpleNamespace(
+                              completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
+    guard_flow_resume(app)
+    return app
+
+
+async def _drain(loop: _Loop, agent, queue: asyncio.Queue) -> None:
+    """The fetch loop run to its end beside the `agent` task, then until the agent emptied its `queue`."""
+    worker = asyncio.ensure_future(agent())
+    await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
+    while queue.qsize():
+        await asyncio.sleep(0)
+    await asyncio.sleep(0.01)
+    worker.cancel()
+
+
 def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
     """Regression (issue 11, lines lost after a restart or a rebalance on a loaded machine): the flow resumes
     at the end of a recovery, dropping buffered messages, while the fetch loop is half way through a batch;
@@ -70,11 +89,8 @@ def test_messages_dropped_when_the_flow_resumes_are_read_again_even_mid_batch():
     the batch, fetched before the seek, used to move the read offset past them, and they were skipped)."""
     queue = asyncio.Queue()
     queue.put_nowait("buffered")                           # a message the resume drops from an agent's buffer
-    flow = SimpleNamespace(_queues=[queue], _suspend=asyncio.Event(), resume=lambda: queue.get_nowait(), clear=lambda: queue._queue.clear())
-    app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
-                          tables=SimpleNamespace(recovery=SimpleNamespace(
-                              completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
-    guard_flow_resume(app)
+    flow = SimpleNamespace(_queues=[queue], resume=lambda: queue.get_nowait(), clear=lambda: queue._queue.clear())
+    app = _app(flow)
     delivered: list[int] = []
     resumed_at: list[int] = []
 
@@ -102,13 +118,10 @@ def test_a_message_in_flight_when_the_flow_resumes_does_not_reach_an_agent_befor
     messages in offset order and skips what is not past the newest it took (streams.bucketstore's ledger,
     streams.routing's origins), so the dropped ones, read again after it, were skipped for good."""
     queue: asyncio.Queue = asyncio.Queue()
-    flow = SimpleNamespace(_queues=[queue], _suspend=asyncio.Event())
+    flow = SimpleNamespace(_queues=[queue])
     flow.clear = lambda: queue._queue.clear()
     flow.resume = flow.clear                               # Faust's resume empties the agents' buffers
-    app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
-                          tables=SimpleNamespace(recovery=SimpleNamespace(
-                              completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
-    guard_flow_resume(app)
+    app = _app(flow)
     taken: list[int] = []
     dropped: list[int] = []
 
@@ -129,12 +142,7 @@ def test_a_message_in_flight_when_the_flow_resumes_does_not_reach_an_agent_befor
 
     async def run() -> None:
         app.consumer = loop = _Loop(app, on_message)
-        worker = asyncio.ensure_future(agent())
-        await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
-        while queue.qsize():
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.01)
-        worker.cancel()
+        await _drain(loop, agent, queue)
 
     asyncio.run(run())
     assert dropped and min(dropped) < 14
@@ -164,11 +172,7 @@ def test_a_message_whose_delivery_waits_for_a_suspended_flow_is_read_again_after
     async def run() -> None:
         flow = FlowControlEvent(initially_suspended=False)
         queue: FlowControlQueue = FlowControlQueue(flow_control=flow, clear_on_resume=True)
-        app = SimpleNamespace(flow_control=flow, topics=SimpleNamespace(acks_enabled_for=lambda topic: True),
-                              tables=SimpleNamespace(recovery=SimpleNamespace(
-                                  completed=SimpleNamespace(is_set=lambda: True), _is_changelog_tp=lambda tp: False)))
-        guard_flow_resume(app)
-
+        app = _app(flow)
         suspended: list[int] = []
 
         async def on_message(message) -> None:             # Faust's Conductor: the put waits for the flow
@@ -188,12 +192,7 @@ def test_a_message_whose_delivery_waits_for_a_suspended_flow_is_read_again_after
                     await asyncio.sleep(0)
 
         app.consumer = loop = _FlowLoop(app, on_message)
-        worker = asyncio.ensure_future(agent())
-        await asyncio.wait_for(loop._drain_messages(loop.fetcher), timeout=10)
-        while queue.qsize():
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.01)
-        worker.cancel()
+        await _drain(loop, agent, queue)
 
         assert suspended[0] > 1                            # messages were buffered when the flow stopped
 
