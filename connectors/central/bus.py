@@ -318,7 +318,7 @@ class SignalBus:
                 if tp.partition in self.positions:      # past its end (an emptied broker): reset to its start
                     consumer.seek(tp, self.positions[tp.partition])
             # read from the start of every partition: the topic's content is the whole blocklist
-            truth = {} if not self.positions else None
+            truth = set() if not self.positions else None
             ends = await consumer.end_offsets(parts) if truth is not None else {}
             checked = asyncio.get_running_loop().time()
             while True:
@@ -339,20 +339,19 @@ class SignalBus:
         finally:
             await consumer.stop()
 
-
-    def _settle(self, truth: dict, changes: list, ends: dict) -> dict | None:
+    def _settle(self, truth: set, changes: list, ends: dict) -> set | None:
         """Keep what the topic lists as read from its start; once every partition was read to the end it had
         when the follower started, make the store's blocklist exactly that (what the store listed before and the
         topic no longer holds — the broker lost it: memory storage restarted while central was stopped — is
         removed, with its removal in the stream) and return None: the rest is applied as it comes."""
         for change in changes:
             if isinstance(change, Removed):
-                truth.pop(change.value, None)
+                truth.discard(change.value)
             else:
-                truth[change.value] = (change.scenario, change.until)
+                truth.add(change.value)
         if any(self.positions.get(tp.partition, 0) < end for tp, end in ends.items()):
             return truth
-        stale = {value for _, _, value, _, _ in self.store.blocklist()} - set(truth)
+        stale = {value for _, _, value, _, _ in self.store.blocklist()} - truth
         if stale:
             log.warning("blocklist: %d listing(s) of the store are not on the topic (the broker lost them): "
                         "removed", len(stale))
