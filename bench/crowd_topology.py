@@ -39,7 +39,7 @@ from connectors.kafka.broker import LocalBroker
 from streams.curation import blocklist_record
 from synsec.hub.index import parse_index
 from synsec.wire.kafka import BrokerSettings
-from tests.procutil import stop
+from tests.procutil import stop, wait_for
 from topologies import load_topology
 
 __all__ = ["run_topology", "print_topology"]
@@ -92,14 +92,6 @@ class Worker:
 
     def stop(self) -> None:
         stop(self.proc, grace=30)
-
-
-def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 def _signals_ends(broker: LocalBroker, topic: str, partitions: int) -> dict:
@@ -193,7 +185,7 @@ def topology_run(events, workers: int, work: Path, watchers: int, batch: int, th
         try:
             central.wait_health(lambda h: h.get("broker") == "up", timeout=60)
             bodies = bodies_by_reporter(events, central.register(watchers), batch)
-            _wait(lambda: all(p.ready() for p in procs), 120, "the curation workers to join")
+            wait_for(lambda: all(p.ready() for p in procs), 120, "the curation workers to join")
             time.sleep(2.0)
             base = [_cpu_seconds(p.proc.pid) for p in procs]
             central_base, broker_base = central.cpu(), _cpu_seconds(broker.pid)
@@ -201,14 +193,14 @@ def topology_run(events, workers: int, work: Path, watchers: int, batch: int, th
             errors = central.push(bodies, threads)
             pushed = time.monotonic() - t0
             ends = _signals_ends(broker, signals.name, signals.partitions)
-            _wait(lambda: _caught_up(broker, topo.curation_app_id, ends), timeout, "the curation to catch up")
+            wait_for(lambda: _caught_up(broker, topo.curation_app_id, ends), timeout, "the curation to catch up")
             elapsed = time.monotonic() - t0
             cpu = [_cpu_seconds(p.proc.pid) - b for p, b in zip(procs, base)]
             rss = [rss_mb(p.proc.pid) for p in procs]
             central_cpu, broker_cpu = central.cpu() - central_base, _cpu_seconds(broker.pid) - broker_base
             central.stop()                      # no more time markers: the topology's time stops
             ends = _signals_ends(broker, signals.name, signals.partitions)
-            _wait(lambda: _caught_up(broker, topo.curation_app_id, ends), timeout, "the curation's last batches")
+            wait_for(lambda: _caught_up(broker, topo.curation_app_id, ends), timeout, "the curation's last batches")
             time.sleep(2.0)                     # its last blocklist records
             got = _read(broker, topo.topics["blocklist"].name)
             marks = [float(k[len(TICK_PREFIX):]) for k, v in _read(broker, signals.name)

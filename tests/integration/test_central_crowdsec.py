@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from connectors.kafka.broker import free_port
 from synsec.cli.ccscli import ccscli
 from tests.hubutil import crowdsec_ref, require_hub
 from tests.integration.test_hub_compat import nginx_log
-from tests.procutil import stop
+from tests.procutil import stop, wait_for as _wait     # _wait: the crowd tests import it from here
 
 pytestmark = [pytest.mark.hub, pytest.mark.integration]
 
@@ -47,15 +46,6 @@ def _call(url: str, body=None, token: str | None = None) -> dict:
     with _DIRECT.open(req, timeout=10) as resp:
         return json.loads(resp.read())
 
-
-def _wait(pred, timeout: float, what: str, step: float = 0.25):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = pred()
-        if got:
-            return got
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def _lapi_config(work: Path, central_url: str) -> tuple[Path, int]:
