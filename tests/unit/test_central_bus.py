@@ -257,3 +257,19 @@ def test_a_time_marker_goes_after_the_signals_received_before_it(tmp_path):
             seen += 1
             assert max(marked.values(), default=-1) <= epoch_of(1_800_000_059.5), (key, marked)
     assert seen == 8 and len(marked) == 4 and min(marked.values()) == epoch_of(clock[0])
+
+
+def test_a_blocklist_record_that_is_not_one_is_skipped_not_applied():
+    """The blocklist topic's records as central's follower reads them: garbage keys and values are skipped
+    (None, logged), a listing and a tombstone become the store's changes."""
+    from connectors.central.bus import _change
+    from connectors.central.curation import Listed, Removed
+
+    for key, value in ((None, b"{}"), (b"Range:1.2.3.0/24", b"{}"), (b"\xff\xfe", None), (b"Ip:1.2.3.4", b"not json"),
+                       (b"Ip:1.2.3.4", b'{"value": "1.2.3.4"}'), (b"Ip:1.2.3.4", b'{"value": "x", "scenario": "s",'
+                                                                                   b' "until": "soon"}'),
+                       (b"Ip:1.2.3.4", b"[1, 2]"), (b"Ip:1.2.3.4", b"\xff" * 10)):
+        assert _change(key, value) is None, (key, value)
+    assert _change(b"Ip:1.2.3.4", None) == Removed("1.2.3.4")
+    assert _change(b"Ip:1.2.3.4", b'{"value": "1.2.3.4", "scenario": "a/b", "until": 5}') == Listed(
+        "1.2.3.4", "a/b", 5.0, False)

@@ -139,3 +139,15 @@ def test_replay_workers_same_alerts(tmp_path):
     two = _replay(tmp_path, str(big), "--type", "nginx", "--no-store", "--workers", "2")
     assert one["alerts"] and one["alerts"] == two["alerts"] and one["decisions"] == two["decisions"]
     assert one["stats"]["lines"] == two["stats"]["lines"] and two["stats"]["workers"] == 2
+
+
+def test_up_rejects_a_garbage_listen_address_before_starting_anything(tmp_path):
+    """`synsec up --api-listen` / `--central` given garbage: a usage error naming the option, no traceback."""
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    for option, value in (("--api-listen", "nonsense"), ("--api-listen", "127.0.0.1:99999"),
+                          ("--central", "not-an-ip:8090"), ("--central", "[::1]:")):
+        res = CliRunner().invoke(cli, ["up", str(log), "--type", "syslog", option, value])
+        assert res.exit_code == 2, (option, value, res.output)
+        assert option in res.output and "Traceback" not in res.output, res.output
+        assert isinstance(res.exception, SystemExit), res.exception      # click's usage exit, nothing raised
